@@ -1,0 +1,139 @@
+"""Every setting, read once from the environment, typed, with defaults.
+
+``Settings.from_env()`` is the only place that reads ``os.environ`` for the app;
+it fails at start-up naming the variable that is malformed. Tests build
+``Settings(...)`` directly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+DEFAULT_ALARM_TYPES = {
+    "zh": ("火情/烟雾", "漏水", "电气故障", "非法入侵", "设备故障", "通道堵塞", "其他"),
+    "en": ("fire/smoke", "water leak", "electrical", "intrusion", "equipment failure", "blocked exit", "other"),
+}
+
+
+class SettingsError(ValueError):
+    """A variable is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # conversation
+    language: str = "zh"
+    alarm_types: tuple[str, ...] = ()  # empty: the language's default list
+    session_ttl_seconds: int = 600
+    history_max_turns: int = 10
+    # persistence
+    redis_url: str = ""  # empty: in-process store (one process only)
+    redis_prefix: str = "wobot"
+    lock_timeout_seconds: float = 30.0
+    dedupe_ttl_seconds: int = 86400
+    database_url: str = "sqlite:///data/orders.db"
+    # VLM
+    vlm_base_url: str = ""  # empty: no analysis, the user picks the type
+    vlm_api_key: str = field(default="", repr=False)
+    vlm_model: str = "gpt-4o-mini"
+    vlm_timeout_seconds: float = 30.0
+    vlm_image_mode: str = "base64"  # or "url" (presigned storage URL)
+    # object storage
+    s3_bucket: str = ""  # empty: local folder
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_prefix: str = "wobot/"
+    storage_dir: str = "data/images"
+    max_image_bytes: int = 10 * 1024 * 1024
+    max_body_bytes: int = 16 * 1024 * 1024
+    # edge
+    generic_webhook_token: str = field(default="", repr=False)
+    worker_mode: str = "thread"  # or "rq"
+    worker_threads: int = 8
+    admin_token: str = field(default="", repr=False)
+    log_format: str = "text"  # or "json"
+    log_level: str = "INFO"
+    # WeCom
+    wecom_corp_id: str = ""
+    wecom_agent_id: str = ""
+    wecom_secret: str = field(default="", repr=False)
+    wecom_token: str = field(default="", repr=False)
+    wecom_encoding_aes_key: str = field(default="", repr=False)
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    # Feishu / Lark
+    feishu_app_id: str = ""
+    feishu_app_secret: str = field(default="", repr=False)
+    feishu_verification_token: str = field(default="", repr=False)
+    feishu_encrypt_key: str = field(default="", repr=False)
+    feishu_api_base: str = "https://open.feishu.cn"
+    # Slack
+    slack_signing_secret: str = field(default="", repr=False)
+    slack_bot_token: str = field(default="", repr=False)
+    slack_api_base: str = "https://slack.com/api"
+
+    def __post_init__(self) -> None:
+        if self.language not in DEFAULT_ALARM_TYPES:
+            raise SettingsError(f"BOT_LANGUAGE must be zh or en, not {self.language!r}")
+        if self.vlm_image_mode not in ("base64", "url"):
+            raise SettingsError(f"VLM_IMAGE_MODE must be base64 or url, not {self.vlm_image_mode!r}")
+        if self.worker_mode not in ("thread", "rq"):
+            raise SettingsError(f"WORKER_MODE must be thread or rq, not {self.worker_mode!r}")
+        if self.log_format not in ("text", "json"):
+            raise SettingsError(f"LOG_FORMAT must be text or json, not {self.log_format!r}")
+        for name in ("session_ttl_seconds", "history_max_turns", "max_image_bytes", "worker_threads"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name.upper()} must be at least 1")
+        if self.alarm_types and "other" not in self.alarm_types and "其他" not in self.alarm_types:
+            # unknown VLM answers fall back to the last type, which must be a catch-all
+            object.__setattr__(self, "alarm_types", (*self.alarm_types, "其他" if self.language == "zh" else "other"))
+
+    @property
+    def alarm_type_list(self) -> tuple[str, ...]:
+        return self.alarm_types or DEFAULT_ALARM_TYPES[self.language]
+
+    @property
+    def fallback_alarm_type(self) -> str:
+        """The catch-all type an unknown VLM answer becomes."""
+        types = self.alarm_type_list
+        return next((t for t in types if t in ("other", "其他")), types[-1])
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = _ENV_NAMES.get(f.name, f.name.upper())
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
+                continue
+            raw = raw.strip()
+            default = f.default
+            try:
+                if isinstance(default, bool):
+                    values[f.name] = raw.lower() in ("1", "true", "yes", "on")
+                elif isinstance(default, int):
+                    values[f.name] = int(raw)
+                elif isinstance(default, float):
+                    values[f.name] = float(raw)
+                elif isinstance(default, tuple):
+                    values[f.name] = tuple(part.strip() for part in raw.split(",") if part.strip())
+                else:
+                    values[f.name] = raw
+            except ValueError:
+                raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+        return cls(**values)
+
+
+# Settings whose variable name is not simply the field name upper-cased.
+_ENV_NAMES = {"language": "BOT_LANGUAGE", "redis_prefix": "REDIS_KEY_PREFIX"}
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable behind a Settings field (for docs and errors)."""
+    return _ENV_NAMES.get(field_name, field_name.upper())

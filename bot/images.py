@@ -1,0 +1,123 @@
+"""Photo checks: is it an image we accept, and is it the same picture as another one.
+
+Pure functions over bytes (no I/O). Uploads come from outside, so the type is
+decided by magic bytes, never by file name or a declared content type, and
+decoding is limited to the four formats we accept with Pillow's decompression-bomb
+guard turned into a rejection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+import warnings
+from itertools import pairwise
+from typing import Literal
+
+from PIL import Image, ImageOps
+
+RejectReason = Literal["too_large", "not_image", "empty"]
+_REASONS = ("too_large", "not_image", "empty")
+
+# Pillow format names matching what sniff_image_type accepts; nothing else is decoded.
+_PIL_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
+# dHash works on a 9x8 grayscale thumbnail; JPEGs are DCT-decoded at a reduced scale
+# no smaller than this, which saves memory and time on large phone photos.
+_HASH_W, _HASH_H = 9, 8
+_DRAFT_SIZE = (128, 128)
+
+# warnings.catch_warnings() swaps a process-wide filter list; serialise our own uses
+# so two worker threads hashing at once cannot restore each other's filters.
+_warnings_lock = threading.Lock()
+
+
+class ImageRejected(ValueError):
+    """The upload is not a photo we will store; ``reason`` picks the reply to the user."""
+
+    def __init__(self, reason: RejectReason, detail: str = "") -> None:
+        if reason not in _REASONS:
+            raise ValueError(f"unknown rejection reason {reason!r}")
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason: RejectReason = reason
+
+
+def sniff_image_type(data: bytes) -> str | None:
+    """The content type from the first bytes, or None; file names and headers lie."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    return None
+
+
+def check_image(data: bytes, max_bytes: int) -> str:
+    """Accept an upload before storing it: return its content type or raise ImageRejected."""
+    if not data:
+        raise ImageRejected("empty")
+    if len(data) > max_bytes:
+        raise ImageRejected("too_large", f"{len(data)} bytes > {max_bytes}")
+    content_type = sniff_image_type(data)
+    if content_type is None:
+        raise ImageRejected("not_image")
+    return content_type
+
+
+def perceptual_hash(data: bytes) -> int:
+    """A 64-bit difference hash (dHash) that survives re-encoding, resizing and format changes.
+
+    EXIF orientation is applied first so a rotated-by-metadata copy hashes like the
+    upright one. Raises ImageRejected("not_image") when the bytes do not decode as
+    JPEG/PNG/WebP/GIF or are a decompression bomb.
+    """
+    if not data:
+        raise ImageRejected("empty")
+    try:
+        with _warnings_lock, warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=_PIL_FORMATS) as img:
+                img.draft("L", _DRAFT_SIZE)
+                upright = ImageOps.exif_transpose(img)
+                gray = _flatten(upright).convert("L")
+                small = gray.resize((_HASH_W, _HASH_H), Image.Resampling.LANCZOS)
+                pixels = list(small.getdata())
+    except ImageRejected:
+        raise
+    except Exception as exc:  # any decoder failure on untrusted bytes means "not a usable image"
+        raise ImageRejected("not_image", type(exc).__name__) from exc
+    value = 0
+    for row in range(_HASH_H):
+        line = pixels[row * _HASH_W : (row + 1) * _HASH_W]
+        for left, right in pairwise(line):
+            value = (value << 1) | (1 if right > left else 0)
+    return value
+
+
+def hamming(a: int, b: int) -> int:
+    """How many of the 64 hash bits differ."""
+    return (a ^ b).bit_count()
+
+
+def same_picture(a: bytes, b: bytes, max_distance: int = 6) -> bool:
+    """Is ``b`` the same photo as ``a`` (e.g. a "fixed" photo that is just the report photo again)?
+
+    Identical bytes always are; otherwise the dHashes must be within ``max_distance``
+    bits. Raises ImageRejected if either side is not a decodable image.
+    """
+    if hashlib.sha256(a).digest() == hashlib.sha256(b).digest():
+        return True
+    return hamming(perceptual_hash(a), perceptual_hash(b)) <= max_distance
+
+
+def _flatten(img: Image.Image) -> Image.Image:
+    """Composite transparency onto white, so a PNG with alpha hashes like its JPEG copy."""
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        background.alpha_composite(rgba)
+        return background
+    return img

@@ -1,0 +1,64 @@
+"""What a text message asks for, in Chinese or English, whatever the bot's reply language.
+
+Pure parsing: no state, no I/O. The conversation decides what an intent means in each state.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_ID = r"([A-Za-z]{2,5}-[A-Za-z0-9][A-Za-z0-9-]{0,63})"
+
+# Whole-message keywords (after normalising): the message *is* the command.
+_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "cancel": ("取消", "算了", "cancel", "/cancel", "stop", "abort"),
+    "help": ("帮助", "help", "/help", "?", "菜单", "menu"),
+    "status": ("状态", "status", "/status"),
+    "my_orders": ("我的工单", "my orders", "/orders", "orders"),
+    "confirm": ("确认", "确定", "是", "好", "confirm", "yes", "y", "ok", "okay"),
+    "retry": ("重试", "再试", "retry", "try again"),
+    "close": ("结单", "close"),
+}
+
+# Commands followed by an argument.
+_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("close", re.compile(r"^(?:结单|关单|close)\s*[:：]?\s*" + _ID + r"$", re.I)),
+    ("order_query", re.compile(r"^(?:查工单|查询工单|工单|order)\s*[:：]?\s*" + _ID + r"$", re.I)),
+    ("link_alarm", re.compile(r"^(?:告警|报警|alarm)\s*[:：]?\s*" + _ID + r"$", re.I)),
+    ("choose_type", re.compile(r"^(?:类型|type)\s*[:：]?\s*(.+)$", re.I)),
+)
+
+_NUMBER = re.compile(r"^(\d{1,2})$")
+_TRAILING = "。．.!！~～"
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str  # a keyword above, a pattern name, "number", or "text"
+    arg: str = ""
+
+
+def normalise(text: str) -> str:
+    """Full-width to half-width, collapse spaces, trim trailing punctuation: '  确认。' -> '确认'."""
+    folded = unicodedata.normalize("NFKC", text or "")
+    folded = " ".join(folded.split())
+    return folded.strip().rstrip(_TRAILING).strip()
+
+
+def parse(text: str) -> Intent:
+    clean = normalise(text)
+    lowered = clean.lower()
+    for name, words in _KEYWORDS.items():
+        if lowered in words:
+            return Intent(name)
+    for name, pattern in _PATTERNS:
+        match = pattern.match(clean)
+        if match:
+            arg = match.group(1).strip()
+            return Intent(name, arg.upper() if name != "choose_type" else arg)
+    number = _NUMBER.match(clean)
+    if number:
+        return Intent("number", number.group(1))
+    return Intent("text", clean)

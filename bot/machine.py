@@ -1,0 +1,124 @@
+"""The session state machine, declared once as a table.
+
+States and transitions live here; the behaviour hangs off named callbacks on the
+per-turn model (``bot.conversation.Turn``). One ``Machine`` is shared by every
+turn: a turn's model is added with the session's state and removed afterwards,
+so no machine is built per message and only the state name is persisted.
+
+Reading a row: on ``trigger`` in ``source``, run ``prepare`` (the work: store the
+photo, ask the VLM, write the order), and if ``conditions`` hold move to ``dest``
+and run ``after`` (the reply). Rows of one trigger are tried in order; ``dest:
+None`` is an internal transition (the state does not change).
+"""
+
+from __future__ import annotations
+
+import threading
+from enum import StrEnum
+from typing import Any
+
+from transitions import Machine
+
+
+class State(StrEnum):
+    idle = "idle"
+    waiting_location = "waiting_location"
+    waiting_confirm = "waiting_confirm"
+    waiting_close_photo = "waiting_close_photo"
+
+
+IDLE, LOCATION, CONFIRM, CLOSE_PHOTO = (s.value for s in State)
+REPORTING = [LOCATION, CONFIRM]
+
+TRANSITIONS: list[dict[str, Any]] = [
+    # -- report: photo → where → confirm ---------------------------------------------------------------------
+    {"trigger": "photo", "source": IDLE, "dest": LOCATION,
+     "prepare": "take_report_photo", "conditions": "photo_taken", "after": "ask_for_location"},
+    {"trigger": "photo", "source": LOCATION, "dest": None,
+     "prepare": "take_report_photo", "conditions": "photo_taken", "after": "ask_for_location"},
+    {"trigger": "photo", "source": CONFIRM, "dest": None,
+     "prepare": "take_report_photo", "conditions": "photo_taken", "after": "show_summary"},
+    {"trigger": "location", "source": REPORTING, "dest": CONFIRM,
+     "prepare": "take_location", "after": "show_summary"},
+    {"trigger": "choose_type", "source": LOCATION, "dest": None,
+     "prepare": "take_type", "conditions": "type_taken", "after": "ask_for_location"},
+    {"trigger": "choose_type", "source": CONFIRM, "dest": None,
+     "prepare": "take_type", "conditions": "type_taken", "after": "show_summary"},
+    {"trigger": "retry", "source": LOCATION, "dest": None,
+     "prepare": "analyse_again", "conditions": "photo_taken", "after": "ask_for_location"},
+    {"trigger": "retry", "source": CONFIRM, "dest": None,
+     "prepare": "analyse_again", "conditions": "photo_taken", "after": "show_summary"},
+    {"trigger": "confirm", "source": CONFIRM, "dest": IDLE,
+     "prepare": "create_order", "conditions": "order_created", "after": "announce_order"},
+    {"trigger": "link_alarm", "source": [IDLE, *REPORTING], "dest": None, "after": "remember_alarm"},
+    # -- close: "结单 WO-…" → photo of the fixed site ------------------------------------------------------------
+    {"trigger": "close", "source": IDLE, "dest": CLOSE_PHOTO,
+     "prepare": "find_order_to_close", "conditions": "order_closable", "after": "ask_for_close_photo"},
+    {"trigger": "close_photo", "source": CLOSE_PHOTO, "dest": IDLE,
+     "prepare": "check_fix", "conditions": "order_closed", "after": "announce_close"},
+    {"trigger": "close_photo", "source": CLOSE_PHOTO, "dest": IDLE,
+     "conditions": "close_abandoned", "after": "forget_pending"},
+    # -- from anywhere -----------------------------------------------------------------------------------------
+    {"trigger": "cancel", "source": "*", "dest": IDLE, "after": "drop_pending"},
+    {"trigger": "reset", "source": "*", "dest": IDLE, "after": "forget_pending"},
+]
+
+# Which trigger (or reply-only responder, prefixed "say_") handles each input in each state.
+# Inputs: "image", "location", "other", and the intents of bot.intents. "*" is the state's fallback.
+ROUTES: dict[str, dict[str, str]] = {
+    "*": {
+        "cancel": "cancel", "help": "say_help", "status": "say_status", "my_orders": "say_my_orders",
+        "order_query": "say_order", "other": "say_unsupported",
+    },
+    IDLE: {
+        "image": "photo", "close": "close", "link_alarm": "link_alarm", "*": "say_idle_hint",
+    },
+    LOCATION: {
+        "image": "photo", "location": "location", "text": "location", "choose_type": "choose_type",
+        "number": "choose_type", "retry": "retry", "link_alarm": "link_alarm", "confirm": "say_need_location",
+        "close": "say_finish_first", "*": "say_help",
+    },
+    CONFIRM: {
+        "image": "photo", "location": "location", "text": "location", "choose_type": "choose_type",
+        "number": "choose_type", "retry": "retry", "link_alarm": "link_alarm", "confirm": "confirm",
+        "close": "say_finish_first", "*": "say_help",
+    },
+    CLOSE_PHOTO: {
+        "image": "close_photo", "close": "say_finish_first", "*": "say_expect_close_photo",
+    },
+}
+
+
+def route(state: str, what: str) -> str:
+    """The trigger or responder for input ``what`` in ``state``."""
+    table = ROUTES[state]
+    return ROUTES["*"].get(what) or table.get(what) or table["*"]
+
+
+class SharedMachine:
+    """One Machine for all turns; models come and go under a small lock."""
+
+    def __init__(self) -> None:
+        self._machine = Machine(
+            model=None,
+            states=[s.value for s in State],
+            transitions=TRANSITIONS,
+            initial=IDLE,
+            auto_transitions=False,
+            ignore_invalid_triggers=False,
+        )
+        self._guard = threading.Lock()
+
+    def fire(self, model: Any, state: str, trigger: str) -> str:
+        """Run ``trigger`` on ``model`` starting from ``state``; return the state it ends in."""
+        with self._guard:
+            self._machine.add_model(model, initial=state)
+        try:
+            model.trigger(trigger)
+            return model.state
+        finally:
+            with self._guard:
+                self._machine.remove_model(model)
+
+    def triggers(self, state: str) -> list[str]:
+        return self._machine.get_triggers(state)

@@ -1,0 +1,108 @@
+"""Platform-neutral values: what comes in from a user, what goes back out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Kind = Literal["text", "image", "location", "other"]
+
+
+@dataclass(frozen=True)
+class Location:
+    label: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+
+    def describe(self) -> str:
+        if self.latitude is None or self.longitude is None:
+            return self.label
+        coords = f"{self.latitude:.6f},{self.longitude:.6f}"
+        return f"{self.label} ({coords})" if self.label else coords
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message from one user, as every platform handler hands it to the engine.
+
+    ``image`` holds the photo bytes already downloaded by the edge (size-capped);
+    the engine checks their type and stores them. ``event_id`` is the platform's
+    message/event id, used to process a redelivery only once. ``chat`` and
+    ``reply_to`` are opaque addresses the platform's Sender uses to answer.
+    """
+
+    platform: str
+    tenant: str
+    user: str
+    kind: Kind
+    text: str = ""
+    image: bytes | None = field(default=None, repr=False)
+    location: Location | None = None
+    event_id: str | None = None
+    chat: str = ""
+    reply_to: str = ""
+    # Set by an edge that refused the photo while downloading it ("too_large", "not_image",
+    # "download_failed"): the engine answers with the matching sentence instead of analysing.
+    image_problem: str | None = None
+
+    @property
+    def session_key(self) -> str:
+        return session_key(self.platform, self.tenant, self.user)
+
+
+def session_key(platform: str, tenant: str, user: str) -> str:
+    """The one place the ``platform:tenant:user`` session key is built."""
+    return f"{platform}:{tenant}:{user}"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message back to the user. Text only; richer platforms may render more."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    replies: list[Reply]
+    state: str
+    session: str
+    order_id: str | None = None
+    duplicate: bool = False
+
+    def to_json(self) -> dict:
+        return {
+            "replies": [r.text for r in self.replies],
+            "state": self.state,
+            "session": self.session,
+            "order_id": self.order_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict, *, duplicate: bool = False) -> TurnResult:
+        return cls(
+            replies=[Reply(t) for t in data.get("replies", [])],
+            state=data.get("state", "idle"),
+            session=data.get("session", ""),
+            order_id=data.get("order_id"),
+            duplicate=duplicate,
+        )
+
+
+class Sender(Protocol):
+    """Output port: deliver replies for a turn to the user who sent ``incoming``."""
+
+    def send(self, incoming: Incoming, replies: list[Reply]) -> None: ...
+
+
+class CollectingSender:
+    """Keeps what was sent; serves the generic webhook, the console and tests."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Incoming, Reply]] = []
+
+    def send(self, incoming: Incoming, replies: list[Reply]) -> None:
+        self.sent.extend((incoming, r) for r in replies)
+
+    def texts(self) -> list[str]:
+        return [r.text for _, r in self.sent]

@@ -1,0 +1,152 @@
+"""The domain's ports: small interfaces the engine talks to, and their value types.
+
+Adapters live beside them (``bot/vlm.py``, ``bot/storage.py``, ``bot/orders.py``)
+and are chosen in ``bot/services.py`` from Settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+Severity = Literal["low", "medium", "high"]
+
+
+class ServiceError(Exception):
+    """A backing service failed in a way the user should hear about in one sentence."""
+
+
+class VlmError(ServiceError):
+    """The VLM timed out, answered an HTTP error, or said something we cannot use."""
+
+
+class StoreUnavailable(ServiceError):
+    """Redis (or the session backend) cannot be reached; the edge answers 503."""
+
+
+class OrderError(ServiceError):
+    """A work-order operation is not allowed (unknown id, already closed…)."""
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A photo as the VLM adapter needs it: bytes, their type, and an optional fetchable URL."""
+
+    data: bytes = field(repr=False)
+    content_type: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    alarm_type: str
+    description: str
+    severity: Severity
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Verdict:
+    resolved: bool
+    reason: str
+
+
+class Vlm(Protocol):
+    def analyze(self, photo: Photo, alarm_types: tuple[str, ...], history: list[dict]) -> Analysis:
+        """Describe the problem in the photo. Raises VlmError. ``alarm_type`` is one of ``alarm_types``."""
+        ...
+
+    def verify_fixed(self, before: Photo, after: Photo, description: str, history: list[dict]) -> Verdict:
+        """Is the problem seen in ``before`` resolved in ``after``? Raises VlmError."""
+        ...
+
+
+class ObjectStore(Protocol):
+    def put(self, data: bytes, content_type: str) -> str:
+        """Store bytes under a new unguessable key and return the key."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """Raise KeyError if the key is unknown."""
+        ...
+
+    def url(self, key: str, expires_seconds: int = 600) -> str | None:
+        """A short-lived URL that fetches the object, or None if this store cannot make one."""
+        ...
+
+
+@dataclass(frozen=True)
+class Reporter:
+    platform: str
+    tenant: str
+    user: str
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    report_key: str  # idempotency key derived from the pending report
+    reporter: Reporter
+    alarm_type: str
+    description: str
+    severity: str
+    location_text: str
+    latitude: float | None
+    longitude: float | None
+    report_photo_key: str
+    alarm_id: str | None
+    history: list[dict]
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    status: Literal["open", "closed", "cancelled"]
+    alarm_type: str
+    description: str
+    severity: str
+    location_text: str
+    latitude: float | None
+    longitude: float | None
+    report_photo_key: str
+    close_photo_key: str | None
+    vlm_resolved: bool | None
+    vlm_reason: str | None
+    reporter: Reporter
+    alarm_id: str | None
+    created_at: datetime
+    closed_at: datetime | None
+    history: list[dict]
+    cancel_reason: str | None = None
+
+
+class WorkOrders(Protocol):
+    def create(self, new: NewOrder) -> tuple[Order, bool]:
+        """Create the order, or return the one already made for ``new.report_key``; bool = created now."""
+        ...
+
+    def get(self, order_id: str) -> Order | None: ...
+
+    def close(self, order_id: str, close_photo_key: str, resolved: bool, reason: str) -> Order:
+        """Close an open order. Raises OrderError if unknown or not open."""
+        ...
+
+    def cancel(self, order_id: str, reason: str) -> Order:
+        """Cancel an open order. Raises OrderError if unknown or not open."""
+        ...
+
+    def open_for(self, reporter: Reporter, limit: int = 10) -> list[Order]: ...
+
+    def list(
+        self, status: str | None = None, q: str | None = None, cursor: str | None = None, limit: int = 50
+    ) -> tuple[list[Order], str | None]:
+        """Newest first; returns (page, next cursor or None)."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """{"open": n, "closed": n, "cancelled": n}"""
+        ...
+
+    def ping(self) -> None:
+        """Raise if the database is unreachable."""
+        ...

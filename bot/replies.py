@@ -1,0 +1,246 @@
+"""Every user-facing sentence, in Chinese and English, in one place.
+
+``say(lang, name, **values)`` formats one sentence. Tests assert on these names' texts
+through ``say`` so a wording change is made here once.
+"""
+
+from __future__ import annotations
+
+_SENTENCES: dict[str, dict[str, str]] = {
+    # -- greetings and help ------------------------------------------------------------------
+    "welcome": {
+        "zh": "你好！拍一张现场问题的照片发给我即可报修；修好后发“结单 工单号”并附现场照片即可结单。发“帮助”查看全部指令。",
+        "en": 'Hi! Send me a photo of the problem to report it; when it is fixed, send "close <order id>" and a '
+        'photo of the site. Send "help" for everything I can do.',
+    },
+    "help_idle": {
+        "zh": "我可以：\n· 报修：直接发送现场照片\n· 结单：发“结单 WO-…”，再发修复后的照片\n· 关联告警：发“告警 ALM-…”，下一次报修会关联它\n"
+        "· 查询：“我的工单”、“查工单 WO-…”、“状态”\n· 随时发“取消”回到开始",
+        "en": 'I can:\n· report: just send a photo of the problem\n· close: send "close WO-…", then a photo of the '
+        'fixed site\n· link an alarm: send "alarm ALM-…" and the next report is linked to it\n· look up: "my orders", '
+        '"order WO-…", "status"\n· send "cancel" at any time to start over',
+    },
+    "help_waiting_location": {
+        "zh": "我在等问题的位置：发送文字地址（如“3号楼2层东侧走廊”）或分享位置。\n也可以：回复数字或“类型 漏水”改类型，发新照片替换，发“取消”放弃。",
+        "en": 'I am waiting for where the problem is: type the place (e.g. "Building 3, 2nd floor, east corridor") '
+        'or share a location.\nYou can also reply a number or "type water leak" to change the type, send a new '
+        'photo to replace it, or "cancel".',
+    },
+    "help_waiting_confirm": {
+        "zh": "请核对上面的摘要：回复“确认”创建工单；发新位置或“类型 漏水”更正；发新照片替换；发“取消”放弃。",
+        "en": 'Check the summary above: reply "confirm" to create the order; send a new location or "type water '
+        'leak" to correct it; send a new photo to replace it; or "cancel".',
+    },
+    "help_waiting_close_photo": {
+        "zh": "我在等工单 {order_id} 修复后的现场照片。请直接发送照片，或发“取消”退出结单。",
+        "en": 'I am waiting for a photo of the fixed site for order {order_id}. Send the photo, or "cancel".',
+    },
+    "unsupported_kind": {
+        "zh": "我能理解文字、照片和位置。报修请发送现场照片，发“帮助”查看指令。",
+        "en": 'I understand text, photos and locations. Send a photo to report a problem, or "help".',
+    },
+    "idle_text": {
+        "zh": "报修请直接发送现场照片；结单请发“结单 WO-…”。发“帮助”查看全部指令。",
+        "en": 'To report a problem, send a photo; to close an order, send "close WO-…". Send "help" for more.',
+    },
+    # -- status ------------------------------------------------------------------------------
+    "status_idle": {
+        "zh": "当前没有进行中的报修或结单。{alarm}",
+        "en": "Nothing in progress.{alarm}",
+    },
+    "status_alarm": {
+        "zh": "已关联告警 {alarm_id}，将用于下一次报修。",
+        "en": " Alarm {alarm_id} is linked to your next report.",
+    },
+    "status_waiting_location": {
+        "zh": "正在报修（类型：{alarm_type}），等你告诉我位置。",
+        "en": "Reporting a problem (type: {alarm_type}); waiting for its location.",
+    },
+    "status_waiting_confirm": {
+        "zh": "正在报修，等你回复“确认”创建工单。\n{summary}",
+        "en": 'Reporting a problem; waiting for you to reply "confirm".\n{summary}',
+    },
+    "status_waiting_close_photo": {
+        "zh": "正在结单 {order_id}，等你发送修复后的现场照片。",
+        "en": "Closing {order_id}; waiting for a photo of the fixed site.",
+    },
+    "timed_out": {
+        "zh": "之前的{flow}因 {minutes} 分钟未操作已过期，需要的话请重新开始。",
+        "en": "Your earlier {flow} timed out after {minutes} minutes without a reply; please start again if needed.",
+    },
+    "flow_report": {"zh": "报修", "en": "report"},
+    "flow_close": {"zh": "结单", "en": "order closing"},
+    # -- cancel ------------------------------------------------------------------------------
+    "cancelled": {"zh": "已取消，未完成的内容已清除。", "en": "Cancelled; nothing pending any more."},
+    "nothing_to_cancel": {"zh": "当前没有进行中的操作。", "en": "There is nothing in progress to cancel."},
+    # -- report ------------------------------------------------------------------------------
+    "analysis": {
+        "zh": "识别结果：{alarm_type}（严重程度：{severity}）\n{description}",
+        "en": "I see: {alarm_type} (severity: {severity})\n{description}",
+    },
+    "ask_location": {
+        "zh": "问题在哪里？请发送文字地址或分享位置。",
+        "en": "Where is it? Type the place or share a location.",
+    },
+    "photo_replaced": {"zh": "已换成新照片。", "en": "Photo replaced."},
+    "vlm_off": {
+        "zh": "照片已收到。请回复数字选择告警类型：\n{choices}",
+        "en": "Photo received. Reply with a number to pick the alarm type:\n{choices}",
+    },
+    "vlm_failed": {
+        "zh": "图像识别暂时不可用，照片已保存。请回复数字选择告警类型，或发“重试”再识别一次：\n{choices}",
+        "en": "Photo analysis is unavailable right now; your photo is saved. Reply with a number to pick the type, "
+        'or "retry":\n{choices}',
+    },
+    "type_set": {"zh": "类型已设为：{alarm_type}", "en": "Type set to: {alarm_type}"},
+    "type_unknown": {
+        "zh": "没有这个类型。请回复数字：\n{choices}",
+        "en": "I don't know that type. Reply with a number:\n{choices}",
+    },
+    "need_type": {
+        "zh": "还没有选择告警类型，请回复数字：\n{choices}",
+        "en": "The alarm type is not set yet. Reply with a number:\n{choices}",
+    },
+    "need_location": {
+        "zh": "还差位置：请发送文字地址或分享位置。",
+        "en": "I still need the location: type the place or share a location.",
+    },
+    "nothing_to_retry": {
+        "zh": "没有待识别的照片。",
+        "en": "There is no photo waiting to be analysed.",
+    },
+    "summary": {
+        "zh": "请核对工单信息：\n类型：{alarm_type}\n严重程度：{severity}\n描述：{description}\n位置：{location}{alarm}\n"
+        "回复“确认”创建工单，“取消”放弃，或直接发送更正（新位置，或“类型 漏水”）。",
+        "en": "Please check:\nType: {alarm_type}\nSeverity: {severity}\nDescription: {description}\n"
+        'Location: {location}{alarm}\nReply "confirm" to create the order, "cancel" to drop it, or send a '
+        'correction (a new location, or "type water leak").',
+    },
+    "summary_alarm": {"zh": "\n关联告警：{alarm_id}", "en": "\nLinked alarm: {alarm_id}"},
+    "no_description": {"zh": "（无）", "en": "(none)"},
+    "order_created": {
+        "zh": "工单已创建：{order_id}\n修好后发送“结单 {order_id}”并附现场照片即可结单。",
+        "en": 'Work order created: {order_id}\nWhen it is fixed, send "close {order_id}" and a photo of the site.',
+    },
+    "orders_down": {
+        "zh": "工单系统暂时不可用，你的报修信息已保留。请稍后再回复“确认”。",
+        "en": 'The work-order system is unavailable right now; your report is kept. Reply "confirm" again later.',
+    },
+    "alarm_linked": {
+        "zh": "已关联告警 {alarm_id}。请发送现场照片开始报修。",
+        "en": "Alarm {alarm_id} linked. Send a photo of the site to start the report.",
+    },
+    "alarm_linked_pending": {
+        "zh": "已关联告警 {alarm_id}。",
+        "en": "Alarm {alarm_id} linked.",
+    },
+    # -- photos ------------------------------------------------------------------------------
+    "image_too_large": {
+        "zh": "照片太大（上限 {limit_mb} MB），请压缩后重新发送。",
+        "en": "That photo is too large (limit {limit_mb} MB); please send a smaller one.",
+    },
+    "not_image": {
+        "zh": "这不是可识别的图片（支持 JPEG、PNG、WebP、GIF），请重新拍照发送。",
+        "en": "That is not a photo I can read (JPEG, PNG, WebP or GIF); please send it again.",
+    },
+    "download_failed": {
+        "zh": "照片没有收到完整，请再发一次。",
+        "en": "The photo did not come through; please send it again.",
+    },
+    "storage_down": {
+        "zh": "照片暂时无法保存，请稍后再发一次。",
+        "en": "I cannot save photos right now; please send it again in a moment.",
+    },
+    # -- close -------------------------------------------------------------------------------
+    "close_which": {
+        "zh": "要结哪一张工单？请发“结单 工单号”。你的未结工单：\n{orders}",
+        "en": 'Which order? Send "close <order id>". Your open orders:\n{orders}',
+    },
+    "close_which_none": {
+        "zh": "请发“结单 工单号”，例如“结单 WO-20260101-ABCDE”。",
+        "en": 'Send "close <order id>", for example "close WO-20260101-ABCDE".',
+    },
+    "order_not_found": {
+        "zh": "找不到工单 {order_id}，请核对工单号。",
+        "en": "I cannot find order {order_id}; please check the id.",
+    },
+    "order_not_open": {
+        "zh": "工单 {order_id} 已{status}，无需结单。",
+        "en": "Order {order_id} is already {status}; nothing to close.",
+    },
+    "ask_close_photo": {
+        "zh": "请发送工单 {order_id}（{alarm_type}，{location}）修复后的现场照片。",
+        "en": "Send a photo of the fixed site for order {order_id} ({alarm_type}, {location}).",
+    },
+    "close_same_photo": {
+        "zh": "这张和报修时的照片是同一张。请到现场拍一张修复后的照片发给我。",
+        "en": "That is the same photo as the report. Please take a new photo of the fixed site.",
+    },
+    "close_resolved": {
+        "zh": "工单 {order_id} 已结单。核验结果：{reason}",
+        "en": "Order {order_id} is closed. Check: {reason}",
+    },
+    "close_unverified": {
+        "zh": "工单 {order_id} 已结单（未配置图像核验，照片已存档）。",
+        "en": "Order {order_id} is closed (no photo check configured; the photo is on file).",
+    },
+    "close_not_resolved": {
+        "zh": "照片显示问题还没有解决：{reason}\n可以再发一张照片，或发“取消”退出结单。",
+        "en": 'The photo suggests the problem is not fixed yet: {reason}\nSend another photo, or "cancel".',
+    },
+    "close_vlm_failed": {
+        "zh": "图像核验暂时不可用，请稍后再发一次照片，或发“取消”退出结单。",
+        "en": 'The photo check is unavailable right now; send the photo again in a moment, or "cancel".',
+    },
+    "close_original_missing": {
+        "zh": "找不到工单 {order_id} 的报修照片，暂时无法核验。请联系值班人员。",
+        "en": "The report photo of {order_id} is missing, so I cannot check the fix. Please contact ops.",
+    },
+    "close_race": {
+        "zh": "工单 {order_id} 刚刚已被处理（{status}）。",
+        "en": "Order {order_id} was just handled by someone else ({status}).",
+    },
+    "expect_close_photo": {
+        "zh": "我在等工单 {order_id} 修复后的照片。请发送照片，或发“取消”退出结单。",
+        "en": 'I am waiting for a photo of the fixed site for {order_id}. Send it, or "cancel".',
+    },
+    "finish_first": {
+        "zh": "你还有一个进行中的{flow}。请先完成，或发“取消”后再开始新的。",
+        "en": 'You have a {flow} in progress. Finish it, or send "cancel" first.',
+    },
+    # -- lookups -----------------------------------------------------------------------------
+    "my_orders": {"zh": "你的未结工单：\n{orders}", "en": "Your open orders:\n{orders}"},
+    "my_orders_none": {"zh": "你没有未结的工单。", "en": "You have no open orders."},
+    "order_line": {"zh": "{order_id} · {alarm_type} · {location}", "en": "{order_id} · {alarm_type} · {location}"},
+    "order_status": {
+        "zh": "工单 {order_id}：{status}\n类型：{alarm_type}\n位置：{location}\n创建：{created}{closed}",
+        "en": "Order {order_id}: {status}\nType: {alarm_type}\nLocation: {location}\nCreated: {created}{closed}",
+    },
+    "order_closed_line": {"zh": "\n结单：{closed}（{reason}）", "en": "\nClosed: {closed} ({reason})"},
+    "status_open": {"zh": "处理中", "en": "open"},
+    "status_closed": {"zh": "已结单", "en": "closed"},
+    "status_cancelled": {"zh": "已取消", "en": "cancelled"},
+    "severity_low": {"zh": "低", "en": "low"},
+    "severity_medium": {"zh": "中", "en": "medium"},
+    "severity_high": {"zh": "高", "en": "high"},
+    "unknown": {"zh": "未定", "en": "not set"},
+    # -- failures and ops --------------------------------------------------------------------
+    "internal_error": {
+        "zh": "抱歉，刚才出了点问题，你的进度已保留。请再发一次。",
+        "en": "Sorry, something went wrong; your progress is kept. Please send that again.",
+    },
+    "reset_by_ops": {
+        "zh": "值班人员已重置你的会话，可以重新开始了。",
+        "en": "Ops have reset your conversation; you can start again.",
+    },
+}
+
+
+def say(lang: str, name: str, **values: object) -> str:
+    """One sentence in ``lang`` (falling back to zh), formatted with ``values``."""
+    texts = _SENTENCES[name]
+    return texts.get(lang, texts["zh"]).format(**values)
+
+
+def names() -> list[str]:
+    return list(_SENTENCES)

@@ -1,0 +1,89 @@
+"""The session record: state, pending fields and capped history, (de)serialised as versioned JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+# The pending fields a report or a close carries between turns. Cleared together on cancel/reset.
+PENDING_FIELDS = (
+    "image_key",  # storage key of the report photo
+    "image_type",  # its content type
+    "alarm_type",
+    "description",
+    "severity",
+    "confidence",
+    "analysis_failed",  # the VLM could not analyse the photo; the user picks the type
+    "location",  # {"label", "latitude", "longitude"}
+    "order_id",  # the order being closed
+    "alarm_id",  # a linked alarm, set by "告警 ALM-…"
+)
+
+
+@dataclass
+class Session:
+    key: str
+    state: str = "idle"
+    pending: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    turns: int = 0
+
+    def add_turn(self, role: str, text: str = "", max_turns: int = 10, **extra: Any) -> None:
+        """Append one message; keep at most ``max_turns`` user+bot turns (2 messages each), oldest dropped."""
+        entry: dict[str, Any] = {"role": role, "text": text, "at": round(time.time(), 3)}
+        entry.update({k: v for k, v in extra.items() if v is not None})
+        self.history.append(entry)
+        overflow = len(self.history) - 2 * max_turns
+        if overflow > 0:
+            del self.history[:overflow]
+
+    def clear_pending(self, keep: tuple[str, ...] = ()) -> None:
+        self.pending = {k: v for k, v in self.pending.items() if k in keep}
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "v": SCHEMA_VERSION,
+                "key": self.key,
+                "state": self.state,
+                "pending": self.pending,
+                "history": self.history,
+                "created_at": self.created_at,
+                "updated_at": self.updated_at,
+                "turns": self.turns,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Session:
+        data = json.loads(raw)
+        version = data.get("v")
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"unsupported session schema version {version!r}")
+        return cls(
+            key=data["key"],
+            state=data.get("state", "idle"),
+            pending=dict(data.get("pending") or {}),
+            history=list(data.get("history") or []),
+            created_at=float(data.get("created_at", time.time())),
+            updated_at=float(data.get("updated_at", time.time())),
+            turns=int(data.get("turns", 0)),
+        )
+
+    def pending_summary(self) -> str:
+        """A short line for ops listings: what is pending, without history."""
+        parts = [f"{k}={self.pending[k]}" for k in ("alarm_type", "order_id", "alarm_id") if self.pending.get(k)]
+        loc = self.pending.get("location")
+        if loc:
+            parts.append(f"location={loc.get('label') or ''}".strip())
+        if self.pending.get("image_key"):
+            parts.append("photo")
+        return ", ".join(parts)

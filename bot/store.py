@@ -1,0 +1,313 @@
+"""SessionStore: sessions, per-user FIFO locks, dedupe and the ops index, on Redis.
+
+The algorithm lives here once; the backend is any redis-py compatible client —
+a real ``redis.Redis`` in production, ``fakeredis.FakeRedis`` as the embedded
+single-process default and in unit tests. Values are JSON, never pickle.
+
+Keys (``P`` = prefix, ``{K}`` = the session key ``platform:tenant:user`` used as a
+Redis Cluster hash tag so one user's keys share a slot):
+
+    P:session:{K}          the session JSON, TTL = session TTL, refreshed every save
+    P:flow:{K}             state of a session that was mid-flow, outlives it by a day
+                           (so the next message can say "your report timed out")
+    P:lockq:{K}            FIFO queue of lock tickets for the user's turns
+    P:lockalive:{K}:T      a ticket's heartbeat; a crashed worker's ticket expires
+    P:result:{K}:EVENT     a processed event's result (24 h), for redeliveries
+    P:idx:all / idx:state:S / idx:platform:N   sorted sets of session keys by last activity
+    P:turns:MINUTE         turn counter per minute (2 h), for "turns in the last hour"
+    P:seen:NS:ID           edge dedupe claims (SET NX)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import redis
+
+from bot.ports import StoreUnavailable
+from bot.session import Session
+
+log = logging.getLogger(__name__)
+
+STATES = ("idle", "waiting_location", "waiting_confirm", "waiting_close_photo")
+FLOW_MEMORY_SECONDS = 86400
+T = TypeVar("T")
+
+
+class LockTimeout(StoreUnavailable):
+    """A turn waited too long for the user's previous turn to finish."""
+
+
+def _guard(fn: Callable[..., T]) -> Callable[..., T]:
+    """Turn any Redis connection problem into StoreUnavailable, which the edge maps to 503."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreUnavailable(f"session store unreachable: {type(exc).__name__}") from exc
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+class SessionStore:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = "wobot",
+        ttl_seconds: int = 600,
+        lock_timeout_seconds: float = 30.0,
+        dedupe_ttl_seconds: int = 86400,
+    ) -> None:
+        self.redis = client
+        self.prefix = prefix
+        self.ttl_seconds = ttl_seconds
+        self.lock_timeout_seconds = lock_timeout_seconds
+        self.dedupe_ttl_seconds = dedupe_ttl_seconds
+
+    # -- key building: the only place key shapes are written ------------------------------
+    def key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    def _user_key(self, kind: str, skey: str, *rest: str) -> str:
+        return ":".join((self.prefix, kind, "{" + skey + "}", *rest))
+
+    def session_redis_key(self, skey: str) -> str:
+        return self._user_key("session", skey)
+
+    # -- sessions --------------------------------------------------------------------------
+    @_guard
+    def load(self, skey: str) -> Session | None:
+        raw = self.redis.get(self.session_redis_key(skey))
+        if raw is None:
+            return None
+        try:
+            return Session.from_json(raw)
+        except (ValueError, KeyError, TypeError):
+            # A record we cannot read must not wedge the user: start over, and say so in the log.
+            log.warning("unreadable session record dropped", extra={"session": skey})
+            return None
+
+    @_guard
+    def expired_flow(self, skey: str) -> str | None:
+        """The state of this user's session if it expired mid-flow; forgets it once read."""
+        flow_key = self._user_key("flow", skey)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(flow_key)
+        pipe.delete(flow_key)
+        state, _ = pipe.execute()
+        return state.decode() if state else None
+
+    @_guard
+    def save(self, session: Session, ttl_seconds: int | None = None) -> None:
+        """Write the session, refresh its TTL, keep the ops index and counters current: one round trip."""
+        now = time.time()
+        session.updated_at = now
+        ttl = ttl_seconds or self.ttl_seconds
+        skey = session.key
+        platform = skey.split(":", 1)[0]
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self.session_redis_key(skey), session.to_json(), ex=ttl)
+        flow_key = self._user_key("flow", skey)
+        if session.state == "idle":
+            pipe.delete(flow_key)
+        else:
+            pipe.set(flow_key, session.state, ex=ttl + FLOW_MEMORY_SECONDS)
+        self._index(pipe, skey, platform, session.state, now)
+        minute = int(now // 60)
+        turns_key = self.key("turns", str(minute))
+        pipe.incr(turns_key)
+        pipe.expire(turns_key, 7200)
+        pipe.execute()
+
+    def _index(self, pipe: Any, skey: str, platform: str, state: str, now: float) -> None:
+        pipe.zadd(self.key("idx", "all"), {skey: now})
+        pipe.zadd(self.key("idx", "platform", platform), {skey: now})
+        for other in STATES:
+            if other == state:
+                pipe.zadd(self.key("idx", "state", state), {skey: now})
+            else:
+                pipe.zrem(self.key("idx", "state", other), skey)
+
+    @_guard
+    def delete(self, skey: str) -> bool:
+        platform = skey.split(":", 1)[0]
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(self.session_redis_key(skey))
+        pipe.delete(self._user_key("flow", skey))
+        pipe.zrem(self.key("idx", "all"), skey)
+        pipe.zrem(self.key("idx", "platform", platform), skey)
+        for state in STATES:
+            pipe.zrem(self.key("idx", "state", state), skey)
+        return bool(pipe.execute()[0])
+
+    @_guard
+    def ttl(self, skey: str) -> int | None:
+        """Seconds the session has left, or None if there is none."""
+        left = self.redis.ttl(self.session_redis_key(skey))
+        return None if left is None or left < 0 else int(left)
+
+    @_guard
+    def set_ttl(self, skey: str, seconds: int) -> bool:
+        return bool(self.redis.expire(self.session_redis_key(skey), seconds))
+
+    @_guard
+    def ping(self) -> None:
+        self.redis.ping()
+
+    # -- dedupe ----------------------------------------------------------------------------
+    @_guard
+    def claim(self, namespace: str, ident: str, ttl_seconds: int | None = None) -> bool:
+        """True the first time ``ident`` is seen in ``namespace`` within the TTL (SET NX EX)."""
+        ttl = ttl_seconds or self.dedupe_ttl_seconds
+        return bool(self.redis.set(self.key("seen", namespace, ident), b"1", nx=True, ex=ttl))
+
+    @_guard
+    def result(self, skey: str, event_id: str) -> dict | None:
+        raw = self.redis.get(self._user_key("result", skey, event_id))
+        return json.loads(raw) if raw else None
+
+    @_guard
+    def remember_result(self, skey: str, event_id: str, result: dict) -> None:
+        self.redis.set(
+            self._user_key("result", skey, event_id),
+            json.dumps(result, ensure_ascii=False),
+            ex=self.dedupe_ttl_seconds,
+        )
+
+    # -- per-user FIFO lock ----------------------------------------------------------------
+    @contextmanager
+    def lock(self, skey: str, wait_seconds: float | None = None) -> Iterator[None]:
+        """Run the body while holding the user's lock; turns acquire it in the order they queued.
+
+        Each turn pushes a ticket onto the user's queue and waits until its ticket is at the
+        head. A ticket carries a heartbeat key with an expiry, renewed while its turn waits
+        or runs, so the ticket of a crashed worker expires and the queue moves on.
+        """
+        token = uuid.uuid4().hex
+        queue = self._user_key("lockq", skey)
+        alive_ms = int(self.lock_timeout_seconds * 1000)
+        wait = self.lock_timeout_seconds * 2 if wait_seconds is None else wait_seconds
+        heartbeat = _Heartbeat(self, queue, skey, token, alive_ms)
+        try:
+            self._enqueue(queue, skey, token, alive_ms)
+            heartbeat.start()
+            self._wait_for_head(queue, skey, token, wait)
+        except BaseException:
+            heartbeat.stop()
+            self._dequeue(queue, skey, token)
+            raise
+        try:
+            yield
+        finally:
+            heartbeat.stop()
+            self._dequeue(queue, skey, token)
+
+    def _alive_key(self, skey: str, token: str) -> str:
+        return self._user_key("lockalive", skey, token)
+
+    @_guard
+    def _enqueue(self, queue: str, skey: str, token: str, alive_ms: int) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self._alive_key(skey, token), b"1", px=alive_ms)
+        pipe.rpush(queue, token)
+        pipe.pexpire(queue, alive_ms * 4)
+        pipe.execute()
+
+    @_guard
+    def _wait_for_head(self, queue: str, skey: str, token: str, wait_seconds: float) -> None:
+        deadline = time.monotonic() + wait_seconds
+        pause = 0.001
+        while True:
+            head = self.redis.lindex(queue, 0)
+            if head is None:
+                # The queue expired under us (a very long wait): queue again at the end.
+                self.redis.rpush(queue, token)
+                continue
+            head_token = head.decode()
+            if head_token == token:
+                return
+            if not self.redis.exists(self._alive_key(skey, head_token)):
+                # The head's worker died without releasing: drop its ticket (tokens are unique,
+                # so two waiters removing the same dead ticket is harmless).
+                self.redis.lrem(queue, 1, head_token)
+                log.warning("dropped an expired lock ticket", extra={"session": skey})
+                continue
+            if time.monotonic() > deadline:
+                raise LockTimeout(f"waited {wait_seconds:.0f}s for the previous turn")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+
+    def _dequeue(self, queue: str, skey: str, token: str) -> None:
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.lrem(queue, 1, token)
+            pipe.delete(self._alive_key(skey, token))
+            pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError):
+            # The heartbeat stops with us, so the ticket expires on its own.
+            log.warning("could not release a lock ticket; it will expire", extra={"session": skey})
+
+    # -- ops index -------------------------------------------------------------------------
+    def index_key(self, state: str | None = None, platform: str | None = None) -> str:
+        if state:
+            return self.key("idx", "state", state)
+        if platform:
+            return self.key("idx", "platform", platform)
+        return self.key("idx", "all")
+
+    @_guard
+    def turns_since(self, seconds: int) -> int:
+        now_minute = int(time.time() // 60)
+        keys = [self.key("turns", str(m)) for m in range(now_minute - seconds // 60 + 1, now_minute + 1)]
+        return sum(int(v) for v in self.redis.mget(keys) if v)
+
+
+class _Heartbeat:
+    """Renews a lock ticket's heartbeat while its turn waits or runs (one daemon thread per turn)."""
+
+    def __init__(self, store: SessionStore, queue: str, skey: str, token: str, alive_ms: int) -> None:
+        self._store, self._queue, self._alive = store, queue, store._alive_key(skey, token)
+        self._alive_ms = alive_ms
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lock-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._alive_ms / 3000):
+            try:
+                pipe = self._store.redis.pipeline(transaction=False)
+                pipe.pexpire(self._alive, self._alive_ms)
+                pipe.pexpire(self._queue, self._alive_ms * 4)
+                pipe.execute()
+            except (redis.ConnectionError, redis.TimeoutError):
+                log.warning("lock heartbeat failed; will retry")
+
+
+def build_store(redis_url: str, **options: Any) -> SessionStore:
+    """A store on real Redis when a URL is given, else on an in-process fake (one process only)."""
+    if redis_url:
+        client = redis.Redis.from_url(
+            redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+        )
+    else:
+        import fakeredis  # only needed for the embedded default
+
+        log.warning("REDIS_URL is not set: sessions live in this process only (fine for trying the bot)")
+        client = fakeredis.FakeRedis()
+    return SessionStore(client, **options)

@@ -1,0 +1,286 @@
+"""A local HTTP server that speaks enough of the OpenAI chat.completions API for the real ``openai`` client.
+
+Scriptable (reply with content, HTTP error, delay, malformed body; one-shot or as the default) and
+recording (every request's path, headers and parsed JSON), so tests assert on what the adapter sent.
+
+    with FakeOpenAI() as server:
+        server.respond_with('{"resolved": true, "reason": "ok"}')
+        vlm = OpenAIVlm(Settings(vlm_base_url=server.base_url, vlm_api_key="sk-test"))
+        ...
+        assert server.requests[0].image_urls[0].startswith("data:image/jpeg;base64,")
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# Valid both as an analyze answer and as a verify_fixed answer, so a test that does not care gets through.
+DEFAULT_CONTENT = json.dumps(
+    {
+        "alarm_type": "other",
+        "description": "A test photo of a site.",
+        "severity": "medium",
+        "confidence": 0.9,
+        "resolved": True,
+        "reason": "The problem is no longer visible.",
+    }
+)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the server saw it; ``json`` is None when the body was not JSON."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # names lower-cased
+    body: bytes = field(repr=False)
+    json: Any
+
+    @property
+    def model(self) -> str | None:
+        return self.json.get("model") if isinstance(self.json, dict) else None
+
+    @property
+    def messages(self) -> list[dict]:
+        messages = self.json.get("messages") if isinstance(self.json, dict) else None
+        return messages if isinstance(messages, list) else []
+
+    @property
+    def parts(self) -> list[dict]:
+        """Every content part of every message, in order; a string content counts as one text part."""
+        parts: list[dict] = []
+        for message in self.messages:
+            content = message.get("content")
+            if isinstance(content, str):
+                parts.append({"type": "text", "text": content, "role": message.get("role")})
+            elif isinstance(content, list):
+                parts.extend({**p, "role": message.get("role")} for p in content if isinstance(p, dict))
+        return parts
+
+    @property
+    def image_urls(self) -> list[str]:
+        """The image URLs (data: or http:) in the order they were sent."""
+        return [p["image_url"]["url"] for p in self.parts if p.get("type") == "image_url"]
+
+    @property
+    def text(self) -> str:
+        """All text of all messages (system prompt included), joined by newlines."""
+        return "\n".join(p.get("text", "") for p in self.parts if p.get("type") == "text")
+
+
+@dataclass(frozen=True)
+class _Behaviour:
+    kind: str  # "reply" | "status" | "raw"
+    content: str | None = None
+    status: int = 200
+    body: bytes = b""
+
+
+class FakeOpenAI:
+    """Context manager around a threaded loopback server; ``base_url`` ends in ``/v1``.
+
+    Each scripting method takes ``times``: None (the default) changes what every later request gets;
+    an integer queues that behaviour for the next ``times`` requests only, ahead of the default.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._requests: list[RecordedRequest] = []
+        self._queue: deque[_Behaviour] = deque()
+        self._default = _Behaviour("reply", DEFAULT_CONTENT)
+        self._delays: deque[float] = deque()
+        self._default_delay = 0.0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> FakeOpenAI:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._closing.set()  # wakes handlers sleeping in a delay
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "FakeOpenAI is not started"
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def root_url(self) -> str:
+        """The base URL without ``/v1``; the server answers on both."""
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- scripting ---------------------------------------------------------------------------
+
+    def respond_with(self, content: str | None, *, times: int | None = None) -> FakeOpenAI:
+        """Answer 200 with a chat.completion whose message content is ``content`` (None → null)."""
+        return self._script(_Behaviour("reply", content), times)
+
+    def fail_with(self, status: int, *, body: Any = None, times: int | None = None) -> FakeOpenAI:
+        """Answer HTTP ``status`` with an OpenAI-style error body (or ``body`` as JSON)."""
+        payload = body if body is not None else {"error": {"message": f"fake error {status}", "type": "server_error"}}
+        return self._script(_Behaviour("status", status=status, body=json.dumps(payload).encode()), times)
+
+    def malformed(self, *, times: int | None = None) -> FakeOpenAI:
+        """Answer 200 with a body that is not JSON at all."""
+        return self.respond_raw(b"<html>this is not json", times=times)
+
+    def respond_raw(self, body: bytes | dict, *, status: int = 200, times: int | None = None) -> FakeOpenAI:
+        """Answer with exactly this body (a dict is JSON-encoded), e.g. a completion with no choices."""
+        raw = json.dumps(body).encode() if isinstance(body, dict) else body
+        return self._script(_Behaviour("raw", status=status, body=raw), times)
+
+    def delay(self, seconds: float, *, times: int | None = None) -> FakeOpenAI:
+        """Sleep before answering (whatever the answer is); ``delay(0)`` clears the default delay."""
+        with self._lock:
+            if times is None:
+                self._default_delay = seconds
+            else:
+                self._delays.extend([seconds] * times)
+        return self
+
+    def reset(self) -> None:
+        """Forget recorded requests and scripted behaviours."""
+        with self._lock:
+            self._requests.clear()
+            self._queue.clear()
+            self._delays.clear()
+            self._default = _Behaviour("reply", DEFAULT_CONTENT)
+            self._default_delay = 0.0
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A copy of every request received so far, in arrival order."""
+        with self._lock:
+            return list(self._requests)
+
+    def _script(self, behaviour: _Behaviour, times: int | None) -> FakeOpenAI:
+        with self._lock:
+            if times is None:
+                self._default = behaviour
+            else:
+                self._queue.extend([behaviour] * times)
+        return self
+
+    # -- serving (called from handler threads) -----------------------------------------------
+
+    def _take(self, request: RecordedRequest) -> tuple[float, _Behaviour]:
+        with self._lock:
+            self._requests.append(request)
+            delay = self._delays.popleft() if self._delays else self._default_delay
+            behaviour = self._queue.popleft() if self._queue else self._default
+        return delay, behaviour
+
+    def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._closing.wait(seconds)
+
+
+def _completion(content: str | None, model: str) -> bytes:
+    return json.dumps(
+        {
+            "id": f"chatcmpl-fake-{time.monotonic_ns()}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "refusal": None},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+    ).encode()
+
+
+def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"  # one request per connection: no keep-alive state to get wrong
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+            pass
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0].rstrip("/")
+            if path.endswith("/models") or path == "/models":
+                self._send(200, json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode())
+            else:
+                self._not_found()
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length > 0 else b""
+            try:
+                parsed = json.loads(body) if body else None
+            except ValueError:
+                parsed = None
+            path = self.path.split("?", 1)[0].rstrip("/")
+            if path not in ("/v1/chat/completions", "/chat/completions"):
+                self._not_found()
+                return
+            recorded = RecordedRequest(
+                method="POST",
+                path=path,
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=body,
+                json=parsed,
+            )
+            delay, behaviour = fake._take(recorded)
+            fake._sleep(delay)
+            if not isinstance(parsed, dict):
+                self._send(400, json.dumps({"error": {"message": "body is not a JSON object"}}).encode())
+            elif behaviour.kind == "reply":
+                self._send(200, _completion(behaviour.content, str(parsed.get("model", "fake"))))
+            else:
+                self._send(behaviour.status, behaviour.body)
+
+        def _not_found(self) -> None:
+            self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}).encode())
+
+        def _send(self, status: int, body: bytes) -> None:
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:
+                pass  # the client gave up (a timeout test); nothing to tell it
+
+    return Handler

@@ -1,0 +1,297 @@
+"""The work-order repository against a real SQLite file (what a single-host deployment runs)."""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+from collections.abc import Iterator
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.config import Settings
+from bot.orders import SqlWorkOrders, build_orders, database_url, decode_cursor, encode_cursor, work_orders
+from bot.ports import NewOrder, OrderError, Reporter, ServiceError
+
+ID_FORMAT = re.compile(r"^WO-\d{8}-[23456789ABCDEFGHJKLMNPQRSTUVWXYZ]{5}$")
+ALICE = Reporter("slack", "T1", "alice")
+BOB = Reporter("wecom", "corp", "bob")
+
+
+def new_order(report_key: str, reporter: Reporter = ALICE, **changes: object) -> NewOrder:
+    values: dict[str, object] = {
+        "report_key": report_key,
+        "reporter": reporter,
+        "alarm_type": "water leak",
+        "description": "water on the floor of pump room",
+        "severity": "high",
+        "location_text": "Building 3, basement",
+        "latitude": 31.2304,
+        "longitude": 121.4737,
+        "report_photo_key": f"img/{report_key}.jpg",
+        "alarm_id": None,
+        "history": [{"role": "user", "text": "photo"}],
+    }
+    values.update(changes)
+    return NewOrder(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def orders(tmp_path: Path) -> Iterator[SqlWorkOrders]:
+    repo = SqlWorkOrders(f"sqlite:///{tmp_path / 'nested' / 'orders.db'}")
+    yield repo
+    repo.dispose()
+
+
+def test_constructor_creates_the_folder_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "orders.db"
+    repo = SqlWorkOrders(f"sqlite:///{path}")
+    try:
+        assert path.exists()
+        with repo.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+        repo.ping()
+    finally:
+        repo.dispose()
+
+
+def test_build_orders_uses_the_settings_url(tmp_path: Path) -> None:
+    repo = build_orders(Settings(database_url=f"sqlite:///{tmp_path / 'o.db'}"))
+    try:
+        assert repo.counts() == {"open": 0, "closed": 0, "cancelled": 0}
+    finally:
+        repo.dispose()
+
+
+def test_postgresql_urls_get_the_psycopg3_driver() -> None:
+    assert database_url("postgresql://u:p@db/x").drivername == "postgresql+psycopg"
+    assert database_url("postgresql+psycopg2://u:p@db/x").drivername == "postgresql+psycopg2"
+    assert database_url("sqlite:///x.db").drivername == "sqlite"
+
+
+def test_create_returns_the_order_and_is_idempotent_per_report_key(orders: SqlWorkOrders) -> None:
+    first, created = orders.create(new_order("rk-1"))
+    again, created_again = orders.create(new_order("rk-1", description="a redelivered confirmation"))
+
+    assert created is True and created_again is False
+    assert again == first
+    assert ID_FORMAT.match(first.id)
+    assert first.status == "open"
+    assert first.reporter == ALICE
+    assert first.created_at.tzinfo is not None and first.created_at.utcoffset() == UTC.utcoffset(None)
+    assert first.id[3:11] == first.created_at.strftime("%Y%m%d")
+    assert orders.get(first.id) == first
+    assert orders.counts() == {"open": 1, "closed": 0, "cancelled": 0}
+
+
+def test_ids_match_the_phone_friendly_format(orders: SqlWorkOrders) -> None:
+    ids = {orders.create(new_order(f"rk-{i}"))[0].id for i in range(20)}
+    assert len(ids) == 20
+    assert all(ID_FORMAT.match(i) for i in ids)
+
+
+def test_get_ignores_case_and_spaces_and_rejects_malformed_ids(orders: SqlWorkOrders) -> None:
+    order, _ = orders.create(new_order("rk-1"))
+    assert orders.get(f"  {order.id.lower()} ") == order
+    assert orders.get("WO-20990101-ABCDE") is None
+    assert orders.get("WO-2099-ABC") is None
+    assert orders.get("") is None
+    assert orders.get("'; DROP TABLE work_orders; --") is None
+
+
+def test_history_round_trips_as_json(orders: SqlWorkOrders) -> None:
+    history = [
+        {"role": "user", "text": "漏水了", "at": "2026-11-21T08:00:00Z"},
+        {"role": "bot", "text": "where?", "buttons": ["confirm", "cancel"], "n": 2, "ok": True, "none": None},
+    ]
+    order, _ = orders.create(new_order("rk-h", history=history, latitude=None, longitude=None, alarm_id="A-9"))
+    stored = orders.get(order.id)
+    assert stored is not None
+    assert stored.history == history
+    assert stored.latitude is None and stored.longitude is None
+    assert stored.alarm_id == "A-9"
+
+
+def test_close_wins_once(orders: SqlWorkOrders) -> None:
+    order, _ = orders.create(new_order("rk-1"))
+
+    closed = orders.close(order.id.lower(), "img/after.jpg", True, "floor is dry")
+
+    assert closed.status == "closed"
+    assert closed.close_photo_key == "img/after.jpg"
+    assert closed.vlm_resolved is True and closed.vlm_reason == "floor is dry"
+    assert closed.closed_at is not None and closed.closed_at >= closed.created_at
+    assert orders.get(order.id) == closed
+    with pytest.raises(OrderError, match="not open: closed"):
+        orders.close(order.id, "img/again.jpg", False, "second try")
+    with pytest.raises(OrderError, match="not open: closed"):
+        orders.cancel(order.id, "too late")
+    assert orders.get(order.id) == closed
+
+
+def test_close_and_cancel_of_unknown_orders(orders: SqlWorkOrders) -> None:
+    with pytest.raises(OrderError, match="not found"):
+        orders.close("WO-20990101-ABCDE", "img/x.jpg", True, "ok")
+    with pytest.raises(OrderError, match="not found"):
+        orders.cancel("not an id", "why")
+
+
+def test_cancel(orders: SqlWorkOrders) -> None:
+    order, _ = orders.create(new_order("rk-1"))
+
+    cancelled = orders.cancel(order.id, "duplicate report")
+
+    assert cancelled.status == "cancelled"
+    assert cancelled.cancel_reason == "duplicate report"
+    assert cancelled.closed_at is not None
+    assert cancelled.close_photo_key is None and cancelled.vlm_resolved is None
+    with pytest.raises(OrderError, match="not open: cancelled"):
+        orders.close(order.id, "img/after.jpg", True, "fixed")
+    assert orders.counts() == {"open": 0, "closed": 0, "cancelled": 1}
+
+
+def test_concurrent_closes_have_one_winner(orders: SqlWorkOrders) -> None:
+    order, _ = orders.create(new_order("rk-1"))
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def close(n: int) -> None:
+        barrier.wait()
+        try:
+            orders.close(order.id, f"img/after-{n}.jpg", True, f"closer {n}")
+            outcomes.append("won")
+        except OrderError:
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=close, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["lost"] * 5 + ["won"]
+
+
+def test_open_for_lists_only_that_users_open_orders_newest_first(orders: SqlWorkOrders) -> None:
+    a1, _ = orders.create(new_order("a1"))
+    a2, _ = orders.create(new_order("a2"))
+    a3, _ = orders.create(new_order("a3"))
+    orders.create(new_order("b1", reporter=BOB))
+    orders.close(a2.id, "img/after.jpg", True, "fixed")
+
+    assert [o.id for o in orders.open_for(ALICE)] == [a3.id, a1.id]
+    assert [o.id for o in orders.open_for(ALICE, limit=1)] == [a3.id]
+    assert [o.reporter for o in orders.open_for(BOB)] == [BOB]
+    assert orders.open_for(Reporter("slack", "T2", "alice")) == []
+
+
+def test_list_pages_cover_everything_once_newest_first(orders: SqlWorkOrders) -> None:
+    made = [orders.create(new_order(f"rk-{i}"))[0] for i in range(7)]
+    expected = sorted(made, key=lambda o: (o.created_at, o.id), reverse=True)
+
+    seen = []
+    cursor = None
+    pages = 0
+    while True:
+        page, cursor = orders.list(cursor=cursor, limit=3)
+        pages += 1
+        assert len(page) <= 3
+        seen.extend(page)
+        if cursor is None:
+            break
+    assert pages == 3
+    assert [o.id for o in seen] == [o.id for o in expected]
+
+
+def test_list_filters_by_status_and_text(orders: SqlWorkOrders) -> None:
+    leak, _ = orders.create(new_order("rk-1", description="Water leak in pump room"))
+    fire, _ = orders.create(new_order("rk-2", description="smoke near 100%_exit", location_text="Gate B"))
+    bob, _ = orders.create(new_order("rk-3", reporter=BOB, description="broken light"))
+    orders.close(leak.id, "img/after.jpg", True, "fixed")
+
+    assert [o.id for o in orders.list(status="closed")[0]] == [leak.id]
+    assert {o.id for o in orders.list(status="open")[0]} == {fire.id, bob.id}
+    assert [o.id for o in orders.list(q="PUMP ROOM")[0]] == [leak.id]
+    assert [o.id for o in orders.list(q="gate b")[0]] == [fire.id]
+    assert [o.id for o in orders.list(q="BoB")[0]] == [bob.id]
+    assert [o.id for o in orders.list(q=bob.id[-5:].lower())[0]] == [bob.id]
+    assert [o.id for o in orders.list(q="100%_")[0]] == [fire.id]
+    assert [o.id for o in orders.list(q="%")[0]] == [fire.id]  # literal characters, not wildcards
+    assert orders.list(q="0%x")[0] == []
+    assert orders.list(q="p_mp")[0] == []
+    assert orders.list(status="open", q="pump")[0] == []
+    with pytest.raises(ValueError, match="status"):
+        orders.list(status="archived")
+
+
+def test_list_clamps_the_limit(orders: SqlWorkOrders) -> None:
+    for i in range(3):
+        orders.create(new_order(f"rk-{i}"))
+    page, cursor = orders.list(limit=0)
+    assert len(page) == 1 and cursor is not None
+    page, cursor = orders.list(limit=10_000)
+    assert len(page) == 3 and cursor is None
+
+
+NAIVE_TIME_CURSOR = base64.urlsafe_b64encode(b'{"t":"2026-11-21T08:00:00","id":"WO-20261121-ABCDE"}').decode()
+
+
+@pytest.mark.parametrize("cursor", ["garbage!", "e30", "bm90IGpzb24", "W10", NAIVE_TIME_CURSOR])
+def test_list_rejects_cursors_it_did_not_make(orders: SqlWorkOrders, cursor: str) -> None:
+    with pytest.raises(ValueError, match="cursor"):
+        orders.list(cursor=cursor)
+
+
+def test_cursor_round_trips(orders: SqlWorkOrders) -> None:
+    order, _ = orders.create(new_order("rk-1"))
+    assert decode_cursor(encode_cursor(order.created_at, order.id)) == (order.created_at, order.id)
+
+
+def test_concurrent_creates_with_one_report_key_make_one_row(orders: SqlWorkOrders) -> None:
+    barrier = threading.Barrier(8)
+    results: list[tuple[str, bool]] = []
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        barrier.wait()
+        try:
+            order, created = orders.create(new_order("same-confirmation"))
+            results.append((order.id, created))
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert len(results) == 8
+    assert len({order_id for order_id, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    with orders.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(work_orders)).scalar() == 1
+
+
+def test_two_repositories_on_one_file_see_each_other(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    one, two = SqlWorkOrders(url), SqlWorkOrders(url)
+    try:
+        order, _ = one.create(new_order("rk-1"))
+        assert two.create(new_order("rk-1")) == (order, False)
+        two.cancel(order.id, "dup")
+        assert one.counts() == {"open": 0, "closed": 0, "cancelled": 1}
+    finally:
+        one.dispose()
+        two.dispose()
+
+
+def test_unreachable_database_is_a_service_error(tmp_path: Path) -> None:
+    # a directory cannot be opened as a database file
+    with pytest.raises(ServiceError, match="unavailable") as caught:
+        SqlWorkOrders(f"sqlite:///{tmp_path}")
+    assert str(tmp_path) not in str(caught.value)
