@@ -381,7 +381,12 @@ class Turn:
         except (KeyError, ServiceError):
             self.say("close_original_missing", order_id=order_id)
             return
-        if same_picture(before, after):
+        try:
+            same = same_picture(before, after)
+        except ImageRejected:  # the header looked like a photo but the bytes do not decode
+            self.say("not_image")
+            return
+        if same:
             self.say("close_same_photo")
             return
         try:

@@ -1,0 +1,105 @@
+"""What the edge holds while the app runs: settings, the store, the engine and the job dispatcher."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import handlers
+from bot.config import Settings
+from bot.conversation import Conversation, Services
+from bot.orders import build_orders
+from bot.ports import ObjectStore, Vlm, WorkOrders
+from bot.storage import build_storage
+from bot.store import SessionStore, build_store
+from bot.vlm import build_vlm
+
+log = logging.getLogger(__name__)
+
+_UNSET: Any = object()
+
+
+def platform_modules() -> dict[str, ModuleType]:
+    """Every module in ``handlers/`` that declares ``PLATFORM``, by platform name."""
+    found: dict[str, ModuleType] = {}
+    for info in pkgutil.iter_modules(handlers.__path__):
+        module = importlib.import_module(f"handlers.{info.name}")
+        name = getattr(module, "PLATFORM", None)
+        if isinstance(name, str) and all(hasattr(module, f) for f in ("enabled", "blueprint", "run_job")):
+            found[name] = module
+    return found
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: SessionStore
+    services: Services
+    engine: Conversation
+    platforms: dict[str, ModuleType] = field(default_factory=dict)
+    _executor: ThreadPoolExecutor | None = None
+    _queue: Any = None
+
+    def dispatch(self, platform: str, job: dict) -> None:
+        """Run ``run_job(runtime, job)`` of ``platform`` after the webhook has answered.
+
+        Thread mode: a pool inside this process. RQ mode: a job on Redis for ``rq worker``
+        processes, so web and worker processes scale apart (jobs are plain JSON-able dicts).
+        """
+        if self.settings.worker_mode == "rq":
+            self._rq_queue().enqueue("handlers.worker.run_job", platform, job, job_timeout=300)
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.settings.worker_threads, thread_name_prefix="turn")
+        self._executor.submit(run_job_logged, self, platform, job)
+
+    def _rq_queue(self) -> Any:
+        if self._queue is None:
+            from rq import Queue
+
+            self._queue = Queue(self.store.key("turns-queue"), connection=self.store.redis)
+        return self._queue
+
+    def drain(self) -> None:
+        """Wait for background turns to finish (tests and shutdown)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+
+def run_job_logged(runtime: Runtime, platform: str, job: dict) -> None:
+    try:
+        runtime.platforms[platform].run_job(runtime, job)
+    except Exception:
+        log.exception("background turn failed", extra={"platform": platform})
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    store: SessionStore | None = None,
+    vlm: Vlm | None = _UNSET,
+    storage: ObjectStore | None = None,
+    orders: WorkOrders | None = None,
+) -> Runtime:
+    """Build every port from settings unless a test hands one in."""
+    store = store or build_store(
+        settings.redis_url,
+        prefix=settings.redis_prefix,
+        ttl_seconds=settings.session_ttl_seconds,
+        lock_timeout_seconds=settings.lock_timeout_seconds,
+        dedupe_ttl_seconds=settings.dedupe_ttl_seconds,
+    )
+    services = Services(
+        settings=settings,
+        store=store,
+        storage=storage or build_storage(settings),
+        orders=orders or build_orders(settings),
+        vlm=build_vlm(settings) if vlm is _UNSET else vlm,
+    )
+    return Runtime(settings, store, services, Conversation(services), platforms=platform_modules())

@@ -1,0 +1,5 @@
+"""Composition root for servers: ``gunicorn wsgi:app``."""
+
+from handlers.app import create_app
+
+app = create_app()
