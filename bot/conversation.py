@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.config import Settings
 from bot.images import ImageRejected, check_image, same_picture
 from bot.machine import IDLE, SharedMachine, route
 from bot.messages import Incoming, Reply, TurnResult
+from bot.observe import NullObserver, Observer
 from bot.ports import (
     Analysis,
     NewOrder,
@@ -51,6 +53,7 @@ class Services:
     storage: ObjectStore
     orders: WorkOrders
     vlm: Vlm | None
+    observer: Observer = field(default_factory=NullObserver)
 
 
 class Conversation:
@@ -88,6 +91,8 @@ class Conversation:
     # -- one turn ----------------------------------------------------------------------------------------
     def _turn(self, incoming: Incoming) -> TurnResult:
         store = self.services.store
+        observer = self.services.observer
+        started = time.perf_counter()
         skey = incoming.session_key
         session = store.load(skey)
         notices: list[str] = []
@@ -104,6 +109,7 @@ class Conversation:
         except Exception:
             # A bug must not reach the user as a stack trace, nor half-change the session: nothing is saved.
             log.exception("turn failed", extra={"session": skey, "event_id": incoming.event_id})
+            observer.error("internal")
             text = say(self.settings.language, "internal_error")
             return TurnResult([Reply(text)], session.state, skey)
         replies = [*notices, *turn.replies]
@@ -113,6 +119,11 @@ class Conversation:
             session.add_turn("bot", text, max_turns=max_turns)
         session.turns += 1
         store.save(session)
+        if turn.state_before != session.state:
+            observer.transition(turn.state_before, session.state)
+        for kind in turn.errors:
+            observer.error(kind)
+        observer.turn(incoming.platform, incoming.kind, time.perf_counter() - started)
         return TurnResult([Reply(t) for t in replies], session.state, skey, order_id=turn.order_id)
 
     def _timed_out(self, state: str) -> str:
@@ -148,6 +159,7 @@ class Turn:
         if incoming.location:
             self.user_entry["location"] = incoming.location.describe()
         self.order_id: str | None = None
+        self.errors: list[str] = []  # failures the user was told about, for the observer
         self.state_before = session.state
         # outcomes the transition table's conditions read
         self._photo_taken = False
@@ -166,6 +178,11 @@ class Turn:
 
     def say(self, name: str, **values: object) -> None:
         self.replies.append(say(self.lang, name, **values))
+
+    def fail(self, kind: str, name: str, **values: object) -> None:
+        """Tell the user about a failed service in one sentence, and count it."""
+        self.errors.append(kind)
+        self.say(name, **values)
 
     def t(self, name: str, **values: object) -> str:
         return say(self.lang, name, **values)
@@ -199,7 +216,7 @@ class Turn:
             key = self.services.storage.put(data, content_type)
         except ServiceError:
             log.warning("photo storage failed", extra={"session": self.session.key})
-            self.say("storage_down")
+            self.fail("storage", "storage_down")
             return
         if self.pending.get("image_key"):
             self.say("photo_replaced")
@@ -218,7 +235,7 @@ class Turn:
         try:
             data = self.services.storage.get(key)
         except (KeyError, ServiceError):
-            self.say("storage_down")
+            self.fail("storage", "storage_down")
             return
         self._analyse(Photo(data, self.pending.get("image_type", "image/jpeg"), self._photo_url(key)))
         self._photo_taken = True
@@ -235,7 +252,7 @@ class Turn:
         except VlmError as exc:
             log.warning("photo analysis failed: %s", exc, extra={"session": self.session.key})
             self.pending["analysis_failed"] = "error"
-            self.say("vlm_failed", choices=choices)
+            self.fail("vlm", "vlm_failed", choices=choices)
             return
         self.pending.pop("analysis_failed", None)
         self.pending.update(
@@ -311,7 +328,7 @@ class Turn:
             self._order, _created = self.services.orders.create(new)
         except ServiceError:
             log.warning("work-order create failed", extra={"session": self.session.key})
-            self.say("orders_down")
+            self.fail("orders", "orders_down")
 
     def announce_order(self) -> None:
         assert self._order is not None
@@ -340,7 +357,7 @@ class Turn:
             else:
                 order = orders.get(order_id)
         except ServiceError:
-            self.say("orders_down")
+            self.fail("orders", "orders_down")
             return
         if order is None:
             self.say("order_not_found", order_id=order_id)
@@ -365,7 +382,7 @@ class Turn:
         try:
             order = services.orders.get(order_id)
         except ServiceError:
-            self.say("orders_down")
+            self.fail("orders", "orders_down")
             return
         if order is None or order.status != "open":
             status = self.t(f"status_{order.status}") if order else self.t("unknown")
@@ -379,7 +396,7 @@ class Turn:
         try:
             before = services.storage.get(order.report_photo_key)
         except (KeyError, ServiceError):
-            self.say("close_original_missing", order_id=order_id)
+            self.fail("storage", "close_original_missing", order_id=order_id)
             return
         try:
             same = same_picture(before, after)
@@ -392,7 +409,7 @@ class Turn:
         try:
             key = services.storage.put(after, after_type)
         except ServiceError:
-            self.say("storage_down")
+            self.fail("storage", "storage_down")
             return
         self.user_entry["image_key"] = key
         resolved: bool | None = None
@@ -406,7 +423,7 @@ class Turn:
                 )
             except VlmError as exc:
                 log.warning("close check failed: %s", exc, extra={"session": self.session.key})
-                self.say("close_vlm_failed")
+                self.fail("vlm", "close_vlm_failed")
                 return
             if not verdict.resolved:
                 self.say("close_not_resolved", reason=verdict.reason)
@@ -418,7 +435,7 @@ class Turn:
             self.say("close_race", order_id=order.id, status=self.t("status_closed"))
             self._abandon = True
         except ServiceError:
-            self.say("orders_down")
+            self.fail("orders", "orders_down")
 
     def announce_close(self) -> None:
         assert self._closed is not None
@@ -464,7 +481,7 @@ class Turn:
         try:
             mine = self.services.orders.open_for(self._reporter())
         except ServiceError:
-            self.say("orders_down")
+            self.fail("orders", "orders_down")
             return
         if mine:
             self.say("my_orders", orders=self._order_lines(mine))
@@ -475,7 +492,7 @@ class Turn:
         try:
             order = self.services.orders.get(self.intent.arg)
         except ServiceError:
-            self.say("orders_down")
+            self.fail("orders", "orders_down")
             return
         if order is None:
             self.say("order_not_found", order_id=self.intent.arg)
@@ -524,6 +541,7 @@ class Turn:
                 problem = exc.reason
         if problem is None:
             return incoming.image or b"", content_type
+        self.errors.append(f"image_{problem}")
         if problem == "too_large":
             self.say("image_too_large", limit_mb=round(limit / 1024 / 1024, 1))
         elif problem in ("not_image", "empty"):

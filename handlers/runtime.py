@@ -13,6 +13,7 @@ from typing import Any
 import handlers
 from bot.config import Settings
 from bot.conversation import Conversation, Services
+from bot.observe import NullObserver, Observer
 from bot.orders import build_orders
 from bot.ports import ObjectStore, Vlm, WorkOrders
 from bot.storage import build_storage
@@ -86,6 +87,7 @@ def build_runtime(
     vlm: Vlm | None = _UNSET,
     storage: ObjectStore | None = None,
     orders: WorkOrders | None = None,
+    observer: Observer | None = None,
 ) -> Runtime:
     """Build every port from settings unless a test hands one in."""
     store = store or build_store(
@@ -95,11 +97,13 @@ def build_runtime(
         lock_timeout_seconds=settings.lock_timeout_seconds,
         dedupe_ttl_seconds=settings.dedupe_ttl_seconds,
     )
+    observer = observer or NullObserver()
     services = Services(
         settings=settings,
         store=store,
         storage=storage or build_storage(settings),
         orders=orders or build_orders(settings),
-        vlm=build_vlm(settings) if vlm is _UNSET else vlm,
+        vlm=build_vlm(settings, on_call=observer.vlm_call) if vlm is _UNSET else vlm,
+        observer=observer,
     )
     return Runtime(settings, store, services, Conversation(services), platforms=platform_modules())
