@@ -30,6 +30,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("choose_type", re.compile(r"^(?:类型|type)\s*[:：]?\s*(.+)$", re.I)),
 )
 
+# "收到告警 ALM-123，请处理" also links the alarm: the id may stand anywhere in the message.
+_ALARM_ANYWHERE = re.compile(r"(?:告警|报警|alarm)\s*[:：#]?\s*" + _ID, re.I)
 _NUMBER = re.compile(r"^(\d{1,2})$")
 _TRAILING = "。．.!！~～"
 
@@ -58,6 +60,9 @@ def parse(text: str) -> Intent:
         if match:
             arg = match.group(1).strip()
             return Intent(name, arg.upper() if name != "choose_type" else arg)
+    alarm = _ALARM_ANYWHERE.search(clean)
+    if alarm:
+        return Intent("link_alarm", alarm.group(1).upper())
     number = _NUMBER.match(clean)
     if number:
         return Intent("number", number.group(1))

@@ -200,9 +200,10 @@ class SessionStore:
         wait = self.lock_timeout_seconds * 2 if wait_seconds is None else wait_seconds
         heartbeat = _Heartbeat(self, queue, skey, token, alive_ms)
         try:
-            self._enqueue(queue, skey, token, alive_ms)
+            head = self._enqueue(queue, skey, token, alive_ms)
             heartbeat.start()
-            self._wait_for_head(queue, skey, token, wait)
+            if head != token.encode():
+                self._wait_for_head(queue, skey, token, wait)
         except BaseException:
             heartbeat.stop()
             self._dequeue(queue, skey, token)
@@ -217,12 +218,14 @@ class SessionStore:
         return self._user_key("lockalive", skey, token)
 
     @_guard
-    def _enqueue(self, queue: str, skey: str, token: str, alive_ms: int) -> None:
+    def _enqueue(self, queue: str, skey: str, token: str, alive_ms: int) -> bytes | None:
+        """Queue the ticket; return the queue's head (our own token when nobody else is waiting)."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(self._alive_key(skey, token), b"1", px=alive_ms)
         pipe.rpush(queue, token)
         pipe.pexpire(queue, alive_ms * 4)
-        pipe.execute()
+        pipe.lindex(queue, 0)
+        return pipe.execute()[-1]
 
     @_guard
     def _wait_for_head(self, queue: str, skey: str, token: str, wait_seconds: float) -> None:
