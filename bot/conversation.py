@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from bot import intents
 from bot.config import Settings
-from bot.images import ImageRejected, check_image, same_picture
+from bot.images import ImageRejected, check_image, same_picture, sniff_image_type
 from bot.machine import IDLE, SharedMachine, route
 from bot.messages import Incoming, Reply, TurnResult
 from bot.observe import NullObserver, Observer
@@ -41,6 +42,9 @@ from bot.store import SessionStore
 
 log = logging.getLogger(__name__)
 
+# Downloads a platform photo: (bytes, None) or (None, problem) with problem "too_large"/"download_failed"…
+FetchImage = Callable[[], tuple[bytes | None, str | None]]
+
 _REPORT_FIELDS = ("image_key", "image_type", "alarm_type", "description", "severity", "confidence", "analysis_failed")
 
 
@@ -63,8 +67,12 @@ class Conversation:
         self.machine = SharedMachine()
 
     # -- entry points ------------------------------------------------------------------------------------
-    def handle(self, incoming: Incoming) -> TurnResult:
-        """Run one turn for one message. Raises StoreUnavailable when Redis is down (the edge answers 503)."""
+    def handle(self, incoming: Incoming, fetch_image: FetchImage | None = None) -> TurnResult:
+        """Run one turn for one message. Raises StoreUnavailable when Redis is down (the edge answers 503).
+
+        ``fetch_image`` downloads the photo of a platform message; it runs under the user's lock so
+        a slow download cannot let the user's next message overtake the photo.
+        """
         store = self.services.store
         skey = incoming.session_key
         with store.lock(skey):
@@ -72,6 +80,9 @@ class Conversation:
                 seen = store.result(skey, incoming.event_id)
                 if seen is not None:
                     return TurnResult.from_json(seen, duplicate=True)
+            if fetch_image is not None:
+                image, problem = fetch_image()
+                incoming = replace(incoming, image=image, image_problem=problem)
             result = self._turn(incoming)
             if incoming.event_id:
                 store.remember_result(skey, incoming.event_id, result.to_json())
@@ -415,7 +426,8 @@ class Turn:
         resolved: bool | None = None
         reason = ""
         if services.vlm is not None:
-            before_photo = Photo(before, "image/jpeg", self._photo_url(order.report_photo_key))
+            before_type = sniff_image_type(before) or "image/jpeg"
+            before_photo = Photo(before, before_type, self._photo_url(order.report_photo_key))
             try:
                 verdict = services.vlm.verify_fixed(
                     before_photo, Photo(after, after_type, self._photo_url(key)), order.description,

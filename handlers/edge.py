@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,6 +112,20 @@ def coordinate(raw: Any, limit: float) -> float | None:
     return value if math.isfinite(value) and abs(value) <= limit else None
 
 
+def fresh(timestamp: str, window_seconds: int, now: float | None = None) -> bool:
+    """Is a signed timestamp (unix seconds) within ``window_seconds`` of now?
+
+    WeCom and Feishu document no replay window, and Feishu retries for up to ~7 h, so the
+    window is the dedupe TTL (24 h by default): a replay is either remembered as seen or
+    refused as stale, and a genuine retry is never refused.
+    """
+    try:
+        moment = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    return abs((time.time() if now is None else now) - moment) <= window_seconds
+
+
 def respond(runtime: Runtime, platform: str, parse: Callable[[bytes], Outcome],
             ack: Callable[[], Response] | None = None) -> Response:
     """Run one webhook request through parse → dedupe → dispatch and answer at once."""
@@ -133,12 +148,12 @@ def respond(runtime: Runtime, platform: str, parse: Callable[[bytes], Outcome],
         return Response(outcome.body, status=200, content_type=outcome.content_type)
     if isinstance(outcome, Accepted):
         try:
-            fresh = all([runtime.store.claim(f"seen-{platform}", ident, settings.dedupe_ttl_seconds)
+            first_time = all([runtime.store.claim(platform, ident, settings.dedupe_ttl_seconds)
                          for ident in outcome.dedupe if ident])
         except StoreUnavailable as exc:
             log.warning("%s webhook: store unavailable: %s", platform, exc, extra={"platform": platform})
             return _text(503, "store unavailable, retry later", retry_after="5")
-        if not fresh:
+        if not first_time:
             log.info("%s redelivery acknowledged and dropped", platform,
                      extra={"platform": platform, "event_id": outcome.job.get("event_id")})
         else:

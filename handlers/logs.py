@@ -1,17 +1,109 @@
 """Logging set-up: plain text by default, one JSON object per line with LOG_FORMAT=json.
 
 Turn code logs with ``extra={"session": key, "event_id": id}``; both formats show them.
+``turn_context(incoming)`` puts the user key and event id on *every* line logged while
+a turn runs, in any module (a log-record factory reads a context variable), and
+``ContextualEngine`` opens that context around each ``engine.handle``. Formatters
+scrub bearer tokens and ``token=``/``secret=``-style values from messages, so a
+library that logs a URL with an access token in it cannot leak it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
+import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from bot.config import Settings
+from bot.messages import Incoming, TurnResult
 
 _CONTEXT_FIELDS = ("session", "event_id", "platform")
+_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("wobot_log_context", default=None)
+_SECRET_VALUE = re.compile(
+    r"(?i)(bearer\s+|(?:access_token|token|secret|password|signature|sig|key)=)[^\s&\"',;]+"
+)
+
+log = logging.getLogger(__name__)
+
+
+def redact(text: str) -> str:
+    """``Bearer abc`` → ``Bearer ***``; ``access_token=abc`` → ``access_token=***``."""
+    return _SECRET_VALUE.sub(lambda m: m.group(1) + "***", text)
+
+
+@contextmanager
+def log_context(**fields: str | None) -> Iterator[None]:
+    """Every record logged inside carries these fields (unless it sets its own)."""
+    current = dict(_context.get() or {})
+    current.update({k: v for k, v in fields.items() if v})
+    token = _context.set(current)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def turn_context(incoming: Incoming) -> Any:
+    return log_context(session=incoming.session_key, event_id=incoming.event_id, platform=incoming.platform)
+
+
+class ContextualEngine:
+    """The engine, with each turn inside ``turn_context`` and one summary line per turn.
+
+    Delegates everything else to the wrapped ``Conversation`` (``reset``, ``services``…).
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+
+    def handle(self, incoming: Incoming, **options: Any) -> TurnResult:
+        with turn_context(incoming):
+            started = time.perf_counter()
+            result: TurnResult = self._engine.handle(incoming, **options)
+            log.info(
+                "turn %s: %s in %.0f ms%s",
+                incoming.kind,
+                result.state,
+                (time.perf_counter() - started) * 1000,
+                " (redelivery, first answer repeated)" if result.duplicate else "",
+            )
+            return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+def context_field(record: logging.LogRecord, name: str) -> Any:
+    """The record's own ``extra`` value for ``name``, else the turn context's."""
+    value = getattr(record, name, None)
+    if value is None:
+        value = (getattr(record, "wobot_context", None) or {}).get(name)
+    return value
+
+
+_factory_installed = False
+
+
+def _install_record_factory() -> None:
+    """Fill missing context fields of every new record from the current turn's context (once per process)."""
+    global _factory_installed
+    if _factory_installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        # Kept aside, not as record attributes: ``extra={"session": …}`` must still be allowed to set those.
+        record.wobot_context = _context.get()
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _factory_installed = True
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,14 +112,14 @@ class JsonFormatter(logging.Formatter):
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         for name in _CONTEXT_FIELDS:
-            value = getattr(record, name, None)
+            value = context_field(record, name)
             if value is not None:
                 entry[name] = value
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 
@@ -36,12 +128,13 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        context = " ".join(f"{n}={getattr(record, n)}" for n in _CONTEXT_FIELDS if getattr(record, n, None))
+        line = redact(super().format(record))
+        context = " ".join(f"{n}={v}" for n in _CONTEXT_FIELDS if (v := context_field(record, n)))
         return f"{line} [{context}]" if context else line
 
 
 def configure_logging(settings: Settings) -> None:
+    _install_record_factory()
     root = logging.getLogger()
     formatter = JsonFormatter() if settings.log_format == "json" else TextFormatter()
     handler = next((h for h in root.handlers if getattr(h, "_wobot", False)), None)

@@ -1,0 +1,349 @@
+"""Feishu / Lark bot events: ``POST /webhook/feishu``.
+
+Inbound: ``url_verification`` (plain or encrypted) and event 2.0
+``im.message.receive_v1``; with ``FEISHU_ENCRYPT_KEY`` set, every event must carry a
+valid ``X-Lark-Signature`` over the exact body bytes, and ``encrypt`` bodies are
+decrypted; the verification token is always checked (constant time). Acked at once;
+the turn runs in the background. Outbound: reply to the user's message (or send to
+the chat), images from the message's resources, the tenant token cached in Redis.
+Session key: ``feishu:<tenant_key>:<open_id>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, Response, request
+
+from bot.config import Settings
+from bot.messages import Incoming, Location, Reply
+from handlers import http_client as http
+from handlers import platform_crypto as crypto
+from handlers.edge import (
+    Accepted,
+    Handshake,
+    Ignored,
+    Outcome,
+    Rejected,
+    coordinate,
+    fresh,
+    incoming_from_job,
+    make_job,
+)
+from handlers.edge import respond as edge_respond
+from handlers.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry
+from handlers.runtime import Runtime
+from handlers.tokens import TokenError, TokenSource
+
+PLATFORM = "feishu"
+log = logging.getLogger(__name__)
+
+# lark-oapi channel/errors.py: token-invalid and rate-limit codes; 99991661 = "missing access token"
+TOKEN_EXPIRED = frozenset({99991661, 99991663, 99991664, 99991665, 99991666, 99991668})
+RATE_LIMITED = frozenset({99991402, 11020, 11021})
+REPLY_TARGET_GONE = frozenset({230002, 230005, 230011, 230017, 230020})
+_MENTION = re.compile(r"@_user_\d+")
+_OTHER_KINDS = frozenset({"file", "audio", "media", "sticker", "interactive", "share_chat", "share_user",
+                          "merge_forward", "todo", "folder", "hongbao", "vote", "share_calendar_event"})
+
+
+def enabled(settings: Settings) -> bool:
+    return all((settings.feishu_app_id, settings.feishu_app_secret, settings.feishu_verification_token))
+
+
+# --- inbound ------------------------------------------------------------------------------------------------
+
+
+def parse(settings: Settings, body: bytes, headers: Mapping[str, str], now: float | None = None) -> Outcome:
+    """verify → decrypt → handshake → token → drop non-user → parse (pure: no Flask, no I/O)."""
+    data = _json_object(body, "body")
+    key = settings.feishu_encrypt_key
+    lower = {k.lower(): v for k, v in headers.items()}
+    signature = lower.get("x-lark-signature", "")
+    signed = False
+    if key and signature:
+        timestamp, nonce = lower.get("x-lark-request-timestamp", ""), lower.get("x-lark-request-nonce", "")
+        if not crypto.feishu_check_signature(timestamp, nonce, key, body, signature):
+            raise Rejected(401, "bad X-Lark-Signature")
+        if not fresh(timestamp, settings.dedupe_ttl_seconds, now):
+            raise Rejected(401, "X-Lark-Request-Timestamp outside the replay window")
+        signed = True
+    if "encrypt" in data:
+        if not key:
+            raise Rejected(400, "encrypted body, but FEISHU_ENCRYPT_KEY is not set")
+        if not isinstance(data["encrypt"], str):
+            raise Rejected(400, "encrypt must be a string")
+        try:
+            plain = crypto.feishu_decrypt(key, data["encrypt"])
+        except crypto.CryptoError as exc:
+            raise Rejected(400, f"cannot decrypt: {exc}") from None
+        data = _json_object(plain.encode(), "decrypted body")
+    if data.get("type") == "url_verification":
+        # Feishu does not sign the URL check; the token (inside the encryption, if on) authenticates it.
+        _check_token(settings, data.get("token"))
+        challenge = data.get("challenge")
+        if not isinstance(challenge, str):
+            raise Rejected(400, "url_verification without a challenge")
+        return Handshake(json.dumps({"challenge": challenge}), "application/json")
+    if key and not signed:
+        raise Rejected(401, "missing X-Lark-Signature")
+    header = data.get("header")
+    if data.get("schema") != "2.0" or not isinstance(header, dict):
+        _check_token(settings, data.get("token"))
+        return Ignored("not an event 2.0 callback")
+    _check_token(settings, header.get("token"))
+    if header.get("event_type") != "im.message.receive_v1":
+        return Ignored(f"event {header.get('event_type')}")
+    return _message(header, data.get("event"))
+
+
+def _json_object(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise Rejected(400, f"{what} is not JSON") from None
+    if not isinstance(data, dict):
+        raise Rejected(400, f"{what} must be a JSON object")
+    return data
+
+
+def _check_token(settings: Settings, token: Any) -> None:
+    expected = settings.feishu_verification_token.encode()
+    if not isinstance(token, str) or not hmac.compare_digest(token.encode(), expected):
+        raise Rejected(403, "wrong verification token")
+
+
+def _message(header: dict[str, Any], event: Any) -> Outcome:
+    if not isinstance(event, dict) or not isinstance(event.get("message"), dict):
+        raise Rejected(400, "im.message.receive_v1 without event.message")
+    sender = event.get("sender") if isinstance(event.get("sender"), dict) else {}
+    if sender.get("sender_type") != "user":
+        return Ignored(f"sender type {sender.get('sender_type')}")
+    sender_id = sender.get("sender_id") if isinstance(sender.get("sender_id"), dict) else {}
+    open_id, tenant = sender_id.get("open_id"), header.get("tenant_key")
+    message = event["message"]
+    message_id, chat_id = message.get("message_id"), message.get("chat_id")
+    if not all(isinstance(v, str) and v for v in (open_id, tenant, message_id)):
+        raise Rejected(400, "event lacks sender open_id, tenant_key or message_id")
+    kind_raw = str(message.get("message_type") or "")
+    try:
+        content = json.loads(message.get("content") or "{}")
+    except (TypeError, ValueError):
+        raise Rejected(400, "message.content is not JSON") from None
+    if not isinstance(content, dict):
+        raise Rejected(400, "message.content must be a JSON object")
+    common: dict[str, Any] = {"tenant": tenant, "user": open_id, "event_id": message_id,
+                              "chat": chat_id if isinstance(chat_id, str) else "", "reply_to": message_id}
+    if kind_raw == "text":
+        text = _MENTION.sub("", str(content.get("text") or "")).strip()
+        if not text:
+            return Ignored("empty text (a bare mention)")
+        job = make_job(PLATFORM, kind="text", text=text, **common)
+    elif kind_raw == "image" and content.get("image_key"):
+        job = make_job(PLATFORM, kind="image", image=_image_ref(message_id, content["image_key"]), **common)
+    elif kind_raw == "post":
+        text, image_key = _post(content)
+        if image_key:
+            job = make_job(PLATFORM, kind="image", text=text, image=_image_ref(message_id, image_key), **common)
+        elif text:
+            job = make_job(PLATFORM, kind="text", text=text, **common)
+        else:
+            return Ignored("empty post")
+    elif kind_raw == "location":
+        lat, lng = coordinate(content.get("latitude"), 90), coordinate(content.get("longitude"), 180)
+        label = str(content.get("name") or "")[:200]
+        if lat is None or lng is None:
+            lat = lng = None
+            if not label:
+                raise Rejected(400, "location message without usable coordinates")
+        job = make_job(PLATFORM, kind="location", location=Location(label, lat, lng), **common)
+    elif kind_raw in _OTHER_KINDS or kind_raw == "image":
+        job = make_job(PLATFORM, kind="other", text=f"[{kind_raw}]", **common)
+    else:
+        return Ignored(f"message type {kind_raw}")
+    return Accepted(job, dedupe=(str(header.get("event_id") or ""), message_id))
+
+
+def _image_ref(message_id: str, image_key: str) -> dict[str, str]:
+    return {"message_id": message_id, "file_key": str(image_key)}
+
+
+def _post(content: dict[str, Any]) -> tuple[str, str]:
+    """A rich-text post's text and its first image key (a photo sent with words arrives as a post)."""
+    if "content" not in content:  # some payloads nest the post under a locale: {"zh_cn": {...}}
+        content = next((v for v in content.values() if isinstance(v, dict) and "content" in v), {})
+    texts: list[str] = [str(content.get("title") or "")]
+    image_key = ""
+    for line in content.get("content") or []:
+        for item in line if isinstance(line, list) else []:
+            if not isinstance(item, dict):
+                continue
+            if item.get("tag") in ("text", "a") and item.get("text"):
+                texts.append(str(item["text"]))
+            elif item.get("tag") == "img" and item.get("image_key") and not image_key:
+                image_key = str(item["image_key"])
+    text = _MENTION.sub("", " ".join(t for t in texts if t)).strip()
+    return text, image_key
+
+
+# --- outbound -----------------------------------------------------------------------------------------------
+
+
+class FeishuApi:
+    def __init__(self, settings: Settings, runtime: Runtime, policy: RetryPolicy | None = None) -> None:
+        self.settings = settings
+        self.base = settings.feishu_api_base.rstrip("/") + "/open-apis"
+        self.policy = policy or RetryPolicy()
+        self.tokens = TokenSource(runtime.store, PLATFORM, settings.feishu_app_id, self._fetch_token)
+
+    def _fetch_token(self) -> tuple[str, int]:
+        body = {"app_id": self.settings.feishu_app_id, "app_secret": self.settings.feishu_app_secret}
+        try:
+            resp = http.request("POST", f"{self.base}/auth/v3/tenant_access_token/internal", json_body=body)
+        except http.HttpError as exc:
+            raise TokenError(f"feishu tenant_access_token unreachable: {exc}") from exc
+        data = resp.json()
+        if resp.status != 200 or data.get("code") != 0 or not data.get("tenant_access_token"):
+            raise TokenError(f"feishu tenant_access_token: HTTP {resp.status} code {data.get('code')} "
+                             f"{str(data.get('msg', ''))[:200]}")
+        return str(data["tenant_access_token"]), int(data.get("expire") or 7200)
+
+    def _post(self, path: str, body: dict[str, Any], params: dict[str, str] | None = None) -> http.Response:
+        token = self.tokens.get()
+        resp = http.request("POST", f"{self.base}{path}", json_body=body, params=params,
+                            secret_headers={"Authorization": f"Bearer {token}"})
+        if resp.json().get("code") in TOKEN_EXPIRED:
+            self.tokens.invalidate(token)
+            token = self.tokens.refresh()
+            resp = http.request("POST", f"{self.base}{path}", json_body=body, params=params,
+                                secret_headers={"Authorization": f"Bearer {token}"})
+        return resp
+
+    def reply(self, message_id: str, text: str, uuid: str) -> Attempt:
+        body = {"msg_type": "text", "content": _text_content(text), "reply_in_thread": False, "uuid": uuid}
+        return self._attempt(f"/im/v1/messages/{quote(message_id, safe='')}/reply", body)
+
+    def create(self, chat_id: str, text: str, uuid: str) -> Attempt:
+        body = {"receive_id": chat_id, "msg_type": "text", "content": _text_content(text), "uuid": uuid}
+        return self._attempt("/im/v1/messages", body, {"receive_id_type": "chat_id"})
+
+    def _attempt(self, path: str, body: dict[str, Any], params: dict[str, str] | None = None) -> Attempt:
+        try:
+            resp = self._post(path, body, params)
+        except (TokenError, http.HttpError) as exc:
+            return retry(str(exc))
+        return _classify(resp)
+
+    def download(self, message_id: str, file_key: str, max_bytes: int) -> bytes:
+        """A user's image from its message (``im/v1/messages/{id}/resources/{key}?type=image``)."""
+        url = f"{self.base}/im/v1/messages/{quote(message_id, safe='')}/resources/{quote(file_key, safe='')}?type=image"
+        for attempt in (1, 2):
+            token = self.tokens.get()
+            try:
+                return http.download_image(url, max_bytes=max_bytes,
+                                           secret_headers={"Authorization": f"Bearer {token}"})
+            except http.DownloadError as exc:
+                code = exc.response.json().get("code") if exc.response is not None else None
+                if code in TOKEN_EXPIRED and attempt == 1:
+                    self.tokens.invalidate(token)
+                    continue
+                if code is not None:
+                    exc.detail = f"message resource code {code}"
+                raise
+        raise AssertionError("unreachable")
+
+
+def _text_content(text: str) -> str:
+    return json.dumps({"text": text}, ensure_ascii=False)
+
+
+def _classify(resp: http.Response) -> Attempt:
+    data = resp.json()
+    code = data.get("code")
+    if resp.status == 429 or code in RATE_LIMITED:
+        reset = resp.headers.get("x-ogw-ratelimit-reset")
+        after = resp.retry_after()
+        if after is None and reset and reset.isdigit():
+            after = float(reset)
+        return retry(f"rate limited (HTTP {resp.status}, code {code})", after)
+    if resp.status >= 500:
+        return retry(f"HTTP {resp.status}")
+    if code == 0 and resp.status == 200:
+        return DONE
+    if code in REPLY_TARGET_GONE:
+        return fail(f"gone:{code}")
+    return fail(f"HTTP {resp.status} code {code} {str(data.get('msg', ''))[:200]}")
+
+
+class FeishuSender:
+    """Sender port: reply to the user's message; to the chat if there is none (or it was withdrawn).
+
+    Each reply carries a ``uuid`` derived from the message and the reply, so a retry after a
+    lost answer is sent once (Feishu de-duplicates a uuid for an hour).
+    """
+
+    def __init__(self, api: FeishuApi) -> None:
+        self.api = api
+
+    def send(self, incoming: Incoming, replies: list[Reply]) -> None:
+        for index, reply in enumerate(replies):
+            uuid = hashlib.sha256(f"{incoming.reply_to}|{index}|{reply.text}".encode()).hexdigest()[:40]
+            deliver(lambda text=reply.text, uuid=uuid: self._one(incoming, text, uuid), policy=self.api.policy,
+                    platform=PLATFORM, session=incoming.session_key)
+
+    def _one(self, incoming: Incoming, text: str, uuid: str) -> Attempt:
+        if incoming.reply_to:
+            outcome = self.api.reply(incoming.reply_to, text, uuid)
+            if not outcome.detail.startswith("gone:") or not incoming.chat:
+                return outcome
+        if not incoming.chat:
+            return fail("no message or chat to answer")
+        return self.api.create(incoming.chat, text, uuid)
+
+
+# --- background and route -----------------------------------------------------------------------------------
+
+
+def run_job(runtime: Runtime, job: dict) -> None:
+    """After the ack: run the turn (the photo is fetched under the user's lock), send the replies."""
+    api = FeishuApi(runtime.settings, runtime)
+    ref = job.get("image")
+
+    def fetch_image() -> tuple[bytes | None, str | None]:
+        extra = {"platform": PLATFORM, "event_id": job.get("event_id")}
+        try:
+            return api.download(ref["message_id"], ref["file_key"], runtime.settings.max_image_bytes), None
+        except http.DownloadError as exc:
+            log.warning("feishu photo not downloaded: %s", exc, extra=extra)
+            return None, exc.problem
+        except TokenError as exc:
+            log.warning("feishu photo not downloaded: %s", exc, extra=extra)
+            return None, "download_failed"
+
+    incoming = incoming_from_job(job)
+    result = runtime.engine.handle(incoming, fetch_image=fetch_image if ref else None)
+    if result.duplicate:
+        return
+    FeishuSender(api).send(incoming, result.replies)
+
+
+def blueprint(runtime: Runtime) -> Blueprint:
+    bp = Blueprint(PLATFORM, __name__)
+    settings = runtime.settings
+
+    def ack() -> Response:
+        return Response('{"msg":"success"}', status=200, content_type="application/json")
+
+    @bp.post("/webhook/feishu")
+    def webhook() -> Any:
+        headers = request.headers
+        return edge_respond(runtime, PLATFORM, lambda body: parse(settings, body, headers), ack)
+
+    return bp

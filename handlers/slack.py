@@ -1,0 +1,237 @@
+"""Slack Events API: ``POST /webhook/slack``.
+
+Inbound: v0 signature with the 5-minute window (``slack_sdk.signature``), the
+``url_verification`` challenge, and ``message`` events (text, or a ``file_share``
+carrying an image). Messages from bots and from this app itself are dropped, as are
+edits, deletions, joins and other subtypes, so a reply can never trigger a reply.
+Acked at once (Slack's budget is 3 s); the turn runs in the background. Outbound:
+``chat.postMessage`` in the same channel (and thread), files by
+``url_private_download`` with the bot token, which is only ever sent to Slack.
+Session key: ``slack:<team_id>:<user id>``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, request
+
+from bot.config import Settings
+from bot.messages import Incoming, Reply
+from handlers import http_client as http
+from handlers import platform_crypto as crypto
+from handlers.edge import Accepted, Handshake, Ignored, Outcome, Rejected, incoming_from_job, make_job
+from handlers.edge import respond as edge_respond
+from handlers.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry
+from handlers.runtime import Runtime
+
+PLATFORM = "slack"
+log = logging.getLogger(__name__)
+
+_ACCEPTED_SUBTYPES = (None, "", "file_share", "thread_broadcast")
+_RETRYABLE_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
+                               "request_timeout"})
+_USER_MENTION = re.compile(r"<@[UW][A-Z0-9]+(\|[^>]*)?>")
+
+
+def enabled(settings: Settings) -> bool:
+    return bool(settings.slack_signing_secret and settings.slack_bot_token)
+
+
+# --- inbound ------------------------------------------------------------------------------------------------
+
+
+def parse(settings: Settings, body: bytes, headers: Mapping[str, str], verifier: Any = None) -> Outcome:
+    """verify → handshake → drop bots/self/edits → parse (pure: no Flask, no I/O)."""
+    if not crypto.slack_check_signature(settings.slack_signing_secret, body, headers, verifier):
+        raise Rejected(401, "bad or stale X-Slack-Signature")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Rejected(400, "body is not JSON") from None
+    if not isinstance(data, dict):
+        raise Rejected(400, "body must be a JSON object")
+    kind = data.get("type")
+    if kind == "url_verification":
+        challenge = data.get("challenge")
+        if not isinstance(challenge, str):
+            raise Rejected(400, "url_verification without a challenge")
+        return Handshake(challenge)
+    if kind != "event_callback":
+        return Ignored(f"callback type {kind}")
+    event = data.get("event")
+    if not isinstance(event, dict):
+        raise Rejected(400, "event_callback without an event")
+    if event.get("type") != "message":
+        return Ignored(f"event {event.get('type')}")
+    if event.get("bot_id") or event.get("subtype") == "bot_message" or event.get("bot_profile"):
+        return Ignored("a bot's message")
+    user = event.get("user")
+    if not isinstance(user, str) or not user:
+        return Ignored("message without a user")
+    if user in _own_user_ids(data):
+        return Ignored("this app's own message")
+    if event.get("subtype") not in _ACCEPTED_SUBTYPES or event.get("hidden"):
+        return Ignored(f"message subtype {event.get('subtype')}")
+    team = data.get("team_id") or event.get("team")
+    channel = event.get("channel")
+    if not isinstance(team, str) or not team or not isinstance(channel, str) or not channel:
+        raise Rejected(400, "message without team_id or channel")
+    ts = str(event.get("ts") or "")
+    common: dict[str, Any] = {
+        "tenant": team,
+        "user": user,
+        "event_id": f"{channel}-{ts}" if ts else str(data.get("event_id") or ""),
+        "chat": channel,
+        "reply_to": str(event.get("thread_ts") or ""),
+    }
+    text = _plain_text(event.get("text"))
+    files = [f for f in event.get("files") or [] if isinstance(f, dict)]
+    image = next((f for f in files if str(f.get("mimetype") or "").startswith("image/")), None)
+    if image is not None:
+        ref = {
+            "url": image.get("url_private_download") or image.get("url_private") or "",
+            "file_id": str(image.get("id") or ""),
+            "size": image.get("size") if isinstance(image.get("size"), int) else None,
+        }
+        job = make_job(PLATFORM, kind="image", text=text, image=ref, **common)
+    elif text:
+        job = make_job(PLATFORM, kind="text", text=text, **common)
+    elif files:
+        job = make_job(PLATFORM, kind="other", text="[file]", **common)
+    else:
+        return Ignored("empty message")
+    event_id = data.get("event_id")
+    return Accepted(job, dedupe=(str(event_id),) if event_id else (common["event_id"],))
+
+
+def _own_user_ids(data: dict[str, Any]) -> set[str]:
+    """This app's bot user, from the event's ``authorizations`` (what Bolt's IgnoringSelfEvents uses)."""
+    auths = data.get("authorizations")
+    if not isinstance(auths, list):
+        return set()
+    return {a["user_id"] for a in auths if isinstance(a, dict) and a.get("is_bot") and a.get("user_id")}
+
+
+def _plain_text(raw: Any) -> str:
+    """Slack's mrkdwn to what the user typed: mentions of the bot removed, &amp; &lt; &gt; unescaped."""
+    if not isinstance(raw, str):
+        return ""
+    return html.unescape(_USER_MENTION.sub("", raw)).strip()
+
+
+# --- outbound -----------------------------------------------------------------------------------------------
+
+
+class SlackApi:
+    def __init__(self, settings: Settings, policy: RetryPolicy | None = None) -> None:
+        self.base = settings.slack_api_base.rstrip("/")
+        self._auth = {"Authorization": f"Bearer {settings.slack_bot_token}"}
+        self.policy = policy or RetryPolicy()
+        self._api_host = urlsplit(self.base).hostname or ""
+
+    def post_message(self, channel: str, text: str, thread_ts: str = "") -> Attempt:
+        body: dict[str, Any] = {"channel": channel, "text": text}
+        if thread_ts:
+            body["thread_ts"] = thread_ts
+        try:
+            resp = http.request("POST", f"{self.base}/chat.postMessage", json_body=body, secret_headers=self._auth)
+        except http.HttpError as exc:
+            return retry(str(exc))
+        return _classify(resp)
+
+    def file_url(self, file_id: str) -> str:
+        """``files.info`` for a file shared without URLs (Slack Connect ``check_file_info``)."""
+        try:
+            resp = http.request("GET", f"{self.base}/files.info", params={"file": file_id},
+                                secret_headers=self._auth)
+        except http.HttpError as exc:
+            raise http.DownloadError("download_failed", f"files.info: {exc}") from exc
+        info = resp.json().get("file") or {}
+        url = info.get("url_private_download") or info.get("url_private")
+        if not resp.json().get("ok") or not url:
+            raise http.DownloadError("download_failed", f"files.info: {resp.json().get('error')}")
+        return str(url)
+
+    def trusted(self, url: str) -> bool:
+        """The bot token goes to Slack's hosts (or the configured API host, for tests and proxies) only."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if host == self._api_host and parts.scheme in ("http", "https"):
+            return True
+        return parts.scheme == "https" and (host == "slack.com" or host.endswith(".slack.com"))
+
+    def download(self, ref: dict[str, Any], max_bytes: int) -> bytes:
+        size = ref.get("size")
+        if isinstance(size, int) and size > max_bytes:
+            raise http.DownloadError("too_large", f"file size {size} > {max_bytes}")
+        url = ref.get("url") or (self.file_url(ref["file_id"]) if ref.get("file_id") else "")
+        if not url or not self.trusted(url):
+            raise http.DownloadError("download_failed", "no Slack file URL to fetch")
+        return http.download_image(url, max_bytes=max_bytes, secret_headers=self._auth)
+
+
+def _classify(resp: http.Response) -> Attempt:
+    if resp.status == 429:
+        return retry("HTTP 429", resp.retry_after())
+    if resp.status >= 500:
+        return retry(f"HTTP {resp.status}")
+    data = resp.json()
+    if data.get("ok") is True:
+        return DONE
+    error = str(data.get("error") or f"HTTP {resp.status}")
+    if error in _RETRYABLE_ERRORS:
+        return retry(error, resp.retry_after())
+    return fail(error)
+
+
+class SlackSender:
+    """Sender port: ``chat.postMessage`` in the user's channel, in the thread when they wrote in one."""
+
+    def __init__(self, api: SlackApi) -> None:
+        self.api = api
+
+    def send(self, incoming: Incoming, replies: list[Reply]) -> None:
+        for reply in replies:
+            deliver(lambda text=reply.text: self.api.post_message(incoming.chat, text, incoming.reply_to),
+                    policy=self.api.policy, platform=PLATFORM, session=incoming.session_key)
+
+
+# --- background and route -----------------------------------------------------------------------------------
+
+
+def run_job(runtime: Runtime, job: dict) -> None:
+    """After the ack: run the turn (the photo is fetched under the user's lock), send the replies."""
+    api = SlackApi(runtime.settings)
+
+    def fetch_image() -> tuple[bytes | None, str | None]:
+        try:
+            return api.download(job["image"], runtime.settings.max_image_bytes), None
+        except http.DownloadError as exc:
+            log.warning("slack photo not downloaded: %s", exc, extra={"platform": PLATFORM,
+                                                                       "event_id": job.get("event_id")})
+            return None, exc.problem
+
+    incoming = incoming_from_job(job)
+    result = runtime.engine.handle(incoming, fetch_image=fetch_image if job.get("image") else None)
+    if result.duplicate:
+        return
+    SlackSender(api).send(incoming, result.replies)
+
+
+def blueprint(runtime: Runtime) -> Blueprint:
+    bp = Blueprint(PLATFORM, __name__)
+    settings = runtime.settings
+
+    @bp.post("/webhook/slack")
+    def webhook() -> Any:
+        headers = dict(request.headers)
+        return edge_respond(runtime, PLATFORM, lambda body: parse(settings, body, headers))
+
+    return bp

@@ -1,0 +1,282 @@
+"""WeCom (企业微信) self-built app: ``GET|POST /webhook/wecom``.
+
+Inbound: the URL check (echostr decrypted and echoed) and encrypted XML messages,
+verified by SHA-1 ``msg_signature``, decrypted with the EncodingAESKey (receive id =
+corp id), parsed with defusedxml. Acked with an empty 200 at once; the turn runs in
+the background. Outbound: ``message/send`` with the app's agent id, media by
+``media/get``, the access token cached in Redis (``handlers.tokens``).
+Session key: ``wecom:<corp id>:<UserID>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import xml.etree.ElementTree as ET  # only ParseError / Element types; parsing is defusedxml's
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+import defusedxml
+from defusedxml.ElementTree import fromstring
+from flask import Blueprint, request
+
+from bot.config import Settings
+from bot.messages import Incoming, Location, Reply
+from handlers import http_client as http
+from handlers import platform_crypto as crypto
+from handlers.edge import (
+    Accepted,
+    Handshake,
+    Ignored,
+    Outcome,
+    Rejected,
+    coordinate,
+    fresh,
+    incoming_from_job,
+    make_job,
+)
+from handlers.edge import respond as edge_respond
+from handlers.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry, split_utf8
+from handlers.runtime import Runtime
+from handlers.tokens import TokenError, TokenSource
+
+PLATFORM = "wecom"
+log = logging.getLogger(__name__)
+
+TOKEN_EXPIRED = frozenset({40001, 40014, 42001})
+RETRYABLE = frozenset({-1, 45009, 45033})  # system busy, API frequency limits
+MAX_TEXT_BYTES = 2048
+_USER_KINDS_WE_DO_NOT_READ = frozenset({"voice", "video", "file", "link", "miniprogram", "mixed"})
+
+
+def enabled(settings: Settings) -> bool:
+    present = all((settings.wecom_corp_id, settings.wecom_agent_id, settings.wecom_secret, settings.wecom_token,
+                   settings.wecom_encoding_aes_key))
+    if present and not settings.wecom_agent_id.strip().isdigit():
+        log.warning("WECOM_AGENT_ID must be a number; WeCom stays off")
+        return False
+    return present
+
+
+# --- inbound ------------------------------------------------------------------------------------------------
+
+
+def parse(settings: Settings, method: str, body: bytes, query: Mapping[str, str], now: float | None = None) -> Outcome:
+    """verify → handshake → decrypt → parse (pure: no Flask, no I/O)."""
+    signature, timestamp, nonce = (query.get(k, "") for k in ("msg_signature", "timestamp", "nonce"))
+    if not (signature and timestamp and nonce):
+        raise Rejected(401, "msg_signature, timestamp and nonce are required")
+    if method == "GET":
+        return _url_check(settings, signature, timestamp, nonce, query.get("echostr", ""))
+    envelope = _xml(body, "body")
+    encrypt = (envelope.findtext("Encrypt") or "").strip()
+    if not encrypt:
+        raise Rejected(400, "no Encrypt element")
+    if not crypto.wecom_check_signature(settings.wecom_token, timestamp, nonce, encrypt, signature):
+        raise Rejected(401, "bad msg_signature")
+    if not fresh(timestamp, settings.dedupe_ttl_seconds, now):
+        raise Rejected(401, "timestamp outside the replay window")
+    message = _xml(_decrypt(settings, encrypt), "decrypted message")
+    return _message(settings, message)
+
+
+def _url_check(settings: Settings, signature: str, timestamp: str, nonce: str, echostr: str) -> Handshake:
+    if not echostr:
+        raise Rejected(400, "echostr is required")
+    candidates = [echostr]
+    if " " in echostr:  # a '+' that a proxy decoded as a space
+        candidates.append(echostr.replace(" ", "+"))
+    for candidate in candidates:
+        if crypto.wecom_check_signature(settings.wecom_token, timestamp, nonce, candidate, signature):
+            return Handshake(_decrypt(settings, candidate).decode("utf-8", "replace"))
+    raise Rejected(401, "bad msg_signature")
+
+
+def _decrypt(settings: Settings, encrypt: str) -> bytes:
+    try:
+        return crypto.wecom_decrypt(settings.wecom_encoding_aes_key, encrypt, settings.wecom_corp_id)
+    except crypto.ReceiverMismatch:
+        raise Rejected(403, "message is addressed to another corp") from None
+    except crypto.CryptoError as exc:
+        raise Rejected(400, f"cannot decrypt: {exc}") from None
+
+
+def _xml(data: bytes, what: str) -> ET.Element:
+    try:
+        root = fromstring(data, forbid_dtd=True)
+    except defusedxml.DefusedXmlException:
+        raise Rejected(400, f"{what}: DTDs and entity declarations are refused") from None
+    except ET.ParseError as exc:
+        raise Rejected(400, f"{what}: malformed XML ({exc})") from None
+    if root.tag != "xml":
+        raise Rejected(400, f"{what}: root element must be <xml>")
+    return root
+
+
+def _text(root: ET.Element, name: str) -> str:
+    return (root.findtext(name) or "").strip()
+
+
+def _message(settings: Settings, msg: ET.Element) -> Outcome:
+    kind_raw = _text(msg, "MsgType").lower()
+    user = _text(msg, "FromUserName")
+    if not kind_raw or not user:
+        raise Rejected(400, "decrypted message lacks MsgType or FromUserName")
+    agent = _text(msg, "AgentID")
+    if agent and agent != str(settings.wecom_agent_id).strip():
+        return Ignored(f"message for agent {agent}")
+    if kind_raw == "event":
+        return Ignored(f"event {_text(msg, 'Event') or '?'}")
+    msg_id = _text(msg, "MsgId") or f"{user}-{_text(msg, 'CreateTime')}"
+    common: dict[str, Any] = {"tenant": settings.wecom_corp_id, "user": user, "event_id": msg_id, "chat": user}
+    if kind_raw == "text":
+        text = msg.findtext("Content") or ""
+        if not text.strip():
+            return Ignored("empty text")
+        job = make_job(PLATFORM, kind="text", text=text, **common)
+    elif kind_raw == "image":
+        media_id, pic_url = _text(msg, "MediaId"), _text(msg, "PicUrl")
+        if not media_id and not pic_url:
+            raise Rejected(400, "image message without MediaId")
+        job = make_job(PLATFORM, kind="image", image={"media_id": media_id, "pic_url": pic_url}, **common)
+    elif kind_raw == "location":
+        lat, lng = coordinate(_text(msg, "Location_X"), 90), coordinate(_text(msg, "Location_Y"), 180)
+        label = _text(msg, "Label")[:200]
+        if lat is None or lng is None:
+            lat = lng = None
+            if not label:
+                raise Rejected(400, "location message without usable coordinates")
+        job = make_job(PLATFORM, kind="location", location=Location(label, lat, lng), **common)
+    elif kind_raw in _USER_KINDS_WE_DO_NOT_READ:
+        job = make_job(PLATFORM, kind="other", text=f"[{kind_raw}]", **common)
+    else:
+        return Ignored(f"message type {kind_raw}")
+    return Accepted(job, dedupe=(msg_id,))
+
+
+# --- outbound -----------------------------------------------------------------------------------------------
+
+
+class WeComApi:
+    """The three calls we need, with the shared token and one refresh on "token expired"."""
+
+    def __init__(self, settings: Settings, runtime: Runtime, policy: RetryPolicy | None = None) -> None:
+        self.settings = settings
+        self.base = settings.wecom_api_base.rstrip("/") + "/cgi-bin"
+        self.agent_id = int(settings.wecom_agent_id)
+        self.policy = policy or RetryPolicy()
+        self.tokens = TokenSource(runtime.store, PLATFORM, f"{settings.wecom_corp_id}-{settings.wecom_agent_id}",
+                                  self._fetch_token)
+
+    def _fetch_token(self) -> tuple[str, int]:
+        params = {"corpid": self.settings.wecom_corp_id, "corpsecret": self.settings.wecom_secret}
+        try:
+            resp = http.request("GET", f"{self.base}/gettoken", params=params)
+        except http.HttpError as exc:
+            raise TokenError(f"wecom gettoken unreachable: {exc}") from exc
+        data = resp.json()
+        if resp.status != 200 or data.get("errcode", 0) != 0 or not data.get("access_token"):
+            raise TokenError(f"wecom gettoken: HTTP {resp.status} errcode {data.get('errcode')} {data.get('errmsg')}")
+        return str(data["access_token"]), int(data.get("expires_in") or 7200)
+
+    def send_text(self, user: str, text: str) -> Attempt:
+        body = {"touser": user, "msgtype": "text", "agentid": self.agent_id, "text": {"content": text}, "safe": 0}
+        try:
+            token = self.tokens.get()
+            resp = http.request("POST", f"{self.base}/message/send", params={"access_token": token}, json_body=body)
+            if resp.json().get("errcode") in TOKEN_EXPIRED:
+                self.tokens.invalidate(token)
+                token = self.tokens.refresh()
+                resp = http.request("POST", f"{self.base}/message/send", params={"access_token": token},
+                                    json_body=body)
+        except (TokenError, http.HttpError) as exc:
+            return retry(str(exc))
+        return _classify(resp)
+
+    def download(self, media_id: str, max_bytes: int) -> bytes:
+        """The photo behind a MediaId (valid 3 days); raises DownloadError, TokenError."""
+        for attempt in (1, 2):
+            token = self.tokens.get()
+            url = f"{self.base}/media/get?{urlencode({'access_token': token, 'media_id': media_id})}"
+            try:
+                return http.download_image(url, max_bytes=max_bytes)
+            except http.DownloadError as exc:
+                code = exc.response.json().get("errcode") if exc.response is not None else None
+                if code in TOKEN_EXPIRED and attempt == 1:
+                    self.tokens.invalidate(token)
+                    continue
+                if code is not None:
+                    exc.detail = f"media/get errcode {code}"
+                raise
+        raise AssertionError("unreachable")
+
+
+def _classify(resp: http.Response) -> Attempt:
+    data = resp.json()
+    code = data.get("errcode")
+    if resp.status == 429 or resp.status >= 500:
+        return retry(f"HTTP {resp.status}", resp.retry_after())
+    if code == 0:
+        if data.get("invaliduser"):
+            return fail(f"user outside the app's visible range: {data.get('invaliduser')}")
+        return DONE
+    if code in RETRYABLE:
+        return retry(f"errcode {code}")
+    return fail(f"HTTP {resp.status} errcode {code} {str(data.get('errmsg', ''))[:200]}")
+
+
+class WeComSender:
+    """Sender port: each reply as text via ``message/send`` to the user, cut at 2048 bytes."""
+
+    def __init__(self, api: WeComApi) -> None:
+        self.api = api
+
+    def send(self, incoming: Incoming, replies: list[Reply]) -> None:
+        for reply in replies:
+            for piece in split_utf8(reply.text, MAX_TEXT_BYTES):
+                deliver(lambda piece=piece: self.api.send_text(incoming.user, piece), policy=self.api.policy,
+                        platform=PLATFORM, session=incoming.session_key)
+
+
+# --- background and route -----------------------------------------------------------------------------------
+
+
+def run_job(runtime: Runtime, job: dict) -> None:
+    """After the ack: run the turn (the photo is fetched under the user's lock), send the replies."""
+    api = WeComApi(runtime.settings, runtime)
+    ref = job.get("image")
+    incoming = incoming_from_job(job)
+    result = runtime.engine.handle(
+        incoming,
+        fetch_image=(lambda: _fetch_image(api, ref, runtime.settings.max_image_bytes, job)) if ref else None,
+    )
+    if result.duplicate:
+        return  # answered when it was first handled
+    WeComSender(api).send(incoming, result.replies)
+
+
+def _fetch_image(api: WeComApi, ref: dict, max_bytes: int, job: dict) -> tuple[bytes | None, str | None]:
+    extra = {"platform": PLATFORM, "event_id": job.get("event_id")}
+    try:
+        if ref.get("media_id"):
+            return api.download(ref["media_id"], max_bytes), None
+        return http.download_image(ref["pic_url"], max_bytes=max_bytes), None
+    except http.DownloadError as exc:
+        log.warning("wecom photo not downloaded: %s", exc, extra=extra)
+        return None, exc.problem
+    except TokenError as exc:
+        log.warning("wecom photo not downloaded: %s", exc, extra=extra)
+        return None, "download_failed"
+
+
+def blueprint(runtime: Runtime) -> Blueprint:
+    bp = Blueprint(PLATFORM, __name__)
+    settings = runtime.settings
+
+    @bp.route("/webhook/wecom", methods=["GET", "POST"])
+    def webhook() -> Any:
+        method = request.method
+        query = request.args.to_dict()
+        return edge_respond(runtime, PLATFORM, lambda body: parse(settings, method, body, query))
+
+    return bp
