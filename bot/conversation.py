@@ -83,8 +83,9 @@ class Conversation:
             if fetch_image is not None:
                 image, problem = fetch_image()
                 incoming = replace(incoming, image=image, image_problem=problem)
-            result = self._turn(incoming)
-            if incoming.event_id:
+            result, completed = self._turn(incoming)
+            if incoming.event_id and completed:
+                # A turn that failed is not remembered, so the platform's redelivery gets a real retry.
                 store.remember_result(skey, incoming.event_id, result.to_json())
         return result
 
@@ -100,7 +101,8 @@ class Conversation:
             return session
 
     # -- one turn ----------------------------------------------------------------------------------------
-    def _turn(self, incoming: Incoming) -> TurnResult:
+    def _turn(self, incoming: Incoming) -> tuple[TurnResult, bool]:
+        """The turn's result, and whether it completed (False: it failed and nothing was saved)."""
         store = self.services.store
         observer = self.services.observer
         started = time.perf_counter()
@@ -122,7 +124,7 @@ class Conversation:
             log.exception("turn failed", extra={"session": skey, "event_id": incoming.event_id})
             observer.error("internal")
             text = say(self.settings.language, "internal_error")
-            return TurnResult([Reply(text)], session.state, skey)
+            return TurnResult([Reply(text)], session.state, skey), False
         replies = [*notices, *turn.replies]
         max_turns = self.settings.history_max_turns
         session.add_turn("user", **turn.user_entry, max_turns=max_turns)
@@ -135,7 +137,7 @@ class Conversation:
         for kind in turn.errors:
             observer.error(kind)
         observer.turn(incoming.platform, incoming.kind, time.perf_counter() - started)
-        return TurnResult([Reply(t) for t in replies], session.state, skey, order_id=turn.order_id)
+        return TurnResult([Reply(t) for t in replies], session.state, skey, order_id=turn.order_id), True
 
     def _timed_out(self, state: str) -> str:
         lang = self.settings.language
@@ -321,7 +323,7 @@ class Turn:
         location = p.get("location") or {}
         incoming = self.incoming
         report_key = hashlib.sha256(f"{self.session.key}|{p['image_key']}".encode()).hexdigest()[:40]
-        history = [*self.session.history, {"role": "user", **self.user_entry}]
+        history = [*self.session.history, {"role": "user", "at": round(time.time(), 3), **self.user_entry}]
         new = NewOrder(
             report_key=report_key,
             reporter=Reporter(incoming.platform, incoming.tenant, incoming.user),
@@ -483,8 +485,7 @@ class Turn:
         elif state == "waiting_location":
             self.say("status_waiting_location", alarm_type=p.get("alarm_type") or self.t("unknown"))
         elif state == "waiting_confirm":
-            self.say("status_waiting_confirm", summary="")
-            self.replies.pop()
+            self.say("status_waiting_confirm")
             self.show_summary()
         else:
             self.say("status_waiting_close_photo", order_id=p.get("order_id", ""))

@@ -57,8 +57,8 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "en": "Reporting a problem (type: {alarm_type}); waiting for its location.",
     },
     "status_waiting_confirm": {
-        "zh": "正在报修，等你回复“确认”创建工单。\n{summary}",
-        "en": 'Reporting a problem; waiting for you to reply "confirm".\n{summary}',
+        "zh": "正在报修，等你回复“确认”创建工单。",
+        "en": 'Reporting a problem; waiting for you to reply "confirm".',
     },
     "status_waiting_close_photo": {
         "zh": "正在结单 {order_id}，等你发送修复后的现场照片。",

@@ -65,6 +65,8 @@ class Session:
     @classmethod
     def from_json(cls, raw: str | bytes) -> Session:
         data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("a session record must be a JSON object")
         version = data.get("v")
         if version != SCHEMA_VERSION:
             raise ValueError(f"unsupported session schema version {version!r}")

@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from bot.ports import StoreUnavailable
 from bot.session import Session
@@ -92,11 +94,15 @@ class SessionStore:
         if raw is None:
             return None
         try:
-            return Session.from_json(raw)
+            session = Session.from_json(raw)
         except (ValueError, KeyError, TypeError):
             # A record we cannot read must not wedge the user: start over, and say so in the log.
             log.warning("unreadable session record dropped", extra={"session": skey})
             return None
+        if session.state not in STATES:
+            log.warning("session record with unknown state %r dropped", session.state, extra={"session": skey})
+            return None
+        return session
 
     @_guard
     def expired_flow(self, skey: str) -> str | None:
@@ -305,8 +311,10 @@ class _Heartbeat:
 def build_store(redis_url: str, **options: Any) -> SessionStore:
     """A store on real Redis when a URL is given, else on an in-process fake (one process only)."""
     if redis_url:
+        # One quick retry, no backoff: with Redis down the caller should get its 503 in well under a second.
         client = redis.Redis.from_url(
-            redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+            redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30,
+            retry=Retry(NoBackoff(), 1),
         )
     else:
         import fakeredis  # only needed for the embedded default

@@ -40,7 +40,7 @@ def parse(body: Any, max_image_bytes: int) -> Incoming:
     if message_id is not None:
         if isinstance(message_id, bool) or not isinstance(message_id, (str, int)) or not str(message_id).strip():
             raise BadRequest("message_id must be a non-empty string")
-        message_id = str(message_id).strip()
+        message_id = _unicode(str(message_id).strip(), "message_id")
         if len(message_id) > 128:
             raise BadRequest("message_id must be at most 128 characters")
     given = [k for k in ("text", "image_base64", "location") if body.get(k) is not None]
@@ -54,7 +54,7 @@ def parse(body: Any, max_image_bytes: int) -> Incoming:
             raise BadRequest("text must be a non-empty string")
         if len(text) > MAX_TEXT:
             raise BadRequest(f"text must be at most {MAX_TEXT} characters")
-        return Incoming(kind="text", text=text, **common)
+        return Incoming(kind="text", text=_unicode(text, "text"), **common)
     if kind == "image_base64":
         return Incoming(kind="image", image=_image(body["image_base64"], max_image_bytes), **common)
     return Incoming(kind="location", location=_location(body["location"]), **common)
@@ -70,7 +70,16 @@ def _ident(body: dict, name: str, *, required: bool) -> str:
         return ""
     if not isinstance(value, str) or not _ID.match(value.strip() or ""):
         raise BadRequest(f"{name} must be a string of 1 to 128 characters without ':' or control characters")
-    return value.strip()
+    return _unicode(value.strip(), name)
+
+
+def _unicode(value: str, name: str) -> str:
+    """Refuse a lone surrogate (JSON lets "\\ud800" through): it cannot be stored as UTF-8 anywhere later."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"{name} is not valid Unicode text") from None
+    return value
 
 
 def _image(value: Any, max_bytes: int) -> bytes:
@@ -96,7 +105,7 @@ def _location(value: Any) -> Location:
     label = value.get("label", "")
     if not isinstance(label, str) or len(label) > 200:
         raise BadRequest("location.label must be a string of at most 200 characters")
-    return Location(label=label.strip(), latitude=lat, longitude=lng)
+    return Location(label=_unicode(label.strip(), "location.label"), latitude=lat, longitude=lng)
 
 
 def _coordinate(value: dict, name: str, limit: float) -> float:
