@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from bot.config import Settings
 from bot.ports import StoreUnavailable
-from handlers import cli, generic, health
+from handlers import cli, generic, health, metrics
 from handlers.logs import configure_logging
 from handlers.runtime import _UNSET, Runtime, build_runtime
 
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.extensions["wobot"] = runtime
 
     app.register_blueprint(health.blueprint(runtime))
+    metrics.register(app, runtime)
     app.register_blueprint(generic.blueprint(runtime))
     enabled = []
     for name, module in sorted(runtime.platforms.items()):

@@ -16,6 +16,7 @@ import hmac
 import json
 import logging
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -23,7 +24,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, request
 
 from bot.config import Settings
-from bot.messages import Incoming, Location, Reply
+from bot.messages import Incoming, Location, Reply, session_key
 from handlers import http_client as http
 from handlers import platform_crypto as crypto
 from handlers.edge import (
@@ -230,9 +231,9 @@ class FeishuApi:
         body = {"msg_type": "text", "content": _text_content(text), "reply_in_thread": False, "uuid": uuid}
         return self._attempt(f"/im/v1/messages/{quote(message_id, safe='')}/reply", body)
 
-    def create(self, chat_id: str, text: str, uuid: str) -> Attempt:
-        body = {"receive_id": chat_id, "msg_type": "text", "content": _text_content(text), "uuid": uuid}
-        return self._attempt("/im/v1/messages", body, {"receive_id_type": "chat_id"})
+    def create(self, receive_id: str, text: str, uuid: str, id_type: str = "chat_id") -> Attempt:
+        body = {"receive_id": receive_id, "msg_type": "text", "content": _text_content(text), "uuid": uuid}
+        return self._attempt("/im/v1/messages", body, {"receive_id_type": id_type})
 
     def _attempt(self, path: str, body: dict[str, Any], params: dict[str, str] | None = None) -> Attempt:
         try:
@@ -306,6 +307,14 @@ class FeishuSender:
         if not incoming.chat:
             return fail("no message or chat to answer")
         return self.api.create(incoming.chat, text, uuid)
+
+
+def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
+    """A message from ops to a user outside any conversation turn (a new message to their open_id)."""
+    api = FeishuApi(runtime.settings, runtime)
+    uuid = hashlib.sha256(f"notify|{user}|{text}|{time.time()}".encode()).hexdigest()[:40]
+    return deliver(lambda: api.create(user, text, uuid, id_type="open_id"), policy=api.policy, platform=PLATFORM,
+                   session=session_key(PLATFORM, tenant, user), what="notice")
 
 
 # --- background and route -----------------------------------------------------------------------------------

@@ -13,12 +13,14 @@ from typing import Any
 import handlers
 from bot.config import Settings
 from bot.conversation import Conversation, Services
-from bot.observe import NullObserver, Observer
+from bot.observe import Observer
 from bot.orders import build_orders
 from bot.ports import ObjectStore, Vlm, WorkOrders
 from bot.storage import build_storage
 from bot.store import SessionStore, build_store
 from bot.vlm import build_vlm
+from handlers.logs import ContextualEngine
+from handlers.metrics import PrometheusObserver
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ class Runtime:
     settings: Settings
     store: SessionStore
     services: Services
-    engine: Conversation
+    engine: Conversation | ContextualEngine  # the engine, wrapped so every log line of a turn names the user
     platforms: dict[str, ModuleType] = field(default_factory=dict)
     _executor: ThreadPoolExecutor | None = None
     _queue: Any = None
@@ -97,7 +99,8 @@ def build_runtime(
         lock_timeout_seconds=settings.lock_timeout_seconds,
         dedupe_ttl_seconds=settings.dedupe_ttl_seconds,
     )
-    observer = observer or NullObserver()
+    # Metrics and the per-turn log context belong to every process that runs turns: web and RQ workers.
+    observer = observer or PrometheusObserver()
     services = Services(
         settings=settings,
         store=store,
@@ -106,4 +109,5 @@ def build_runtime(
         vlm=build_vlm(settings, on_call=observer.vlm_call) if vlm is _UNSET else vlm,
         observer=observer,
     )
-    return Runtime(settings, store, services, Conversation(services), platforms=platform_modules())
+    engine = ContextualEngine(Conversation(services))
+    return Runtime(settings, store, services, engine, platforms=platform_modules())

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, request
 
 from bot.config import Settings
-from bot.messages import Incoming, Reply
+from bot.messages import Incoming, Reply, session_key
 from handlers import http_client as http
 from handlers import platform_crypto as crypto
 from handlers.edge import Accepted, Handshake, Ignored, Outcome, Rejected, incoming_from_job, make_job
@@ -201,6 +201,13 @@ class SlackSender:
         for reply in replies:
             deliver(lambda text=reply.text: self.api.post_message(incoming.chat, text, incoming.reply_to),
                     policy=self.api.policy, platform=PLATFORM, session=incoming.session_key)
+
+
+def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
+    """A message from ops to a user outside any conversation turn: a user id as channel is the app's DM."""
+    api = SlackApi(runtime.settings)
+    return deliver(lambda: api.post_message(user, text, ""), policy=api.policy, platform=PLATFORM,
+                   session=session_key(PLATFORM, tenant, user), what="notice")
 
 
 # --- background and route -----------------------------------------------------------------------------------

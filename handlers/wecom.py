@@ -21,7 +21,7 @@ from defusedxml.ElementTree import fromstring
 from flask import Blueprint, request
 
 from bot.config import Settings
-from bot.messages import Incoming, Location, Reply
+from bot.messages import Incoming, Location, Reply, session_key
 from handlers import http_client as http
 from handlers import platform_crypto as crypto
 from handlers.edge import (
@@ -236,6 +236,13 @@ class WeComSender:
             for piece in split_utf8(reply.text, MAX_TEXT_BYTES):
                 deliver(lambda piece=piece: self.api.send_text(incoming.user, piece), policy=self.api.policy,
                         platform=PLATFORM, session=incoming.session_key)
+
+
+def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
+    """A message from ops to a user outside any conversation turn."""
+    api = WeComApi(runtime.settings, runtime)
+    return deliver(lambda: api.send_text(user, text), policy=api.policy, platform=PLATFORM,
+                   session=session_key(PLATFORM, tenant, user), what="notice")
 
 
 # --- background and route -----------------------------------------------------------------------------------

@@ -1,0 +1,360 @@
+"""The OpenAPI 3 description of the admin API, written by hand (served at ``/admin/api/openapi.json``).
+
+A test runs schemathesis against the running API with this document, so a change to a
+response shape that is not made here too fails the build.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.ops import AUDIT_MAX, MAX_LIMIT, TTL_MAX, TTL_MIN
+from bot.store import STATES
+
+ORDER_STATUSES = ["open", "closed", "cancelled"]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "nullable": True}
+
+
+_STR = {"type": "string"}
+_INT = {"type": "integer"}
+_TIME = {"type": "string", "description": "ISO 8601, UTC"}
+
+
+def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERROR_TEXT = {
+    400: "a parameter or the body is not acceptable",
+    401: "missing or wrong admin token",
+    404: "no such session or order (or it has expired)",
+    409: "not possible in the current state",
+    503: "a backing service (Redis, database) is unavailable; retry shortly",
+}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(c): {"$ref": f"#/components/responses/E{c}"} for c in codes}
+
+
+def _page(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": item},
+            "next_cursor": _nullable({"type": "string", "description": "pass as ?cursor= for the next page"}),
+        },
+    }
+
+
+_LIMIT = {
+    "name": "limit", "in": "query", "required": False,
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
+}
+_CURSOR = {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+           "description": "next_cursor from the previous page"}
+EXAMPLE_SESSION_KEY = "wecom:ww1436e0e65a779aee:zhangsan"
+EXAMPLE_ORDER_ID = "WO-20260101-ABCDE"
+_KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1},
+        "description": "session key platform:tenant:user", "example": EXAMPLE_SESSION_KEY}
+_ORDER_ID = {"name": "order_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1},
+             "example": EXAMPLE_ORDER_ID}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": _STR}},
+    "SessionSummary": {
+        "type": "object",
+        "required": ["key", "platform", "tenant", "user", "state", "waiting_for", "pending", "last_activity",
+                     "seconds_left", "turns"],
+        "properties": {
+            "key": _STR, "platform": _STR, "tenant": _STR, "user": _STR,
+            "state": {"type": "string", "enum": list(STATES)},
+            "waiting_for": _nullable({"type": "string", "description": "what the bot waits for, in words"}),
+            "pending": {"type": "object", "additionalProperties": True,
+                        "description": "alarm_type, order_id, alarm_id, location, photo, analysis_failed"},
+            "last_activity": _nullable(_TIME),
+            "seconds_left": _nullable({"type": "integer", "minimum": 0}),
+            "turns": _INT,
+        },
+    },
+    "HistoryEntry": {
+        "type": "object",
+        "required": ["role"],
+        "properties": {
+            "role": {"type": "string", "enum": ["user", "bot"]},
+            "text": _STR,
+            "at": _nullable(_TIME),
+            "kind": _STR,
+            "image_key": _STR,
+            "image_url": _nullable({"type": "string", "description": "short-lived link to the photo"}),
+            "location": _STR,
+        },
+    },
+    "SessionDetail": {
+        "allOf": [
+            _ref("SessionSummary"),
+            {
+                "type": "object",
+                "required": ["history", "created_at"],
+                "properties": {
+                    "pending": {"type": "object", "additionalProperties": True,
+                                "description": "every pending field; image_url links the pending photo"},
+                    "history": {"type": "array", "items": _ref("HistoryEntry")},
+                    "created_at": _nullable(_TIME),
+                },
+            },
+        ]
+    },
+    "ResetResult": {
+        "type": "object",
+        "required": ["key", "state", "previous_state", "notified"],
+        "properties": {
+            "key": _STR, "state": {"type": "string", "enum": ["idle"]},
+            "previous_state": {"type": "string", "enum": list(STATES)},
+            "notified": {"type": "boolean", "description": "false when the platform has no push channel or failed"},
+        },
+    },
+    "DeleteResult": {"type": "object", "required": ["key", "deleted"],
+                     "properties": {"key": _STR, "deleted": {"type": "boolean"}}},
+    "TtlResult": {"type": "object", "required": ["key", "seconds_left"],
+                  "properties": {"key": _STR, "seconds_left": {"type": "integer", "minimum": TTL_MIN,
+                                                               "maximum": TTL_MAX}}},
+    "Counts": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+    "Stats": {
+        "type": "object",
+        "required": ["sessions", "orders", "turns_last_hour", "redis", "problems", "took_ms"],
+        "properties": {
+            "sessions": {
+                "type": "object",
+                "required": ["active", "by_state", "by_platform", "window_seconds"],
+                "properties": {
+                    "active": {"type": "integer", "minimum": 0},
+                    "by_state": _ref("Counts"),
+                    "by_platform": _ref("Counts"),
+                    "window_seconds": _INT,
+                },
+            },
+            "orders": _nullable({"type": "object", "additionalProperties": {"type": "integer"},
+                                 "description": "open / closed / cancelled; null if the database is down"}),
+            "turns_last_hour": {"type": "integer", "minimum": 0},
+            "redis": {
+                "type": "object",
+                "required": ["version", "used_memory", "used_memory_human"],
+                "properties": {"version": _nullable(_STR), "used_memory": _nullable(_INT),
+                               "used_memory_human": _nullable(_STR)},
+            },
+            "problems": {"type": "array", "items": _STR},
+            "took_ms": {"type": "number"},
+        },
+    },
+    "Photo": {"type": "object", "required": ["key", "url"], "properties": {"key": _STR, "url": _nullable(_STR)}},
+    "Order": {
+        "type": "object",
+        "required": ["id", "status", "alarm_type", "description", "severity", "location", "reporter", "created_at",
+                     "report_photo", "close_photo"],
+        "properties": {
+            "id": _STR,
+            "status": {"type": "string", "enum": ORDER_STATUSES},
+            "alarm_type": _STR, "description": _STR, "severity": _STR, "location": _STR,
+            "latitude": _nullable({"type": "number"}), "longitude": _nullable({"type": "number"}),
+            "reporter": {
+                "type": "object",
+                "required": ["platform", "tenant", "user", "session_key"],
+                "properties": {"platform": _STR, "tenant": _STR, "user": _STR, "session_key": _STR},
+            },
+            "alarm_id": _nullable(_STR),
+            "created_at": _TIME,
+            "closed_at": _nullable(_TIME),
+            "vlm_resolved": _nullable({"type": "boolean"}),
+            "vlm_reason": _nullable(_STR),
+            "cancel_reason": _nullable(_STR),
+            "report_photo": _nullable(_ref("Photo")),
+            "close_photo": _nullable(_ref("Photo")),
+        },
+    },
+    "OrderDetail": {
+        "allOf": [
+            _ref("Order"),
+            {"type": "object", "required": ["history"],
+             "properties": {"history": {"type": "array", "items": _ref("HistoryEntry")}}},
+        ]
+    },
+    "AuditEntry": {
+        "type": "object",
+        "required": ["id", "who", "at", "action", "target", "before", "after"],
+        "properties": {
+            "id": {"type": "string", "pattern": r"^\d+-\d+$"},
+            "who": {"type": "string", "description": 'token name, or "cli"'},
+            "at": _TIME,
+            "action": {"type": "string", "enum": ["session.reset", "session.delete", "session.ttl", "order.cancel"]},
+            "target": {"type": "string", "description": "session key or order id"},
+            "before": {"nullable": True, "description": "state before the change"},
+            "after": {"nullable": True, "description": "state after the change (null after a delete)"},
+        },
+    },
+}
+
+_SESSION_PATHS: dict[str, Any] = {
+    "/sessions": {
+        "get": {
+            "operationId": "listSessions",
+            "summary": "Live sessions, newest activity first",
+            "description": "Walks the ops index (never KEYS). A page can be shorter than limit when expired "
+                           "sessions were skipped; keep following next_cursor until it is null.",
+            "parameters": [
+                {"name": "state", "in": "query", "required": False, "description": "empty: any",
+                 "schema": {"type": "string", "enum": ["", *STATES]}},
+                {"name": "platform", "in": "query", "required": False, "description": "empty: any",
+                 "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{0,64}$"}},
+                {"name": "q", "in": "query", "required": False, "description": "part of the user id",
+                 "schema": {"type": "string", "maxLength": 128}},
+                _CURSOR, _LIMIT,
+            ],
+            "responses": {"200": _json_response("a page of sessions", _page(_ref("SessionSummary"))),
+                          **_errors(400, 401, 503)},
+        }
+    },
+    "/sessions/{key}": {
+        "get": {
+            "operationId": "getSession",
+            "summary": "Everything about one session",
+            "parameters": [_KEY],
+            "responses": {"200": _json_response("the session", _ref("SessionDetail")), **_errors(401, 404, 503)},
+        },
+        "delete": {
+            "operationId": "deleteSession",
+            "summary": "Forget the session entirely (audited)",
+            "parameters": [_KEY],
+            "responses": {"200": _json_response("deleted", _ref("DeleteResult")), **_errors(401, 404, 503)},
+        },
+    },
+    "/sessions/{key}/reset": {
+        "post": {
+            "operationId": "resetSession",
+            "summary": "Back to idle, pending cleared, history kept (audited)",
+            "parameters": [_KEY],
+            "requestBody": {
+                "required": False,
+                "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "properties": {"notify": {"type": "boolean", "default": False,
+                                              "description": "send the user a one-line notice"}},
+                }}},
+            },
+            "responses": {"200": _json_response("reset", _ref("ResetResult")), **_errors(400, 401, 404, 503)},
+        }
+    },
+    "/sessions/{key}/ttl": {
+        "put": {
+            "operationId": "setSessionTtl",
+            "summary": "Set how long the session lives from now (audited)",
+            "parameters": [_KEY],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "required": ["seconds"],
+                    "properties": {"seconds": {"type": "integer", "minimum": TTL_MIN, "maximum": TTL_MAX}},
+                }}},
+            },
+            "responses": {"200": _json_response("changed", _ref("TtlResult")), **_errors(400, 401, 404, 503)},
+        }
+    },
+}
+
+_OTHER_PATHS: dict[str, Any] = {
+    "/stats": {
+        "get": {
+            "operationId": "getStats",
+            "summary": "Active sessions by state and platform, orders, turns in the last hour, Redis",
+            "responses": {"200": _json_response("the numbers", _ref("Stats")), **_errors(401, 503)},
+        }
+    },
+    "/orders": {
+        "get": {
+            "operationId": "listOrders",
+            "summary": "Work orders, newest first",
+            "parameters": [
+                {"name": "status", "in": "query", "required": False, "description": "empty: any",
+                 "schema": {"type": "string", "enum": ["", *ORDER_STATUSES]}},
+                {"name": "q", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": "part of the id, user, location or description"},
+                _CURSOR, _LIMIT,
+            ],
+            "responses": {"200": _json_response("a page of orders", _page(_ref("Order"))),
+                          **_errors(400, 401, 503)},
+        }
+    },
+    "/orders/{order_id}": {
+        "get": {
+            "operationId": "getOrder",
+            "summary": "One order with photo links and the conversation that led to it",
+            "parameters": [_ORDER_ID],
+            "responses": {"200": _json_response("the order", _ref("OrderDetail")), **_errors(401, 404, 503)},
+        }
+    },
+    "/orders/{order_id}/cancel": {
+        "post": {
+            "operationId": "cancelOrder",
+            "summary": "Cancel an open order (audited)",
+            "parameters": [_ORDER_ID],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "required": ["reason"],
+                    "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500,
+                                              "pattern": r"[^\x00-\x20\x7f]"}},
+                }}},
+            },
+            "responses": {"200": _json_response("cancelled", _ref("Order")), **_errors(400, 401, 404, 409, 503)},
+        }
+    },
+    "/audit": {
+        "get": {
+            "operationId": "listAudit",
+            "summary": f"The audit trail, newest first (about the last {AUDIT_MAX} changes are kept)",
+            "parameters": [
+                {"name": "cursor", "in": "query", "required": False,
+                 "schema": {"type": "string", "pattern": r"^(\d{1,20}-\d{1,20})?$"},
+                 "description": "next_cursor of the previous page; empty: the newest"},
+                _LIMIT,
+            ],
+            "responses": {"200": _json_response("a page of entries", _page(_ref("AuditEntry"))),
+                          **_errors(400, 401, 503)},
+        }
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    """A fresh copy of the document (callers may change it)."""
+    import copy
+
+    responses = {f"E{code}": _json_response(text, _ref("Error")) for code, text in _ERROR_TEXT.items()}
+    return copy.deepcopy({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "wobot admin API",
+            "version": "1",
+            "description": "Ops API of the field-operations bot. Off unless ADMIN_TOKEN is set (then every path "
+                           "answers 404). Every change is recorded in the audit trail with the token's name.",
+        },
+        "servers": [{"url": "/admin/api"}],
+        "security": [{"bearer": []}],
+        "paths": {**_SESSION_PATHS, **_OTHER_PATHS},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "ADMIN_TOKEN (or the secret of one name:secret pair)"}},
+            "schemas": _SCHEMAS,
+            "responses": responses,
+        },
+    })

@@ -1,0 +1,144 @@
+"""The ops page in a real headless browser: sign in, find a stuck user by part of their id, reset them.
+
+Debian's chromium + chromedriver (``scripts/test`` installs them when missing) driven by selenium,
+with the chromedriver path given explicitly so selenium-manager never downloads anything. The app
+runs in a thread on 127.0.0.1 with real Redis. Screenshots go to ``tests/artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from bot.config import Settings
+from bot.orders import SqlWorkOrders
+from bot.storage import LocalFolderStore
+from bot.store import SessionStore
+from tests.admin_support import TOKEN, admin_app, report_order, runtime, stuck_closing
+from tests.conftest import Chat, photo
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+WAIT = 15
+
+
+@pytest.fixture
+def server(settings: Settings, real_store: SessionStore, storage: LocalFolderStore,
+           orders: SqlWorkOrders) -> Iterator[tuple[str, Flask]]:
+    app = admin_app(settings, real_store, storage, orders)
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, name="admin-page-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}", app
+    finally:
+        httpd.shutdown()
+        thread.join(5)
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not found: install Debian's chromium and chromium-driver "
+                    "(apt-get install -y chromium chromium-driver; ./scripts/test does this when it can)")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError as exc:  # pragma: no cover - requirements-dev.txt pins selenium
+        pytest.fail(f"selenium is not installed ({exc}); run ./scripts/test")
+    monkeypatch.setenv("SE_OFFLINE", "true")  # selenium-manager, should it ever run, stays offline
+    profile = tempfile.mkdtemp(prefix="wobot-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-default-apps", "--disable-extensions", "--window-size=1400,1000",
+                 f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(WAIT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def shot(driver: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"admin-{name}.png"))
+
+
+def test_find_a_stuck_user_and_reset_them(server: tuple[str, Flask], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, app = server
+    engine = runtime(app).engine
+    stuck = Chat(engine, user="zhangsan-0042", platform="generic", tenant="acme")
+    stuck_closing(stuck, report_order(stuck))
+    Chat(engine, user="lisi-0007", platform="generic", tenant="acme").text("你好")
+    Chat(engine, user="wangwu-1234", platform="generic", tenant="acme").image(photo(8))
+    wait = WebDriverWait(browser, WAIT)
+
+    # signing in: the page sends us to the form, the form back to the list
+    browser.get(f"{base}/admin")
+    wait.until(ec.presence_of_element_located((By.ID, "token"))).send_keys(TOKEN)
+    shot(browser, "1-login")
+    browser.find_element(By.ID, "sign-in").click()
+    wait.until(ec.presence_of_element_located((By.ID, "sessions")))
+    cookie = browser.get_cookie("wobot_admin")
+    assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert browser.execute_script("return document.cookie") == ""  # invisible to scripts
+
+    # searching by part of the user id
+    search = browser.find_element(By.ID, "q")
+    search.send_keys("0042")
+    browser.find_element(By.ID, "search").click()
+    wait.until(ec.url_contains("q=0042"))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#sessions tbody tr[data-key]")
+    assert [r.get_attribute("data-key") for r in rows] == [stuck.key]
+    assert "waiting_close_photo" in rows[0].text and "photo of the fixed site" in rows[0].text
+    shot(browser, "2-search")
+
+    # the session: what the bot waits for, with the report photo in the history
+    rows[0].find_element(By.CSS_SELECTOR, "a.session-link").click()
+    state = wait.until(ec.presence_of_element_located((By.ID, "state")))
+    assert state.text == "waiting_close_photo"
+    thumbs = browser.find_elements(By.CSS_SELECTOR, "#history img.thumb")
+    assert thumbs and browser.execute_script("return arguments[0].naturalWidth", thumbs[0]) > 0
+    shot(browser, "3-session")
+
+    # Reset asks first; dismissing changes nothing, accepting resets
+    browser.find_element(By.ID, "reset").click()
+    wait.until(ec.alert_is_present()).dismiss()
+    assert browser.find_element(By.ID, "state").text == "waiting_close_photo"
+    browser.find_element(By.ID, "reset").click()
+    alert = wait.until(ec.alert_is_present())
+    assert "zhangsan-0042" in alert.text
+    alert.accept()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "state"), "idle"))
+    assert "Session reset" in browser.find_element(By.ID, "message").text
+    assert browser.find_element(By.ID, "pending").text == "Nothing pending."
+    shot(browser, "4-reset")
+
+    session = runtime(app).store.load(stuck.key)
+    assert session is not None and session.state == "idle" and session.pending == {}
+    assert len(session.history) >= 10  # history kept
+    browser.get(f"{base}/admin/audit")
+    assert "session.reset" in browser.find_element(By.ID, "audit").text
+    shot(browser, "5-audit")

@@ -1,0 +1,95 @@
+"""The ops API with 100 000 sessions on real Redis: stats and the first page answer well under a second."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+from flask import Flask
+
+from bot.config import Settings
+from bot.orders import SqlWorkOrders
+from bot.session import Session
+from bot.storage import LocalFolderStore
+from bot.store import STATES, SessionStore
+from tests.admin_support import AUTH, admin_app
+
+pytestmark = pytest.mark.integration
+
+N = 100_000
+PLATFORMS = ("wecom", "feishu", "slack", "generic")
+
+
+def bulk_load(store: SessionStore, n: int) -> dict[str, int]:
+    """``n`` sessions and their index entries, written through pipelines in chunks; returns counts by state."""
+    rng = random.Random(7)
+    now = time.time()
+    r = store.redis
+    by_state = dict.fromkeys(STATES, 0)
+    chunk = 5000
+    for start in range(0, n, chunk):
+        pipe = r.pipeline(transaction=False)
+        idx_all: dict[str, float] = {}
+        idx_state: dict[str, dict[str, float]] = {s: {} for s in STATES}
+        idx_platform: dict[str, dict[str, float]] = {p: {} for p in PLATFORMS}
+        for i in range(start, min(start + chunk, n)):
+            platform = PLATFORMS[i % len(PLATFORMS)]
+            state = STATES[rng.randrange(len(STATES))]
+            key = f"{platform}:tenant{i % 7}:user{i:06d}"
+            score = now - rng.uniform(0, 500)  # all active within the 600 s TTL
+            session = Session(key=key, state=state, updated_at=score, created_at=score)
+            pipe.set(store.session_redis_key(key), session.to_json(), ex=600)
+            idx_all[key] = score
+            idx_state[state][key] = score
+            idx_platform[platform][key] = score
+            by_state[state] += 1
+        pipe.zadd(store.index_key(), idx_all)
+        for state, members in idx_state.items():
+            if members:
+                pipe.zadd(store.index_key(state=state), members)
+        for platform, members in idx_platform.items():
+            pipe.zadd(store.index_key(platform=platform), members)
+        pipe.execute()
+    return by_state
+
+
+@pytest.fixture
+def big_app(settings: Settings, real_store: SessionStore, storage: LocalFolderStore,
+            orders: SqlWorkOrders) -> tuple[Flask, dict[str, int]]:
+    by_state = bulk_load(real_store, N)
+    return admin_app(settings, real_store, storage, orders), by_state
+
+
+def timed(client: object, url: str) -> tuple[float, dict]:
+    started = time.perf_counter()
+    resp = client.get(url, headers=AUTH)  # type: ignore[attr-defined]
+    took = time.perf_counter() - started
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return took, resp.json
+
+
+def test_stats_with_100k_sessions_answers_in_under_a_second(big_app: tuple[Flask, dict[str, int]]) -> None:
+    app, by_state = big_app
+    client = app.test_client()
+    took, body = timed(client, "/admin/api/stats")
+    assert took < 1.0, f"/stats took {took:.3f}s"
+    assert body["sessions"]["active"] == N
+    assert body["sessions"]["by_state"] == by_state
+    assert body["sessions"]["by_platform"] == {"console": 0, **{p: N // len(PLATFORMS) for p in PLATFORMS}}
+    assert body["redis"]["version"] and body["redis"]["used_memory"] > 0
+
+
+def test_first_pages_and_search_with_100k_sessions_are_fast(big_app: tuple[Flask, dict[str, int]]) -> None:
+    app, _ = big_app
+    client = app.test_client()
+    took, body = timed(client, "/admin/api/sessions?limit=50")
+    assert took < 1.0 and len(body["items"]) == 50 and body["next_cursor"]
+    took, second = timed(client, f"/admin/api/sessions?limit=50&cursor={body['next_cursor']}")
+    assert took < 1.0 and not {s["key"] for s in body["items"]} & {s["key"] for s in second["items"]}
+    took, filtered = timed(client, "/admin/api/sessions?state=waiting_close_photo&platform=slack&limit=20")
+    assert took < 1.0 and {(s["state"], s["platform"]) for s in filtered["items"]} == {("waiting_close_photo",
+                                                                                       "slack")}
+    took, found = timed(client, "/admin/api/sessions?q=user04242")
+    assert took < 2.0, f"search took {took:.3f}s"
+    assert sorted(s["user"] for s in found["items"]) == [f"user04242{d}" for d in range(10)]

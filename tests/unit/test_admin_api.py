@@ -1,0 +1,374 @@
+"""The admin API and page through Flask's test client: auth, every endpoint, errors, audit, the page's forms."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bot.config import Settings
+from bot.orders import SqlWorkOrders
+from bot.storage import LocalFolderStore
+from bot.store import SessionStore
+from handlers.admin import parse_tokens, token_name
+from tests.admin_support import AUTH, TOKEN, admin_app, report_order, runtime, stuck_closing
+from tests.conftest import Chat, photo, store_for
+
+API = "/admin/api"
+
+
+@pytest.fixture
+def app(settings: Settings, fake_store: SessionStore, storage: LocalFolderStore, orders: SqlWorkOrders) -> Flask:
+    return admin_app(settings, fake_store, storage, orders)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def chat(app: Flask, user: str, platform: str = "generic") -> Chat:
+    return Chat(runtime(app).engine, user=user, platform=platform)
+
+
+# -- switched off, and auth ---------------------------------------------------------------------------------------
+def test_everything_admin_is_404_without_a_token(settings: Settings, fake_store: SessionStore,
+                                                 storage: LocalFolderStore, orders: SqlWorkOrders) -> None:
+    client = admin_app(settings, fake_store, storage, orders, token="").test_client()
+    for path in (f"{API}/sessions", f"{API}/stats", f"{API}/openapi.json", "/admin", "/admin/login",
+                 "/admin/sessions", "/admin/images/2026/01/01/" + "a" * 32 + ".jpg"):
+        assert client.get(path, headers=AUTH).status_code == 404, path
+    assert client.post(f"{API}/sessions/generic:t1:u/reset", headers=AUTH).status_code == 404
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer "])
+def test_missing_or_wrong_token_is_401(client: FlaskClient, header: str | None) -> None:
+    headers = {"Authorization": header} if header is not None else {}
+    for method, path in (("get", "/sessions"), ("get", "/stats"), ("delete", "/sessions/generic:t1:u"),
+                         ("get", "/audit"), ("post", "/orders/WO-20260101-ABCDE/cancel")):
+        resp = getattr(client, method)(API + path, headers=headers)
+        assert resp.status_code == 401, (method, path)
+        assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+        assert TOKEN not in resp.get_data(as_text=True)
+
+
+def test_token_parsing_and_constant_time_lookup() -> None:
+    assert parse_tokens("") == {}
+    assert parse_tokens("plain-Secret_123") == {"admin": "plain-Secret_123"}
+    assert parse_tokens("alice:s1, bob:s2") == {"alice": "s1", "bob": "s2"}
+    with pytest.raises(ValueError, match="name:secret"):
+        parse_tokens("alice:s1,naked")
+    tokens = parse_tokens("alice:s1,bob:s2")
+    assert token_name(tokens, "s2") == "bob"
+    assert token_name(tokens, "s3") is None and token_name(tokens, "") is None
+
+
+def test_named_tokens_put_the_name_in_the_audit_trail(settings: Settings, fake_store: SessionStore,
+                                                      storage: LocalFolderStore, orders: SqlWorkOrders) -> None:
+    app = admin_app(settings, fake_store, storage, orders, token="alice:tok-a,bob:tok-b")
+    client = app.test_client()
+    user = chat(app, "worker1")
+    user.text("hi")
+    assert client.post(f"{API}/sessions/{user.key}/reset", headers={"Authorization": "Bearer tok-b"}).status_code == 200
+    assert client.get(f"{API}/audit", headers={"Authorization": "Bearer tok-a"}).json["items"][0]["who"] == "bob"
+    assert client.get(f"{API}/stats", headers={"Authorization": "Bearer alice:tok-a"}).status_code == 401
+
+
+# -- sessions -------------------------------------------------------------------------------------------------------
+def test_list_filter_and_search(app: Flask, client: FlaskClient) -> None:
+    stuck = chat(app, "zhang-0042")
+    stuck_closing(stuck, report_order(stuck))
+    chat(app, "li-0043").text("hi")
+    chat(app, "wang", platform="wecom").text("hi")
+    body = client.get(f"{API}/sessions", headers=AUTH).json
+    assert [s["user"] for s in body["items"]] == ["wang", "li-0043", "zhang-0042"] and body["next_cursor"] is None
+    only = client.get(f"{API}/sessions?state=waiting_close_photo", headers=AUTH).json["items"]
+    assert [(s["user"], s["state"]) for s in only] == [("zhang-0042", "waiting_close_photo")]
+    assert only[0]["waiting_for"].startswith("photo of the fixed site for WO-")
+    assert [s["user"] for s in client.get(f"{API}/sessions?platform=wecom", headers=AUTH).json["items"]] == ["wang"]
+    assert {s["user"] for s in client.get(f"{API}/sessions?q=004", headers=AUTH).json["items"]} == {
+        "zhang-0042", "li-0043"}
+    for bad in ("state=asleep", "limit=0", "limit=201", "limit=x", "cursor=%%%", "platform=a%20b"):
+        resp = client.get(f"{API}/sessions?{bad}", headers=AUTH)
+        assert resp.status_code == 400 and resp.json["error"], bad
+
+
+def test_cursor_paging_through_the_api_has_no_duplicates(app: Flask, client: FlaskClient) -> None:
+    for i in range(23):
+        chat(app, f"user{i}").text("hi")
+    seen: list[str] = []
+    url = f"{API}/sessions?limit=5"
+    while url:
+        body = client.get(url, headers=AUTH).json
+        seen += [s["key"] for s in body["items"]]
+        url = f"{API}/sessions?limit=5&cursor={body['next_cursor']}" if body["next_cursor"] else ""
+    assert len(seen) == len(set(seen)) == 23
+
+
+def test_session_detail_with_photo_links(app: Flask, client: FlaskClient) -> None:
+    user = chat(app, "alice")
+    user.image(photo(5))
+    body = client.get(f"{API}/sessions/{user.key}", headers=AUTH).json
+    assert body["state"] == "waiting_location" and 0 < body["seconds_left"] <= 600
+    key = body["pending"]["image_key"]
+    assert body["pending"]["image_url"] == f"/admin/images/{key}"  # local folder store: the page's route
+    assert body["history"][0]["image_url"] == f"/admin/images/{key}"
+    image = client.get(body["pending"]["image_url"], headers=AUTH)
+    assert image.status_code == 200 and image.mimetype == "image/jpeg" and image.data == photo(5)
+    assert client.get(body["pending"]["image_url"]).status_code == 401
+    assert client.get(f"{API}/sessions/generic:t1:nobody", headers=AUTH).status_code == 404
+
+
+def test_reset_keeps_history_and_the_next_webhook_message_starts_fresh(app: Flask, client: FlaskClient) -> None:
+    user = chat(app, "field-7", platform="generic")
+    order_id = report_order(user)
+    stuck_closing(user, order_id)
+    history = client.get(f"{API}/sessions/{user.key}", headers=AUTH).json["history"]
+
+    resp = client.post(f"{API}/sessions/{user.key}/reset", headers=AUTH, json={"notify": True})
+
+    assert resp.status_code == 200
+    assert resp.json == {"key": user.key, "state": "idle", "previous_state": "waiting_close_photo",
+                         "notified": False}  # the generic webhook has no push channel
+    after = client.get(f"{API}/sessions/{user.key}", headers=AUTH).json
+    assert after["state"] == "idle" and after["pending"] == {} and after["history"] == history
+    # A photo now starts a new report instead of being taken as the close photo.
+    import base64
+
+    turn = client.post("/webhook/generic", json={"user_id": "field-7", "tenant": "t1",
+                                                 "image_base64": base64.b64encode(photo(9)).decode()})
+    assert turn.status_code == 200 and turn.json["state"] == "waiting_location"
+
+
+def test_reset_errors(app: Flask, client: FlaskClient) -> None:
+    user = chat(app, "alice")
+    user.text("hi")
+    assert client.post(f"{API}/sessions/generic:t1:nobody/reset", headers=AUTH).status_code == 404
+    assert client.post(f"{API}/sessions/{user.key}/reset", headers=AUTH, json={"notify": "yes"}).status_code == 400
+    assert client.post(f"{API}/sessions/{user.key}/reset", headers=AUTH, json=[1]).status_code == 400
+    assert client.post(f"{API}/sessions/{user.key}/reset", headers=AUTH, data="{not json").status_code == 400
+    assert client.post(f"{API}/sessions/{user.key}/reset", headers=AUTH).status_code == 200  # no body: fine
+
+
+def test_reset_notify_goes_through_the_platform_module(app: Flask, client: FlaskClient) -> None:
+    """A platform module with ``notify(runtime, tenant, user, text)`` is used for the notice."""
+    import types
+
+    sent: list[tuple[str, str, str]] = []
+    fake = types.SimpleNamespace(
+        enabled=lambda settings: True,
+        notify=lambda rt, tenant, user, text: sent.append((tenant, user, text)) or True,
+    )
+    runtime(app).platforms["pushy"] = fake  # type: ignore[assignment]
+    user = chat(app, "u9", platform="pushy")
+    user.text("hi")
+    body = client.post(f"{API}/sessions/{user.key}/reset", headers=AUTH, json={"notify": True}).json
+    assert body["notified"] is True
+    assert sent == [("t1", "u9", "值班人员已重置你的会话，可以重新开始了。")]
+
+
+def test_delete(app: Flask, client: FlaskClient) -> None:
+    user = chat(app, "alice")
+    user.text("hi")
+    assert client.delete(f"{API}/sessions/{user.key}", headers=AUTH).json == {"key": user.key, "deleted": True}
+    assert client.get(f"{API}/sessions/{user.key}", headers=AUTH).status_code == 404
+    assert client.delete(f"{API}/sessions/{user.key}", headers=AUTH).status_code == 404
+
+
+@pytest.mark.parametrize("body", [{"seconds": 59}, {"seconds": 86401}, {"seconds": "600"}, {"seconds": 60.5}, {},
+                                  {"seconds": None}, [600]])
+def test_ttl_out_of_range_is_400(app: Flask, client: FlaskClient, body: Any) -> None:
+    user = chat(app, "alice")
+    user.text("hi")
+    resp = client.put(f"{API}/sessions/{user.key}/ttl", headers=AUTH, json=body)
+    assert resp.status_code == 400 and resp.json["error"]
+
+
+def test_ttl(app: Flask, client: FlaskClient, fake_store: SessionStore) -> None:
+    user = chat(app, "alice")
+    user.text("hi")
+    assert client.put(f"{API}/sessions/{user.key}/ttl", headers=AUTH, json={"seconds": 7200}).json == {
+        "key": user.key, "seconds_left": 7200}
+    assert 7000 < fake_store.ttl(user.key) <= 7200
+    assert client.put(f"{API}/sessions/generic:t1:x/ttl", headers=AUTH, json={"seconds": 600}).status_code == 404
+
+
+# -- stats, orders, audit -------------------------------------------------------------------------------------------
+def test_stats(app: Flask, client: FlaskClient) -> None:
+    user = chat(app, "alice")
+    stuck_closing(user, report_order(user))
+    resp = client.get(f"{API}/stats", headers=AUTH)
+    body = resp.json
+    assert body["sessions"]["active"] == 1
+    assert body["sessions"]["by_state"]["waiting_close_photo"] == 1
+    assert body["sessions"]["by_platform"]["generic"] == 1
+    assert body["orders"] == {"open": 1, "closed": 0, "cancelled": 0}
+    assert body["turns_last_hour"] == 5
+    assert body["redis"]["version"]
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+def test_orders_endpoints(app: Flask, client: FlaskClient) -> None:
+    user = chat(app, "alice")
+    first = report_order(user, 1)
+    second = report_order(user, 2)
+    page = client.get(f"{API}/orders?limit=1", headers=AUTH).json
+    assert [o["id"] for o in page["items"]] == [second]
+    rest = client.get(f"{API}/orders?limit=1&cursor={page['next_cursor']}", headers=AUTH).json
+    assert [o["id"] for o in rest["items"]] == [first] and rest["next_cursor"] is None
+    assert client.get(f"{API}/orders?status=open&q=alice", headers=AUTH).json["items"][0]["id"] == second
+    assert client.get(f"{API}/orders?status=lost", headers=AUTH).status_code == 400
+    assert client.get(f"{API}/orders?cursor=zzz", headers=AUTH).status_code == 400
+
+    shown = client.get(f"{API}/orders/{first}", headers=AUTH).json
+    photo_key = shown["report_photo"]["key"]
+    assert shown["report_photo"]["url"] == f"/admin/images/{photo_key}"
+    assert [h["role"] for h in shown["history"]][:2] == ["user", "bot"]
+    assert client.get(f"{API}/orders/WO-20200101-ABCDE", headers=AUTH).status_code == 404
+
+    cancel = client.post(f"{API}/orders/{first}/cancel", headers=AUTH, json={"reason": "duplicate"})
+    assert cancel.status_code == 200 and cancel.json["status"] == "cancelled"
+    assert client.post(f"{API}/orders/{first}/cancel", headers=AUTH, json={"reason": "again"}).status_code == 409
+    assert client.post(f"{API}/orders/{second}/cancel", headers=AUTH, json={}).status_code == 400
+    lone_surrogate = client.post(f"{API}/orders/{second}/cancel", headers=AUTH, content_type="application/json",
+                                 data='{"reason": "\\ud800"}')
+    assert lone_surrogate.status_code == 400
+    assert client.post(f"{API}/orders/WO-20200101-ABCDE/cancel", headers=AUTH,
+                       json={"reason": "x"}).status_code == 404
+
+
+def test_audit_records_changes_with_who_and_before_after(app: Flask, client: FlaskClient) -> None:
+    user = chat(app, "alice")
+    order_id = report_order(user)
+    stuck_closing(user, order_id)
+    client.put(f"{API}/sessions/{user.key}/ttl", headers=AUTH, json={"seconds": 900})
+    client.post(f"{API}/sessions/{user.key}/reset", headers=AUTH)
+    client.post(f"{API}/orders/{order_id}/cancel", headers=AUTH, json={"reason": "wrong site"})
+    client.delete(f"{API}/sessions/{user.key}", headers=AUTH)
+    client.get(f"{API}/sessions/{user.key}", headers=AUTH)  # reads are not audited
+    page = client.get(f"{API}/audit?limit=3", headers=AUTH).json
+    assert [e["action"] for e in page["items"]] == ["session.delete", "order.cancel", "session.reset"]
+    assert all(e["who"] == "admin" for e in page["items"])
+    assert page["items"][2]["before"]["state"] == "waiting_close_photo"
+    assert page["items"][2]["after"]["state"] == "idle"
+    older = client.get(f"{API}/audit?cursor={page['next_cursor']}", headers=AUTH).json
+    assert [e["action"] for e in older["items"]] == ["session.ttl"] and older["next_cursor"] is None
+    assert older["items"][0]["after"] == {"seconds_left": 900}
+    assert client.get(f"{API}/audit?cursor=abc", headers=AUTH).status_code == 400
+
+
+def test_redis_down_is_503_not_a_stack_trace(settings: Settings, storage: LocalFolderStore,
+                                            orders: SqlWorkOrders) -> None:
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
+    dead = store_for(client, settings)
+    client = admin_app(settings, dead, storage, orders).test_client()
+    for path in ("/sessions", "/stats", "/sessions/generic:t1:u", "/audit"):
+        resp = client.get(API + path, headers=AUTH)
+        assert resp.status_code == 503, path
+        assert resp.headers["Retry-After"] and "Traceback" not in resp.get_data(as_text=True)
+
+
+def test_openapi_document_is_served_and_valid(client: FlaskClient) -> None:
+    from openapi_spec_validator import validate
+
+    resp = client.get(f"{API}/openapi.json")
+    assert resp.status_code == 200
+    validate(resp.json)
+    assert set(resp.json["paths"]) == {"/sessions", "/sessions/{key}", "/sessions/{key}/reset", "/sessions/{key}/ttl",
+                                       "/stats", "/orders", "/orders/{order_id}", "/orders/{order_id}/cancel",
+                                       "/audit"}
+
+
+# -- the page -------------------------------------------------------------------------------------------------------
+def _login(client: FlaskClient, token: str = TOKEN) -> Any:
+    form = client.get("/admin/login").get_data(as_text=True)
+    login_csrf = re.search(r'name="login_csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    return client.post("/admin/login", data={"token": token, "login_csrf": login_csrf, "next": "/admin/sessions"})
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+def test_page_needs_sign_in_and_sets_a_strict_httponly_cookie(client: FlaskClient) -> None:
+    resp = client.get("/admin/sessions")
+    assert resp.status_code == 302 and "/admin/login" in resp.headers["Location"]
+    assert client.get("/admin/sessions", headers=AUTH).status_code == 302  # the page is cookie-only
+    wrong = _login(client, "nope")
+    assert wrong.status_code == 401 and "Wrong token" in wrong.get_data(as_text=True)
+    ok = _login(client)
+    assert ok.status_code == 302 and ok.headers["Location"].endswith("/admin/sessions")
+    cookie = next(v for k, v in ok.headers.items() if k == "Set-Cookie" and v.startswith("wobot_admin="))
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/admin" in cookie
+    assert TOKEN not in cookie
+    page = client.get("/admin/sessions")
+    assert page.status_code == 200 and "Live sessions" in page.get_data(as_text=True)
+    assert "nonce-" in page.headers["Content-Security-Policy"]
+
+
+def test_sign_in_form_is_csrf_protected(client: FlaskClient) -> None:
+    resp = client.post("/admin/login", data={"token": TOKEN, "login_csrf": "forged"})
+    assert resp.status_code == 401 and "expired" in resp.get_data(as_text=True)
+
+
+def test_page_search_view_and_reset_with_csrf(app: Flask, client: FlaskClient) -> None:
+    user = chat(app, "zhang-0042")
+    stuck_closing(user, report_order(user))
+    chat(app, "li-9").text("hi")
+    _login(client)
+    listing = client.get("/admin/sessions?q=0042").get_data(as_text=True)
+    assert "zhang-0042" in listing and "li-9" not in listing and "waiting_close_photo" in listing
+    view = client.get(f"/admin/sessions/{user.key}")
+    html = view.get_data(as_text=True)
+    assert view.status_code == 200 and "waiting_close_photo" in html and "data-confirm" in html
+    assert 'src="/admin/images/' in html  # the report photo as a thumbnail in the history
+
+    assert client.post(f"/admin/sessions/{user.key}/reset", data={"csrf": "forged"}).status_code == 400
+    done = client.post(f"/admin/sessions/{user.key}/reset", data={"csrf": _csrf(html)})
+    assert done.status_code == 302
+    after = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert 'id="state">idle<' in after and "Session reset" in after
+    audit = client.get("/admin/audit").get_data(as_text=True)
+    assert "session.reset" in audit and user.key in audit
+
+
+def test_page_delete_ttl_orders_and_thumbnails(app: Flask, client: FlaskClient) -> None:
+    user = chat(app, "alice")
+    order_id = report_order(user)
+    _login(client)
+    html = client.get(f"/admin/sessions/{user.key}").get_data(as_text=True)
+    token = _csrf(html)
+    assert client.post(f"/admin/sessions/{user.key}/ttl", data={"csrf": token, "seconds": "5"}).status_code == 400
+    assert client.post(f"/admin/sessions/{user.key}/ttl", data={"csrf": token, "seconds": "3600"}).status_code == 302
+    orders = client.get("/admin/orders").get_data(as_text=True)
+    assert order_id in orders
+    thumb_url = re.search(r'src="(/admin/images/[^"]+thumb=1)"', orders).group(1)  # type: ignore[union-attr]
+    thumb = client.get(thumb_url)
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg" and len(thumb.data) < len(photo(1))
+    assert order_id in client.get(f"/admin/orders/{order_id}").get_data(as_text=True)
+    assert client.post(f"/admin/orders/{order_id}/cancel", data={"csrf": token, "reason": "dup"}).status_code == 302
+    assert client.post(f"/admin/sessions/{user.key}/delete", data={"csrf": token}).status_code == 302
+    assert client.get(f"/admin/sessions/{user.key}").status_code == 404
+    assert client.get("/admin/images/../../etc/passwd").status_code == 404
+
+
+def test_page_escapes_user_text(app: Flask, client: FlaskClient) -> None:
+    chat(app, "evil").text("<script>alert(1)</script>")
+    _login(client)
+    html = client.get("/admin/sessions/generic:t1:evil").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_sign_out(client: FlaskClient) -> None:
+    _login(client)
+    html = client.get("/admin/sessions").get_data(as_text=True)
+    resp = client.post("/admin/logout", data={"csrf": _csrf(html)})
+    assert resp.status_code == 302
+    assert client.get("/admin/sessions").status_code == 302
