@@ -258,8 +258,12 @@ class SqlWorkOrders:
             with _guarded("creating tables"):
                 try:
                     metadata.create_all(self._engine)
-                except (sa_exc.ProgrammingError, sa_exc.IntegrityError):
-                    # another process created the tables between our check and our CREATE
+                except (sa_exc.ProgrammingError, sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
+                    # Another process created the tables between our check and our CREATE (several
+                    # workers starting on a fresh database). SQLite reports that as an OperationalError
+                    # "table … already exists"; any other OperationalError is a real failure.
+                    if isinstance(exc, sa_exc.OperationalError) and "already exists" not in str(exc.orig):
+                        raise
                     metadata.create_all(self._engine)
         except ServiceError:
             self._engine.dispose()

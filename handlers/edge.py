@@ -93,14 +93,21 @@ def incoming_from_job(job: Mapping[str, Any], image: bytes | None = None,
         tenant=job["tenant"],
         user=job["user"],
         kind=job["kind"],
-        text=job.get("text") or "",
+        text=_valid_unicode(job.get("text") or ""),
         image=image,
         image_problem=image_problem,
-        location=Location(loc.get("label") or "", loc.get("latitude"), loc.get("longitude")) if loc else None,
+        location=(
+            Location(_valid_unicode(loc.get("label") or ""), loc.get("latitude"), loc.get("longitude")) if loc else None
+        ),
         event_id=job.get("event_id") or None,
         chat=job.get("chat") or "",
         reply_to=job.get("reply_to") or "",
     )
+
+
+def _valid_unicode(text: str) -> str:
+    """JSON lets a lone surrogate ("\\ud800") through; it could not be stored as UTF-8 later, so it becomes '?'."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def coordinate(raw: Any, limit: float) -> float | None:

@@ -1,12 +1,12 @@
 """Turns of one user from several processes and threads, on real Redis: nothing lost, arrival order kept.
 
 Design. Every turn is a photo sent while the session waits for a location, so each turn stores the
-photo and asks the VLM (the local FakeOpenAI, answering after ``VLM_DELAY`` = 0.1 s) — a turn takes
-well over 0.1 s. The 20 turns are sent at fixed times ``t0 + i * GAP`` (i = global index 0..19,
-GAP = 60 ms), each from its own thread; process ``p`` sends the indices ``i % 4 == p``, so consecutive
+photo and asks the VLM (the local FakeOpenAI, answering after ``VLM_DELAY`` = 0.3 s) — a turn takes
+well over 0.3 s. The 20 turns are sent at fixed times ``t0 + i * GAP`` (i = global index 0..19,
+GAP = 150 ms), each from its own thread; process ``p`` sends the indices ``i % 4 == p``, so consecutive
 turns come from different processes. Arrival order is therefore fixed in advance (a turn queues for
 the user's lock within a few ms of its send time, far less than GAP), while turns really overlap: a
-turn arrives every 60 ms but takes 100+ ms, so most turns wait in the lock queue behind others, and
+turn arrives every 150 ms but takes 300+ ms, so most turns wait in the lock queue behind others, and
 the last ones wait more than a second. Each turn carries its index as the message text (a caption)
 and its own picture, so the stored history, the order of the VLM's requests and the turns' finish
 times can all be checked against the arrival order.
@@ -44,13 +44,14 @@ from bot.store import build_store
 from bot.vlm import build_vlm
 from tests.conftest import REDIS_URL, photo, wipe_prefix
 from tests.fakes.openai_server import FakeOpenAI
+from tests.integration._spawn_workers import open_orders
 
 pytestmark = pytest.mark.integration
 
 TURNS = 20
 PROCESSES = 4
-GAP = 0.06  # seconds between two arrivals
-VLM_DELAY = 0.1  # seconds the fake VLM takes per photo
+GAP = 0.15  # seconds between two arrivals
+VLM_DELAY = 0.3  # seconds the fake VLM takes per photo
 USER = "field-worker"
 SESSION = f"conc:t1:{USER}"
 SPAWN = multiprocessing.get_context("spawn")
@@ -220,6 +221,7 @@ def test_twenty_turns_from_four_processes_lose_nothing_and_keep_order(
     ]
     for w in workers:
         w.start()
+    finished = False
     try:
         for _ in workers:
             status, detail = ready.get(timeout=60)
@@ -229,11 +231,13 @@ def test_twenty_turns_from_four_processes_lose_nothing_and_keep_order(
         records: list[dict[str, Any]] = []
         for _ in workers:
             records.extend(results.get(timeout=60))
+        finished = True
     finally:
         for w in workers:
-            w.join(timeout=30)
+            w.join(timeout=30 if finished else 0.1)
             if w.is_alive():
                 w.kill()
+                w.join(timeout=5)
     assert [w.exitcode for w in workers] == [0] * PROCESSES
     assert len({r["pid"] for r in records}) == PROCESSES
 
@@ -293,3 +297,23 @@ def test_a_worker_killed_inside_a_turn_does_not_wedge_the_user(
     assert redis_client.llen(queue_key) == 0
     session = stored_session(redis_client, settings)
     assert session["turns"] == 1 and session["state"] == "idle"
+
+
+def test_workers_starting_together_on_a_fresh_sqlite_database_all_start(tmp_path: Path) -> None:
+    """Several web workers (gunicorn -w N) open a new SQLite file at once: each may race to CREATE TABLE."""
+    workers = 6
+    for attempt in range(3):
+        url = f"sqlite:///{tmp_path / f'fresh-{attempt}.db'}"
+        barrier, results = SPAWN.Barrier(workers), SPAWN.Queue()
+        procs = [SPAWN.Process(target=open_orders, args=(url, barrier, results)) for _ in range(workers)]
+        for p in procs:
+            p.start()
+        try:
+            outcomes = [results.get(timeout=60) for _ in procs]
+        finally:
+            for p in procs:
+                p.join(timeout=10)
+                if p.is_alive():
+                    p.kill()
+        failures = [o for o in outcomes if o != "ok"]
+        assert failures == [], failures[0]

@@ -170,3 +170,14 @@ def test_token_source_caches_with_a_margin_and_invalidates_only_the_stale_token(
     assert source.get() == "tok-1"
     source.invalidate("tok-1")
     assert source.get() == "tok-2"
+
+
+def test_a_lone_surrogate_from_a_platform_cannot_break_the_session_save():
+    from handlers.edge import incoming_from_job
+
+    job = {"platform": "slack", "tenant": "T1", "user": "U1", "kind": "location", "text": "b\ud800",
+           "location": {"label": "gate \udfff", "latitude": 1.0, "longitude": 2.0}}
+    incoming = incoming_from_job(job)
+    assert incoming.text == "b?"
+    assert incoming.location is not None and incoming.location.label == "gate ?"
+    incoming.text.encode("utf-8")  # storable
