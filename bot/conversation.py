@@ -38,7 +38,7 @@ from bot.ports import (
 )
 from bot.replies import say
 from bot.session import Session
-from bot.store import SessionStore
+from bot.store import SessionStore, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -75,19 +75,14 @@ class Conversation:
         """
         store = self.services.store
         skey = incoming.session_key
-        with store.lock(skey):
-            if incoming.event_id:
-                seen = store.result(skey, incoming.event_id)
-                if seen is not None:
-                    return TurnResult.from_json(seen, duplicate=True)
+        with store.lock(skey) as ticket:
+            seen, session = store.open_turn(skey, incoming.event_id)
+            if seen is not None:
+                return TurnResult.from_json(seen, duplicate=True)
             if fetch_image is not None:
                 image, problem = fetch_image()
                 incoming = replace(incoming, image=image, image_problem=problem)
-            result, completed = self._turn(incoming)
-            if incoming.event_id and completed:
-                # A turn that failed is not remembered, so the platform's redelivery gets a real retry.
-                store.remember_result(skey, incoming.event_id, result.to_json())
-        return result
+            return self._turn(incoming, session, ticket)
 
     def reset(self, skey: str) -> Session | None:
         """Ops reset: back to idle, pending cleared, history kept. None if there is no session."""
@@ -101,13 +96,11 @@ class Conversation:
             return session
 
     # -- one turn ----------------------------------------------------------------------------------------
-    def _turn(self, incoming: Incoming) -> tuple[TurnResult, bool]:
-        """The turn's result, and whether it completed (False: it failed and nothing was saved)."""
+    def _turn(self, incoming: Incoming, session: Session | None, ticket: Ticket) -> TurnResult:
         store = self.services.store
         observer = self.services.observer
         started = time.perf_counter()
         skey = incoming.session_key
-        session = store.load(skey)
         notices: list[str] = []
         if session is None:
             session = Session(key=skey)
@@ -124,20 +117,24 @@ class Conversation:
             log.exception("turn failed", extra={"session": skey, "event_id": incoming.event_id})
             observer.error("internal")
             text = say(self.settings.language, "internal_error")
-            return TurnResult([Reply(text)], session.state, skey), False
+            # Nor is the result remembered, so the platform's redelivery gets a real retry.
+            return TurnResult([Reply(text)], session.state, skey)
         replies = [*notices, *turn.replies]
         max_turns = self.settings.history_max_turns
         session.add_turn("user", **turn.user_entry, max_turns=max_turns)
         for text in replies:
             session.add_turn("bot", text, max_turns=max_turns)
         session.turns += 1
-        store.save(session)
+        result = TurnResult([Reply(t) for t in replies], session.state, skey, order_id=turn.order_id)
+        store.save(
+            session, result=(incoming.event_id, result.to_json()) if incoming.event_id else None, ticket=ticket
+        )
         if turn.state_before != session.state:
             observer.transition(turn.state_before, session.state)
         for kind in turn.errors:
             observer.error(kind)
         observer.turn(incoming.platform, incoming.kind, time.perf_counter() - started)
-        return TurnResult([Reply(t) for t in replies], session.state, skey, order_id=turn.order_id), True
+        return result
 
     def _timed_out(self, state: str) -> str:
         lang = self.settings.language

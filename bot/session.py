@@ -33,6 +33,9 @@ class Session:
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     turns: int = 0
+    # The state as last read from the store (None: new); not persisted. Lets the store update
+    # only the index entries that changed.
+    stored_state: str | None = field(default=None, compare=False, repr=False)
 
     def add_turn(self, role: str, text: str = "", max_turns: int = 10, **extra: Any) -> None:
         """Append one message; keep at most ``max_turns`` user+bot turns (2 messages each), oldest dropped."""
@@ -78,6 +81,7 @@ class Session:
             created_at=float(data.get("created_at", time.time())),
             updated_at=float(data.get("updated_at", time.time())),
             turns=int(data.get("turns", 0)),
+            stored_state=data.get("state", "idle"),
         )
 
     def pending_summary(self) -> str:

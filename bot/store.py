@@ -76,6 +76,7 @@ class SessionStore:
         self.ttl_seconds = ttl_seconds
         self.lock_timeout_seconds = lock_timeout_seconds
         self.dedupe_ttl_seconds = dedupe_ttl_seconds
+        self._heartbeats = _Heartbeats(client, int(lock_timeout_seconds * 1000))
 
     # -- key building: the only place key shapes are written ------------------------------
     def key(self, *parts: str) -> str:
@@ -90,7 +91,9 @@ class SessionStore:
     # -- sessions --------------------------------------------------------------------------
     @_guard
     def load(self, skey: str) -> Session | None:
-        raw = self.redis.get(self.session_redis_key(skey))
+        return self._decode(skey, self.redis.get(self.session_redis_key(skey)))
+
+    def _decode(self, skey: str, raw: bytes | None) -> Session | None:
         if raw is None:
             return None
         try:
@@ -105,6 +108,18 @@ class SessionStore:
         return session
 
     @_guard
+    def open_turn(self, skey: str, event_id: str | None) -> tuple[dict | None, Session | None]:
+        """What a turn starts from, in one round trip: the stored result of ``event_id`` if it was
+        processed already, and the session."""
+        if not event_id:
+            return None, self.load(skey)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(self._user_key("result", skey, event_id))
+        pipe.get(self.session_redis_key(skey))
+        seen, raw = pipe.execute()
+        return (json.loads(seen) if seen else None), self._decode(skey, raw)
+
+    @_guard
     def expired_flow(self, skey: str) -> str | None:
         """The state of this user's session if it expired mid-flow; forgets it once read."""
         flow_key = self._user_key("flow", skey)
@@ -115,8 +130,16 @@ class SessionStore:
         return state.decode() if state else None
 
     @_guard
-    def save(self, session: Session, ttl_seconds: int | None = None) -> None:
-        """Write the session, refresh its TTL, keep the ops index and counters current: one round trip."""
+    def save(
+        self,
+        session: Session,
+        ttl_seconds: int | None = None,
+        result: tuple[str, dict] | None = None,
+        ticket: Ticket | None = None,
+    ) -> None:
+        """Write the session, refresh its TTL, keep the ops index and counters current; given
+        ``(event_id, result)``, remember the turn's result for redeliveries; given the turn's lock
+        ``ticket``, release it. All in one round trip."""
         now = time.time()
         session.updated_at = now
         ttl = ttl_seconds or self.ttl_seconds
@@ -129,20 +152,28 @@ class SessionStore:
             pipe.delete(flow_key)
         else:
             pipe.set(flow_key, session.state, ex=ttl + FLOW_MEMORY_SECONDS)
-        self._index(pipe, skey, platform, session.state, now)
+        self._index(pipe, skey, platform, session.state, session.stored_state, now)
         minute = int(now // 60)
         turns_key = self.key("turns", str(minute))
         pipe.incr(turns_key)
         pipe.expire(turns_key, 7200)
+        if result is not None:
+            event_id, body = result
+            pipe.set(self._user_key("result", skey, event_id), json.dumps(body, ensure_ascii=False),
+                     ex=self.dedupe_ttl_seconds)
+        if ticket is not None:
+            ticket.release_into(pipe)
         pipe.execute()
+        session.stored_state = session.state
 
-    def _index(self, pipe: Any, skey: str, platform: str, state: str, now: float) -> None:
+    def _index(self, pipe: Any, skey: str, platform: str, state: str, before: str | None, now: float) -> None:
         pipe.zadd(self.key("idx", "all"), {skey: now})
         pipe.zadd(self.key("idx", "platform", platform), {skey: now})
-        for other in STATES:
-            if other == state:
-                pipe.zadd(self.key("idx", "state", state), {skey: now})
-            else:
+        pipe.zadd(self.key("idx", "state", state), {skey: now})
+        # A new session may have an entry left from an expired one in any state; otherwise only
+        # the state it left needs clearing.
+        for other in STATES if before is None else (before,):
+            if other != state:
                 pipe.zrem(self.key("idx", "state", other), skey)
 
     @_guard
@@ -178,22 +209,9 @@ class SessionStore:
         ttl = ttl_seconds or self.dedupe_ttl_seconds
         return bool(self.redis.set(self.key("seen", namespace, ident), b"1", nx=True, ex=ttl))
 
-    @_guard
-    def result(self, skey: str, event_id: str) -> dict | None:
-        raw = self.redis.get(self._user_key("result", skey, event_id))
-        return json.loads(raw) if raw else None
-
-    @_guard
-    def remember_result(self, skey: str, event_id: str, result: dict) -> None:
-        self.redis.set(
-            self._user_key("result", skey, event_id),
-            json.dumps(result, ensure_ascii=False),
-            ex=self.dedupe_ttl_seconds,
-        )
-
     # -- per-user FIFO lock ----------------------------------------------------------------
     @contextmanager
-    def lock(self, skey: str, wait_seconds: float | None = None) -> Iterator[None]:
+    def lock(self, skey: str, wait_seconds: float | None = None) -> Iterator[Ticket]:
         """Run the body while holding the user's lock; turns acquire it in the order they queued.
 
         Each turn pushes a ticket onto the user's queue and waits until its ticket is at the
@@ -204,21 +222,22 @@ class SessionStore:
         queue = self._user_key("lockq", skey)
         alive_ms = int(self.lock_timeout_seconds * 1000)
         wait = self.lock_timeout_seconds * 2 if wait_seconds is None else wait_seconds
-        heartbeat = _Heartbeat(self, queue, skey, token, alive_ms)
         try:
             head = self._enqueue(queue, skey, token, alive_ms)
-            heartbeat.start()
+            self._heartbeats.add(token, self._alive_key(skey, token), queue)
             if head != token.encode():
                 self._wait_for_head(queue, skey, token, wait)
         except BaseException:
-            heartbeat.stop()
+            self._heartbeats.remove(token)
             self._dequeue(queue, skey, token)
             raise
+        ticket = Ticket(self, queue, self._alive_key(skey, token), token)
         try:
-            yield
+            yield ticket
         finally:
-            heartbeat.stop()
-            self._dequeue(queue, skey, token)
+            self._heartbeats.remove(token)
+            if not ticket.released:
+                self._dequeue(queue, skey, token)
 
     def _alive_key(self, skey: str, token: str) -> str:
         return self._user_key("lockalive", skey, token)
@@ -264,7 +283,7 @@ class SessionStore:
             pipe.delete(self._alive_key(skey, token))
             pipe.execute()
         except (redis.ConnectionError, redis.TimeoutError):
-            # The heartbeat stops with us, so the ticket expires on its own.
+            # Its heartbeat is no longer renewed, so the ticket expires on its own.
             log.warning("could not release a lock ticket; it will expire", extra={"session": skey})
 
     # -- ops index -------------------------------------------------------------------------
@@ -282,27 +301,56 @@ class SessionStore:
         return sum(int(v) for v in self.redis.mget(keys) if v)
 
 
-class _Heartbeat:
-    """Renews a lock ticket's heartbeat while its turn waits or runs (one daemon thread per turn)."""
+class Ticket:
+    """A held turn lock. ``SessionStore.save(…, ticket=…)`` releases it in the save's round trip."""
 
-    def __init__(self, store: SessionStore, queue: str, skey: str, token: str, alive_ms: int) -> None:
-        self._store, self._queue, self._alive = store, queue, store._alive_key(skey, token)
-        self._alive_ms = alive_ms
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lock-heartbeat", daemon=True)
+    def __init__(self, store: SessionStore, queue: str, alive_key: str, token: str) -> None:
+        self._store, self._queue, self._alive_key, self.token = store, queue, alive_key, token
+        self.released = False
 
-    def start(self) -> None:
-        self._thread.start()
+    def release_into(self, pipe: Any) -> None:
+        self._store._heartbeats.remove(self.token)
+        pipe.lrem(self._queue, 1, self.token)
+        pipe.delete(self._alive_key)
+        self.released = True
 
-    def stop(self) -> None:
-        self._stopped.set()
+
+class _Heartbeats:
+    """Renews the heartbeat of every lock ticket this process holds or waits with.
+
+    One daemon thread per store (started on first use), not one per turn: starting a thread
+    for every turn cost a tenth of a turn's time.
+    """
+
+    def __init__(self, client: redis.Redis, alive_ms: int) -> None:
+        self._redis, self._alive_ms = client, alive_ms
+        self._tickets: dict[str, tuple[str, str]] = {}  # token -> (alive key, queue key)
+        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, token: str, alive_key: str, queue: str) -> None:
+        with self._guard:
+            self._tickets[token] = (alive_key, queue)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="lock-heartbeats", daemon=True)
+                self._thread.start()
+
+    def remove(self, token: str) -> None:
+        with self._guard:
+            self._tickets.pop(token, None)
 
     def _run(self) -> None:
-        while not self._stopped.wait(self._alive_ms / 3000):
+        while True:
+            time.sleep(self._alive_ms / 3000)
+            with self._guard:
+                tickets = list(self._tickets.values())
+            if not tickets:
+                continue
             try:
-                pipe = self._store.redis.pipeline(transaction=False)
-                pipe.pexpire(self._alive, self._alive_ms)
-                pipe.pexpire(self._queue, self._alive_ms * 4)
+                pipe = self._redis.pipeline(transaction=False)
+                for alive_key, queue in tickets:
+                    pipe.pexpire(alive_key, self._alive_ms)
+                    pipe.pexpire(queue, self._alive_ms * 4)
                 pipe.execute()
             except (redis.ConnectionError, redis.TimeoutError):
                 log.warning("lock heartbeat failed; will retry")

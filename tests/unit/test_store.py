@@ -175,13 +175,16 @@ def test_claim_ttl(fake_store: SessionStore, settings: Settings) -> None:
     assert sorted(ttls.values()) == [30, settings.dedupe_ttl_seconds]
 
 
-def test_result_and_remember_result(fake_store: SessionStore, settings: Settings) -> None:
-    assert fake_store.result(SKEY, "evt-1") is None
+def test_save_remembers_the_result_and_open_turn_finds_it(fake_store: SessionStore, settings: Settings) -> None:
+    assert fake_store.open_turn(SKEY, "evt-1") == (None, None)
     answer = {"replies": ["工单已创建：WO-1"], "state": "idle", "session": SKEY, "order_id": "WO-1"}
-    fake_store.remember_result(SKEY, "evt-1", answer)
-    assert fake_store.result(SKEY, "evt-1") == answer
-    assert fake_store.result(SKEY, "evt-2") is None
-    assert fake_store.result("test:t1:u2", "evt-1") is None  # per user
+    fake_store.save(Session(key=SKEY), result=("evt-1", answer))
+    seen, session = fake_store.open_turn(SKEY, "evt-1")
+    assert seen == answer
+    assert session is not None and session.key == SKEY
+    assert fake_store.open_turn(SKEY, "evt-2")[0] is None
+    assert fake_store.open_turn("test:t1:u2", "evt-1")[0] is None  # per user
+    assert fake_store.open_turn(SKEY, None)[0] is None
     keys = list(fake_store.redis.scan_iter(match=f"{settings.redis_prefix}:result:*"))
     assert len(keys) == 1
     assert settings.dedupe_ttl_seconds - 5 <= fake_store.redis.ttl(keys[0]) <= settings.dedupe_ttl_seconds
@@ -323,8 +326,8 @@ def test_lock_heartbeat_keeps_a_long_turn_alive(settings: Settings) -> None:
         pytest.param(lambda s: s.save(Session(key=SKEY)), id="save"),
         pytest.param(lambda s: s.expired_flow(SKEY), id="expired_flow"),
         pytest.param(lambda s: s.claim("ns", "1"), id="claim"),
-        pytest.param(lambda s: s.result(SKEY, "e"), id="result"),
-        pytest.param(lambda s: s.remember_result(SKEY, "e", {}), id="remember_result"),
+        pytest.param(lambda s: s.open_turn(SKEY, "e"), id="open_turn"),
+        pytest.param(lambda s: s.save(Session(key=SKEY), result=("e", {})), id="save_with_result"),
         pytest.param(lambda s: s.ping(), id="ping"),
         pytest.param(lambda s: s.ttl(SKEY), id="ttl"),
         pytest.param(lambda s: s.delete(SKEY), id="delete"),
