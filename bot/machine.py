@@ -119,6 +119,3 @@ class SharedMachine:
         finally:
             with self._guard:
                 self._machine.remove_model(model)
-
-    def triggers(self, state: str) -> list[str]:
-        return self._machine.get_triggers(state)

@@ -93,16 +93,3 @@ class Sender(Protocol):
     """Output port: deliver replies for a turn to the user who sent ``incoming``."""
 
     def send(self, incoming: Incoming, replies: list[Reply]) -> None: ...
-
-
-class CollectingSender:
-    """Keeps what was sent; serves the generic webhook, the console and tests."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[Incoming, Reply]] = []
-
-    def send(self, incoming: Incoming, replies: list[Reply]) -> None:
-        self.sent.extend((incoming, r) for r in replies)
-
-    def texts(self) -> list[str]:
-        return [r.text for _, r in self.sent]

@@ -242,5 +242,6 @@ def say(lang: str, name: str, **values: object) -> str:
     return texts.get(lang, texts["zh"]).format(**values)
 
 
-def names() -> list[str]:
-    return list(_SENTENCES)
+def catalogue() -> dict[str, dict[str, str]]:
+    """Every sentence by name and language (for checks that each has both languages)."""
+    return {name: dict(texts) for name, texts in _SENTENCES.items()}

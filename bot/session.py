@@ -83,13 +83,3 @@ class Session:
             turns=int(data.get("turns", 0)),
             stored_state=data.get("state", "idle"),
         )
-
-    def pending_summary(self) -> str:
-        """A short line for ops listings: what is pending, without history."""
-        parts = [f"{k}={self.pending[k]}" for k in ("alarm_type", "order_id", "alarm_id") if self.pending.get(k)]
-        loc = self.pending.get("location")
-        if loc:
-            parts.append(f"location={loc.get('label') or ''}".strip())
-        if self.pending.get("image_key"):
-            parts.append("photo")
-        return ", ".join(parts)
