@@ -29,7 +29,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         runtime = build_runtime(settings, **{"vlm": _UNSET, **ports})
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # replies are Chinese: readable in curl
     app.extensions["wobot"] = runtime
 
     app.register_blueprint(health.blueprint(runtime))
