@@ -17,8 +17,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.loopback import LoopbackServer
 
 # Valid both as an analyze answer and as a verify_fixed answer, so a test that does not care gets through.
 DEFAULT_CONTENT = json.dumps(
@@ -83,14 +85,17 @@ class _Behaviour:
     body: bytes = b""
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """Context manager around a threaded loopback server; ``base_url`` ends in ``/v1``.
 
     Each scripting method takes ``times``: None (the default) changes what every later request gets;
     an integer queues that behaviour for the next ``times`` requests only, ahead of the default.
     """
 
+    name = "openai"
+
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._requests: list[RecordedRequest] = []
@@ -98,49 +103,18 @@ class FakeOpenAI:
         self._default = _Behaviour("reply", DEFAULT_CONTENT)
         self._delays: deque[float] = deque()
         self._default_delay = 0.0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def start(self) -> FakeOpenAI:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
-        )
-        self._thread.start()
-        return self
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     def stop(self) -> None:
         self._closing.set()  # wakes handlers sleeping in a delay
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "FakeOpenAI is not started"
-        return self._server.server_address[1]
+        super().stop()
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    @property
-    def root_url(self) -> str:
-        """The base URL without ``/v1``; the server answers on both."""
-        return f"http://127.0.0.1:{self.port}"
+        """``root_url`` + ``/v1``, as OpenAI clients expect; the server answers on both."""
+        return f"{self.root_url}/v1"
 
     # -- scripting ---------------------------------------------------------------------------
 

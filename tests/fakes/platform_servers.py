@@ -19,8 +19,10 @@ import threading
 import urllib.parse
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.loopback import LoopbackServer
 
 HTML_LOGIN = (
     b"<!DOCTYPE html><html><head><title>Slack</title></head>"
@@ -72,46 +74,18 @@ def html_login_page() -> Answer:
     return Answer(200, HTML_LOGIN, (("Content-Type", "text/html; charset=utf-8"),))
 
 
-class _FakeServer:
+class _FakeServer(LoopbackServer):
     """A threaded loopback server; subclasses route requests to endpoint names and answer them."""
 
-    name = "fake"
-
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._requests: list[Recorded] = []
         self._scripts: dict[str, deque[Answer]] = defaultdict(deque)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._counter = itertools.count(1)
 
-    def __enter__(self) -> Any:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def start(self) -> Any:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"fake-{self.name}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    @property
-    def root_url(self) -> str:
-        assert self._server is not None, f"{type(self).__name__} is not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     # -- scripting and records ------------------------------------------------------------------------
     def script(self, endpoint: str, answer: Answer, times: int = 1) -> Any:
