@@ -209,6 +209,11 @@ class SessionStore:
         ttl = ttl_seconds or self.dedupe_ttl_seconds
         return bool(self.redis.set(self.key("seen", namespace, ident), b"1", nx=True, ex=ttl))
 
+    @_guard
+    def release(self, namespace: str, ident: str) -> None:
+        """Forget a claim, so the next delivery of ``ident`` is processed (when handing it on failed)."""
+        self.redis.delete(self.key("seen", namespace, ident))
+
     # -- per-user FIFO lock ----------------------------------------------------------------
     @contextmanager
     def lock(self, skey: str, wait_seconds: float | None = None) -> Iterator[Ticket]:

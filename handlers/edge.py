@@ -164,10 +164,26 @@ def respond(runtime: Runtime, platform: str, parse: Callable[[bytes], Outcome],
             log.info("%s redelivery acknowledged and dropped", platform,
                      extra={"platform": platform, "event_id": outcome.job.get("event_id")})
         else:
-            runtime.dispatch(platform, outcome.job)
+            try:
+                runtime.dispatch(platform, outcome.job)
+            except Exception:
+                # Not handed on (the RQ queue is unreachable…): forget the claims, so the platform's
+                # retry of this event is processed rather than dropped as a duplicate.
+                log.exception("%s webhook: could not hand the turn on", platform, extra={"platform": platform})
+                _release(runtime, platform, outcome.dedupe)
+                return _text(503, "cannot take the message now, retry later", retry_after="5")
     elif isinstance(outcome, Ignored):
         log.debug("%s event ignored: %s", platform, outcome.reason, extra={"platform": platform})
     return ack() if ack else Response(b"", status=200, content_type="text/plain")
+
+
+def _release(runtime: Runtime, platform: str, idents: tuple[str, ...]) -> None:
+    for ident in idents:
+        if ident:
+            try:
+                runtime.store.release(platform, ident)
+            except StoreUnavailable:
+                log.warning("%s webhook: claim not released; the retry will be dropped", platform)
 
 
 def _text(status: int, reason: str, retry_after: str | None = None) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -47,6 +48,7 @@ class Runtime:
     platforms: dict[str, ModuleType] = field(default_factory=dict)
     _executor: ThreadPoolExecutor | None = None
     _queue: Any = None
+    _pool_guard: threading.Lock = field(default_factory=threading.Lock)
 
     def dispatch(self, platform: str, job: dict) -> None:
         """Run ``run_job(runtime, job)`` of ``platform`` after the webhook has answered.
@@ -57,9 +59,11 @@ class Runtime:
         if self.settings.worker_mode == "rq":
             self._rq_queue().enqueue("handlers.worker.run_job", platform, job, job_timeout=300)
             return
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.settings.worker_threads, thread_name_prefix="turn")
-        self._executor.submit(run_job_logged, self, platform, job)
+        with self._pool_guard:  # two first requests at once must not make two pools
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.settings.worker_threads, thread_name_prefix="turn")
+            executor = self._executor
+        executor.submit(run_job_logged, self, platform, job)
 
     def _rq_queue(self) -> Any:
         if self._queue is None:
@@ -70,9 +74,10 @@ class Runtime:
 
     def drain(self) -> None:
         """Wait for background turns to finish (tests and shutdown)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        with self._pool_guard:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
 
 
 def run_job_logged(runtime: Runtime, platform: str, job: dict) -> None:

@@ -54,3 +54,27 @@ def test_turns_run_in_an_rq_worker(rq_settings: Settings, slack: FakeSlack, redi
 
     texts = slack.texts(CHANNEL)
     assert texts and "I can:" in texts[0]
+
+
+class UnreachableQueue:
+    """An RQ queue whose Redis went away between the dedupe claim and the enqueue."""
+
+    def enqueue(self, *args: Any, **kwargs: Any) -> None:
+        raise redis.ConnectionError("Connection refused")
+
+
+def test_a_turn_that_cannot_be_queued_is_refused_and_its_retry_processed(
+    rq_settings: Settings, slack: FakeSlack, redis_client: Any
+):
+    with live_app(rq_settings) as live:
+        client = SlackClient(live)
+        event = client.event({"text": "help", "client_msg_id": "c-retry"}, event_id="EvRETRY0001")
+        live.runtime._queue = UnreachableQueue()
+        first = client.post(event)
+        assert first.status == 503  # Slack retries a non-2xx answer
+
+        live.runtime._queue = None  # the queue is back
+        retry = client.post(event, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"})
+        assert retry.status == 200
+        queue = Queue(f"{rq_settings.redis_prefix}:turns-queue", connection=redis_client)
+        assert queue.count == 1  # processed, not dropped as a duplicate of the refused delivery
