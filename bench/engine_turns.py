@@ -254,17 +254,37 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def table(runs: list[Run]) -> str:
-    headers = ("run", "turns", "turns/s", "p50 ms", "p99 ms", "cmds/turn", "trips/turn",
-               "history", "JSON B", "MEMORY B", "all keys B/user")
+    headers = (
+        "run",
+        "turns",
+        "turns/s",
+        "p50 ms",
+        "p99 ms",
+        "cmds/turn",
+        "trips/turn",
+        "history",
+        "JSON B",
+        "MEMORY B",
+        "all keys B/user",
+    )
     rows = []
     for r in runs:
         n = len(r.latencies)
-        rows.append((
-            r.name, str(n), f"{n / r.seconds:,.0f}", f"{percentile(r.latencies, 0.50) * 1000:.2f}",
-            f"{percentile(r.latencies, 0.99) * 1000:.2f}", f"{sum(r.commands.values()) / n:.1f}",
-            f"{r.round_trips / n:.1f}", f"{r.history_entries:.0f}", f"{r.session_json_bytes:,.0f}",
-            f"{r.session_memory_bytes:,.0f}", f"{r.all_keys_bytes_per_user:,.0f}",
-        ))
+        rows.append(
+            (
+                r.name,
+                str(n),
+                f"{n / r.seconds:,.0f}",
+                f"{percentile(r.latencies, 0.50) * 1000:.2f}",
+                f"{percentile(r.latencies, 0.99) * 1000:.2f}",
+                f"{sum(r.commands.values()) / n:.1f}",
+                f"{r.round_trips / n:.1f}",
+                f"{r.history_entries:.0f}",
+                f"{r.session_json_bytes:,.0f}",
+                f"{r.session_memory_bytes:,.0f}",
+                f"{r.all_keys_bytes_per_user:,.0f}",
+            )
+        )
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
 
     def line(cells: tuple[str, ...]) -> str:
@@ -304,8 +324,9 @@ def main() -> None:
             plan = script(args.turns, args.users)
             engine_run, transcript = run_engine(url, prefix, plan, args.users, Path(tmp))
             settings = Settings()
-            naive_run = run_naive(url, naive_prefix, transcript, args.users, settings.session_ttl_seconds,
-                                  settings.history_max_turns)
+            naive_run = run_naive(
+                url, naive_prefix, transcript, args.users, settings.session_ttl_seconds, settings.history_max_turns
+            )
     finally:
         wipe(admin, prefix)
         wipe(admin, naive_prefix)
@@ -316,14 +337,17 @@ def main() -> None:
             shutil.rmtree(redis_dir, ignore_errors=True)
 
     where = "throwaway redis-server (exact counts)" if proc else f"{url} (counts include other clients)"
-    print(f"Redis {version} at {where}; {args.turns} text turns over {args.users} users, one thread, "
-          f"history cap {Settings().history_max_turns} turns; every engine turn carries a message id")
+    print(
+        f"Redis {version} at {where}; {args.turns} text turns over {args.users} users, one thread, "
+        f"history cap {Settings().history_max_turns} turns; every engine turn carries a message id"
+    )
     print(table([engine_run, naive_run]))
     print(breakdown(engine_run, args.users))
     print(breakdown(naive_run, args.users))
     print("history = messages kept per session; JSON B = stored session JSON; MEMORY B = MEMORY USAGE of that key;")
-    print("all keys B/user = MEMORY USAGE of every key under the prefix (sessions, flow, dedupe results, index)"
-          " / users")
+    print(
+        "all keys B/user = MEMORY USAGE of every key under the prefix (sessions, flow, dedupe results, index) / users"
+    )
 
 
 if __name__ == "__main__":

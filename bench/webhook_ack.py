@@ -46,44 +46,78 @@ Request = tuple[str, str, bytes, dict[str, str]]  # method, path+query, body, he
 
 
 def wecom_request(i: int) -> Request:
-    plain = (f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><FromUserName><![CDATA[user{i % 50}]]></FromUserName>"
-             f"<CreateTime>{1700000000 + i}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-             f"<Content><![CDATA[状态]]></Content><MsgId>{7300000000000000000 + i}</MsgId>"
-             f"<AgentID>{AGENT}</AgentID></xml>")
+    plain = (
+        f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><FromUserName><![CDATA[user{i % 50}]]></FromUserName>"
+        f"<CreateTime>{1700000000 + i}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[状态]]></Content><MsgId>{7300000000000000000 + i}</MsgId>"
+        f"<AgentID>{AGENT}</AgentID></xml>"
+    )
     encrypt = pc.wecom_encrypt(AES_KEY, plain.encode(), CORP)
     ts, nonce = str(int(time.time())), str(i)
     sig = pc.wecom_signature(WECOM_TOKEN, ts, nonce, encrypt)
-    body = (f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><AgentID><![CDATA[{AGENT}]]></AgentID>"
-            f"<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>").encode()
+    body = (
+        f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><AgentID><![CDATA[{AGENT}]]></AgentID>"
+        f"<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+    ).encode()
     return "POST", f"/webhook/wecom?msg_signature={sig}&timestamp={ts}&nonce={nonce}", body, {}
 
 
 def feishu_request(i: int) -> Request:
     event = {
         "schema": "2.0",
-        "header": {"event_id": uuid.uuid4().hex, "event_type": "im.message.receive_v1", "token": FEISHU_VT,
-                   "tenant_key": "tk", "app_id": "cli_bench", "create_time": "1"},
-        "event": {"sender": {"sender_id": {"open_id": f"ou_{i % 50}"}, "sender_type": "user"},
-                  "message": {"message_id": f"om_{uuid.uuid4().hex}", "chat_id": "oc_1", "chat_type": "p2p",
-                              "message_type": "text", "content": json.dumps({"text": "状态"})}},
+        "header": {
+            "event_id": uuid.uuid4().hex,
+            "event_type": "im.message.receive_v1",
+            "token": FEISHU_VT,
+            "tenant_key": "tk",
+            "app_id": "cli_bench",
+            "create_time": "1",
+        },
+        "event": {
+            "sender": {"sender_id": {"open_id": f"ou_{i % 50}"}, "sender_type": "user"},
+            "message": {
+                "message_id": f"om_{uuid.uuid4().hex}",
+                "chat_id": "oc_1",
+                "chat_type": "p2p",
+                "message_type": "text",
+                "content": json.dumps({"text": "状态"}),
+            },
+        },
     }
     body = json.dumps({"encrypt": pc.feishu_encrypt(FEISHU_KEY, json.dumps(event))}).encode()
     ts, nonce = str(int(time.time())), f"n{i}"
-    headers = {"Content-Type": "application/json", "X-Lark-Request-Timestamp": ts, "X-Lark-Request-Nonce": nonce,
-               "X-Lark-Signature": hashlib.sha256((ts + nonce + FEISHU_KEY).encode() + body).hexdigest()}
+    headers = {
+        "Content-Type": "application/json",
+        "X-Lark-Request-Timestamp": ts,
+        "X-Lark-Request-Nonce": nonce,
+        "X-Lark-Signature": hashlib.sha256((ts + nonce + FEISHU_KEY).encode() + body).hexdigest(),
+    }
     return "POST", "/webhook/feishu", body, headers
 
 
 def slack_request(i: int) -> Request:
-    payload = {"type": "event_callback", "team_id": "T1", "event_id": f"Ev{uuid.uuid4().hex}",
-               "authorizations": [{"user_id": "UBOT", "is_bot": True}],
-               "event": {"type": "message", "user": f"U{i % 50}", "channel": "D1", "ts": f"{1700000000 + i}.000100",
-                         "text": "status"}}
+    payload = {
+        "type": "event_callback",
+        "team_id": "T1",
+        "event_id": f"Ev{uuid.uuid4().hex}",
+        "authorizations": [{"user_id": "UBOT", "is_bot": True}],
+        "event": {
+            "type": "message",
+            "user": f"U{i % 50}",
+            "channel": "D1",
+            "ts": f"{1700000000 + i}.000100",
+            "text": "status",
+        },
+    }
     body = json.dumps(payload).encode()
     ts = str(int(time.time()))
     sig = SignatureVerifier(SLACK_SECRET).generate_signature(timestamp=ts, body=body)
-    return "POST", "/webhook/slack", body, {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts,
-                                            "X-Slack-Signature": sig}
+    return (
+        "POST",
+        "/webhook/slack",
+        body,
+        {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig},
+    )
 
 
 def plain_request(i: int) -> Request:
@@ -109,16 +143,32 @@ def main() -> None:
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL", ""), help="Redis URL (default: in-process)")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp, FakeWeCom(CORP, "s") as wecom, FakeFeishu("cli_bench", "s") as feishu, \
-            FakeSlack("xoxb-bench") as slack:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeWeCom(CORP, "s") as wecom,
+        FakeFeishu("cli_bench", "s") as feishu,
+        FakeSlack("xoxb-bench") as slack,
+    ):
         settings = Settings(
-            redis_url=args.redis, redis_prefix=f"bench{uuid.uuid4().hex[:8]}", storage_dir=f"{tmp}/images",
-            database_url=f"sqlite:///{tmp}/orders.db", log_level="WARNING",
-            wecom_corp_id=CORP, wecom_agent_id=AGENT, wecom_secret="s", wecom_token=WECOM_TOKEN,
-            wecom_encoding_aes_key=AES_KEY, wecom_api_base=wecom.base_url,
-            feishu_app_id="cli_bench", feishu_app_secret="s", feishu_verification_token=FEISHU_VT,
-            feishu_encrypt_key=FEISHU_KEY, feishu_api_base=feishu.base_url,
-            slack_signing_secret=SLACK_SECRET, slack_bot_token="xoxb-bench", slack_api_base=slack.base_url,
+            redis_url=args.redis,
+            redis_prefix=f"bench{uuid.uuid4().hex[:8]}",
+            storage_dir=f"{tmp}/images",
+            database_url=f"sqlite:///{tmp}/orders.db",
+            log_level="WARNING",
+            wecom_corp_id=CORP,
+            wecom_agent_id=AGENT,
+            wecom_secret="s",
+            wecom_token=WECOM_TOKEN,
+            wecom_encoding_aes_key=AES_KEY,
+            wecom_api_base=wecom.base_url,
+            feishu_app_id="cli_bench",
+            feishu_app_secret="s",
+            feishu_verification_token=FEISHU_VT,
+            feishu_encrypt_key=FEISHU_KEY,
+            feishu_api_base=feishu.base_url,
+            slack_signing_secret=SLACK_SECRET,
+            slack_bot_token="xoxb-bench",
+            slack_api_base=slack.base_url,
         )
         app = create_app(settings)
         app.add_url_rule("/bench/plain", "bench_plain", lambda: ("", 200), methods=["POST"])
@@ -149,12 +199,18 @@ def main() -> None:
                 method, path, body, headers = req
                 return client.open(path, method=method, data=body, headers=headers).status_code
 
-        print(f"webhook ack latency, {args.n} requests each, {'HTTP' if args.http else 'Flask test client'}, "
-              f"store: {'redis' if args.redis else 'in-process'}")
+        print(
+            f"webhook ack latency, {args.n} requests each, {'HTTP' if args.http else 'Flask test client'}, "
+            f"store: {'redis' if args.redis else 'in-process'}"
+        )
         print(f"{'route':<16}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
         try:
-            for name, make in (("plain Flask 200", plain_request), ("wecom", wecom_request),
-                               ("feishu", feishu_request), ("slack", slack_request)):
+            for name, make in (
+                ("plain Flask 200", plain_request),
+                ("wecom", wecom_request),
+                ("feishu", feishu_request),
+                ("slack", slack_request),
+            ):
                 send(make(10**6))  # warm up (imports, token fetch, first connection)
                 times = sorted(measure(send, make, args.n))
                 p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
@@ -168,7 +224,7 @@ def main() -> None:
                 client_redis = runtime.store.redis
                 keys = list(client_redis.scan_iter(match=f"{settings.redis_prefix}:*", count=1000))
                 for start in range(0, len(keys), 500):
-                    client_redis.delete(*keys[start:start + 500])
+                    client_redis.delete(*keys[start : start + 500])
 
 
 if __name__ == "__main__":

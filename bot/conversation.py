@@ -126,9 +126,7 @@ class Conversation:
             session.add_turn("bot", text, max_turns=max_turns)
         session.turns += 1
         result = TurnResult([Reply(t) for t in replies], session.state, skey, order_id=turn.order_id)
-        store.save(
-            session, result=(incoming.event_id, result.to_json()) if incoming.event_id else None, ticket=ticket
-        )
+        store.save(session, result=(incoming.event_id, result.to_json()) if incoming.event_id else None, ticket=ticket)
         if turn.state_before != session.state:
             observer.transition(turn.state_before, session.state)
         for kind in turn.errors:
@@ -429,7 +427,9 @@ class Turn:
             before_photo = Photo(before, before_type, self._photo_url(order.report_photo_key))
             try:
                 verdict = services.vlm.verify_fixed(
-                    before_photo, Photo(after, after_type, self._photo_url(key)), order.description,
+                    before_photo,
+                    Photo(after, after_type, self._photo_url(key)),
+                    order.description,
                     self.session.history,
                 )
             except VlmError as exc:
@@ -509,20 +509,29 @@ class Turn:
             return
         closed = ""
         if order.closed_at:
-            closed = self.t("order_closed_line", closed=_when(order.closed_at),
-                            reason=order.vlm_reason or order.cancel_reason or "-")
+            closed = self.t(
+                "order_closed_line",
+                closed=_when(order.closed_at),
+                reason=order.vlm_reason or order.cancel_reason or "-",
+            )
         self.say(
-            "order_status", order_id=order.id, status=self.t(f"status_{order.status}"),
-            alarm_type=order.alarm_type, location=order.location_text or self.t("unknown"),
-            created=_when(order.created_at), closed=closed,
+            "order_status",
+            order_id=order.id,
+            status=self.t(f"status_{order.status}"),
+            alarm_type=order.alarm_type,
+            location=order.location_text or self.t("unknown"),
+            created=_when(order.created_at),
+            closed=closed,
         )
 
     def say_unsupported(self) -> None:
         self.say("unsupported_kind")
 
     def say_idle_hint(self) -> None:
-        if self.incoming.kind == "text" and self.intent.name in ("text", "number", "confirm", "retry") and (
-            self.session.turns == 0
+        if (
+            self.incoming.kind == "text"
+            and self.intent.name in ("text", "number", "confirm", "retry")
+            and (self.session.turns == 0)
         ):
             self.say("welcome")
         else:

@@ -159,8 +159,11 @@ class SessionStore:
         pipe.expire(turns_key, 7200)
         if result is not None:
             event_id, body = result
-            pipe.set(self._user_key("result", skey, event_id), json.dumps(body, ensure_ascii=False),
-                     ex=self.dedupe_ttl_seconds)
+            pipe.set(
+                self._user_key("result", skey, event_id),
+                json.dumps(body, ensure_ascii=False),
+                ex=self.dedupe_ttl_seconds,
+            )
         if ticket is not None:
             ticket.release_into(pipe)
         pipe.execute()
@@ -366,7 +369,10 @@ def build_store(redis_url: str, **options: Any) -> SessionStore:
     if redis_url:
         # One quick retry, no backoff: with Redis down the caller should get its 503 in well under a second.
         client = redis.Redis.from_url(
-            redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30,
+            redis_url,
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            health_check_interval=30,
             retry=Retry(NoBackoff(), 1),
         )
     else:

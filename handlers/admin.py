@@ -178,8 +178,9 @@ def api_blueprint(ops: Ops, tokens: dict[str, str]) -> Blueprint:
     @bp.get("/sessions")
     def sessions() -> Any:
         a = request.args
-        page = ops.list_sessions(state=a.get("state"), platform=a.get("platform"), q=a.get("q"),
-                                 cursor=a.get("cursor"), limit=a.get("limit"))
+        page = ops.list_sessions(
+            state=a.get("state"), platform=a.get("platform"), q=a.get("q"), cursor=a.get("cursor"), limit=a.get("limit")
+        )
         return jsonify(page.to_json())
 
     @bp.get("/sessions/<path:key>")

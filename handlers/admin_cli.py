@@ -90,16 +90,19 @@ def register(app: Flask, ops: Ops) -> None:
     @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 200))
     @click.option("--cursor", default=None, help="next_cursor of the previous page")
     @_as_json_option
-    def sessions_list(state: str | None, platform: str | None, q: str | None, limit: int, cursor: str | None,
-                      as_json: bool) -> None:
+    def sessions_list(
+        state: str | None, platform: str | None, q: str | None, limit: int, cursor: str | None, as_json: bool
+    ) -> None:
         """Live sessions, newest activity first."""
         with _errors():
             page = ops.list_sessions(state=state, platform=platform, q=q, cursor=cursor, limit=limit)
         if as_json:
             _json(page.to_json())
             return
-        rows = [(s["key"], s["state"], s["waiting_for"], s["pending"], s["last_activity"], _minutes(s["seconds_left"]))
-                for s in page.items]
+        rows = [
+            (s["key"], s["state"], s["waiting_for"], s["pending"], s["last_activity"], _minutes(s["seconds_left"]))
+            for s in page.items
+        ]
         click.echo(table(rows, ("KEY", "STATE", "WAITING FOR", "PENDING", "LAST ACTIVITY", "LEFT")))
         if page.next_cursor:
             click.echo(f"\nmore: --cursor {page.next_cursor}")
@@ -114,17 +117,33 @@ def register(app: Flask, ops: Ops) -> None:
         if as_json:
             _json(s)
             return
-        click.echo(table([
-            ("key", s["key"]), ("state", s["state"]), ("waiting for", s["waiting_for"]),
-            ("time left", _minutes(s["seconds_left"])), ("last activity", s["last_activity"]),
-            ("started", s["created_at"]), ("turns", s["turns"]),
-        ], ("FIELD", "VALUE")))
+        click.echo(
+            table(
+                [
+                    ("key", s["key"]),
+                    ("state", s["state"]),
+                    ("waiting for", s["waiting_for"]),
+                    ("time left", _minutes(s["seconds_left"])),
+                    ("last activity", s["last_activity"]),
+                    ("started", s["created_at"]),
+                    ("turns", s["turns"]),
+                ],
+                ("FIELD", "VALUE"),
+            )
+        )
         if s["pending"]:
             click.echo("\npending:")
             click.echo(table([(k, v) for k, v in s["pending"].items()], ("FIELD", "VALUE")))
         click.echo("\nhistory (oldest first):")
-        rows = [(h.get("at"), h.get("role"), h.get("text") or (f"[{h.get('kind')}]" if h.get("kind") else ""),
-                 h.get("image_key")) for h in s["history"]]
+        rows = [
+            (
+                h.get("at"),
+                h.get("role"),
+                h.get("text") or (f"[{h.get('kind')}]" if h.get("kind") else ""),
+                h.get("image_key"),
+            )
+            for h in s["history"]
+        ]
         click.echo(table(rows, ("AT", "WHO", "MESSAGE", "PHOTO")))
 
     @sessions.command("reset")
@@ -177,8 +196,10 @@ def register(app: Flask, ops: Ops) -> None:
         if as_json:
             _json(page.to_json())
             return
-        rows = [(o["id"], o["status"], o["alarm_type"], o["location"], o["reporter"]["session_key"], o["created_at"])
-                for o in page.items]
+        rows = [
+            (o["id"], o["status"], o["alarm_type"], o["location"], o["reporter"]["session_key"], o["created_at"])
+            for o in page.items
+        ]
         click.echo(table(rows, ("ID", "STATUS", "TYPE", "LOCATION", "REPORTER", "CREATED")))
         if page.next_cursor:
             click.echo(f"\nmore: --cursor {page.next_cursor}")
@@ -193,16 +214,29 @@ def register(app: Flask, ops: Ops) -> None:
         if as_json:
             _json(o)
             return
-        click.echo(table([
-            ("id", o["id"]), ("status", o["status"]), ("type", f"{o['alarm_type']} ({o['severity']})"),
-            ("description", o["description"]), ("location", o["location"]),
-            ("reporter", o["reporter"]["session_key"]), ("created", o["created_at"]), ("closed", o["closed_at"]),
-            ("photo check", o["vlm_reason"]), ("cancel reason", o["cancel_reason"]),
-            ("before photo", _photo(o["report_photo"])), ("after photo", _photo(o["close_photo"])),
-        ], ("FIELD", "VALUE")))
+        click.echo(
+            table(
+                [
+                    ("id", o["id"]),
+                    ("status", o["status"]),
+                    ("type", f"{o['alarm_type']} ({o['severity']})"),
+                    ("description", o["description"]),
+                    ("location", o["location"]),
+                    ("reporter", o["reporter"]["session_key"]),
+                    ("created", o["created_at"]),
+                    ("closed", o["closed_at"]),
+                    ("photo check", o["vlm_reason"]),
+                    ("cancel reason", o["cancel_reason"]),
+                    ("before photo", _photo(o["report_photo"])),
+                    ("after photo", _photo(o["close_photo"])),
+                ],
+                ("FIELD", "VALUE"),
+            )
+        )
         click.echo("\nconversation:")
-        click.echo(table([(h.get("role"), h.get("text") or h.get("kind")) for h in o.get("history", [])],
-                         ("WHO", "MESSAGE")))
+        click.echo(
+            table([(h.get("role"), h.get("text") or h.get("kind")) for h in o.get("history", [])], ("WHO", "MESSAGE"))
+        )
 
     @orders.command("cancel")
     @click.argument("order_id")

@@ -56,30 +56,64 @@ def _page(item: dict[str, Any]) -> dict[str, Any]:
 
 
 _LIMIT = {
-    "name": "limit", "in": "query", "required": False,
+    "name": "limit",
+    "in": "query",
+    "required": False,
     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
 }
-_CURSOR = {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
-           "description": "next_cursor from the previous page"}
+_CURSOR = {
+    "name": "cursor",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "next_cursor from the previous page",
+}
 EXAMPLE_SESSION_KEY = "wecom:ww1436e0e65a779aee:zhangsan"
 EXAMPLE_ORDER_ID = "WO-20260101-ABCDE"
-_KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1},
-        "description": "session key platform:tenant:user", "example": EXAMPLE_SESSION_KEY}
-_ORDER_ID = {"name": "order_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1},
-             "example": EXAMPLE_ORDER_ID}
+_KEY = {
+    "name": "key",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1},
+    "description": "session key platform:tenant:user",
+    "example": EXAMPLE_SESSION_KEY,
+}
+_ORDER_ID = {
+    "name": "order_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1},
+    "example": EXAMPLE_ORDER_ID,
+}
 
 _SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": _STR}},
     "SessionSummary": {
         "type": "object",
-        "required": ["key", "platform", "tenant", "user", "state", "waiting_for", "pending", "last_activity",
-                     "seconds_left", "turns"],
+        "required": [
+            "key",
+            "platform",
+            "tenant",
+            "user",
+            "state",
+            "waiting_for",
+            "pending",
+            "last_activity",
+            "seconds_left",
+            "turns",
+        ],
         "properties": {
-            "key": _STR, "platform": _STR, "tenant": _STR, "user": _STR,
+            "key": _STR,
+            "platform": _STR,
+            "tenant": _STR,
+            "user": _STR,
             "state": {"type": "string", "enum": list(STATES)},
             "waiting_for": _nullable({"type": "string", "description": "what the bot waits for, in words"}),
-            "pending": {"type": "object", "additionalProperties": True,
-                        "description": "alarm_type, order_id, alarm_id, location, photo, analysis_failed"},
+            "pending": {
+                "type": "object",
+                "additionalProperties": True,
+                "description": "alarm_type, order_id, alarm_id, location, photo, analysis_failed",
+            },
             "last_activity": _nullable(_TIME),
             "seconds_left": _nullable({"type": "integer", "minimum": 0}),
             "turns": _INT,
@@ -105,8 +139,11 @@ _SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "required": ["history", "created_at"],
                 "properties": {
-                    "pending": {"type": "object", "additionalProperties": True,
-                                "description": "every pending field; image_url links the pending photo"},
+                    "pending": {
+                        "type": "object",
+                        "additionalProperties": True,
+                        "description": "every pending field; image_url links the pending photo",
+                    },
                     "history": {"type": "array", "items": _ref("HistoryEntry")},
                     "created_at": _nullable(_TIME),
                 },
@@ -117,16 +154,22 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["key", "state", "previous_state", "notified"],
         "properties": {
-            "key": _STR, "state": {"type": "string", "enum": ["idle"]},
+            "key": _STR,
+            "state": {"type": "string", "enum": ["idle"]},
             "previous_state": {"type": "string", "enum": list(STATES)},
             "notified": {"type": "boolean", "description": "false when the platform has no push channel or failed"},
         },
     },
-    "DeleteResult": {"type": "object", "required": ["key", "deleted"],
-                     "properties": {"key": _STR, "deleted": {"type": "boolean"}}},
-    "TtlResult": {"type": "object", "required": ["key", "seconds_left"],
-                  "properties": {"key": _STR, "seconds_left": {"type": "integer", "minimum": TTL_MIN,
-                                                               "maximum": TTL_MAX}}},
+    "DeleteResult": {
+        "type": "object",
+        "required": ["key", "deleted"],
+        "properties": {"key": _STR, "deleted": {"type": "boolean"}},
+    },
+    "TtlResult": {
+        "type": "object",
+        "required": ["key", "seconds_left"],
+        "properties": {"key": _STR, "seconds_left": {"type": "integer", "minimum": TTL_MIN, "maximum": TTL_MAX}},
+    },
     "Counts": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
     "Stats": {
         "type": "object",
@@ -142,14 +185,22 @@ _SCHEMAS: dict[str, Any] = {
                     "window_seconds": _INT,
                 },
             },
-            "orders": _nullable({"type": "object", "additionalProperties": {"type": "integer"},
-                                 "description": "open / closed / cancelled; null if the database is down"}),
+            "orders": _nullable(
+                {
+                    "type": "object",
+                    "additionalProperties": {"type": "integer"},
+                    "description": "open / closed / cancelled; null if the database is down",
+                }
+            ),
             "turns_last_hour": {"type": "integer", "minimum": 0},
             "redis": {
                 "type": "object",
                 "required": ["version", "used_memory", "used_memory_human"],
-                "properties": {"version": _nullable(_STR), "used_memory": _nullable(_INT),
-                               "used_memory_human": _nullable(_STR)},
+                "properties": {
+                    "version": _nullable(_STR),
+                    "used_memory": _nullable(_INT),
+                    "used_memory_human": _nullable(_STR),
+                },
             },
             "problems": {"type": "array", "items": _STR},
             "took_ms": {"type": "number"},
@@ -158,13 +209,27 @@ _SCHEMAS: dict[str, Any] = {
     "Photo": {"type": "object", "required": ["key", "url"], "properties": {"key": _STR, "url": _nullable(_STR)}},
     "Order": {
         "type": "object",
-        "required": ["id", "status", "alarm_type", "description", "severity", "location", "reporter", "created_at",
-                     "report_photo", "close_photo"],
+        "required": [
+            "id",
+            "status",
+            "alarm_type",
+            "description",
+            "severity",
+            "location",
+            "reporter",
+            "created_at",
+            "report_photo",
+            "close_photo",
+        ],
         "properties": {
             "id": _STR,
             "status": {"type": "string", "enum": ORDER_STATUSES},
-            "alarm_type": _STR, "description": _STR, "severity": _STR, "location": _STR,
-            "latitude": _nullable({"type": "number"}), "longitude": _nullable({"type": "number"}),
+            "alarm_type": _STR,
+            "description": _STR,
+            "severity": _STR,
+            "location": _STR,
+            "latitude": _nullable({"type": "number"}),
+            "longitude": _nullable({"type": "number"}),
             "reporter": {
                 "type": "object",
                 "required": ["platform", "tenant", "user", "session_key"],
@@ -183,8 +248,11 @@ _SCHEMAS: dict[str, Any] = {
     "OrderDetail": {
         "allOf": [
             _ref("Order"),
-            {"type": "object", "required": ["history"],
-             "properties": {"history": {"type": "array", "items": _ref("HistoryEntry")}}},
+            {
+                "type": "object",
+                "required": ["history"],
+                "properties": {"history": {"type": "array", "items": _ref("HistoryEntry")}},
+            },
         ]
     },
     "AuditEntry": {
@@ -208,18 +276,36 @@ _SESSION_PATHS: dict[str, Any] = {
             "operationId": "listSessions",
             "summary": "Live sessions, newest activity first",
             "description": "Walks the ops index (never KEYS). A page can be shorter than limit when expired "
-                           "sessions were skipped; keep following next_cursor until it is null.",
+            "sessions were skipped; keep following next_cursor until it is null.",
             "parameters": [
-                {"name": "state", "in": "query", "required": False, "description": "empty: any",
-                 "schema": {"type": "string", "enum": ["", *STATES]}},
-                {"name": "platform", "in": "query", "required": False, "description": "empty: any",
-                 "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{0,64}$"}},
-                {"name": "q", "in": "query", "required": False, "description": "part of the user id",
-                 "schema": {"type": "string", "maxLength": 128}},
-                _CURSOR, _LIMIT,
+                {
+                    "name": "state",
+                    "in": "query",
+                    "required": False,
+                    "description": "empty: any",
+                    "schema": {"type": "string", "enum": ["", *STATES]},
+                },
+                {
+                    "name": "platform",
+                    "in": "query",
+                    "required": False,
+                    "description": "empty: any",
+                    "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{0,64}$"},
+                },
+                {
+                    "name": "q",
+                    "in": "query",
+                    "required": False,
+                    "description": "part of the user id",
+                    "schema": {"type": "string", "maxLength": 128},
+                },
+                _CURSOR,
+                _LIMIT,
             ],
-            "responses": {"200": _json_response("a page of sessions", _page(_ref("SessionSummary"))),
-                          **_errors(400, 401, 503)},
+            "responses": {
+                "200": _json_response("a page of sessions", _page(_ref("SessionSummary"))),
+                **_errors(400, 401, 503),
+            },
         }
     },
     "/sessions/{key}": {
@@ -243,11 +329,20 @@ _SESSION_PATHS: dict[str, Any] = {
             "parameters": [_KEY],
             "requestBody": {
                 "required": False,
-                "content": {"application/json": {"schema": {
-                    "type": "object",
-                    "properties": {"notify": {"type": "boolean", "default": False,
-                                              "description": "send the user a one-line notice"}},
-                }}},
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "notify": {
+                                    "type": "boolean",
+                                    "default": False,
+                                    "description": "send the user a one-line notice",
+                                }
+                            },
+                        }
+                    }
+                },
             },
             "responses": {"200": _json_response("reset", _ref("ResetResult")), **_errors(400, 401, 404, 503)},
         }
@@ -259,11 +354,15 @@ _SESSION_PATHS: dict[str, Any] = {
             "parameters": [_KEY],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {
-                    "type": "object",
-                    "required": ["seconds"],
-                    "properties": {"seconds": {"type": "integer", "minimum": TTL_MIN, "maximum": TTL_MAX}},
-                }}},
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["seconds"],
+                            "properties": {"seconds": {"type": "integer", "minimum": TTL_MIN, "maximum": TTL_MAX}},
+                        }
+                    }
+                },
             },
             "responses": {"200": _json_response("changed", _ref("TtlResult")), **_errors(400, 401, 404, 503)},
         }
@@ -283,14 +382,24 @@ _OTHER_PATHS: dict[str, Any] = {
             "operationId": "listOrders",
             "summary": "Work orders, newest first",
             "parameters": [
-                {"name": "status", "in": "query", "required": False, "description": "empty: any",
-                 "schema": {"type": "string", "enum": ["", *ORDER_STATUSES]}},
-                {"name": "q", "in": "query", "required": False, "schema": {"type": "string"},
-                 "description": "part of the id, user, location or description"},
-                _CURSOR, _LIMIT,
+                {
+                    "name": "status",
+                    "in": "query",
+                    "required": False,
+                    "description": "empty: any",
+                    "schema": {"type": "string", "enum": ["", *ORDER_STATUSES]},
+                },
+                {
+                    "name": "q",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "part of the id, user, location or description",
+                },
+                _CURSOR,
+                _LIMIT,
             ],
-            "responses": {"200": _json_response("a page of orders", _page(_ref("Order"))),
-                          **_errors(400, 401, 503)},
+            "responses": {"200": _json_response("a page of orders", _page(_ref("Order"))), **_errors(400, 401, 503)},
         }
     },
     "/orders/{order_id}": {
@@ -308,12 +417,22 @@ _OTHER_PATHS: dict[str, Any] = {
             "parameters": [_ORDER_ID],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {
-                    "type": "object",
-                    "required": ["reason"],
-                    "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500,
-                                              "pattern": r"[^\x00-\x20\x7f]"}},
-                }}},
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["reason"],
+                            "properties": {
+                                "reason": {
+                                    "type": "string",
+                                    "minLength": 1,
+                                    "maxLength": 500,
+                                    "pattern": r"[^\x00-\x20\x7f]",
+                                }
+                            },
+                        }
+                    }
+                },
             },
             "responses": {"200": _json_response("cancelled", _ref("Order")), **_errors(400, 401, 404, 409, 503)},
         }
@@ -323,13 +442,19 @@ _OTHER_PATHS: dict[str, Any] = {
             "operationId": "listAudit",
             "summary": f"The audit trail, newest first (about the last {AUDIT_MAX} changes are kept)",
             "parameters": [
-                {"name": "cursor", "in": "query", "required": False,
-                 "schema": {"type": "string", "pattern": r"^(\d{1,20}-\d{1,20})?$"},
-                 "description": "next_cursor of the previous page; empty: the newest"},
+                {
+                    "name": "cursor",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "pattern": r"^(\d{1,20}-\d{1,20})?$"},
+                    "description": "next_cursor of the previous page; empty: the newest",
+                },
                 _LIMIT,
             ],
-            "responses": {"200": _json_response("a page of entries", _page(_ref("AuditEntry"))),
-                          **_errors(400, 401, 503)},
+            "responses": {
+                "200": _json_response("a page of entries", _page(_ref("AuditEntry"))),
+                **_errors(400, 401, 503),
+            },
         }
     },
 }
@@ -340,21 +465,28 @@ def document() -> dict[str, Any]:
     import copy
 
     responses = {f"E{code}": _json_response(text, _ref("Error")) for code, text in _ERROR_TEXT.items()}
-    return copy.deepcopy({
-        "openapi": "3.0.3",
-        "info": {
-            "title": "wobot admin API",
-            "version": "1",
-            "description": "Ops API of the field-operations bot. Off unless ADMIN_TOKEN is set (then every path "
-                           "answers 404). Every change is recorded in the audit trail with the token's name.",
-        },
-        "servers": [{"url": "/admin/api"}],
-        "security": [{"bearer": []}],
-        "paths": {**_SESSION_PATHS, **_OTHER_PATHS},
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "ADMIN_TOKEN (or the secret of one name:secret pair)"}},
-            "schemas": _SCHEMAS,
-            "responses": responses,
-        },
-    })
+    return copy.deepcopy(
+        {
+            "openapi": "3.0.3",
+            "info": {
+                "title": "wobot admin API",
+                "version": "1",
+                "description": "Ops API of the field-operations bot. Off unless ADMIN_TOKEN is set (then every path "
+                "answers 404). Every change is recorded in the audit trail with the token's name.",
+            },
+            "servers": [{"url": "/admin/api"}],
+            "security": [{"bearer": []}],
+            "paths": {**_SESSION_PATHS, **_OTHER_PATHS},
+            "components": {
+                "securitySchemes": {
+                    "bearer": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "ADMIN_TOKEN (or the secret of one name:secret pair)",
+                    }
+                },
+                "schemas": _SCHEMAS,
+                "responses": responses,
+            },
+        }
+    )

@@ -217,16 +217,33 @@ def blueprint(ops: Ops, tokens: dict[str, str], admin_token: str) -> Blueprint:
             else:
                 value = signer.dumps({"who": name, "csrf": secrets.token_urlsafe(24)})
                 resp = redirect(_safe_next(request.form.get("next")))
-                resp.set_cookie(COOKIE, value, max_age=COOKIE_MAX_AGE, path="/admin", httponly=True,
-                                samesite="Strict", secure=request.is_secure)
+                resp.set_cookie(
+                    COOKIE,
+                    value,
+                    max_age=COOKIE_MAX_AGE,
+                    path="/admin",
+                    httponly=True,
+                    samesite="Strict",
+                    secure=request.is_secure,
+                )
                 resp.delete_cookie(LOGIN_COOKIE, path="/admin/login")
                 log.info("admin %s signed in", name)
                 return resp
         login_token = secrets.token_urlsafe(24)
-        resp = Response(page("login.html", login_csrf=login_token, next=request.values.get("next", ""),
-                             error=error), status=401 if error else 200, mimetype="text/html")
-        resp.set_cookie(LOGIN_COOKIE, login_token, max_age=3600, path="/admin/login", httponly=True,
-                        samesite="Strict", secure=request.is_secure)
+        resp = Response(
+            page("login.html", login_csrf=login_token, next=request.values.get("next", ""), error=error),
+            status=401 if error else 200,
+            mimetype="text/html",
+        )
+        resp.set_cookie(
+            LOGIN_COOKIE,
+            login_token,
+            max_age=3600,
+            path="/admin/login",
+            httponly=True,
+            samesite="Strict",
+            secure=request.is_secure,
+        )
         return resp
 
     @bp.post("/logout")
@@ -244,11 +261,24 @@ def blueprint(ops: Ops, tokens: dict[str, str], admin_token: str) -> Blueprint:
     def sessions() -> Any:
         a = request.args
         filters = {"q": a.get("q", "").strip(), "state": a.get("state", ""), "platform": a.get("platform", "")}
-        result = ops.list_sessions(state=filters["state"], platform=filters["platform"], q=filters["q"],
-                                   cursor=a.get("cursor"), limit=a.get("limit") or 50)
+        result = ops.list_sessions(
+            state=filters["state"],
+            platform=filters["platform"],
+            q=filters["q"],
+            cursor=a.get("cursor"),
+            limit=a.get("limit") or 50,
+        )
         counts = ops.session_counts()
-        return page("sessions.html", page=result, filters=filters, states=STATES, platforms=ops.platforms,
-                    counts=counts, refresh=REFRESH_SECONDS, first_page=not a.get("cursor"))
+        return page(
+            "sessions.html",
+            page=result,
+            filters=filters,
+            states=STATES,
+            platforms=ops.platforms,
+            counts=counts,
+            refresh=REFRESH_SECONDS,
+            first_page=not a.get("cursor"),
+        )
 
     @bp.get("/sessions/<path:key>")
     def session(key: str) -> Any:
@@ -280,8 +310,9 @@ def blueprint(ops: Ops, tokens: dict[str, str], admin_token: str) -> Blueprint:
     def orders() -> Any:
         a = request.args
         filters = {"q": a.get("q", "").strip(), "status": a.get("status", "")}
-        result = ops.list_orders(status=filters["status"], q=filters["q"], cursor=a.get("cursor"),
-                                 limit=a.get("limit") or 50)
+        result = ops.list_orders(
+            status=filters["status"], q=filters["q"], cursor=a.get("cursor"), limit=a.get("limit") or 50
+        )
         return page("orders.html", page=result, filters=filters, statuses=("open", "closed", "cancelled"))
 
     @bp.get("/orders/<order_id>")

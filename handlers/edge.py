@@ -63,9 +63,19 @@ Outcome = Handshake | Ignored | Accepted
 Parse = Callable[[], Outcome]
 
 
-def make_job(platform: str, *, tenant: str, user: str, kind: str, event_id: str, text: str = "",
-             location: Location | None = None, image: dict[str, Any] | None = None, chat: str = "",
-             reply_to: str = "") -> dict[str, Any]:
+def make_job(
+    platform: str,
+    *,
+    tenant: str,
+    user: str,
+    kind: str,
+    event_id: str,
+    text: str = "",
+    location: Location | None = None,
+    image: dict[str, Any] | None = None,
+    chat: str = "",
+    reply_to: str = "",
+) -> dict[str, Any]:
     """The background job for one message: plain JSON, so RQ can carry it; ``image`` is a platform ref."""
     return {
         "platform": platform,
@@ -85,8 +95,7 @@ def make_job(platform: str, *, tenant: str, user: str, kind: str, event_id: str,
     }
 
 
-def incoming_from_job(job: Mapping[str, Any], image: bytes | None = None,
-                      image_problem: str | None = None) -> Incoming:
+def incoming_from_job(job: Mapping[str, Any], image: bytes | None = None, image_problem: str | None = None) -> Incoming:
     loc = job.get("location")
     return Incoming(
         platform=job["platform"],
@@ -133,8 +142,9 @@ def fresh(timestamp: str, window_seconds: int, now: float | None = None) -> bool
     return abs((time.time() if now is None else now) - moment) <= window_seconds
 
 
-def respond(runtime: Runtime, platform: str, parse: Callable[[bytes], Outcome],
-            ack: Callable[[], Response] | None = None) -> Response:
+def respond(
+    runtime: Runtime, platform: str, parse: Callable[[bytes], Outcome], ack: Callable[[], Response] | None = None
+) -> Response:
     """Run one webhook request through parse → dedupe → dispatch and answer at once."""
     settings = runtime.settings
     length = request.content_length
@@ -155,14 +165,18 @@ def respond(runtime: Runtime, platform: str, parse: Callable[[bytes], Outcome],
         return Response(outcome.body, status=200, content_type=outcome.content_type)
     if isinstance(outcome, Accepted):
         try:
-            first_time = all([runtime.store.claim(platform, ident, settings.dedupe_ttl_seconds)
-                         for ident in outcome.dedupe if ident])
+            first_time = all(
+                [runtime.store.claim(platform, ident, settings.dedupe_ttl_seconds) for ident in outcome.dedupe if ident]
+            )
         except StoreUnavailable as exc:
             log.warning("%s webhook: store unavailable: %s", platform, exc, extra={"platform": platform})
             return _text(503, "store unavailable, retry later", retry_after="5")
         if not first_time:
-            log.info("%s redelivery acknowledged and dropped", platform,
-                     extra={"platform": platform, "event_id": outcome.job.get("event_id")})
+            log.info(
+                "%s redelivery acknowledged and dropped",
+                platform,
+                extra={"platform": platform, "event_id": outcome.job.get("event_id")},
+            )
         else:
             try:
                 runtime.dispatch(platform, outcome.job)

@@ -51,8 +51,23 @@ TOKEN_EXPIRED = frozenset({99991661, 99991663, 99991664, 99991665, 99991666, 999
 RATE_LIMITED = frozenset({99991402, 11020, 11021})
 REPLY_TARGET_GONE = frozenset({230002, 230005, 230011, 230017, 230020})
 _MENTION = re.compile(r"@_user_\d+")
-_OTHER_KINDS = frozenset({"file", "audio", "media", "sticker", "interactive", "share_chat", "share_user",
-                          "merge_forward", "todo", "folder", "hongbao", "vote", "share_calendar_event"})
+_OTHER_KINDS = frozenset(
+    {
+        "file",
+        "audio",
+        "media",
+        "sticker",
+        "interactive",
+        "share_chat",
+        "share_user",
+        "merge_forward",
+        "todo",
+        "folder",
+        "hongbao",
+        "vote",
+        "share_calendar_event",
+    }
+)
 
 
 def enabled(settings: Settings) -> bool:
@@ -140,8 +155,13 @@ def _message(header: dict[str, Any], event: Any) -> Outcome:
         raise Rejected(400, "message.content is not JSON") from None
     if not isinstance(content, dict):
         raise Rejected(400, "message.content must be a JSON object")
-    common: dict[str, Any] = {"tenant": tenant, "user": open_id, "event_id": message_id,
-                              "chat": chat_id if isinstance(chat_id, str) else "", "reply_to": message_id}
+    common: dict[str, Any] = {
+        "tenant": tenant,
+        "user": open_id,
+        "event_id": message_id,
+        "chat": chat_id if isinstance(chat_id, str) else "",
+        "reply_to": message_id,
+    }
     if kind_raw == "text":
         text = _MENTION.sub("", str(content.get("text") or "")).strip()
         if not text:
@@ -212,19 +232,31 @@ class FeishuApi:
             raise TokenError(f"feishu tenant_access_token unreachable: {exc}") from exc
         data = resp.json()
         if resp.status != 200 or data.get("code") != 0 or not data.get("tenant_access_token"):
-            raise TokenError(f"feishu tenant_access_token: HTTP {resp.status} code {data.get('code')} "
-                             f"{str(data.get('msg', ''))[:200]}")
+            raise TokenError(
+                f"feishu tenant_access_token: HTTP {resp.status} code {data.get('code')} "
+                f"{str(data.get('msg', ''))[:200]}"
+            )
         return str(data["tenant_access_token"]), int(data.get("expire") or 7200)
 
     def _post(self, path: str, body: dict[str, Any], params: dict[str, str] | None = None) -> http.Response:
         token = self.tokens.get()
-        resp = http.request("POST", f"{self.base}{path}", json_body=body, params=params,
-                            secret_headers={"Authorization": f"Bearer {token}"})
+        resp = http.request(
+            "POST",
+            f"{self.base}{path}",
+            json_body=body,
+            params=params,
+            secret_headers={"Authorization": f"Bearer {token}"},
+        )
         if resp.json().get("code") in TOKEN_EXPIRED:
             self.tokens.invalidate(token)
             token = self.tokens.refresh()
-            resp = http.request("POST", f"{self.base}{path}", json_body=body, params=params,
-                                secret_headers={"Authorization": f"Bearer {token}"})
+            resp = http.request(
+                "POST",
+                f"{self.base}{path}",
+                json_body=body,
+                params=params,
+                secret_headers={"Authorization": f"Bearer {token}"},
+            )
         return resp
 
     def reply(self, message_id: str, text: str, uuid: str) -> Attempt:
@@ -248,8 +280,9 @@ class FeishuApi:
         for attempt in (1, 2):
             token = self.tokens.get()
             try:
-                return http.download_image(url, max_bytes=max_bytes,
-                                           secret_headers={"Authorization": f"Bearer {token}"})
+                return http.download_image(
+                    url, max_bytes=max_bytes, secret_headers={"Authorization": f"Bearer {token}"}
+                )
             except http.DownloadError as exc:
                 code = exc.response.json().get("code") if exc.response is not None else None
                 if code in TOKEN_EXPIRED and attempt == 1:
@@ -296,8 +329,12 @@ class FeishuSender:
     def send(self, incoming: Incoming, replies: list[Reply]) -> None:
         for index, reply in enumerate(replies):
             uuid = hashlib.sha256(f"{incoming.reply_to}|{index}|{reply.text}".encode()).hexdigest()[:40]
-            deliver(lambda text=reply.text, uuid=uuid: self._one(incoming, text, uuid), policy=self.api.policy,
-                    platform=PLATFORM, session=incoming.session_key)
+            deliver(
+                lambda text=reply.text, uuid=uuid: self._one(incoming, text, uuid),
+                policy=self.api.policy,
+                platform=PLATFORM,
+                session=incoming.session_key,
+            )
 
     def _one(self, incoming: Incoming, text: str, uuid: str) -> Attempt:
         if incoming.reply_to:
@@ -313,8 +350,13 @@ def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
     """A message from ops to a user outside any conversation turn (a new message to their open_id)."""
     api = FeishuApi(runtime.settings, runtime)
     uuid = hashlib.sha256(f"notify|{user}|{text}|{time.time()}".encode()).hexdigest()[:40]
-    return deliver(lambda: api.create(user, text, uuid, id_type="open_id"), policy=api.policy, platform=PLATFORM,
-                   session=session_key(PLATFORM, tenant, user), what="notice")
+    return deliver(
+        lambda: api.create(user, text, uuid, id_type="open_id"),
+        policy=api.policy,
+        platform=PLATFORM,
+        session=session_key(PLATFORM, tenant, user),
+        what="notice",
+    )
 
 
 # --- background and route -----------------------------------------------------------------------------------

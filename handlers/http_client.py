@@ -76,8 +76,9 @@ def _check_url(url: str) -> None:
         raise HttpError(f"refusing a {scheme or 'schemeless'} URL")
 
 
-def _open(method: str, url: str, body: bytes | None, headers: dict[str, str], secret_headers: dict[str, str],
-          timeout: float) -> Any:
+def _open(
+    method: str, url: str, body: bytes | None, headers: dict[str, str], secret_headers: dict[str, str], timeout: float
+) -> Any:
     _check_url(url)
     req = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310 - scheme checked
     for name, value in secret_headers.items():
@@ -90,9 +91,17 @@ def _open(method: str, url: str, body: bytes | None, headers: dict[str, str], se
         raise HttpError(f"{method} {_safe(url)}: {type(exc).__name__}: {getattr(exc, 'reason', exc)}") from exc
 
 
-def request(method: str, url: str, *, json_body: Any = None, params: dict[str, str] | None = None,
-            headers: dict[str, str] | None = None, secret_headers: dict[str, str] | None = None,
-            timeout: float = DEFAULT_TIMEOUT, max_bytes: int = 4 * 1024 * 1024) -> Response:
+def request(
+    method: str,
+    url: str,
+    *,
+    json_body: Any = None,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    secret_headers: dict[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = 4 * 1024 * 1024,
+) -> Response:
     """One call; returns whatever status came back. Raises HttpError only when no answer arrived."""
     if params:
         url = f"{url}{'&' if '?' in url else '?'}{urllib.parse.urlencode(params)}"
@@ -110,8 +119,9 @@ def request(method: str, url: str, *, json_body: Any = None, params: dict[str, s
         return Response(resp.status if hasattr(resp, "status") else resp.code, resp.headers, data[:max_bytes])
 
 
-def download_image(url: str, *, max_bytes: int, secret_headers: dict[str, str] | None = None,
-                   timeout: float = DEFAULT_TIMEOUT) -> bytes:
+def download_image(
+    url: str, *, max_bytes: int, secret_headers: dict[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT
+) -> bytes:
     """GET an image, reading at most ``max_bytes`` + 1 bytes, and make sure the answer is not an error page.
 
     Raises DownloadError("too_large") past the cap (by Content-Length or by counting) and

@@ -24,9 +24,7 @@ from bot.messages import Incoming, TurnResult
 
 _CONTEXT_FIELDS = ("session", "event_id", "platform")
 _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("wobot_log_context", default=None)
-_SECRET_VALUE = re.compile(
-    r"(?i)(bearer\s+|(?:access_token|token|secret|password|signature|sig|key)=)[^\s&\"',;]+"
-)
+_SECRET_VALUE = re.compile(r"(?i)(bearer\s+|(?:access_token|token|secret|password|signature|sig|key)=)[^\s&\"',;]+")
 
 log = logging.getLogger(__name__)
 

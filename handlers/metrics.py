@@ -41,19 +41,29 @@ class PrometheusObserver:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.turns = Counter("wobot_turns", "Turns handled, by platform and message kind.", ["platform", "kind"],
-                             registry=r)
-        self.turn_seconds = Histogram("wobot_turn_duration_seconds", "Time to handle one turn (engine only).",
-                                      ["platform"], buckets=_LATENCY_BUCKETS, registry=r)
-        self.transitions = Counter("wobot_state_transitions", "Session state changes.", ["source", "dest"],
-                                   registry=r)
+        self.turns = Counter(
+            "wobot_turns", "Turns handled, by platform and message kind.", ["platform", "kind"], registry=r
+        )
+        self.turn_seconds = Histogram(
+            "wobot_turn_duration_seconds",
+            "Time to handle one turn (engine only).",
+            ["platform"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.transitions = Counter("wobot_state_transitions", "Session state changes.", ["source", "dest"], registry=r)
         self.errors = Counter("wobot_errors", "Failures the user was told about, by kind.", ["kind"], registry=r)
-        self.vlm_calls = Counter("wobot_vlm_calls", "VLM calls by kind and outcome.", ["kind", "outcome"],
-                                 registry=r)
-        self.vlm_seconds = Histogram("wobot_vlm_call_duration_seconds", "VLM call latency.", ["kind"],
-                                     buckets=_VLM_BUCKETS, registry=r)
-        self.acks = Histogram("wobot_webhook_ack_seconds", "Time from webhook request to its answer.", ["platform"],
-                              buckets=_LATENCY_BUCKETS, registry=r)
+        self.vlm_calls = Counter("wobot_vlm_calls", "VLM calls by kind and outcome.", ["kind", "outcome"], registry=r)
+        self.vlm_seconds = Histogram(
+            "wobot_vlm_call_duration_seconds", "VLM call latency.", ["kind"], buckets=_VLM_BUCKETS, registry=r
+        )
+        self.acks = Histogram(
+            "wobot_webhook_ack_seconds",
+            "Time from webhook request to its answer.",
+            ["platform"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
 
     # -- the Observer port ----------------------------------------------------------------------------------
     def turn(self, platform: str, kind: str, seconds: float) -> None:
@@ -83,10 +93,12 @@ class ActiveSessions(Collector):
 
     def describe(self) -> Iterator[Metric]:
         # Without this, registering would call collect() and touch Redis while the app is being built.
-        yield GaugeMetricFamily("wobot_active_sessions", "Sessions active within one session TTL, by state.",
-                                labels=["state"])
-        yield GaugeMetricFamily("wobot_active_sessions_by_platform", "Active sessions by platform.",
-                                labels=["platform"])
+        yield GaugeMetricFamily(
+            "wobot_active_sessions", "Sessions active within one session TTL, by state.", labels=["state"]
+        )
+        yield GaugeMetricFamily(
+            "wobot_active_sessions_by_platform", "Active sessions by platform.", labels=["platform"]
+        )
         yield GaugeMetricFamily("wobot_session_store_up", "1 if the session store answered this scrape.")
 
     def collect(self) -> Iterator[Metric]:
@@ -98,13 +110,15 @@ class ActiveSessions(Collector):
             up.add_metric([], 0)
             yield up
             return
-        by_state = GaugeMetricFamily("wobot_active_sessions", "Sessions active within one session TTL, by state.",
-                                     labels=["state"])
+        by_state = GaugeMetricFamily(
+            "wobot_active_sessions", "Sessions active within one session TTL, by state.", labels=["state"]
+        )
         for state in STATES:
             by_state.add_metric([state], counts["by_state"].get(state, 0))
         yield by_state
-        by_platform = GaugeMetricFamily("wobot_active_sessions_by_platform", "Active sessions by platform.",
-                                        labels=["platform"])
+        by_platform = GaugeMetricFamily(
+            "wobot_active_sessions_by_platform", "Active sessions by platform.", labels=["platform"]
+        )
         for platform, n in sorted(counts["by_platform"].items()):
             by_platform.add_metric([platform], n)
         yield by_platform
@@ -148,8 +162,14 @@ def register(app: Flask, runtime: Runtime, session_counts: Any = None) -> Promet
     if session_counts is None:
         from bot.ops import Ops
 
-        ops = Ops(runtime.settings, runtime.store, runtime.engine, runtime.services.orders,
-                  runtime.services.storage, platforms=known_platforms(runtime))
+        ops = Ops(
+            runtime.settings,
+            runtime.store,
+            runtime.engine,
+            runtime.services.orders,
+            runtime.services.storage,
+            platforms=known_platforms(runtime),
+        )
         session_counts = ops.session_counts
     observer.registry.register(ActiveSessions(session_counts))
     app.extensions["wobot_metrics"] = observer

@@ -49,8 +49,9 @@ class RetryPolicy:
         return min(max(wanted, 0.0), self.cap_seconds)
 
 
-def deliver(try_once: Callable[[], Attempt], *, policy: RetryPolicy, platform: str, session: str,
-            what: str = "reply") -> bool:
+def deliver(
+    try_once: Callable[[], Attempt], *, policy: RetryPolicy, platform: str, session: str, what: str = "reply"
+) -> bool:
     """Run ``try_once`` until it succeeds, fails for good, or runs out of attempts. True if delivered."""
     last = fail("not tried")
     for number in range(1, policy.attempts + 1):
@@ -64,8 +65,15 @@ def deliver(try_once: Callable[[], Attempt], *, policy: RetryPolicy, platform: s
         if not last.retry or number == policy.attempts:
             break
         pause = policy.wait(number, last.retry_after)
-        log.info("%s %s send failed (%s); retry %d in %.1fs", platform, what, last.detail, number, pause,
-                 extra={"session": session, "platform": platform})
+        log.info(
+            "%s %s send failed (%s); retry %d in %.1fs",
+            platform,
+            what,
+            last.detail,
+            number,
+            pause,
+            extra={"session": session, "platform": platform},
+        )
         policy.sleep(pause)
     log.error("%s %s not delivered: %s", platform, what, last.detail, extra={"session": session, "platform": platform})
     return False
@@ -86,7 +94,7 @@ def split_utf8(text: str, max_bytes: int) -> list[str]:
                 pieces.append(current)
                 current = ""
             pieces.append(head)
-            line = line[len(head):]
+            line = line[len(head) :]
         if len((current + line).encode()) > max_bytes:
             pieces.append(current)
             current = line

@@ -95,8 +95,15 @@ def wecom_decrypt(encoding_aes_key: str, encrypt: str, receive_id: str) -> bytes
     return raw[20 : 20 + length]
 
 
-def wecom_envelope(token: str, encoding_aes_key: str, receive_id: str, message: bytes, timestamp: str,
-                   nonce: str, random16: bytes | None = None) -> str:
+def wecom_envelope(
+    token: str,
+    encoding_aes_key: str,
+    receive_id: str,
+    message: bytes,
+    timestamp: str,
+    nonce: str,
+    random16: bytes | None = None,
+) -> str:
     """The encrypted XML body WeCom sends (and expects for a passive reply)."""
     encrypt = wecom_encrypt(encoding_aes_key, message, receive_id, random16)
     signature = wecom_signature(token, timestamp, nonce, encrypt)
@@ -153,8 +160,9 @@ def feishu_check_signature(timestamp: str, nonce: str, encrypt_key: str, raw_bod
 # --- Slack -------------------------------------------------------------------------------------------------
 
 
-def slack_check_signature(signing_secret: str, raw_body: bytes, headers: Mapping[str, str],
-                          verifier: SignatureVerifier | None = None) -> bool:
+def slack_check_signature(
+    signing_secret: str, raw_body: bytes, headers: Mapping[str, str], verifier: SignatureVerifier | None = None
+) -> bool:
     """v0 HMAC-SHA256 with the 5-minute window, by slack_sdk; malformed headers or body are just invalid."""
     verifier = verifier or SignatureVerifier(signing_secret)
     wanted = {k: v for k, v in headers.items() if k.lower() in ("x-slack-request-timestamp", "x-slack-signature")}

@@ -35,8 +35,9 @@ PLATFORM = "slack"
 log = logging.getLogger(__name__)
 
 _ACCEPTED_SUBTYPES = (None, "", "file_share", "thread_broadcast")
-_RETRYABLE_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
-                               "request_timeout"})
+_RETRYABLE_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
 _USER_MENTION = re.compile(r"<@[UW][A-Z0-9]+(\|[^>]*)?>")
 
 
@@ -149,8 +150,7 @@ class SlackApi:
     def file_url(self, file_id: str) -> str:
         """``files.info`` for a file shared without URLs (Slack Connect ``check_file_info``)."""
         try:
-            resp = http.request("GET", f"{self.base}/files.info", params={"file": file_id},
-                                secret_headers=self._auth)
+            resp = http.request("GET", f"{self.base}/files.info", params={"file": file_id}, secret_headers=self._auth)
         except http.HttpError as exc:
             raise http.DownloadError("download_failed", f"files.info: {exc}") from exc
         info = resp.json().get("file") or {}
@@ -199,15 +199,24 @@ class SlackSender:
 
     def send(self, incoming: Incoming, replies: list[Reply]) -> None:
         for reply in replies:
-            deliver(lambda text=reply.text: self.api.post_message(incoming.chat, text, incoming.reply_to),
-                    policy=self.api.policy, platform=PLATFORM, session=incoming.session_key)
+            deliver(
+                lambda text=reply.text: self.api.post_message(incoming.chat, text, incoming.reply_to),
+                policy=self.api.policy,
+                platform=PLATFORM,
+                session=incoming.session_key,
+            )
 
 
 def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
     """A message from ops to a user outside any conversation turn: a user id as channel is the app's DM."""
     api = SlackApi(runtime.settings)
-    return deliver(lambda: api.post_message(user, text, ""), policy=api.policy, platform=PLATFORM,
-                   session=session_key(PLATFORM, tenant, user), what="notice")
+    return deliver(
+        lambda: api.post_message(user, text, ""),
+        policy=api.policy,
+        platform=PLATFORM,
+        session=session_key(PLATFORM, tenant, user),
+        what="notice",
+    )
 
 
 # --- background and route -----------------------------------------------------------------------------------
@@ -221,8 +230,9 @@ def run_job(runtime: Runtime, job: dict) -> None:
         try:
             return api.download(job["image"], runtime.settings.max_image_bytes), None
         except http.DownloadError as exc:
-            log.warning("slack photo not downloaded: %s", exc, extra={"platform": PLATFORM,
-                                                                       "event_id": job.get("event_id")})
+            log.warning(
+                "slack photo not downloaded: %s", exc, extra={"platform": PLATFORM, "event_id": job.get("event_id")}
+            )
             return None, exc.problem
 
     incoming = incoming_from_job(job)

@@ -30,8 +30,9 @@ Fetch = Callable[[], tuple[str, int]]  # -> (token, lifetime in seconds)
 
 
 class TokenSource:
-    def __init__(self, store: SessionStore, platform: str, app_id: str, fetch: Fetch,
-                 margin_seconds: int = MARGIN_SECONDS) -> None:
+    def __init__(
+        self, store: SessionStore, platform: str, app_id: str, fetch: Fetch, margin_seconds: int = MARGIN_SECONDS
+    ) -> None:
         self._redis = store.redis
         self.key = store.key("token", platform, app_id)
         self._fetch = fetch

@@ -50,8 +50,15 @@ _USER_KINDS_WE_DO_NOT_READ = frozenset({"voice", "video", "file", "link", "minip
 
 
 def enabled(settings: Settings) -> bool:
-    present = all((settings.wecom_corp_id, settings.wecom_agent_id, settings.wecom_secret, settings.wecom_token,
-                   settings.wecom_encoding_aes_key))
+    present = all(
+        (
+            settings.wecom_corp_id,
+            settings.wecom_agent_id,
+            settings.wecom_secret,
+            settings.wecom_token,
+            settings.wecom_encoding_aes_key,
+        )
+    )
     if present and not settings.wecom_agent_id.strip().isdigit():
         log.warning("WECOM_AGENT_ID must be a number; WeCom stays off")
         return False
@@ -165,8 +172,9 @@ class WeComApi:
         self.base = settings.wecom_api_base.rstrip("/") + "/cgi-bin"
         self.agent_id = int(settings.wecom_agent_id)
         self.policy = policy or RetryPolicy()
-        self.tokens = TokenSource(runtime.store, PLATFORM, f"{settings.wecom_corp_id}-{settings.wecom_agent_id}",
-                                  self._fetch_token)
+        self.tokens = TokenSource(
+            runtime.store, PLATFORM, f"{settings.wecom_corp_id}-{settings.wecom_agent_id}", self._fetch_token
+        )
 
     def _fetch_token(self) -> tuple[str, int]:
         params = {"corpid": self.settings.wecom_corp_id, "corpsecret": self.settings.wecom_secret}
@@ -187,8 +195,7 @@ class WeComApi:
             if resp.json().get("errcode") in TOKEN_EXPIRED:
                 self.tokens.invalidate(token)
                 token = self.tokens.refresh()
-                resp = http.request("POST", f"{self.base}/message/send", params={"access_token": token},
-                                    json_body=body)
+                resp = http.request("POST", f"{self.base}/message/send", params={"access_token": token}, json_body=body)
         except (TokenError, http.HttpError) as exc:
             return retry(str(exc))
         return _classify(resp)
@@ -234,15 +241,24 @@ class WeComSender:
     def send(self, incoming: Incoming, replies: list[Reply]) -> None:
         for reply in replies:
             for piece in split_utf8(reply.text, MAX_TEXT_BYTES):
-                deliver(lambda piece=piece: self.api.send_text(incoming.user, piece), policy=self.api.policy,
-                        platform=PLATFORM, session=incoming.session_key)
+                deliver(
+                    lambda piece=piece: self.api.send_text(incoming.user, piece),
+                    policy=self.api.policy,
+                    platform=PLATFORM,
+                    session=incoming.session_key,
+                )
 
 
 def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
     """A message from ops to a user outside any conversation turn."""
     api = WeComApi(runtime.settings, runtime)
-    return deliver(lambda: api.send_text(user, text), policy=api.policy, platform=PLATFORM,
-                   session=session_key(PLATFORM, tenant, user), what="notice")
+    return deliver(
+        lambda: api.send_text(user, text),
+        policy=api.policy,
+        platform=PLATFORM,
+        session=session_key(PLATFORM, tenant, user),
+        what="notice",
+    )
 
 
 # --- background and route -----------------------------------------------------------------------------------

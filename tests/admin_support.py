@@ -17,11 +17,18 @@ TOKEN = "s3cret-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def admin_app(settings: Settings, store: SessionStore, storage: ObjectStore, orders: WorkOrders,
-              token: str = TOKEN, **changes: Any) -> Flask:
+def admin_app(
+    settings: Settings,
+    store: SessionStore,
+    storage: ObjectStore,
+    orders: WorkOrders,
+    token: str = TOKEN,
+    **changes: Any,
+) -> Flask:
     """The real app factory with the test's ports, the admin token set, no VLM."""
-    return create_app(settings.with_(admin_token=token, **changes), store=store, storage=storage, orders=orders,
-                      vlm=None)
+    return create_app(
+        settings.with_(admin_token=token, **changes), store=store, storage=storage, orders=orders, vlm=None
+    )
 
 
 def runtime(app: Flask) -> Runtime:

@@ -29,8 +29,9 @@ class LoopbackServer:
         server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
         server.daemon_threads = True
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"fake-{self.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-{self.name}", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -56,13 +56,17 @@ class Answer:
 
 def json_answer(data: Any, status: int = 200, **headers: str) -> Answer:
     extra = tuple((k.replace("_", "-"), v) for k, v in headers.items())
-    return Answer(status, json.dumps(data, ensure_ascii=False).encode(),
-                  (("Content-Type", "application/json; charset=utf-8"), *extra))
+    return Answer(
+        status,
+        json.dumps(data, ensure_ascii=False).encode(),
+        (("Content-Type", "application/json; charset=utf-8"), *extra),
+    )
 
 
 def rate_limited(retry_after: int = 1, body: Any = None) -> Answer:
-    return json_answer(body if body is not None else {"ok": False, "error": "ratelimited"}, 429,
-                       Retry_After=str(retry_after))
+    return json_answer(
+        body if body is not None else {"ok": False, "error": "ratelimited"}, 429, Retry_After=str(retry_after)
+    )
 
 
 def server_error() -> Answer:
@@ -134,8 +138,13 @@ def _handler_for(fake: _FakeServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length > 0 else b""
             parts = urllib.parse.urlsplit(self.path)
-            rec = Recorded(self.command, parts.path, dict(urllib.parse.parse_qsl(parts.query)),
-                           {k.lower(): v for k, v in self.headers.items()}, body)
+            rec = Recorded(
+                self.command,
+                parts.path,
+                dict(urllib.parse.parse_qsl(parts.query)),
+                {k.lower(): v for k, v in self.headers.items()},
+                body,
+            )
             answer = fake._serve(rec)
             self.send_response(answer.status)
             for name, value in answer.headers:
@@ -221,8 +230,17 @@ class FakeWeCom(_FakeServer):
         if not isinstance(body, dict) or not isinstance(body.get("agentid"), int):
             return json_answer({"errcode": 40056, "errmsg": "invalid agentid"})
         self.delivered.append(body)
-        return json_answer({"errcode": 0, "errmsg": "ok", "invaliduser": "", "invalidparty": "", "invalidtag": "",
-                            "unlicenseduser": "", "msgid": f"msg-{self.next_id()}"})
+        return json_answer(
+            {
+                "errcode": 0,
+                "errmsg": "ok",
+                "invaliduser": "",
+                "invalidparty": "",
+                "invalidtag": "",
+                "unlicenseduser": "",
+                "msgid": f"msg-{self.next_id()}",
+            }
+        )
 
     def on_media(self, rec: Recorded) -> Answer:
         error = self._token_error(rec)
@@ -232,8 +250,9 @@ class FakeWeCom(_FakeServer):
         if found is None:
             return json_answer({"errcode": 40007, "errmsg": "invalid media_id"})
         data, content_type = found
-        return Answer(200, data, (("Content-Type", content_type),
-                                  ("Content-disposition", 'attachment; filename="photo.jpg"')))
+        return Answer(
+            200, data, (("Content-Type", content_type), ("Content-disposition", 'attachment; filename="photo.jpg"'))
+        )
 
 
 # --- Feishu ------------------------------------------------------------------------------------------------
@@ -316,8 +335,9 @@ class FakeFeishu(_FakeServer):
 
     def on_create(self, rec: Recorded) -> Answer:
         body = rec.json or {}
-        return self._deliver(rec, {"receive_id": str(body.get("receive_id")),
-                                   "receive_id_type": rec.query.get("receive_id_type", "")})
+        return self._deliver(
+            rec, {"receive_id": str(body.get("receive_id")), "receive_id_type": rec.query.get("receive_id_type", "")}
+        )
 
     def on_resource(self, rec: Recorded) -> Answer:
         error = self._auth_error(rec)
@@ -354,8 +374,15 @@ class FakeSlack(_FakeServer):
         with self._lock:
             self.files[file_id] = (data, mimetype)
         url = f"{self.root_url}/files-pri/T111-{file_id}/download/{name}"
-        return {"id": file_id, "name": name, "mimetype": mimetype, "filetype": name.rsplit(".", 1)[-1],
-                "size": len(data), "url_private": url, "url_private_download": url}
+        return {
+            "id": file_id,
+            "name": name,
+            "mimetype": mimetype,
+            "filetype": name.rsplit(".", 1)[-1],
+            "size": len(data),
+            "url_private": url,
+            "url_private_download": url,
+        }
 
     def texts(self, channel: str | None = None) -> list[str]:
         with self._lock:
@@ -378,8 +405,9 @@ class FakeSlack(_FakeServer):
         if not body.get("channel"):
             return json_answer({"ok": False, "error": "channel_not_found"})
         ts = f"1700000000.{self.next_id():06d}"
-        self.posted.append({"channel": body["channel"], "text": body.get("text", ""),
-                            "thread_ts": body.get("thread_ts"), "ts": ts})
+        self.posted.append(
+            {"channel": body["channel"], "text": body.get("text", ""), "thread_ts": body.get("thread_ts"), "ts": ts}
+        )
         return json_answer({"ok": True, "channel": body["channel"], "ts": ts, "message": {"text": body.get("text")}})
 
     def on_files_info(self, rec: Recorded) -> Answer:

@@ -39,8 +39,15 @@ class Live:
     runtime: Runtime
     base_url: str
 
-    def call(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-             query: dict[str, str] | None = None, settle: bool = True) -> Answer:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+        settle: bool = True,
+    ) -> Answer:
         """One HTTP request to the app; by default waits for the background turns it started."""
         url = self.base_url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
         req = urllib.request.Request(url, data=body, method=method, headers=headers or {})

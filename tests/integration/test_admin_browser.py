@@ -35,8 +35,9 @@ WAIT = 15
 
 
 @pytest.fixture
-def server(settings: Settings, real_store: SessionStore, storage: LocalFolderStore,
-           orders: SqlWorkOrders) -> Iterator[tuple[str, Flask]]:
+def server(
+    settings: Settings, real_store: SessionStore, storage: LocalFolderStore, orders: SqlWorkOrders
+) -> Iterator[tuple[str, Flask]]:
     app = admin_app(settings, real_store, storage, orders)
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, name="admin-page-server", daemon=True)
@@ -52,8 +53,10 @@ def server(settings: Settings, real_store: SessionStore, storage: LocalFolderSto
 def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
     if missing:
-        pytest.fail(f"{', '.join(missing)} not found: install Debian's chromium and chromium-driver "
-                    "(apt-get install -y chromium chromium-driver; ./scripts/test does this when it can)")
+        pytest.fail(
+            f"{', '.join(missing)} not found: install Debian's chromium and chromium-driver "
+            "(apt-get install -y chromium chromium-driver; ./scripts/test does this when it can)"
+        )
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -63,10 +66,20 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     profile = tempfile.mkdtemp(prefix="wobot-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-default-apps", "--disable-extensions", "--window-size=1400,1000",
-                 f"--user-data-dir={profile}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--window-size=1400,1000",
+        f"--user-data-dir={profile}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(WAIT)

@@ -27,15 +27,25 @@ def slack() -> Iterator[FakeSlack]:
 
 
 def reset(live: Any, key: str, notify: bool) -> dict:
-    answer = live.call("POST", f"/admin/api/sessions/{key}/reset", body=json.dumps({"notify": notify}).encode(),
-                       headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"})
+    answer = live.call(
+        "POST",
+        f"/admin/api/sessions/{key}/reset",
+        body=json.dumps({"notify": notify}).encode(),
+        headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"},
+    )
     assert answer.status == 200, answer.text
     return json.loads(answer.body)
 
 
 def test_slack_user_is_told_about_the_reset(settings: Settings, slack: FakeSlack, redis_client: Any):
-    configured = settings.with_(language="en", redis_url=REDIS_URL, admin_token=ADMIN, slack_signing_secret=SECRET,
-                                slack_bot_token=BOT_TOKEN, slack_api_base=slack.base_url)
+    configured = settings.with_(
+        language="en",
+        redis_url=REDIS_URL,
+        admin_token=ADMIN,
+        slack_signing_secret=SECRET,
+        slack_bot_token=BOT_TOKEN,
+        slack_api_base=slack.base_url,
+    )
     try:
         with live_app(configured) as live:
             client = SlackClient(live)
@@ -52,8 +62,13 @@ def test_slack_user_is_told_about_the_reset(settings: Settings, slack: FakeSlack
 def test_wecom_user_is_told_about_the_reset(settings: Settings, redis_client: Any):
     with FakeWeCom() as wecom:
         configured = settings.with_(
-            redis_url=REDIS_URL, admin_token=ADMIN, wecom_corp_id=wecom.corp_id, wecom_agent_id="1000002",
-            wecom_secret=wecom.secret, wecom_token="tok", wecom_encoding_aes_key=AES_KEY,
+            redis_url=REDIS_URL,
+            admin_token=ADMIN,
+            wecom_corp_id=wecom.corp_id,
+            wecom_agent_id="1000002",
+            wecom_secret=wecom.secret,
+            wecom_token="tok",
+            wecom_encoding_aes_key=AES_KEY,
             wecom_api_base=wecom.base_url,
         )
         try:

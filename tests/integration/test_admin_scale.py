@@ -55,8 +55,9 @@ def bulk_load(store: SessionStore, n: int) -> dict[str, int]:
 
 
 @pytest.fixture
-def big_app(settings: Settings, real_store: SessionStore, storage: LocalFolderStore,
-            orders: SqlWorkOrders) -> tuple[Flask, dict[str, int]]:
+def big_app(
+    settings: Settings, real_store: SessionStore, storage: LocalFolderStore, orders: SqlWorkOrders
+) -> tuple[Flask, dict[str, int]]:
     by_state = bulk_load(real_store, N)
     return admin_app(settings, real_store, storage, orders), by_state
 
@@ -88,8 +89,7 @@ def test_first_pages_and_search_with_100k_sessions_are_fast(big_app: tuple[Flask
     took, second = timed(client, f"/admin/api/sessions?limit=50&cursor={body['next_cursor']}")
     assert took < 1.0 and not {s["key"] for s in body["items"]} & {s["key"] for s in second["items"]}
     took, filtered = timed(client, "/admin/api/sessions?state=waiting_close_photo&platform=slack&limit=20")
-    assert took < 1.0 and {(s["state"], s["platform"]) for s in filtered["items"]} == {("waiting_close_photo",
-                                                                                       "slack")}
+    assert took < 1.0 and {(s["state"], s["platform"]) for s in filtered["items"]} == {("waiting_close_photo", "slack")}
     took, found = timed(client, "/admin/api/sessions?q=user04242")
     assert took < 2.0, f"search took {took:.3f}s"
     assert sorted(s["user"] for s in found["items"]) == [f"user04242{d}" for d in range(10)]

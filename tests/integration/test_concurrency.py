@@ -96,8 +96,15 @@ def send_at(engine: Conversation, indices: list[int], start: float) -> list[dict
         record: dict[str, Any] = {"i": i, "sent": sent, "pid": os.getpid()}
         try:
             result = engine.handle(
-                Incoming(platform="conc", tenant="t1", user=USER, kind="image", image=pictures[i],
-                         text=caption(i), event_id=f"ev-{i}")
+                Incoming(
+                    platform="conc",
+                    tenant="t1",
+                    user=USER,
+                    kind="image",
+                    image=pictures[i],
+                    text=caption(i),
+                    event_id=f"ev-{i}",
+                )
             )
             record.update(state=result.state, replies=[r.text for r in result.replies])
         except BaseException:  # reported to the test, which fails on it

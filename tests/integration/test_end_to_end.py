@@ -502,7 +502,8 @@ def test_oversized_image_is_413_with_a_reply_and_stores_nothing(build: Callable[
 
     # a body over the HTTP limit is refused before it is parsed, still as JSON
     response = stack.app.test_client().post(
-        "/webhook/generic", data=json.dumps({"user_id": USER, "image_base64": "A" * 300_000}),
+        "/webhook/generic",
+        data=json.dumps({"user_id": USER, "image_base64": "A" * 300_000}),
         content_type="application/json",
     )
     assert response.status_code == 413 and "error" in response.get_json()
@@ -517,17 +518,32 @@ def test_non_image_upload_is_200_with_a_reply(stack: Stack) -> None:
 
 
 ODD_BODIES: list[Any] = [
-    [], "text", 12, None, {}, {"user_id": USER}, {"user_id": 5, "text": "hi"}, {"user_id": "a:b", "text": "hi"},
-    {"user_id": "x" * 129, "text": "hi"}, {"user_id": USER, "text": ""}, {"user_id": USER, "text": 5},
-    {"user_id": USER, "text": "x" * 5000}, {"user_id": USER, "text": "hi", "image_base64": "AAAA"},
-    {"user_id": USER, "image_base64": "***not base64***"}, {"user_id": USER, "image_base64": ""},
+    [],
+    "text",
+    12,
+    None,
+    {},
+    {"user_id": USER},
+    {"user_id": 5, "text": "hi"},
+    {"user_id": "a:b", "text": "hi"},
+    {"user_id": "x" * 129, "text": "hi"},
+    {"user_id": USER, "text": ""},
+    {"user_id": USER, "text": 5},
+    {"user_id": USER, "text": "x" * 5000},
+    {"user_id": USER, "text": "hi", "image_base64": "AAAA"},
+    {"user_id": USER, "image_base64": "***not base64***"},
+    {"user_id": USER, "image_base64": ""},
     {"user_id": USER, "location": {"latitude": "NaN", "longitude": 1}},
-    {"user_id": USER, "location": {"latitude": 91, "longitude": 1}}, {"user_id": USER, "location": [1, 2]},
+    {"user_id": USER, "location": {"latitude": 91, "longitude": 1}},
+    {"user_id": USER, "location": [1, 2]},
     {"user_id": USER, "location": {"latitude": True, "longitude": 1}},
     {"user_id": USER, "text": "hi", "message_id": {}},
-    {"user_id": USER, "text": "hi", "message_id": True}, {"user_id": USER, "text": "hi", "tenant": ""},
-    {"user_id": USER, "text": "\u0000\ud800"}, {"user_id": USER, "text": "结单 WO-19990101-AAAAA"},
-    {"user_id": "\udc00", "text": "hi"}, {"user_id": USER, "text": "hi", "message_id": "m\ud800"},
+    {"user_id": USER, "text": "hi", "message_id": True},
+    {"user_id": USER, "text": "hi", "tenant": ""},
+    {"user_id": USER, "text": "\u0000\ud800"},
+    {"user_id": USER, "text": "结单 WO-19990101-AAAAA"},
+    {"user_id": "\udc00", "text": "hi"},
+    {"user_id": USER, "text": "hi", "message_id": "m\ud800"},
     {"user_id": USER, "location": {"latitude": 1, "longitude": 2, "label": "\udfff"}},
 ]
 
@@ -670,7 +686,9 @@ def test_through_a_real_http_server(stack: Stack) -> None:
 
     def post(body: dict) -> tuple[int, dict]:
         request = urllib.request.Request(
-            f"{base}/webhook/generic", data=json.dumps(body).encode(), method="POST",
+            f"{base}/webhook/generic",
+            data=json.dumps(body).encode(),
+            method="POST",
             headers={"Content-Type": "application/json"},
         )
         try:

@@ -58,8 +58,9 @@ class FeishuClient:
         if sign:
             ts, nonce = str(int(time.time())), f"nonce-{next(self._ids)}"
             signature = hashlib.sha256((ts + nonce + self.encrypt_key).encode() + body).hexdigest()
-            headers.update({"X-Lark-Request-Timestamp": ts, "X-Lark-Request-Nonce": nonce,
-                            "X-Lark-Signature": signature})
+            headers.update(
+                {"X-Lark-Request-Timestamp": ts, "X-Lark-Request-Nonce": nonce, "X-Lark-Signature": signature}
+            )
         return body, headers
 
     def post(self, payload: dict | str, **kw: Any) -> Any:
@@ -67,20 +68,40 @@ class FeishuClient:
         body, headers = self.signed(payload, **kw)
         return self.live.call("POST", "/webhook/feishu", body=body, headers=headers, settle=settle)
 
-    def event(self, message_type: str, content: dict, *, message_id: str | None = None, event_id: str | None = None,
-              sender_type: str = "user", open_id: str = OPEN_ID) -> dict:
+    def event(
+        self,
+        message_type: str,
+        content: dict,
+        *,
+        message_id: str | None = None,
+        event_id: str | None = None,
+        sender_type: str = "user",
+        open_id: str = OPEN_ID,
+    ) -> dict:
         n = next(self._ids)
         return {
             "schema": "2.0",
-            "header": {"event_id": event_id or f"ev{n:030d}", "event_type": "im.message.receive_v1",
-                       "create_time": str(int(time.time() * 1000)), "token": self.token, "app_id": APP_ID,
-                       "tenant_key": TENANT},
+            "header": {
+                "event_id": event_id or f"ev{n:030d}",
+                "event_type": "im.message.receive_v1",
+                "create_time": str(int(time.time() * 1000)),
+                "token": self.token,
+                "app_id": APP_ID,
+                "tenant_key": TENANT,
+            },
             "event": {
                 "sender": {"sender_id": {"user_id": "e33ggbyz", "open_id": open_id}, "sender_type": sender_type},
-                "message": {"message_id": message_id or f"om_{n:032d}", "root_id": "", "parent_id": "",
-                            "create_time": str(int(time.time() * 1000)), "chat_id": CHAT, "chat_type": "p2p",
-                            "message_type": message_type, "content": json.dumps(content, ensure_ascii=False),
-                            "mentions": []},
+                "message": {
+                    "message_id": message_id or f"om_{n:032d}",
+                    "root_id": "",
+                    "parent_id": "",
+                    "create_time": str(int(time.time() * 1000)),
+                    "chat_id": CHAT,
+                    "chat_type": "p2p",
+                    "message_type": message_type,
+                    "content": json.dumps(content, ensure_ascii=False),
+                    "mentions": [],
+                },
             },
         }
 
@@ -106,9 +127,16 @@ def feishu() -> Iterator[FakeFeishu]:
 @pytest.fixture
 def app_settings(settings: Settings, feishu: FakeFeishu, fake_openai: Any) -> Settings:
     return settings.with_(
-        language="en", feishu_app_id=APP_ID, feishu_app_secret=APP_SECRET, feishu_verification_token=VERIFY_TOKEN,
-        feishu_encrypt_key=ENCRYPT_KEY, feishu_api_base=feishu.base_url, vlm_base_url=fake_openai.base_url,
-        vlm_api_key="sk-test", max_image_bytes=200_000, max_body_bytes=64_000,
+        language="en",
+        feishu_app_id=APP_ID,
+        feishu_app_secret=APP_SECRET,
+        feishu_verification_token=VERIFY_TOKEN,
+        feishu_encrypt_key=ENCRYPT_KEY,
+        feishu_api_base=feishu.base_url,
+        vlm_base_url=fake_openai.base_url,
+        vlm_api_key="sk-test",
+        max_image_bytes=200_000,
+        max_body_bytes=64_000,
     )
 
 
@@ -170,8 +198,11 @@ def test_lark_oapi_accepts_the_requests_we_test_with(client: FeishuClient):
     from lark_oapi.core.model import RawRequest
 
     seen: list[Any] = []
-    handler = (lark.EventDispatcherHandler.builder(ENCRYPT_KEY, VERIFY_TOKEN)
-               .register_p2_im_message_receive_v1(seen.append).build())
+    handler = (
+        lark.EventDispatcherHandler.builder(ENCRYPT_KEY, VERIFY_TOKEN)
+        .register_p2_im_message_receive_v1(seen.append)
+        .build()
+    )
     body, headers = client.signed(client.event("text", {"text": "开始巡检"}))
     req = RawRequest()
     req.uri, req.body, req.headers = "/webhook/feishu", body, headers
@@ -183,8 +214,9 @@ def test_lark_oapi_accepts_the_requests_we_test_with(client: FeishuClient):
 
 def test_wrong_or_missing_signature_is_refused(client: FeishuClient, feishu: FakeFeishu, live: Live):
     body, headers = client.signed(client.event("text", {"text": "help"}))
-    assert live.call("POST", "/webhook/feishu", body=body, headers={**headers, "X-Lark-Signature": "0" * 64}
-                     ).status == 401
+    assert (
+        live.call("POST", "/webhook/feishu", body=body, headers={**headers, "X-Lark-Signature": "0" * 64}).status == 401
+    )
     assert live.call("POST", "/webhook/feishu", body=body + b" ", headers=headers).status == 401
     unsigned = {k: v for k, v in headers.items() if not k.startswith("X-Lark")}
     assert live.call("POST", "/webhook/feishu", body=body, headers=unsigned).status == 401
@@ -203,8 +235,13 @@ def test_undecryptable_body_is_400(live: Live, feishu: FakeFeishu):
     client = FeishuClient(live)
     _, signed = client.signed("{}", encrypt=False)
     ts, nonce = signed["X-Lark-Request-Timestamp"], signed["X-Lark-Request-Nonce"]
-    headers.update({"X-Lark-Request-Timestamp": ts, "X-Lark-Request-Nonce": nonce,
-                    "X-Lark-Signature": hashlib.sha256((ts + nonce + ENCRYPT_KEY).encode() + body).hexdigest()})
+    headers.update(
+        {
+            "X-Lark-Request-Timestamp": ts,
+            "X-Lark-Request-Nonce": nonce,
+            "X-Lark-Signature": hashlib.sha256((ts + nonce + ENCRYPT_KEY).encode() + body).hexdigest(),
+        }
+    )
     answer = live.call("POST", "/webhook/feishu", body=body, headers=headers)
     assert answer.status == 400
     assert ENCRYPT_KEY not in answer.text
@@ -223,8 +260,9 @@ def test_malformed_content_inside_a_valid_event_is_400(client: FeishuClient):
     assert client.post(event).status == 400
 
 
-def test_redelivery_by_event_id_and_by_message_id_creates_one_order(client: FeishuClient, feishu: FakeFeishu,
-                                                                     orders: Any):
+def test_redelivery_by_event_id_and_by_message_id_creates_one_order(
+    client: FeishuClient, feishu: FakeFeishu, orders: Any
+):
     client.image(feishu, photo(3))
     client.location("Gate 4", "39.9", "116.4")
     confirm = client.event("text", {"text": "confirm"})

@@ -29,12 +29,25 @@ def slack() -> Iterator[FakeSlack]:
 @pytest.fixture
 def rq_settings(settings: Settings, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     configured = settings.with_(
-        language="en", redis_url=REDIS_URL, worker_mode="rq",
-        slack_signing_secret=SECRET, slack_bot_token=BOT_TOKEN, slack_api_base=slack.base_url,
+        language="en",
+        redis_url=REDIS_URL,
+        worker_mode="rq",
+        slack_signing_secret=SECRET,
+        slack_bot_token=BOT_TOKEN,
+        slack_api_base=slack.base_url,
     )
     # The worker builds its runtime from the environment, as a real `rq worker` process would.
-    for name in ("language", "redis_url", "redis_prefix", "database_url", "storage_dir", "worker_mode",
-                 "slack_signing_secret", "slack_bot_token", "slack_api_base"):
+    for name in (
+        "language",
+        "redis_url",
+        "redis_prefix",
+        "database_url",
+        "storage_dir",
+        "worker_mode",
+        "slack_signing_secret",
+        "slack_bot_token",
+        "slack_api_base",
+    ):
         monkeypatch.setenv(env_name(name), str(getattr(configured, name)))
     monkeypatch.setattr(handlers.worker, "_runtime", None)
     yield configured

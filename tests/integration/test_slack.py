@@ -35,25 +35,46 @@ class SlackClient:
     def signed(self, payload: dict, timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
         body = json.dumps(payload, ensure_ascii=False).encode()
         ts = str(timestamp if timestamp is not None else int(time.time()))
-        return body, {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts,
-                      "X-Slack-Signature": self.verifier.generate_signature(timestamp=ts, body=body)}
+        return body, {
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": self.verifier.generate_signature(timestamp=ts, body=body),
+        }
 
-    def post(self, payload: dict, headers: dict[str, str] | None = None, settle: bool = True,
-             timestamp: int | None = None) -> Any:
+    def post(
+        self, payload: dict, headers: dict[str, str] | None = None, settle: bool = True, timestamp: int | None = None
+    ) -> Any:
         body, signed = self.signed(payload, timestamp)
-        return self.live.call("POST", "/webhook/slack", body=body, headers={**signed, **(headers or {})},
-                              settle=settle)
+        return self.live.call("POST", "/webhook/slack", body=body, headers={**signed, **(headers or {})}, settle=settle)
 
     def event(self, event: dict, event_id: str | None = None) -> dict:
         n = next(self._ids)
         ts = f"{1652227646 + n}.{n:06d}"
         return {
-            "token": "deprecated", "team_id": TEAM, "api_app_id": "A111", "type": "event_callback",
-            "event_id": event_id or f"Ev{n:010d}", "event_time": 1652227646,
-            "authorizations": [{"enterprise_id": None, "team_id": TEAM, "user_id": BOT_USER, "is_bot": True,
-                                "is_enterprise_install": False}],
-            "event": {"type": "message", "channel": CHANNEL, "channel_type": "im", "user": USER, "ts": ts,
-                      "event_ts": ts, **event},
+            "token": "deprecated",
+            "team_id": TEAM,
+            "api_app_id": "A111",
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{n:010d}",
+            "event_time": 1652227646,
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": TEAM,
+                    "user_id": BOT_USER,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "event": {
+                "type": "message",
+                "channel": CHANNEL,
+                "channel_type": "im",
+                "user": USER,
+                "ts": ts,
+                "event_ts": ts,
+                **event,
+            },
         }
 
     def text(self, text: str, **extra: Any) -> Any:
@@ -73,8 +94,14 @@ def slack() -> Iterator[FakeSlack]:
 @pytest.fixture
 def app_settings(settings: Settings, slack: FakeSlack, fake_openai: Any) -> Settings:
     return settings.with_(
-        language="en", slack_signing_secret=SECRET, slack_bot_token=BOT_TOKEN, slack_api_base=slack.base_url,
-        vlm_base_url=fake_openai.base_url, vlm_api_key="sk-test", max_image_bytes=200_000, max_body_bytes=64_000,
+        language="en",
+        slack_signing_secret=SECRET,
+        slack_bot_token=BOT_TOKEN,
+        slack_api_base=slack.base_url,
+        vlm_base_url=fake_openai.base_url,
+        vlm_api_key="sk-test",
+        max_image_bytes=200_000,
+        max_body_bytes=64_000,
     )
 
 
@@ -143,8 +170,10 @@ def test_stale_timestamp_is_refused(client: SlackClient, slack: FakeSlack):
 def test_malformed_json_is_400(client: SlackClient, live: Live):
     body = b"{this is not json"
     ts = str(int(time.time()))
-    headers = {"X-Slack-Request-Timestamp": ts,
-               "X-Slack-Signature": client.verifier.generate_signature(timestamp=ts, body=body)}
+    headers = {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": client.verifier.generate_signature(timestamp=ts, body=body),
+    }
     assert live.call("POST", "/webhook/slack", body=body, headers=headers).status == 400
 
 
@@ -154,8 +183,12 @@ def test_redelivered_confirm_creates_one_order(client: SlackClient, slack: FakeS
     confirm = client.event({"text": "confirm", "client_msg_id": "c-confirm"})
     client.post(confirm)
     for retry in (1, 2):
-        assert client.post(confirm, headers={"X-Slack-Retry-Num": str(retry),
-                                             "X-Slack-Retry-Reason": "http_timeout"}).status == 200
+        assert (
+            client.post(
+                confirm, headers={"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+            ).status
+            == 200
+        )
     assert len([t for t in slack.texts() if t.startswith("Work order created")]) == 1
     page, _ = orders.list()
     assert len(page) == 1
@@ -176,8 +209,9 @@ def test_html_login_page_instead_of_the_file(client: SlackClient, slack: FakeSla
 def test_file_url_only_via_files_info(client: SlackClient, slack: FakeSlack):
     f = slack.add_file("FCONNECT1", photo(6))
     shared = {k: v for k, v in f.items() if not k.startswith("url_")}
-    client.post(client.event({"subtype": "file_share", "text": "", "files": [{**shared,
-                                                                              "file_access": "check_file_info"}]}))
+    client.post(
+        client.event({"subtype": "file_share", "text": "", "files": [{**shared, "file_access": "check_file_info"}]})
+    )
     assert len(slack.calls("files_info")) == 1
     assert slack.texts()[0].startswith("I see:")
 
@@ -189,12 +223,15 @@ def test_bot_and_own_messages_never_get_a_reply(client: SlackClient, slack: Fake
     assert slack.requests == []
 
 
-@pytest.mark.parametrize("event", [
-    {"subtype": "message_changed", "hidden": True, "message": {"text": "edited"}},
-    {"subtype": "message_deleted", "hidden": True},
-    {"subtype": "channel_join", "text": "<@U111> has joined the channel"},
-    {"type": "reaction_added", "reaction": "thumbsup"},
-])
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"subtype": "message_changed", "hidden": True, "message": {"text": "edited"}},
+        {"subtype": "message_deleted", "hidden": True},
+        {"subtype": "channel_join", "text": "<@U111> has joined the channel"},
+        {"type": "reaction_added", "reaction": "thumbsup"},
+    ],
+)
 def test_edits_joins_and_other_events_are_ignored(client: SlackClient, slack: FakeSlack, event: dict):
     assert client.post(client.event(event)).status == 200
     assert slack.requests == []

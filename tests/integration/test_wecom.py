@@ -49,8 +49,13 @@ class WeComClient:
         else:
             echostr = pc.wecom_encrypt(AES_KEY, echo.encode(), self.corp_id)
         ts = "1476416373"
-        query = {"msg_signature": _get_signature(TOKEN, ts, nonce, echostr), "timestamp": ts, "nonce": nonce,
-                 "echostr": echostr, **tamper}
+        query = {
+            "msg_signature": _get_signature(TOKEN, ts, nonce, echostr),
+            "timestamp": ts,
+            "nonce": nonce,
+            "echostr": echostr,
+            **tamper,
+        }
         return self.live.call("GET", "/webhook/wecom", query=query)
 
     def envelope(self, plaintext: str, nonce: str = "1597212914") -> tuple[bytes, dict[str, str]]:
@@ -89,8 +94,10 @@ class WeComClient:
         return self.post_plain(self.message("image", fields, **kw), settle=settle)
 
     def location(self, lat: str, lng: str, label: str, **kw: Any) -> Any:
-        fields = (f"<Location_X>{lat}</Location_X><Location_Y>{lng}</Location_Y><Scale>20</Scale>"
-                  f"<Label><![CDATA[{label}]]></Label><AppType><![CDATA[wxwork]]></AppType>")
+        fields = (
+            f"<Location_X>{lat}</Location_X><Location_Y>{lng}</Location_Y><Scale>20</Scale>"
+            f"<Label><![CDATA[{label}]]></Label><AppType><![CDATA[wxwork]]></AppType>"
+        )
         return self.post_plain(self.message("location", fields, **kw))
 
 
@@ -103,9 +110,17 @@ def wecom() -> Iterator[FakeWeCom]:
 @pytest.fixture
 def app_settings(settings: Settings, wecom: FakeWeCom, fake_openai: Any) -> Settings:
     return settings.with_(
-        language="en", wecom_corp_id=CORP, wecom_agent_id=AGENT, wecom_secret="wecom-app-secret",
-        wecom_token=TOKEN, wecom_encoding_aes_key=AES_KEY, wecom_api_base=wecom.base_url,
-        vlm_base_url=fake_openai.base_url, vlm_api_key="sk-test", max_image_bytes=200_000, max_body_bytes=64_000,
+        language="en",
+        wecom_corp_id=CORP,
+        wecom_agent_id=AGENT,
+        wecom_secret="wecom-app-secret",
+        wecom_token=TOKEN,
+        wecom_encoding_aes_key=AES_KEY,
+        wecom_api_base=wecom.base_url,
+        vlm_base_url=fake_openai.base_url,
+        vlm_api_key="sk-test",
+        max_image_bytes=200_000,
+        max_body_bytes=64_000,
     )
 
 
@@ -196,17 +211,24 @@ def test_a_signed_request_older_than_the_dedupe_window_is_refused(client: WeComC
 
 
 def test_malformed_xml_is_400(live: Live):
-    answer = live.call("POST", "/webhook/wecom", body=b"<xml><Encrypt>abc</Encr",
-                       query={"msg_signature": "x", "timestamp": "1", "nonce": "2"})
+    answer = live.call(
+        "POST",
+        "/webhook/wecom",
+        body=b"<xml><Encrypt>abc</Encr",
+        query={"msg_signature": "x", "timestamp": "1", "nonce": "2"},
+    )
     assert answer.status == 400
     assert "malformed XML" in answer.text
 
 
 def test_entity_declarations_are_refused(live: Live, client: WeComClient, wecom: FakeWeCom):
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
-            b"<xml><Encrypt>&b;</Encrypt></xml>")
-    answer = live.call("POST", "/webhook/wecom", body=bomb, query={"msg_signature": "x", "timestamp": "1",
-                                                                   "nonce": "2"})
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+        b"<xml><Encrypt>&b;</Encrypt></xml>"
+    )
+    answer = live.call(
+        "POST", "/webhook/wecom", body=bomb, query={"msg_signature": "x", "timestamp": "1", "nonce": "2"}
+    )
     assert answer.status == 400
     assert "refused" in answer.text
     # the same trick inside a correctly signed and encrypted message
@@ -242,14 +264,17 @@ def test_unknown_media_id_tells_the_user_to_resend(client: WeComClient, wecom: F
 
 
 def test_events_are_ignored_and_voice_gets_a_polite_answer(client: WeComClient, wecom: FakeWeCom):
-    event = (f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><FromUserName><![CDATA[{USER}]]></FromUserName>"
-             f"<CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-             f"<Event><![CDATA[enter_agent]]></Event><AgentID>{AGENT}</AgentID></xml>")
+    event = (
+        f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><FromUserName><![CDATA[{USER}]]></FromUserName>"
+        f"<CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        f"<Event><![CDATA[enter_agent]]></Event><AgentID>{AGENT}</AgentID></xml>"
+    )
     assert client.post_plain(event).status == 200
     assert wecom.requests == []
     client.post_plain(client.message("voice", "<MediaId><![CDATA[v1]]></MediaId><Format>amr</Format>"))
-    assert wecom.sent_texts(USER) == ["I understand text, photos and locations. Send a photo to report a problem, "
-                                      'or "help".']
+    assert wecom.sent_texts(USER) == [
+        'I understand text, photos and locations. Send a photo to report a problem, or "help".'
+    ]
 
 
 def test_token_expiry_mid_conversation_refreshes_once(client: WeComClient, wecom: FakeWeCom):
@@ -277,8 +302,7 @@ def test_rate_limit_and_server_errors_are_retried(client: WeComClient, wecom: Fa
 
 def test_body_over_the_limit_is_413(live: Live, app_settings: Settings):
     big = b"<xml>" + b"a" * (app_settings.max_body_bytes + 1) + b"</xml>"
-    answer = live.call("POST", "/webhook/wecom", body=big, query={"msg_signature": "x", "timestamp": "1",
-                                                                  "nonce": "2"})
+    answer = live.call("POST", "/webhook/wecom", body=big, query={"msg_signature": "x", "timestamp": "1", "nonce": "2"})
     assert answer.status == 413
 
 
@@ -287,8 +311,9 @@ def test_wecom_off_without_settings(settings: Settings, real_store: Any, orders:
         assert app.call("GET", "/webhook/wecom", query={"echostr": "x"}).status == 404
 
 
-def test_the_ack_is_empty_and_fast_while_the_vlm_is_slow(client: WeComClient, wecom: FakeWeCom, fake_openai: Any,
-                                                          live: Live):
+def test_the_ack_is_empty_and_fast_while_the_vlm_is_slow(
+    client: WeComClient, wecom: FakeWeCom, fake_openai: Any, live: Live
+):
     fake_openai.delay(3.0, times=1)
     wecom.add_media("SLOW", photo(5))
     answer = client.image("SLOW", settle=False)

@@ -36,11 +36,19 @@ def chat(app: Flask, user: str, platform: str = "generic") -> Chat:
 
 
 # -- switched off, and auth ---------------------------------------------------------------------------------------
-def test_everything_admin_is_404_without_a_token(settings: Settings, fake_store: SessionStore,
-                                                 storage: LocalFolderStore, orders: SqlWorkOrders) -> None:
+def test_everything_admin_is_404_without_a_token(
+    settings: Settings, fake_store: SessionStore, storage: LocalFolderStore, orders: SqlWorkOrders
+) -> None:
     client = admin_app(settings, fake_store, storage, orders, token="").test_client()
-    for path in (f"{API}/sessions", f"{API}/stats", f"{API}/openapi.json", "/admin", "/admin/login",
-                 "/admin/sessions", "/admin/images/2026/01/01/" + "a" * 32 + ".jpg"):
+    for path in (
+        f"{API}/sessions",
+        f"{API}/stats",
+        f"{API}/openapi.json",
+        "/admin",
+        "/admin/login",
+        "/admin/sessions",
+        "/admin/images/2026/01/01/" + "a" * 32 + ".jpg",
+    ):
         assert client.get(path, headers=AUTH).status_code == 404, path
     assert client.post(f"{API}/sessions/generic:t1:u/reset", headers=AUTH).status_code == 404
 
@@ -48,8 +56,13 @@ def test_everything_admin_is_404_without_a_token(settings: Settings, fake_store:
 @pytest.mark.parametrize("header", [None, "Bearer wrong", f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer "])
 def test_missing_or_wrong_token_is_401(client: FlaskClient, header: str | None) -> None:
     headers = {"Authorization": header} if header is not None else {}
-    for method, path in (("get", "/sessions"), ("get", "/stats"), ("delete", "/sessions/generic:t1:u"),
-                         ("get", "/audit"), ("post", "/orders/WO-20260101-ABCDE/cancel")):
+    for method, path in (
+        ("get", "/sessions"),
+        ("get", "/stats"),
+        ("delete", "/sessions/generic:t1:u"),
+        ("get", "/audit"),
+        ("post", "/orders/WO-20260101-ABCDE/cancel"),
+    ):
         resp = getattr(client, method)(API + path, headers=headers)
         assert resp.status_code == 401, (method, path)
         assert resp.headers["WWW-Authenticate"].startswith("Bearer")
@@ -67,8 +80,9 @@ def test_token_parsing_and_constant_time_lookup() -> None:
     assert token_name(tokens, "s3") is None and token_name(tokens, "") is None
 
 
-def test_named_tokens_put_the_name_in_the_audit_trail(settings: Settings, fake_store: SessionStore,
-                                                      storage: LocalFolderStore, orders: SqlWorkOrders) -> None:
+def test_named_tokens_put_the_name_in_the_audit_trail(
+    settings: Settings, fake_store: SessionStore, storage: LocalFolderStore, orders: SqlWorkOrders
+) -> None:
     app = admin_app(settings, fake_store, storage, orders, token="alice:tok-a,bob:tok-b")
     client = app.test_client()
     user = chat(app, "worker1")
@@ -91,7 +105,9 @@ def test_list_filter_and_search(app: Flask, client: FlaskClient) -> None:
     assert only[0]["waiting_for"].startswith("photo of the fixed site for WO-")
     assert [s["user"] for s in client.get(f"{API}/sessions?platform=wecom", headers=AUTH).json["items"]] == ["wang"]
     assert {s["user"] for s in client.get(f"{API}/sessions?q=004", headers=AUTH).json["items"]} == {
-        "zhang-0042", "li-0043"}
+        "zhang-0042",
+        "li-0043",
+    }
     for bad in ("state=asleep", "limit=0", "limit=201", "limit=x", "cursor=%%%", "platform=a%20b"):
         resp = client.get(f"{API}/sessions?{bad}", headers=AUTH)
         assert resp.status_code == 400 and resp.json["error"], bad
@@ -132,15 +148,21 @@ def test_reset_keeps_history_and_the_next_webhook_message_starts_fresh(app: Flas
     resp = client.post(f"{API}/sessions/{user.key}/reset", headers=AUTH, json={"notify": True})
 
     assert resp.status_code == 200
-    assert resp.json == {"key": user.key, "state": "idle", "previous_state": "waiting_close_photo",
-                         "notified": False}  # the generic webhook has no push channel
+    assert resp.json == {
+        "key": user.key,
+        "state": "idle",
+        "previous_state": "waiting_close_photo",
+        "notified": False,
+    }  # the generic webhook has no push channel
     after = client.get(f"{API}/sessions/{user.key}", headers=AUTH).json
     assert after["state"] == "idle" and after["pending"] == {} and after["history"] == history
     # A photo now starts a new report instead of being taken as the close photo.
     import base64
 
-    turn = client.post("/webhook/generic", json={"user_id": "field-7", "tenant": "t1",
-                                                 "image_base64": base64.b64encode(photo(9)).decode()})
+    turn = client.post(
+        "/webhook/generic",
+        json={"user_id": "field-7", "tenant": "t1", "image_base64": base64.b64encode(photo(9)).decode()},
+    )
     assert turn.status_code == 200 and turn.json["state"] == "waiting_location"
 
 
@@ -179,8 +201,9 @@ def test_delete(app: Flask, client: FlaskClient) -> None:
     assert client.delete(f"{API}/sessions/{user.key}", headers=AUTH).status_code == 404
 
 
-@pytest.mark.parametrize("body", [{"seconds": 59}, {"seconds": 86401}, {"seconds": "600"}, {"seconds": 60.5}, {},
-                                  {"seconds": None}, [600]])
+@pytest.mark.parametrize(
+    "body", [{"seconds": 59}, {"seconds": 86401}, {"seconds": "600"}, {"seconds": 60.5}, {}, {"seconds": None}, [600]]
+)
 def test_ttl_out_of_range_is_400(app: Flask, client: FlaskClient, body: Any) -> None:
     user = chat(app, "alice")
     user.text("hi")
@@ -192,7 +215,9 @@ def test_ttl(app: Flask, client: FlaskClient, fake_store: SessionStore) -> None:
     user = chat(app, "alice")
     user.text("hi")
     assert client.put(f"{API}/sessions/{user.key}/ttl", headers=AUTH, json={"seconds": 7200}).json == {
-        "key": user.key, "seconds_left": 7200}
+        "key": user.key,
+        "seconds_left": 7200,
+    }
     assert 7000 < fake_store.ttl(user.key) <= 7200
     assert client.put(f"{API}/sessions/generic:t1:x/ttl", headers=AUTH, json={"seconds": 600}).status_code == 404
 
@@ -234,11 +259,11 @@ def test_orders_endpoints(app: Flask, client: FlaskClient) -> None:
     assert cancel.status_code == 200 and cancel.json["status"] == "cancelled"
     assert client.post(f"{API}/orders/{first}/cancel", headers=AUTH, json={"reason": "again"}).status_code == 409
     assert client.post(f"{API}/orders/{second}/cancel", headers=AUTH, json={}).status_code == 400
-    lone_surrogate = client.post(f"{API}/orders/{second}/cancel", headers=AUTH, content_type="application/json",
-                                 data='{"reason": "\\ud800"}')
+    lone_surrogate = client.post(
+        f"{API}/orders/{second}/cancel", headers=AUTH, content_type="application/json", data='{"reason": "\\ud800"}'
+    )
     assert lone_surrogate.status_code == 400
-    assert client.post(f"{API}/orders/WO-20200101-ABCDE/cancel", headers=AUTH,
-                       json={"reason": "x"}).status_code == 404
+    assert client.post(f"{API}/orders/WO-20200101-ABCDE/cancel", headers=AUTH, json={"reason": "x"}).status_code == 404
 
 
 def test_audit_records_changes_with_who_and_before_after(app: Flask, client: FlaskClient) -> None:
@@ -261,8 +286,9 @@ def test_audit_records_changes_with_who_and_before_after(app: Flask, client: Fla
     assert client.get(f"{API}/audit?cursor=abc", headers=AUTH).status_code == 400
 
 
-def test_redis_down_is_503_not_a_stack_trace(settings: Settings, storage: LocalFolderStore,
-                                            orders: SqlWorkOrders) -> None:
+def test_redis_down_is_503_not_a_stack_trace(
+    settings: Settings, storage: LocalFolderStore, orders: SqlWorkOrders
+) -> None:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
@@ -281,9 +307,17 @@ def test_openapi_document_is_served_and_valid(client: FlaskClient) -> None:
     resp = client.get(f"{API}/openapi.json")
     assert resp.status_code == 200
     validate(resp.json)
-    assert set(resp.json["paths"]) == {"/sessions", "/sessions/{key}", "/sessions/{key}/reset", "/sessions/{key}/ttl",
-                                       "/stats", "/orders", "/orders/{order_id}", "/orders/{order_id}/cancel",
-                                       "/audit"}
+    assert set(resp.json["paths"]) == {
+        "/sessions",
+        "/sessions/{key}",
+        "/sessions/{key}/reset",
+        "/sessions/{key}/ttl",
+        "/stats",
+        "/orders",
+        "/orders/{order_id}",
+        "/orders/{order_id}/cancel",
+        "/audit",
+    }
 
 
 # -- the page -------------------------------------------------------------------------------------------------------

@@ -44,7 +44,8 @@ def test_sessions_list_table_and_json(app: Flask, cli: FlaskCliRunner) -> None:
     data = json.loads(filtered.output)
     assert [s["user"] for s in data["items"]] == ["zhang-0042"] and data["next_cursor"] is None
     assert json.loads(cli.invoke(args=["sessions", "list", "-q", "ZHANG", "--json"]).output)["items"][0]["user"] == (
-        "zhang-0042")
+        "zhang-0042"
+    )
     bad = cli.invoke(args=["sessions", "list", "--state", "asleep"])
     assert bad.exit_code == 2 and "state must be one of" in bad.output
 
@@ -53,8 +54,9 @@ def test_sessions_list_pages_with_cursor(app: Flask, cli: FlaskCliRunner) -> Non
     for i in range(5):
         user(app, f"u{i}").text("hi")
     first = json.loads(cli.invoke(args=["sessions", "list", "--limit", "3", "--json"]).output)
-    second = json.loads(cli.invoke(args=["sessions", "list", "--limit", "3", "--cursor", first["next_cursor"],
-                                         "--json"]).output)
+    second = json.loads(
+        cli.invoke(args=["sessions", "list", "--limit", "3", "--cursor", first["next_cursor"], "--json"]).output
+    )
     keys = [s["key"] for s in first["items"] + second["items"]]
     assert len(keys) == len(set(keys)) == 5 and second["next_cursor"] is None
     assert "more: --cursor" in cli.invoke(args=["sessions", "list", "--limit", "3"]).output
@@ -90,7 +92,10 @@ def test_sessions_reset_delete_ttl_and_their_audit(app: Flask, cli: FlaskCliRunn
 
     audit = json.loads(cli.invoke(args=["audit", "--json"]).output)["items"]
     assert [(e["action"], e["who"]) for e in audit] == [
-        ("session.delete", "cli"), ("session.ttl", "cli"), ("session.reset", "cli")]
+        ("session.delete", "cli"),
+        ("session.ttl", "cli"),
+        ("session.reset", "cli"),
+    ]
     assert audit[2]["before"]["state"] == "waiting_close_photo" and audit[2]["after"]["notified"] is False
     assert "session.reset" in cli.invoke(args=["audit"]).output
 

@@ -33,8 +33,9 @@ from tests.conftest import Chat, store_for
 @pytest.fixture
 def api_app(settings: Settings, tmp_path: Path) -> Iterator[Flask]:
     orders = SqlWorkOrders(settings.database_url)
-    app = admin_app(settings, store_for(fakeredis.FakeRedis(), settings), LocalFolderStore(str(tmp_path / "img")),
-                    orders)
+    app = admin_app(
+        settings, store_for(fakeredis.FakeRedis(), settings), LocalFolderStore(str(tmp_path / "img")), orders
+    )
     engine = runtime(app).engine
     platform, tenant, user = EXAMPLE_SESSION_KEY.split(":")
     example = Chat(engine, user=user, platform=platform, tenant=tenant)
@@ -52,8 +53,9 @@ def _load(app: Flask) -> Any:
 
 def _run(strategy: Any, examples: int) -> None:
     @hypothesis.given(case=strategy)
-    @hypothesis.settings(max_examples=examples, deadline=None, database=None,
-                         suppress_health_check=list(hypothesis.HealthCheck))
+    @hypothesis.settings(
+        max_examples=examples, deadline=None, database=None, suppress_health_check=list(hypothesis.HealthCheck)
+    )
     def check(case: schemathesis.Case) -> None:
         # A cursor is opaque: one the API did not hand out is rightly refused (400) even though any
         # string fits the document, so "schema-valid data must be accepted" cannot hold for it.

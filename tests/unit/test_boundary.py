@@ -27,9 +27,17 @@ def imported_roots(path: Path) -> set[str]:
             roots.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             roots.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
-            "import_module", "__import__",
-        ) and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", ""))
+            in (
+                "import_module",
+                "__import__",
+            )
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             roots.add(node.args[0].value.split(".")[0])
     return roots
 
@@ -50,7 +58,8 @@ def test_the_import_check_sees_imports(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text(
         "import flask.json\nfrom werkzeug import x\ndef f():\n    import slack_sdk\n"
-        "importlib.import_module('lark_oapi.api')\n", "utf-8",
+        "importlib.import_module('lark_oapi.api')\n",
+        "utf-8",
     )
     assert {"flask", "werkzeug", "slack_sdk", "lark_oapi"} <= imported_roots(sample)
 
@@ -89,7 +98,10 @@ GUARD = textwrap.dedent(
 def test_importing_bot_opens_no_socket_and_pulls_in_no_framework() -> None:
     result = subprocess.run(
         [sys.executable, "-c", f"FORBIDDEN = {sorted(FORBIDDEN)!r}\n" + GUARD],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stdout + result.stderr

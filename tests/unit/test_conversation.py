@@ -135,8 +135,13 @@ def test_report_without_vlm_pick_type_by_number(
     summary = texts(r)[0]
     assert "漏水" in summary and "3号楼2层东侧走廊" in summary
     assert summary == say(
-        "zh", "summary", alarm_type="漏水", severity=say("zh", "unknown"),
-        description=say("zh", "no_description"), location="3号楼2层东侧走廊", alarm="",
+        "zh",
+        "summary",
+        alarm_type="漏水",
+        severity=say("zh", "unknown"),
+        description=say("zh", "no_description"),
+        location="3号楼2层东侧走廊",
+        alarm="",
     )
 
     r = chat.text("确认")
@@ -153,7 +158,9 @@ def test_report_without_vlm_pick_type_by_number(
 
 
 def test_report_with_vlm_location_message_and_every_order_field(
-    make_engine: Callable[..., Conversation], fake_store: SessionStore, orders: SqlWorkOrders,
+    make_engine: Callable[..., Conversation],
+    fake_store: SessionStore,
+    orders: SqlWorkOrders,
     storage: LocalFolderStore,
 ) -> None:
     vlm = ScriptedVlm()
@@ -166,8 +173,13 @@ def test_report_with_vlm_location_message_and_every_order_field(
     r = chat.image(pic(1))
     assert r.state == "waiting_location"
     assert texts(r) == [
-        say("zh", "analysis", alarm_type="漏水", severity=say("zh", "severity_high"),
-            description="吊顶渗水，地面有积水。"),
+        say(
+            "zh",
+            "analysis",
+            alarm_type="漏水",
+            severity=say("zh", "severity_high"),
+            description="吊顶渗水，地面有积水。",
+        ),
         say("zh", "ask_location"),
     ]
     assert vlm.analyze_calls[0]["photo"].data == pic(1)
@@ -240,11 +252,21 @@ def test_session_ttl_is_set_on_every_turn(chat: Chat, fake_store: SessionStore, 
 def open_order(storage: LocalFolderStore, orders: SqlWorkOrders) -> Order:
     """An open order of the chat user (u1), made directly in the repository."""
     key = storage.put(pic(7), "image/jpeg")
-    order, _ = orders.create(NewOrder(
-        report_key="fixture-order", reporter=Reporter("test", "t1", "u1"), alarm_type="漏水",
-        description="管道漏水", severity="high", location_text="1号楼", latitude=None, longitude=None,
-        report_photo_key=key, alarm_id=None, history=[],
-    ))
+    order, _ = orders.create(
+        NewOrder(
+            report_key="fixture-order",
+            reporter=Reporter("test", "t1", "u1"),
+            alarm_type="漏水",
+            description="管道漏水",
+            severity="high",
+            location_text="1号楼",
+            latitude=None,
+            longitude=None,
+            report_photo_key=key,
+            alarm_id=None,
+            history=[],
+        )
+    )
     return order
 
 
@@ -304,10 +326,12 @@ def test_state_message_matrix(
 def test_photo_in_waiting_location_replaces_and_reanalyses(
     make_engine: Callable[..., Conversation], fake_store: SessionStore, storage: LocalFolderStore
 ) -> None:
-    vlm = ScriptedVlm(analyses=[
-        Analysis("漏水", "水管漏水", "high", 0.9),
-        Analysis("电气故障", "配电箱冒烟", "medium", 0.8),
-    ])
+    vlm = ScriptedVlm(
+        analyses=[
+            Analysis("漏水", "水管漏水", "high", 0.9),
+            Analysis("电气故障", "配电箱冒烟", "medium", 0.8),
+        ]
+    )
     chat = Chat(make_engine(vlm=vlm))
     chat.image(pic(1))
     first_key = session_of(fake_store, chat).pending["image_key"]
@@ -325,13 +349,17 @@ def test_photo_in_waiting_location_replaces_and_reanalyses(
 
 
 def test_photo_in_waiting_confirm_replaces_keeps_location_and_shows_summary(
-    make_engine: Callable[..., Conversation], fake_store: SessionStore, orders: SqlWorkOrders,
+    make_engine: Callable[..., Conversation],
+    fake_store: SessionStore,
+    orders: SqlWorkOrders,
     storage: LocalFolderStore,
 ) -> None:
-    vlm = ScriptedVlm(analyses=[
-        Analysis("漏水", "水管漏水", "high", 0.9),
-        Analysis("通道堵塞", "消防通道堆放杂物", "low", 0.7),
-    ])
+    vlm = ScriptedVlm(
+        analyses=[
+            Analysis("漏水", "水管漏水", "high", 0.9),
+            Analysis("通道堵塞", "消防通道堆放杂物", "low", 0.7),
+        ]
+    )
     chat = Chat(make_engine(vlm=vlm))
     chat.image(pic(1))
     chat.text("5号楼楼梯间")
@@ -591,7 +619,9 @@ def test_close_with_the_report_photo_again_is_refused(
 
 
 def test_close_resolved_by_vlm(
-    make_engine: Callable[..., Conversation], orders: SqlWorkOrders, storage: LocalFolderStore,
+    make_engine: Callable[..., Conversation],
+    orders: SqlWorkOrders,
+    storage: LocalFolderStore,
     fake_store: SessionStore,
 ) -> None:
     vlm = ScriptedVlm(verdicts=[Verdict(True, "地面已干燥。")])
@@ -639,9 +669,7 @@ def test_close_vlm_error_keeps_waiting(make_engine: Callable[..., Conversation],
     assert r.state == "idle" and orders.get(oid).status == "closed"  # type: ignore[union-attr]
 
 
-def test_close_without_vlm_is_unverified(
-    chat: Chat, orders: SqlWorkOrders, storage: LocalFolderStore
-) -> None:
+def test_close_without_vlm_is_unverified(chat: Chat, orders: SqlWorkOrders, storage: LocalFolderStore) -> None:
     oid = report(chat, seed=1)
     chat.text(f"结单 {oid}")
     r = chat.image(pic(3))
@@ -739,12 +767,21 @@ def test_vlm_history_is_passed_as_context(make_engine: Callable[..., Conversatio
 @pytest.mark.parametrize("state", ["idle", "waiting_location"])
 @pytest.mark.parametrize(
     ("kind", "reply"),
-    [("text-bytes", "not_image"), ("oversized", "image_too_large"), ("edge-too-large", "image_too_large"),
-     ("empty", "not_image"), ("edge-download-failed", "download_failed")],
+    [
+        ("text-bytes", "not_image"),
+        ("oversized", "image_too_large"),
+        ("edge-too-large", "image_too_large"),
+        ("empty", "not_image"),
+        ("edge-download-failed", "download_failed"),
+    ],
 )
 def test_bad_photos_are_refused(
-    make_engine: Callable[..., Conversation], settings: Settings, fake_store: SessionStore, state: str,
-    kind: str, reply: str,
+    make_engine: Callable[..., Conversation],
+    settings: Settings,
+    fake_store: SessionStore,
+    state: str,
+    kind: str,
+    reply: str,
 ) -> None:
     small = settings.with_(max_image_bytes=len(pic(1)) + 100)
     chat = Chat(make_engine(settings=small))
@@ -771,9 +808,7 @@ def test_bad_photos_are_refused(
 # ==========================================================================================================
 # Expiry
 # ==========================================================================================================
-def test_expired_report_is_announced_and_starts_over(
-    chat: Chat, fake_store: SessionStore, settings: Settings
-) -> None:
+def test_expired_report_is_announced_and_starts_over(chat: Chat, fake_store: SessionStore, settings: Settings) -> None:
     chat.image(pic(1))
     fake_store.redis.delete(fake_store.session_redis_key(chat.key))  # what the TTL would do
     r = chat.text("配电房")

@@ -74,7 +74,10 @@ def test_full_report_and_close(client: FlaskClient, orders: SqlWorkOrders, stora
     r = post(client, user_id="alice", text="你好")
     assert r.status_code == 200
     assert r.get_json() == {
-        "replies": [say("zh", "welcome")], "state": "idle", "session": "generic:default:alice", "order_id": None,
+        "replies": [say("zh", "welcome")],
+        "state": "idle",
+        "session": "generic:default:alice",
+        "order_id": None,
     }
 
     r = post(client, user_id="alice", image_base64=b64(pic(1)))
@@ -106,8 +109,10 @@ def test_full_report_and_close(client: FlaskClient, orders: SqlWorkOrders, stora
     r = post(client, user_id="alice", image_base64="data:image/jpeg;base64," + b64(pic(2)))
     body = r.get_json()
     assert body == {
-        "replies": [say("zh", "close_unverified", order_id=oid)], "state": "idle",
-        "session": "generic:default:alice", "order_id": oid,
+        "replies": [say("zh", "close_unverified", order_id=oid)],
+        "state": "idle",
+        "session": "generic:default:alice",
+        "order_id": oid,
     }
     assert orders.get(oid).status == "closed"  # type: ignore[union-attr]
 
@@ -129,8 +134,14 @@ def test_non_image_bytes_get_a_reply(client: FlaskClient, settings: Settings) ->
 # -- auth -----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("header", "status"),
-    [(None, 401), ("Bearer wrong", 401), ("s3cret", 401), ("Bearer s3cret ", 401), ("bearer s3cret", 401),
-     ("Bearer s3cret", 200)],
+    [
+        (None, 401),
+        ("Bearer wrong", 401),
+        ("s3cret", 401),
+        ("Bearer s3cret ", 401),
+        ("bearer s3cret", 401),
+        ("Bearer s3cret", 200),
+    ],
 )
 def test_bearer_token(make_client: Callable[..., FlaskClient], header: str | None, status: int) -> None:
     client = make_client(generic_webhook_token="s3cret")
@@ -340,8 +351,10 @@ def _random_value(rng: random.Random, depth: int = 0) -> Any:
         return b64(data[: rng.randint(0, len(data))])  # often truncated: a header that does not decode
     if kind == "list":
         return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
-    return {rng.choice(["latitude", "longitude", "label", "x"]): _random_value(rng, depth + 1)
-            for _ in range(rng.randint(0, 4))}
+    return {
+        rng.choice(["latitude", "longitude", "label", "x"]): _random_value(rng, depth + 1)
+        for _ in range(rng.randint(0, 4))
+    }
 
 
 def _random_body(rng: random.Random) -> bytes:
@@ -361,8 +374,11 @@ def _random_body(rng: random.Random) -> bytes:
     if field == "text" and rng.random() < 0.6:
         body["text"] = rng.choice(["确认", "取消", "1", "2", "结单", "帮助", "状态", "我的工单", "告警 ALM-1", "某处"])
     elif field == "location" and rng.random() < 0.5:
-        body["location"] = {"latitude": rng.uniform(-100, 100), "longitude": rng.uniform(-200, 200),
-                            "label": rng.choice(["", "B1", 3])}
+        body["location"] = {
+            "latitude": rng.uniform(-100, 100),
+            "longitude": rng.uniform(-200, 200),
+            "label": rng.choice(["", "B1", 3]),
+        }
     else:
         body[field] = _random_value(rng)
     if rng.random() < 0.15:

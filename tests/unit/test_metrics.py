@@ -40,8 +40,7 @@ def value(app: Flask, name: str, **labels: str) -> float:
 
 
 @pytest.fixture
-def make_app(settings: Settings, fake_store: SessionStore, storage: LocalFolderStore,
-             orders: SqlWorkOrders) -> Any:
+def make_app(settings: Settings, fake_store: SessionStore, storage: LocalFolderStore, orders: SqlWorkOrders) -> Any:
     def build(**changes: Any) -> Flask:
         return create_app(settings.with_(**changes), store=fake_store, storage=storage, orders=orders)
 
@@ -49,8 +48,9 @@ def make_app(settings: Settings, fake_store: SessionStore, storage: LocalFolderS
 
 
 def send(app: Flask, headers: dict[str, str] | None = None, **body: Any) -> Any:
-    resp = app.test_client().post("/webhook/generic", headers=headers or {},
-                                  json={"user_id": "worker-1", "tenant": "acme", **body})
+    resp = app.test_client().post(
+        "/webhook/generic", headers=headers or {}, json={"user_id": "worker-1", "tenant": "acme", **body}
+    )
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return resp.json
 
@@ -107,8 +107,9 @@ def test_observe_ack_for_platform_handlers_replaces_the_hook_measurement(make_ap
     observe_ack("demo", 1.0)  # outside any app: ignored, never raises
 
 
-def test_active_sessions_gauge_says_when_the_store_is_down(settings: Settings, storage: LocalFolderStore,
-                                                           orders: SqlWorkOrders) -> None:
+def test_active_sessions_gauge_says_when_the_store_is_down(
+    settings: Settings, storage: LocalFolderStore, orders: SqlWorkOrders
+) -> None:
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
@@ -126,8 +127,13 @@ def test_active_sessions_gauge_says_when_the_store_is_down(settings: Settings, s
 def json_log_lines(make_app: Any, fake_openai: Any) -> Iterator[tuple[Flask, io.StringIO]]:
     """An app with LOG_FORMAT=json (and a VLM that answers nonsense) whose log handler writes into a buffer."""
     fake_openai.respond_with("no JSON here")
-    app = make_app(log_format="json", generic_webhook_token="whsec-generic-123", admin_token="adm-tok-456",
-                   vlm_base_url=fake_openai.base_url, vlm_api_key="sk-vlm-secret-000")
+    app = make_app(
+        log_format="json",
+        generic_webhook_token="whsec-generic-123",
+        admin_token="adm-tok-456",
+        vlm_base_url=fake_openai.base_url,
+        vlm_api_key="sk-vlm-secret-000",
+    )
     handler = next(h for h in logging.getLogger().handlers if getattr(h, "_wobot", False))
     assert isinstance(handler.formatter, JsonFormatter)
     buffer = io.StringIO()
@@ -143,8 +149,11 @@ def test_json_log_lines_carry_the_user_key_and_event_id_and_no_secrets(
 ) -> None:
     app, buffer = json_log_lines
     client = app.test_client()
-    resp = client.post("/webhook/generic", headers={"Authorization": "Bearer whsec-generic-123"},
-                       json={"user_id": "worker-9", "tenant": "acme", "message_id": "evt-77", "text": "你好"})
+    resp = client.post(
+        "/webhook/generic",
+        headers={"Authorization": "Bearer whsec-generic-123"},
+        json={"user_id": "worker-9", "tenant": "acme", "message_id": "evt-77", "text": "你好"},
+    )
     assert resp.status_code == 200
     client.get("/admin/api/sessions", headers={"Authorization": "Bearer adm-tok-456"})
     client.get("/admin/api/sessions", headers={"Authorization": "Bearer wrong-guess-789"})
@@ -165,8 +174,12 @@ def test_json_log_lines_carry_the_user_key_and_event_id_and_no_secrets(
 def test_every_line_logged_during_a_turn_gets_its_context(json_log_lines: tuple[Flask, io.StringIO]) -> None:
     """bot.vlm logs its failure without any ``extra``; the line still says whose turn it was."""
     app, buffer = json_log_lines
-    send(app, {"Authorization": "Bearer whsec-generic-123"}, message_id="evt-88",
-         image_base64=base64.b64encode(photo(4)).decode())
+    send(
+        app,
+        {"Authorization": "Bearer whsec-generic-123"},
+        message_id="evt-88",
+        image_base64=base64.b64encode(photo(4)).decode(),
+    )
     lines = [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
     during = [entry for entry in lines if entry.get("event_id") == "evt-88"]
     assert {entry["logger"] for entry in during} >= {"bot.vlm", "bot.conversation", "handlers.logs"}

@@ -28,8 +28,14 @@ def ops(engine: Conversation, fake_store: SessionStore) -> Ops:
     return Ops(s.settings, fake_store, engine, s.orders, s.storage, platforms=("generic", "wecom", "test"))
 
 
-def _seed(store: SessionStore, n: int, platform: str = "generic", state: str = "idle", start: float | None = None,
-          same_time: bool = False) -> list[str]:
+def _seed(
+    store: SessionStore,
+    n: int,
+    platform: str = "generic",
+    state: str = "idle",
+    start: float | None = None,
+    same_time: bool = False,
+) -> list[str]:
     """Write ``n`` sessions straight through the store (index included)."""
     keys = []
     for i in range(n):
@@ -228,12 +234,17 @@ def test_a_failing_notice_does_not_fail_the_reset(engine: Conversation, fake_sto
     chat = Chat(engine, "u1", "wecom")
     chat.image(photo(1))
     assert ops.reset(chat.key, who="a", notify=True) == {
-        "key": chat.key, "state": "idle", "previous_state": "waiting_location", "notified": False}
+        "key": chat.key,
+        "state": "idle",
+        "previous_state": "waiting_location",
+        "notified": False,
+    }
 
 
 # -- delete and TTL ------------------------------------------------------------------------------------------------
-def test_delete_removes_the_session_and_its_index_entries(ops: Ops, engine: Conversation,
-                                                          fake_store: SessionStore) -> None:
+def test_delete_removes_the_session_and_its_index_entries(
+    ops: Ops, engine: Conversation, fake_store: SessionStore
+) -> None:
     chat = Chat(engine, "u1", "generic")
     chat.text("hi")
     assert ops.delete(chat.key, who="a") == {"key": chat.key, "deleted": True}
@@ -263,8 +274,7 @@ def test_ttl_change(ops: Ops, engine: Conversation, fake_store: SessionStore) ->
 
 
 # -- stats ---------------------------------------------------------------------------------------------------------
-def test_stats_count_active_sessions_orders_and_turns(ops: Ops, engine: Conversation,
-                                                      fake_store: SessionStore) -> None:
+def test_stats_count_active_sessions_orders_and_turns(ops: Ops, engine: Conversation, fake_store: SessionStore) -> None:
     chat = Chat(engine, "alice", "generic")
     order_id = report_order(chat)
     stuck_closing(chat, order_id)

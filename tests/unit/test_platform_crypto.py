@@ -88,19 +88,22 @@ A_OUT_ENCRYPT = (
 
 
 def test_wecom_a_url_check():
-    assert pc.wecom_check_signature(A_TOKEN, "1411443780", "437374425", A_ECHO,
-                                    "dd6b9c95b495b3f7e2901bfbc76c664930ffdb96")
+    assert pc.wecom_check_signature(
+        A_TOKEN, "1411443780", "437374425", A_ECHO, "dd6b9c95b495b3f7e2901bfbc76c664930ffdb96"
+    )
     assert pc.wecom_decrypt(A_KEY, A_ECHO, A_CORP) == b"5927782489442352469"
 
 
 def test_wecom_a_wrong_nonce_fails():
-    assert not pc.wecom_check_signature(A_TOKEN, "1411443780", "437374424", A_ECHO,
-                                        "dd6b9c95b495b3f7e2901bfbc76c664930ffdb96")
+    assert not pc.wecom_check_signature(
+        A_TOKEN, "1411443780", "437374424", A_ECHO, "dd6b9c95b495b3f7e2901bfbc76c664930ffdb96"
+    )
 
 
 def test_wecom_a_inbound():
-    assert pc.wecom_check_signature(A_TOKEN, "1411525903", "461056294", A_IN_ENCRYPT,
-                                    "74d92dfeb87ba7c714f89d98870ae5eb62dff26d")
+    assert pc.wecom_check_signature(
+        A_TOKEN, "1411525903", "461056294", A_IN_ENCRYPT, "74d92dfeb87ba7c714f89d98870ae5eb62dff26d"
+    )
     plain = pc.wecom_decrypt(A_KEY, A_IN_ENCRYPT, A_CORP).decode()
     assert "<FromUserName><![CDATA[messense]]></FromUserName>" in plain
     assert "<Content><![CDATA[test]]></Content>" in plain
@@ -111,8 +114,9 @@ def test_wecom_a_outbound_encrypt_and_signature():
     encrypt = pc.wecom_encrypt(A_KEY, A_OUT_PLAIN.encode(), A_CORP, random16=b"1234567890123456")
     assert encrypt == A_OUT_ENCRYPT
     assert pc.wecom_signature(A_TOKEN, "1411525903", "461056294", encrypt) == "407518b7649e86ef23978113f92d27afa9296533"
-    envelope = pc.wecom_envelope(A_TOKEN, A_KEY, A_CORP, A_OUT_PLAIN.encode(), "1411525903", "461056294",
-                                 random16=b"1234567890123456")
+    envelope = pc.wecom_envelope(
+        A_TOKEN, A_KEY, A_CORP, A_OUT_PLAIN.encode(), "1411525903", "461056294", random16=b"1234567890123456"
+    )
     assert "<MsgSignature><![CDATA[407518b7649e86ef23978113f92d27afa9296533]]></MsgSignature>" in envelope
 
 
@@ -140,14 +144,16 @@ B_IN_PLAIN = (
 
 
 def test_wecom_b_url_check():
-    assert pc.wecom_check_signature(B_TOKEN, "1476416373", "47744683", B_ECHO,
-                                    "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb")
+    assert pc.wecom_check_signature(
+        B_TOKEN, "1476416373", "47744683", B_ECHO, "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb"
+    )
     assert pc.wecom_decrypt(B_KEY, B_ECHO, B_CORP) == b"1288432023552776189"
 
 
 def test_wecom_b_inbound():
-    assert pc.wecom_check_signature(B_TOKEN, "1476422779", "1597212914", B_IN_ENCRYPT,
-                                    "0c3914025cb4b4d68103f6bfc8db550f79dcf48e")
+    assert pc.wecom_check_signature(
+        B_TOKEN, "1476422779", "1597212914", B_IN_ENCRYPT, "0c3914025cb4b4d68103f6bfc8db550f79dcf48e"
+    )
     assert pc.wecom_decrypt(B_KEY, B_IN_ENCRYPT, B_CORP).decode() == B_IN_PLAIN
 
 
@@ -174,8 +180,9 @@ def test_wecom_c_url_check_from_the_encoded_request_line():
 
 
 def test_wecom_c_inbound():
-    assert pc.wecom_check_signature(C_TOKEN, "1409659813", "1372623149", C_IN_ENCRYPT,
-                                    "477715d11cdb4164915debcba66cb864d751f3e6")
+    assert pc.wecom_check_signature(
+        C_TOKEN, "1409659813", "1372623149", C_IN_ENCRYPT, "477715d11cdb4164915debcba66cb864d751f3e6"
+    )
     plain = pc.wecom_decrypt(C_KEY, C_IN_ENCRYPT, C_CORP).decode()
     assert "<FromUserName><![CDATA[mycreate]]></FromUserName>" in plain
     assert "<Content><![CDATA[hello]]></Content>" in plain
@@ -232,8 +239,12 @@ def test_feishu_derived_vector_and_signature():
 
 @pytest.mark.parametrize(
     "bad",
-    ["%%%", base64.b64encode(b"\0" * 16).decode(), base64.b64encode(b"\0" * 40).decode(),
-     pc.feishu_encrypt("other key", "hello world")],
+    [
+        "%%%",
+        base64.b64encode(b"\0" * 16).decode(),
+        base64.b64encode(b"\0" * 40).decode(),
+        pc.feishu_encrypt("other key", "hello world"),
+    ],
 )
 def test_feishu_undecryptable_raises_crypto_error(bad):
     with pytest.raises(pc.CryptoError):

@@ -18,8 +18,9 @@ from handlers.tokens import TokenSource
 from tests.conftest import store_for
 
 CORP, AES_KEY, TOKEN = "ww1436e0e65a779aee", "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt", "tok"
-WECOM = Settings(wecom_corp_id=CORP, wecom_agent_id="1000002", wecom_secret="s", wecom_token=TOKEN,
-                 wecom_encoding_aes_key=AES_KEY)
+WECOM = Settings(
+    wecom_corp_id=CORP, wecom_agent_id="1000002", wecom_secret="s", wecom_token=TOKEN, wecom_encoding_aes_key=AES_KEY
+)
 
 
 def _wecom_post(plaintext: str, ts: int | None = None) -> object:
@@ -39,29 +40,44 @@ def test_signed_but_older_than_the_dedupe_window_is_refused():
     settings = FEISHU.with_(feishu_encrypt_key="k")
     body = _feishu_event("text", {"text": "hi"})
     stale = str(int(time.time()) - settings.dedupe_ttl_seconds - 60)
-    headers = {"X-Lark-Request-Timestamp": stale, "X-Lark-Request-Nonce": "n",
-               "X-Lark-Signature": pc.feishu_signature(stale, "n", "k", body)}
+    headers = {
+        "X-Lark-Request-Timestamp": stale,
+        "X-Lark-Request-Nonce": "n",
+        "X-Lark-Signature": pc.feishu_signature(stale, "n", "k", body),
+    }
     with pytest.raises(Rejected) as err:
         feishu.parse(settings, body, headers)
     assert err.value.status == 401
     fresh_ts = str(int(time.time()))
-    headers = {"x-lark-request-timestamp": fresh_ts, "x-lark-request-nonce": "n",
-               "x-lark-signature": pc.feishu_signature(fresh_ts, "n", "k", body)}
+    headers = {
+        "x-lark-request-timestamp": fresh_ts,
+        "x-lark-request-nonce": "n",
+        "x-lark-signature": pc.feishu_signature(fresh_ts, "n", "k", body),
+    }
     assert isinstance(feishu.parse(settings, body, headers), Accepted)
 
 
 def test_wecom_echostr_with_a_plus_decoded_as_space_still_verifies():
     echostr = "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ=="
-    settings = Settings(wecom_corp_id="wx5823bf96d3bd56c7", wecom_token="QDG6eK",
-                        wecom_encoding_aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C")
-    query = {"msg_signature": "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3", "timestamp": "1409659589",
-             "nonce": "263014780", "echostr": echostr.replace("+", " ")}
+    settings = Settings(
+        wecom_corp_id="wx5823bf96d3bd56c7",
+        wecom_token="QDG6eK",
+        wecom_encoding_aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+    )
+    query = {
+        "msg_signature": "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3",
+        "timestamp": "1409659589",
+        "nonce": "263014780",
+        "echostr": echostr.replace("+", " "),
+    }
     assert wecom.parse(settings, "GET", b"", query) == Handshake("1616140317555161061")
 
 
 def test_wecom_messages_become_jobs():
-    out = _wecom_post("<xml><FromUserName>li</FromUserName><MsgType>location</MsgType><Location_X>23.1</Location_X>"
-                      "<Location_Y>113.3</Location_Y><Label>Gate</Label><MsgId>9</MsgId><AgentID>1000002</AgentID></xml>")
+    out = _wecom_post(
+        "<xml><FromUserName>li</FromUserName><MsgType>location</MsgType><Location_X>23.1</Location_X>"
+        "<Location_Y>113.3</Location_Y><Label>Gate</Label><MsgId>9</MsgId><AgentID>1000002</AgentID></xml>"
+    )
     assert isinstance(out, Accepted) and out.dedupe == ("9",)
     json.dumps(out.job)  # RQ carries it as JSON
     incoming = incoming_from_job(out.job)
@@ -70,10 +86,17 @@ def test_wecom_messages_become_jobs():
 
 
 def test_wecom_other_agent_and_events_are_ignored():
-    assert isinstance(_wecom_post("<xml><FromUserName>li</FromUserName><MsgType>text</MsgType><Content>x</Content>"
-                                  "<MsgId>1</MsgId><AgentID>42</AgentID></xml>"), Ignored)
-    assert isinstance(_wecom_post("<xml><FromUserName>li</FromUserName><MsgType>event</MsgType>"
-                                  "<Event>subscribe</Event></xml>"), Ignored)
+    assert isinstance(
+        _wecom_post(
+            "<xml><FromUserName>li</FromUserName><MsgType>text</MsgType><Content>x</Content>"
+            "<MsgId>1</MsgId><AgentID>42</AgentID></xml>"
+        ),
+        Ignored,
+    )
+    assert isinstance(
+        _wecom_post("<xml><FromUserName>li</FromUserName><MsgType>event</MsgType><Event>subscribe</Event></xml>"),
+        Ignored,
+    )
 
 
 def test_wecom_non_numeric_agent_id_is_not_enabled():
@@ -85,18 +108,34 @@ FEISHU = Settings(feishu_app_id="cli_1", feishu_app_secret="s", feishu_verificat
 
 
 def _feishu_event(message_type: str, content: dict) -> bytes:
-    return json.dumps({
-        "schema": "2.0",
-        "header": {"event_id": "e1", "event_type": "im.message.receive_v1", "token": "vt", "tenant_key": "tk"},
-        "event": {"sender": {"sender_id": {"open_id": "ou_1"}, "sender_type": "user"},
-                  "message": {"message_id": "om_1", "chat_id": "oc_1", "message_type": message_type,
-                              "content": json.dumps(content)}},
-    }).encode()
+    return json.dumps(
+        {
+            "schema": "2.0",
+            "header": {"event_id": "e1", "event_type": "im.message.receive_v1", "token": "vt", "tenant_key": "tk"},
+            "event": {
+                "sender": {"sender_id": {"open_id": "ou_1"}, "sender_type": "user"},
+                "message": {
+                    "message_id": "om_1",
+                    "chat_id": "oc_1",
+                    "message_type": message_type,
+                    "content": json.dumps(content),
+                },
+            },
+        }
+    ).encode()
 
 
 def test_feishu_post_with_a_picture_is_an_image_and_mentions_are_dropped():
-    post = {"title": "", "content": [[{"tag": "at", "user_id": "@_user_1"}, {"tag": "text", "text": "leak here"},
-                                      {"tag": "img", "image_key": "img_1"}]]}
+    post = {
+        "title": "",
+        "content": [
+            [
+                {"tag": "at", "user_id": "@_user_1"},
+                {"tag": "text", "text": "leak here"},
+                {"tag": "img", "image_key": "img_1"},
+            ]
+        ],
+    }
     out = feishu.parse(FEISHU, _feishu_event("post", post), {})
     assert isinstance(out, Accepted)
     assert out.job["kind"] == "image" and out.job["image"] == {"message_id": "om_1", "file_key": "img_1"}
@@ -116,14 +155,22 @@ def _slack(payload: dict, now: float | None = None) -> object:
     body = json.dumps(payload).encode()
     ts = str(int(now or time.time()))
     verifier = SignatureVerifier("sec")
-    headers = {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": verifier.generate_signature(timestamp=ts,
-                                                                                                 body=body)}
+    headers = {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body),
+    }
     return slack.parse(Settings(slack_signing_secret="sec", slack_bot_token="xoxb"), body, headers)
 
 
 def test_slack_text_is_unescaped_and_keyed_by_team_and_user():
-    out = _slack({"type": "event_callback", "team_id": "T1", "event_id": "Ev1",
-                  "event": {"type": "message", "user": "U1", "channel": "D1", "ts": "1.2", "text": "a &amp; b &lt;"}})
+    out = _slack(
+        {
+            "type": "event_callback",
+            "team_id": "T1",
+            "event_id": "Ev1",
+            "event": {"type": "message", "user": "U1", "channel": "D1", "ts": "1.2", "text": "a &amp; b &lt;"},
+        }
+    )
     assert isinstance(out, Accepted) and out.dedupe == ("Ev1",)
     incoming = incoming_from_job(out.job)
     assert (incoming.session_key, incoming.text, incoming.event_id) == ("slack:T1:U1", "a & b <", "D1-1.2")
@@ -175,8 +222,14 @@ def test_token_source_caches_with_a_margin_and_invalidates_only_the_stale_token(
 def test_a_lone_surrogate_from_a_platform_cannot_break_the_session_save():
     from handlers.edge import incoming_from_job
 
-    job = {"platform": "slack", "tenant": "T1", "user": "U1", "kind": "location", "text": "b\ud800",
-           "location": {"label": "gate \udfff", "latitude": 1.0, "longitude": 2.0}}
+    job = {
+        "platform": "slack",
+        "tenant": "T1",
+        "user": "U1",
+        "kind": "location",
+        "text": "b\ud800",
+        "location": {"label": "gate \udfff", "latitude": 1.0, "longitude": 2.0},
+    }
     incoming = incoming_from_job(job)
     assert incoming.text == "b?"
     assert incoming.location is not None and incoming.location.label == "gate ?"

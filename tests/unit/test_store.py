@@ -52,7 +52,11 @@ def test_save_load_round_trip_with_ttl(fake_store: SessionStore, settings: Setti
     loaded = fake_store.load(SKEY)
     assert loaded is not None
     assert (loaded.key, loaded.state, loaded.pending, loaded.history, loaded.turns) == (
-        SKEY, "waiting_location", session.pending, session.history, 3,
+        SKEY,
+        "waiting_location",
+        session.pending,
+        session.history,
+        3,
     )
     ttl = fake_store.ttl(SKEY)
     assert ttl is not None and settings.session_ttl_seconds - 5 <= ttl <= settings.session_ttl_seconds
@@ -83,8 +87,14 @@ def test_save_with_explicit_ttl(fake_store: SessionStore) -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        b"{not json", b"[]", b'"a string"', b"\xff\xfe\x00", b'{"v": 999, "key": "test:t1:u1"}', b'{"v": 1}',
-        b'{"v": 1, "key": "k", "turns": "x"}', b'{"v": 1, "key": "k", "pending": "x"}',
+        b"{not json",
+        b"[]",
+        b'"a string"',
+        b"\xff\xfe\x00",
+        b'{"v": 999, "key": "test:t1:u1"}',
+        b'{"v": 1}',
+        b'{"v": 1, "key": "k", "turns": "x"}',
+        b'{"v": 1, "key": "k", "pending": "x"}',
         b'{"v": 1, "key": "k", "state": "no_such_state"}',
     ],
 )
@@ -140,10 +150,16 @@ def test_index_follows_the_state(fake_store: SessionStore) -> None:
     assert r.zscore(fake_store.index_key(state="waiting_confirm"), SKEY) is not None
     session.state = "idle"
     fake_store.save(session)
-    members = {s: r.zrange(fake_store.index_key(state=s), 0, -1) for s in
-               ("idle", "waiting_location", "waiting_confirm", "waiting_close_photo")}
-    assert members == {"idle": [SKEY.encode()], "waiting_location": [], "waiting_confirm": [],
-                       "waiting_close_photo": []}
+    members = {
+        s: r.zrange(fake_store.index_key(state=s), 0, -1)
+        for s in ("idle", "waiting_location", "waiting_confirm", "waiting_close_photo")
+    }
+    assert members == {
+        "idle": [SKEY.encode()],
+        "waiting_location": [],
+        "waiting_confirm": [],
+        "waiting_close_photo": [],
+    }
 
 
 def test_index_scores_are_last_activity(fake_store: SessionStore) -> None:
