@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot import intents
 from bot.config import Settings
@@ -48,6 +48,14 @@ FetchImage = Callable[[], tuple[bytes | None, str | None]]
 _REPORT_FIELDS = ("image_key", "image_type", "alarm_type", "description", "severity", "confidence", "analysis_failed")
 
 
+class Engine(Protocol):
+    """What the edge calls: one turn, and an ops reset."""
+
+    def handle(self, incoming: Incoming, fetch_image: FetchImage | None = None) -> TurnResult: ...
+
+    def reset(self, skey: str) -> Session | None: ...
+
+
 @dataclass
 class Services:
     """The ports one turn may use."""
@@ -60,7 +68,7 @@ class Services:
     observer: Observer = field(default_factory=NullObserver)
 
 
-class Conversation:
+class Conversation(Engine):
     def __init__(self, services: Services) -> None:
         self.services = services
         self.settings = services.settings

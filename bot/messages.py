@@ -7,6 +7,22 @@ from typing import Literal, Protocol
 
 Kind = Literal["text", "image", "location", "other"]
 
+MAX_TEXT = 4000  # characters of one message handed to the engine
+
+
+def is_storable(text: str) -> bool:
+    """False for text with a lone surrogate ("\\ud800"): JSON lets one through, UTF-8 storage cannot hold it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def storable(text: str) -> str:
+    """``text`` with any lone surrogate replaced by '?', so it can be stored as UTF-8."""
+    return text if is_storable(text) else text.encode("utf-8", "replace").decode("utf-8")
+
 
 @dataclass(frozen=True)
 class Location:

@@ -25,6 +25,7 @@ import redis
 
 from bot.config import Settings
 from bot.conversation import Conversation
+from bot.messages import is_storable
 from bot.ports import ObjectStore, Order, OrderError, ServiceError, StoreUnavailable, WorkOrders
 from bot.replies import say
 from bot.session import Session
@@ -550,7 +551,7 @@ class Ops:
         return self.order_json(found, history=True)
 
     def cancel_order(self, order_id: str, reason: Any, *, who: str) -> dict[str, Any]:
-        if not isinstance(reason, str) or not _VISIBLE.search(reason) or len(reason) > 500 or not _utf8(reason):
+        if not isinstance(reason, str) or not _VISIBLE.search(reason) or len(reason) > 500 or not is_storable(reason):
             raise Invalid("reason must be a string of 1 to 500 characters with something visible in it")
         before = self.orders.get(order_id)
         if before is None:
@@ -651,15 +652,6 @@ class Ops:
             )
         next_cursor = items[-1]["id"] if len(rows) > size and items else None
         return Page(items, next_cursor)
-
-
-def _utf8(text: str) -> bool:
-    """JSON lets a lone surrogate ("\\ud800") through; nothing downstream can store it."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _loads(raw: str | None) -> Any:

@@ -1,7 +1,8 @@
 """Flask application factory: ``create_app(settings, *, store=…, vlm=…, …)``.
 
 Production calls ``create_app()`` (settings from the environment); tests pass their
-own Settings and ports. Nothing is built at import time.
+own Settings and ports. Nothing is built at import time. The services are built once
+here and handed out: the runtime (store, engine, dispatcher) and the one ``Ops``.
 """
 
 from __future__ import annotations
@@ -13,33 +14,46 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from bot.config import Settings
-from bot.ports import StoreUnavailable
-from handlers import cli, generic, health, metrics
+from bot.observe import Observer
+from bot.ports import ObjectStore, StoreUnavailable, Vlm, WorkOrders
+from bot.store import SessionStore
+from handlers import admin, cli, generic, health, metrics
 from handlers.logs import configure_logging
+from handlers.platforms import edge
 from handlers.runtime import _UNSET, Runtime, build_runtime
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None, **ports: Any) -> Flask:
-    """Build the app. ``ports`` may hold ``store``, ``vlm``, ``storage``, ``orders`` to replace the real ones."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    store: SessionStore | None = None,
+    vlm: Vlm | None = _UNSET,
+    storage: ObjectStore | None = None,
+    orders: WorkOrders | None = None,
+    observer: Observer | None = None,
+) -> Flask:
+    """Build the app. The ports given replace the ones ``settings`` would build (``vlm=None``: no VLM)."""
     settings = settings or (runtime.settings if runtime else Settings.from_env())
     configure_logging(settings)
     if runtime is None:
-        runtime = build_runtime(settings, **{"vlm": _UNSET, **ports})
+        runtime = build_runtime(settings, store=store, vlm=vlm, storage=storage, orders=orders, observer=observer)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["wobot"] = runtime
+    ops = admin.build_ops(runtime)
 
     app.register_blueprint(health.blueprint(runtime))
-    metrics.register(app, runtime)
+    metrics.register(app, runtime, ops.session_counts)
     app.register_blueprint(generic.blueprint(runtime))
     enabled = []
     for name, module in sorted(runtime.platforms.items()):
         if module.enabled(settings):
-            app.register_blueprint(module.blueprint(runtime))
+            app.register_blueprint(edge.blueprint(runtime, module))
             enabled.append(name)
-    _register_optional(app, runtime)
+    admin.register(app, runtime, ops)
     cli.register(app, runtime)
     _register_errors(app)
     log.info(
@@ -53,16 +67,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
 
 def runtime_of(app: Flask) -> Runtime:
-    return app.extensions["wobot"]
-
-
-def _register_optional(app: Flask, runtime: Runtime) -> None:
-    """Ops routes, when that module is present (it registers itself only if ADMIN_TOKEN is set)."""
-    try:
-        from handlers import admin
-    except ImportError:
-        return
-    admin.register(app, runtime)
+    runtime: Runtime = app.extensions["wobot"]
+    return runtime
 
 
 def _register_errors(app: Flask) -> None:

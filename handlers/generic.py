@@ -16,12 +16,11 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from bot.messages import Incoming, Location, TurnResult
+from bot.messages import MAX_TEXT, Incoming, Location, TurnResult, is_storable
 from bot.replies import say
 from handlers.runtime import Runtime
 
 PLATFORM_NAME = "generic"  # not a discovered platform: it answers synchronously
-MAX_TEXT = 4000
 _ID = re.compile(r"^[^\x00-\x1f:]{1,128}$")  # ':' is the session key separator
 _DATA_URL = re.compile(r"^data:[\w/+.-]+;base64,", re.I)
 
@@ -75,10 +74,8 @@ def _ident(body: dict, name: str, *, required: bool) -> str:
 
 def _unicode(value: str, name: str) -> str:
     """Refuse a lone surrogate (JSON lets "\\ud800" through): it cannot be stored as UTF-8 anywhere later."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadRequest(f"{name} is not valid Unicode text") from None
+    if not is_storable(value):
+        raise BadRequest(f"{name} is not valid Unicode text")
     return value
 
 

@@ -20,7 +20,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from bot.config import Settings
+from bot.conversation import Engine, FetchImage
 from bot.messages import Incoming, TurnResult
+from bot.session import Session
 
 _CONTEXT_FIELDS = ("session", "event_id", "platform")
 _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("wobot_log_context", default=None)
@@ -50,19 +52,16 @@ def turn_context(incoming: Incoming) -> Any:
     return log_context(session=incoming.session_key, event_id=incoming.event_id, platform=incoming.platform)
 
 
-class ContextualEngine:
-    """The engine, with each turn inside ``turn_context`` and one summary line per turn.
+class ContextualEngine(Engine):
+    """The engine, with each turn inside ``turn_context`` and one summary line per turn."""
 
-    Delegates everything else to the wrapped ``Conversation`` (``reset``, ``services``…).
-    """
-
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def handle(self, incoming: Incoming, **options: Any) -> TurnResult:
+    def handle(self, incoming: Incoming, fetch_image: FetchImage | None = None) -> TurnResult:
         with turn_context(incoming):
             started = time.perf_counter()
-            result: TurnResult = self._engine.handle(incoming, **options)
+            result = self._engine.handle(incoming, fetch_image)
             log.info(
                 "turn %s: %s in %.0f ms%s",
                 incoming.kind,
@@ -72,8 +71,9 @@ class ContextualEngine:
             )
             return result
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._engine, name)
+    def reset(self, skey: str) -> Session | None:
+        with log_context(session=skey):
+            return self._engine.reset(skey)
 
 
 def context_field(record: logging.LogRecord, name: str) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, g, has_app_context, has_request_context, request
@@ -88,8 +88,8 @@ class PrometheusObserver:
 class ActiveSessions(Collector):
     """``wobot_active_sessions{state}`` and ``…_by_platform{platform}``, read from the ops index at scrape time."""
 
-    def __init__(self, counts: Any) -> None:
-        self._counts = counts  # () -> Ops.session_counts() result
+    def __init__(self, counts: Callable[[], dict[str, Any]]) -> None:
+        self._counts = counts  # Ops.session_counts
 
     def describe(self) -> Iterator[Metric]:
         # Without this, registering would call collect() and touch Redis while the app is being built.
@@ -153,24 +153,15 @@ def observe_ack(platform: str, seconds: float) -> None:
         g.wobot_ack_observed = True
 
 
-def register(app: Flask, runtime: Runtime, session_counts: Any = None) -> PrometheusObserver:
-    """``GET /metrics`` and the webhook timing hooks. Uses the runtime's observer if it is ours."""
+def register(app: Flask, runtime: Runtime, session_counts: Callable[[], dict[str, Any]]) -> PrometheusObserver:
+    """``GET /metrics`` and the webhook timing hooks. Uses the runtime's observer if it is ours.
+
+    ``session_counts`` is ``Ops.session_counts``: the active-session gauges are read from Redis at scrape time.
+    """
     observer = observer_of(runtime)
     if observer is None:
         # A test handed in its own runtime and observer: serve a registry anyway, with the gauges.
         observer = PrometheusObserver()
-    if session_counts is None:
-        from bot.ops import Ops
-
-        ops = Ops(
-            runtime.settings,
-            runtime.store,
-            runtime.engine,
-            runtime.services.orders,
-            runtime.services.storage,
-            platforms=known_platforms(runtime),
-        )
-        session_counts = ops.session_counts
     observer.registry.register(ActiveSessions(session_counts))
     app.extensions["wobot_metrics"] = observer
 

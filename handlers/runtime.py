@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
-import pkgutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 
-import handlers
 from bot.config import Settings
-from bot.conversation import Conversation, Services
+from bot.conversation import Conversation, Engine, Services
 from bot.observe import Observer
 from bot.orders import build_orders
 from bot.ports import ObjectStore, Vlm, WorkOrders
@@ -22,21 +18,12 @@ from bot.store import SessionStore, build_store
 from bot.vlm import build_vlm
 from handlers.logs import ContextualEngine
 from handlers.metrics import PrometheusObserver
+from handlers.platforms import PLATFORMS, PlatformModule
+from handlers.platforms.edge import run_turn
 
 log = logging.getLogger(__name__)
 
 _UNSET: Any = object()
-
-
-def platform_modules() -> dict[str, ModuleType]:
-    """Every module in ``handlers/`` that declares ``PLATFORM``, by platform name."""
-    found: dict[str, ModuleType] = {}
-    for info in pkgutil.iter_modules(handlers.__path__):
-        module = importlib.import_module(f"handlers.{info.name}")
-        name = getattr(module, "PLATFORM", None)
-        if isinstance(name, str) and all(hasattr(module, f) for f in ("enabled", "blueprint", "run_job")):
-            found[name] = module
-    return found
 
 
 @dataclass
@@ -44,14 +31,14 @@ class Runtime:
     settings: Settings
     store: SessionStore
     services: Services
-    engine: Conversation | ContextualEngine  # the engine, wrapped so every log line of a turn names the user
-    platforms: dict[str, ModuleType] = field(default_factory=dict)
+    engine: Engine  # wrapped so every log line of a turn names the user
+    platforms: dict[str, PlatformModule] = field(default_factory=lambda: dict(PLATFORMS))
     _executor: ThreadPoolExecutor | None = None
     _queue: Any = None
     _pool_guard: threading.Lock = field(default_factory=threading.Lock)
 
-    def dispatch(self, platform: str, job: dict) -> None:
-        """Run ``run_job(runtime, job)`` of ``platform`` after the webhook has answered.
+    def dispatch(self, platform: str, job: dict[str, Any]) -> None:
+        """Run the turn of ``job`` for ``platform`` after the webhook has answered.
 
         Thread mode: a pool inside this process. RQ mode: a job on Redis for ``rq worker``
         processes, so web and worker processes scale apart (jobs are plain JSON-able dicts).
@@ -80,9 +67,9 @@ class Runtime:
             executor.shutdown(wait=True)
 
 
-def run_job_logged(runtime: Runtime, platform: str, job: dict) -> None:
+def run_job_logged(runtime: Runtime, platform: str, job: dict[str, Any]) -> None:
     try:
-        runtime.platforms[platform].run_job(runtime, job)
+        run_turn(runtime, runtime.platforms[platform], job)
     except Exception:
         log.exception("background turn failed", extra={"platform": platform})
 
@@ -115,4 +102,4 @@ def build_runtime(
         observer=observer,
     )
     engine = ContextualEngine(Conversation(services))
-    return Runtime(settings, store, services, engine, platforms=platform_modules())
+    return Runtime(settings, store, services, engine)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from handlers import platform_crypto as pc
+from handlers.platforms import crypto as pc
 from tests.conftest import photo
 from tests.fakes.platform_servers import FakeFeishu, json_answer, rate_limited
 from tests.integration.platform_support import Live, live_app, order_id_in

@@ -13,7 +13,7 @@ import pytest
 from defusedxml.ElementTree import fromstring
 
 from bot.config import Settings
-from handlers import platform_crypto as pc
+from handlers.platforms import crypto as pc
 from tests.conftest import photo
 from tests.fakes.platform_servers import FakeWeCom, rate_limited, server_error
 from tests.integration.platform_support import Live, live_app, order_id_in

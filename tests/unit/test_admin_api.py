@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.orders import SqlWorkOrders
 from bot.storage import LocalFolderStore
 from bot.store import SessionStore
-from handlers.admin import parse_tokens, token_name
+from handlers.admin.auth import parse_tokens, token_name
 from tests.admin_support import AUTH, TOKEN, admin_app, report_order, runtime, stuck_closing
 from tests.conftest import Chat, photo, store_for
 

@@ -25,7 +25,7 @@ from schemathesis.config import SchemathesisConfig
 from bot.config import Settings
 from bot.orders import SqlWorkOrders
 from bot.storage import LocalFolderStore
-from handlers.admin_openapi import EXAMPLE_SESSION_KEY
+from handlers.admin.openapi import EXAMPLE_SESSION_KEY
 from tests.admin_support import TOKEN, admin_app, report_order, runtime, stuck_closing
 from tests.conftest import Chat, store_for
 

@@ -12,7 +12,7 @@ import pytest
 from defusedxml.ElementTree import fromstring
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from handlers import platform_crypto as pc
+from handlers.platforms import crypto as pc
 
 # --- Slack (slack-sdk tests) ---------------------------------------------------------------------------------
 

@@ -10,11 +10,11 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings
-from handlers import feishu, slack, wecom
-from handlers import platform_crypto as pc
-from handlers.edge import Accepted, Handshake, Ignored, Rejected, incoming_from_job
-from handlers.outbound import RetryPolicy, deliver, fail, retry, split_utf8
-from handlers.tokens import TokenSource
+from handlers.platforms import crypto as pc
+from handlers.platforms import feishu, slack, wecom
+from handlers.platforms.edge import Accepted, Handshake, Ignored, Rejected, WebhookRequest, incoming_from_job
+from handlers.platforms.outbound import RetryPolicy, deliver, fail, retry, split_utf8
+from handlers.platforms.tokens import TokenSource
 from tests.conftest import store_for
 
 CORP, AES_KEY, TOKEN = "ww1436e0e65a779aee", "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt", "tok"
@@ -27,7 +27,9 @@ def _wecom_post(plaintext: str, ts: int | None = None) -> object:
     encrypt = pc.wecom_encrypt(AES_KEY, plaintext.encode(), CORP)
     stamp = str(ts if ts is not None else int(time.time()))
     query = {"msg_signature": pc.wecom_signature(TOKEN, stamp, "2", encrypt), "timestamp": stamp, "nonce": "2"}
-    return wecom.parse(WECOM, "POST", f"<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>".encode(), query)
+    return wecom.parse(
+        WECOM, WebhookRequest("POST", f"<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>".encode(), query=query)
+    )
 
 
 def test_signed_but_older_than_the_dedupe_window_is_refused():
@@ -46,7 +48,7 @@ def test_signed_but_older_than_the_dedupe_window_is_refused():
         "X-Lark-Signature": pc.feishu_signature(stale, "n", "k", body),
     }
     with pytest.raises(Rejected) as err:
-        feishu.parse(settings, body, headers)
+        feishu.parse(settings, WebhookRequest("POST", body, headers))
     assert err.value.status == 401
     fresh_ts = str(int(time.time()))
     headers = {
@@ -54,7 +56,7 @@ def test_signed_but_older_than_the_dedupe_window_is_refused():
         "x-lark-request-nonce": "n",
         "x-lark-signature": pc.feishu_signature(fresh_ts, "n", "k", body),
     }
-    assert isinstance(feishu.parse(settings, body, headers), Accepted)
+    assert isinstance(feishu.parse(settings, WebhookRequest("POST", body, headers)), Accepted)
 
 
 def test_wecom_echostr_with_a_plus_decoded_as_space_still_verifies():
@@ -70,7 +72,7 @@ def test_wecom_echostr_with_a_plus_decoded_as_space_still_verifies():
         "nonce": "263014780",
         "echostr": echostr.replace("+", " "),
     }
-    assert wecom.parse(settings, "GET", b"", query) == Handshake("1616140317555161061")
+    assert wecom.parse(settings, WebhookRequest("GET", b"", query=query)) == Handshake("1616140317555161061")
 
 
 def test_wecom_messages_become_jobs():
@@ -136,18 +138,20 @@ def test_feishu_post_with_a_picture_is_an_image_and_mentions_are_dropped():
             ]
         ],
     }
-    out = feishu.parse(FEISHU, _feishu_event("post", post), {})
+    out = feishu.parse(FEISHU, WebhookRequest("POST", _feishu_event("post", post)))
     assert isinstance(out, Accepted)
     assert out.job["kind"] == "image" and out.job["image"] == {"message_id": "om_1", "file_key": "img_1"}
     assert out.dedupe == ("e1", "om_1")
-    text = feishu.parse(FEISHU, _feishu_event("text", {"text": "@_user_1 确认"}), {})
+    text = feishu.parse(FEISHU, WebhookRequest("POST", _feishu_event("text", {"text": "@_user_1 确认"})))
     assert text.job["text"] == "确认"
-    assert isinstance(feishu.parse(FEISHU, _feishu_event("text", {"text": "@_user_1"}), {}), Ignored)
+    assert isinstance(
+        feishu.parse(FEISHU, WebhookRequest("POST", _feishu_event("text", {"text": "@_user_1"}))), Ignored
+    )
 
 
 def test_feishu_without_an_encrypt_key_refuses_encrypted_bodies():
     with pytest.raises(Rejected) as err:
-        feishu.parse(FEISHU, json.dumps({"encrypt": "abc"}).encode(), {})
+        feishu.parse(FEISHU, WebhookRequest("POST", json.dumps({"encrypt": "abc"}).encode()))
     assert err.value.status == 400
 
 
@@ -159,7 +163,9 @@ def _slack(payload: dict, now: float | None = None) -> object:
         "X-Slack-Request-Timestamp": ts,
         "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body),
     }
-    return slack.parse(Settings(slack_signing_secret="sec", slack_bot_token="xoxb"), body, headers)
+    return slack.parse(
+        Settings(slack_signing_secret="sec", slack_bot_token="xoxb"), WebhookRequest("POST", body, headers)
+    )
 
 
 def test_slack_text_is_unescaped_and_keyed_by_team_and_user():
@@ -220,7 +226,7 @@ def test_token_source_caches_with_a_margin_and_invalidates_only_the_stale_token(
 
 
 def test_a_lone_surrogate_from_a_platform_cannot_break_the_session_save():
-    from handlers.edge import incoming_from_job
+    from handlers.platforms.edge import incoming_from_job
 
     job = {
         "platform": "slack",

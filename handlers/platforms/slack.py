@@ -16,22 +16,33 @@ import html
 import json
 import logging
 import re
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, request
-
 from bot.config import Settings
-from bot.messages import Incoming, Reply, session_key
-from handlers import http_client as http
-from handlers import platform_crypto as crypto
-from handlers.edge import Accepted, Handshake, Ignored, Outcome, Rejected, incoming_from_job, make_job
-from handlers.edge import respond as edge_respond
-from handlers.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry
-from handlers.runtime import Runtime
+from bot.messages import Incoming, Reply, Sender, session_key
+from handlers.platforms import crypto
+from handlers.platforms import http_client as http
+from handlers.platforms.edge import (
+    Accepted,
+    Ack,
+    Handshake,
+    Ignored,
+    Outcome,
+    Rejected,
+    WebhookRequest,
+    make_job,
+    photo_fetcher,
+)
+from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry
+
+if TYPE_CHECKING:
+    from bot.conversation import FetchImage
+    from handlers.runtime import Runtime
 
 PLATFORM = "slack"
+METHODS = ("POST",)
+ACK = Ack()
 log = logging.getLogger(__name__)
 
 _ACCEPTED_SUBTYPES = (None, "", "file_share", "thread_broadcast")
@@ -48,8 +59,9 @@ def enabled(settings: Settings) -> bool:
 # --- inbound ------------------------------------------------------------------------------------------------
 
 
-def parse(settings: Settings, body: bytes, headers: Mapping[str, str], verifier: Any = None) -> Outcome:
+def parse(settings: Settings, request: WebhookRequest, verifier: Any = None) -> Outcome:
     """verify → handshake → drop bots/self/edits → parse (pure: no Flask, no I/O)."""
+    body, headers = request.body, request.headers
     if not crypto.slack_check_signature(settings.slack_signing_secret, body, headers, verifier):
         raise Rejected(401, "bad or stale X-Slack-Signature")
     try:
@@ -191,8 +203,8 @@ def _classify(resp: http.Response) -> Attempt:
     return fail(error)
 
 
-class SlackSender:
-    """Sender port: ``chat.postMessage`` in the user's channel, in the thread when they wrote in one."""
+class SlackSender(Sender):
+    """``chat.postMessage`` in the user's channel, in the thread when they wrote in one."""
 
     def __init__(self, api: SlackApi) -> None:
         self.api = api
@@ -207,6 +219,15 @@ class SlackSender:
             )
 
 
+def sender(runtime: Runtime) -> Sender:
+    return SlackSender(SlackApi(runtime.settings))
+
+
+def fetch_image(runtime: Runtime, job: dict[str, Any]) -> FetchImage:
+    api = SlackApi(runtime.settings)
+    return photo_fetcher(PLATFORM, job, lambda: api.download(job["image"], runtime.settings.max_image_bytes))
+
+
 def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
     """A message from ops to a user outside any conversation turn: a user id as channel is the app's DM."""
     api = SlackApi(runtime.settings)
@@ -217,38 +238,3 @@ def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
         session=session_key(PLATFORM, tenant, user),
         what="notice",
     )
-
-
-# --- background and route -----------------------------------------------------------------------------------
-
-
-def run_job(runtime: Runtime, job: dict) -> None:
-    """After the ack: run the turn (the photo is fetched under the user's lock), send the replies."""
-    api = SlackApi(runtime.settings)
-
-    def fetch_image() -> tuple[bytes | None, str | None]:
-        try:
-            return api.download(job["image"], runtime.settings.max_image_bytes), None
-        except http.DownloadError as exc:
-            log.warning(
-                "slack photo not downloaded: %s", exc, extra={"platform": PLATFORM, "event_id": job.get("event_id")}
-            )
-            return None, exc.problem
-
-    incoming = incoming_from_job(job)
-    result = runtime.engine.handle(incoming, fetch_image=fetch_image if job.get("image") else None)
-    if result.duplicate:
-        return
-    SlackSender(api).send(incoming, result.replies)
-
-
-def blueprint(runtime: Runtime) -> Blueprint:
-    bp = Blueprint(PLATFORM, __name__)
-    settings = runtime.settings
-
-    @bp.post("/webhook/slack")
-    def webhook() -> Any:
-        headers = dict(request.headers)
-        return edge_respond(runtime, PLATFORM, lambda body: parse(settings, body, headers))
-
-    return bp

@@ -4,7 +4,7 @@ Inbound: the URL check (echostr decrypted and echoed) and encrypted XML messages
 verified by SHA-1 ``msg_signature``, decrypted with the EncodingAESKey (receive id =
 corp id), parsed with defusedxml. Acked with an empty 200 at once; the turn runs in
 the background. Outbound: ``message/send`` with the app's agent id, media by
-``media/get``, the access token cached in Redis (``handlers.tokens``).
+``media/get``, the access token cached in Redis (``handlers.platforms.tokens``).
 Session key: ``wecom:<corp id>:<UserID>``.
 """
 
@@ -12,35 +12,39 @@ from __future__ import annotations
 
 import logging
 import xml.etree.ElementTree as ET  # only ParseError / Element types; parsing is defusedxml's
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import defusedxml
 from defusedxml.ElementTree import fromstring
-from flask import Blueprint, request
 
 from bot.config import Settings
-from bot.messages import Incoming, Location, Reply, session_key
-from handlers import http_client as http
-from handlers import platform_crypto as crypto
-from handlers.edge import (
+from bot.messages import Incoming, Location, Reply, Sender, session_key
+from handlers.platforms import crypto
+from handlers.platforms import http_client as http
+from handlers.platforms.edge import (
     Accepted,
+    Ack,
     Handshake,
     Ignored,
     Outcome,
     Rejected,
+    WebhookRequest,
     coordinate,
     fresh,
-    incoming_from_job,
     make_job,
+    photo_fetcher,
 )
-from handlers.edge import respond as edge_respond
-from handlers.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry, split_utf8
-from handlers.runtime import Runtime
-from handlers.tokens import TokenError, TokenSource
+from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry, split_utf8
+from handlers.platforms.tokens import TokenError, TokenSource
+
+if TYPE_CHECKING:
+    from bot.conversation import FetchImage
+    from handlers.runtime import Runtime
 
 PLATFORM = "wecom"
+METHODS = ("GET", "POST")  # GET is the URL check
+ACK = Ack()
 log = logging.getLogger(__name__)
 
 TOKEN_EXPIRED = frozenset({40001, 40014, 42001})
@@ -68,8 +72,9 @@ def enabled(settings: Settings) -> bool:
 # --- inbound ------------------------------------------------------------------------------------------------
 
 
-def parse(settings: Settings, method: str, body: bytes, query: Mapping[str, str], now: float | None = None) -> Outcome:
+def parse(settings: Settings, request: WebhookRequest, now: float | None = None) -> Outcome:
     """verify → handshake → decrypt → parse (pure: no Flask, no I/O)."""
+    method, body, query = request.method, request.body, request.query
     signature, timestamp, nonce = (query.get(k, "") for k in ("msg_signature", "timestamp", "nonce"))
     if not (signature and timestamp and nonce):
         raise Rejected(401, "msg_signature, timestamp and nonce are required")
@@ -232,8 +237,8 @@ def _classify(resp: http.Response) -> Attempt:
     return fail(f"HTTP {resp.status} errcode {code} {str(data.get('errmsg', ''))[:200]}")
 
 
-class WeComSender:
-    """Sender port: each reply as text via ``message/send`` to the user, cut at 2048 bytes."""
+class WeComSender(Sender):
+    """Each reply as text via ``message/send`` to the user, cut at 2048 bytes."""
 
     def __init__(self, api: WeComApi) -> None:
         self.api = api
@@ -249,6 +254,22 @@ class WeComSender:
                 )
 
 
+def sender(runtime: Runtime) -> Sender:
+    return WeComSender(WeComApi(runtime.settings, runtime))
+
+
+def fetch_image(runtime: Runtime, job: dict[str, Any]) -> FetchImage:
+    """A photo by MediaId (``media/get``), or by the PicUrl of older callbacks."""
+    api, ref, max_bytes = WeComApi(runtime.settings, runtime), job["image"], runtime.settings.max_image_bytes
+
+    def download() -> bytes:
+        if ref.get("media_id"):
+            return api.download(ref["media_id"], max_bytes)
+        return http.download_image(ref["pic_url"], max_bytes=max_bytes)
+
+    return photo_fetcher(PLATFORM, job, download)
+
+
 def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
     """A message from ops to a user outside any conversation turn."""
     api = WeComApi(runtime.settings, runtime)
@@ -259,47 +280,3 @@ def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
         session=session_key(PLATFORM, tenant, user),
         what="notice",
     )
-
-
-# --- background and route -----------------------------------------------------------------------------------
-
-
-def run_job(runtime: Runtime, job: dict) -> None:
-    """After the ack: run the turn (the photo is fetched under the user's lock), send the replies."""
-    api = WeComApi(runtime.settings, runtime)
-    ref = job.get("image")
-    incoming = incoming_from_job(job)
-    result = runtime.engine.handle(
-        incoming,
-        fetch_image=(lambda: _fetch_image(api, ref, runtime.settings.max_image_bytes, job)) if ref else None,
-    )
-    if result.duplicate:
-        return  # answered when it was first handled
-    WeComSender(api).send(incoming, result.replies)
-
-
-def _fetch_image(api: WeComApi, ref: dict, max_bytes: int, job: dict) -> tuple[bytes | None, str | None]:
-    extra = {"platform": PLATFORM, "event_id": job.get("event_id")}
-    try:
-        if ref.get("media_id"):
-            return api.download(ref["media_id"], max_bytes), None
-        return http.download_image(ref["pic_url"], max_bytes=max_bytes), None
-    except http.DownloadError as exc:
-        log.warning("wecom photo not downloaded: %s", exc, extra=extra)
-        return None, exc.problem
-    except TokenError as exc:
-        log.warning("wecom photo not downloaded: %s", exc, extra=extra)
-        return None, "download_failed"
-
-
-def blueprint(runtime: Runtime) -> Blueprint:
-    bp = Blueprint(PLATFORM, __name__)
-    settings = runtime.settings
-
-    @bp.route("/webhook/wecom", methods=["GET", "POST"])
-    def webhook() -> Any:
-        method = request.method
-        query = request.args.to_dict()
-        return edge_respond(runtime, PLATFORM, lambda body: parse(settings, method, body, query))
-
-    return bp

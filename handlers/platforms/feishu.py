@@ -17,33 +17,36 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, request
-
 from bot.config import Settings
-from bot.messages import Incoming, Location, Reply, session_key
-from handlers import http_client as http
-from handlers import platform_crypto as crypto
-from handlers.edge import (
+from bot.messages import Incoming, Location, Reply, Sender, session_key
+from handlers.platforms import crypto
+from handlers.platforms import http_client as http
+from handlers.platforms.edge import (
     Accepted,
+    Ack,
     Handshake,
     Ignored,
     Outcome,
     Rejected,
+    WebhookRequest,
     coordinate,
     fresh,
-    incoming_from_job,
     make_job,
+    photo_fetcher,
 )
-from handlers.edge import respond as edge_respond
-from handlers.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry
-from handlers.runtime import Runtime
-from handlers.tokens import TokenError, TokenSource
+from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry
+from handlers.platforms.tokens import TokenError, TokenSource
+
+if TYPE_CHECKING:
+    from bot.conversation import FetchImage
+    from handlers.runtime import Runtime
 
 PLATFORM = "feishu"
+METHODS = ("POST",)
+ACK = Ack('{"msg":"success"}', "application/json")
 log = logging.getLogger(__name__)
 
 # lark-oapi channel/errors.py: token-invalid and rate-limit codes; 99991661 = "missing access token"
@@ -77,8 +80,9 @@ def enabled(settings: Settings) -> bool:
 # --- inbound ------------------------------------------------------------------------------------------------
 
 
-def parse(settings: Settings, body: bytes, headers: Mapping[str, str], now: float | None = None) -> Outcome:
+def parse(settings: Settings, request: WebhookRequest, now: float | None = None) -> Outcome:
     """verify → decrypt → handshake → token → drop non-user → parse (pure: no Flask, no I/O)."""
+    body, headers = request.body, request.headers
     data = _json_object(body, "body")
     key = settings.feishu_encrypt_key
     lower = {k.lower(): v for k, v in headers.items()}
@@ -316,8 +320,8 @@ def _classify(resp: http.Response) -> Attempt:
     return fail(f"HTTP {resp.status} code {code} {str(data.get('msg', ''))[:200]}")
 
 
-class FeishuSender:
-    """Sender port: reply to the user's message; to the chat if there is none (or it was withdrawn).
+class FeishuSender(Sender):
+    """Reply to the user's message; to the chat if there is none (or it was withdrawn).
 
     Each reply carries a ``uuid`` derived from the message and the reply, so a retry after a
     lost answer is sent once (Feishu de-duplicates a uuid for an hour).
@@ -359,42 +363,13 @@ def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
     )
 
 
-# --- background and route -----------------------------------------------------------------------------------
+def sender(runtime: Runtime) -> Sender:
+    return FeishuSender(FeishuApi(runtime.settings, runtime))
 
 
-def run_job(runtime: Runtime, job: dict) -> None:
-    """After the ack: run the turn (the photo is fetched under the user's lock), send the replies."""
-    api = FeishuApi(runtime.settings, runtime)
-    ref = job.get("image")
-
-    def fetch_image() -> tuple[bytes | None, str | None]:
-        extra = {"platform": PLATFORM, "event_id": job.get("event_id")}
-        try:
-            return api.download(ref["message_id"], ref["file_key"], runtime.settings.max_image_bytes), None
-        except http.DownloadError as exc:
-            log.warning("feishu photo not downloaded: %s", exc, extra=extra)
-            return None, exc.problem
-        except TokenError as exc:
-            log.warning("feishu photo not downloaded: %s", exc, extra=extra)
-            return None, "download_failed"
-
-    incoming = incoming_from_job(job)
-    result = runtime.engine.handle(incoming, fetch_image=fetch_image if ref else None)
-    if result.duplicate:
-        return
-    FeishuSender(api).send(incoming, result.replies)
-
-
-def blueprint(runtime: Runtime) -> Blueprint:
-    bp = Blueprint(PLATFORM, __name__)
-    settings = runtime.settings
-
-    def ack() -> Response:
-        return Response('{"msg":"success"}', status=200, content_type="application/json")
-
-    @bp.post("/webhook/feishu")
-    def webhook() -> Any:
-        headers = request.headers
-        return edge_respond(runtime, PLATFORM, lambda body: parse(settings, body, headers), ack)
-
-    return bp
+def fetch_image(runtime: Runtime, job: dict[str, Any]) -> FetchImage:
+    """A user's image from its message's resources."""
+    api, ref = FeishuApi(runtime.settings, runtime), job["image"]
+    return photo_fetcher(
+        PLATFORM, job, lambda: api.download(ref["message_id"], ref["file_key"], runtime.settings.max_image_bytes)
+    )

@@ -1,10 +1,12 @@
-"""What the three platform webhooks share: parse outcomes, the Flask boundary, job ↔ Incoming.
+"""What every platform webhook shares: parse outcomes, the Flask route, job ↔ Incoming, the turn.
 
-Each platform module has a pure ``parse(settings, method, body, headers, query)`` that
-returns one of ``Handshake``, ``Ignored`` or ``Accepted`` (a JSON-able job) or raises
-``Rejected``. ``respond`` wraps it for Flask: size check, dedupe of the platform's
-event ids, dispatch to the background, and an immediate answer. No download, no
-engine call and no outbound request happens before the answer is sent.
+Each platform module has a pure ``parse(settings, request)`` that returns one of
+``Handshake``, ``Ignored`` or ``Accepted`` (a JSON-able job) or raises ``Rejected``.
+``blueprint`` serves it at ``/webhook/<platform>``: size check, parse, dedupe of the
+platform's event ids, dispatch to the background, and an immediate answer. No download,
+no engine call and no outbound request happens before the answer is sent. ``run_turn``
+is the background half: the engine runs (the photo fetched under the user's lock) and
+the platform's Sender delivers the replies.
 """
 
 from __future__ import annotations
@@ -14,17 +16,44 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Response, request
+from flask import Blueprint, Response, request
 
-from bot.messages import Incoming, Location
+from bot.messages import MAX_TEXT, Incoming, Location, storable
 from bot.ports import StoreUnavailable
-from handlers.runtime import Runtime
+from handlers.platforms.http_client import DownloadError
+from handlers.platforms.tokens import TokenError
+
+if TYPE_CHECKING:
+    from bot.conversation import FetchImage
+    from handlers.platforms import PlatformModule
+    from handlers.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 4000  # characters handed to the engine; longer messages are cut
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """What a platform's ``parse`` may read of an HTTP request: nothing Flask-specific."""
+
+    method: str
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str:
+        """A header's value, case-insensitively ("" when absent)."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), "")
+
+
+@dataclass(frozen=True)
+class Ack:
+    """How a platform wants a processed callback answered."""
+
+    body: str = ""
+    content_type: str = "text/plain"
 
 
 class Rejected(Exception):
@@ -60,7 +89,6 @@ class Accepted:
 
 
 Outcome = Handshake | Ignored | Accepted
-Parse = Callable[[], Outcome]
 
 
 def make_job(
@@ -102,21 +130,16 @@ def incoming_from_job(job: Mapping[str, Any], image: bytes | None = None, image_
         tenant=job["tenant"],
         user=job["user"],
         kind=job["kind"],
-        text=_valid_unicode(job.get("text") or ""),
+        text=storable(job.get("text") or ""),
         image=image,
         image_problem=image_problem,
         location=(
-            Location(_valid_unicode(loc.get("label") or ""), loc.get("latitude"), loc.get("longitude")) if loc else None
+            Location(storable(loc.get("label") or ""), loc.get("latitude"), loc.get("longitude")) if loc else None
         ),
         event_id=job.get("event_id") or None,
         chat=job.get("chat") or "",
         reply_to=job.get("reply_to") or "",
     )
-
-
-def _valid_unicode(text: str) -> str:
-    """JSON lets a lone surrogate ("\\ud800") through; it could not be stored as UTF-8 later, so it becomes '?'."""
-    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def coordinate(raw: Any, limit: float) -> float | None:
@@ -142,19 +165,30 @@ def fresh(timestamp: str, window_seconds: int, now: float | None = None) -> bool
     return abs((time.time() if now is None else now) - moment) <= window_seconds
 
 
-def respond(
-    runtime: Runtime, platform: str, parse: Callable[[bytes], Outcome], ack: Callable[[], Response] | None = None
-) -> Response:
+def blueprint(runtime: Runtime, module: PlatformModule) -> Blueprint:
+    """``/webhook/<platform>``: the request handed to ``module.parse`` as a ``WebhookRequest``."""
+    platform = module.PLATFORM
+    bp = Blueprint(platform, __name__)
+
+    def webhook() -> Response:
+        return respond(runtime, module)
+
+    bp.add_url_rule(f"/webhook/{platform}", "webhook", webhook, methods=list(module.METHODS))
+    return bp
+
+
+def respond(runtime: Runtime, module: PlatformModule) -> Response:
     """Run one webhook request through parse → dedupe → dispatch and answer at once."""
-    settings = runtime.settings
+    settings, platform = runtime.settings, module.PLATFORM
     length = request.content_length
     if length is not None and length > settings.max_body_bytes:
         return _text(413, "body too large")
     body = request.get_data(cache=False)
     if len(body) > settings.max_body_bytes:
         return _text(413, "body too large")
+    webhook_request = WebhookRequest(request.method, body, dict(request.headers), request.args.to_dict())
     try:
-        outcome = parse(body)
+        outcome = module.parse(settings, webhook_request)
     except Rejected as exc:
         log.warning("%s webhook refused (%d): %s", platform, exc.status, exc.reason, extra={"platform": platform})
         return _text(exc.status, exc.reason)
@@ -188,7 +222,35 @@ def respond(
                 return _text(503, "cannot take the message now, retry later", retry_after="5")
     elif isinstance(outcome, Ignored):
         log.debug("%s event ignored: %s", platform, outcome.reason, extra={"platform": platform})
-    return ack() if ack else Response(b"", status=200, content_type="text/plain")
+    return Response(module.ACK.body, status=200, content_type=module.ACK.content_type)
+
+
+def run_turn(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> None:
+    """After the ack: run the turn (the photo is fetched under the user's lock), send the replies."""
+    incoming = incoming_from_job(job)
+    fetch_image = module.fetch_image(runtime, job) if job.get("image") else None
+    result = runtime.engine.handle(incoming, fetch_image=fetch_image)
+    if result.duplicate:
+        return  # answered when it was first handled
+    module.sender(runtime).send(incoming, result.replies)
+
+
+def photo_fetcher(platform: str, job: dict[str, Any], download: Callable[[], bytes]) -> FetchImage:
+    """The engine's ``fetch_image`` for a job: a failed download becomes a problem the user is told about."""
+
+    def fetch() -> tuple[bytes | None, str | None]:
+        try:
+            return download(), None
+        except (DownloadError, TokenError) as exc:
+            log.warning(
+                "%s photo not downloaded: %s",
+                platform,
+                exc,
+                extra={"platform": platform, "event_id": job.get("event_id")},
+            )
+            return None, exc.problem if isinstance(exc, DownloadError) else "download_failed"
+
+    return fetch
 
 
 def _release(runtime: Runtime, platform: str, idents: tuple[str, ...]) -> None:

@@ -1,0 +1,176 @@
+"""The ops JSON API under ``/admin/api`` (registered only when ``ADMIN_TOKEN`` is set).
+
+Every route needs ``Authorization: Bearer <token>``; the OpenAPI document at
+``/admin/api/openapi.json`` is open and names every route's query parameters, which the
+API holds requests to. The operations live in ``bot.ops``; this module translates.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from bot.ops import Conflict, Invalid, NotFound
+from bot.ports import ServiceError
+from handlers.admin import openapi as document
+from handlers.admin.auth import bearer, token_name
+from handlers.admin.context import admin, ops
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("admin_api", __name__, url_prefix="/admin/api")
+# endpoint → the query parameters the OpenAPI document names (the same for every app)
+_allowed_query: dict[str, set[str]] = {}
+
+
+def who() -> str:
+    return str(request.environ.get("wobot.admin", ""))
+
+
+@bp.before_request
+def authenticate() -> Any:
+    if request.endpoint == "admin_api.openapi":
+        return None
+    name = token_name(admin().tokens, bearer(request.headers.get("Authorization", "")))
+    if name is None:
+        resp = jsonify(error="missing or wrong admin token")
+        resp.status_code = 401
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="wobot admin"'
+        return resp
+    request.environ["wobot.admin"] = name
+    unknown = sorted(set(request.args) - _allowed_query.get(request.endpoint or "", set()))
+    if unknown:
+        # ``?user=zhang`` silently listing everybody would mislead at 3 a.m.: say so instead.
+        raise Invalid(f"unknown query parameter {unknown[0]!r} (see /admin/api/openapi.json)")
+    return None
+
+
+@bp.after_request
+def no_store(resp: Response) -> Response:
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.errorhandler(NotFound)
+def not_found(exc: NotFound) -> Any:
+    return jsonify(error=str(exc)), 404
+
+
+@bp.errorhandler(Invalid)
+def invalid(exc: Invalid) -> Any:
+    return jsonify(error=str(exc)), 400
+
+
+@bp.errorhandler(Conflict)
+def conflict(exc: Conflict) -> Any:
+    return jsonify(error=str(exc)), 409
+
+
+@bp.errorhandler(ServiceError)
+def service_down(exc: ServiceError) -> Any:
+    # StoreUnavailable is a ServiceError too: both mean "try again shortly"
+    log.warning("admin API: %s", exc)
+    resp = jsonify(error=str(exc) or "temporarily unavailable")
+    resp.status_code = 503
+    resp.headers["Retry-After"] = "5"
+    return resp
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Any:
+    return jsonify(error=exc.description or exc.name), exc.code or 400
+
+
+def body() -> dict[str, Any]:
+    if not request.get_data(cache=True):
+        return {}
+    data = request.get_json(silent=True, force=True)
+    if not isinstance(data, dict):
+        raise Invalid("body must be a JSON object")
+    return data
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return jsonify(document.document())
+
+
+@bp.get("/sessions")
+def sessions() -> Any:
+    a = request.args
+    page = ops().list_sessions(
+        state=a.get("state"), platform=a.get("platform"), q=a.get("q"), cursor=a.get("cursor"), limit=a.get("limit")
+    )
+    return jsonify(page.to_json())
+
+
+@bp.get("/sessions/<path:key>")
+def session(key: str) -> Any:
+    return jsonify(ops().session(key))
+
+
+@bp.post("/sessions/<path:key>/reset")
+def reset(key: str) -> Any:
+    notify = body().get("notify", False)
+    if not isinstance(notify, bool):
+        raise Invalid("notify must be true or false")
+    return jsonify(ops().reset(key, who=who(), notify=notify))
+
+
+@bp.delete("/sessions/<path:key>")
+def delete(key: str) -> Any:
+    return jsonify(ops().delete(key, who=who()))
+
+
+@bp.put("/sessions/<path:key>/ttl")
+def ttl(key: str) -> Any:
+    data = body()
+    if "seconds" not in data:
+        raise Invalid("seconds is required")
+    return jsonify(ops().set_ttl(key, data["seconds"], who=who()))
+
+
+@bp.get("/stats")
+def stats() -> Any:
+    return jsonify(ops().stats())
+
+
+@bp.get("/orders")
+def orders() -> Any:
+    a = request.args
+    page = ops().list_orders(status=a.get("status"), q=a.get("q"), cursor=a.get("cursor"), limit=a.get("limit"))
+    return jsonify(page.to_json())
+
+
+@bp.get("/orders/<order_id>")
+def order(order_id: str) -> Any:
+    return jsonify(ops().order(order_id))
+
+
+@bp.post("/orders/<order_id>/cancel")
+def cancel(order_id: str) -> Any:
+    return jsonify(ops().cancel_order(order_id, body().get("reason"), who=who()))
+
+
+@bp.get("/audit")
+def audit() -> Any:
+    page = ops().audit_log(cursor=request.args.get("cursor"), limit=request.args.get("limit"))
+    return jsonify(page.to_json())
+
+
+@bp.record_once
+def _query_params(state: Any) -> None:
+    """Read each endpoint's query parameters from the OpenAPI document: one owner for that list."""
+    paths = document.document()["paths"]
+    for rule in state.app.url_map.iter_rules():
+        if not rule.endpoint.startswith("admin_api."):
+            continue
+        template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/admin/api"))
+        for method in rule.methods or ():
+            operation = paths.get(template, {}).get(method.lower(), {})
+            names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+            _allowed_query.setdefault(rule.endpoint, set()).update(names)
