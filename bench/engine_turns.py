@@ -177,13 +177,7 @@ def run_engine(url: str, prefix: str, plan: list[tuple[str, str]], users: int, w
         database_url=f"sqlite:///{workdir / 'orders.db'}",
     )
     client = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url, connection_class=CountingConnection))
-    store = SessionStore(
-        client,
-        prefix=prefix,
-        ttl_seconds=settings.session_ttl_seconds,
-        lock_timeout_seconds=settings.lock_timeout_seconds,
-        dedupe_ttl_seconds=settings.dedupe_ttl_seconds,
-    )
+    store = SessionStore(client, settings)
     orders = SqlWorkOrders(settings.database_url)
     engine = Conversation(Services(settings, store, LocalFolderStore(settings.storage_dir), orders, None))
     picture = tiny_jpeg()

@@ -27,7 +27,8 @@ class State(StrEnum):
     waiting_close_photo = "waiting_close_photo"
 
 
-IDLE, LOCATION, CONFIRM, CLOSE_PHOTO = (s.value for s in State)
+STATES: tuple[str, ...] = tuple(State)
+IDLE, LOCATION, CONFIRM, CLOSE_PHOTO = STATES
 REPORTING = [LOCATION, CONFIRM]
 
 # The two tables below are laid out by hand so each row reads as one rule.

@@ -1,50 +1,48 @@
 """Operations for on-call staff: find a session, see what the bot waits for, reset it; orders, stats, audit.
 
-Platform-neutral and Flask-free: the admin API, the admin page and the CLI all call
-``Ops``. Listing walks the store's ops index (sorted sets of session keys scored by
-last activity) with keyset cursors — never ``KEYS``; stats are ``ZCOUNT``s over that
-index, O(log N) each. Every change (reset, delete, TTL, order cancel) is written to
-an audit trail: a Redis stream capped at about ``AUDIT_MAX`` entries.
+Platform-neutral and Flask-free: the admin API, the admin page and the CLI all call ``Ops``,
+and shape what it returns for their reader (``handlers/admin/views.py``). The data lives
+with its owners: sessions in ``bot.store``, the ops index in ``bot.session_index``, the
+audit trail in ``bot.audit``, orders behind the ``WorkOrders`` port. Every change (reset,
+delete, TTL, order cancel) is written to the audit trail.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import functools
-import json
 import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import redis
 
+from bot import paging
+from bot.audit import AuditEntry, AuditTrail
 from bot.config import Settings
-from bot.conversation import Conversation
+from bot.conversation import Engine
+from bot.machine import STATES, State
 from bot.messages import is_storable
-from bot.ports import ObjectStore, Order, OrderError, ServiceError, StoreUnavailable, WorkOrders
+from bot.paging import Page
+from bot.ports import ObjectStore, Order, OrderError, OrderNotFound, ServiceError, WorkOrders
 from bot.replies import say
 from bot.session import Session
-from bot.store import STATES, SessionStore
+from bot.session_index import Entry, after, split_key
+from bot.store import SessionStore, guarded
 
 log = logging.getLogger(__name__)
 
 TTL_MIN, TTL_MAX = 60, 86400
-MAX_LIMIT = 200
-AUDIT_MAX = 10_000
 IMAGE_LINK_SECONDS = 600
 # The index is never trimmed by the store; entries idle this long are certainly gone (a session lives
 # at most its TTL after its last turn, or TTL_MAX after an ops TTL change) and are dropped when listing.
 _PRUNE_AFTER_EXTRA = TTL_MAX + 3600
 _SCAN_BUDGET = 5000  # index entries one list call may walk before answering with a cursor
 _Q_MATCH_CAP = 10_000  # matches kept by one search
-
-T = TypeVar("T")
 _VISIBLE = re.compile(r"[^\x00-\x20\x7f]")  # the same rule as the OpenAPI document's pattern
+
 Notify = Callable[[str, str], bool]
 ImageLink = Callable[[str], str | None]
 
@@ -62,12 +60,11 @@ class Conflict(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    next_cursor: str | None
+class SessionView:
+    """A live session as ops see it: the record and the seconds it has left."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {"items": self.items, "next_cursor": self.next_cursor}
+    session: Session
+    seconds_left: int | None
 
 
 def iso(ts: float | datetime | None) -> str | None:
@@ -77,22 +74,14 @@ def iso(ts: float | datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def split_key(skey: str) -> tuple[str, str, str]:
-    """``platform:tenant:user`` → its parts (the user part may itself hold ':')."""
-    parts = skey.split(":", 2)
-    while len(parts) < 3:
-        parts.append("")
-    return parts[0], parts[1], parts[2]
-
-
 def waiting_for(session: Session) -> str | None:
     """What the bot waits for, in the words an on-call engineer reads at 3 a.m."""
     state, pending = session.state, session.pending
-    if state == "waiting_location":
+    if state == State.waiting_location:
         return "location of the reported problem"
-    if state == "waiting_confirm":
+    if state == State.waiting_confirm:
         return 'the user to reply "confirm"'
-    if state == "waiting_close_photo":
+    if state == State.waiting_close_photo:
         return f"photo of the fixed site for {pending.get('order_id') or 'an order'}"
     return None
 
@@ -113,75 +102,32 @@ def pending_summary(pending: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _encode_cursor(data: dict[str, Any]) -> str:
-    raw = json.dumps(data, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[float, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
-        score, member = float(data["s"]), data["m"]
-    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
-        raise Invalid("cursor is not one this API handed out") from None
-    if not isinstance(member, str):
-        raise Invalid("cursor is not one this API handed out")
-    return score, member
-
-
-def _glob_escape_ci(text: str) -> str:
-    """A Redis MATCH fragment matching ``text`` literally and case-insensitively."""
-    out = []
-    for ch in text:
-        if ch.isalpha() and ch.lower() != ch.upper():
-            out.append(f"[{ch.lower()}{ch.upper()}]")
-        elif ch in "*?[]\\^-":
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def _limit(value: Any, default: int = 50) -> int:
+def page_size(value: Any, default: int = 50) -> int:
+    """A ``limit`` from a request: 1 to ``MAX_PAGE``, else Invalid."""
     if value is None:
         return default
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise Invalid(f"limit must be a whole number between 1 and {MAX_LIMIT}") from None
-    if not 1 <= number <= MAX_LIMIT:
-        raise Invalid(f"limit must be a whole number between 1 and {MAX_LIMIT}")
+        number = 0
+    if not 1 <= number <= paging.MAX_PAGE:
+        raise Invalid(f"limit must be a whole number between 1 and {paging.MAX_PAGE}")
     return number
 
 
-def _store_call(fn: Callable[..., T]) -> Callable[..., T]:
-    """Redis connection trouble becomes StoreUnavailable, which every edge maps to 503 / a clear CLI error."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return fn(*args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StoreUnavailable(f"session store unreachable: {type(exc).__name__}") from exc
-
-    return wrapper
+def _index_cursor(cursor: str) -> Entry:
+    try:
+        data = paging.decode_cursor(cursor)
+        score, member = float(data["s"]), data["m"]
+    except (KeyError, TypeError, ValueError):
+        raise Invalid("cursor is not one this API handed out") from None
+    if not isinstance(member, str):
+        raise Invalid("cursor is not one this API handed out")
+    return member, score
 
 
-class _Budget:
-    """How many index entries one request may walk, and where the walk got to."""
-
-    def __init__(self, entries: int) -> None:
-        self.left = entries
-        self.last: tuple[float, str] | None = None
-
-    def take(self, score: float, member: str) -> None:
-        self.left -= 1
-        self.last = (score, member)
-
-    @property
-    def spent(self) -> bool:
-        return self.left <= 0
+def _cursor_at(entry: Entry) -> str:
+    return paging.encode_cursor({"s": entry[1], "m": entry[0]})
 
 
 class Ops:
@@ -191,7 +137,7 @@ class Ops:
         self,
         settings: Settings,
         store: SessionStore,
-        engine: Conversation,
+        engine: Engine,
         orders: WorkOrders,
         storage: ObjectStore,
         *,
@@ -199,10 +145,11 @@ class Ops:
         notify: Notify | None = None,
         image_link: ImageLink | None = None,
         clock: Callable[[], float] = time.time,
-        audit_max: int = AUDIT_MAX,
+        audit_max: int | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
+        self.index = store.index
         self.engine = engine
         self.orders = orders
         self.storage = storage
@@ -210,11 +157,10 @@ class Ops:
         self.notify = notify
         self.image_link = image_link
         self.clock = clock
-        self.audit_key = store.key("audit")
-        self.audit_max = audit_max
+        self.trail = AuditTrail(store.redis, store.key("audit"), *([audit_max] if audit_max else []))
 
     # -- sessions: list ---------------------------------------------------------------------------------------
-    @_store_call
+    @guarded
     def list_sessions(
         self,
         *,
@@ -223,9 +169,9 @@ class Ops:
         q: str | None = None,
         cursor: str | None = None,
         limit: Any = None,
-    ) -> Page:
+    ) -> Page[SessionView]:
         """Live sessions, newest activity first, ``limit`` per page; ``q`` matches part of the user id."""
-        size = _limit(limit)
+        size = page_size(limit)
         state, platform, q = (state or None), (platform or None), (q or "").strip() or None
         if state and state not in STATES:
             raise Invalid(f"state must be one of {', '.join(STATES)}")
@@ -233,168 +179,57 @@ class Ops:
             raise Invalid("platform must be a platform name")
         if q and len(q) > 128:
             raise Invalid("q must be at most 128 characters")
-        after = _decode_cursor(cursor) if cursor else None
-        if after is None:
-            self._prune()
-        index = self.store.index_key(state=state) if state else self.store.index_key(platform=platform)
+        position = _index_cursor(cursor) if cursor else None
+        if position is None:
+            horizon = self.clock() - self.settings.session_ttl_seconds - _PRUNE_AFTER_EXTRA
+            self.index.prune(horizon, self.platforms)
+        index = self.index.key(state=state) if state else self.index.key(platform=platform)
+        walk: Iterator[Entry]
         if q:
-            walk: Iterator[tuple[str, float]] = iter(self._after(self._search(index, q, platform), after))
+            walk = iter(after(self.index.search(index, q, platform, _Q_MATCH_CAP), position))
         else:
             keep = (lambda m: split_key(m)[0] == platform) if (state and platform) else None
-            walk = self._walk(index, after, keep)
-        items: list[dict[str, Any]] = []
-        last: tuple[float, str] | None = None
-        budget = _Budget(_SCAN_BUDGET)
-        for item, position in self._live(walk, size + 1, budget):
-            if len(items) == size:  # one more live session exists: the page ends at ``last``
-                return Page(items, _encode_cursor({"s": last[0], "m": last[1]}) if last else None)
-            items.append(item)
-            last = position
-        if budget.spent and budget.last is not None:
+            walk = self.index.walk(index, position, keep)
+        return self._page_of_live(walk, size)
+
+    def _page_of_live(self, walk: Iterator[Entry], size: int) -> Page[SessionView]:
+        """Up to ``size`` sessions that still exist, loading a batch per round trip, within the scan budget."""
+        items: list[SessionView] = []
+        last: Entry | None = None  # the entry of the last item kept
+        walked: Entry | None = None  # the last entry looked at
+        budget = _SCAN_BUDGET
+        batch: list[Entry] = []
+        exhausted = False
+        while not exhausted:
+            entry = next(walk, None)
+            if entry is not None:
+                batch.append(entry)
+                walked = entry
+                budget -= 1
+            exhausted = entry is None or budget <= 0
+            if batch and (len(batch) > size or exhausted):
+                loaded = self.store.load_many([member for member, _ in batch])
+                for (session, left), position in zip(loaded, batch, strict=True):
+                    if session is None:
+                        continue
+                    if len(items) == size:  # one more live session exists: the page ends at ``last``
+                        return Page(items, _cursor_at(last) if last else None)
+                    items.append(SessionView(session, left))
+                    last = position
+                batch = []
+        if budget <= 0 and walked is not None:
             # Walked as far as one request may: hand back where the walk stopped (the page may be short).
-            return Page(items, _encode_cursor({"s": budget.last[0], "m": budget.last[1]}))
+            return Page(items, _cursor_at(walked))
         return Page(items, None)
 
-    def _live(
-        self, walk: Iterator[tuple[str, float]], batch_size: int, budget: _Budget
-    ) -> Iterator[tuple[dict[str, Any], tuple[float, str]]]:
-        """Summaries of the sessions that still exist, loading ``batch_size`` per round trip."""
-        batch: list[tuple[str, float]] = []
-        for member, score in walk:
-            batch.append((member, score))
-            budget.take(score, member)
-            if len(batch) >= batch_size or budget.spent:
-                yield from self._summaries(batch)
-                batch = []
-                if budget.spent:
-                    return
-        yield from self._summaries(batch)
-
-    def _walk(
-        self, index: str, after: tuple[float, str] | None, keep: Callable[[str], bool] | None
-    ) -> Iterator[tuple[str, float]]:
-        """Yield (member, score) from ``index`` newest first, strictly after ``after`` in that order."""
-        r = self.store.redis
-        top: float | str = after[0] if after else "+inf"
-        skip_ties = after
-        offset = 0
-        chunk = 500
-        while True:
-            rows = r.zrevrangebyscore(index, top, "-inf", start=offset, num=chunk, withscores=True)
-            if not rows:
-                return
-            for raw, score in rows:
-                member = raw.decode()
-                # Equal scores come in reverse lexical order: skip those at or before the cursor's member.
-                if skip_ties and score == skip_ties[0] and member >= skip_ties[1]:
-                    continue
-                if keep is None or keep(member):
-                    yield member, score
-            if len(rows) < chunk:
-                return
-            offset += chunk
-
-    def _search(self, index: str, q: str, platform: str | None) -> list[tuple[str, float]]:
-        """Every index entry whose user id contains ``q`` (case-insensitive), newest first.
-
-        ZSCAN with a server-side MATCH: the members never travel unless they match. With a ':'
-        in ``q`` the whole key is matched (an engineer pasting a session key).
-        """
-        needle = q.lower()
-        whole_key = ":" in q
-        pattern = f"*{_glob_escape_ci(q)}*" if whole_key else f"*:*:*{_glob_escape_ci(q)}*"
-        found: list[tuple[str, float]] = []
-        for raw, score in self.store.redis.zscan_iter(index, match=pattern, count=2000):
-            member = raw.decode()
-            haystack = member if whole_key else split_key(member)[2]
-            if needle not in haystack.lower():
-                continue
-            if platform and split_key(member)[0] != platform:
-                continue
-            found.append((member, score))
-            if len(found) >= _Q_MATCH_CAP:
-                break
-        # newest first; equal scores in reverse lexical order, as ZREVRANGEBYSCORE gives them
-        found.sort(key=lambda ms: (ms[1], ms[0]), reverse=True)
-        return found
-
-    @staticmethod
-    def _after(rows: list[tuple[str, float]], after: tuple[float, str] | None) -> list[tuple[str, float]]:
-        if after is None:
-            return rows
-        score, member = after
-        return [(m, s) for m, s in rows if s < score or (s == score and m < member)]
-
-    def _summaries(self, batch: list[tuple[str, float]]) -> list[tuple[dict[str, Any], tuple[float, str]]]:
-        """Load a batch of sessions in one round trip; expired ones (still in the index) are skipped."""
-        if not batch:
-            return []
-        pipe = self.store.redis.pipeline(transaction=False)
-        for member, _ in batch:
-            pipe.get(self.store.session_redis_key(member))
-            pipe.ttl(self.store.session_redis_key(member))
-        replies = pipe.execute()
-        out = []
-        for i, (member, score) in enumerate(batch):
-            raw, left = replies[2 * i], replies[2 * i + 1]
-            if raw is None:
-                continue
-            try:
-                session = Session.from_json(raw)
-            except (ValueError, KeyError, TypeError):
-                continue
-            out.append((self._summary(session, left), (score, member)))
-        return out
-
-    def _summary(self, session: Session, seconds_left: int | None) -> dict[str, Any]:
-        platform, tenant, user = split_key(session.key)
-        return {
-            "key": session.key,
-            "platform": platform,
-            "tenant": tenant,
-            "user": user,
-            "state": session.state,
-            "waiting_for": waiting_for(session),
-            "pending": pending_summary(session.pending),
-            "last_activity": iso(session.updated_at),
-            "seconds_left": seconds_left if seconds_left is not None and seconds_left >= 0 else None,
-            "turns": session.turns,
-        }
-
-    def _prune(self) -> None:
-        """Drop index entries idle long enough that their session must have expired (O(log N + removed))."""
-        horizon = self.clock() - self.settings.session_ttl_seconds - _PRUNE_AFTER_EXTRA
-        keys = [self.store.index_key(), *(self.store.index_key(state=s) for s in STATES)]
-        keys += [self.store.index_key(platform=p) for p in self.platforms]
-        pipe = self.store.redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.zremrangebyscore(key, "-inf", f"({horizon}")
-        pipe.execute()
-
     # -- sessions: one ----------------------------------------------------------------------------------------
-    @_store_call
-    def session(self, skey: str) -> dict[str, Any]:
-        """Everything about one session: state, pending fields, history with photo links, TTL left."""
+    @guarded
+    def session(self, skey: str) -> SessionView:
+        """One live session with the seconds it has left."""
         session = self.store.load(skey)
         if session is None:
             raise NotFound(f"no live session {skey!r}")
-        detail = self._summary(session, self.store.ttl(skey))
-        pending = dict(session.pending)
-        if pending.get("image_key"):
-            pending["image_url"] = self.image_url(pending["image_key"])
-        history = []
-        for entry in session.history:
-            item = dict(entry)
-            item["at"] = iso(entry.get("at"))
-            if entry.get("image_key"):
-                item["image_url"] = self.image_url(entry["image_key"])
-            history.append(item)
-        detail.update(
-            pending=pending,
-            history=history,
-            created_at=iso(session.created_at),
-        )
-        return detail
+        return SessionView(session, self.store.ttl(skey))
 
     def image_url(self, key: str) -> str | None:
         """A short-lived link to a stored photo: the store's own URL, else the edge's authenticated route."""
@@ -410,26 +245,24 @@ class Ops:
         return url
 
     # -- sessions: changes ------------------------------------------------------------------------------------
-    @_store_call
+    @guarded
     def reset(self, skey: str, *, who: str, notify: bool = False) -> dict[str, Any]:
         """Back to idle with pending fields cleared, history kept; optionally tell the user."""
         before = self.store.load(skey)
         if before is None:
             raise NotFound(f"no live session {skey!r}")
-        after = self.engine.reset(skey)
-        if after is None:
+        after_reset = self.engine.reset(skey)
+        if after_reset is None:
             raise NotFound(f"no live session {skey!r}")
-        notified = False
-        if notify:
-            notified = self._notify(skey)
+        notified = self._notify(skey) if notify else False
         self.audit(
             who,
             "session.reset",
             skey,
             before={"state": before.state, "pending": pending_summary(before.pending)},
-            after={"state": after.state, "pending": pending_summary(after.pending), "notified": notified},
+            after={"state": after_reset.state, "pending": pending_summary(after_reset.pending), "notified": notified},
         )
-        return {"key": skey, "state": after.state, "previous_state": before.state, "notified": notified}
+        return {"key": skey, "state": after_reset.state, "previous_state": before.state, "notified": notified}
 
     def _notify(self, skey: str) -> bool:
         if self.notify is None:
@@ -441,7 +274,7 @@ class Ops:
             log.exception("ops notice not delivered", extra={"session": skey})
             return False
 
-    @_store_call
+    @guarded
     def delete(self, skey: str, *, who: str) -> dict[str, Any]:
         """Forget the session entirely (the user's next message starts a new one)."""
         before = self.store.load(skey)
@@ -457,12 +290,10 @@ class Ops:
         )
         return {"key": skey, "deleted": True}
 
-    @_store_call
+    @guarded
     def set_ttl(self, skey: str, seconds: Any, *, who: str) -> dict[str, Any]:
         """Give the session ``seconds`` more to live (60 s to one day)."""
-        if isinstance(seconds, bool) or not isinstance(seconds, int):
-            raise Invalid(f"seconds must be a whole number from {TTL_MIN} to {TTL_MAX}")
-        if not TTL_MIN <= seconds <= TTL_MAX:
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or not TTL_MIN <= seconds <= TTL_MAX:
             raise Invalid(f"seconds must be a whole number from {TTL_MIN} to {TTL_MAX}")
         left = self.store.ttl(skey)
         if left is None or not self.store.set_ttl(skey, seconds):
@@ -471,27 +302,17 @@ class Ops:
         return {"key": skey, "seconds_left": seconds}
 
     # -- stats ------------------------------------------------------------------------------------------------
-    @_store_call
+    @guarded
     def session_counts(self) -> dict[str, Any]:
-        """Sessions active within one session TTL, by state and by platform: one pipeline of ZCOUNTs."""
+        """Sessions active within one session TTL, by state and by platform."""
         window = self.settings.session_ttl_seconds
-        since = f"{self.clock() - window}"
-        pipe = self.store.redis.pipeline(transaction=False)
-        pipe.zcount(self.store.index_key(), since, "+inf")
-        for state in STATES:
-            pipe.zcount(self.store.index_key(state=state), since, "+inf")
-        for platform in self.platforms:
-            pipe.zcount(self.store.index_key(platform=platform), since, "+inf")
-        counts = pipe.execute()
-        total = int(counts[0])
-        by_state = {s: int(n) for s, n in zip(STATES, counts[1 : 1 + len(STATES)], strict=True)}
-        by_platform = {p: int(n) for p, n in zip(self.platforms, counts[1 + len(STATES) :], strict=True)}
+        total, by_state, by_platform = self.index.counts(self.clock() - window, self.platforms)
         other = total - sum(by_platform.values())
         if other > 0:
             by_platform["other"] = other
         return {"active": total, "by_state": by_state, "by_platform": by_platform, "window_seconds": window}
 
-    @_store_call
+    @guarded
     def stats(self) -> dict[str, Any]:
         """The numbers for the top of the page; parts that are down are named in ``problems``."""
         started = time.perf_counter()
@@ -534,130 +355,51 @@ class Ops:
     # -- orders -----------------------------------------------------------------------------------------------
     def list_orders(
         self, *, status: str | None = None, q: str | None = None, cursor: str | None = None, limit: Any = None
-    ) -> Page:
-        size = _limit(limit)
+    ) -> Page[Order]:
+        size = page_size(limit)
         try:
             orders, next_cursor = self.orders.list(
                 status=status or None, q=(q or "").strip() or None, cursor=cursor or None, limit=size
             )
         except ValueError as exc:
             raise Invalid(str(exc)) from None
-        return Page([self.order_json(o, history=False) for o in orders], next_cursor)
+        return Page(orders, next_cursor)
 
-    def order(self, order_id: str) -> dict[str, Any]:
+    def order(self, order_id: str) -> Order:
         found = self.orders.get(order_id)
         if found is None:
             raise NotFound(f"no order {order_id!r}")
-        return self.order_json(found, history=True)
+        return found
 
-    def cancel_order(self, order_id: str, reason: Any, *, who: str) -> dict[str, Any]:
+    def cancel_order(self, order_id: str, reason: Any, *, who: str) -> Order:
         if not isinstance(reason, str) or not _VISIBLE.search(reason) or len(reason) > 500 or not is_storable(reason):
             raise Invalid("reason must be a string of 1 to 500 characters with something visible in it")
-        before = self.orders.get(order_id)
-        if before is None:
-            raise NotFound(f"no order {order_id!r}")
+        before = self.order(order_id)
         try:
-            after = self.orders.cancel(before.id, reason.strip())
-        except OrderError as exc:
-            if str(exc) == "not found":
-                raise NotFound(f"no order {order_id!r}") from None
+            cancelled = self.orders.cancel(before.id, reason.strip())
+        except OrderNotFound:
+            raise NotFound(f"no order {order_id!r}") from None
+        except OrderError:
             raise Conflict(f"order {before.id} is {before.status}, only open orders can be cancelled") from None
         self.audit(
             who,
             "order.cancel",
-            after.id,
+            cancelled.id,
             before={"status": before.status},
-            after={"status": after.status, "reason": after.cancel_reason},
+            after={"status": cancelled.status, "reason": cancelled.cancel_reason},
         )
-        return self.order_json(after, history=False)
-
-    def order_json(self, order: Order, *, history: bool) -> dict[str, Any]:
-        r = order.reporter
-        out: dict[str, Any] = {
-            "id": order.id,
-            "status": order.status,
-            "alarm_type": order.alarm_type,
-            "description": order.description,
-            "severity": order.severity,
-            "location": order.location_text,
-            "latitude": order.latitude,
-            "longitude": order.longitude,
-            "reporter": {
-                "platform": r.platform,
-                "tenant": r.tenant,
-                "user": r.user,
-                "session_key": f"{r.platform}:{r.tenant}:{r.user}",
-            },
-            "alarm_id": order.alarm_id,
-            "created_at": iso(order.created_at),
-            "closed_at": iso(order.closed_at),
-            "vlm_resolved": order.vlm_resolved,
-            "vlm_reason": order.vlm_reason,
-            "cancel_reason": order.cancel_reason,
-            "report_photo": self._photo(order.report_photo_key),
-            "close_photo": self._photo(order.close_photo_key),
-        }
-        if history:
-            out["history"] = [
-                {**h, "at": iso(h.get("at")) if isinstance(h.get("at"), (int, float)) else h.get("at")}
-                | ({"image_url": self.image_url(h["image_key"])} if h.get("image_key") else {})
-                for h in order.history
-            ]
-        return out
-
-    def _photo(self, key: str | None) -> dict[str, Any] | None:
-        return {"key": key, "url": self.image_url(key)} if key else None
+        return cancelled
 
     # -- audit ------------------------------------------------------------------------------------------------
     def audit(self, who: str, action: str, target: str, *, before: Any, after: Any) -> None:
-        """Append one entry; the stream is trimmed to about AUDIT_MAX entries on every write."""
-        fields = {
-            "who": who,
-            "at": iso(self.clock()) or "",
-            "action": action,
-            "target": target,
-            "before": json.dumps(before, ensure_ascii=False),
-            "after": json.dumps(after, ensure_ascii=False),
-        }
-        try:
-            self.store.redis.xadd(self.audit_key, fields, maxlen=self.audit_max, approximate=True)
-        except (redis.ConnectionError, redis.TimeoutError):
-            # the change is made; losing its record must be visible in the log at least
-            log.error("audit entry not written: %s %s by %s", action, target, who)
+        """Record one change in the audit trail."""
+        self.trail.append(who=who, at=iso(self.clock()) or "", action=action, target=target, before=before, after=after)
         log.info("ops %s %s by %s", action, target, who)
 
-    @_store_call
-    def audit_log(self, *, cursor: str | None = None, limit: Any = None) -> Page:
+    @guarded
+    def audit_log(self, *, cursor: str | None = None, limit: Any = None) -> Page[AuditEntry]:
         """Newest first; the cursor is the id of the last entry seen."""
-        size = _limit(limit)
-        top = "+"
-        if cursor:
-            if not re.fullmatch(r"\d{1,20}-\d{1,20}", cursor) or any(int(n) >= 2**64 for n in cursor.split("-")):
-                raise Invalid("cursor is not one this API handed out")
-            top = f"({cursor}"
-        rows = self.store.redis.xrevrange(self.audit_key, top, "-", count=size + 1)
-        items = []
-        for entry_id, raw in rows[:size]:
-            fields = {k.decode(): v.decode() for k, v in raw.items()}
-            items.append(
-                {
-                    "id": entry_id.decode(),
-                    "who": fields.get("who", ""),
-                    "at": fields.get("at", ""),
-                    "action": fields.get("action", ""),
-                    "target": fields.get("target", ""),
-                    "before": _loads(fields.get("before")),
-                    "after": _loads(fields.get("after")),
-                }
-            )
-        next_cursor = items[-1]["id"] if len(rows) > size and items else None
-        return Page(items, next_cursor)
-
-
-def _loads(raw: str | None) -> Any:
-    if raw is None:
-        return None
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
+        try:
+            return self.trail.page(cursor, page_size(limit))
+        except ValueError:
+            raise Invalid("cursor is not one this API handed out") from None

@@ -14,9 +14,6 @@ Connection failures become :class:`bot.ports.ServiceError` with a short message
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import secrets
 from collections.abc import Iterator
@@ -53,13 +50,12 @@ from sqlalchemy.engine import URL, Row, make_url
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
-from bot.ports import NewOrder, Order, OrderError, Reporter, ServiceError
+from bot import paging
+from bot.ports import ORDER_STATUSES, NewOrder, Order, OrderError, OrderNotFound, Reporter, ServiceError
 
 if TYPE_CHECKING:
     from bot.config import Settings
 
-STATUSES = ("open", "closed", "cancelled")
-MAX_LIMIT = 200
 # Ids are read aloud and typed on phones: no 0/O or 1/I to confuse.
 ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 ID_RE = re.compile(rf"^WO-\d{{8}}-[{ID_ALPHABET}]{{5}}$")
@@ -193,18 +189,16 @@ def _guarded(action: str) -> Iterator[None]:
 
 
 def encode_cursor(created_at: datetime, order_id: str) -> str:
-    payload = json.dumps({"t": created_at.astimezone(UTC).isoformat(), "id": order_id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    return paging.encode_cursor({"t": created_at.astimezone(UTC).isoformat(), "id": order_id})
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """Raise ValueError for anything :func:`encode_cursor` did not make."""
+    data = paging.decode_cursor(cursor)
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
         created_at = datetime.fromisoformat(data["t"])
         order_id = data["id"]
-    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):
         raise ValueError("invalid cursor") from None
     if created_at.tzinfo is None or not isinstance(order_id, str):
         raise ValueError("invalid cursor")
@@ -213,10 +207,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _clamp(limit: int) -> int:
-    return max(1, min(MAX_LIMIT, int(limit)))
 
 
 def _to_order(row: Row[Any]) -> Order:
@@ -339,7 +329,7 @@ class SqlWorkOrders:
         """Move an open order to a final status; the WHERE makes the first writer the only winner."""
         oid = normalize_order_id(order_id)
         if oid is None:
-            raise OrderError("not found")
+            raise OrderNotFound(f"order {order_id!r} not found")
         with _guarded(action), self._engine.begin() as conn:
             result = conn.execute(
                 update(work_orders)
@@ -348,7 +338,7 @@ class SqlWorkOrders:
             )
             row = conn.execute(select(work_orders).where(work_orders.c.id == oid)).first()
         if row is None:
-            raise OrderError("not found")
+            raise OrderNotFound(f"order {order_id!r} not found")
         order = _to_order(row)
         if result.rowcount != 1:
             raise OrderError(f"not open: {order.status}")
@@ -375,7 +365,7 @@ class SqlWorkOrders:
                 work_orders.c.status == "open",
             )
             .order_by(work_orders.c.created_at.desc(), work_orders.c.id.desc())
-            .limit(_clamp(limit))
+            .limit(paging.clamp(limit))
         )
         with _guarded("listing orders"), self._engine.connect() as conn:
             return [_to_order(row) for row in conn.execute(query)]
@@ -387,11 +377,11 @@ class SqlWorkOrders:
 
         Raises ValueError for an unknown status or a cursor this method did not hand out.
         """
-        limit = _clamp(limit)
+        limit = paging.clamp(limit)
         c = work_orders.c
         query = select(work_orders).order_by(c.created_at.desc(), c.id.desc()).limit(limit + 1)
         if status:
-            if status not in STATUSES:
+            if status not in ORDER_STATUSES:
                 raise ValueError(f"unknown status {status!r}")
             query = query.where(c.status == status)
         term = (q or "").strip()
@@ -410,7 +400,7 @@ class SqlWorkOrders:
         return page, encode_cursor(page[-1].created_at, page[-1].id)
 
     def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(STATUSES, 0)
+        counts = dict.fromkeys(ORDER_STATUSES, 0)
         query = select(work_orders.c.status, func.count()).group_by(work_orders.c.status)
         with _guarded("counting orders"), self._engine.connect() as conn:
             for status, n in conn.execute(query):

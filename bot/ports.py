@@ -1,7 +1,7 @@
 """The domain's ports: small interfaces the engine talks to, and their value types.
 
-Adapters live beside them (``bot/vlm.py``, ``bot/storage.py``, ``bot/orders.py``)
-and are chosen in ``bot/services.py`` from Settings.
+Adapters live beside them (``bot/vlm.py``, ``bot/storage.py``, ``bot/orders.py``),
+each with a ``build_…(settings)`` that the edge's runtime calls.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 Severity = Literal["low", "medium", "high"]
+OrderStatus = Literal["open", "closed", "cancelled"]
+ORDER_STATUSES: tuple[OrderStatus, ...] = ("open", "closed", "cancelled")
 
 
 class ServiceError(Exception):
@@ -27,6 +29,10 @@ class StoreUnavailable(ServiceError):
 
 class OrderError(ServiceError):
     """A work-order operation is not allowed (unknown id, already closed…)."""
+
+
+class OrderNotFound(OrderError):
+    """No order has that id."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,7 @@ class NewOrder:
 @dataclass(frozen=True)
 class Order:
     id: str
-    status: Literal["open", "closed", "cancelled"]
+    status: OrderStatus
     alarm_type: str
     description: str
     severity: str
@@ -128,11 +134,11 @@ class WorkOrders(Protocol):
     def get(self, order_id: str) -> Order | None: ...
 
     def close(self, order_id: str, close_photo_key: str, resolved: bool, reason: str) -> Order:
-        """Close an open order. Raises OrderError if unknown or not open."""
+        """Close an open order. Raises OrderNotFound, or OrderError if it is not open."""
         ...
 
     def cancel(self, order_id: str, reason: str) -> Order:
-        """Cancel an open order. Raises OrderError if unknown or not open."""
+        """Cancel an open order. Raises OrderNotFound, or OrderError if it is not open."""
         ...
 
     def open_for(self, reporter: Reporter, limit: int = 10) -> list[Order]: ...

@@ -13,13 +13,15 @@ Redis Cluster hash tag so one user's keys share a slot):
     P:lockq:{K}            FIFO queue of lock tickets for the user's turns
     P:lockalive:{K}:T      a ticket's heartbeat; a crashed worker's ticket expires
     P:result:{K}:EVENT     a processed event's result (24 h), for redeliveries
-    P:idx:all / idx:state:S / idx:platform:N   sorted sets of session keys by last activity
     P:turns:MINUTE         turn counter per minute (2 h), for "turns in the last hour"
     P:seen:NS:ID           edge dedupe claims (SET NX)
+    P:idx:…                the ops index, owned by ``bot.session_index``
+    P:audit                the ops audit trail, owned by ``bot.audit``
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -27,56 +29,54 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from bot.config import Settings
+from bot.machine import STATES, State
 from bot.ports import StoreUnavailable
 from bot.session import Session
+from bot.session_index import SessionIndex
 
 log = logging.getLogger(__name__)
 
-STATES = ("idle", "waiting_location", "waiting_confirm", "waiting_close_photo")
-FLOW_MEMORY_SECONDS = 86400
+FLOW_MEMORY_SECONDS = 86400  # how long "your report timed out" can still be said after a session expired
+TURN_COUNTER_SECONDS = 7200  # per-minute turn counters outlive the hour that ops stats sum
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class LockTimeout(StoreUnavailable):
     """A turn waited too long for the user's previous turn to finish."""
 
 
-def _guard(fn: Callable[..., T]) -> Callable[..., T]:
+def guarded(fn: Callable[P, T]) -> Callable[P, T]:
     """Turn any Redis connection problem into StoreUnavailable, which the edge maps to 503."""
 
-    def wrapper(*args: Any, **kwargs: Any) -> T:
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return fn(*args, **kwargs)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailable(f"session store unreachable: {type(exc).__name__}") from exc
 
-    wrapper.__name__ = fn.__name__
-    wrapper.__doc__ = fn.__doc__
     return wrapper
 
 
 class SessionStore:
-    def __init__(
-        self,
-        client: redis.Redis,
-        *,
-        prefix: str = "wobot",
-        ttl_seconds: int = 600,
-        lock_timeout_seconds: float = 30.0,
-        dedupe_ttl_seconds: int = 86400,
-    ) -> None:
+    """Sessions and everything per user on one redis-py client; its numbers come from ``Settings``."""
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.redis = client
-        self.prefix = prefix
-        self.ttl_seconds = ttl_seconds
-        self.lock_timeout_seconds = lock_timeout_seconds
-        self.dedupe_ttl_seconds = dedupe_ttl_seconds
-        self._heartbeats = _Heartbeats(client, int(lock_timeout_seconds * 1000))
+        self.prefix = settings.redis_prefix
+        self.ttl_seconds = settings.session_ttl_seconds
+        self.lock_timeout_seconds = settings.lock_timeout_seconds
+        self.dedupe_ttl_seconds = settings.dedupe_ttl_seconds
+        self.index = SessionIndex(client, self.key)
+        self._heartbeats = _Heartbeats(client, int(self.lock_timeout_seconds * 1000))
 
     # -- key building: the only place key shapes are written ------------------------------
     def key(self, *parts: str) -> str:
@@ -89,7 +89,7 @@ class SessionStore:
         return self._user_key("session", skey)
 
     # -- sessions --------------------------------------------------------------------------
-    @_guard
+    @guarded
     def load(self, skey: str) -> Session | None:
         return self._decode(skey, self.redis.get(self.session_redis_key(skey)))
 
@@ -107,7 +107,7 @@ class SessionStore:
             return None
         return session
 
-    @_guard
+    @guarded
     def open_turn(self, skey: str, event_id: str | None) -> tuple[dict | None, Session | None]:
         """What a turn starts from, in one round trip: the stored result of ``event_id`` if it was
         processed already, and the session."""
@@ -119,7 +119,7 @@ class SessionStore:
         seen, raw = pipe.execute()
         return (json.loads(seen) if seen else None), self._decode(skey, raw)
 
-    @_guard
+    @guarded
     def expired_flow(self, skey: str) -> str | None:
         """The state of this user's session if it expired mid-flow; forgets it once read."""
         flow_key = self._user_key("flow", skey)
@@ -129,7 +129,7 @@ class SessionStore:
         state, _ = pipe.execute()
         return state.decode() if state else None
 
-    @_guard
+    @guarded
     def save(
         self,
         session: Session,
@@ -144,19 +144,17 @@ class SessionStore:
         session.updated_at = now
         ttl = ttl_seconds or self.ttl_seconds
         skey = session.key
-        platform = skey.split(":", 1)[0]
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(self.session_redis_key(skey), session.to_json(), ex=ttl)
         flow_key = self._user_key("flow", skey)
-        if session.state == "idle":
+        if session.state == State.idle:
             pipe.delete(flow_key)
         else:
             pipe.set(flow_key, session.state, ex=ttl + FLOW_MEMORY_SECONDS)
-        self._index(pipe, skey, platform, session.state, session.stored_state, now)
-        minute = int(now // 60)
-        turns_key = self.key("turns", str(minute))
+        self.index.record(pipe, skey, session.state, session.stored_state, now)
+        turns_key = self.key("turns", str(int(now // 60)))
         pipe.incr(turns_key)
-        pipe.expire(turns_key, 7200)
+        pipe.expire(turns_key, TURN_COUNTER_SECONDS)
         if result is not None:
             event_id, body = result
             pipe.set(
@@ -169,50 +167,51 @@ class SessionStore:
         pipe.execute()
         session.stored_state = session.state
 
-    def _index(self, pipe: Any, skey: str, platform: str, state: str, before: str | None, now: float) -> None:
-        pipe.zadd(self.key("idx", "all"), {skey: now})
-        pipe.zadd(self.key("idx", "platform", platform), {skey: now})
-        pipe.zadd(self.key("idx", "state", state), {skey: now})
-        # A new session may have an entry left from an expired one in any state; otherwise only
-        # the state it left needs clearing.
-        for other in STATES if before is None else (before,):
-            if other != state:
-                pipe.zrem(self.key("idx", "state", other), skey)
-
-    @_guard
+    @guarded
     def delete(self, skey: str) -> bool:
-        platform = skey.split(":", 1)[0]
         pipe = self.redis.pipeline(transaction=False)
         pipe.delete(self.session_redis_key(skey))
         pipe.delete(self._user_key("flow", skey))
-        pipe.zrem(self.key("idx", "all"), skey)
-        pipe.zrem(self.key("idx", "platform", platform), skey)
-        for state in STATES:
-            pipe.zrem(self.key("idx", "state", state), skey)
+        self.index.forget(pipe, skey)
         return bool(pipe.execute()[0])
 
-    @_guard
+    @guarded
+    def load_many(self, skeys: list[str]) -> list[tuple[Session | None, int | None]]:
+        """Sessions and their seconds left, in one round trip; (None, None) for those gone."""
+        pipe = self.redis.pipeline(transaction=False)
+        for skey in skeys:
+            pipe.get(self.session_redis_key(skey))
+            pipe.ttl(self.session_redis_key(skey))
+        replies = pipe.execute()
+        out: list[tuple[Session | None, int | None]] = []
+        for i, skey in enumerate(skeys):
+            session = self._decode(skey, replies[2 * i])
+            left = replies[2 * i + 1]
+            out.append((session, int(left) if session is not None and left is not None and left >= 0 else None))
+        return out
+
+    @guarded
     def ttl(self, skey: str) -> int | None:
         """Seconds the session has left, or None if there is none."""
         left = self.redis.ttl(self.session_redis_key(skey))
         return None if left is None or left < 0 else int(left)
 
-    @_guard
+    @guarded
     def set_ttl(self, skey: str, seconds: int) -> bool:
         return bool(self.redis.expire(self.session_redis_key(skey), seconds))
 
-    @_guard
+    @guarded
     def ping(self) -> None:
         self.redis.ping()
 
     # -- dedupe ----------------------------------------------------------------------------
-    @_guard
+    @guarded
     def claim(self, namespace: str, ident: str, ttl_seconds: int | None = None) -> bool:
         """True the first time ``ident`` is seen in ``namespace`` within the TTL (SET NX EX)."""
         ttl = ttl_seconds or self.dedupe_ttl_seconds
         return bool(self.redis.set(self.key("seen", namespace, ident), b"1", nx=True, ex=ttl))
 
-    @_guard
+    @guarded
     def release(self, namespace: str, ident: str) -> None:
         """Forget a claim, so the next delivery of ``ident`` is processed (when handing it on failed)."""
         self.redis.delete(self.key("seen", namespace, ident))
@@ -250,7 +249,7 @@ class SessionStore:
     def _alive_key(self, skey: str, token: str) -> str:
         return self._user_key("lockalive", skey, token)
 
-    @_guard
+    @guarded
     def _enqueue(self, queue: str, skey: str, token: str, alive_ms: int) -> bytes | None:
         """Queue the ticket; return the queue's head (our own token when nobody else is waiting)."""
         pipe = self.redis.pipeline(transaction=False)
@@ -260,7 +259,7 @@ class SessionStore:
         pipe.lindex(queue, 0)
         return pipe.execute()[-1]
 
-    @_guard
+    @guarded
     def _wait_for_head(self, queue: str, skey: str, token: str, wait_seconds: float) -> None:
         deadline = time.monotonic() + wait_seconds
         pause = 0.001
@@ -294,15 +293,8 @@ class SessionStore:
             # Its heartbeat is no longer renewed, so the ticket expires on its own.
             log.warning("could not release a lock ticket; it will expire", extra={"session": skey})
 
-    # -- ops index -------------------------------------------------------------------------
-    def index_key(self, state: str | None = None, platform: str | None = None) -> str:
-        if state:
-            return self.key("idx", "state", state)
-        if platform:
-            return self.key("idx", "platform", platform)
-        return self.key("idx", "all")
-
-    @_guard
+    # -- counters --------------------------------------------------------------------------
+    @guarded
     def turns_since(self, seconds: int) -> int:
         now_minute = int(time.time() // 60)
         keys = [self.key("turns", str(m)) for m in range(now_minute - seconds // 60 + 1, now_minute + 1)]
@@ -364,8 +356,9 @@ class _Heartbeats:
                 log.warning("lock heartbeat failed; will retry")
 
 
-def build_store(redis_url: str, **options: Any) -> SessionStore:
-    """A store on real Redis when a URL is given, else on an in-process fake (one process only)."""
+def build_store(settings: Settings) -> SessionStore:
+    """A store on real Redis when ``REDIS_URL`` is set, else on an in-process fake (one process only)."""
+    redis_url = settings.redis_url
     if redis_url:
         # One quick retry, no backoff: with Redis down the caller should get its 503 in well under a second.
         client = redis.Redis.from_url(
@@ -380,4 +373,4 @@ def build_store(redis_url: str, **options: Any) -> SessionStore:
 
         log.warning("REDIS_URL is not set: sessions live in this process only (fine for trying the bot)")
         client = fakeredis.FakeRedis()
-    return SessionStore(client, **options)
+    return SessionStore(client, settings)

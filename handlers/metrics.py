@@ -23,8 +23,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bot.machine import STATES
 from bot.ports import StoreUnavailable
-from bot.store import STATES
 
 if TYPE_CHECKING:  # runtime builds the observer, so it imports this module
     from handlers.runtime import Runtime

@@ -84,13 +84,7 @@ def build_runtime(
     observer: Observer | None = None,
 ) -> Runtime:
     """Build every port from settings unless a test hands one in."""
-    store = store or build_store(
-        settings.redis_url,
-        prefix=settings.redis_prefix,
-        ttl_seconds=settings.session_ttl_seconds,
-        lock_timeout_seconds=settings.lock_timeout_seconds,
-        dedupe_ttl_seconds=settings.dedupe_ttl_seconds,
-    )
+    store = store or build_store(settings)
     # Metrics and the per-turn log context belong to every process that runs turns: web and RQ workers.
     observer = observer or PrometheusObserver()
     services = Services(

@@ -74,13 +74,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def store_for(client: redis.Redis, settings: Settings) -> SessionStore:
-    return SessionStore(
-        client,
-        prefix=settings.redis_prefix,
-        ttl_seconds=settings.session_ttl_seconds,
-        lock_timeout_seconds=settings.lock_timeout_seconds,
-        dedupe_ttl_seconds=settings.dedupe_ttl_seconds,
-    )
+    return SessionStore(client, settings)
 
 
 @pytest.fixture

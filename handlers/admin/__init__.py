@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from bot.ops import Ops, split_key
+from bot.ops import Ops
+from bot.session_index import split_key
 from handlers.admin import api, cli, page
 from handlers.admin.auth import parse_tokens
 from handlers.admin.context import AdminContext

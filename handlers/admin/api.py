@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from bot.ops import Conflict, Invalid, NotFound
 from bot.ports import ServiceError
 from handlers.admin import openapi as document
+from handlers.admin import views
 from handlers.admin.auth import bearer, token_name
 from handlers.admin.context import admin, ops
 
@@ -102,15 +103,15 @@ def openapi() -> Any:
 @bp.get("/sessions")
 def sessions() -> Any:
     a = request.args
-    page = ops().list_sessions(
+    found = ops().list_sessions(
         state=a.get("state"), platform=a.get("platform"), q=a.get("q"), cursor=a.get("cursor"), limit=a.get("limit")
     )
-    return jsonify(page.to_json())
+    return jsonify(views.page_json(views.page(found, views.session_row)))
 
 
 @bp.get("/sessions/<path:key>")
 def session(key: str) -> Any:
-    return jsonify(ops().session(key))
+    return jsonify(views.session_detail(ops(), ops().session(key)))
 
 
 @bp.post("/sessions/<path:key>/reset")
@@ -142,24 +143,24 @@ def stats() -> Any:
 @bp.get("/orders")
 def orders() -> Any:
     a = request.args
-    page = ops().list_orders(status=a.get("status"), q=a.get("q"), cursor=a.get("cursor"), limit=a.get("limit"))
-    return jsonify(page.to_json())
+    found = ops().list_orders(status=a.get("status"), q=a.get("q"), cursor=a.get("cursor"), limit=a.get("limit"))
+    return jsonify(views.page_json(views.page(found, lambda o: views.order_row(ops(), o))))
 
 
 @bp.get("/orders/<order_id>")
 def order(order_id: str) -> Any:
-    return jsonify(ops().order(order_id))
+    return jsonify(views.order_detail(ops(), ops().order(order_id)))
 
 
 @bp.post("/orders/<order_id>/cancel")
 def cancel(order_id: str) -> Any:
-    return jsonify(ops().cancel_order(order_id, body().get("reason"), who=who()))
+    return jsonify(views.order_row(ops(), ops().cancel_order(order_id, body().get("reason"), who=who())))
 
 
 @bp.get("/audit")
 def audit() -> Any:
-    page = ops().audit_log(cursor=request.args.get("cursor"), limit=request.args.get("limit"))
-    return jsonify(page.to_json())
+    found = ops().audit_log(cursor=request.args.get("cursor"), limit=request.args.get("limit"))
+    return jsonify(views.page_json(views.page(found, views.audit_row)))
 
 
 @bp.record_once

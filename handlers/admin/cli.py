@@ -18,7 +18,8 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from bot.ops import TTL_MAX, TTL_MIN, Conflict, Invalid, NotFound
-from bot.ports import ServiceError
+from bot.ports import ORDER_STATUSES, ServiceError
+from handlers.admin import views
 from handlers.admin.context import ops
 
 WHO = "cli"
@@ -97,9 +98,11 @@ def sessions_list(
 ) -> None:
     """Live sessions, newest activity first."""
     with _errors():
-        page = ops().list_sessions(state=state, platform=platform, q=q, cursor=cursor, limit=limit)
+        page = views.page(
+            ops().list_sessions(state=state, platform=platform, q=q, cursor=cursor, limit=limit), views.session_row
+        )
     if as_json:
-        _json(page.to_json())
+        _json(views.page_json(page))
         return
     rows = [
         (s["key"], s["state"], s["waiting_for"], s["pending"], s["last_activity"], _minutes(s["seconds_left"]))
@@ -116,7 +119,7 @@ def sessions_list(
 def sessions_show(key: str, as_json: bool) -> None:
     """Everything about one session (KEY is platform:tenant:user)."""
     with _errors():
-        s = ops().session(key)
+        s = views.session_detail(ops(), ops().session(key))
     if as_json:
         _json(s)
         return
@@ -192,7 +195,7 @@ def orders() -> None:
 
 
 @orders.command("list")
-@click.option("--status", type=click.Choice(["open", "closed", "cancelled"]), default=None)
+@click.option("--status", type=click.Choice(ORDER_STATUSES), default=None)
 @click.option("-q", "--query", "q", default=None, help="part of the id, user, place or description")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 200))
 @click.option("--cursor", default=None)
@@ -200,9 +203,10 @@ def orders() -> None:
 def orders_list(status: str | None, q: str | None, limit: int, cursor: str | None, as_json: bool) -> None:
     """Orders, newest first."""
     with _errors():
-        page = ops().list_orders(status=status, q=q, cursor=cursor, limit=limit)
+        found = ops().list_orders(status=status, q=q, cursor=cursor, limit=limit)
+        page = views.page(found, lambda o: views.order_row(ops(), o))
     if as_json:
-        _json(page.to_json())
+        _json(views.page_json(page))
         return
     rows = [
         (o["id"], o["status"], o["alarm_type"], o["location"], o["reporter"]["session_key"], o["created_at"])
@@ -219,7 +223,7 @@ def orders_list(status: str | None, q: str | None, limit: int, cursor: str | Non
 def orders_show(order_id: str, as_json: bool) -> None:
     """One order with its photos and the conversation that led to it."""
     with _errors():
-        o = ops().order(order_id)
+        o = views.order_detail(ops(), ops().order(order_id))
     if as_json:
         _json(o)
         return
@@ -255,7 +259,7 @@ def orders_show(order_id: str, as_json: bool) -> None:
 def orders_cancel(order_id: str, reason: str, as_json: bool) -> None:
     """Cancel an open order."""
     with _errors():
-        o = ops().cancel_order(order_id, reason, who=WHO)
+        o = views.order_row(ops(), ops().cancel_order(order_id, reason, who=WHO))
     _json(o) if as_json else click.echo(f"{o['id']}: cancelled")
 
 
@@ -292,9 +296,9 @@ def stats(as_json: bool) -> None:
 def audit(limit: int, cursor: str | None, as_json: bool) -> None:
     """The audit trail, newest first."""
     with _errors():
-        page = ops().audit_log(cursor=cursor, limit=limit)
+        page = views.page(ops().audit_log(cursor=cursor, limit=limit), views.audit_row)
     if as_json:
-        _json(page.to_json())
+        _json(views.page_json(page))
         return
     rows = [(e["at"], e["who"], e["action"], e["target"], e["before"], e["after"]) for e in page.items]
     click.echo(table(rows, ("AT", "WHO", "ACTION", "TARGET", "BEFORE", "AFTER")))

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.ops import AUDIT_MAX, MAX_LIMIT, TTL_MAX, TTL_MIN
-from bot.store import STATES
-
-ORDER_STATUSES = ["open", "closed", "cancelled"]
+from bot.audit import AUDIT_MAX
+from bot.machine import STATES
+from bot.ops import TTL_MAX, TTL_MIN
+from bot.paging import MAX_PAGE
+from bot.ports import ORDER_STATUSES
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -59,7 +60,7 @@ _LIMIT = {
     "name": "limit",
     "in": "query",
     "required": False,
-    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50},
 }
 _CURSOR = {
     "name": "cursor",
@@ -223,7 +224,7 @@ _SCHEMAS: dict[str, Any] = {
         ],
         "properties": {
             "id": _STR,
-            "status": {"type": "string", "enum": ORDER_STATUSES},
+            "status": {"type": "string", "enum": list(ORDER_STATUSES)},
             "alarm_type": _STR,
             "description": _STR,
             "severity": _STR,

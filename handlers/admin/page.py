@@ -20,9 +20,10 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from itsdangerous import BadSignature
 
+from bot.machine import STATES
 from bot.ops import TTL_MAX, TTL_MIN, Conflict, Invalid, NotFound
-from bot.ports import ServiceError
-from bot.store import STATES
+from bot.ports import ORDER_STATUSES, ServiceError
+from handlers.admin import views
 from handlers.admin.auth import bearer, token_name
 from handlers.admin.context import admin, ops
 
@@ -245,7 +246,7 @@ def sessions() -> Any:
     counts = ops().session_counts()
     return page(
         "sessions.html",
-        page=result,
+        page=views.page(result, views.session_row),
         filters=filters,
         states=STATES,
         platforms=ops().platforms,
@@ -257,7 +258,7 @@ def sessions() -> Any:
 
 @bp.get("/sessions/<path:key>")
 def session(key: str) -> Any:
-    return page("session.html", s=ops().session(key), ttl_min=TTL_MIN, ttl_max=TTL_MAX)
+    return page("session.html", s=views.session_detail(ops(), ops().session(key)), ttl_min=TTL_MIN, ttl_max=TTL_MAX)
 
 
 @bp.post("/sessions/<path:key>/reset")
@@ -292,12 +293,13 @@ def orders() -> Any:
     result = ops().list_orders(
         status=filters["status"], q=filters["q"], cursor=a.get("cursor"), limit=a.get("limit") or 50
     )
-    return page("orders.html", page=result, filters=filters, statuses=("open", "closed", "cancelled"))
+    rows = views.page(result, lambda o: views.order_row(ops(), o))
+    return page("orders.html", page=rows, filters=filters, statuses=ORDER_STATUSES)
 
 
 @bp.get("/orders/<order_id>")
 def order(order_id: str) -> Any:
-    return page("order.html", o=ops().order(order_id))
+    return page("order.html", o=views.order_detail(ops(), ops().order(order_id)))
 
 
 @bp.post("/orders/<order_id>/cancel")
@@ -309,7 +311,8 @@ def cancel(order_id: str) -> Any:
 # -- audit ----------------------------------------------------------------------------------------------------
 @bp.get("/audit")
 def audit() -> Any:
-    return page("audit.html", page=ops().audit_log(cursor=request.args.get("cursor"), limit=100))
+    entries = ops().audit_log(cursor=request.args.get("cursor"), limit=100)
+    return page("audit.html", page=views.page(entries, views.audit_row))
 
 
 # -- photos ---------------------------------------------------------------------------------------------------

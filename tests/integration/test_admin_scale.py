@@ -9,10 +9,11 @@ import pytest
 from flask import Flask
 
 from bot.config import Settings
+from bot.machine import STATES
 from bot.orders import SqlWorkOrders
 from bot.session import Session
 from bot.storage import LocalFolderStore
-from bot.store import STATES, SessionStore
+from bot.store import SessionStore
 from tests.admin_support import AUTH, admin_app
 
 pytestmark = pytest.mark.integration
@@ -44,12 +45,12 @@ def bulk_load(store: SessionStore, n: int) -> dict[str, int]:
             idx_state[state][key] = score
             idx_platform[platform][key] = score
             by_state[state] += 1
-        pipe.zadd(store.index_key(), idx_all)
+        pipe.zadd(store.index.key(), idx_all)
         for state, members in idx_state.items():
             if members:
-                pipe.zadd(store.index_key(state=state), members)
+                pipe.zadd(store.index.key(state=state), members)
         for platform, members in idx_platform.items():
-            pipe.zadd(store.index_key(platform=platform), members)
+            pipe.zadd(store.index.key(platform=platform), members)
         pipe.execute()
     return by_state
 

@@ -68,13 +68,7 @@ def picture(i: int) -> bytes:
 # -- run in the test process and in spawned workers (top level, so 'spawn' can import them) ----------
 def build_engine(settings: Settings) -> Conversation:
     """What each web or worker process builds at start-up: its own store client, engine and adapters."""
-    store = build_store(
-        settings.redis_url,
-        prefix=settings.redis_prefix,
-        ttl_seconds=settings.session_ttl_seconds,
-        lock_timeout_seconds=settings.lock_timeout_seconds,
-        dedupe_ttl_seconds=settings.dedupe_ttl_seconds,
-    )
+    store = build_store(settings)
     services = Services(settings, store, build_storage(settings), build_orders(settings), build_vlm(settings))
     return Conversation(services)
 

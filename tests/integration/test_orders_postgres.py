@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bot.orders import SqlWorkOrders, work_orders
-from bot.ports import NewOrder, OrderError, Reporter, ServiceError
+from bot.ports import NewOrder, OrderError, OrderNotFound, Reporter, ServiceError
 
 pytestmark = pytest.mark.integration
 
@@ -132,7 +132,7 @@ def test_close_once_then_not_open(orders: SqlWorkOrders) -> None:
     assert orders.get(order.id) == closed
     with pytest.raises(OrderError, match="not open: closed"):
         orders.close(order.id, "img/again.jpg", True, "again")
-    with pytest.raises(OrderError, match="not found"):
+    with pytest.raises(OrderNotFound):
         orders.close("WO-20990101-ABCDE", "img/x.jpg", True, "ok")
 
 

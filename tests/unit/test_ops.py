@@ -9,12 +9,23 @@ from typing import Any
 import pytest
 
 from bot.conversation import Conversation
-from bot.ops import Conflict, Invalid, NotFound, Ops
+from bot.ops import Conflict, Invalid, NotFound, Ops, SessionView
+from bot.paging import Page
 from bot.replies import say
 from bot.session import Session
 from bot.store import SessionStore
+from handlers.admin import views
 from tests.admin_support import report_order, stuck_closing
 from tests.conftest import Chat, photo
+
+
+def rows(page: Page[SessionView]) -> list[dict[str, Any]]:
+    """Sessions as the admin API, page and CLI show them."""
+    return [views.session_row(v) for v in page.items]
+
+
+def detail(ops: Ops, key: str) -> dict[str, Any]:
+    return views.session_detail(ops, ops.session(key))
 
 
 @pytest.fixture
@@ -46,7 +57,7 @@ def _seed(
     if same_time or start is not None:
         score = start or time.time()
         for key in keys:
-            for idx in (store.index_key(), store.index_key(state=state), store.index_key(platform=platform)):
+            for idx in (store.index.key(), store.index.key(state=state), store.index.key(platform=platform)):
                 store.redis.zadd(idx, {key: score})
     return keys
 
@@ -57,7 +68,7 @@ def _all_pages(ops: Ops, **filters: Any) -> tuple[list[str], int]:
     while True:
         page = ops.list_sessions(cursor=cursor, **filters)
         pages += 1
-        seen += [s["key"] for s in page.items]
+        seen += [s["key"] for s in rows(page)]
         if page.next_cursor is None:
             return seen, pages
         cursor = page.next_cursor
@@ -70,7 +81,7 @@ def test_list_is_newest_first_with_what_the_bot_waits_for(ops: Ops, engine: Conv
     order_id = report_order(alice)
     stuck_closing(alice, order_id)
     bob.text("hello")
-    items = ops.list_sessions().items
+    items = rows(ops.list_sessions())
     assert [s["user"] for s in items] == ["bob", "alice"]
     assert items[1]["state"] == "waiting_close_photo"
     assert order_id in items[1]["waiting_for"]
@@ -96,9 +107,9 @@ def test_paging_while_users_keep_talking_repeats_nobody(ops: Ops, fake_store: Se
     keys = _seed(fake_store, 30, start=time.time() - 100)
     first = ops.list_sessions(limit=10)
     # a user from the first page writes again: they move to the top, not onto a later page
-    fake_store.save(fake_store.load(first.items[0]["key"]))
+    fake_store.save(fake_store.load(rows(first)[0]["key"]))
     rest, _ = _all_pages_from(ops, first.next_cursor, limit=10)
-    everything = [s["key"] for s in first.items] + rest
+    everything = [s["key"] for s in rows(first)] + rest
     assert len(everything) == len(set(everything)) == len(keys)
 
 
@@ -107,7 +118,7 @@ def _all_pages_from(ops: Ops, cursor: str | None, **filters: Any) -> tuple[list[
     pages = 0
     while cursor:
         page = ops.list_sessions(cursor=cursor, **filters)
-        seen += [s["key"] for s in page.items]
+        seen += [s["key"] for s in rows(page)]
         cursor = page.next_cursor
         pages += 1
     return seen, pages
@@ -117,9 +128,9 @@ def test_filters_by_state_and_platform(ops: Ops, fake_store: SessionStore) -> No
     _seed(fake_store, 3, platform="generic", state="waiting_location")
     _seed(fake_store, 2, platform="wecom", state="waiting_location")
     _seed(fake_store, 4, platform="wecom", state="idle")
-    assert len(ops.list_sessions(state="waiting_location").items) == 5
-    assert len(ops.list_sessions(platform="wecom").items) == 6
-    both = ops.list_sessions(state="waiting_location", platform="wecom").items
+    assert len(rows(ops.list_sessions(state="waiting_location"))) == 5
+    assert len(rows(ops.list_sessions(platform="wecom"))) == 6
+    both = rows(ops.list_sessions(state="waiting_location", platform="wecom"))
     assert {s["platform"] for s in both} == {"wecom"} and len(both) == 2
     with pytest.raises(Invalid):
         ops.list_sessions(state="sleeping")
@@ -130,11 +141,11 @@ def test_filters_by_state_and_platform(ops: Ops, fake_store: SessionStore) -> No
 def test_q_finds_part_of_the_user_id_case_insensitively(ops: Ops, engine: Conversation) -> None:
     for user in ("ZhangSan-0042", "lisi-7", "wangwu-0042x"):
         Chat(engine, user, "generic").text("hi")
-    assert {s["user"] for s in ops.list_sessions(q="0042").items} == {"ZhangSan-0042", "wangwu-0042x"}
-    assert [s["user"] for s in ops.list_sessions(q="zhangsan").items] == ["ZhangSan-0042"]
-    assert ops.list_sessions(q="generic").items == []  # the platform is not part of the user id
-    assert [s["user"] for s in ops.list_sessions(q="generic:t1:lisi").items] == ["lisi-7"]  # a pasted key
-    assert ops.list_sessions(q="*").items == []  # glob characters are literal
+    assert {s["user"] for s in rows(ops.list_sessions(q="0042"))} == {"ZhangSan-0042", "wangwu-0042x"}
+    assert [s["user"] for s in rows(ops.list_sessions(q="zhangsan"))] == ["ZhangSan-0042"]
+    assert rows(ops.list_sessions(q="generic")) == []  # the platform is not part of the user id
+    assert [s["user"] for s in rows(ops.list_sessions(q="generic:t1:lisi"))] == ["lisi-7"]  # a pasted key
+    assert rows(ops.list_sessions(q="*")) == []  # glob characters are literal
     with pytest.raises(Invalid):
         ops.list_sessions(q="x" * 129)
 
@@ -156,8 +167,8 @@ def test_expired_sessions_still_in_the_index_are_skipped(ops: Ops, fake_store: S
 def test_ancient_index_entries_are_pruned(ops: Ops, fake_store: SessionStore) -> None:
     _seed(fake_store, 5, start=time.time() - 10 * 86400)
     ops.list_sessions()
-    assert fake_store.redis.zcard(fake_store.index_key()) == 0
-    assert fake_store.redis.zcard(fake_store.index_key(platform="generic")) == 0
+    assert fake_store.redis.zcard(fake_store.index.key()) == 0
+    assert fake_store.redis.zcard(fake_store.index.key(platform="generic")) == 0
 
 
 def test_bad_cursor_and_limit_are_invalid(ops: Ops) -> None:
@@ -175,13 +186,13 @@ def test_session_detail_has_history_and_photo_links(engine: Conversation, fake_s
     ops = Ops(s.settings, fake_store, engine, s.orders, s.storage, image_link=lambda key: f"/img/{key}")
     chat = Chat(engine, "alice", "generic")
     chat.image(photo(3))
-    detail = ops.session(chat.key)
-    assert detail["state"] == "waiting_location"
-    key = detail["pending"]["image_key"]
-    assert detail["pending"]["image_url"] == f"/img/{key}"
-    user_turn = detail["history"][0]
+    shown = detail(ops, chat.key)
+    assert shown["state"] == "waiting_location"
+    key = shown["pending"]["image_key"]
+    assert shown["pending"]["image_url"] == f"/img/{key}"
+    user_turn = shown["history"][0]
     assert user_turn["role"] == "user" and user_turn["image_key"] == key and user_turn["image_url"] == f"/img/{key}"
-    assert detail["history"][1]["role"] == "bot"
+    assert shown["history"][1]["role"] == "bot"
     with pytest.raises(NotFound):
         ops.session("generic:t:nobody")
 
@@ -191,12 +202,12 @@ def test_reset_goes_idle_keeps_history_and_the_next_message_starts_fresh(ops: Op
     chat = Chat(engine, "worker7", "generic")
     order_id = report_order(chat)
     stuck_closing(chat, order_id)
-    history_before = ops.session(chat.key)["history"]
+    history_before = detail(ops, chat.key)["history"]
 
     result = ops.reset(chat.key, who="alice")
 
     assert result == {"key": chat.key, "state": "idle", "previous_state": "waiting_close_photo", "notified": False}
-    after = ops.session(chat.key)
+    after = detail(ops, chat.key)
     assert after["state"] == "idle" and after["pending"] == {}
     assert after["history"] == history_before
     # the next message is handled as from an idle user: no "finish first", no timeout notice
@@ -249,8 +260,8 @@ def test_delete_removes_the_session_and_its_index_entries(
     chat.text("hi")
     assert ops.delete(chat.key, who="a") == {"key": chat.key, "deleted": True}
     with pytest.raises(NotFound):
-        ops.session(chat.key)
-    assert fake_store.redis.zscore(fake_store.index_key(), chat.key) is None
+        detail(ops, chat.key)
+    assert fake_store.redis.zscore(fake_store.index.key(), chat.key) is None
     with pytest.raises(NotFound):
         ops.delete(chat.key, who="a")
 
@@ -296,14 +307,14 @@ def test_orders_list_show_and_cancel(ops: Ops, engine: Conversation) -> None:
     chat = Chat(engine, "alice", "generic")
     first, second = report_order(chat, 1), report_order(chat, 2)
     page = ops.list_orders(limit=1)
-    assert [o["id"] for o in page.items] == [second] and page.next_cursor
-    assert [o["id"] for o in ops.list_orders(cursor=page.next_cursor).items] == [first]
-    shown = ops.order(first)
+    assert [o.id for o in page.items] == [second] and page.next_cursor
+    assert [o.id for o in ops.list_orders(cursor=page.next_cursor).items] == [first]
+    shown = views.order_detail(ops, ops.order(first))
     assert shown["reporter"]["session_key"] == chat.key
     assert shown["report_photo"]["key"] and shown["close_photo"] is None
     assert any(h.get("image_key") == shown["report_photo"]["key"] for h in shown["history"])
     cancelled = ops.cancel_order(first, "duplicate report", who="bob")
-    assert cancelled["status"] == "cancelled" and cancelled["cancel_reason"] == "duplicate report"
+    assert cancelled.status == "cancelled" and cancelled.cancel_reason == "duplicate report"
     with pytest.raises(Conflict):
         ops.cancel_order(first, "again", who="bob")
     with pytest.raises(NotFound):
@@ -327,7 +338,7 @@ def test_every_change_is_audited_with_before_and_after(ops: Ops, engine: Convers
     ops.reset(chat.key, who="bob")
     ops.cancel_order(order_id, "site closed", who="carol")
     ops.delete(chat.key, who="cli")
-    entries = ops.audit_log().items
+    entries = [views.audit_row(e) for e in ops.audit_log().items]
     assert [(e["action"], e["who"], e["target"]) for e in entries] == [
         ("session.delete", "cli", chat.key),
         ("order.cancel", "carol", order_id),
@@ -349,15 +360,15 @@ def test_audit_pages_and_stays_bounded(engine: Conversation, fake_store: Session
     ops = Ops(s.settings, fake_store, engine, s.orders, s.storage, audit_max=20)
     for i in range(60):
         ops.audit("cli", "session.ttl", f"generic:t:u{i}", before=None, after={"seconds_left": 60 + i})
-    assert fake_store.redis.xlen(ops.audit_key) <= 20 + 100  # approximate trimming, never unbounded
+    assert fake_store.redis.xlen(ops.trail.key) <= 20 + 100  # approximate trimming, never unbounded
     seen, cursor = [], None
     while True:
         page = ops.audit_log(cursor=cursor, limit=7)
-        seen += [e["target"] for e in page.items]
+        seen += [e.target for e in page.items]
         if not page.next_cursor:
             break
         cursor = page.next_cursor
-    assert len(seen) == len(set(seen)) == fake_store.redis.xlen(ops.audit_key)
+    assert len(seen) == len(set(seen)) == fake_store.redis.xlen(ops.trail.key)
     assert seen[0] == "generic:t:u59"
     with pytest.raises(Invalid):
         ops.audit_log(cursor="yesterday")

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.orders import SqlWorkOrders, build_orders, database_url, decode_cursor, encode_cursor, work_orders
-from bot.ports import NewOrder, OrderError, Reporter, ServiceError
+from bot.ports import NewOrder, OrderError, OrderNotFound, Reporter, ServiceError
 
 ID_FORMAT = re.compile(r"^WO-\d{8}-[23456789ABCDEFGHJKLMNPQRSTUVWXYZ]{5}$")
 ALICE = Reporter("slack", "T1", "alice")
@@ -134,9 +134,9 @@ def test_close_wins_once(orders: SqlWorkOrders) -> None:
 
 
 def test_close_and_cancel_of_unknown_orders(orders: SqlWorkOrders) -> None:
-    with pytest.raises(OrderError, match="not found"):
+    with pytest.raises(OrderNotFound):
         orders.close("WO-20990101-ABCDE", "img/x.jpg", True, "ok")
-    with pytest.raises(OrderError, match="not found"):
+    with pytest.raises(OrderNotFound):
         orders.cancel("not an id", "why")
 
 

@@ -132,7 +132,7 @@ def test_delete(fake_store: SessionStore) -> None:
     assert fake_store.delete(SKEY) is True
     assert fake_store.load(SKEY) is None
     assert fake_store.expired_flow(SKEY) is None  # deleted by ops, not timed out
-    assert fake_store.redis.zscore(fake_store.index_key(), SKEY) is None
+    assert fake_store.redis.zscore(fake_store.index.key(), SKEY) is None
     assert fake_store.delete(SKEY) is False
 
 
@@ -141,17 +141,17 @@ def test_index_follows_the_state(fake_store: SessionStore) -> None:
     r = fake_store.redis
     session = mid_flow_session()
     fake_store.save(session)
-    assert r.zscore(fake_store.index_key(state="waiting_location"), SKEY) is not None
-    assert r.zscore(fake_store.index_key(platform="test"), SKEY) is not None
-    assert r.zscore(fake_store.index_key(), SKEY) is not None
+    assert r.zscore(fake_store.index.key(state="waiting_location"), SKEY) is not None
+    assert r.zscore(fake_store.index.key(platform="test"), SKEY) is not None
+    assert r.zscore(fake_store.index.key(), SKEY) is not None
     session.state = "waiting_confirm"
     fake_store.save(session)
-    assert r.zscore(fake_store.index_key(state="waiting_location"), SKEY) is None
-    assert r.zscore(fake_store.index_key(state="waiting_confirm"), SKEY) is not None
+    assert r.zscore(fake_store.index.key(state="waiting_location"), SKEY) is None
+    assert r.zscore(fake_store.index.key(state="waiting_confirm"), SKEY) is not None
     session.state = "idle"
     fake_store.save(session)
     members = {
-        s: r.zrange(fake_store.index_key(state=s), 0, -1)
+        s: r.zrange(fake_store.index.key(state=s), 0, -1)
         for s in ("idle", "waiting_location", "waiting_confirm", "waiting_close_photo")
     }
     assert members == {
@@ -166,7 +166,7 @@ def test_index_scores_are_last_activity(fake_store: SessionStore) -> None:
     fake_store.save(Session(key="test:t1:a"))
     time.sleep(0.01)
     fake_store.save(Session(key="test:t1:b"))
-    newest_first = fake_store.redis.zrevrange(fake_store.index_key(), 0, -1)
+    newest_first = fake_store.redis.zrevrange(fake_store.index.key(), 0, -1)
     assert newest_first == [b"test:t1:b", b"test:t1:a"]
 
 
