@@ -37,7 +37,7 @@ class AuditTrail:
 
     def append(self, *, who: str, at: str, action: str, target: str, before: Any, after: Any) -> None:
         """Write one entry, trimming the stream; a Redis failure is logged (the change is made already)."""
-        fields: dict[str | bytes, str | bytes | int | float] = {
+        fields: dict[Any, Any] = {  # redis-py's own key/value union, spelled loosely
             "who": who,
             "at": at,
             "action": action,

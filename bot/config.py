@@ -18,6 +18,14 @@ DEFAULT_ALARM_TYPES = {
 }
 
 
+CATCH_ALL_TYPES = ("other", "其他")  # what an alarm type list must end in; unknown VLM answers become it
+
+
+def catch_all_type(types: tuple[str, ...]) -> str:
+    """The type a list's unknown answers become: its catch-all, else its last."""
+    return next((t for t in types if t in CATCH_ALL_TYPES), types[-1])
+
+
 class SettingsError(ValueError):
     """A variable is missing or malformed; the message names it."""
 
@@ -86,7 +94,7 @@ class Settings:
         for name in ("session_ttl_seconds", "history_max_turns", "max_image_bytes", "worker_threads"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name.upper()} must be at least 1")
-        if self.alarm_types and "other" not in self.alarm_types and "其他" not in self.alarm_types:
+        if self.alarm_types and not set(CATCH_ALL_TYPES) & set(self.alarm_types):
             # unknown VLM answers fall back to the last type, which must be a catch-all
             object.__setattr__(self, "alarm_types", (*self.alarm_types, "其他" if self.language == "zh" else "other"))
 
@@ -97,8 +105,7 @@ class Settings:
     @property
     def fallback_alarm_type(self) -> str:
         """The catch-all type an unknown VLM answer becomes."""
-        types = self.alarm_type_list
-        return next((t for t in types if t in ("other", "其他")), types[-1])
+        return catch_all_type(self.alarm_type_list)
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

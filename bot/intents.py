@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 _ID = r"([A-Za-z]{2,5}-[A-Za-z0-9][A-Za-z0-9-]{0,63})"
 
-# Whole-message keywords (after normalising): the message *is* the command.
+# Whole-message keywords (after normalizing): the message *is* the command.
 _KEYWORDS: dict[str, tuple[str, ...]] = {
     "cancel": ("取消", "算了", "cancel", "/cancel", "stop", "abort"),
     "help": ("帮助", "help", "/help", "?", "菜单", "menu"),
@@ -42,7 +42,7 @@ class Intent:
     arg: str = ""
 
 
-def normalise(text: str) -> str:
+def normalize(text: str) -> str:
     """Full-width to half-width, collapse spaces, trim trailing punctuation: '  确认。' -> '确认'."""
     folded = unicodedata.normalize("NFKC", text or "")
     folded = " ".join(folded.split())
@@ -50,7 +50,7 @@ def normalise(text: str) -> str:
 
 
 def parse(text: str) -> Intent:
-    clean = normalise(text)
+    clean = normalize(text)
     lowered = clean.lower()
     for name, words in _KEYWORDS.items():
         if lowered in words:

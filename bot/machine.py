@@ -1,14 +1,15 @@
 """The session state machine, declared once as a table.
 
-States and transitions live here; the behaviour hangs off named callbacks on the
-per-turn model (``bot.conversation.Turn``). One ``Machine`` is shared by every
-turn: a turn's model is added with the session's state and removed afterwards,
-so no machine is built per message and only the state name is persisted.
+States and transitions live here; the behaviour hangs off named callbacks of the per-turn
+model (``bot.turn.Turn``). One ``Machine`` is shared by every turn: a turn's model is added
+with the session's state and removed afterwards, so no machine is built per message and only
+the state name is persisted.
 
-Reading a row: on ``trigger`` in ``source``, run ``prepare`` (the work: store the
-photo, ask the VLM, write the order), and if ``conditions`` hold move to ``dest``
-and run ``after`` (the reply). Rows of one trigger are tried in order; ``dest:
-None`` is an internal transition (the state does not change).
+Reading a row: on ``trigger`` in ``source``, if ``conditions`` hold (pure checks of the session
+and the message) run ``before`` (the work: store the photo, ask the VLM, write the order), move
+to ``dest`` and run ``after`` (the reply). Work that cannot be done tells the user why and raises
+``Refused``: the state stays as it was. Rows of one trigger are tried in order, so a row without
+conditions after a conditional one is its fallback; ``dest: None`` keeps the state.
 """
 
 from __future__ import annotations
@@ -36,37 +37,41 @@ REPORTING = [LOCATION, CONFIRM]
 TRANSITIONS: list[dict[str, Any]] = [
     # -- report: photo → where → confirm ---------------------------------------------------------------------
     {"trigger": "photo", "source": IDLE, "dest": LOCATION,
-     "prepare": "take_report_photo", "conditions": "photo_taken", "after": "ask_for_location"},
+     "conditions": "photo_usable", "before": "take_report_photo", "after": "ask_for_location"},
     {"trigger": "photo", "source": LOCATION, "dest": None,
-     "prepare": "take_report_photo", "conditions": "photo_taken", "after": "ask_for_location"},
+     "conditions": "photo_usable", "before": "take_report_photo", "after": "ask_for_location"},
     {"trigger": "photo", "source": CONFIRM, "dest": None,
-     "prepare": "take_report_photo", "conditions": "photo_taken", "after": "show_summary"},
-    {"trigger": "location", "source": REPORTING, "dest": CONFIRM,
-     "prepare": "take_location", "after": "show_summary"},
+     "conditions": "photo_usable", "before": "take_report_photo", "after": "show_summary"},
+    {"trigger": "photo", "source": [IDLE, *REPORTING], "dest": None, "after": "say_photo_problem"},
+    {"trigger": "location", "source": REPORTING, "dest": CONFIRM, "before": "take_location", "after": "show_summary"},
     {"trigger": "choose_type", "source": LOCATION, "dest": None,
-     "prepare": "take_type", "conditions": "type_taken", "after": "ask_for_location"},
+     "conditions": "type_known", "before": "take_type", "after": "ask_for_location"},
     {"trigger": "choose_type", "source": CONFIRM, "dest": None,
-     "prepare": "take_type", "conditions": "type_taken", "after": "show_summary"},
+     "conditions": "type_known", "before": "take_type", "after": "show_summary"},
+    {"trigger": "choose_type", "source": REPORTING, "dest": None, "after": "say_type_unknown"},
     {"trigger": "retry", "source": LOCATION, "dest": None,
-     "prepare": "analyse_again", "conditions": "photo_taken", "after": "ask_for_location"},
+     "conditions": "has_report_photo", "before": "analyze_again", "after": "ask_for_location"},
     {"trigger": "retry", "source": CONFIRM, "dest": None,
-     "prepare": "analyse_again", "conditions": "photo_taken", "after": "show_summary"},
+     "conditions": "has_report_photo", "before": "analyze_again", "after": "show_summary"},
+    {"trigger": "retry", "source": REPORTING, "dest": None, "after": "say_nothing_to_retry"},
     {"trigger": "confirm", "source": CONFIRM, "dest": IDLE,
-     "prepare": "create_order", "conditions": "order_created", "after": "announce_order"},
+     "conditions": "has_alarm_type", "before": "create_order", "after": "announce_order"},
+    {"trigger": "confirm", "source": CONFIRM, "dest": None, "after": "say_need_type"},
     {"trigger": "link_alarm", "source": [IDLE, *REPORTING], "dest": None, "after": "remember_alarm"},
     # -- close: "结单 WO-…" → photo of the fixed site ------------------------------------------------------------
     {"trigger": "close", "source": IDLE, "dest": CLOSE_PHOTO,
-     "prepare": "find_order_to_close", "conditions": "order_closable", "after": "ask_for_close_photo"},
-    {"trigger": "close_photo", "source": CLOSE_PHOTO, "dest": IDLE,
-     "prepare": "check_fix", "conditions": "order_closed", "after": "announce_close"},
-    {"trigger": "close_photo", "source": CLOSE_PHOTO, "dest": IDLE,
-     "conditions": "close_abandoned", "after": "forget_pending"},
+     "before": "find_order_to_close", "after": "ask_for_close_photo"},
+    {"trigger": "close_photo", "source": CLOSE_PHOTO, "dest": IDLE, "before": "check_fix", "after": "announce_close"},
+    # the order was closed or cancelled by someone else meanwhile (check_fix raised Abandoned)
+    {"trigger": "abandon", "source": CLOSE_PHOTO, "dest": IDLE, "after": "forget_pending"},
     # -- from anywhere -----------------------------------------------------------------------------------------
     {"trigger": "cancel", "source": "*", "dest": IDLE, "after": "drop_pending"},
     {"trigger": "reset", "source": "*", "dest": IDLE, "after": "forget_pending"},
 ]
 
-# Which trigger (or reply-only responder, prefixed "say_") handles each input in each state.
+TRIGGERS = frozenset(row["trigger"] for row in TRANSITIONS)
+
+# Which trigger (or reply-only responder of ``bot.flows.lookups.RESPONDERS``) handles each input in each state.
 # Inputs: "image", "location", "other", and the intents of bot.intents. "*" is the state's fallback.
 ROUTES: dict[str, dict[str, str]] = {
     "*": {
@@ -119,7 +124,7 @@ class SharedMachine:
             self._machine.add_model(model, initial=state)
         try:
             model.trigger(trigger)
-            return model.state
+            return str(model.state)
         finally:
             with self._guard:
                 self._machine.remove_model(model)

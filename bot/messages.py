@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 Kind = Literal["text", "image", "location", "other"]
 
@@ -22,6 +23,15 @@ def is_storable(text: str) -> bool:
 def storable(text: str) -> str:
     """``text`` with any lone surrogate replaced by '?', so it can be stored as UTF-8."""
     return text if is_storable(text) else text.encode("utf-8", "replace").decode("utf-8")
+
+
+def coordinate(raw: Any, limit: float) -> float | None:
+    """A latitude (``limit`` 90) or longitude (180) from a string or number, or None if it is not a sane one."""
+    try:
+        value = float(raw) if raw is not None and not isinstance(raw, bool) else math.nan
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and abs(value) <= limit else None
 
 
 @dataclass(frozen=True)
@@ -86,7 +96,7 @@ class TurnResult:
     order_id: str | None = None
     duplicate: bool = False
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "replies": [r.text for r in self.replies],
             "state": self.state,
@@ -95,7 +105,7 @@ class TurnResult:
         }
 
     @classmethod
-    def from_json(cls, data: dict, *, duplicate: bool = False) -> TurnResult:
+    def from_json(cls, data: dict[str, Any], *, duplicate: bool = False) -> TurnResult:
         return cls(
             replies=[Reply(t) for t in data.get("replies", [])],
             state=data.get("state", "idle"),

@@ -312,7 +312,7 @@ class SqlWorkOrders:
                         raise
         raise ServiceError("could not allocate a work-order id")
 
-    def close(self, order_id: str, close_photo_key: str, resolved: bool, reason: str) -> Order:
+    def close(self, order_id: str, close_photo_key: str, resolved: bool | None, reason: str) -> Order:
         return self._finish(
             order_id,
             "closing order",
@@ -400,7 +400,7 @@ class SqlWorkOrders:
         return page, encode_cursor(page[-1].created_at, page[-1].id)
 
     def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(ORDER_STATUSES, 0)
+        counts: dict[str, int] = dict.fromkeys(ORDER_STATUSES, 0)
         query = select(work_orders.c.status, func.count()).group_by(work_orders.c.status)
         with _guarded("counting orders"), self._engine.connect() as conn:
             for status, n in conn.execute(query):

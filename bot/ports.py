@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 Severity = Literal["low", "medium", "high"]
 OrderStatus = Literal["open", "closed", "cancelled"]
@@ -59,11 +59,11 @@ class Verdict:
 
 
 class Vlm(Protocol):
-    def analyze(self, photo: Photo, alarm_types: tuple[str, ...], history: list[dict]) -> Analysis:
+    def analyze(self, photo: Photo, alarm_types: tuple[str, ...], history: list[dict[str, Any]]) -> Analysis:
         """Describe the problem in the photo. Raises VlmError. ``alarm_type`` is one of ``alarm_types``."""
         ...
 
-    def verify_fixed(self, before: Photo, after: Photo, description: str, history: list[dict]) -> Verdict:
+    def verify_fixed(self, before: Photo, after: Photo, description: str, history: list[dict[str, Any]]) -> Verdict:
         """Is the problem seen in ``before`` resolved in ``after``? Raises VlmError."""
         ...
 
@@ -101,7 +101,7 @@ class NewOrder:
     longitude: float | None
     report_photo_key: str
     alarm_id: str | None
-    history: list[dict]
+    history: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ class Order:
     alarm_id: str | None
     created_at: datetime
     closed_at: datetime | None
-    history: list[dict]
+    history: list[dict[str, Any]]
     cancel_reason: str | None = None
 
 
@@ -133,7 +133,7 @@ class WorkOrders(Protocol):
 
     def get(self, order_id: str) -> Order | None: ...
 
-    def close(self, order_id: str, close_photo_key: str, resolved: bool, reason: str) -> Order:
+    def close(self, order_id: str, close_photo_key: str, resolved: bool | None, reason: str) -> Order:
         """Close an open order. Raises OrderNotFound, or OrderError if it is not open."""
         ...
 

@@ -17,7 +17,7 @@ PENDING_FIELDS = (
     "description",
     "severity",
     "confidence",
-    "analysis_failed",  # the VLM could not analyse the photo; the user picks the type
+    "analysis_failed",  # the VLM could not analyze the photo; the user picks the type
     "location",  # {"label", "latitude", "longitude"}
     "order_id",  # the order being closed
     "alarm_id",  # a linked alarm, set by "告警 ALM-…"

@@ -69,7 +69,9 @@ class SessionIndex:
         top: float | str = after[1] if after else "+inf"
         offset, chunk = 0, 500
         while True:
-            rows = self.redis.zrevrangebyscore(index, top, "-inf", start=offset, num=chunk, withscores=True)
+            rows: list[tuple[bytes, float]] = self.redis.zrevrangebyscore(  # type: ignore[assignment]
+                index, top, "-inf", start=offset, num=chunk, withscores=True
+            )
             if not rows:
                 return
             for raw, score in rows:

@@ -124,7 +124,8 @@ class S3Store:
         self._check(key)
         try:
             response = self._client.get_object(Bucket=self._bucket, Key=key)
-            return response["Body"].read()
+            data: bytes = response["Body"].read()
+            return data
         except (BotoCoreError, ClientError) as exc:
             if _error_code(exc) in ("NoSuchKey", "404", "NotFound"):
                 raise KeyError(key) from None
@@ -133,9 +134,10 @@ class S3Store:
     def url(self, key: str, expires_seconds: int = 600) -> str | None:
         self._check(key)
         try:
-            return self._client.generate_presigned_url(
+            url: str = self._client.generate_presigned_url(
                 "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_seconds
             )
+            return url
         except (BotoCoreError, ClientError) as exc:
             raise _service_error("url", exc) from exc
 

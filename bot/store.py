@@ -91,7 +91,8 @@ class SessionStore:
     # -- sessions --------------------------------------------------------------------------
     @guarded
     def load(self, skey: str) -> Session | None:
-        return self._decode(skey, self.redis.get(self.session_redis_key(skey)))
+        raw: bytes | None = self.redis.get(self.session_redis_key(skey))  # type: ignore[assignment]
+        return self._decode(skey, raw)
 
     def _decode(self, skey: str, raw: bytes | None) -> Session | None:
         if raw is None:
@@ -108,7 +109,7 @@ class SessionStore:
         return session
 
     @guarded
-    def open_turn(self, skey: str, event_id: str | None) -> tuple[dict | None, Session | None]:
+    def open_turn(self, skey: str, event_id: str | None) -> tuple[dict[str, Any] | None, Session | None]:
         """What a turn starts from, in one round trip: the stored result of ``event_id`` if it was
         processed already, and the session."""
         if not event_id:
@@ -134,7 +135,7 @@ class SessionStore:
         self,
         session: Session,
         ttl_seconds: int | None = None,
-        result: tuple[str, dict] | None = None,
+        result: tuple[str, dict[str, Any]] | None = None,
         ticket: Ticket | None = None,
     ) -> None:
         """Write the session, refresh its TTL, keep the ops index and counters current; given
@@ -257,14 +258,15 @@ class SessionStore:
         pipe.rpush(queue, token)
         pipe.pexpire(queue, alive_ms * 4)
         pipe.lindex(queue, 0)
-        return pipe.execute()[-1]
+        head: bytes | None = pipe.execute()[-1]
+        return head
 
     @guarded
     def _wait_for_head(self, queue: str, skey: str, token: str, wait_seconds: float) -> None:
         deadline = time.monotonic() + wait_seconds
         pause = 0.001
         while True:
-            head = self.redis.lindex(queue, 0)
+            head: bytes | None = self.redis.lindex(queue, 0)  # type: ignore[assignment]
             if head is None:
                 # The queue expired under us (a very long wait): queue again at the end.
                 self.redis.rpush(queue, token)

@@ -15,14 +15,15 @@ import math
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import openai
 
-from bot.config import Settings
+from bot.config import Settings, catch_all_type
 from bot.ports import Analysis, Photo, Severity, Verdict, Vlm, VlmError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 OnCall = Callable[[str, float, bool], None]
 """A hook ``(kind, seconds, ok)`` called after every VLM call; kind is "analyze" or "verify_fixed"."""
@@ -78,10 +79,10 @@ class OpenAIVlm:
             max_retries=0,
         )
 
-    def analyze(self, photo: Photo, alarm_types: tuple[str, ...], history: list[dict]) -> Analysis:
+    def analyze(self, photo: Photo, alarm_types: tuple[str, ...], history: list[dict[str, Any]]) -> Analysis:
         """Describe the problem in ``photo`` and pick one of ``alarm_types``. Raises VlmError."""
         types = tuple(alarm_types) or self._settings.alarm_type_list
-        fallback = self._fallback(types)
+        fallback = catch_all_type(types)
         system = _ANALYZE_PROMPT.format(
             types="\n".join(f"- {t}" for t in types),
             fallback=fallback,
@@ -91,7 +92,7 @@ class OpenAIVlm:
         user: list[dict[str, Any]] = [{"type": "text", "text": text}, self._image_part(photo)]
         return self._call("analyze", system, user, lambda answer: parse_analysis(answer, types, fallback))
 
-    def verify_fixed(self, before: Photo, after: Photo, description: str, history: list[dict]) -> Verdict:
+    def verify_fixed(self, before: Photo, after: Photo, description: str, history: list[dict[str, Any]]) -> Verdict:
         """Ask whether the problem in ``before`` (sent first) is gone in ``after``. Raises VlmError."""
         system = _VERIFY_PROMPT.format(language=_LANGUAGE_NAME.get(self._settings.language, "English"))
         text = _with_history(f"The reported problem: {description.strip()[:MAX_DESCRIPTION_CHARS]}", history)
@@ -106,12 +107,6 @@ class OpenAIVlm:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _fallback(self, types: tuple[str, ...]) -> str:
-        fallback = self._settings.fallback_alarm_type
-        if fallback in types:
-            return fallback
-        return next((t for t in types if t in ("other", "其他")), types[-1])
-
     def _image_part(self, photo: Photo) -> dict[str, Any]:
         if self._settings.vlm_image_mode == "url" and photo.url:
             url = photo.url
@@ -121,7 +116,7 @@ class OpenAIVlm:
             raise VlmError("the photo is empty")
         return {"type": "image_url", "image_url": {"url": url}}
 
-    def _call(self, kind: str, system: str, user: list[dict[str, Any]], parse: Callable[[str], Any]) -> Any:
+    def _call(self, kind: str, system: str, user: list[dict[str, Any]], parse: Callable[[str], T]) -> T:
         started = time.monotonic()
         ok = False
         try:
@@ -141,7 +136,7 @@ class OpenAIVlm:
         try:
             response = self._client.chat.completions.create(
                 model=self._settings.vlm_model,
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],  # type: ignore[list-item]
+                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],  # type: ignore[list-item,misc]
             )
         except openai.APITimeoutError:
             raise VlmError(f"the VLM did not answer within {self._settings.vlm_timeout_seconds:g} s") from None
@@ -293,7 +288,7 @@ def _content_text(content: Any) -> str | None:
     return None
 
 
-def _with_history(text: str, history: list[dict]) -> str:
+def _with_history(text: str, history: list[dict[str, Any]]) -> str:
     """Prefix the last turns of the chat as plain text; photos appear as a marker, never as bytes."""
     lines = []
     for turn in (history or [])[-HISTORY_TURNS:]:

@@ -7,6 +7,7 @@ sends a photo, ``/location LAT,LNG LABEL`` a location, ``/quit`` leaves.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask
@@ -20,7 +21,7 @@ HELP = "Type a message. /photo PATH sends a photo, /location LAT,LNG LABEL a loc
 
 def parse_line(line: str, user: str, tenant: str) -> Incoming | str:
     """Turn one console line into an Incoming, or return an error sentence for the console."""
-    common = {"platform": "console", "tenant": tenant, "user": user}
+    common: dict[str, Any] = {"platform": "console", "tenant": tenant, "user": user}
     if line.startswith("/photo"):
         path = Path(line[len("/photo") :].strip()).expanduser()
         if not path.is_file():

@@ -10,13 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import math
 import re
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from bot.messages import MAX_TEXT, Incoming, Location, TurnResult, is_storable
+from bot.messages import MAX_TEXT, Incoming, Location, TurnResult, coordinate, is_storable
 from bot.replies import say
 from handlers.runtime import Runtime
 
@@ -105,13 +104,9 @@ def _location(value: Any) -> Location:
     return Location(label=_unicode(label.strip(), "location.label"), latitude=lat, longitude=lng)
 
 
-def _coordinate(value: dict, name: str, limit: float) -> float:
-    raw = value.get(name)
-    try:
-        number = float(raw) if not isinstance(raw, bool) else math.nan
-    except (TypeError, ValueError):
-        number = math.nan
-    if not math.isfinite(number) or abs(number) > limit:
+def _coordinate(value: dict[str, Any], name: str, limit: float) -> float:
+    number = coordinate(value.get(name), limit)
+    if number is None:
         raise BadRequest(f"location.{name} must be a number between -{limit:g} and {limit:g}")
     return number
 

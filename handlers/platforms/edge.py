@@ -12,7 +12,6 @@ the platform's Sender delivers the replies.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -140,15 +139,6 @@ def incoming_from_job(job: Mapping[str, Any], image: bytes | None = None, image_
         chat=job.get("chat") or "",
         reply_to=job.get("reply_to") or "",
     )
-
-
-def coordinate(raw: Any, limit: float) -> float | None:
-    """A latitude/longitude from a platform string or number, or None if it is not a sane one."""
-    try:
-        value = float(raw) if raw is not None and not isinstance(raw, bool) else math.nan
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) and abs(value) <= limit else None
 
 
 def fresh(timestamp: str, window_seconds: int, now: float | None = None) -> bool:

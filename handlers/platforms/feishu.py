@@ -11,6 +11,7 @@ Session key: ``feishu:<tenant_key>:<open_id>``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bot.config import Settings
-from bot.messages import Incoming, Location, Reply, Sender, session_key
+from bot.messages import Incoming, Location, Reply, Sender, coordinate, session_key
 from handlers.platforms import crypto
 from handlers.platforms import http_client as http
 from handlers.platforms.edge import (
@@ -32,7 +33,6 @@ from handlers.platforms.edge import (
     Outcome,
     Rejected,
     WebhookRequest,
-    coordinate,
     fresh,
     make_job,
     photo_fetcher,
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from handlers.runtime import Runtime
 
 PLATFORM = "feishu"
-METHODS = ("POST",)
+METHODS: tuple[str, ...] = ("POST",)
 ACK = Ack('{"msg":"success"}', "application/json")
 log = logging.getLogger(__name__)
 
@@ -143,10 +143,10 @@ def _check_token(settings: Settings, token: Any) -> None:
 def _message(header: dict[str, Any], event: Any) -> Outcome:
     if not isinstance(event, dict) or not isinstance(event.get("message"), dict):
         raise Rejected(400, "im.message.receive_v1 without event.message")
-    sender = event.get("sender") if isinstance(event.get("sender"), dict) else {}
+    sender: dict[str, Any] = event["sender"] if isinstance(event.get("sender"), dict) else {}
     if sender.get("sender_type") != "user":
         return Ignored(f"sender type {sender.get('sender_type')}")
-    sender_id = sender.get("sender_id") if isinstance(sender.get("sender_id"), dict) else {}
+    sender_id: dict[str, Any] = sender["sender_id"] if isinstance(sender.get("sender_id"), dict) else {}
     open_id, tenant = sender_id.get("open_id"), header.get("tenant_key")
     message = event["message"]
     message_id, chat_id = message.get("message_id"), message.get("chat_id")
@@ -334,7 +334,7 @@ class FeishuSender(Sender):
         for index, reply in enumerate(replies):
             uuid = hashlib.sha256(f"{incoming.reply_to}|{index}|{reply.text}".encode()).hexdigest()[:40]
             deliver(
-                lambda text=reply.text, uuid=uuid: self._one(incoming, text, uuid),
+                functools.partial(self._one, incoming, reply.text, uuid),
                 policy=self.api.policy,
                 platform=PLATFORM,
                 session=incoming.session_key,

@@ -12,6 +12,7 @@ Session key: ``slack:<team_id>:<user id>``.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import logging
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from handlers.runtime import Runtime
 
 PLATFORM = "slack"
-METHODS = ("POST",)
+METHODS: tuple[str, ...] = ("POST",)
 ACK = Ack()
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,7 @@ class SlackSender(Sender):
     def send(self, incoming: Incoming, replies: list[Reply]) -> None:
         for reply in replies:
             deliver(
-                lambda text=reply.text: self.api.post_message(incoming.chat, text, incoming.reply_to),
+                functools.partial(self.api.post_message, incoming.chat, reply.text, incoming.reply_to),
                 policy=self.api.policy,
                 platform=PLATFORM,
                 session=incoming.session_key,

@@ -10,6 +10,7 @@ Session key: ``wecom:<corp id>:<UserID>``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import xml.etree.ElementTree as ET  # only ParseError / Element types; parsing is defusedxml's
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ import defusedxml
 from defusedxml.ElementTree import fromstring
 
 from bot.config import Settings
-from bot.messages import Incoming, Location, Reply, Sender, session_key
+from bot.messages import Incoming, Location, Reply, Sender, coordinate, session_key
 from handlers.platforms import crypto
 from handlers.platforms import http_client as http
 from handlers.platforms.edge import (
@@ -30,7 +31,6 @@ from handlers.platforms.edge import (
     Outcome,
     Rejected,
     WebhookRequest,
-    coordinate,
     fresh,
     make_job,
     photo_fetcher,
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from handlers.runtime import Runtime
 
 PLATFORM = "wecom"
-METHODS = ("GET", "POST")  # GET is the URL check
+METHODS: tuple[str, ...] = ("GET", "POST")  # GET is the URL check
 ACK = Ack()
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ class WeComSender(Sender):
         for reply in replies:
             for piece in split_utf8(reply.text, MAX_TEXT_BYTES):
                 deliver(
-                    lambda piece=piece: self.api.send_text(incoming.user, piece),
+                    functools.partial(self.api.send_text, incoming.user, piece),
                     policy=self.api.policy,
                     platform=PLATFORM,
                     session=incoming.session_key,

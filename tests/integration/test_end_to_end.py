@@ -402,7 +402,7 @@ def test_vlm_failure_offers_the_type_list_and_keeps_the_photo(
     assert len(stack.vlm.requests) == 1
 
 
-def test_retry_after_a_vlm_failure_analyses_the_kept_photo(stack: Stack) -> None:
+def test_retry_after_a_vlm_failure_analyzes_the_kept_photo(stack: Stack) -> None:
     stack.vlm.fail_with(503, times=1)
     picture = photo(6)
     assert stack.web.image(picture)["replies"][0].startswith(say("zh", "vlm_failed", choices="")[:10])

@@ -49,7 +49,7 @@ def test_prefix_is_applied_to_unguessable_dated_keys(s3: LocalS3, store: S3Store
     assert s3.objects() == sorted(keys)
 
 
-def test_prefix_without_trailing_slash_is_normalised(s3: LocalS3) -> None:
+def test_prefix_without_trailing_slash_is_normalized(s3: LocalS3) -> None:
     store = S3Store(s3.bucket, "site-a", s3.endpoint_url, "us-east-1")
 
     key = store.put(JPEG, "image/jpeg")

@@ -323,7 +323,7 @@ def test_state_message_matrix(
     assert say("zh", "internal_error") not in texts(result)
 
 
-def test_photo_in_waiting_location_replaces_and_reanalyses(
+def test_photo_in_waiting_location_replaces_and_reanalyzes(
     make_engine: Callable[..., Conversation], fake_store: SessionStore, storage: LocalFolderStore
 ) -> None:
     vlm = ScriptedVlm(

@@ -182,7 +182,7 @@ def test_every_line_logged_during_a_turn_gets_its_context(json_log_lines: tuple[
     )
     lines = [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
     during = [entry for entry in lines if entry.get("event_id") == "evt-88"]
-    assert {entry["logger"] for entry in during} >= {"bot.vlm", "bot.conversation", "handlers.logs"}
+    assert {entry["logger"] for entry in during} >= {"bot.vlm", "bot.flows.report", "handlers.logs"}
     assert all(entry["session"] == "generic:acme:worker-1" for entry in during)
     assert "sk-vlm-secret-000" not in buffer.getvalue()
     assert base64.b64encode(photo(4)).decode()[:40] not in buffer.getvalue()  # no image bytes either

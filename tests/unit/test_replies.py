@@ -27,9 +27,11 @@ def test_both_languages_with_the_same_placeholders(name: str) -> None:
 
 def test_every_sentence_named_in_the_code_exists() -> None:
     used: set[str] = set()
-    for path in [*(ROOT / "bot").glob("*.py"), *(ROOT / "handlers").glob("*.py")]:
+    for path in [*(ROOT / "bot").rglob("*.py"), *(ROOT / "handlers").rglob("*.py")]:
         source = path.read_text(encoding="utf-8")
-        used |= set(re.findall(r"""\b(?:say|t|fail)\(\s*(?:self\.lang,\s*|[\w.]+,\s*)?["']([a-z_]+)["']""", source))
+        used |= set(
+            re.findall(r"""\b(?:say|t|fail|refuse)\(\s*(?:self\.lang,\s*|[\w.]+,\s*)?["']([a-z_]+)["']""", source)
+        )
     used |= {f"help_{s}" for s in ("idle", "waiting_location", "waiting_confirm", "waiting_close_photo")}
     used |= {f"severity_{s}" for s in ("low", "medium", "high")}
     used |= {f"status_{s}" for s in ("open", "closed", "cancelled")}

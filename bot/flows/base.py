@@ -1,0 +1,122 @@
+"""What every flow of a turn shares: the turn's inputs, its replies, and small helpers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bot import intents
+from bot.images import ImageRejected, check_image
+from bot.messages import Incoming, Location
+from bot.ports import Order, Reporter, ServiceError
+from bot.replies import say
+from bot.session import Session
+
+if TYPE_CHECKING:
+    from bot.conversation import Services
+
+
+class Refused(Exception):
+    """A transition's work could not be done; the user has been told why and the state stays as it was."""
+
+
+class Abandoned(Exception):
+    """The order being closed was closed or cancelled meanwhile: the close flow ends."""
+
+
+class TurnBase:
+    """One message's worth of work: the inputs, the replies collected, and the helpers flows share."""
+
+    def __init__(self, services: Services, session: Session, incoming: Incoming) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.lang = self.settings.language
+        self.session = session
+        self.pending = session.pending
+        self.incoming = incoming
+        self.intent = intents.parse(incoming.text) if incoming.kind == "text" else intents.Intent(incoming.kind)
+        self.replies: list[str] = []
+        self.user_entry: dict[str, Any] = {"text": incoming.text, "kind": incoming.kind}
+        if incoming.location:
+            self.user_entry["location"] = incoming.location.describe()
+        self.order_id: str | None = None  # set on the turn that created or closed an order
+        self.errors: list[str] = []  # failures the user was told about, for the observer
+        self.state_before = session.state
+
+    # -- replies -------------------------------------------------------------------------------------
+    def say(self, name: str, **values: object) -> None:
+        self.replies.append(say(self.lang, name, **values))
+
+    def t(self, name: str, **values: object) -> str:
+        return say(self.lang, name, **values)
+
+    def fail(self, kind: str, name: str, **values: object) -> None:
+        """Tell the user about a failed service in one sentence, and count it."""
+        self.errors.append(kind)
+        self.say(name, **values)
+
+    def refuse(self, kind: str, name: str, **values: object) -> Refused:
+        """``raise self.refuse(…)``: tell the user about a failed service, count it, leave the state as it was."""
+        self.fail(kind, name, **values)
+        return Refused(name)
+
+    @staticmethod
+    def refused() -> Refused:
+        """``raise self.refused()`` after saying why: the state stays as it was."""
+        return Refused()
+
+    # -- inputs --------------------------------------------------------------------------------------
+    def photo_problem(self) -> str | None:
+        """Why this message's photo cannot be used ("too_large", "not_image"…), or None."""
+        incoming = self.incoming
+        if incoming.image_problem is not None:
+            return incoming.image_problem
+        try:
+            check_image(incoming.image or b"", self.settings.max_image_bytes)
+        except ImageRejected as exc:
+            return exc.reason
+        return None
+
+    def accepted_photo(self) -> tuple[bytes, str]:
+        """The photo's bytes and type; after ``photo_problem`` said None."""
+        data = self.incoming.image or b""
+        return data, check_image(data, self.settings.max_image_bytes)
+
+    def say_photo_problem(self) -> None:
+        problem = self.photo_problem() or "not_image"
+        self.errors.append(f"image_{problem}")
+        if problem == "too_large":
+            self.say("image_too_large", limit_mb=round(self.settings.max_image_bytes / 1024 / 1024, 1))
+        elif problem in ("not_image", "empty"):
+            self.say("not_image")
+        else:
+            self.say("download_failed")
+
+    def reporter(self) -> Reporter:
+        i = self.incoming
+        return Reporter(i.platform, i.tenant, i.user)
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def photo_url(self, key: str) -> str | None:
+        """A URL the VLM may fetch the photo from, when ``VLM_IMAGE_MODE=url``."""
+        if self.settings.vlm_image_mode != "url":
+            return None
+        try:
+            return self.services.storage.url(key)
+        except ServiceError:
+            return None
+
+    def type_choices(self) -> str:
+        return "\n".join(f"{i}. {name}" for i, name in enumerate(self.settings.alarm_type_list, 1))
+
+    def order_lines(self, orders: list[Order]) -> str:
+        return "\n".join(
+            self.t("order_line", order_id=o.id, alarm_type=o.alarm_type, location=o.location_text or "-")
+            for o in orders
+        )
+
+    @staticmethod
+    def location_text(location: dict[str, Any] | None) -> str:
+        """A pending location as the user reads it (``Location.describe``)."""
+        if not location:
+            return ""
+        return Location(location.get("label") or "", location.get("latitude"), location.get("longitude")).describe()

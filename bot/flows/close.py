@@ -1,0 +1,118 @@
+"""The close flow: "结单 WO-…" (or "结单" with one open order) → a photo of the fixed site → closed.
+
+The VLM compares the fix with the report photo; the report photo sent again is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.flows.base import Abandoned, TurnBase
+from bot.images import ImageRejected, same_picture, sniff_image_type
+from bot.ports import Order, OrderError, Photo, ServiceError, VlmError
+
+log = logging.getLogger(__name__)
+
+
+class CloseFlow(TurnBase):
+    to_close: Order | None = None
+    closed: Order | None = None
+
+    def find_order_to_close(self) -> None:
+        orders = self.services.orders
+        order_id = self.intent.arg
+        try:
+            if order_id:
+                order = orders.get(order_id)
+            else:
+                mine = orders.open_for(self.reporter())
+                if len(mine) != 1:
+                    self.say("close_which", orders=self.order_lines(mine)) if mine else self.say("close_which_none")
+                    raise self.refused()
+                order = mine[0]
+        except ServiceError:
+            raise self.refuse("orders", "orders_down") from None
+        if order is None:
+            self.say("order_not_found", order_id=order_id)
+            raise self.refused()
+        if order.status != "open":
+            self.say("order_not_open", order_id=order.id, status=self.t(f"status_{order.status}"))
+            raise self.refused()
+        self.to_close = order
+
+    def ask_for_close_photo(self) -> None:
+        assert self.to_close is not None
+        self.pending["order_id"] = self.to_close.id
+        self.say(
+            "ask_close_photo",
+            order_id=self.to_close.id,
+            alarm_type=self.to_close.alarm_type,
+            location=self.to_close.location_text or self.t("unknown"),
+        )
+
+    def check_fix(self) -> None:
+        """Close the order if the photo shows the fix; ``Refused`` keeps waiting, ``Abandoned`` ends the flow."""
+        order_id = self.pending.get("order_id", "")
+        services = self.services
+        try:
+            order = services.orders.get(order_id)
+        except ServiceError:
+            raise self.refuse("orders", "orders_down") from None
+        if order is None or order.status != "open":
+            status = self.t(f"status_{order.status}") if order else self.t("unknown")
+            self.say("close_race", order_id=order_id, status=status)
+            raise Abandoned(order_id)
+        if self.photo_problem() is not None:
+            self.say_photo_problem()
+            raise self.refused()
+        after, after_type = self.accepted_photo()
+        try:
+            before = services.storage.get(order.report_photo_key)
+        except (KeyError, ServiceError):
+            raise self.refuse("storage", "close_original_missing", order_id=order_id) from None
+        try:
+            same = same_picture(before, after)
+        except ImageRejected:  # the header looked like a photo but the bytes do not decode
+            self.say("not_image")
+            raise self.refused() from None
+        if same:
+            self.say("close_same_photo")
+            raise self.refused()
+        try:
+            key = services.storage.put(after, after_type)
+        except ServiceError:
+            raise self.refuse("storage", "storage_down") from None
+        self.user_entry["image_key"] = key
+        resolved, reason = self._verdict(order, before, Photo(after, after_type, self.photo_url(key)))
+        try:
+            self.closed = services.orders.close(order.id, key, resolved, reason)
+        except OrderError:
+            self.say("close_race", order_id=order.id, status=self.t("status_closed"))
+            raise Abandoned(order.id) from None
+        except ServiceError:
+            raise self.refuse("orders", "orders_down") from None
+
+    def _verdict(self, order: Order, before: bytes, after: Photo) -> tuple[bool | None, str]:
+        """(True, why) when the VLM sees the fix; (None, "") with no VLM; ``Refused`` when it does not."""
+        vlm = self.services.vlm
+        if vlm is None:
+            return None, ""
+        before_photo = Photo(before, sniff_image_type(before) or "image/jpeg", self.photo_url(order.report_photo_key))
+        try:
+            verdict = vlm.verify_fixed(before_photo, after, order.description, self.session.history)
+        except VlmError as exc:
+            log.warning("close check failed: %s", exc, extra={"session": self.session.key})
+            raise self.refuse("vlm", "close_vlm_failed") from None
+        if not verdict.resolved:
+            self.say("close_not_resolved", reason=verdict.reason)
+            raise self.refused()
+        return True, verdict.reason
+
+    def announce_close(self) -> None:
+        assert self.closed is not None
+        self.order_id = self.closed.id
+        self.session.clear_pending()
+        if self.closed.vlm_resolved is None:
+            self.say("close_unverified", order_id=self.closed.id)
+        else:
+            self.say("close_resolved", order_id=self.closed.id, reason=self.closed.vlm_reason or "")

@@ -1,0 +1,109 @@
+"""Replies that change no state: help, status, the user's orders, one order, and short hints.
+
+``RESPONDERS`` names them for ``bot.machine.ROUTES``; a test holds the two to each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.flows.report import ReportFlow
+from bot.machine import CLOSE_PHOTO, CONFIRM, IDLE, LOCATION
+from bot.ports import ServiceError
+
+
+class Lookups(ReportFlow):
+    """Look-ups and hints; a report flow too, since "status" while confirming shows the summary."""
+
+    def say_help(self) -> None:
+        state = self.session.state
+        if state == CLOSE_PHOTO:
+            self.say("help_waiting_close_photo", order_id=self.pending.get("order_id", ""))
+        else:
+            self.say(f"help_{state}")
+
+    def say_status(self) -> None:
+        p, state = self.pending, self.session.state
+        if state == IDLE:
+            alarm = self.t("status_alarm", alarm_id=p["alarm_id"]) if p.get("alarm_id") else ""
+            self.say("status_idle", alarm=alarm)
+        elif state == LOCATION:
+            self.say("status_waiting_location", alarm_type=p.get("alarm_type") or self.t("unknown"))
+        elif state == CONFIRM:
+            self.say("status_waiting_confirm")
+            self.show_summary()
+        else:
+            self.say("status_waiting_close_photo", order_id=p.get("order_id", ""))
+
+    def say_my_orders(self) -> None:
+        try:
+            mine = self.services.orders.open_for(self.reporter())
+        except ServiceError:
+            self.fail("orders", "orders_down")
+            return
+        if mine:
+            self.say("my_orders", orders=self.order_lines(mine))
+        else:
+            self.say("my_orders_none")
+
+    def say_order(self) -> None:
+        try:
+            order = self.services.orders.get(self.intent.arg)
+        except ServiceError:
+            self.fail("orders", "orders_down")
+            return
+        if order is None:
+            self.say("order_not_found", order_id=self.intent.arg)
+            return
+        closed = ""
+        if order.closed_at:
+            closed = self.t(
+                "order_closed_line",
+                closed=_when(order.closed_at),
+                reason=order.vlm_reason or order.cancel_reason or "-",
+            )
+        self.say(
+            "order_status",
+            order_id=order.id,
+            status=self.t(f"status_{order.status}"),
+            alarm_type=order.alarm_type,
+            location=order.location_text or self.t("unknown"),
+            created=_when(order.created_at),
+            closed=closed,
+        )
+
+    def say_unsupported(self) -> None:
+        self.say("unsupported_kind")
+
+    def say_idle_hint(self) -> None:
+        first_words = self.intent.name in ("text", "number", "confirm", "retry") and self.session.turns == 0
+        self.say("welcome" if self.incoming.kind == "text" and first_words else "idle_text")
+
+    def say_need_location(self) -> None:
+        self.say("need_location")
+
+    def say_finish_first(self) -> None:
+        flow = "flow_close" if self.session.state == CLOSE_PHOTO else "flow_report"
+        self.say("finish_first", flow=self.t(flow))
+
+    def say_expect_close_photo(self) -> None:
+        self.say("expect_close_photo", order_id=self.pending.get("order_id", ""))
+
+
+# The reply-only names ``bot.machine.ROUTES`` may give for an input (the others are the machine's triggers).
+RESPONDERS: dict[str, Callable[[Lookups], None]] = {
+    "say_help": Lookups.say_help,
+    "say_status": Lookups.say_status,
+    "say_my_orders": Lookups.say_my_orders,
+    "say_order": Lookups.say_order,
+    "say_unsupported": Lookups.say_unsupported,
+    "say_idle_hint": Lookups.say_idle_hint,
+    "say_need_location": Lookups.say_need_location,
+    "say_finish_first": Lookups.say_finish_first,
+    "say_expect_close_photo": Lookups.say_expect_close_photo,
+}
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,55 @@
+"""``Turn``: the model the state machine moves for one message, made of the three flows.
+
+The machine's callbacks (named in ``bot.machine.TRANSITIONS``) are its methods; its
+conditions are pure checks of the session and the message. ``run`` routes the input
+(``bot.machine.route``) to a trigger of the machine or to a reply-only responder.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.flows.base import Abandoned, Refused
+from bot.flows.close import CloseFlow
+from bot.flows.lookups import RESPONDERS, Lookups
+from bot.machine import IDLE, TRIGGERS, route
+
+if TYPE_CHECKING:
+    from bot.machine import SharedMachine
+
+
+class Turn(CloseFlow, Lookups):
+    def run(self, machine: SharedMachine) -> None:
+        what = self.incoming.kind if self.incoming.kind != "text" else self.intent.name
+        action = route(self.session.state, what)
+        if action not in TRIGGERS:
+            RESPONDERS[action](self)
+            return
+        try:
+            self.session.state = machine.fire(self, self.session.state, action)
+        except Refused:
+            pass  # the user was told why; the state stays as it was
+        except Abandoned:
+            self.session.state = machine.fire(self, self.session.state, "abandon")
+
+    # -- conditions: pure checks of the session and the message -----------------------------------------
+    def photo_usable(self) -> bool:
+        return self.photo_problem() is None
+
+    def type_known(self) -> bool:
+        return self.chosen_type() is not None
+
+    def has_report_photo(self) -> bool:
+        return bool(self.pending.get("image_key"))
+
+    def has_alarm_type(self) -> bool:
+        return bool(self.pending.get("alarm_type"))
+
+    # -- from anywhere ----------------------------------------------------------------------------------
+    def drop_pending(self) -> None:
+        had_something = self.state_before != IDLE or bool(self.pending)
+        self.session.clear_pending()
+        self.say("cancelled" if had_something else "nothing_to_cancel")
+
+    def forget_pending(self) -> None:
+        self.session.clear_pending()
