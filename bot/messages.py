@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from bot.machine import State
+
 Kind = Literal["text", "image", "location", "other"]
 
 MAX_TEXT = 4000  # characters of one message handed to the engine
@@ -108,7 +110,7 @@ class TurnResult:
     def from_json(cls, data: dict[str, Any], *, duplicate: bool = False) -> TurnResult:
         return cls(
             replies=[Reply(t) for t in data.get("replies", [])],
-            state=data.get("state", "idle"),
+            state=data.get("state", State.idle.value),
             session=data.get("session", ""),
             order_id=data.get("order_id"),
             duplicate=duplicate,

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-
 from bot import paging
 from bot.audit import AuditEntry, AuditTrail
 from bot.config import Settings
@@ -329,28 +327,10 @@ class Ops:
             "sessions": sessions,
             "orders": orders,
             "turns_last_hour": turns,
-            "redis": self._redis_info(problems),
+            "redis": self.store.server_info(problems),
             "problems": problems,
             "took_ms": round((time.perf_counter() - started) * 1000, 1),
         }
-
-    def _redis_info(self, problems: list[str]) -> dict[str, Any]:
-        info: dict[str, Any] = {"version": None, "used_memory": None, "used_memory_human": None}
-        try:
-            server = self.store.redis.info("server")
-            memory = self.store.redis.info("memory")
-        except redis.ResponseError:
-            info["version"] = "embedded (in-process)"
-            return info
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            problems.append(f"redis info unavailable: {type(exc).__name__}")
-            return info
-        info.update(
-            version=str(server.get("redis_version")) if server.get("redis_version") else None,
-            used_memory=int(memory["used_memory"]) if "used_memory" in memory else None,
-            used_memory_human=str(memory["used_memory_human"]) if "used_memory_human" in memory else None,
-        )
-        return info
 
     # -- orders -----------------------------------------------------------------------------------------------
     def list_orders(

@@ -14,178 +14,23 @@ Connection failures become :class:`bot.ports.ServiceError` with a short message
 
 from __future__ import annotations
 
-import re
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    CheckConstraint,
-    Column,
-    DateTime,
-    Dialect,
-    Double,
-    Engine,
-    Index,
-    MetaData,
-    String,
-    Table,
-    Text,
-    and_,
-    create_engine,
-    event,
-    func,
-    or_,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Engine, and_, func, or_, select, text, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL, Row, make_url
-from sqlalchemy.pool import StaticPool
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.engine import Row
 
 from bot import paging
+from bot.database import guarded, make_engine
+from bot.orders_table import metadata, new_order_id, normalize_order_id, work_orders
 from bot.ports import ORDER_STATUSES, NewOrder, Order, OrderError, OrderNotFound, Reporter, ServiceError
 
 if TYPE_CHECKING:
     from bot.config import Settings
 
-# Ids are read aloud and typed on phones: no 0/O or 1/I to confuse.
-ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-ID_RE = re.compile(rf"^WO-\d{{8}}-[{ID_ALPHABET}]{{5}}$")
+
 _ID_ATTEMPTS = 5
-_SQLITE_BUSY_TIMEOUT_MS = 10_000
-_PG_CONNECT_TIMEOUT_S = 5
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC in and out, whatever the backend keeps.
-
-    SQLite has no time zones, so it stores naive UTC (which also sorts correctly
-    as text); PostgreSQL stores ``timestamptz``. Either way callers get aware UTC.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: work-order times must be timezone-aware")
-        value = value.astimezone(UTC)
-        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-metadata = MetaData()
-
-work_orders = Table(
-    "work_orders",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("report_key", Text, nullable=False, unique=True),  # idempotency key of the confirmation
-    Column("status", String(16), nullable=False),
-    Column("alarm_type", Text, nullable=False),
-    Column("description", Text, nullable=False),
-    Column("severity", String(32), nullable=False),
-    Column("location_text", Text, nullable=False),
-    Column("latitude", Double, nullable=True),
-    Column("longitude", Double, nullable=True),
-    Column("report_photo_key", Text, nullable=False),
-    Column("close_photo_key", Text, nullable=True),
-    Column("vlm_resolved", Boolean, nullable=True),
-    Column("vlm_reason", Text, nullable=True),
-    Column("cancel_reason", Text, nullable=True),
-    Column("reporter_platform", Text, nullable=False),
-    Column("reporter_tenant", Text, nullable=False),
-    Column("reporter_user", Text, nullable=False),
-    Column("alarm_id", Text, nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("closed_at", UtcDateTime, nullable=True),
-    Column("history", JSON, nullable=False),
-    CheckConstraint("status IN ('open', 'closed', 'cancelled')", name="ck_work_orders_status"),
-    Index("ix_work_orders_status_created", "status", "created_at"),
-    Index("ix_work_orders_reporter", "reporter_platform", "reporter_tenant", "reporter_user"),
-)
-
-
-def new_order_id(now: datetime) -> str:
-    """``WO-YYYYMMDD-XXXXX``: dated so people can place it, random so it cannot be guessed."""
-    suffix = "".join(secrets.choice(ID_ALPHABET) for _ in range(5))
-    return f"WO-{now.astimezone(UTC):%Y%m%d}-{suffix}"
-
-
-def normalize_order_id(order_id: str) -> str | None:
-    """What a user typed (``wo-20261121-abcde ``) → the stored id, or None if it cannot be one."""
-    candidate = order_id.strip().upper()
-    return candidate if ID_RE.match(candidate) else None
-
-
-def database_url(url: str) -> URL:
-    """Parse the URL; plain ``postgresql://`` means psycopg 3 (SQLAlchemy would pick psycopg2)."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed
-
-
-def _is_memory_sqlite(url: URL) -> bool:
-    db = url.database or ""
-    return db in ("", ":memory:") or (db.startswith("file:") and "mode=memory" in db)
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    """Wait for other writers instead of failing, and let readers run beside one writer."""
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-    finally:
-        cursor.close()
-
-
-def _make_engine(url: str, engine_options: dict[str, Any] | None) -> Engine:
-    parsed = database_url(url)
-    options: dict[str, Any] = dict(engine_options or {})
-    connect_args: dict[str, Any] = dict(options.pop("connect_args", {}))
-    options.setdefault("pool_pre_ping", True)
-    is_sqlite = parsed.get_backend_name() == "sqlite"
-    memory = is_sqlite and _is_memory_sqlite(parsed)
-    if is_sqlite:
-        connect_args.setdefault("check_same_thread", False)
-        if memory:
-            # one shared connection, or every thread would see its own empty database
-            options.setdefault("poolclass", StaticPool)
-        elif parsed.database and not parsed.database.startswith("file:"):
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    elif parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
-        connect_args.setdefault("connect_timeout", _PG_CONNECT_TIMEOUT_S)
-    engine = create_engine(parsed, connect_args=connect_args, **options)
-    if is_sqlite and not memory:
-        event.listen(engine, "connect", _sqlite_on_connect)
-    return engine
-
-
-@contextmanager
-def _guarded(action: str) -> Iterator[None]:
-    """One exception type for 'the database is not there', with no URL or SQL in its message."""
-    try:
-        yield
-    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError) as exc:
-        raise ServiceError(f"work-order database unavailable ({action})") from exc
-    except sa_exc.TimeoutError as exc:  # connection pool exhausted
-        raise ServiceError(f"work-order database busy ({action})") from exc
 
 
 def encode_cursor(created_at: datetime, order_id: str) -> str:
@@ -241,11 +86,11 @@ class SqlWorkOrders:
     """
 
     def __init__(self, database_url: str, engine_options: dict[str, Any] | None = None) -> None:
-        self._engine = _make_engine(database_url, engine_options)
+        self._engine = make_engine(database_url, engine_options)
         # No migrations yet: create missing tables and indexes, never alter existing ones.
         # Switch to Alembic before the first schema change.
         try:
-            with _guarded("creating tables"):
+            with guarded("creating tables"):
                 try:
                     metadata.create_all(self._engine)
                 except (sa_exc.ProgrammingError, sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
@@ -271,7 +116,7 @@ class SqlWorkOrders:
 
     def create(self, new: NewOrder) -> tuple[Order, bool]:
         """Insert once per ``report_key``; a repeat or a lost race returns the existing order."""
-        with _guarded("creating order"):
+        with guarded("creating order"):
             for _ in range(_ID_ATTEMPTS):
                 now = datetime.now(UTC)
                 order = Order(
@@ -330,7 +175,7 @@ class SqlWorkOrders:
         oid = normalize_order_id(order_id)
         if oid is None:
             raise OrderNotFound(f"order {order_id!r} not found")
-        with _guarded(action), self._engine.begin() as conn:
+        with guarded(action), self._engine.begin() as conn:
             result = conn.execute(
                 update(work_orders)
                 .where(work_orders.c.id == oid, work_orders.c.status == "open")
@@ -350,7 +195,7 @@ class SqlWorkOrders:
         oid = normalize_order_id(order_id)
         if oid is None:
             return None
-        with _guarded("reading order"), self._engine.connect() as conn:
+        with guarded("reading order"), self._engine.connect() as conn:
             row = conn.execute(select(work_orders).where(work_orders.c.id == oid)).first()
         return None if row is None else _to_order(row)
 
@@ -367,7 +212,7 @@ class SqlWorkOrders:
             .order_by(work_orders.c.created_at.desc(), work_orders.c.id.desc())
             .limit(paging.clamp(limit))
         )
-        with _guarded("listing orders"), self._engine.connect() as conn:
+        with guarded("listing orders"), self._engine.connect() as conn:
             return [_to_order(row) for row in conn.execute(query)]
 
     def list(
@@ -392,7 +237,7 @@ class SqlWorkOrders:
         if cursor:
             after_time, after_id = decode_cursor(cursor)
             query = query.where(or_(c.created_at < after_time, and_(c.created_at == after_time, c.id < after_id)))
-        with _guarded("listing orders"), self._engine.connect() as conn:
+        with guarded("listing orders"), self._engine.connect() as conn:
             orders = [_to_order(row) for row in conn.execute(query)]
         if len(orders) <= limit:
             return orders, None
@@ -402,13 +247,13 @@ class SqlWorkOrders:
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = dict.fromkeys(ORDER_STATUSES, 0)
         query = select(work_orders.c.status, func.count()).group_by(work_orders.c.status)
-        with _guarded("counting orders"), self._engine.connect() as conn:
+        with guarded("counting orders"), self._engine.connect() as conn:
             for status, n in conn.execute(query):
                 counts[status] = int(n)
         return counts
 
     def ping(self) -> None:
-        with _guarded("ping"), self._engine.connect() as conn:
+        with guarded("ping"), self._engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     # -- helpers ----------------------------------------------------------------

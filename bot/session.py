@@ -7,27 +7,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 1
+from bot.machine import State
 
-# The pending fields a report or a close carries between turns. Cleared together on cancel/reset.
-PENDING_FIELDS = (
-    "image_key",  # storage key of the report photo
-    "image_type",  # its content type
-    "alarm_type",
-    "description",
-    "severity",
-    "confidence",
-    "analysis_failed",  # the VLM could not analyze the photo; the user picks the type
-    "location",  # {"label", "latitude", "longitude"}
-    "order_id",  # the order being closed
-    "alarm_id",  # a linked alarm, set by "告警 ALM-…"
-)
+SCHEMA_VERSION = 1
 
 
 @dataclass
 class Session:
+    """One user's conversation. ``pending`` carries a report (image_key, image_type, alarm_type,
+    description, severity, confidence, analysis_failed, location, alarm_id) or a close (order_id)
+    between turns; cancel and reset clear it. ``history`` keeps the last turns, capped."""
+
     key: str
-    state: str = "idle"
+    state: str = State.idle.value
     pending: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     created_at: float = field(default_factory=time.time)
@@ -75,11 +67,11 @@ class Session:
             raise ValueError(f"unsupported session schema version {version!r}")
         return cls(
             key=data["key"],
-            state=data.get("state", "idle"),
+            state=data.get("state", State.idle.value),
             pending=dict(data.get("pending") or {}),
             history=list(data.get("history") or []),
             created_at=float(data.get("created_at", time.time())),
             updated_at=float(data.get("updated_at", time.time())),
             turns=int(data.get("turns", 0)),
-            stored_state=data.get("state", "idle"),
+            stored_state=data.get("state", State.idle.value),
         )

@@ -295,6 +295,24 @@ class SessionStore:
             # Its heartbeat is no longer renewed, so the ticket expires on its own.
             log.warning("could not release a lock ticket; it will expire", extra={"session": skey})
 
+    def server_info(self, problems: list[str]) -> dict[str, Any]:
+        """Redis version and memory for ops stats; a failure is named in ``problems``, never raised."""
+        info: dict[str, Any] = {"version": None, "used_memory": None, "used_memory_human": None}
+        try:
+            server, memory = self.redis.info("server"), self.redis.info("memory")
+        except redis.ResponseError:  # fakeredis, the embedded store
+            info["version"] = "embedded (in-process)"
+            return info
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            problems.append(f"redis info unavailable: {type(exc).__name__}")
+            return info
+        info.update(
+            version=str(server.get("redis_version")) if server.get("redis_version") else None,
+            used_memory=int(memory["used_memory"]) if "used_memory" in memory else None,
+            used_memory_human=str(memory["used_memory_human"]) if "used_memory_human" in memory else None,
+        )
+        return info
+
     # -- counters --------------------------------------------------------------------------
     @guarded
     def turns_since(self, seconds: int) -> int:

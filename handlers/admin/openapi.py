@@ -13,19 +13,7 @@ from bot.machine import STATES
 from bot.ops import TTL_MAX, TTL_MIN
 from bot.paging import MAX_PAGE
 from bot.ports import ORDER_STATUSES
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    return {**schema, "nullable": True}
-
-
-_STR = {"type": "string"}
-_INT = {"type": "integer"}
-_TIME = {"type": "string", "description": "ISO 8601, UTC"}
+from handlers.admin.openapi_schemas import SCHEMAS, nullable, ref
 
 
 def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +39,7 @@ def _page(item: dict[str, Any]) -> dict[str, Any]:
         "required": ["items", "next_cursor"],
         "properties": {
             "items": {"type": "array", "items": item},
-            "next_cursor": _nullable({"type": "string", "description": "pass as ?cursor= for the next page"}),
+            "next_cursor": nullable({"type": "string", "description": "pass as ?cursor= for the next page"}),
         },
     }
 
@@ -87,190 +75,6 @@ _ORDER_ID = {
     "example": EXAMPLE_ORDER_ID,
 }
 
-_SCHEMAS: dict[str, Any] = {
-    "Error": {"type": "object", "required": ["error"], "properties": {"error": _STR}},
-    "SessionSummary": {
-        "type": "object",
-        "required": [
-            "key",
-            "platform",
-            "tenant",
-            "user",
-            "state",
-            "waiting_for",
-            "pending",
-            "last_activity",
-            "seconds_left",
-            "turns",
-        ],
-        "properties": {
-            "key": _STR,
-            "platform": _STR,
-            "tenant": _STR,
-            "user": _STR,
-            "state": {"type": "string", "enum": list(STATES)},
-            "waiting_for": _nullable({"type": "string", "description": "what the bot waits for, in words"}),
-            "pending": {
-                "type": "object",
-                "additionalProperties": True,
-                "description": "alarm_type, order_id, alarm_id, location, photo, analysis_failed",
-            },
-            "last_activity": _nullable(_TIME),
-            "seconds_left": _nullable({"type": "integer", "minimum": 0}),
-            "turns": _INT,
-        },
-    },
-    "HistoryEntry": {
-        "type": "object",
-        "required": ["role"],
-        "properties": {
-            "role": {"type": "string", "enum": ["user", "bot"]},
-            "text": _STR,
-            "at": _nullable(_TIME),
-            "kind": _STR,
-            "image_key": _STR,
-            "image_url": _nullable({"type": "string", "description": "short-lived link to the photo"}),
-            "location": _STR,
-        },
-    },
-    "SessionDetail": {
-        "allOf": [
-            _ref("SessionSummary"),
-            {
-                "type": "object",
-                "required": ["history", "created_at"],
-                "properties": {
-                    "pending": {
-                        "type": "object",
-                        "additionalProperties": True,
-                        "description": "every pending field; image_url links the pending photo",
-                    },
-                    "history": {"type": "array", "items": _ref("HistoryEntry")},
-                    "created_at": _nullable(_TIME),
-                },
-            },
-        ]
-    },
-    "ResetResult": {
-        "type": "object",
-        "required": ["key", "state", "previous_state", "notified"],
-        "properties": {
-            "key": _STR,
-            "state": {"type": "string", "enum": ["idle"]},
-            "previous_state": {"type": "string", "enum": list(STATES)},
-            "notified": {"type": "boolean", "description": "false when the platform has no push channel or failed"},
-        },
-    },
-    "DeleteResult": {
-        "type": "object",
-        "required": ["key", "deleted"],
-        "properties": {"key": _STR, "deleted": {"type": "boolean"}},
-    },
-    "TtlResult": {
-        "type": "object",
-        "required": ["key", "seconds_left"],
-        "properties": {"key": _STR, "seconds_left": {"type": "integer", "minimum": TTL_MIN, "maximum": TTL_MAX}},
-    },
-    "Counts": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
-    "Stats": {
-        "type": "object",
-        "required": ["sessions", "orders", "turns_last_hour", "redis", "problems", "took_ms"],
-        "properties": {
-            "sessions": {
-                "type": "object",
-                "required": ["active", "by_state", "by_platform", "window_seconds"],
-                "properties": {
-                    "active": {"type": "integer", "minimum": 0},
-                    "by_state": _ref("Counts"),
-                    "by_platform": _ref("Counts"),
-                    "window_seconds": _INT,
-                },
-            },
-            "orders": _nullable(
-                {
-                    "type": "object",
-                    "additionalProperties": {"type": "integer"},
-                    "description": "open / closed / cancelled; null if the database is down",
-                }
-            ),
-            "turns_last_hour": {"type": "integer", "minimum": 0},
-            "redis": {
-                "type": "object",
-                "required": ["version", "used_memory", "used_memory_human"],
-                "properties": {
-                    "version": _nullable(_STR),
-                    "used_memory": _nullable(_INT),
-                    "used_memory_human": _nullable(_STR),
-                },
-            },
-            "problems": {"type": "array", "items": _STR},
-            "took_ms": {"type": "number"},
-        },
-    },
-    "Photo": {"type": "object", "required": ["key", "url"], "properties": {"key": _STR, "url": _nullable(_STR)}},
-    "Order": {
-        "type": "object",
-        "required": [
-            "id",
-            "status",
-            "alarm_type",
-            "description",
-            "severity",
-            "location",
-            "reporter",
-            "created_at",
-            "report_photo",
-            "close_photo",
-        ],
-        "properties": {
-            "id": _STR,
-            "status": {"type": "string", "enum": list(ORDER_STATUSES)},
-            "alarm_type": _STR,
-            "description": _STR,
-            "severity": _STR,
-            "location": _STR,
-            "latitude": _nullable({"type": "number"}),
-            "longitude": _nullable({"type": "number"}),
-            "reporter": {
-                "type": "object",
-                "required": ["platform", "tenant", "user", "session_key"],
-                "properties": {"platform": _STR, "tenant": _STR, "user": _STR, "session_key": _STR},
-            },
-            "alarm_id": _nullable(_STR),
-            "created_at": _TIME,
-            "closed_at": _nullable(_TIME),
-            "vlm_resolved": _nullable({"type": "boolean"}),
-            "vlm_reason": _nullable(_STR),
-            "cancel_reason": _nullable(_STR),
-            "report_photo": _nullable(_ref("Photo")),
-            "close_photo": _nullable(_ref("Photo")),
-        },
-    },
-    "OrderDetail": {
-        "allOf": [
-            _ref("Order"),
-            {
-                "type": "object",
-                "required": ["history"],
-                "properties": {"history": {"type": "array", "items": _ref("HistoryEntry")}},
-            },
-        ]
-    },
-    "AuditEntry": {
-        "type": "object",
-        "required": ["id", "who", "at", "action", "target", "before", "after"],
-        "properties": {
-            "id": {"type": "string", "pattern": r"^\d+-\d+$"},
-            "who": {"type": "string", "description": 'token name, or "cli"'},
-            "at": _TIME,
-            "action": {"type": "string", "enum": ["session.reset", "session.delete", "session.ttl", "order.cancel"]},
-            "target": {"type": "string", "description": "session key or order id"},
-            "before": {"nullable": True, "description": "state before the change"},
-            "after": {"nullable": True, "description": "state after the change (null after a delete)"},
-        },
-    },
-}
-
 _SESSION_PATHS: dict[str, Any] = {
     "/sessions": {
         "get": {
@@ -304,7 +108,7 @@ _SESSION_PATHS: dict[str, Any] = {
                 _LIMIT,
             ],
             "responses": {
-                "200": _json_response("a page of sessions", _page(_ref("SessionSummary"))),
+                "200": _json_response("a page of sessions", _page(ref("SessionSummary"))),
                 **_errors(400, 401, 503),
             },
         }
@@ -314,13 +118,13 @@ _SESSION_PATHS: dict[str, Any] = {
             "operationId": "getSession",
             "summary": "Everything about one session",
             "parameters": [_KEY],
-            "responses": {"200": _json_response("the session", _ref("SessionDetail")), **_errors(401, 404, 503)},
+            "responses": {"200": _json_response("the session", ref("SessionDetail")), **_errors(401, 404, 503)},
         },
         "delete": {
             "operationId": "deleteSession",
             "summary": "Forget the session entirely (audited)",
             "parameters": [_KEY],
-            "responses": {"200": _json_response("deleted", _ref("DeleteResult")), **_errors(401, 404, 503)},
+            "responses": {"200": _json_response("deleted", ref("DeleteResult")), **_errors(401, 404, 503)},
         },
     },
     "/sessions/{key}/reset": {
@@ -345,7 +149,7 @@ _SESSION_PATHS: dict[str, Any] = {
                     }
                 },
             },
-            "responses": {"200": _json_response("reset", _ref("ResetResult")), **_errors(400, 401, 404, 503)},
+            "responses": {"200": _json_response("reset", ref("ResetResult")), **_errors(400, 401, 404, 503)},
         }
     },
     "/sessions/{key}/ttl": {
@@ -365,7 +169,7 @@ _SESSION_PATHS: dict[str, Any] = {
                     }
                 },
             },
-            "responses": {"200": _json_response("changed", _ref("TtlResult")), **_errors(400, 401, 404, 503)},
+            "responses": {"200": _json_response("changed", ref("TtlResult")), **_errors(400, 401, 404, 503)},
         }
     },
 }
@@ -375,7 +179,7 @@ _OTHER_PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getStats",
             "summary": "Active sessions by state and platform, orders, turns in the last hour, Redis",
-            "responses": {"200": _json_response("the numbers", _ref("Stats")), **_errors(401, 503)},
+            "responses": {"200": _json_response("the numbers", ref("Stats")), **_errors(401, 503)},
         }
     },
     "/orders": {
@@ -400,7 +204,7 @@ _OTHER_PATHS: dict[str, Any] = {
                 _CURSOR,
                 _LIMIT,
             ],
-            "responses": {"200": _json_response("a page of orders", _page(_ref("Order"))), **_errors(400, 401, 503)},
+            "responses": {"200": _json_response("a page of orders", _page(ref("Order"))), **_errors(400, 401, 503)},
         }
     },
     "/orders/{order_id}": {
@@ -408,7 +212,7 @@ _OTHER_PATHS: dict[str, Any] = {
             "operationId": "getOrder",
             "summary": "One order with photo links and the conversation that led to it",
             "parameters": [_ORDER_ID],
-            "responses": {"200": _json_response("the order", _ref("OrderDetail")), **_errors(401, 404, 503)},
+            "responses": {"200": _json_response("the order", ref("OrderDetail")), **_errors(401, 404, 503)},
         }
     },
     "/orders/{order_id}/cancel": {
@@ -435,7 +239,7 @@ _OTHER_PATHS: dict[str, Any] = {
                     }
                 },
             },
-            "responses": {"200": _json_response("cancelled", _ref("Order")), **_errors(400, 401, 404, 409, 503)},
+            "responses": {"200": _json_response("cancelled", ref("Order")), **_errors(400, 401, 404, 409, 503)},
         }
     },
     "/audit": {
@@ -453,7 +257,7 @@ _OTHER_PATHS: dict[str, Any] = {
                 _LIMIT,
             ],
             "responses": {
-                "200": _json_response("a page of entries", _page(_ref("AuditEntry"))),
+                "200": _json_response("a page of entries", _page(ref("AuditEntry"))),
                 **_errors(400, 401, 503),
             },
         }
@@ -465,7 +269,7 @@ def document() -> dict[str, Any]:
     """A fresh copy of the document (callers may change it)."""
     import copy
 
-    responses = {f"E{code}": _json_response(text, _ref("Error")) for code, text in _ERROR_TEXT.items()}
+    responses = {f"E{code}": _json_response(text, ref("Error")) for code, text in _ERROR_TEXT.items()}
     return copy.deepcopy(
         {
             "openapi": "3.0.3",
@@ -486,7 +290,7 @@ def document() -> dict[str, Any]:
                         "description": "ADMIN_TOKEN (or the secret of one name:secret pair)",
                     }
                 },
-                "schemas": _SCHEMAS,
+                "schemas": SCHEMAS,
                 "responses": responses,
             },
         }

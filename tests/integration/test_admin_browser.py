@@ -23,8 +23,8 @@ from bot.config import Settings
 from bot.orders import SqlWorkOrders
 from bot.storage import LocalFolderStore
 from bot.store import SessionStore
-from tests.admin_support import TOKEN, admin_app, report_order, runtime, stuck_closing
-from tests.conftest import Chat, photo
+from tests.support.admin import TOKEN, admin_app, report_order, runtime, stuck_closing
+from tests.support.engine import Chat, photo
 
 pytestmark = pytest.mark.integration
 

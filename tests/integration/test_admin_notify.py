@@ -10,11 +10,11 @@ import pytest
 
 from bot.config import Settings
 from bot.replies import say
-from tests.conftest import REDIS_URL, photo, wipe_prefix
 from tests.fakes.platform_servers import FakeSlack, FakeWeCom
-from tests.integration.platform_support import live_app
-from tests.integration.test_slack import BOT_TOKEN, SECRET, TEAM, USER, SlackClient
-from tests.integration.test_wecom import AES_KEY
+from tests.support.engine import REDIS_URL, photo, wipe_prefix
+from tests.support.live import live_app
+from tests.support.slack import BOT_TOKEN, SECRET, TEAM, USER, SlackClient
+from tests.support.wecom import AES_KEY
 
 pytestmark = pytest.mark.integration
 ADMIN = "ops-secret-token"

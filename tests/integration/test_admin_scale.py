@@ -14,7 +14,7 @@ from bot.orders import SqlWorkOrders
 from bot.session import Session
 from bot.storage import LocalFolderStore
 from bot.store import SessionStore
-from tests.admin_support import AUTH, admin_app
+from tests.support.admin import AUTH, admin_app
 
 pytestmark = pytest.mark.integration
 

@@ -42,9 +42,9 @@ from bot.replies import say
 from bot.storage import build_storage
 from bot.store import build_store
 from bot.vlm import build_vlm
-from tests.conftest import REDIS_URL, photo, wipe_prefix
 from tests.fakes.openai_server import FakeOpenAI
-from tests.integration._spawn_workers import open_orders
+from tests.support.workers import open_orders
+from tests.support.engine import REDIS_URL, photo, wipe_prefix
 
 pytestmark = pytest.mark.integration
 

@@ -34,9 +34,9 @@ from bot.ports import Order, Reporter
 from bot.replies import say
 from handlers.app import create_app, runtime_of
 from handlers.runtime import Runtime
-from tests.conftest import REDIS_URL, photo, wipe_prefix
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.s3_server import LocalS3, loopback_opener
+from tests.support.engine import REDIS_URL, photo, wipe_prefix
 
 pytestmark = pytest.mark.integration
 

@@ -18,9 +18,9 @@ import pytest
 
 from bot.config import Settings
 from handlers.platforms import crypto as pc
-from tests.conftest import photo
 from tests.fakes.platform_servers import FakeFeishu, json_answer, rate_limited
-from tests.integration.platform_support import Live, live_app, order_id_in
+from tests.support.engine import photo
+from tests.support.live import Live, live_app, order_id_in
 
 pytestmark = pytest.mark.integration
 

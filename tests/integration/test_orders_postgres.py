@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.orders import SqlWorkOrders, work_orders
+from bot.orders import SqlWorkOrders
+from bot.orders_table import work_orders
 from bot.ports import NewOrder, OrderError, OrderNotFound, Reporter, ServiceError
 
 pytestmark = pytest.mark.integration

@@ -12,10 +12,10 @@ from rq import Queue, SimpleWorker
 
 import handlers.worker
 from bot.config import Settings, env_name
-from tests.conftest import REDIS_URL, wipe_prefix
 from tests.fakes.platform_servers import FakeSlack
-from tests.integration.platform_support import live_app
-from tests.integration.test_slack import BOT_TOKEN, CHANNEL, SECRET, SlackClient
+from tests.support.engine import REDIS_URL, wipe_prefix
+from tests.support.live import live_app
+from tests.support.slack import BOT_TOKEN, CHANNEL, SECRET, SlackClient
 
 pytestmark = pytest.mark.integration
 

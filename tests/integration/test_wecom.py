@@ -14,9 +14,10 @@ from defusedxml.ElementTree import fromstring
 
 from bot.config import Settings
 from handlers.platforms import crypto as pc
-from tests.conftest import photo
 from tests.fakes.platform_servers import FakeWeCom, rate_limited, server_error
-from tests.integration.platform_support import Live, live_app, order_id_in
+from tests.support.engine import photo
+from tests.support.live import Live, live_app, order_id_in
+from tests.support.wecom import AES_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +29,6 @@ except ImportError:  # pragma: no cover - wechatpy is in requirements-dev.txt
     _get_signature = pc.wecom_signature
 
 CORP, AGENT, TOKEN = "ww1436e0e65a779aee", "1000002", "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
-AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
 USER = "zhangsan"
 
 

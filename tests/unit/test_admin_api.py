@@ -15,8 +15,8 @@ from bot.orders import SqlWorkOrders
 from bot.storage import LocalFolderStore
 from bot.store import SessionStore
 from handlers.admin.auth import parse_tokens, token_name
-from tests.admin_support import AUTH, TOKEN, admin_app, report_order, runtime, stuck_closing
-from tests.conftest import Chat, photo, store_for
+from tests.support.admin import AUTH, TOKEN, admin_app, report_order, runtime, stuck_closing
+from tests.support.engine import Chat, photo, store_for
 
 API = "/admin/api"
 

@@ -12,8 +12,8 @@ from bot.config import Settings
 from bot.orders import SqlWorkOrders
 from bot.storage import LocalFolderStore
 from bot.store import SessionStore
-from tests.admin_support import admin_app, report_order, runtime, stuck_closing
-from tests.conftest import Chat
+from tests.support.admin import admin_app, report_order, runtime, stuck_closing
+from tests.support.engine import Chat
 
 
 @pytest.fixture

@@ -26,8 +26,8 @@ from bot.config import Settings
 from bot.orders import SqlWorkOrders
 from bot.storage import LocalFolderStore
 from handlers.admin.openapi import EXAMPLE_SESSION_KEY
-from tests.admin_support import TOKEN, admin_app, report_order, runtime, stuck_closing
-from tests.conftest import Chat, store_for
+from tests.support.admin import TOKEN, admin_app, report_order, runtime, stuck_closing
+from tests.support.engine import Chat, store_for
 
 
 @pytest.fixture

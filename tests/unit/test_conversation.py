@@ -26,7 +26,7 @@ from bot.replies import say
 from bot.session import Session
 from bot.storage import LocalFolderStore
 from bot.store import SessionStore
-from tests.conftest import Chat, photo
+from tests.support.engine import Chat, photo
 
 ZH_TYPES = Settings().alarm_type_list
 EN_TYPES = Settings(language="en").alarm_type_list

@@ -25,7 +25,7 @@ from bot.replies import say
 from bot.storage import LocalFolderStore
 from bot.store import SessionStore
 from handlers.app import create_app
-from tests.conftest import photo, store_for
+from tests.support.engine import photo, store_for
 
 URL = "/webhook/generic"
 

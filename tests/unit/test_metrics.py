@@ -20,8 +20,8 @@ from bot.store import SessionStore
 from handlers.app import create_app
 from handlers.logs import JsonFormatter, redact
 from handlers.metrics import PrometheusObserver, observe_ack
-from tests.admin_support import runtime
-from tests.conftest import photo
+from tests.support.admin import runtime
+from tests.support.engine import photo
 
 
 def samples(app: Flask) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -114,7 +114,7 @@ def test_active_sessions_gauge_says_when_the_store_is_down(
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    from tests.conftest import store_for
+    from tests.support.engine import store_for
 
     dead = store_for(redis.Redis(port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)), settings)
     app = create_app(settings, store=dead, storage=storage, orders=orders, vlm=None)

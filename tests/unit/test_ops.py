@@ -15,8 +15,8 @@ from bot.replies import say
 from bot.session import Session
 from bot.store import SessionStore
 from handlers.admin import views
-from tests.admin_support import report_order, stuck_closing
-from tests.conftest import Chat, photo
+from tests.support.admin import report_order, stuck_closing
+from tests.support.engine import Chat, photo
 
 
 def rows(page: Page[SessionView]) -> list[dict[str, Any]]:

@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import Settings
-from bot.orders import SqlWorkOrders, build_orders, database_url, decode_cursor, encode_cursor, work_orders
+from bot.database import database_url
+from bot.orders import SqlWorkOrders, build_orders, decode_cursor, encode_cursor
+from bot.orders_table import work_orders
 from bot.ports import NewOrder, OrderError, OrderNotFound, Reporter, ServiceError
 
 ID_FORMAT = re.compile(r"^WO-\d{8}-[23456789ABCDEFGHJKLMNPQRSTUVWXYZ]{5}$")

@@ -15,7 +15,7 @@ from handlers.platforms import feishu, slack, wecom
 from handlers.platforms.edge import Accepted, Handshake, Ignored, Rejected, WebhookRequest, incoming_from_job
 from handlers.platforms.outbound import RetryPolicy, deliver, fail, retry, split_utf8
 from handlers.platforms.tokens import TokenSource
-from tests.conftest import store_for
+from tests.support.engine import store_for
 
 CORP, AES_KEY, TOKEN = "ww1436e0e65a779aee", "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt", "tok"
 WECOM = Settings(

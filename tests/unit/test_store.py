@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.ports import StoreUnavailable
 from bot.session import SCHEMA_VERSION, Session
 from bot.store import LockTimeout, SessionStore
-from tests.conftest import store_for
+from tests.support.engine import store_for
 
 SKEY = "test:t1:u1"
 

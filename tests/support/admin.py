@@ -11,7 +11,7 @@ from bot.ports import ObjectStore, WorkOrders
 from bot.store import SessionStore
 from handlers.app import create_app
 from handlers.runtime import Runtime
-from tests.conftest import Chat, photo
+from tests.support.engine import Chat, photo
 
 TOKEN = "s3cret-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

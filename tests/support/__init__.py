@@ -1,0 +1,1 @@
+"""Test helpers shared across the suites; fixtures live in ``tests/conftest.py``."""

@@ -1,0 +1,69 @@
+"""Helpers shared by the tests: stores, photos, and a chat that drives the engine like one user."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from typing import Any
+
+import redis
+
+from bot.config import Settings
+from bot.conversation import Conversation
+from bot.messages import Incoming, Location
+from bot.store import SessionStore
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def store_for(client: redis.Redis, settings: Settings) -> SessionStore:
+    return SessionStore(client, settings)
+
+
+def wipe_prefix(client: redis.Redis, prefix: str) -> None:
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])
+
+
+def photo(seed: int = 1, size: tuple[int, int] = (320, 240), fmt: str = "JPEG", quality: int = 90) -> bytes:
+    """A synthetic scene, different for every seed, as image bytes."""
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(seed)
+    img = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
+    draw = ImageDraw.Draw(img)
+    for _ in range(12):
+        x0, y0 = rng.randrange(size[0]), rng.randrange(size[1])
+        x1, y1 = x0 + rng.randrange(20, 160), y0 + rng.randrange(20, 120)
+        draw.rectangle((x0, y0, x1, y1), fill=tuple(rng.randrange(256) for _ in range(3)))
+    out = io.BytesIO()
+    img.save(out, fmt, **({"quality": quality} if fmt == "JPEG" else {}))
+    return out.getvalue()
+
+
+class Chat:
+    """Drive the engine like one user would: ``chat.text("确认")`` returns the TurnResult."""
+
+    def __init__(self, engine: Conversation, user: str = "u1", platform: str = "test", tenant: str = "t1") -> None:
+        self.engine, self.user, self.platform, self.tenant = engine, user, platform, tenant
+
+    def _send(self, **fields: Any) -> Any:
+        return self.engine.handle(Incoming(platform=self.platform, tenant=self.tenant, user=self.user, **fields))
+
+    def text(self, text: str, event_id: str | None = None) -> Any:
+        return self._send(kind="text", text=text, event_id=event_id)
+
+    def image(self, data: bytes, event_id: str | None = None, problem: str | None = None) -> Any:
+        return self._send(kind="image", image=data, event_id=event_id, image_problem=problem)
+
+    def location(self, label: str = "", lat: float | None = None, lng: float | None = None) -> Any:
+        return self._send(kind="location", location=Location(label, lat, lng))
+
+    def other(self) -> Any:
+        return self._send(kind="other")
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.tenant}:{self.user}"

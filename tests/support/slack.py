@@ -1,0 +1,76 @@
+"""A Slack client for the tests: events as Slack sends them, signed with slack_sdk's own SignatureVerifier."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from typing import Any
+
+from slack_sdk.signature import SignatureVerifier
+
+from tests.fakes.platform_servers import FakeSlack
+from tests.support.live import Live
+
+SECRET, BOT_TOKEN = "8f742231b10e8888abcd99yyyzzz85a5", "xoxb-111-222-abc"
+TEAM, USER, BOT_USER, CHANNEL = "T111", "U111", "U222", "D111"
+
+
+class SlackClient:
+    _ids = itertools.count(1)
+
+    def __init__(self, live: Live, secret: str = SECRET) -> None:
+        self.live = live
+        self.verifier = SignatureVerifier(secret)
+
+    def signed(self, payload: dict, timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        ts = str(timestamp if timestamp is not None else int(time.time()))
+        return body, {
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": self.verifier.generate_signature(timestamp=ts, body=body),
+        }
+
+    def post(
+        self, payload: dict, headers: dict[str, str] | None = None, settle: bool = True, timestamp: int | None = None
+    ) -> Any:
+        body, signed = self.signed(payload, timestamp)
+        return self.live.call("POST", "/webhook/slack", body=body, headers={**signed, **(headers or {})}, settle=settle)
+
+    def event(self, event: dict, event_id: str | None = None) -> dict:
+        n = next(self._ids)
+        ts = f"{1652227646 + n}.{n:06d}"
+        return {
+            "token": "deprecated",
+            "team_id": TEAM,
+            "api_app_id": "A111",
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{n:010d}",
+            "event_time": 1652227646,
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": TEAM,
+                    "user_id": BOT_USER,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "event": {
+                "type": "message",
+                "channel": CHANNEL,
+                "channel_type": "im",
+                "user": USER,
+                "ts": ts,
+                "event_ts": ts,
+                **event,
+            },
+        }
+
+    def text(self, text: str, **extra: Any) -> Any:
+        return self.post(self.event({"text": text, "client_msg_id": f"c-{next(self._ids)}", **extra}))
+
+    def image(self, slack: FakeSlack, data: bytes, text: str = "", **extra: Any) -> Any:
+        f = slack.add_file(f"F{next(self._ids):08d}", data, "image/jpeg")
+        return self.post(self.event({"subtype": "file_share", "text": text, "files": [f], **extra}))
