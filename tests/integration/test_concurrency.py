@@ -43,8 +43,8 @@ from bot.storage import build_storage
 from bot.store import build_store
 from bot.vlm import build_vlm
 from tests.fakes.openai_server import FakeOpenAI
-from tests.support.workers import open_orders
 from tests.support.engine import REDIS_URL, photo, wipe_prefix
+from tests.support.workers import open_orders
 
 pytestmark = pytest.mark.integration
 
