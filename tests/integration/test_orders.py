@@ -1,16 +1,26 @@
-"""The work-order repository against a real SQLite file (what a single-host deployment runs)."""
+"""The work-order repository on both databases it supports: a SQLite file (a single-host deployment)
+and a real PostgreSQL through psycopg 3, each PostgreSQL test in its own schema.
+
+The tests that take ``orders`` run once per database. PostgreSQL is expected at
+``postgresql://postgres@127.0.0.1:5432/test`` (or ``$TEST_DATABASE_URL``); if it is not reachable
+these tests FAIL: a skipped database test hides a broken deployment path.
+"""
 
 from __future__ import annotations
 
 import base64
+import os
 import re
+import secrets
 import threading
 from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 from bot.database import database_url
@@ -18,6 +28,9 @@ from bot.orders import SqlWorkOrders, build_orders, decode_cursor, encode_cursor
 from bot.orders_table import work_orders
 from bot.ports import NewOrder, OrderError, OrderNotFound, Reporter, ServiceError
 
+pytestmark = pytest.mark.integration
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 ID_FORMAT = re.compile(r"^WO-\d{8}-[23456789ABCDEFGHJKLMNPQRSTUVWXYZ]{5}$")
 ALICE = Reporter("slack", "T1", "alice")
 BOB = Reporter("wecom", "corp", "bob")
@@ -41,9 +54,54 @@ def new_order(report_key: str, reporter: Reporter = ALICE, **changes: object) ->
     return NewOrder(**values)  # type: ignore[arg-type]
 
 
+def _base_url() -> str:
+    return os.environ.get("TEST_DATABASE_URL") or DEFAULT_URL
+
+
+def _libpq_url(url: str) -> str:
+    """psycopg wants a plain libpq URL, without SQLAlchemy's ``+driver``."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 @pytest.fixture
-def orders(tmp_path: Path) -> Iterator[SqlWorkOrders]:
-    repo = SqlWorkOrders(f"sqlite:///{tmp_path / 'nested' / 'orders.db'}")
+def schema() -> Iterator[str]:
+    """A fresh schema for one test, dropped afterwards, so tests never see each other's rows."""
+    url = _base_url()
+    name = f"wo_test_{secrets.token_hex(6)}"
+    try:
+        admin = psycopg.connect(_libpq_url(url), autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        shown = make_url(url).render_as_string(hide_password=True)
+        pytest.fail(
+            f"PostgreSQL is not reachable at {shown} ({exc.__class__.__name__}: {str(exc).strip()[:200]}). "
+            "Start it or set TEST_DATABASE_URL; these tests must not be skipped.",
+            pytrace=False,
+        )
+    try:
+        admin.execute(f'CREATE SCHEMA "{name}"')
+        yield name
+    finally:
+        admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        admin.close()
+
+
+def _postgres_repo(schema: str) -> SqlWorkOrders:
+    return SqlWorkOrders(_base_url(), engine_options={"connect_args": {"options": f"-csearch_path={schema}"}})
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def orders(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlWorkOrders]:
+    if request.param == "sqlite":
+        repo = SqlWorkOrders(f"sqlite:///{tmp_path / 'nested' / 'orders.db'}")
+    else:
+        repo = _postgres_repo(request.getfixturevalue("schema"))
+    yield repo
+    repo.dispose()
+
+
+@pytest.fixture
+def pg_orders(schema: str) -> Iterator[SqlWorkOrders]:
+    repo = _postgres_repo(schema)
     yield repo
     repo.dispose()
 
@@ -297,3 +355,31 @@ def test_unreachable_database_is_a_service_error(tmp_path: Path) -> None:
     with pytest.raises(ServiceError, match="unavailable") as caught:
         SqlWorkOrders(f"sqlite:///{tmp_path}")
     assert str(tmp_path) not in str(caught.value)
+
+
+def test_counts_by_status(orders: SqlWorkOrders) -> None:
+    a1, _ = orders.create(new_order("a1"))
+    a2, _ = orders.create(new_order("a2"))
+    orders.create(new_order("b1", reporter=BOB))
+    orders.close(a1.id, "img/after.jpg", True, "fixed")
+    orders.cancel(a2.id, "dup")
+    assert orders.counts() == {"open": 1, "closed": 1, "cancelled": 1}
+
+
+# -- PostgreSQL only -----------------------------------------------------------------------------------------
+def test_tables_live_in_the_test_schema_with_psycopg3(pg_orders: SqlWorkOrders, schema: str) -> None:
+    assert pg_orders.engine.dialect.driver == "psycopg"
+    with pg_orders.engine.connect() as conn:
+        found = conn.exec_driver_sql(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'work_orders'"
+            " AND table_schema = current_schema()"
+        ).scalar()
+    assert found == schema
+    pg_orders.ping()
+
+
+def test_unreachable_server_is_a_service_error_without_the_password() -> None:
+    # port 1 on loopback: nothing listens there, the connection is refused at once
+    with pytest.raises(ServiceError, match="unavailable") as caught:
+        SqlWorkOrders("postgresql://wobot:s3cret-pw@127.0.0.1:1/orders")
+    assert "s3cret-pw" not in str(caught.value)
