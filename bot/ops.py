@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import paging
-from bot.audit import AuditEntry, AuditTrail
+from bot.audit import AUDIT_MAX, AuditEntry, AuditTrail
 from bot.config import Settings
 from bot.conversation import Engine
 from bot.machine import STATES, State
@@ -143,7 +143,7 @@ class Ops:
         notify: Notify | None = None,
         image_link: ImageLink | None = None,
         clock: Callable[[], float] = time.time,
-        audit_max: int | None = None,
+        audit_max: int = AUDIT_MAX,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -155,7 +155,7 @@ class Ops:
         self.notify = notify
         self.image_link = image_link
         self.clock = clock
-        self.trail = AuditTrail(store.redis, store.key("audit"), *([audit_max] if audit_max else []))
+        self.trail = AuditTrail(store.redis, store.key("audit"), audit_max)
 
     # -- sessions: list ---------------------------------------------------------------------------------------
     @guarded

@@ -26,8 +26,11 @@ class CloseFlow(TurnBase):
                 order = orders.get(order_id)
             else:
                 mine = orders.open_for(self.reporter())
-                if len(mine) != 1:
-                    self.say("close_which", orders=self.order_lines(mine)) if mine else self.say("close_which_none")
+                if not mine:
+                    self.say("close_which_none")
+                    raise self.refused()
+                if len(mine) > 1:
+                    self.say("close_which", orders=self.order_lines(mine))
                     raise self.refused()
                 order = mine[0]
         except ServiceError:

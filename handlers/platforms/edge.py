@@ -41,11 +41,6 @@ class WebhookRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)
 
-    def header(self, name: str) -> str:
-        """A header's value, case-insensitively ("" when absent)."""
-        wanted = name.lower()
-        return next((v for k, v in self.headers.items() if k.lower() == wanted), "")
-
 
 @dataclass(frozen=True)
 class Ack:

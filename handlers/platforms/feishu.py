@@ -243,25 +243,11 @@ class FeishuApi:
         return str(data["tenant_access_token"]), int(data.get("expire") or 7200)
 
     def _post(self, path: str, body: dict[str, Any], params: dict[str, str] | None = None) -> http.Response:
-        token = self.tokens.get()
-        resp = http.request(
-            "POST",
-            f"{self.base}{path}",
-            json_body=body,
-            params=params,
-            secret_headers={"Authorization": f"Bearer {token}"},
-        )
-        if resp.json().get("code") in TOKEN_EXPIRED:
-            self.tokens.invalidate(token)
-            token = self.tokens.refresh()
-            resp = http.request(
-                "POST",
-                f"{self.base}{path}",
-                json_body=body,
-                params=params,
-                secret_headers={"Authorization": f"Bearer {token}"},
-            )
-        return resp
+        def send(token: str) -> http.Response:
+            auth = {"Authorization": f"Bearer {token}"}
+            return http.request("POST", f"{self.base}{path}", json_body=body, params=params, secret_headers=auth)
+
+        return self.tokens.call(send, lambda resp: resp.json().get("code") in TOKEN_EXPIRED)
 
     def reply(self, message_id: str, text: str, uuid: str) -> Attempt:
         body = {"msg_type": "text", "content": _text_content(text), "reply_in_thread": False, "uuid": uuid}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TypeVar
 
 import redis
 
@@ -26,6 +27,7 @@ class TokenError(Exception):
     """The platform refused to issue a token (wrong secret, IP not allowed, …) or could not be reached."""
 
 
+R = TypeVar("R")
 Fetch = Callable[[], tuple[str, int]]  # -> (token, lifetime in seconds)
 
 
@@ -61,6 +63,15 @@ class TokenSource:
         except redis.RedisError as exc:
             log.warning("token cache unreachable (%s); token not cached", type(exc).__name__)
         return token
+
+    def call(self, send: Callable[[str], R], expired: Callable[[R], bool]) -> R:
+        """``send(token)``; when its answer says the token expired, once more with a fresh token."""
+        token = self.get()
+        answer = send(token)
+        if expired(answer):
+            self.invalidate(token)
+            answer = send(self.refresh())
+        return answer
 
     def invalidate(self, stale: str) -> None:
         """Forget ``stale`` unless another process already replaced it."""

@@ -194,13 +194,12 @@ class WeComApi:
 
     def send_text(self, user: str, text: str) -> Attempt:
         body = {"touser": user, "msgtype": "text", "agentid": self.agent_id, "text": {"content": text}, "safe": 0}
+
+        def send(token: str) -> http.Response:
+            return http.request("POST", f"{self.base}/message/send", params={"access_token": token}, json_body=body)
+
         try:
-            token = self.tokens.get()
-            resp = http.request("POST", f"{self.base}/message/send", params={"access_token": token}, json_body=body)
-            if resp.json().get("errcode") in TOKEN_EXPIRED:
-                self.tokens.invalidate(token)
-                token = self.tokens.refresh()
-                resp = http.request("POST", f"{self.base}/message/send", params={"access_token": token}, json_body=body)
+            resp = self.tokens.call(send, lambda answer: answer.json().get("errcode") in TOKEN_EXPIRED)
         except (TokenError, http.HttpError) as exc:
             return retry(str(exc))
         return _classify(resp)
