@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Literal
 
 DEFAULT_ALARM_TYPES = {
     "zh": ("火情/烟雾", "漏水", "电气故障", "非法入侵", "设备故障", "通道堵塞", "其他"),
@@ -106,6 +106,16 @@ class Settings:
     def fallback_alarm_type(self) -> str:
         """The catch-all type an unknown VLM answer becomes."""
         return catch_all_type(self.alarm_type_list)
+
+    @property
+    def generic_webhook_mode(self) -> Literal["token", "open", "off"]:
+        """Secure by default: with a shared store (a real deployment) the generic webhook needs its token.
+
+        On the embedded defaults (no ``REDIS_URL``) it stays open so a newcomer can try the bot.
+        """
+        if self.generic_webhook_token:
+            return "token"
+        return "off" if self.redis_url else "open"
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

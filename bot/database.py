@@ -4,7 +4,8 @@ exception type for "the database is not there" whose message holds no URL (it ma
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import fcntl
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,14 +34,47 @@ def _is_memory_sqlite(url: URL) -> bool:
     return db in ("", ":memory:") or (db.startswith("file:") and "mode=memory" in db)
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    """Wait for other writers instead of failing, and let readers run beside one writer."""
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-    finally:
-        cursor.close()
+@contextmanager
+def _sqlite_setup_lock(database: str | None) -> Iterator[None]:
+    """Serialise one-time set-up of a SQLite file across processes (a sidecar ``<file>.lock``).
+
+    Switching a fresh file to WAL answers "database is locked" at once, without waiting for the busy
+    timeout, when other processes are opening or switching it at the same moment (several gunicorn
+    workers starting on a new file). Not re-entrant: hold it only around statements on the connection
+    being set up, never while opening another one.
+    """
+    if database is None:  # a ``file:`` URI: no path to put the lock beside
+        yield
+        return
+    with open(f"{database}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _sqlite_on_connect(database: str | None) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        """Wait for other writers instead of failing, and let readers run beside one writer."""
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
+            with _sqlite_setup_lock(database):
+                if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    cursor.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cursor.close()
+
+    return on_connect
+
+
+def sqlite_file(engine: Engine) -> str | None:
+    """The file of an on-disk SQLite engine, or None (memory SQLite, PostgreSQL)."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or _is_memory_sqlite(url) or (url.database or "").startswith("file:"):
+        return None
+    return str(Path(url.database or "").expanduser())
 
 
 def make_engine(url: str, engine_options: dict[str, Any] | None) -> Engine:
@@ -61,7 +95,7 @@ def make_engine(url: str, engine_options: dict[str, Any] | None) -> Engine:
         connect_args.setdefault("connect_timeout", _PG_CONNECT_TIMEOUT_S)
     engine = create_engine(parsed, connect_args=connect_args, **options)
     if is_sqlite and not memory:
-        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "connect", _sqlite_on_connect(sqlite_file(engine)))
     return engine
 
 

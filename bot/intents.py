@@ -24,6 +24,7 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
 
 # Commands followed by an argument.
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("withdraw", re.compile(r"^(?:取消工单|撤销工单|撤回工单|cancel)\s*[:：]?\s*" + _ID + r"$", re.I)),
     ("close", re.compile(r"^(?:结单|关单|close)\s*[:：]?\s*" + _ID + r"$", re.I)),
     ("order_query", re.compile(r"^(?:查工单|查询工单|工单|order)\s*[:：]?\s*" + _ID + r"$", re.I)),
     ("link_alarm", re.compile(r"^(?:告警|报警|alarm)\s*[:：]?\s*" + _ID + r"$", re.I)),

@@ -76,7 +76,7 @@ TRIGGERS = frozenset(row["trigger"] for row in TRANSITIONS)
 ROUTES: dict[str, dict[str, str]] = {
     "*": {
         "cancel": "cancel", "help": "say_help", "status": "say_status", "my_orders": "say_my_orders",
-        "order_query": "say_order", "other": "say_unsupported",
+        "order_query": "say_order", "withdraw": "withdraw_order", "other": "say_unsupported",
     },
     IDLE: {
         "image": "photo", "close": "close", "link_alarm": "link_alarm", "*": "say_idle_hint",

@@ -24,7 +24,7 @@ from bot.conversation import Engine
 from bot.machine import STATES, State
 from bot.messages import is_storable
 from bot.paging import Page
-from bot.ports import ObjectStore, Order, OrderError, OrderNotFound, ServiceError, WorkOrders
+from bot.ports import ObjectStore, Order, OrderError, OrderNotFound, Reporter, ServiceError, WorkOrders
 from bot.replies import say
 from bot.session import Session
 from bot.session_index import Entry, after, split_key
@@ -63,6 +63,10 @@ class SessionView:
 
     session: Session
     seconds_left: int | None
+
+
+# ``cancelled_by`` of an order cancelled from the admin API, page or CLI: platform "ops", the admin's name.
+OPS_PLATFORM = "ops"
 
 
 def iso(ts: float | datetime | None) -> str | None:
@@ -356,7 +360,7 @@ class Ops:
             raise Invalid("reason must be a string of 1 to 500 characters with something visible in it")
         before = self.order(order_id)
         try:
-            cancelled = self.orders.cancel(before.id, reason.strip())
+            cancelled = self.orders.cancel(before.id, reason.strip(), Reporter(OPS_PLATFORM, "", who))
         except OrderNotFound:
             raise NotFound(f"no order {order_id!r}") from None
         except OrderError:

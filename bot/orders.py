@@ -14,6 +14,7 @@ Connection failures become :class:`bot.ports.ServiceError` with a short message
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +24,8 @@ from sqlalchemy.engine import Row
 
 from bot import paging
 from bot.database import guarded, make_engine
-from bot.orders_table import metadata, new_order_id, normalize_order_id, work_orders
-from bot.ports import ORDER_STATUSES, NewOrder, Order, OrderError, OrderNotFound, Reporter, ServiceError
+from bot.orders_table import ensure_schema, new_order_id, normalize_order_id, work_orders
+from bot.ports import ORDER_STATUSES, NewOrder, Order, OrderError, OrderNotFound, Reporter, ServiceError, Tenant
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -75,7 +76,25 @@ def _to_order(row: Row[Any]) -> Order:
         closed_at=m["closed_at"],
         history=list(m["history"] or []),
         cancel_reason=m["cancel_reason"],
+        closed_by=_person(m, "closed_by"),
+        cancelled_by=_person(m, "cancelled_by"),
     )
+
+
+def _person(m: Any, prefix: str) -> Reporter | None:
+    user = m[f"{prefix}_user"]
+    return None if user is None else Reporter(m[f"{prefix}_platform"] or "", m[f"{prefix}_tenant"] or "", user)
+
+
+def _in(scope: Tenant | None) -> list[Any]:
+    """WHERE clauses that keep a query inside one tenant (none for ops, who see every tenant)."""
+    if scope is None:
+        return []
+    return [work_orders.c.reporter_platform == scope.platform, work_orders.c.reporter_tenant == scope.tenant]
+
+
+def _by(prefix: str, who: Reporter) -> dict[str, str]:
+    return {f"{prefix}_platform": who.platform, f"{prefix}_tenant": who.tenant, f"{prefix}_user": who.user}
 
 
 class SqlWorkOrders:
@@ -86,23 +105,20 @@ class SqlWorkOrders:
     """
 
     def __init__(self, database_url: str, engine_options: dict[str, Any] | None = None) -> None:
+        # No I/O here: the app must boot while the database is down (a restart during an outage);
+        # the tables are made on the first call that reaches the database.
         self._engine = make_engine(database_url, engine_options)
-        # No migrations yet: create missing tables and indexes, never alter existing ones.
-        # Switch to Alembic before the first schema change.
-        try:
-            with guarded("creating tables"):
-                try:
-                    metadata.create_all(self._engine)
-                except (sa_exc.ProgrammingError, sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
-                    # Another process created the tables between our check and our CREATE (several
-                    # workers starting on a fresh database). SQLite reports that as an OperationalError
-                    # "table … already exists"; any other OperationalError is a real failure.
-                    if isinstance(exc, sa_exc.OperationalError) and "already exists" not in str(exc.orig):
-                        raise
-                    metadata.create_all(self._engine)
-        except ServiceError:
-            self._engine.dispose()
-            raise
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
+
+    def _ready(self) -> None:
+        """Create missing tables and columns once per process; ServiceError while the database is down."""
+        if self._schema_ready:
+            return
+        with self._schema_lock, guarded("creating tables"):
+            if not self._schema_ready:
+                ensure_schema(self._engine)
+                self._schema_ready = True
 
     @property
     def engine(self) -> Engine:
@@ -116,6 +132,7 @@ class SqlWorkOrders:
 
     def create(self, new: NewOrder) -> tuple[Order, bool]:
         """Insert once per ``report_key``; a repeat or a lost race returns the existing order."""
+        self._ready()
         with guarded("creating order"):
             for _ in range(_ID_ATTEMPTS):
                 now = datetime.now(UTC)
@@ -157,31 +174,37 @@ class SqlWorkOrders:
                         raise
         raise ServiceError("could not allocate a work-order id")
 
-    def close(self, order_id: str, close_photo_key: str, resolved: bool | None, reason: str) -> Order:
+    def close(self, order_id: str, close_photo_key: str, resolved: bool | None, reason: str, by: Reporter) -> Order:
         return self._finish(
             order_id,
             "closing order",
+            by.home,
             status="closed",
             close_photo_key=close_photo_key,
             vlm_resolved=resolved,
             vlm_reason=reason,
+            **_by("closed_by", by),
         )
 
-    def cancel(self, order_id: str, reason: str) -> Order:
-        return self._finish(order_id, "cancelling order", status="cancelled", cancel_reason=reason)
+    def cancel(self, order_id: str, reason: str, by: Reporter, scope: Tenant | None = None) -> Order:
+        return self._finish(
+            order_id, "cancelling order", scope, status="cancelled", cancel_reason=reason, **_by("cancelled_by", by)
+        )
 
-    def _finish(self, order_id: str, action: str, **changes: Any) -> Order:
+    def _finish(self, order_id: str, action: str, scope: Tenant | None, **changes: Any) -> Order:
         """Move an open order to a final status; the WHERE makes the first writer the only winner."""
         oid = normalize_order_id(order_id)
         if oid is None:
             raise OrderNotFound(f"order {order_id!r} not found")
+        self._ready()
+        where = [work_orders.c.id == oid, *_in(scope)]
         with guarded(action), self._engine.begin() as conn:
             result = conn.execute(
                 update(work_orders)
-                .where(work_orders.c.id == oid, work_orders.c.status == "open")
+                .where(*where, work_orders.c.status == "open")
                 .values(closed_at=datetime.now(UTC), **changes)
             )
-            row = conn.execute(select(work_orders).where(work_orders.c.id == oid)).first()
+            row = conn.execute(select(work_orders).where(*where)).first()
         if row is None:
             raise OrderNotFound(f"order {order_id!r} not found")
         order = _to_order(row)
@@ -191,16 +214,18 @@ class SqlWorkOrders:
 
     # -- reads ------------------------------------------------------------------
 
-    def get(self, order_id: str) -> Order | None:
+    def get(self, order_id: str, scope: Tenant | None = None) -> Order | None:
         oid = normalize_order_id(order_id)
         if oid is None:
             return None
+        self._ready()
         with guarded("reading order"), self._engine.connect() as conn:
-            row = conn.execute(select(work_orders).where(work_orders.c.id == oid)).first()
+            row = conn.execute(select(work_orders).where(work_orders.c.id == oid, *_in(scope))).first()
         return None if row is None else _to_order(row)
 
     def open_for(self, reporter: Reporter, limit: int = 10) -> list[Order]:
         """The user's open orders, newest first (what "close" without an id offers)."""
+        self._ready()
         query = (
             select(work_orders)
             .where(
@@ -222,6 +247,7 @@ class SqlWorkOrders:
 
         Raises ValueError for an unknown status or a cursor this method did not hand out.
         """
+        self._ready()
         limit = paging.clamp(limit)
         c = work_orders.c
         query = select(work_orders).order_by(c.created_at.desc(), c.id.desc()).limit(limit + 1)
@@ -245,6 +271,7 @@ class SqlWorkOrders:
         return page, encode_cursor(page[-1].created_at, page[-1].id)
 
     def counts(self) -> dict[str, int]:
+        self._ready()
         counts: dict[str, int] = dict.fromkeys(ORDER_STATUSES, 0)
         query = select(work_orders.c.status, func.count()).group_by(work_orders.c.status)
         with guarded("counting orders"), self._engine.connect() as conn:
@@ -253,6 +280,8 @@ class SqlWorkOrders:
         return counts
 
     def ping(self) -> None:
+        """Raise ServiceError while the database is down; the first success also creates the tables."""
+        self._ready()
         with guarded("ping"), self._engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 

@@ -14,12 +14,16 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Double,
+    Engine,
     Index,
     MetaData,
     String,
     Table,
     Text,
+    inspect,
+    text,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.types import TypeDecorator
 
 # Ids are read aloud and typed on phones: no 0/O or 1/I to confuse.
@@ -70,6 +74,12 @@ work_orders = Table(
     Column("vlm_resolved", Boolean, nullable=True),
     Column("vlm_reason", Text, nullable=True),
     Column("cancel_reason", Text, nullable=True),
+    Column("closed_by_platform", Text, nullable=True),
+    Column("closed_by_tenant", Text, nullable=True),
+    Column("closed_by_user", Text, nullable=True),
+    Column("cancelled_by_platform", Text, nullable=True),
+    Column("cancelled_by_tenant", Text, nullable=True),
+    Column("cancelled_by_user", Text, nullable=True),
     Column("reporter_platform", Text, nullable=False),
     Column("reporter_tenant", Text, nullable=False),
     Column("reporter_user", Text, nullable=False),
@@ -93,3 +103,29 @@ def normalize_order_id(order_id: str) -> str | None:
     """What a user typed (``wo-20261121-abcde ``) → the stored id, or None if it cannot be one."""
     candidate = order_id.strip().upper()
     return candidate if ID_RE.match(candidate) else None
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create what is missing: the table, its indexes, and nullable columns added since it was made.
+
+    No migrations yet: existing columns are never altered. Several processes may run this at once
+    on a fresh database; losing a race to create the same table or column is not an error.
+    """
+    try:
+        metadata.create_all(engine)
+    except (sa_exc.ProgrammingError, sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
+        # SQLite reports "table … already exists" as an OperationalError; any other one is a real failure.
+        if isinstance(exc, sa_exc.OperationalError) and "already exists" not in str(exc.orig):
+            raise
+        metadata.create_all(engine)
+    present = {column["name"] for column in inspect(engine).get_columns(work_orders.name)}
+    for column in work_orders.columns:
+        if column.name in present or not column.nullable:
+            continue
+        ddl = f"ALTER TABLE {work_orders.name} ADD COLUMN {column.name} {column.type.compile(engine.dialect)}"
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(ddl))
+        except (sa_exc.ProgrammingError, sa_exc.OperationalError) as exc:
+            if "duplicate column" not in str(exc.orig) and "already exists" not in str(exc.orig):
+                raise

@@ -32,7 +32,11 @@ class OrderError(ServiceError):
 
 
 class OrderNotFound(OrderError):
-    """No order has that id."""
+    """No order has that id (in the asker's tenant: other tenants' orders do not exist for them)."""
+
+
+class OrderForbidden(OrderError):
+    """The order exists in the asker's tenant, but this action is only for its reporter."""
 
 
 @dataclass(frozen=True)
@@ -83,10 +87,24 @@ class ObjectStore(Protocol):
 
 
 @dataclass(frozen=True)
+class Tenant:
+    """Whose orders these are: a WeCom corp, a Feishu tenant or a Slack team on one platform."""
+
+    platform: str
+    tenant: str
+
+
+@dataclass(frozen=True)
 class Reporter:
+    """A person on a platform: who reported, closed or cancelled an order."""
+
     platform: str
     tenant: str
     user: str
+
+    @property
+    def home(self) -> Tenant:
+        return Tenant(self.platform, self.tenant)
 
 
 @dataclass(frozen=True)
@@ -124,6 +142,8 @@ class Order:
     closed_at: datetime | None
     history: list[dict[str, Any]]
     cancel_reason: str | None = None
+    closed_by: Reporter | None = None
+    cancelled_by: Reporter | None = None
 
 
 class WorkOrders(Protocol):
@@ -131,14 +151,22 @@ class WorkOrders(Protocol):
         """Create the order, or return the one already made for ``new.report_key``; bool = created now."""
         ...
 
-    def get(self, order_id: str) -> Order | None: ...
-
-    def close(self, order_id: str, close_photo_key: str, resolved: bool | None, reason: str) -> Order:
-        """Close an open order. Raises OrderNotFound, or OrderError if it is not open."""
+    def get(self, order_id: str, scope: Tenant | None = None) -> Order | None:
+        """The order, or None; with ``scope``, orders of any other tenant are None too."""
         ...
 
-    def cancel(self, order_id: str, reason: str) -> Order:
-        """Cancel an open order. Raises OrderNotFound, or OrderError if it is not open."""
+    def close(self, order_id: str, close_photo_key: str, resolved: bool | None, reason: str, by: Reporter) -> Order:
+        """Close an open order of ``by``'s tenant, recording ``closed_by``.
+
+        Raises OrderNotFound (also for another tenant's order), or OrderError if it is not open.
+        """
+        ...
+
+    def cancel(self, order_id: str, reason: str, by: Reporter, scope: Tenant | None = None) -> Order:
+        """Cancel an open order, recording ``cancelled_by``; with ``scope``, only an order of that tenant.
+
+        Raises OrderNotFound, or OrderError if it is not open.
+        """
         ...
 
     def open_for(self, reporter: Reporter, limit: int = 10) -> list[Order]: ...

@@ -15,10 +15,11 @@ _SENTENCES: dict[str, dict[str, str]] = {
     },
     "help_idle": {
         "zh": "我可以：\n· 报修：直接发送现场照片\n· 结单：发“结单 WO-…”，再发修复后的照片\n· 关联告警：发“告警 ALM-…”，下一次报修会关联它\n"
-        "· 查询：“我的工单”、“查工单 WO-…”、“状态”\n· 随时发“取消”回到开始",
+        "· 查询：“我的工单”、“查工单 WO-…”、“状态”\n· 撤回自己报的工单：“取消工单 WO-…”\n· 随时发“取消”回到开始",
         "en": 'I can:\n· report: just send a photo of the problem\n· close: send "close WO-…", then a photo of the '
         'fixed site\n· link an alarm: send "alarm ALM-…" and the next report is linked to it\n· look up: "my orders", '
-        '"order WO-…", "status"\n· send "cancel" at any time to start over',
+        '"order WO-…", "status"\n· withdraw an order you reported: "cancel WO-…"\n· send "cancel" at any time '
+        "to start over",
     },
     "help_waiting_location": {
         "zh": "我在等问题的位置：发送文字地址（如“3号楼2层东侧走廊”）或分享位置。\n也可以：回复数字或“类型 漏水”改类型，发新照片替换，发“取消”放弃。",
@@ -163,6 +164,18 @@ _SENTENCES: dict[str, dict[str, str]] = {
     "order_not_found": {
         "zh": "找不到工单 {order_id}，请核对工单号。",
         "en": "I cannot find order {order_id}; please check the id.",
+    },
+    "withdrawn": {
+        "zh": "工单 {order_id} 已取消（报告人撤回）。",
+        "en": "Order {order_id} is cancelled (withdrawn by you, its reporter).",
+    },
+    "withdraw_not_reporter": {
+        "zh": "只有报告人可以取消工单 {order_id}。如需撤销，请联系报告人或值班运维。",
+        "en": "Only the person who reported {order_id} can cancel it; ask them or the on-call ops team.",
+    },
+    "withdraw_not_open": {
+        "zh": "工单 {order_id} 已{status}，无法取消。",
+        "en": "Order {order_id} is already {status}; it cannot be cancelled.",
     },
     "order_not_open": {
         "zh": "工单 {order_id} 已{status}，无需结单。",

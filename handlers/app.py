@@ -47,7 +47,8 @@ def create_app(
 
     app.register_blueprint(health.blueprint(runtime))
     metrics.register(app, runtime, ops.session_counts)
-    app.register_blueprint(generic.blueprint(runtime))
+    if settings.generic_webhook_mode != "off":
+        app.register_blueprint(generic.blueprint(runtime))
     enabled = []
     for name, module in sorted(runtime.platforms.items()):
         if module.enabled(settings):
@@ -57,13 +58,21 @@ def create_app(
     cli.register(app, runtime)
     _register_errors(app)
     log.info(
-        "platforms on: %s; store: %s; VLM: %s; storage: %s",
-        ", ".join(enabled) or "none (generic webhook only)",
+        "platforms on: %s; generic webhook: %s; store: %s; VLM: %s; storage: %s",
+        ", ".join(enabled) or "none",
+        _GENERIC_WEBHOOK[settings.generic_webhook_mode],
         "redis" if settings.redis_url else "in-process (single process only)",
         "on" if runtime.services.vlm else "off (users pick the type)",
         "s3" if settings.s3_bucket else f"local folder {settings.storage_dir}",
     )
     return app
+
+
+_GENERIC_WEBHOOK = {
+    "token": "on (bearer token)",
+    "open": "OPEN to anyone (embedded defaults, no REDIS_URL; set GENERIC_WEBHOOK_TOKEN to close it)",
+    "off": "off (REDIS_URL is set and GENERIC_WEBHOOK_TOKEN is not)",
+}
 
 
 def runtime_of(app: Flask) -> Runtime:

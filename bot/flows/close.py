@@ -23,7 +23,7 @@ class CloseFlow(TurnBase):
         order_id = self.intent.arg
         try:
             if order_id:
-                order = orders.get(order_id)
+                order = orders.get(order_id, self.reporter().home)
             else:
                 mine = orders.open_for(self.reporter())
                 if not mine:
@@ -58,7 +58,7 @@ class CloseFlow(TurnBase):
         order_id = self.pending.get("order_id", "")
         services = self.services
         try:
-            order = services.orders.get(order_id)
+            order = services.orders.get(order_id, self.reporter().home)
         except ServiceError:
             raise self.refuse("orders", "orders_down") from None
         if order is None or order.status != "open":
@@ -88,7 +88,7 @@ class CloseFlow(TurnBase):
         self.user_entry["image_key"] = key
         resolved, reason = self._verdict(order, before, Photo(after, after_type, self.photo_url(key)))
         try:
-            self.closed = services.orders.close(order.id, key, resolved, reason)
+            self.closed = services.orders.close(order.id, key, resolved, reason, self.reporter())
         except OrderError:
             self.say("close_race", order_id=order.id, status=self.t("status_closed"))
             raise Abandoned(order.id) from None

@@ -1,4 +1,5 @@
-"""Replies that change no state: help, status, the user's orders, one order, and short hints.
+"""Replies that leave the session's state as it is: help, status, the user's orders, one order,
+the reporter withdrawing an order, and short hints.
 
 ``RESPONDERS`` names them for ``bot.machine.ROUTES``; a test holds the two to each other.
 """
@@ -10,7 +11,9 @@ from datetime import datetime
 
 from bot.flows.report import ReportFlow
 from bot.machine import CLOSE_PHOTO, CONFIRM, IDLE, LOCATION
-from bot.ports import ServiceError
+from bot.ports import OrderError, ServiceError
+
+WITHDRAWN_REASON = "cancelled by reporter"
 
 
 class Lookups(ReportFlow):
@@ -49,7 +52,7 @@ class Lookups(ReportFlow):
 
     def say_order(self) -> None:
         try:
-            order = self.services.orders.get(self.intent.arg)
+            order = self.services.orders.get(self.intent.arg, self.reporter().home)
         except ServiceError:
             self.fail("orders", "orders_down")
             return
@@ -72,6 +75,28 @@ class Lookups(ReportFlow):
             created=_when(order.created_at),
             closed=closed,
         )
+
+    def withdraw_order(self) -> None:
+        """``取消工单 WO-…``: the reporter withdraws an open order; others in the tenant are refused."""
+        orders, me, order_id = self.services.orders, self.reporter(), self.intent.arg
+        try:
+            order = orders.get(order_id, me.home)
+            if order is not None and order.reporter == me and order.status == "open":
+                try:
+                    order = orders.cancel(order.id, WITHDRAWN_REASON, me, me.home)
+                    self.say("withdrawn", order_id=order.id)
+                    return
+                except OrderError:  # closed or cancelled by someone else since we read it
+                    order = orders.get(order_id, me.home)
+        except ServiceError:
+            self.fail("orders", "orders_down")
+            return
+        if order is None:
+            self.say("order_not_found", order_id=order_id)
+        elif order.reporter != me:
+            self.say("withdraw_not_reporter", order_id=order.id)
+        else:
+            self.say("withdraw_not_open", order_id=order.id, status=self.t(f"status_{order.status}"))
 
     def say_unsupported(self) -> None:
         self.say("unsupported_kind")
@@ -97,6 +122,7 @@ RESPONDERS: dict[str, Callable[[Lookups], None]] = {
     "say_status": Lookups.say_status,
     "say_my_orders": Lookups.say_my_orders,
     "say_order": Lookups.say_order,
+    "withdraw_order": Lookups.withdraw_order,
     "say_unsupported": Lookups.say_unsupported,
     "say_idle_hint": Lookups.say_idle_hint,
     "say_need_location": Lookups.say_need_location,

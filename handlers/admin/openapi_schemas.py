@@ -142,6 +142,12 @@ SCHEMAS: dict[str, Any] = {
             "took_ms": {"type": "number"},
         },
     },
+    "Person": {
+        "description": 'Who closed or cancelled an order; platform "ops" with the admin\'s name for an ops cancel.',
+        "type": "object",
+        "required": ["platform", "tenant", "user"],
+        "properties": {"platform": STR, "tenant": STR, "user": STR},
+    },
     "Photo": {"type": "object", "required": ["key", "url"], "properties": {"key": STR, "url": nullable(STR)}},
     "Order": {
         "type": "object",
@@ -177,6 +183,8 @@ SCHEMAS: dict[str, Any] = {
             "vlm_resolved": nullable({"type": "boolean"}),
             "vlm_reason": nullable(STR),
             "cancel_reason": nullable(STR),
+            "closed_by": nullable(ref("Person")),
+            "cancelled_by": nullable(ref("Person")),
             "report_photo": nullable(ref("Photo")),
             "close_photo": nullable(ref("Photo")),
         },

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from bot.audit import AuditEntry
 from bot.ops import Ops, SessionView, iso, pending_summary, waiting_for
 from bot.paging import Page
-from bot.ports import Order
+from bot.ports import Order, Reporter
 from bot.session_index import split_key
 
 T = TypeVar("T")
@@ -62,6 +62,12 @@ def session_detail(ops: Ops, view: SessionView) -> Shaped:
     return {**session_row(view), "pending": pending, "history": history, "created_at": iso(session.created_at)}
 
 
+def _person(who: Reporter | None) -> Shaped | None:
+    if who is None:
+        return None
+    return {"platform": who.platform, "tenant": who.tenant, "user": who.user}
+
+
 def order_row(ops: Ops, order: Order) -> Shaped:
     """An order in a list, with links to its photos."""
     r = order.reporter
@@ -86,6 +92,8 @@ def order_row(ops: Ops, order: Order) -> Shaped:
         "vlm_resolved": order.vlm_resolved,
         "vlm_reason": order.vlm_reason,
         "cancel_reason": order.cancel_reason,
+        "closed_by": _person(order.closed_by),
+        "cancelled_by": _person(order.cancelled_by),
         "report_photo": _photo(ops, order.report_photo_key),
         "close_photo": _photo(ops, order.close_photo_key),
     }

@@ -301,20 +301,20 @@ def test_a_worker_killed_inside_a_turn_does_not_wedge_the_user(
 
 
 def test_workers_starting_together_on_a_fresh_sqlite_database_all_start(tmp_path: Path) -> None:
-    """Several web workers (gunicorn -w N) open a new SQLite file at once: each may race to CREATE TABLE."""
-    workers = 6
-    for attempt in range(3):
-        url = f"sqlite:///{tmp_path / f'fresh-{attempt}.db'}"
-        barrier, results = SPAWN.Barrier(workers), SPAWN.Queue()
-        procs = [SPAWN.Process(target=open_orders, args=(url, barrier, results)) for _ in range(workers)]
+    """Several web workers (gunicorn -w N) open a new SQLite file at once: each may race to switch it to WAL
+    (which fails at once with "database is locked" instead of waiting) and to CREATE TABLE."""
+    workers, attempts = 16, 12
+    urls = [f"sqlite:///{tmp_path / f'fresh-{attempt}.db'}" for attempt in range(attempts)]
+    barrier, results = SPAWN.Barrier(workers), SPAWN.Queue()
+    procs = [SPAWN.Process(target=open_orders, args=(urls, barrier, results)) for _ in range(workers)]
+    for p in procs:
+        p.start()
+    try:
+        outcomes = [results.get(timeout=60) for _ in range(workers * attempts)]
+    finally:
         for p in procs:
-            p.start()
-        try:
-            outcomes = [results.get(timeout=60) for _ in procs]
-        finally:
-            for p in procs:
-                p.join(timeout=10)
-                if p.is_alive():
-                    p.kill()
-        failures = [o for o in outcomes if o != "ok"]
-        assert failures == [], failures[0]
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+    failures = [o for o in outcomes if o != "ok"]
+    assert failures == [], f"{len(failures)} of {len(outcomes)} failed; the first: {failures[0]}"

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 from flask import Flask
+from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from bot.config import Settings
@@ -93,8 +94,19 @@ class Web:
         return self.send(location={"latitude": lat, "longitude": lng, "label": label})
 
 
-def flask_post(app: Flask) -> Callable[[dict], tuple[int, dict]]:
+WEBHOOK_TOKEN = "e2e-generic-token"
+WEBHOOK_AUTH = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
+
+
+def authorized_client(app: Flask) -> FlaskClient:
+    """A client that sends the generic webhook's bearer token (needed whenever REDIS_URL is set)."""
     client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = WEBHOOK_AUTH["Authorization"]
+    return client
+
+
+def flask_post(app: Flask) -> Callable[[dict], tuple[int, dict]]:
+    client = authorized_client(app)
 
     def post(body: dict) -> tuple[int, dict]:
         # Encoded as a client would (stdlib json escapes non-ASCII, so lone surrogates travel as \ud800).
@@ -152,6 +164,7 @@ def base_settings(tmp_path: Path, vlm: FakeOpenAI, s3: LocalS3) -> Settings:
     tag = uuid.uuid4().hex[:10]
     return Settings(
         redis_url=REDIS_URL,
+        generic_webhook_token=WEBHOOK_TOKEN,
         redis_prefix=f"e2e{tag}",
         lock_timeout_seconds=5,
         database_url=f"sqlite:///{tmp_path / f'orders-{tag}.db'}",
@@ -325,7 +338,7 @@ def test_report_and_close_with_postgres_orders(build: Callable[..., Stack], pg_o
     assert sorted([row.report_photo_key, row.close_photo_key]) == stack.objects()
     assert row.vlm_reason == FIXED["reason"]
     assert isinstance(row.history, list) and row.history
-    assert stack.app.test_client().get("/readyz").status_code == 200
+    assert authorized_client(stack.app).get("/readyz").status_code == 200
 
 
 @pytest.fixture
@@ -501,7 +514,7 @@ def test_oversized_image_is_413_with_a_reply_and_stores_nothing(build: Callable[
     assert stack.session_json() is None
 
     # a body over the HTTP limit is refused before it is parsed, still as JSON
-    response = stack.app.test_client().post(
+    response = authorized_client(stack.app).post(
         "/webhook/generic",
         data=json.dumps({"user_id": USER, "image_base64": "A" * 300_000}),
         content_type="application/json",
@@ -551,7 +564,9 @@ ODD_BODIES: list[Any] = [
 @pytest.mark.parametrize("body", ODD_BODIES, ids=range(len(ODD_BODIES)))
 def test_odd_bodies_are_answered_never_500(stack: Stack, body: Any) -> None:
     # json.dumps escapes lone surrogates as a real client would; the app's own encoder would not.
-    response = stack.app.test_client().post("/webhook/generic", data=json.dumps(body), content_type="application/json")
+    response = authorized_client(stack.app).post(
+        "/webhook/generic", data=json.dumps(body), content_type="application/json"
+    )
     assert response.status_code in (200, 400), (response.status_code, response.get_data()[:200])
     assert response.is_json
     data = response.get_json()
@@ -559,7 +574,7 @@ def test_odd_bodies_are_answered_never_500(stack: Stack, body: Any) -> None:
 
 
 def test_other_methods_and_raw_bodies_are_not_500(stack: Stack) -> None:
-    client = stack.app.test_client()
+    client = authorized_client(stack.app)
     assert client.get("/webhook/generic").status_code == 405
     for raw in (b"", b"{", b"\xff\xfe\x00", b'{"user_id": "a", "text": "\\ud800"}'):
         response = client.post("/webhook/generic", data=raw, content_type="application/json")
@@ -620,7 +635,7 @@ def _closed_port() -> int:
 
 def test_redis_down_is_503_never_500(build: Callable[..., Stack]) -> None:
     stack = build(redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
-    client = stack.app.test_client()
+    client = authorized_client(stack.app)
 
     for body in (
         {"user_id": USER, "text": "帮助"},
@@ -644,7 +659,7 @@ def test_redis_down_is_503_never_500(build: Callable[..., Stack]) -> None:
 
 
 def test_readyz_is_200_with_everything_up(stack: Stack) -> None:
-    ready = stack.app.test_client().get("/readyz")
+    ready = authorized_client(stack.app).get("/readyz")
     assert ready.status_code == 200
     assert ready.get_json()["checks"] == {"redis": "ok", "database": "ok"}
 
@@ -689,7 +704,7 @@ def test_through_a_real_http_server(stack: Stack) -> None:
             f"{base}/webhook/generic",
             data=json.dumps(body).encode(),
             method="POST",
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **WEBHOOK_AUTH},
         )
         try:
             with opener.open(request, timeout=10) as response:

@@ -34,6 +34,8 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 ID_FORMAT = re.compile(r"^WO-\d{8}-[23456789ABCDEFGHJKLMNPQRSTUVWXYZ]{5}$")
 ALICE = Reporter("slack", "T1", "alice")
 BOB = Reporter("wecom", "corp", "bob")
+CAROL = Reporter("slack", "T1", "carol")  # ALICE's colleague: same platform and tenant
+MALLORY = Reporter("slack", "T666", "alice")  # same user id, another Slack team
 
 
 def new_order(report_key: str, reporter: Reporter = ALICE, **changes: object) -> NewOrder:
@@ -106,10 +108,11 @@ def pg_orders(schema: str) -> Iterator[SqlWorkOrders]:
     repo.dispose()
 
 
-def test_constructor_creates_the_folder_and_uses_wal(tmp_path: Path) -> None:
+def test_first_use_creates_the_folder_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "orders.db"
     repo = SqlWorkOrders(f"sqlite:///{path}")
     try:
+        repo.ping()
         assert path.exists()
         with repo.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -179,39 +182,72 @@ def test_history_round_trips_as_json(orders: SqlWorkOrders) -> None:
 def test_close_wins_once(orders: SqlWorkOrders) -> None:
     order, _ = orders.create(new_order("rk-1"))
 
-    closed = orders.close(order.id.lower(), "img/after.jpg", True, "floor is dry")
+    closed = orders.close(order.id.lower(), "img/after.jpg", True, "floor is dry", CAROL)
 
     assert closed.status == "closed"
     assert closed.close_photo_key == "img/after.jpg"
     assert closed.vlm_resolved is True and closed.vlm_reason == "floor is dry"
     assert closed.closed_at is not None and closed.closed_at >= closed.created_at
+    assert closed.closed_by == CAROL and closed.cancelled_by is None
     assert orders.get(order.id) == closed
     with pytest.raises(OrderError, match="not open: closed"):
-        orders.close(order.id, "img/again.jpg", False, "second try")
+        orders.close(order.id, "img/again.jpg", False, "second try", CAROL)
     with pytest.raises(OrderError, match="not open: closed"):
-        orders.cancel(order.id, "too late")
+        orders.cancel(order.id, "too late", ALICE)
     assert orders.get(order.id) == closed
 
 
 def test_close_and_cancel_of_unknown_orders(orders: SqlWorkOrders) -> None:
     with pytest.raises(OrderNotFound):
-        orders.close("WO-20990101-ABCDE", "img/x.jpg", True, "ok")
+        orders.close("WO-20990101-ABCDE", "img/x.jpg", True, "ok", CAROL)
     with pytest.raises(OrderNotFound):
-        orders.cancel("not an id", "why")
+        orders.cancel("not an id", "why", ALICE)
 
 
 def test_cancel(orders: SqlWorkOrders) -> None:
     order, _ = orders.create(new_order("rk-1"))
 
-    cancelled = orders.cancel(order.id, "duplicate report")
+    cancelled = orders.cancel(order.id, "duplicate report", ALICE)
 
     assert cancelled.status == "cancelled"
     assert cancelled.cancel_reason == "duplicate report"
+    assert cancelled.cancelled_by == ALICE and cancelled.closed_by is None
     assert cancelled.closed_at is not None
     assert cancelled.close_photo_key is None and cancelled.vlm_resolved is None
     with pytest.raises(OrderError, match="not open: cancelled"):
-        orders.close(order.id, "img/after.jpg", True, "fixed")
+        orders.close(order.id, "img/after.jpg", True, "fixed", CAROL)
     assert orders.counts() == {"open": 0, "closed": 0, "cancelled": 1}
+
+
+def test_another_tenant_cannot_see_close_or_cancel_an_order(orders: SqlWorkOrders) -> None:
+    order, _ = orders.create(new_order("rk-1"))
+
+    assert orders.get(order.id, MALLORY.home) is None
+    assert orders.get(order.id, ALICE.home) == order
+    with pytest.raises(OrderNotFound):
+        orders.close(order.id, "img/after.jpg", True, "fixed", MALLORY)
+    with pytest.raises(OrderNotFound):
+        orders.cancel(order.id, "mine now", MALLORY, MALLORY.home)
+    assert orders.get(order.id) == order  # untouched
+
+    assert orders.cancel(order.id, "dup", Reporter("ops", "", "admin")).cancelled_by == Reporter("ops", "", "admin")
+
+
+def test_columns_added_since_the_table_was_made_are_added_on_first_use(tmp_path: Path) -> None:
+    """A deployment whose table predates closed_by/cancelled_by keeps its rows and gains the columns."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = SqlWorkOrders(url)
+    order, _ = old.create(new_order("rk-1"))
+    with old.engine.begin() as conn:
+        for column in ("closed_by_platform", "closed_by_tenant", "closed_by_user"):
+            conn.exec_driver_sql(f"ALTER TABLE work_orders DROP COLUMN {column}")
+    old.dispose()
+
+    upgraded = SqlWorkOrders(url)
+    try:
+        assert upgraded.close(order.id, "img/after.jpg", True, "fixed", CAROL).closed_by == CAROL
+    finally:
+        upgraded.dispose()
 
 
 def test_concurrent_closes_have_one_winner(orders: SqlWorkOrders) -> None:
@@ -222,7 +258,7 @@ def test_concurrent_closes_have_one_winner(orders: SqlWorkOrders) -> None:
     def close(n: int) -> None:
         barrier.wait()
         try:
-            orders.close(order.id, f"img/after-{n}.jpg", True, f"closer {n}")
+            orders.close(order.id, f"img/after-{n}.jpg", True, f"closer {n}", CAROL)
             outcomes.append("won")
         except OrderError:
             outcomes.append("lost")
@@ -240,7 +276,7 @@ def test_open_for_lists_only_that_users_open_orders_newest_first(orders: SqlWork
     a2, _ = orders.create(new_order("a2"))
     a3, _ = orders.create(new_order("a3"))
     orders.create(new_order("b1", reporter=BOB))
-    orders.close(a2.id, "img/after.jpg", True, "fixed")
+    orders.close(a2.id, "img/after.jpg", True, "fixed", CAROL)
 
     assert [o.id for o in orders.open_for(ALICE)] == [a3.id, a1.id]
     assert [o.id for o in orders.open_for(ALICE, limit=1)] == [a3.id]
@@ -270,7 +306,7 @@ def test_list_filters_by_status_and_text(orders: SqlWorkOrders) -> None:
     leak, _ = orders.create(new_order("rk-1", description="Water leak in pump room"))
     fire, _ = orders.create(new_order("rk-2", description="smoke near 100%_exit", location_text="Gate B"))
     bob, _ = orders.create(new_order("rk-3", reporter=BOB, description="broken light"))
-    orders.close(leak.id, "img/after.jpg", True, "fixed")
+    orders.close(leak.id, "img/after.jpg", True, "fixed", CAROL)
 
     assert [o.id for o in orders.list(status="closed")[0]] == [leak.id]
     assert {o.id for o in orders.list(status="open")[0]} == {fire.id, bob.id}
@@ -343,43 +379,47 @@ def test_two_repositories_on_one_file_see_each_other(tmp_path: Path) -> None:
     try:
         order, _ = one.create(new_order("rk-1"))
         assert two.create(new_order("rk-1")) == (order, False)
-        two.cancel(order.id, "dup")
+        two.cancel(order.id, "dup", ALICE)
         assert one.counts() == {"open": 0, "closed": 0, "cancelled": 1}
     finally:
         one.dispose()
         two.dispose()
 
 
-def test_unreachable_database_is_a_service_error(tmp_path: Path) -> None:
-    # a directory cannot be opened as a database file
+def test_unreachable_database_is_a_service_error_on_use_not_at_construction(tmp_path: Path) -> None:
+    # a directory cannot be opened as a database file; building the repository must not fail (the app boots)
+    repo = SqlWorkOrders(f"sqlite:///{tmp_path}")
     with pytest.raises(ServiceError, match="unavailable") as caught:
-        SqlWorkOrders(f"sqlite:///{tmp_path}")
+        repo.ping()
     assert str(tmp_path) not in str(caught.value)
+    with pytest.raises(ServiceError):
+        repo.get("WO-20990101-ABCDE")
 
 
 def test_counts_by_status(orders: SqlWorkOrders) -> None:
     a1, _ = orders.create(new_order("a1"))
     a2, _ = orders.create(new_order("a2"))
     orders.create(new_order("b1", reporter=BOB))
-    orders.close(a1.id, "img/after.jpg", True, "fixed")
-    orders.cancel(a2.id, "dup")
+    orders.close(a1.id, "img/after.jpg", True, "fixed", CAROL)
+    orders.cancel(a2.id, "dup", ALICE)
     assert orders.counts() == {"open": 1, "closed": 1, "cancelled": 1}
 
 
 # -- PostgreSQL only -----------------------------------------------------------------------------------------
 def test_tables_live_in_the_test_schema_with_psycopg3(pg_orders: SqlWorkOrders, schema: str) -> None:
     assert pg_orders.engine.dialect.driver == "psycopg"
+    pg_orders.ping()  # the first use creates the tables
     with pg_orders.engine.connect() as conn:
         found = conn.exec_driver_sql(
             "SELECT table_schema FROM information_schema.tables WHERE table_name = 'work_orders'"
             " AND table_schema = current_schema()"
         ).scalar()
     assert found == schema
-    pg_orders.ping()
 
 
 def test_unreachable_server_is_a_service_error_without_the_password() -> None:
     # port 1 on loopback: nothing listens there, the connection is refused at once
+    repo = SqlWorkOrders("postgresql://wobot:s3cret-pw@127.0.0.1:1/orders")
     with pytest.raises(ServiceError, match="unavailable") as caught:
-        SqlWorkOrders("postgresql://wobot:s3cret-pw@127.0.0.1:1/orders")
+        repo.ping()
     assert "s3cret-pw" not in str(caught.value)

@@ -6,13 +6,20 @@ import traceback
 from typing import Any
 
 
-def open_orders(database_url: str, barrier: Any, results: Any) -> None:
-    """Open the work-order repository at the same instant as the other workers (tables get created)."""
-    try:
-        from bot.orders import SqlWorkOrders
+def open_orders(database_urls: list[str], barrier: Any, results: Any) -> None:
+    """For each URL: connect at the same instant as the other workers, then use the repository."""
+    from bot.database import make_engine
+    from bot.orders import SqlWorkOrders
 
-        barrier.wait(60)
-        SqlWorkOrders(database_url).dispose()
-        results.put("ok")
-    except BaseException:
-        results.put(traceback.format_exc())
+    for url in database_urls:
+        try:
+            engine = make_engine(url, None)  # no I/O yet: the race starts at the barrier
+            barrier.wait(60)
+            engine.connect().close()  # a new connection's set-up (WAL) on a file nobody has set up yet
+            engine.dispose()
+            orders = SqlWorkOrders(url)
+            orders.ping()  # the first use creates the tables
+            orders.dispose()
+            results.put("ok")
+        except BaseException:
+            results.put(traceback.format_exc())

@@ -388,6 +388,8 @@ def test_page_delete_ttl_orders_and_thumbnails(app: Flask, client: FlaskClient) 
     assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg" and len(thumb.data) < len(photo(1))
     assert order_id in client.get(f"/admin/orders/{order_id}").get_data(as_text=True)
     assert client.post(f"/admin/orders/{order_id}/cancel", data={"csrf": token, "reason": "dup"}).status_code == 302
+    cancelled = client.get(f"/admin/orders/{order_id}").get_data(as_text=True)
+    assert re.search(r"<dt>Cancelled by</dt><dd>[^<]+ \(ops\)</dd>", cancelled), cancelled
     assert client.post(f"/admin/sessions/{user.key}/delete", data={"csrf": token}).status_code == 302
     assert client.get(f"/admin/sessions/{user.key}").status_code == 404
     assert client.get("/admin/images/../../etc/passwd").status_code == 404

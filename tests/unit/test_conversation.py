@@ -587,7 +587,7 @@ def test_close_unknown_order(chat: Chat) -> None:
 
 
 def test_close_an_order_that_is_not_open(chat: Chat, orders: SqlWorkOrders, open_order: Order) -> None:
-    orders.close(open_order.id, open_order.report_photo_key, True, "done")
+    orders.close(open_order.id, open_order.report_photo_key, True, "done", open_order.reporter)
     r = chat.text(f"close {open_order.id}")
     assert texts(r) == [say("zh", "order_not_open", order_id=open_order.id, status=say("zh", "status_closed"))]
     assert r.state == "idle"
@@ -702,7 +702,7 @@ def test_close_without_id_and_no_open_orders(chat: Chat) -> None:
 
 def test_close_when_the_order_was_closed_meanwhile(chat: Chat, orders: SqlWorkOrders, open_order: Order) -> None:
     chat.text(f"结单 {open_order.id}")
-    orders.close(open_order.id, open_order.report_photo_key, True, "closed by ops")
+    orders.close(open_order.id, open_order.report_photo_key, True, "closed by ops", open_order.reporter)
     r = chat.image(pic(3))
     assert texts(r) == [say("zh", "close_race", order_id=open_order.id, status=say("zh", "status_closed"))]
     assert r.state == "idle"

@@ -152,6 +152,32 @@ def test_bearer_token(make_client: Callable[..., FlaskClient], header: str | Non
         assert "error" in r.get_json()
 
 
+@pytest.mark.parametrize(
+    ("redis_url", "token", "status", "logged"),
+    [
+        ("", "", 200, "generic webhook: OPEN to anyone"),  # embedded defaults: a newcomer can try the bot
+        ("redis://127.0.0.1:6379/0", "", 404, "generic webhook: off (REDIS_URL is set"),  # secure by default
+        ("redis://127.0.0.1:6379/0", "s3cret", 200, "generic webhook: on (bearer token)"),
+    ],
+)
+def test_the_generic_webhook_is_closed_on_a_real_deployment_without_a_token(
+    make_client: Callable[..., FlaskClient],
+    caplog: pytest.LogCaptureFixture,
+    redis_url: str,
+    token: str,
+    status: int,
+    logged: str,
+) -> None:
+    with caplog.at_level("INFO", logger="handlers.app"):
+        client = make_client(redis_url=redis_url, generic_webhook_token=token)
+    assert any(logged in r.getMessage() for r in caplog.records), [r.getMessage() for r in caplog.records]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    r = client.post(URL, json={"user_id": "alice", "tenant": "acme", "text": "hi"}, headers=headers)
+    assert r.status_code == status
+    if status == 404:  # the same answer as any unknown URL: nothing says a webhook is there
+        assert r.get_json() == client.post("/webhook/nothing-here", json={}).get_json()
+
+
 # -- bad requests ---------------------------------------------------------------------------------------------
 LONG = "x" * 129
 BAD_BODIES: list[tuple[str, Any]] = [
