@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from bot.config import Settings
 from bot.replies import say
@@ -82,6 +83,7 @@ def test_boots_with_the_database_down_and_creates_tables_when_it_is_back(
                 forwarder.close()
     finally:
         wipe_prefix(redis_client, settings.redis_prefix)
+    query = sql.SQL("SELECT reporter_tenant FROM {}.work_orders WHERE id = %s").format(sql.Identifier(schema))
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
-        row = conn.execute(f'SELECT reporter_tenant FROM "{schema}".work_orders WHERE id = %s', (order_id,)).fetchone()
+        row = conn.execute(query, (order_id,)).fetchone()
     assert row == ("acme",)
