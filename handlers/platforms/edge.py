@@ -21,6 +21,7 @@ from flask import Blueprint, Response, request
 
 from bot.messages import MAX_TEXT, Incoming, Location, storable
 from bot.ports import StoreUnavailable
+from handlers import safe_json
 from handlers.platforms.http_client import DownloadError
 from handlers.platforms.tokens import TokenError
 
@@ -150,6 +151,20 @@ def fresh(timestamp: str, window_seconds: int, now: float | None = None) -> bool
     return abs((time.time() if now is None else now) - moment) <= window_seconds
 
 
+def json_object(raw: bytes | str, what: str = "body") -> dict[str, Any]:
+    """A platform's JSON object, depth-checked and with every string storable; ``Rejected`` (400) if not."""
+    try:
+        return safe_json.loads_object(raw, what)
+    except safe_json.BadJson as exc:
+        raise Rejected(400, str(exc)) from None
+
+
+def string(data: dict[str, Any], key: str) -> str:
+    """``data[key]`` when it is a string, else "" (a missing field and a list where text belongs look alike)."""
+    value = data.get(key)
+    return value if isinstance(value, str) else ""
+
+
 def blueprint(runtime: Runtime, module: PlatformModule) -> Blueprint:
     """``/webhook/<platform>``: the request handed to ``module.parse`` as a ``WebhookRequest``."""
     platform = module.PLATFORM
@@ -177,15 +192,26 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
     except Rejected as exc:
         log.warning("%s webhook refused (%d): %s", platform, exc.status, exc.reason, extra={"platform": platform})
         return _text(exc.status, exc.reason)
-    except Exception:  # a bug in parsing must not become a 5xx that the platform retries forever
-        log.exception("%s webhook could not be parsed", platform, extra={"platform": platform})
+    except Exception as exc:
+        # One line, no traceback: whoever sends a body that finds such a bug must not be able to flood the log.
+        log.error(
+            "%s webhook could not be parsed (a parser bug): %s: %.200s",
+            platform,
+            type(exc).__name__,
+            exc,
+            extra={"platform": platform},
+        )
         return _text(400, "malformed request")
     if isinstance(outcome, Handshake):
         return Response(outcome.body, status=200, content_type=outcome.content_type)
     if isinstance(outcome, Accepted):
         try:
             first_time = all(
-                [runtime.store.claim(platform, ident, settings.dedupe_ttl_seconds) for ident in outcome.dedupe if ident]
+                [
+                    runtime.store.claim(platform, storable(ident), settings.dedupe_ttl_seconds)
+                    for ident in outcome.dedupe
+                    if ident
+                ]
             )
         except StoreUnavailable as exc:
             log.warning("%s webhook: store unavailable: %s", platform, exc, extra={"platform": platform})

@@ -34,8 +34,10 @@ from handlers.platforms.edge import (
     Rejected,
     WebhookRequest,
     fresh,
+    json_object,
     make_job,
     photo_fetcher,
+    string,
 )
 from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry
 from handlers.platforms.tokens import TokenError, TokenSource
@@ -83,7 +85,7 @@ def enabled(settings: Settings) -> bool:
 def parse(settings: Settings, request: WebhookRequest, now: float | None = None) -> Outcome:
     """verify → decrypt → handshake → token → drop non-user → parse (pure: no Flask, no I/O)."""
     body, headers = request.body, request.headers
-    data = _json_object(body, "body")
+    data = json_object(body)
     key = settings.feishu_encrypt_key
     lower = {k.lower(): v for k, v in headers.items()}
     signature = lower.get("x-lark-signature", "")
@@ -104,7 +106,11 @@ def parse(settings: Settings, request: WebhookRequest, now: float | None = None)
             plain = crypto.feishu_decrypt(key, data["encrypt"])
         except crypto.CryptoError as exc:
             raise Rejected(400, f"cannot decrypt: {exc}") from None
-        data = _json_object(plain.encode(), "decrypted body")
+        data = json_object(plain, "decrypted body")
+    elif key:
+        # With an Encrypt Key set, Feishu encrypts every callback, the URL check included: a plaintext
+        # body did not come from Feishu (and an unsigned handshake would otherwise pass on the token alone).
+        raise Rejected(400, "plaintext body refused: FEISHU_ENCRYPT_KEY is set, so callbacks must be encrypted")
     if data.get("type") == "url_verification":
         # Feishu does not sign the URL check; the token (inside the encryption, if on) authenticates it.
         _check_token(settings, data.get("token"))
@@ -122,16 +128,6 @@ def parse(settings: Settings, request: WebhookRequest, now: float | None = None)
     if header.get("event_type") != "im.message.receive_v1":
         return Ignored(f"event {header.get('event_type')}")
     return _message(header, data.get("event"))
-
-
-def _json_object(raw: bytes, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise Rejected(400, f"{what} is not JSON") from None
-    if not isinstance(data, dict):
-        raise Rejected(400, f"{what} must be a JSON object")
-    return data
 
 
 def _check_token(settings: Settings, token: Any) -> None:
@@ -152,13 +148,8 @@ def _message(header: dict[str, Any], event: Any) -> Outcome:
     message_id, chat_id = message.get("message_id"), message.get("chat_id")
     if not all(isinstance(v, str) and v for v in (open_id, tenant, message_id)):
         raise Rejected(400, "event lacks sender open_id, tenant_key or message_id")
-    kind_raw = str(message.get("message_type") or "")
-    try:
-        content = json.loads(message.get("content") or "{}")
-    except (TypeError, ValueError):
-        raise Rejected(400, "message.content is not JSON") from None
-    if not isinstance(content, dict):
-        raise Rejected(400, "message.content must be a JSON object")
+    kind_raw = string(message, "message_type")
+    content = json_object(string(message, "content") or "{}", "message.content")
     common: dict[str, Any] = {
         "tenant": tenant,
         "user": open_id,
@@ -167,12 +158,12 @@ def _message(header: dict[str, Any], event: Any) -> Outcome:
         "reply_to": message_id,
     }
     if kind_raw == "text":
-        text = _MENTION.sub("", str(content.get("text") or "")).strip()
+        text = _MENTION.sub("", string(content, "text")).strip()
         if not text:
             return Ignored("empty text (a bare mention)")
         job = make_job(PLATFORM, kind="text", text=text, **common)
-    elif kind_raw == "image" and content.get("image_key"):
-        job = make_job(PLATFORM, kind="image", image=_image_ref(message_id, content["image_key"]), **common)
+    elif kind_raw == "image" and string(content, "image_key"):
+        job = make_job(PLATFORM, kind="image", image=_image_ref(message_id, string(content, "image_key")), **common)
     elif kind_raw == "post":
         text, image_key = _post(content)
         if image_key:
@@ -183,7 +174,7 @@ def _message(header: dict[str, Any], event: Any) -> Outcome:
             return Ignored("empty post")
     elif kind_raw == "location":
         lat, lng = coordinate(content.get("latitude"), 90), coordinate(content.get("longitude"), 180)
-        label = str(content.get("name") or "")[:200]
+        label = string(content, "name")[:200]
         if lat is None or lng is None:
             lat = lng = None
             if not label:
@@ -193,27 +184,28 @@ def _message(header: dict[str, Any], event: Any) -> Outcome:
         job = make_job(PLATFORM, kind="other", text=f"[{kind_raw}]", **common)
     else:
         return Ignored(f"message type {kind_raw}")
-    return Accepted(job, dedupe=(str(header.get("event_id") or ""), message_id))
+    return Accepted(job, dedupe=(string(header, "event_id"), message_id))
 
 
 def _image_ref(message_id: str, image_key: str) -> dict[str, str]:
-    return {"message_id": message_id, "file_key": str(image_key)}
+    return {"message_id": message_id, "file_key": image_key}
 
 
 def _post(content: dict[str, Any]) -> tuple[str, str]:
     """A rich-text post's text and its first image key (a photo sent with words arrives as a post)."""
     if "content" not in content:  # some payloads nest the post under a locale: {"zh_cn": {...}}
         content = next((v for v in content.values() if isinstance(v, dict) and "content" in v), {})
-    texts: list[str] = [str(content.get("title") or "")]
+    texts: list[str] = [string(content, "title")]
     image_key = ""
-    for line in content.get("content") or []:
+    lines = content.get("content")
+    for line in lines if isinstance(lines, list) else []:
         for item in line if isinstance(line, list) else []:
             if not isinstance(item, dict):
                 continue
-            if item.get("tag") in ("text", "a") and item.get("text"):
-                texts.append(str(item["text"]))
-            elif item.get("tag") == "img" and item.get("image_key") and not image_key:
-                image_key = str(item["image_key"])
+            if item.get("tag") in ("text", "a") and string(item, "text"):
+                texts.append(string(item, "text"))
+            elif item.get("tag") == "img" and string(item, "image_key") and not image_key:
+                image_key = string(item, "image_key")
     text = _MENTION.sub("", " ".join(t for t in texts if t)).strip()
     return text, image_key
 

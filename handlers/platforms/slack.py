@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import html
-import json
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -32,8 +31,10 @@ from handlers.platforms.edge import (
     Outcome,
     Rejected,
     WebhookRequest,
+    json_object,
     make_job,
     photo_fetcher,
+    string,
 )
 from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry
 
@@ -65,12 +66,7 @@ def parse(settings: Settings, request: WebhookRequest, verifier: Any = None) -> 
     body, headers = request.body, request.headers
     if not crypto.slack_check_signature(settings.slack_signing_secret, body, headers, verifier):
         raise Rejected(401, "bad or stale X-Slack-Signature")
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Rejected(400, "body is not JSON") from None
-    if not isinstance(data, dict):
-        raise Rejected(400, "body must be a JSON object")
+    data = json_object(body)
     kind = data.get("type")
     if kind == "url_verification":
         challenge = data.get("challenge")
@@ -97,22 +93,24 @@ def parse(settings: Settings, request: WebhookRequest, verifier: Any = None) -> 
     channel = event.get("channel")
     if not isinstance(team, str) or not team or not isinstance(channel, str) or not channel:
         raise Rejected(400, "message without team_id or channel")
-    ts = str(event.get("ts") or "")
+    ts, event_id = string(event, "ts"), string(data, "event_id")
     common: dict[str, Any] = {
         "tenant": team,
         "user": user,
-        "event_id": f"{channel}-{ts}" if ts else str(data.get("event_id") or ""),
+        "event_id": f"{channel}-{ts}" if ts else event_id,
         "chat": channel,
-        "reply_to": str(event.get("thread_ts") or ""),
+        "reply_to": string(event, "thread_ts"),
     }
     text = _plain_text(event.get("text"))
-    files = [f for f in event.get("files") or [] if isinstance(f, dict)]
-    image = next((f for f in files if str(f.get("mimetype") or "").startswith("image/")), None)
+    listed = event.get("files")
+    files = [f for f in listed if isinstance(f, dict)] if isinstance(listed, list) else []
+    image = next((f for f in files if string(f, "mimetype").startswith("image/")), None)
     if image is not None:
+        size = image.get("size")
         ref = {
-            "url": image.get("url_private_download") or image.get("url_private") or "",
-            "file_id": str(image.get("id") or ""),
-            "size": image.get("size") if isinstance(image.get("size"), int) else None,
+            "url": string(image, "url_private_download") or string(image, "url_private"),
+            "file_id": string(image, "id"),
+            "size": size if isinstance(size, int) and not isinstance(size, bool) else None,
         }
         job = make_job(PLATFORM, kind="image", text=text, image=ref, **common)
     elif text:
@@ -121,8 +119,7 @@ def parse(settings: Settings, request: WebhookRequest, verifier: Any = None) -> 
         job = make_job(PLATFORM, kind="other", text="[file]", **common)
     else:
         return Ignored("empty message")
-    event_id = data.get("event_id")
-    return Accepted(job, dedupe=(str(event_id),) if event_id else (common["event_id"],))
+    return Accepted(job, dedupe=(event_id,) if event_id else (common["event_id"],))
 
 
 def _own_user_ids(data: dict[str, Any]) -> set[str]:
@@ -130,7 +127,9 @@ def _own_user_ids(data: dict[str, Any]) -> set[str]:
     auths = data.get("authorizations")
     if not isinstance(auths, list):
         return set()
-    return {a["user_id"] for a in auths if isinstance(a, dict) and a.get("is_bot") and a.get("user_id")}
+    return {
+        a["user_id"] for a in auths if isinstance(a, dict) and a.get("is_bot") and isinstance(a.get("user_id"), str)
+    }
 
 
 def _plain_text(raw: Any) -> str:

@@ -154,11 +154,15 @@ def client(live: Live) -> FeishuClient:
 CHALLENGE = {"challenge": "ajls384kdjx98XX", "token": VERIFY_TOKEN, "type": "url_verification"}
 
 
-def test_url_verification_encrypted_and_plain(client: FeishuClient):
-    for encrypt in (True, False):
-        answer = client.post(CHALLENGE, encrypt=encrypt, sign=False)
-        assert answer.status == 200
-        assert json.loads(answer.body) == {"challenge": "ajls384kdjx98XX"}
+def test_url_verification_encrypted_is_answered_and_plaintext_refused(client: FeishuClient):
+    """With FEISHU_ENCRYPT_KEY set, Feishu encrypts every callback, the URL check included (it is not signed)."""
+    answer = client.post(CHALLENGE, encrypt=True, sign=False)
+    assert answer.status == 200
+    assert json.loads(answer.body) == {"challenge": "ajls384kdjx98XX"}
+    for sign in (False, True):  # the right verification token in plaintext is not enough, signed or not
+        answer = client.post(CHALLENGE, encrypt=False, sign=sign)
+        assert answer.status == 400
+        assert b"ajls384kdjx98XX" not in answer.body
 
 
 def test_url_verification_with_a_wrong_token_is_refused(client: FeishuClient):

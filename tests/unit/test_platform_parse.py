@@ -40,7 +40,8 @@ def test_signed_but_older_than_the_dedupe_window_is_refused():
         _wecom_post(text, int(time.time()) - WECOM.dedupe_ttl_seconds - 60)
     assert err.value.status == 401
     settings = FEISHU.with_(feishu_encrypt_key="k")
-    body = _feishu_event("text", {"text": "hi"})
+    # with an Encrypt Key set, Feishu encrypts the body and signs the encrypted body
+    body = json.dumps({"encrypt": pc.feishu_encrypt("k", _feishu_event("text", {"text": "hi"}).decode())}).encode()
     stale = str(int(time.time()) - settings.dedupe_ttl_seconds - 60)
     headers = {
         "X-Lark-Request-Timestamp": stale,
