@@ -61,6 +61,8 @@ class Settings:
     generic_webhook_token: str = field(default="", repr=False)
     worker_mode: str = "thread"  # or "rq"
     worker_threads: int = 8
+    turn_queue_max: int = 10_000  # unfinished turns the hand-off holds before webhooks answer 503
+    turn_visibility_seconds: float = 60.0  # a dead process's turn is taken over after this long
     admin_token: str = field(default="", repr=False)
     log_format: str = "text"  # or "json"
     log_level: str = "INFO"
@@ -91,7 +93,14 @@ class Settings:
             raise SettingsError(f"WORKER_MODE must be thread or rq, not {self.worker_mode!r}")
         if self.log_format not in ("text", "json"):
             raise SettingsError(f"LOG_FORMAT must be text or json, not {self.log_format!r}")
-        for name in ("session_ttl_seconds", "history_max_turns", "max_image_bytes", "worker_threads"):
+        for name in (
+            "session_ttl_seconds",
+            "history_max_turns",
+            "max_image_bytes",
+            "worker_threads",
+            "turn_queue_max",
+            "turn_visibility_seconds",
+        ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name.upper()} must be at least 1")
         if self.alarm_types and not set(CATCH_ALL_TYPES) & set(self.alarm_types):

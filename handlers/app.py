@@ -7,6 +7,7 @@ here and handed out: the runtime (store, engine, dispatcher) and the one ``Ops``
 
 from __future__ import annotations
 
+import atexit
 import logging
 from typing import Any
 
@@ -56,6 +57,11 @@ def create_app(
             enabled.append(name)
     admin.register(app, runtime, ops)
     cli.register(app, runtime)
+    if settings.worker_mode == "thread" and settings.redis_url:
+        # Consume from boot, not from the first webhook: a process started after a crash takes over the
+        # turns the dead one left. On SIGTERM (a deploy) gunicorn's worker exits through atexit: finish them.
+        runtime.start_workers()
+        atexit.register(runtime.stop)
     _register_errors(app)
     log.info(
         "platforms on: %s; generic webhook: %s; store: %s; VLM: %s; storage: %s",

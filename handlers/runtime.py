@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from handlers.logs import ContextualEngine
 from handlers.metrics import PrometheusObserver
 from handlers.platforms import PLATFORMS, PlatformModule
 from handlers.platforms.edge import run_turn
+from handlers.turn_queue import QueueFull, TurnQueue, TurnWorkers
 
 log = logging.getLogger(__name__)
 
@@ -33,24 +35,43 @@ class Runtime:
     services: Services
     engine: Engine  # wrapped so every log line of a turn names the user
     platforms: dict[str, PlatformModule] = field(default_factory=lambda: dict(PLATFORMS))
-    _executor: ThreadPoolExecutor | None = None
+    _workers: TurnWorkers | None = None
     _queue: Any = None
     _pool_guard: threading.Lock = field(default_factory=threading.Lock)
 
     def dispatch(self, platform: str, job: dict[str, Any]) -> None:
-        """Run the turn of ``job`` for ``platform`` after the webhook has answered.
+        """Hand the turn of ``job`` on durably, before the webhook answers; raise QueueFull when full.
 
-        Thread mode: a pool inside this process. RQ mode: a job on Redis for ``rq worker``
-        processes, so web and worker processes scale apart (jobs are plain JSON-able dicts).
+        Thread mode: a Redis stream that consumer threads of every web process read (a process
+        that dies mid-turn leaves it to the others). RQ mode: a job on Redis for ``rq worker``
+        processes, retried if its worker dies, so web and worker processes scale apart.
         """
         if self.settings.worker_mode == "rq":
-            self._rq_queue().enqueue("handlers.worker.run_job", platform, job, job_timeout=300)
+            queue = self._rq_queue()
+            if queue.count >= self.settings.turn_queue_max:
+                raise QueueFull(f"{self.settings.turn_queue_max} turns waiting")
+            from rq import Retry  # rq is imported only where RQ mode is on
+
+            queue.enqueue("handlers.worker.run_job", platform, job, job_timeout=300, retry=Retry(max=2))
             return
-        with self._pool_guard:  # two first requests at once must not make two pools
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.settings.worker_threads, thread_name_prefix="turn")
-            executor = self._executor
-        executor.submit(run_job_logged, self, platform, job)
+        self.turn_queue.add(platform, job)
+        self.start_workers()
+
+    @functools.cached_property
+    def turn_queue(self) -> TurnQueue:
+        s = self.settings
+        key = self.store.key("turns-stream")
+        return TurnQueue(self.store.redis, key, max_len=s.turn_queue_max, visibility_seconds=s.turn_visibility_seconds)
+
+    def start_workers(self) -> None:
+        """Start this process's consumer threads (thread mode), once."""
+        with self._pool_guard:  # two first requests at once must not start two sets
+            if self._workers is None:
+                self._workers = TurnWorkers(
+                    self.turn_queue,
+                    self.settings.worker_threads,
+                    lambda platform, job: run_job_logged(self, platform, job),
+                )
 
     def _rq_queue(self) -> Any:
         if self._queue is None:
@@ -59,12 +80,20 @@ class Runtime:
             self._queue = Queue(self.store.key("turns-queue"), connection=self.store.redis)
         return self._queue
 
-    def drain(self) -> None:
-        """Wait for background turns to finish (tests and shutdown)."""
+    def drain(self, timeout: float = 60.0) -> None:
+        """Wait until every turn handed on has finished (tests)."""
+        if self._workers is None:
+            return
+        deadline = time.monotonic() + timeout
+        while self.turn_queue.unfinished() and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def stop(self, timeout: float = 25.0) -> None:
+        """Graceful stop: finish the running turns (up to ``timeout``), leave the rest in the stream."""
         with self._pool_guard:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True)
+            workers, self._workers = self._workers, None
+        if workers is not None:
+            workers.stop(timeout)
 
 
 def run_job_logged(runtime: Runtime, platform: str, job: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ from bot.ports import StoreUnavailable
 from handlers import safe_json
 from handlers.platforms.http_client import DownloadError
 from handlers.platforms.tokens import TokenError
+from handlers.turn_queue import QueueFull
 
 if TYPE_CHECKING:
     from bot.conversation import FetchImage
@@ -225,6 +226,10 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
         else:
             try:
                 runtime.dispatch(platform, outcome.job)
+            except QueueFull as exc:  # a flood: the platform retries later, memory stays bounded
+                log.warning("%s webhook: %s; answered 503", platform, exc, extra={"platform": platform})
+                _release(runtime, platform, outcome.dedupe)
+                return _text(503, "busy, retry later", retry_after="5")
             except Exception:
                 # Not handed on (the RQ queue is unreachable…): forget the claims, so the platform's
                 # retry of this event is processed rather than dropped as a duplicate.
@@ -241,9 +246,15 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> N
     incoming = incoming_from_job(job)
     fetch_image = module.fetch_image(runtime, job) if job.get("image") else None
     result = runtime.engine.handle(incoming, fetch_image=fetch_image)
+    answered = f"answered/{incoming.event_id}" if incoming.event_id else ""
     if result.duplicate:
-        return  # answered when it was first handled
+        # A re-run of a turn taken over after a crash: the engine kept the answer; send it unless it was sent.
+        if answered and runtime.store.claim(module.PLATFORM, answered):
+            module.sender(runtime).send(incoming, result.replies)
+        return
     module.sender(runtime).send(incoming, result.replies)
+    if answered:
+        runtime.store.claim(module.PLATFORM, answered)
 
 
 def photo_fetcher(platform: str, job: dict[str, Any], download: Callable[[], bytes]) -> FetchImage:

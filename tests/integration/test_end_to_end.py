@@ -196,6 +196,7 @@ def build(
 
     yield make
     for stack in stacks:
+        stack.runtime.stop()
         stack.orders.dispose()
         stack.runtime.store.redis.close()
         wipe_prefix(redis_client, stack.settings.redis_prefix)

@@ -81,6 +81,7 @@ def live_app(settings: Settings, **ports: Any) -> Iterator[Live]:
         server.server_close()
         thread.join(timeout=5)
         runtime.drain()
+        runtime.stop()
 
 
 def order_id_in(texts: list[str]) -> str:

@@ -24,7 +24,7 @@ from bot.ports import Analysis, Photo, Verdict, VlmError
 from bot.replies import say
 from bot.storage import LocalFolderStore
 from bot.store import SessionStore
-from handlers.app import create_app
+from handlers.app import create_app, runtime_of
 from tests.support.engine import photo, store_for
 
 URL = "/webhook/generic"
@@ -176,6 +176,7 @@ def test_the_generic_webhook_is_closed_on_a_real_deployment_without_a_token(
     assert r.status_code == status
     if status == 404:  # the same answer as any unknown URL: nothing says a webhook is there
         assert r.get_json() == client.post("/webhook/nothing-here", json={}).get_json()
+    runtime_of(client.application).stop()
 
 
 # -- bad requests ---------------------------------------------------------------------------------------------

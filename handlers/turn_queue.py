@@ -1,0 +1,186 @@
+"""The durable hand-off between a webhook's 200 and its turn: a Redis stream with a consumer group.
+
+The webhook adds the job to the stream *before* it acks, so an acked event outlives the process that
+took it. Each process runs consumer threads; an entry a process read and never finished (SIGKILL,
+OOM, a lost node) stays pending and is claimed by any live process once it has been idle for
+``visibility`` seconds (``XAUTOCLAIM``). A live process keeps its in-flight entries fresh (``XCLAIM``
+by the heartbeat) so a slow turn is never taken from under it. Running a turn twice is safe: the
+engine keeps each message's result, and ``edge.run_turn`` sends a stored answer only if it was not
+sent. The stream is bounded: when it holds ``max_len`` unfinished entries ``add`` raises
+:class:`QueueFull` and the webhook answers 503, so the platform retries later.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+log = logging.getLogger(__name__)
+
+GROUP = "turns"
+MAX_DELIVERIES = 5  # a job that took its process down this often is dropped, not retried for ever
+_BLOCK_MS = 1000
+
+
+class QueueFull(Exception):
+    """The stream holds as many unfinished turns as it may; the webhook answers 503."""
+
+
+class TurnQueue:
+    def __init__(self, client: redis.Redis, key: str, *, max_len: int, visibility_seconds: float) -> None:
+        self.redis: Any = client  # redis-py's stream replies are typed loosely; we read them as documented
+        self.key = key
+        self.max_len, self.visibility_ms = max_len, int(visibility_seconds * 1000)
+        self._group_ready = False
+
+    def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            self.redis.xgroup_create(self.key, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    def forget_group(self) -> None:
+        self._group_ready = False
+
+    def add(self, platform: str, job: dict[str, Any]) -> str:
+        """Store the job durably; raise QueueFull when the stream is at its bound."""
+        self._ensure_group()
+        # Not atomic with the XADD: under a burst the bound may be passed by a few in-flight requests.
+        if self.redis.xlen(self.key) >= self.max_len:
+            raise QueueFull(f"{self.max_len} turns waiting")
+        entry_id = self.redis.xadd(self.key, {"platform": platform, "job": json.dumps(job)})
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    def take(self, consumer: str, *, reclaim: bool) -> tuple[str, str, dict[str, Any]] | None:
+        """The next entry for ``consumer``: an abandoned one (when ``reclaim``) or a new one; None if idle."""
+        self._ensure_group()
+        if reclaim:
+            _, claimed, *_ = self.redis.xautoclaim(
+                self.key, GROUP, consumer, min_idle_time=self.visibility_ms, start_id="0-0", count=1
+            )
+            for entry_id, fields in claimed:
+                if self._delivered_too_often(entry_id):
+                    continue
+                log.warning("took over an abandoned turn %s", _text(entry_id))
+                return _decode(entry_id, fields)
+        answer = self.redis.xreadgroup(GROUP, consumer, {self.key: ">"}, count=1, block=_BLOCK_MS)
+        for _stream, entries in answer or []:
+            for entry_id, fields in entries:
+                return _decode(entry_id, fields)
+        return None
+
+    def _delivered_too_often(self, entry_id: Any) -> bool:
+        pending = self.redis.xpending_range(self.key, GROUP, min=entry_id, max=entry_id, count=1)
+        if pending and pending[0]["times_delivered"] > MAX_DELIVERIES:
+            log.error("turn %s dropped after %d deliveries", _text(entry_id), MAX_DELIVERIES)
+            self.done(_text(entry_id))
+            return True
+        return False
+
+    def done(self, entry_id: str) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xack(self.key, GROUP, entry_id)
+        pipe.xdel(self.key, entry_id)
+        pipe.execute()
+
+    def touch(self, consumer: str, entry_ids: list[str]) -> None:
+        """Reset the idle time of entries still being worked on, so no other process claims them."""
+        if entry_ids:
+            self.redis.xclaim(self.key, GROUP, consumer, 0, entry_ids, justid=True)
+
+    def unfinished(self) -> int:
+        return int(self.redis.xlen(self.key))
+
+
+class TurnWorkers:
+    """Consumer threads of one process, and the heartbeat that keeps their entries theirs."""
+
+    def __init__(self, queue: TurnQueue, threads: int, run: Callable[[str, dict[str, Any]], None]) -> None:
+        self.queue, self.run = queue, run
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{id(self):x}"
+        self._stop = threading.Event()
+        self._in_flight: set[str] = set()
+        self._guard = threading.Lock()
+        self._next_reclaim = 0.0
+        self._threads = [threading.Thread(target=self._consume, name=f"turn-{n}", daemon=True) for n in range(threads)]
+        self._threads.append(threading.Thread(target=self._heartbeat, name="turn-heartbeat", daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    def _should_reclaim(self) -> bool:
+        """At most one XAUTOCLAIM per quarter visibility per process: abandoned work is rare."""
+        with self._guard:
+            now = time.monotonic()
+            if now < self._next_reclaim:
+                return False
+            self._next_reclaim = now + self.queue.visibility_ms / 4000
+            return True
+
+    def _consume(self) -> None:
+        while not self._stop.is_set():
+            try:
+                taken = self.queue.take(self.consumer, reclaim=self._should_reclaim())
+            except redis.ResponseError as exc:
+                if "NOGROUP" in str(exc):
+                    self.queue.forget_group()  # the stream was deleted (FLUSHDB, a wiped prefix): make it again
+                    continue
+                log.warning("turn queue refused: %s; retrying", exc)
+                self._stop.wait(1)
+                continue
+            except (redis.RedisError, OSError) as exc:
+                log.warning("turn queue unreachable (%s); retrying", type(exc).__name__)
+                self._stop.wait(1)
+                continue
+            if taken is None:
+                continue
+            entry_id, platform, job = taken
+            with self._guard:
+                self._in_flight.add(entry_id)
+            try:
+                self.run(platform, job)
+            finally:
+                with self._guard:
+                    self._in_flight.discard(entry_id)
+            try:
+                self.queue.done(entry_id)
+            except (redis.RedisError, OSError) as exc:  # it will be claimed again and answered from the result
+                log.warning("turn %s not marked done (%s)", entry_id, type(exc).__name__)
+
+    def _heartbeat(self) -> None:
+        period = max(self.queue.visibility_ms / 4000, 0.05)
+        while not self._stop.wait(period):
+            with self._guard:
+                ids = sorted(self._in_flight)
+            try:
+                self.queue.touch(self.consumer, ids)
+            except (redis.RedisError, OSError) as exc:
+                log.warning("turn heartbeat failed (%s)", type(exc).__name__)
+
+    def stop(self, timeout: float = 25.0) -> None:
+        """Take no new turns; wait up to ``timeout`` for the running ones. Unfinished ones stay pending
+        in the stream and another process takes them over (graceful stop on SIGTERM, and tests)."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(deadline - time.monotonic(), 0))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _decode(entry_id: Any, fields: dict[Any, Any]) -> tuple[str, str, dict[str, Any]]:
+    values = {_text(k): _text(v) for k, v in fields.items()}
+    return _text(entry_id), values["platform"], json.loads(values["job"])
