@@ -170,3 +170,20 @@ def test_every_web_process_killed_mid_turn_the_user_still_gets_one_answer(
         assert orders.get(order_id) is not None
     finally:
         orders.dispose()
+
+
+def test_a_graceful_stop_finishes_the_running_turn(env: dict[str, str], fake_openai: FakeOpenAI) -> None:
+    """SIGTERM (a deploy): the process takes no new turns but answers the one it is running before it exits."""
+    with FakeSlack(bot_token=BOT_TOKEN) as slack:
+        fake_openai.respond_with(json.dumps(LEAK))
+        fake_openai.delay(3, times=1)
+        server, base = start_gunicorn(env, slack)
+        try:
+            assert SlackClient(HttpTarget(base)).image(slack, photo(1)) == 200  # type: ignore[arg-type]
+            wait_for("the VLM call to start", lambda: fake_openai.requests)
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(40)
+        finally:
+            if server.poll() is None:
+                kill_all(server)
+        assert len(slack.texts()) == 2, slack.texts()  # the analysis and the location question
