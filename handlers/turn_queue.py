@@ -146,7 +146,9 @@ class TurnWorkers:
             if taken is None:
                 continue
             entry_id, platform, job = taken
-            with self._guard:
+            with self._guard:  # checked with the in-flight set, so ``stop`` either waits for it or it is left
+                if self._stop.is_set():  # read while stopping: left pending, another process takes it over
+                    return
                 self._in_flight.add(entry_id)
             try:
                 self.run(platform, job)
@@ -173,8 +175,12 @@ class TurnWorkers:
         in the stream and another process takes them over (graceful stop on SIGTERM, and tests)."""
         self._stop.set()
         deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(deadline - time.monotonic(), 0))
+        # Idle threads are not waited for: they are blocked reading (up to a second) and take nothing after.
+        while time.monotonic() < deadline:
+            with self._guard:
+                if not self._in_flight:
+                    return
+            time.sleep(0.01)
 
 
 def _text(value: Any) -> str:
