@@ -57,11 +57,16 @@ class TurnQueue:
     def add(self, platform: str, job: dict[str, Any]) -> str:
         """Store the job durably; raise QueueFull when the stream is at its bound."""
         self._ensure_group()
-        # Not atomic with the XADD: under a burst the bound may be passed by a few in-flight requests.
-        if self.redis.xlen(self.key) >= self.max_len:
+        # One round trip: add, and learn how many were waiting before; over the bound, take it back.
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xlen(self.key)
+        pipe.xadd(self.key, {"platform": platform, "job": json.dumps(job)})
+        waiting, entry_id = pipe.execute()
+        entry = _text(entry_id)
+        if waiting >= self.max_len:
+            self.redis.xdel(self.key, entry)
             raise QueueFull(f"{self.max_len} turns waiting")
-        entry_id = self.redis.xadd(self.key, {"platform": platform, "job": json.dumps(job)})
-        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        return entry
 
     def take(self, consumer: str, *, reclaim: bool) -> tuple[str, str, dict[str, Any]] | None:
         """The next entry for ``consumer``: an abandoned one (when ``reclaim``) or a new one; None if idle."""
