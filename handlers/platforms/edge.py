@@ -279,7 +279,7 @@ def _release(runtime: Runtime, platform: str, idents: tuple[str, ...]) -> None:
     for ident in idents:
         if ident:
             try:
-                runtime.store.release(platform, ident)
+                runtime.store.release(platform, storable(ident))
             except StoreUnavailable:
                 log.warning("%s webhook: claim not released; the retry will be dropped", platform)
 
