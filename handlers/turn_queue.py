@@ -137,15 +137,13 @@ class TurnWorkers:
         while not self._stop.is_set():
             try:
                 taken = self.queue.take(self.consumer, reclaim=self._should_reclaim())
-            except redis.ResponseError as exc:
-                if "NOGROUP" in str(exc):
+            except Exception as exc:  # a reader thread must outlive any Redis trouble
+                if self._stop.is_set():
+                    return  # stopped while blocked reading (the client may be closed under it)
+                if isinstance(exc, redis.ResponseError) and "NOGROUP" in str(exc):
                     self.queue.forget_group()  # the stream was deleted (FLUSHDB, a wiped prefix): make it again
                     continue
-                log.warning("turn queue refused: %s; retrying", exc)
-                self._stop.wait(1)
-                continue
-            except (redis.RedisError, OSError) as exc:
-                log.warning("turn queue unreachable (%s); retrying", type(exc).__name__)
+                log.warning("turn queue unreachable (%s: %.200s); retrying", type(exc).__name__, exc)
                 self._stop.wait(1)
                 continue
             if taken is None:
@@ -162,7 +160,7 @@ class TurnWorkers:
                     self._in_flight.discard(entry_id)
             try:
                 self.queue.done(entry_id)
-            except (redis.RedisError, OSError) as exc:  # it will be claimed again and answered from the result
+            except Exception as exc:  # it will be claimed again and answered from the kept result
                 log.warning("turn %s not marked done (%s)", entry_id, type(exc).__name__)
 
     def _heartbeat(self) -> None:
@@ -172,7 +170,7 @@ class TurnWorkers:
                 ids = sorted(self._in_flight)
             try:
                 self.queue.touch(self.consumer, ids)
-            except (redis.RedisError, OSError) as exc:
+            except Exception as exc:
                 log.warning("turn heartbeat failed (%s)", type(exc).__name__)
 
     def stop(self, timeout: float = 25.0) -> None:
