@@ -69,14 +69,6 @@ def _sqlite_on_connect(database: str | None) -> Callable[[Any, Any], None]:
     return on_connect
 
 
-def sqlite_file(engine: Engine) -> str | None:
-    """The file of an on-disk SQLite engine, or None (memory SQLite, PostgreSQL)."""
-    url = engine.url
-    if url.get_backend_name() != "sqlite" or _is_memory_sqlite(url) or (url.database or "").startswith("file:"):
-        return None
-    return str(Path(url.database or "").expanduser())
-
-
 def make_engine(url: str, engine_options: dict[str, Any] | None) -> Engine:
     parsed = database_url(url)
     options: dict[str, Any] = dict(engine_options or {})
@@ -84,18 +76,21 @@ def make_engine(url: str, engine_options: dict[str, Any] | None) -> Engine:
     options.setdefault("pool_pre_ping", True)
     is_sqlite = parsed.get_backend_name() == "sqlite"
     memory = is_sqlite and _is_memory_sqlite(parsed)
+    sqlite_path: str | None = None  # an on-disk file we can put the set-up lock beside
     if is_sqlite:
         connect_args.setdefault("check_same_thread", False)
         if memory:
             # one shared connection, or every thread would see its own empty database
             options.setdefault("poolclass", StaticPool)
         elif parsed.database and not parsed.database.startswith("file:"):
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            path = Path(parsed.database).expanduser()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sqlite_path = str(path)
     elif parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         connect_args.setdefault("connect_timeout", _PG_CONNECT_TIMEOUT_S)
     engine = create_engine(parsed, connect_args=connect_args, **options)
     if is_sqlite and not memory:
-        event.listen(engine, "connect", _sqlite_on_connect(sqlite_file(engine)))
+        event.listen(engine, "connect", _sqlite_on_connect(sqlite_path))
     return engine
 
 

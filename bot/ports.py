@@ -35,10 +35,6 @@ class OrderNotFound(OrderError):
     """No order has that id (in the asker's tenant: other tenants' orders do not exist for them)."""
 
 
-class OrderForbidden(OrderError):
-    """The order exists in the asker's tenant, but this action is only for its reporter."""
-
-
 @dataclass(frozen=True)
 class Photo:
     """A photo as the VLM adapter needs it: bytes, their type, and an optional fetchable URL."""

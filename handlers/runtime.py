@@ -65,6 +65,8 @@ class Runtime:
 
     def start_workers(self) -> None:
         """Start this process's consumer threads (thread mode), once."""
+        if self._workers is not None:  # every webhook calls this: no lock once they run
+            return
         with self._pool_guard:  # two first requests at once must not start two sets
             if self._workers is None:
                 self._workers = TurnWorkers(

@@ -208,11 +208,7 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
     if isinstance(outcome, Accepted):
         try:
             first_time = all(
-                [
-                    runtime.store.claim(platform, storable(ident), settings.dedupe_ttl_seconds)
-                    for ident in outcome.dedupe
-                    if ident
-                ]
+                [runtime.store.claim(platform, ident, settings.dedupe_ttl_seconds) for ident in outcome.dedupe if ident]
             )
         except StoreUnavailable as exc:
             log.warning("%s webhook: store unavailable: %s", platform, exc, extra={"platform": platform})
@@ -279,7 +275,7 @@ def _release(runtime: Runtime, platform: str, idents: tuple[str, ...]) -> None:
     for ident in idents:
         if ident:
             try:
-                runtime.store.release(platform, storable(ident))
+                runtime.store.release(platform, ident)
             except StoreUnavailable:
                 log.warning("%s webhook: claim not released; the retry will be dropped", platform)
 
