@@ -8,6 +8,7 @@ it fails at start-up naming the variable that is malformed. Tests build
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
@@ -28,6 +29,40 @@ def catch_all_type(types: tuple[str, ...]) -> str:
 
 class SettingsError(ValueError):
     """A variable is missing or malformed; the message names it."""
+
+
+ADMIN_DEFAULT_NAME = "admin"  # the audit name of a single unnamed ADMIN_TOKEN
+_ADMIN_NAMED = re.compile(r"^([A-Za-z][\w.-]{0,31}):(.*)$")
+
+
+def parse_admin_tokens(raw: str) -> dict[str, str]:
+    """``"s3cret"`` → {"admin": "s3cret"}; ``"alice:s1,bob:s2"`` → {"alice": "s1", "bob": "s2"}.
+
+    A ``ValueError`` says what is wrong without repeating any secret.
+    """
+    raw = raw.strip()
+    if not raw:
+        return {}
+    entries = [e.strip() for e in raw.split(",")]
+    if "" in entries:
+        raise ValueError("has an empty entry (two commas in a row, or a comma at an end)")
+    named = [_ADMIN_NAMED.match(e) for e in entries]
+    if len(entries) == 1 and named[0] is None:
+        return {ADMIN_DEFAULT_NAME: raw}
+    tokens: dict[str, str] = {}
+    for number, match in enumerate(named, 1):
+        if match is None:
+            raise ValueError(
+                f"entry {number} is not name:secret (several tokens must all be name:secret pairs, "
+                "the name a letter then up to 31 letters, digits, '.', '_' or '-')"
+            )
+        name, secret = match.group(1), match.group(2).strip()
+        if name in tokens:
+            raise ValueError(f"names {name!r} twice")
+        if not secret:
+            raise ValueError(f"gives {name!r} an empty secret")
+        tokens[name] = secret
+    return tokens
 
 
 @dataclass(frozen=True)
@@ -103,6 +138,10 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name.upper()} must be at least 1")
+        try:
+            parse_admin_tokens(self.admin_token)
+        except ValueError as exc:
+            raise SettingsError(f"ADMIN_TOKEN {exc}") from None
         if self.alarm_types and not set(CATCH_ALL_TYPES) & set(self.alarm_types):
             # unknown VLM answers fall back to the last type, which must be a catch-all
             object.__setattr__(self, "alarm_types", (*self.alarm_types, "其他" if self.language == "zh" else "other"))
@@ -115,6 +154,11 @@ class Settings:
     def fallback_alarm_type(self) -> str:
         """The catch-all type an unknown VLM answer becomes."""
         return catch_all_type(self.alarm_type_list)
+
+    @property
+    def admin_tokens(self) -> dict[str, str]:
+        """``ADMIN_TOKEN`` as audit name → secret (empty: the admin API and page are off)."""
+        return parse_admin_tokens(self.admin_token)
 
     @property
     def generic_webhook_mode(self) -> Literal["token", "open", "off"]:

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.observe import Observer
 from bot.ports import ObjectStore, StoreUnavailable, Vlm, WorkOrders
 from bot.store import SessionStore
-from handlers import admin, cli, generic, health, metrics
+from handlers import admin, cli, generic, health, metrics, safe_json
 from handlers.logs import configure_logging
 from handlers.platforms import edge
 from handlers.runtime import _UNSET, Runtime, build_runtime
@@ -42,6 +42,7 @@ def create_app(
     if runtime is None:
         runtime = build_runtime(settings, store=store, vlm=vlm, storage=storage, orders=orders, observer=observer)
     app = Flask(__name__)
+    app.json = safe_json.Utf8JsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["wobot"] = runtime
     ops = admin.build_ops(runtime)

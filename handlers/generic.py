@@ -83,8 +83,10 @@ def _unicode(value: str, name: str) -> str:
 
 
 def _image(value: Any, max_bytes: int) -> bytes:
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str):
         raise BadRequest("image_base64 must be a base64 string")
+    if not value.strip():
+        raise BadRequest("image_base64 is empty")
     value = _DATA_URL.sub("", value.strip(), count=1)
     # Base64 is 4/3 of the bytes: refuse an oversized image before decoding it.
     if len(value) * 3 // 4 > max_bytes + 3:

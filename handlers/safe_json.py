@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from flask.json.provider import DefaultJSONProvider
+
 from bot.messages import is_storable, storable
 
 MAX_DEPTH = 32  # platform callbacks nest at most about 8 levels
@@ -66,3 +68,19 @@ def _deeper_than(value: Any, limit: int) -> bool:
                     return True
                 stack.append((child, depth + 1))
     return False
+
+
+class Utf8JsonProvider(DefaultJSONProvider):
+    """Responses as readable UTF-8 (``"我"``, not ``"\\u6211"``), so a terminal shows the replies.
+
+    ``ensure_ascii`` only guarded against text that cannot be UTF-8; such a response (a lone
+    surrogate that reached a reply by some path) falls back to the escaped form instead of failing.
+    """
+
+    ensure_ascii = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        text = super().dumps(obj, **kwargs)
+        if text.isascii() or is_storable(text):
+            return text
+        return super().dumps(obj, **{**kwargs, "ensure_ascii": True})

@@ -18,7 +18,6 @@ from flask import Flask
 from bot.ops import Ops
 from bot.session_index import split_key
 from handlers.admin import api, cli, page
-from handlers.admin.auth import parse_tokens
 from handlers.admin.context import AdminContext
 from handlers.metrics import known_platforms
 from handlers.runtime import Runtime
@@ -45,7 +44,7 @@ def platform_notifier(runtime: Runtime) -> Callable[[str, str], bool]:
 
 def build_ops(runtime: Runtime) -> Ops:
     """The app's one ``Ops``. With the page on, photos without a store URL link to its authenticated route."""
-    page_on = bool(parse_tokens(runtime.settings.admin_token))
+    page_on = bool(runtime.settings.admin_tokens)
     return Ops(
         runtime.settings,
         runtime.store,
@@ -59,7 +58,7 @@ def build_ops(runtime: Runtime) -> Ops:
 
 
 def register(app: Flask, runtime: Runtime, ops: Ops) -> None:
-    tokens = parse_tokens(runtime.settings.admin_token)
+    tokens = runtime.settings.admin_tokens
     app.extensions["wobot_admin"] = AdminContext(ops, tokens, runtime.settings.admin_token)
     cli.register(app)
     if not tokens:

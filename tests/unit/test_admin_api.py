@@ -10,11 +10,11 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bot.config import Settings
+from bot.config import Settings, SettingsError, parse_admin_tokens
 from bot.orders import SqlWorkOrders
 from bot.storage import LocalFolderStore
 from bot.store import SessionStore
-from handlers.admin.auth import parse_tokens, token_name
+from handlers.admin.auth import token_name
 from tests.support.admin import AUTH, TOKEN, admin_app, report_order, runtime, stuck_closing
 from tests.support.engine import Chat, photo, store_for
 
@@ -70,14 +70,31 @@ def test_missing_or_wrong_token_is_401(client: FlaskClient, header: str | None) 
 
 
 def test_token_parsing_and_constant_time_lookup() -> None:
-    assert parse_tokens("") == {}
-    assert parse_tokens("plain-Secret_123") == {"admin": "plain-Secret_123"}
-    assert parse_tokens("alice:s1, bob:s2") == {"alice": "s1", "bob": "s2"}
+    assert parse_admin_tokens("") == {}
+    assert parse_admin_tokens("plain-Secret_123") == {"admin": "plain-Secret_123"}
+    assert parse_admin_tokens("alice:s1, bob:s2") == {"alice": "s1", "bob": "s2"}
     with pytest.raises(ValueError, match="name:secret"):
-        parse_tokens("alice:s1,naked")
-    tokens = parse_tokens("alice:s1,bob:s2")
+        parse_admin_tokens("alice:s1,naked")
+    tokens = parse_admin_tokens("alice:s1,bob:s2")
     assert token_name(tokens, "s2") == "bob"
     assert token_name(tokens, "s3") is None and token_name(tokens, "") is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("alice:s1,naked-secret-x", "entry 2 is not name:secret"),
+        ("alice:s1,,bob:s2", "empty entry"),
+        ("alice:s1,alice:secret-x", "names 'alice' twice"),
+        ("alice:s1,bob: ", "empty secret"),
+        ("alice:s1,", "empty entry"),
+    ],
+)
+def test_a_malformed_admin_token_stops_start_up_naming_the_variable_not_the_secret(raw: str, reason: str) -> None:
+    with pytest.raises(SettingsError, match=reason) as caught:
+        Settings.from_env({"ADMIN_TOKEN": raw})
+    assert str(caught.value).startswith("ADMIN_TOKEN ")
+    assert "secret-x" not in str(caught.value)
 
 
 def test_named_tokens_put_the_name_in_the_audit_trail(

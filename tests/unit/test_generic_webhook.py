@@ -323,7 +323,8 @@ def test_store_down_is_503(make_client: Callable[..., FlaskClient], settings: Se
 def test_probes(client: FlaskClient) -> None:
     assert client.get("/healthz").status_code == 200
     r = client.get("/readyz")
-    assert r.status_code == 200 and r.get_json()["checks"] == {"redis": "ok", "database": "ok"}
+    # no REDIS_URL: the in-process store, named as such rather than "ok" as if Redis were there
+    assert r.status_code == 200 and r.get_json()["checks"] == {"redis": "embedded", "database": "ok"}
 
 
 def test_wrong_method_and_path_are_json(client: FlaskClient) -> None:
@@ -425,3 +426,22 @@ def test_fuzz_never_500(client: FlaskClient) -> None:
         payload = r.get_json()
         assert isinstance(payload, dict) and ("error" in payload or "replies" in payload)
     assert seen.get(200, 0) >= 20 and seen.get(400, 0) >= 20, seen  # the fuzz reaches both sides
+
+
+def test_replies_are_readable_utf8_not_unicode_escapes(client: FlaskClient) -> None:
+    r = post(client, user_id="alice", text="帮助")
+    raw = r.get_data()
+    assert r.status_code == 200 and b"\\u" not in raw
+    assert "我可以" in raw.decode("utf-8")
+
+
+def test_a_response_that_cannot_be_utf8_falls_back_to_escapes(client: FlaskClient) -> None:
+    app = client.application
+    with app.app_context():
+        text = app.json.dumps({"reply": "bad \ud800 half"})
+    assert text.isascii() and json.loads(text) == {"reply": "bad \ud800 half"}
+
+
+def test_an_empty_photo_is_called_empty(client: FlaskClient) -> None:
+    r = post(client, user_id="alice", image_base64="")
+    assert r.status_code == 400 and r.get_json()["error"] == "image_base64 is empty"
