@@ -74,14 +74,16 @@ class Conversation(Engine):
             return self._turn(incoming, session, ticket)
 
     def reset(self, skey: str) -> Session | None:
-        """Ops reset: back to idle, pending cleared, history kept. None if there is no session."""
+        """Ops reset: back to idle, pending cleared, history kept, time left kept if longer. None if no session."""
         store = self.services.store
         with store.lock(skey):
             session = store.load(skey)
             if session is None:
                 return None
+            left = store.ttl(skey) or 0
             session.state = self.machine.fire(_Bare(session), session.state, "reset")
-            store.save(session)
+            # Keep an ops extension: the longer of the time left and a fresh session's TTL.
+            store.save(session, ttl_seconds=max(left, self.settings.session_ttl_seconds))
             return session
 
     # -- one turn ----------------------------------------------------------------------------------------

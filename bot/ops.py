@@ -1,4 +1,4 @@
-"""Operations for on-call staff: find a session, see what the bot waits for, reset it; orders, stats, audit.
+"""Operations for on-call staff: find a session, reset it; orders, stats, audit.
 
 Platform-neutral and Flask-free: the admin API, the admin page and the CLI all call ``Ops``,
 and shape what it returns for their reader (``handlers/admin/views.py``). The data lives
@@ -21,7 +21,7 @@ from bot import paging
 from bot.audit import AUDIT_MAX, AuditEntry, AuditTrail
 from bot.config import Settings
 from bot.conversation import Engine
-from bot.machine import STATES, State
+from bot.machine import STATES
 from bot.messages import is_storable
 from bot.paging import Page
 from bot.ports import ObjectStore, Order, OrderError, OrderNotFound, Reporter, ServiceError, WorkOrders
@@ -76,18 +76,6 @@ def iso(ts: float | datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def waiting_for(session: Session) -> str | None:
-    """What the bot waits for, in the words an on-call engineer reads at 3 a.m."""
-    state, pending = session.state, session.pending
-    if state == State.waiting_location:
-        return "location of the reported problem"
-    if state == State.waiting_confirm:
-        return 'the user to reply "confirm"'
-    if state == State.waiting_close_photo:
-        return f"photo of the fixed site for {pending.get('order_id') or 'an order'}"
-    return None
-
-
 def pending_summary(pending: dict[str, Any]) -> dict[str, Any]:
     """The pending fields worth a column in a list (no descriptions, no coordinates)."""
     out: dict[str, Any] = {}
@@ -99,8 +87,6 @@ def pending_summary(pending: dict[str, Any]) -> dict[str, Any]:
         out["location"] = str(location["label"])[:80]
     if pending.get("image_key"):
         out["photo"] = True
-    if pending.get("analysis_failed"):
-        out["analysis_failed"] = pending["analysis_failed"]
     return out
 
 
@@ -232,6 +218,18 @@ class Ops:
         if session is None:
             raise NotFound(f"no live session {skey!r}")
         return SessionView(session, self.store.ttl(skey))
+
+    @guarded
+    def sessions_of(self, user: str) -> list[SessionView]:
+        """The live sessions whose user id is exactly ``user``, on every platform and tenant."""
+        found: list[SessionView] = []
+        cursor: str | None = None
+        while True:
+            page = self.list_sessions(q=user, cursor=cursor, limit=paging.MAX_PAGE)
+            found += [view for view in page.items if split_key(view.session.key)[2] == user]
+            cursor = page.next_cursor
+            if cursor is None:
+                return found
 
     def image_url(self, key: str) -> str | None:
         """A short-lived link to a stored photo: the store's own URL, else the edge's authenticated route."""

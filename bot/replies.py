@@ -61,6 +61,10 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "zh": "正在报修，等你回复“确认”创建工单。",
         "en": 'Reporting a problem; waiting for you to reply "confirm".',
     },
+    "status_waiting_type": {
+        "zh": "正在报修，还差告警类型：选好类型后回复“确认”即可创建工单。",
+        "en": 'Reporting a problem; the alarm type is still missing: pick it, then reply "confirm".',
+    },
     "status_waiting_close_photo": {
         "zh": "正在结单 {order_id}，等你发送修复后的现场照片。",
         "en": "Closing {order_id}; waiting for a photo of the fixed site.",
@@ -110,12 +114,17 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "zh": "没有待识别的照片。",
         "en": "There is no photo waiting to be analysed.",
     },
+    # {next}: "summary_next_confirm" when confirm is what the bot accepts next, else empty (the
+    # type list follows in its own message): see bot.next_step.
     "summary": {
-        "zh": "请核对工单信息：\n类型：{alarm_type}\n严重程度：{severity}\n描述：{description}\n位置：{location}{alarm}\n"
-        "回复“确认”创建工单，“取消”放弃，或直接发送更正（新位置，或“类型 漏水”）。",
+        "zh": "请核对工单信息：\n类型：{alarm_type}\n严重程度：{severity}\n描述：{description}\n位置：{location}{alarm}{next}",
         "en": "Please check:\nType: {alarm_type}\nSeverity: {severity}\nDescription: {description}\n"
-        'Location: {location}{alarm}\nReply "confirm" to create the order, "cancel" to drop it, or send a '
-        'correction (a new location, or "type water leak").',
+        "Location: {location}{alarm}{next}",
+    },
+    "summary_next_confirm": {
+        "zh": "\n回复“确认”创建工单，“取消”放弃，或直接发送更正（新位置，或“类型 漏水”）。",
+        "en": '\nReply "confirm" to create the order, "cancel" to drop it, or send a correction (a new location, '
+        'or "type water leak").',
     },
     "summary_alarm": {"zh": "\n关联告警：{alarm_id}", "en": "\nLinked alarm: {alarm_id}"},
     "no_description": {"zh": "（无）", "en": "(none)"},

@@ -69,8 +69,10 @@ def guarded(fn: Callable[P, T]) -> Callable[P, T]:
 class SessionStore:
     """Sessions and everything per user on one redis-py client; its numbers come from ``Settings``."""
 
-    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+    def __init__(self, client: redis.Redis, settings: Settings, *, shared: bool = True) -> None:
         self.redis = client
+        # False for the embedded in-process store: another process (the ops CLI) sees none of it.
+        self.shared = shared
         self.prefix = settings.redis_prefix
         self.ttl_seconds = settings.session_ttl_seconds
         self.lock_timeout_seconds = settings.lock_timeout_seconds
@@ -392,5 +394,5 @@ def build_store(settings: Settings) -> SessionStore:
         import fakeredis  # only needed for the embedded default
 
         log.warning("REDIS_URL is not set: sessions live in this process only (fine for trying the bot)")
-        client = fakeredis.FakeRedis()
+        return SessionStore(fakeredis.FakeRedis(), settings, shared=False)
     return SessionStore(client, settings)

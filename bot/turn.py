@@ -13,6 +13,7 @@ from bot.flows.base import Abandoned, Refused
 from bot.flows.close import CloseFlow
 from bot.flows.lookups import RESPONDERS, Lookups
 from bot.machine import IDLE, TRIGGERS, route
+from bot.next_step import SESSION_CONDITIONS
 
 if TYPE_CHECKING:
     from bot.machine import SharedMachine
@@ -40,10 +41,10 @@ class Turn(CloseFlow, Lookups):
         return self.chosen_type() is not None
 
     def has_report_photo(self) -> bool:
-        return bool(self.pending.get("image_key"))
+        return SESSION_CONDITIONS["has_report_photo"](self.pending)
 
     def has_alarm_type(self) -> bool:
-        return bool(self.pending.get("alarm_type"))
+        return SESSION_CONDITIONS["has_alarm_type"](self.pending)
 
     # -- from anywhere ----------------------------------------------------------------------------------
     def drop_pending(self) -> None:

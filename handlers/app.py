@@ -11,6 +11,7 @@ import atexit
 import logging
 from typing import Any
 
+import click
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -19,7 +20,7 @@ from bot.observe import Observer
 from bot.ports import ObjectStore, StoreUnavailable, Vlm, WorkOrders
 from bot.store import SessionStore
 from handlers import admin, cli, generic, health, metrics, safe_json
-from handlers.logs import configure_logging
+from handlers.logs import STARTUP_SUMMARY, configure_logging
 from handlers.platforms import edge
 from handlers.runtime import _UNSET, Runtime, build_runtime
 
@@ -38,7 +39,9 @@ def create_app(
 ) -> Flask:
     """Build the app. The ports given replace the ones ``settings`` would build (``vlm=None``: no VLM)."""
     settings = settings or (runtime.settings if runtime else Settings.from_env())
-    configure_logging(settings)
+    # Loaded by a ``flask`` command (ops CLI, console chat): quiet, and never a consumer of other people's turns.
+    command_line = click.get_current_context(silent=True) is not None
+    configure_logging(settings, command_line=command_line)
     if runtime is None:
         runtime = build_runtime(settings, store=store, vlm=vlm, storage=storage, orders=orders, observer=observer)
     app = Flask(__name__)
@@ -56,22 +59,26 @@ def create_app(
         if module.enabled(settings):
             app.register_blueprint(edge.blueprint(runtime, module))
             enabled.append(name)
-    admin.register(app, runtime, ops)
+    admin_line = admin.register(app, runtime, ops)
     cli.register(app, runtime)
-    if settings.worker_mode == "thread" and settings.redis_url:
+    if settings.worker_mode == "thread" and settings.redis_url and not command_line:
         # Consume from boot, not from the first webhook: a process started after a crash takes over the
         # turns the dead one left. On SIGTERM (a deploy) gunicorn's worker exits through atexit: finish them.
         runtime.start_workers()
         atexit.register(runtime.stop)
     _register_errors(app)
-    log.info(
-        "platforms on: %s; generic webhook: %s; store: %s; VLM: %s; storage: %s",
-        ", ".join(enabled) or "none",
-        _GENERIC_WEBHOOK[settings.generic_webhook_mode],
-        "redis" if settings.redis_url else "in-process (single process only)",
-        "on" if runtime.services.vlm else "off (users pick the type)",
-        "s3" if settings.s3_bucket else f"local folder {settings.storage_dir}",
+    summary = "; ".join(
+        (
+            f"platforms on: {', '.join(enabled) or 'none'}",
+            f"generic webhook: {_GENERIC_WEBHOOK[settings.generic_webhook_mode]}",
+            f"store: {'redis' if settings.redis_url else 'in-process (single process only)'}",
+            f"VLM: {'on' if runtime.services.vlm else 'off (users pick the type)'}",
+            f"storage: {'s3' if settings.s3_bucket else f'local folder {settings.storage_dir}'}",
+            admin_line,
+        )
     )
+    app.extensions[STARTUP_SUMMARY] = summary
+    log.info("%s", summary)
     return app
 
 

@@ -22,7 +22,7 @@ def blueprint(runtime: Runtime) -> Blueprint:
     @bp.get("/readyz")
     def readyz() -> Any:
         # Without REDIS_URL the sessions live in this process: "ok" would read as "Redis is there".
-        store_up = "ok" if runtime.settings.redis_url else EMBEDDED
+        store_up = "ok" if runtime.store.shared else EMBEDDED
         checks: dict[str, str] = {}
         for name, ping, up in (
             ("redis", runtime.store.ping, store_up),

@@ -15,9 +15,12 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+import click
+from flask import current_app
 
 from bot.config import Settings
 from bot.conversation import Engine, FetchImage
@@ -131,7 +134,11 @@ class TextFormatter(logging.Formatter):
         return f"{line} [{context}]" if context else line
 
 
-def configure_logging(settings: Settings) -> None:
+# A command in a terminal (ops CLI, console chat) logs only errors unless ``--verbose``: its output is the answer.
+COMMAND_LINE_LEVEL = logging.ERROR
+
+
+def configure_logging(settings: Settings, *, command_line: bool = False) -> None:
     _install_record_factory()
     root = logging.getLogger()
     formatter = JsonFormatter() if settings.log_format == "json" else TextFormatter()
@@ -141,7 +148,26 @@ def configure_logging(settings: Settings) -> None:
         handler._wobot = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     handler.setFormatter(formatter)
-    root.setLevel(settings.log_level.upper())
+    root.setLevel(COMMAND_LINE_LEVEL if command_line else settings.log_level.upper())
     # Client libraries log request URLs at DEBUG/INFO, and some URLs carry access tokens.
     for noisy in ("urllib3", "httpx", "openai", "botocore", "boto3", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def verbose_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``-v/--verbose`` on a command: log at ``LOG_LEVEL`` to stderr, starting with the app's start-up summary."""
+
+    def turn_on(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if not value:
+            return
+        app = current_app
+        logging.getLogger().setLevel(app.extensions["wobot"].settings.log_level.upper())
+        logging.getLogger("handlers.app").info("%s", app.extensions[STARTUP_SUMMARY])
+
+    option = click.option(
+        "-v", "--verbose", is_flag=True, expose_value=False, callback=turn_on, help="log to stderr as the web app does"
+    )
+    return option(fn)
+
+
+STARTUP_SUMMARY = "wobot_startup"  # app.extensions key: the start-up line, for ``--verbose`` commands

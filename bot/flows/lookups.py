@@ -11,6 +11,7 @@ from datetime import datetime
 
 from bot.flows.report import ReportFlow
 from bot.machine import CLOSE_PHOTO, CONFIRM, IDLE, LOCATION
+from bot.next_step import next_step
 from bot.ports import OrderError, ServiceError
 
 WITHDRAWN_REASON = "cancelled by reporter"
@@ -34,7 +35,7 @@ class Lookups(ReportFlow):
         elif state == LOCATION:
             self.say("status_waiting_location", alarm_type=p.get("alarm_type") or self.t("unknown"))
         elif state == CONFIRM:
-            self.say("status_waiting_confirm")
+            self.say("status_waiting_type" if next_step(state, p) == "alarm_type" else "status_waiting_confirm")
             self.show_summary()
         else:
             self.say("status_waiting_close_photo", order_id=p.get("order_id", ""))

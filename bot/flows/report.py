@@ -8,7 +8,8 @@ import time
 
 from bot import intents
 from bot.flows.base import TurnBase
-from bot.machine import IDLE
+from bot.machine import CONFIRM, IDLE
+from bot.next_step import next_step
 from bot.ports import NewOrder, Order, Photo, ServiceError, VlmError
 
 log = logging.getLogger(__name__)
@@ -119,8 +120,10 @@ class ReportFlow(TurnBase):
 
     # -- summary and confirm --------------------------------------------------------------------------------
     def show_summary(self) -> None:
+        """The report as it stands, ending with what the bot accepts next (the machine's answer, not a guess)."""
         p = self.pending
         alarm = self.t("summary_alarm", alarm_id=p["alarm_id"]) if p.get("alarm_id") else ""
+        step = next_step(CONFIRM, p)
         self.say(
             "summary",
             alarm_type=p.get("alarm_type") or self.t("unknown"),
@@ -128,8 +131,9 @@ class ReportFlow(TurnBase):
             description=p.get("description") or self.t("no_description"),
             location=self.location_text(p.get("location")) or self.t("unknown"),
             alarm=alarm,
+            next=self.t("summary_next_confirm") if step == "confirm" else "",
         )
-        if not p.get("alarm_type"):
+        if step == "alarm_type":
             self.say_need_type()
 
     def create_order(self) -> None:

@@ -10,7 +10,6 @@ the module-level blueprints and click groups read it from ``current_app``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from flask import Flask
@@ -21,8 +20,6 @@ from handlers.admin import api, cli, page
 from handlers.admin.context import AdminContext
 from handlers.metrics import known_platforms
 from handlers.runtime import Runtime
-
-log = logging.getLogger(__name__)
 
 
 def platform_notifier(runtime: Runtime) -> Callable[[str, str], bool]:
@@ -57,13 +54,13 @@ def build_ops(runtime: Runtime) -> Ops:
     )
 
 
-def register(app: Flask, runtime: Runtime, ops: Ops) -> None:
+def register(app: Flask, runtime: Runtime, ops: Ops) -> str:
+    """Register the ops CLI, and the API and page when ``ADMIN_TOKEN`` is set; say which, for the start-up line."""
     tokens = runtime.settings.admin_tokens
     app.extensions["wobot_admin"] = AdminContext(ops, tokens, runtime.settings.admin_token)
     cli.register(app)
     if not tokens:
-        log.info("admin API and page off (ADMIN_TOKEN is not set)")
-        return
+        return "admin API and page: off (ADMIN_TOKEN is not set)"
     app.register_blueprint(api.bp)
     app.register_blueprint(page.bp)
-    log.info("admin API at /admin/api and page at /admin (tokens: %s)", ", ".join(sorted(tokens)))
+    return f"admin API at /admin/api and page at /admin (tokens: {', '.join(sorted(tokens))})"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 
+
 def token_name(tokens: dict[str, str], given: str) -> str | None:
     """The name of the token ``given`` is, or None; compares against every token, in constant time."""
     found = None

@@ -1,15 +1,17 @@
 """Ops from a shell on the box: ``flask --app wsgi sessions|orders|stats|audit …``.
 
 The same operations as the admin API (``bot.ops``), recorded in the audit trail as "cli".
-Human-readable tables by default, ``--json`` for scripts. Exit codes: 0 done, 1 not found
-or not possible, 2 bad usage (click), 3 a backing service is down.
+Human-readable tables by default, ``--json`` for scripts; quiet unless ``--verbose``. Exit codes:
+0 done, 1 not found or not possible, 2 bad usage (click), 3 a backing service is down or there is
+no shared store to look at (without ``REDIS_URL`` the command would see an empty store of its own
+and read as "nobody is stuck").
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,35 +19,29 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from bot.ops import TTL_MAX, TTL_MIN, Conflict, Invalid, NotFound
+from bot.ops import TTL_MAX, TTL_MIN, Conflict, Invalid, NotFound, Ops, iso
 from bot.ports import ORDER_STATUSES, ServiceError
-from handlers.admin import views
-from handlers.admin.context import ops
+from handlers.admin import context, views
+from handlers.admin.terminal import table
+from handlers.logs import verbose_option
 
 WHO = "cli"
 EXIT_NOT_FOUND = 1
 EXIT_UNAVAILABLE = 3
+DEFAULT_CANCEL_REASON = "cancelled by ops"
+NO_SHARED_STORE = (
+    "error: REDIS_URL is not set, so this command would look at an empty in-process store of its own, "
+    "not at the bot's sessions. Run it with the same REDIS_URL and DATABASE_URL as the web process."
+)
 
 
-def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    """Plain fixed-width columns (no dependency); long cells are cut with an ellipsis."""
-    cells = [[_cell(v) for v in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
-    return "\n".join(lines)
-
-
-def _cell(value: Any, width: int = 48) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, dict):
-        value = ", ".join(f"{k}={v}" if v is not True else k for k, v in value.items()) or "-"
-    text = " ".join(str(value).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+def ops() -> Ops:
+    """The app's ``Ops``; without a shared store, a clear refusal (exit 3) instead of an empty answer."""
+    found = context.ops()
+    if not found.store.shared:
+        click.echo(NO_SHARED_STORE, err=True)
+        sys.exit(EXIT_UNAVAILABLE)
+    return found
 
 
 def _json(data: Any) -> None:
@@ -78,7 +74,8 @@ def _photo(photo: dict[str, Any] | None) -> str | None:
 
 
 def _as_json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")(fn)
+    """``--json`` and ``--verbose``, which every ops command takes."""
+    return verbose_option(click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")(fn))
 
 
 @click.group("sessions", cls=AppGroup)
@@ -113,13 +110,47 @@ def sessions_list(
         click.echo(f"\nmore: --cursor {page.next_cursor}")
 
 
+def _pending_rows(shown: dict[str, Any]) -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    for name, value in shown.items():
+        if name == "photo":
+            value = _photo(value)
+        elif name == "location":
+            value = value["text"] + (f"  {value['map_url']}" if value["map_url"] else "")
+        rows.append((name.replace("_", " "), value))
+    return rows
+
+
+def _session_key(given: str) -> str:
+    """``given`` when it is a full key (platform:tenant:user), else the one live session of that user id.
+
+    Several sessions of the user (two platforms or tenants), or none: the candidates on stderr, exit 1.
+    """
+    if given.count(":") >= 2:
+        return given
+    found = ops().sessions_of(given)
+    if len(found) == 1:
+        return found[0].session.key
+    if found:
+        click.echo(f"error: user id {given!r} has {len(found)} live sessions; give one of these keys:", err=True)
+        candidates = found
+    else:
+        candidates = ops().list_sessions(q=given, limit=10).items
+        hint = "user ids containing it:" if candidates else "a key is platform:tenant:user."
+        click.echo(f"error: no live session of user id {given!r}; {hint}", err=True)
+    if candidates:
+        rows = [(v.session.key, v.session.state, iso(v.session.updated_at)) for v in candidates]
+        click.echo(table(rows, ("KEY", "STATE", "LAST ACTIVITY")), err=True)
+    sys.exit(EXIT_NOT_FOUND)
+
+
 @sessions.command("show")
 @click.argument("key")
 @_as_json_option
 def sessions_show(key: str, as_json: bool) -> None:
-    """Everything about one session (KEY is platform:tenant:user)."""
+    """Everything about one session. KEY is platform:tenant:user, or a user id found on any platform."""
     with _errors():
-        s = views.session_detail(ops(), ops().session(key))
+        s = views.session_detail(ops(), ops().session(_session_key(key)))
     if as_json:
         _json(s)
         return
@@ -137,9 +168,9 @@ def sessions_show(key: str, as_json: bool) -> None:
             ("FIELD", "VALUE"),
         )
     )
-    if s["pending"]:
+    if s["pending_view"]:
         click.echo("\npending:")
-        click.echo(table([(k, v) for k, v in s["pending"].items()], ("FIELD", "VALUE")))
+        click.echo(table(_pending_rows(s["pending_view"]), ("FIELD", "VALUE")))
     click.echo("\nhistory (oldest first):")
     rows = [
         (
@@ -158,8 +189,9 @@ def sessions_show(key: str, as_json: bool) -> None:
 @click.option("--notify", is_flag=True, help="tell the user through their platform")
 @_as_json_option
 def sessions_reset(key: str, notify: bool, as_json: bool) -> None:
-    """Back to idle, pending fields cleared, history kept."""
+    """Back to idle, pending fields cleared, history kept (KEY as for show)."""
     with _errors():
+        key = _session_key(key)
         result = ops().reset(key, who=WHO, notify=notify)
     if as_json:
         _json(result)
@@ -172,8 +204,9 @@ def sessions_reset(key: str, notify: bool, as_json: bool) -> None:
 @click.argument("key")
 @_as_json_option
 def sessions_delete(key: str, as_json: bool) -> None:
-    """Forget the session entirely."""
+    """Forget the session entirely (KEY as for show)."""
     with _errors():
+        key = _session_key(key)
         result = ops().delete(key, who=WHO)
     _json(result) if as_json else click.echo(f"{key}: deleted")
 
@@ -183,8 +216,9 @@ def sessions_delete(key: str, as_json: bool) -> None:
 @click.argument("seconds", type=click.IntRange(TTL_MIN, TTL_MAX))
 @_as_json_option
 def sessions_ttl(key: str, seconds: int, as_json: bool) -> None:
-    """Set how long the session lives from now (60 to 86400 seconds)."""
+    """Set how long the session lives from now (60 to 86400 seconds; KEY as for show)."""
     with _errors():
+        key = _session_key(key)
         result = ops().set_ttl(key, seconds, who=WHO)
     _json(result) if as_json else click.echo(f"{key}: expires in {seconds} s")
 
@@ -254,10 +288,10 @@ def orders_show(order_id: str, as_json: bool) -> None:
 
 @orders.command("cancel")
 @click.argument("order_id")
-@click.option("--reason", required=True)
+@click.option("--reason", default=DEFAULT_CANCEL_REASON, show_default=True, help="recorded on the order")
 @_as_json_option
 def orders_cancel(order_id: str, reason: str, as_json: bool) -> None:
-    """Cancel an open order."""
+    """Cancel an open order (the audit trail records it as "cli")."""
     with _errors():
         o = views.order_row(ops(), ops().cancel_order(order_id, reason, who=WHO))
     _json(o) if as_json else click.echo(f"{o['id']}: cancelled")

@@ -33,6 +33,7 @@ SCHEMAS: dict[str, Any] = {
             "user",
             "state",
             "waiting_for",
+            "next_steps",
             "pending",
             "last_activity",
             "seconds_left",
@@ -44,11 +45,19 @@ SCHEMAS: dict[str, Any] = {
             "tenant": STR,
             "user": STR,
             "state": {"type": "string", "enum": list(STATES)},
-            "waiting_for": nullable({"type": "string", "description": "what the bot waits for, in words"}),
+            "waiting_for": nullable(
+                {"type": "string", "description": "what the bot accepts next, in words (from next_steps)"}
+            ),
+            "next_steps": {
+                "type": "array",
+                "items": {"type": "string", "enum": ["location", "alarm_type", "confirm", "close_photo", "photo"]},
+                "description": "the inputs, in order, that finish the open flow, read off the state machine; "
+                "empty in idle",
+            },
             "pending": {
                 "type": "object",
                 "additionalProperties": True,
-                "description": "alarm_type, order_id, alarm_id, location, photo, analysis_failed",
+                "description": "alarm_type, order_id, alarm_id, location, photo",
             },
             "last_activity": nullable(TIME),
             "seconds_left": nullable({"type": "integer", "minimum": 0}),
@@ -73,18 +82,36 @@ SCHEMAS: dict[str, Any] = {
             ref("SessionSummary"),
             {
                 "type": "object",
-                "required": ["history", "created_at"],
+                "required": ["history", "created_at", "pending_view"],
                 "properties": {
                     "pending": {
                         "type": "object",
                         "additionalProperties": True,
-                        "description": "every pending field; image_url links the pending photo",
+                        "description": "every pending field as stored; image_url links the pending photo",
                     },
+                    "pending_view": ref("PendingView"),
                     "history": {"type": "array", "items": ref("HistoryEntry")},
                     "created_at": nullable(TIME),
                 },
             },
         ]
+    },
+    "PendingView": {
+        "type": "object",
+        "description": "the pending fields a person needs; each is present only when it is set",
+        "properties": {
+            "photo": ref("Photo"),
+            "alarm_type": {"type": "string", "description": 'the type, or "not chosen yet (why)"'},
+            "severity": STR,
+            "description": STR,
+            "order_id": STR,
+            "alarm_id": STR,
+            "location": {
+                "type": "object",
+                "required": ["text", "map_url"],
+                "properties": {"text": STR, "map_url": nullable({"type": "string", "format": "uri"})},
+            },
+        },
     },
     "ResetResult": {
         "type": "object",

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from bot.audit import AuditEntry
-from bot.ops import Ops, SessionView, iso, pending_summary, waiting_for
+from bot.next_step import Need, next_steps
+from bot.ops import Ops, SessionView, iso, pending_summary
 from bot.paging import Page
 from bot.ports import Order, Reporter
 from bot.session_index import split_key
@@ -28,17 +29,75 @@ def page_json(result: Page[Shaped]) -> Shaped:
     return {"items": result.items, "next_cursor": result.next_cursor}
 
 
+# What each step the bot accepts next is, as an on-call engineer reads it at 3 a.m.
+_NEED_WORDS: dict[Need, str] = {
+    "location": "the location of the problem",
+    "alarm_type": "the alarm type (confirm is refused until one is chosen)",
+    "confirm": 'the user to reply "confirm"',
+    "close_photo": "a photo of the fixed site",
+    "photo": "a photo",
+}
+_NEED_SHORT: dict[Need, str] = {
+    "location": "location",
+    "alarm_type": "alarm type",
+    "confirm": "confirm",
+    "close_photo": "photo of the fix",
+    "photo": "photo",
+}
+
+
+def waiting_for(steps: list[Need], order_id: str | None) -> str | None:
+    """``["alarm_type", "confirm"]`` → "the alarm type (…), then: confirm"; None in idle."""
+    if not steps:
+        return None
+    first = _NEED_WORDS[steps[0]] + (f" for {order_id}" if steps[0] == "close_photo" and order_id else "")
+    rest = ", ".join(_NEED_SHORT[step] for step in steps[1:])
+    return f"{first}, then: {rest}" if rest else first
+
+
+def map_link(latitude: float, longitude: float) -> str:
+    """A link that opens the coordinates on a map (as the platform sent them)."""
+    return (
+        f"https://www.openstreetmap.org/?mlat={latitude:.6f}&mlon={longitude:.6f}#map=18/{latitude:.6f}/{longitude:.6f}"
+    )
+
+
+def pending_view(ops: Ops, pending: dict[str, Any]) -> Shaped:
+    """The pending fields a person needs, without internals: the photo, type, place (with a map link), order."""
+    shown: Shaped = {}
+    if pending.get("image_key"):
+        shown["photo"] = _photo(ops, pending["image_key"])
+    if pending.get("alarm_type"):
+        shown["alarm_type"] = pending["alarm_type"]
+    elif pending.get("image_key"):
+        reason = {"off": "no VLM", "error": "the photo analysis failed"}.get(pending.get("analysis_failed") or "")
+        shown["alarm_type"] = "not chosen yet" + (f" ({reason})" if reason else "")
+    for name in ("severity", "description", "order_id", "alarm_id"):
+        if pending.get(name):
+            shown[name] = pending[name]
+    place = pending.get("location")
+    if isinstance(place, dict):
+        lat, lng = place.get("latitude"), place.get("longitude")
+        where = (lat, lng) if isinstance(lat, (int, float)) and isinstance(lng, (int, float)) else None
+        text = str(place.get("label") or "") or (f"{where[0]:.6f}, {where[1]:.6f}" if where else "")
+        if text:
+            shown["location"] = {"text": text, "map_url": map_link(*where) if where else None}
+    return shown
+
+
 def session_row(view: SessionView) -> Shaped:
     """A session in a list."""
     session = view.session
     platform, tenant, user = split_key(session.key)
+    steps = next_steps(session.state, session.pending)
     return {
         "key": session.key,
         "platform": platform,
         "tenant": tenant,
         "user": user,
         "state": session.state,
-        "waiting_for": waiting_for(session),
+        "waiting_for": waiting_for(steps, session.pending.get("order_id")),
+        "next_steps": steps,
         "pending": pending_summary(session.pending),
         "last_activity": iso(session.updated_at),
         "seconds_left": view.seconds_left,
@@ -59,7 +118,13 @@ def session_detail(ops: Ops, view: SessionView) -> Shaped:
         if entry.get("image_key"):
             item["image_url"] = ops.image_url(entry["image_key"])
         history.append(item)
-    return {**session_row(view), "pending": pending, "history": history, "created_at": iso(session.created_at)}
+    return {
+        **session_row(view),
+        "pending": pending,
+        "pending_view": pending_view(ops, session.pending),
+        "history": history,
+        "created_at": iso(session.created_at),
+    }
 
 
 def _person(who: Reporter | None) -> Shaped | None:

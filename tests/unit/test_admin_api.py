@@ -119,7 +119,7 @@ def test_list_filter_and_search(app: Flask, client: FlaskClient) -> None:
     assert [s["user"] for s in body["items"]] == ["wang", "li-0043", "zhang-0042"] and body["next_cursor"] is None
     only = client.get(f"{API}/sessions?state=waiting_close_photo", headers=AUTH).json["items"]
     assert [(s["user"], s["state"]) for s in only] == [("zhang-0042", "waiting_close_photo")]
-    assert only[0]["waiting_for"].startswith("photo of the fixed site for WO-")
+    assert only[0]["waiting_for"].startswith("a photo of the fixed site for WO-")
     assert [s["user"] for s in client.get(f"{API}/sessions?platform=wecom", headers=AUTH).json["items"]] == ["wang"]
     assert {s["user"] for s in client.get(f"{API}/sessions?q=004", headers=AUTH).json["items"]} == {
         "zhang-0042",

@@ -142,6 +142,7 @@ def test_report_without_vlm_pick_type_by_number(
         description=say("zh", "no_description"),
         location="3号楼2层东侧走廊",
         alarm="",
+        next=say("zh", "summary_next_confirm"),
     )
 
     r = chat.text("确认")

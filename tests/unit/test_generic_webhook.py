@@ -320,10 +320,13 @@ def test_store_down_is_503(make_client: Callable[..., FlaskClient], settings: Se
     assert ready.status_code == 503 and ready.get_json()["checks"]["database"] == "ok"
 
 
-def test_probes(client: FlaskClient) -> None:
+def test_probes(client: FlaskClient, settings: Settings, storage: LocalFolderStore, orders: SqlWorkOrders) -> None:
     assert client.get("/healthz").status_code == 200
     r = client.get("/readyz")
-    # no REDIS_URL: the in-process store, named as such rather than "ok" as if Redis were there
+    assert r.status_code == 200 and r.get_json()["checks"] == {"redis": "ok", "database": "ok"}
+    # no REDIS_URL: the in-process store is named as such, not "ok" as if a Redis were there
+    embedded = create_app(settings, storage=storage, orders=orders, vlm=None).test_client()
+    r = embedded.get("/readyz")
     assert r.status_code == 200 and r.get_json()["checks"] == {"redis": "embedded", "database": "ok"}
 
 
