@@ -14,6 +14,7 @@ from flask import Flask
 
 from bot.messages import Incoming, Location
 from bot.ports import StoreUnavailable
+from handlers.logs import verbose_option
 from handlers.runtime import Runtime
 
 HELP = "Type a message. /photo PATH sends a photo, /location LAT,LNG LABEL a location, /quit leaves."
@@ -23,7 +24,10 @@ def parse_line(line: str, user: str, tenant: str) -> Incoming | str:
     """Turn one console line into an Incoming, or return an error sentence for the console."""
     common: dict[str, Any] = {"platform": "console", "tenant": tenant, "user": user}
     if line.startswith("/photo"):
-        path = Path(line[len("/photo") :].strip()).expanduser()
+        given = line[len("/photo") :].strip()
+        if not given:
+            return "usage: /photo PATH   e.g. /photo samples/leak.jpg"
+        path = Path(given).expanduser()
         if not path.is_file():
             return f"no such file: {path}"
         return Incoming(kind="image", image=path.read_bytes(), **common)
@@ -41,6 +45,14 @@ def parse_line(line: str, user: str, tenant: str) -> Incoming | str:
     return Incoming(kind="text", text=line, **common)
 
 
+def who_you_are(user: str, tenant: str) -> str:
+    """The console is its own platform: the same name on the generic webhook is another person (another session)."""
+    return (
+        f"You are console:{tenant}:{user}, a session of your own: {user!r} on the generic webhook is "
+        f"generic:default:{user}, a different person to the bot."
+    )
+
+
 def register(app: Flask, runtime: Runtime) -> None:
     @app.cli.group("bot")
     def bot_group() -> None:
@@ -49,8 +61,10 @@ def register(app: Flask, runtime: Runtime) -> None:
     @bot_group.command("chat")
     @click.option("--user", required=True, help="user id for the session (console:<tenant>:<user>)")
     @click.option("--tenant", default="local", show_default=True)
+    @verbose_option
     def chat(user: str, tenant: str) -> None:
         """Chat with the bot in this terminal."""
+        click.echo(who_you_are(user, tenant))
         click.echo(HELP)
         while True:
             try:

@@ -26,6 +26,8 @@ class Lookups(ReportFlow):
             self.say("help_waiting_close_photo", order_id=self.pending.get("order_id", ""))
         else:
             self.say(f"help_{state}")
+        if next_step(state, self.pending) == "alarm_type":
+            self.say_need_type()  # "reply confirm" in the help would be refused until a type is chosen
 
     def say_status(self) -> None:
         p, state = self.pending, self.session.state

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import wcwidth
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
@@ -12,8 +13,9 @@ from bot.config import Settings
 from bot.orders import SqlWorkOrders
 from bot.storage import LocalFolderStore
 from bot.store import SessionStore
+from handlers.app import create_app
 from tests.support.admin import admin_app, report_order, runtime, stuck_closing
-from tests.support.engine import Chat
+from tests.support.engine import Chat, photo
 
 
 @pytest.fixture
@@ -124,3 +126,71 @@ def test_stats(app: Flask, cli: FlaskCliRunner) -> None:
     assert "active sessions (last 600 s): 1" in out.output and "waiting_close_photo  1" in out.output
     data = json.loads(cli.invoke(args=["stats", "--json"]).output)
     assert data["orders"]["open"] == 1 and data["turns_last_hour"] == 5
+
+
+def test_without_a_shared_store_every_ops_command_refuses_with_exit_3(
+    settings: Settings, storage: LocalFolderStore, orders: SqlWorkOrders
+) -> None:
+    # The embedded defaults (no REDIS_URL): an empty table here would read as "nobody is stuck".
+    embedded = create_app(settings, storage=storage, orders=orders, vlm=None).test_cli_runner()
+    for args in (["sessions", "list"], ["sessions", "show", "zhaoliu"], ["orders", "list"], ["stats"], ["audit"]):
+        refused = embedded.invoke(args=args)
+        assert refused.exit_code == 3, args
+        assert "REDIS_URL is not set" in refused.output and "KEY" not in refused.output, args
+
+
+def test_show_finds_a_session_by_user_id_on_any_platform(app: Flask, cli: FlaskCliRunner) -> None:
+    stuck_closing(user(app, "zhaoliu", platform="wecom"), report_order(user(app, "zhaoliu", platform="wecom")))
+    user(app, "zhaoliu2").text("hi")
+    shown = cli.invoke(args=["sessions", "show", "zhaoliu"])
+    assert shown.exit_code == 0 and "wecom:t1:zhaoliu" in shown.output and "waiting_close_photo" in shown.output
+    assert json.loads(cli.invoke(args=["sessions", "show", "zhaoliu", "--json"]).output)["key"] == "wecom:t1:zhaoliu"
+    # the same lookup for the commands that change a session
+    assert "wecom:t1:zhaoliu: waiting_close_photo → idle" in cli.invoke(args=["sessions", "reset", "zhaoliu"]).output
+
+    user(app, "zhaoliu", platform="slack").text("hi")
+    several = cli.invoke(args=["sessions", "show", "zhaoliu"])
+    assert several.exit_code == 1 and "2 live sessions" in several.output
+    assert "wecom:t1:zhaoliu" in several.output and "slack:t1:zhaoliu" in several.output
+
+    near = cli.invoke(args=["sessions", "show", "zhao"])
+    assert near.exit_code == 1 and "user ids containing it" in near.output and "generic:t1:zhaoliu2" in near.output
+    nothing = cli.invoke(args=["sessions", "show", "wangwu"])
+    assert nothing.exit_code == 1 and "no live session of user id 'wangwu'" in nothing.output
+    assert "platform:tenant:user" in nothing.output
+
+
+def test_tables_align_chinese_text_by_display_width_and_drop_terminal_escapes(app: Flask, cli: FlaskCliRunner) -> None:
+    chat = user(app, "wang")
+    chat.image(photo(5))
+    chat.text("1")
+    chat.text("3号楼东门\x1b[2J\x1b[31m red")
+    lines = cli.invoke(args=["sessions", "list"]).output.splitlines()
+    header, row = lines[0], lines[2]
+    at = header.index("LAST ACTIVITY")
+    assert wcwidth.width(row[: row.index("20")]) == at  # the timestamp column starts under its header
+    shown = cli.invoke(args=["sessions", "show", chat.key]).output
+    assert "\x1b" not in shown and "3号楼东门" in shown
+    rows = [line for line in shown.splitlines() if line.startswith("20") and line.endswith(("-", ".jpg"))]
+    assert len(rows) == 8
+    photo_columns = {wcwidth.width(line) - len(line.rsplit(" ", 1)[1]) for line in rows}
+    assert len(photo_columns) == 1  # the PHOTO column starts at the same place after Chinese messages
+
+
+def test_cancel_without_a_reason_records_the_default(app: Flask, cli: FlaskCliRunner) -> None:
+    order_id = report_order(user(app, "alice"))
+    assert cli.invoke(args=["orders", "cancel", order_id]).exit_code == 0
+    shown = json.loads(cli.invoke(args=["orders", "show", order_id, "--json"]).output)
+    assert shown["status"] == "cancelled" and shown["cancel_reason"] == "cancelled by ops"
+
+
+def test_reset_keeps_the_time_an_ops_engineer_gave(app: Flask, cli: FlaskCliRunner) -> None:
+    alice = user(app, "alice")
+    stuck_closing(alice, report_order(alice))
+    assert cli.invoke(args=["sessions", "ttl", alice.key, "7200"]).exit_code == 0
+    assert cli.invoke(args=["sessions", "reset", alice.key]).exit_code == 0
+    assert runtime(app).store.ttl(alice.key) > 7000
+    bob = user(app, "bob")
+    stuck_closing(bob, report_order(bob, seed=2))
+    assert cli.invoke(args=["sessions", "reset", bob.key]).exit_code == 0
+    assert 590 <= runtime(app).store.ttl(bob.key) <= 600
