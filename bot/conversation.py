@@ -14,10 +14,11 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bot.config import Settings
+from bot.flows.base import forget_photo
 from bot.machine import CLOSE_PHOTO, IDLE, SharedMachine
 from bot.messages import Incoming, Reply, TurnResult
 from bot.observe import NullObserver, Observer
-from bot.ports import ObjectStore, StoreUnavailable, Vlm, WorkOrders
+from bot.ports import ObjectStore, ServiceError, StoreUnavailable, Vlm, WorkOrders
 from bot.replies import say
 from bot.session import Session
 from bot.store import SessionStore, Ticket
@@ -81,10 +82,25 @@ class Conversation(Engine):
             if session is None:
                 return None
             left = store.ttl(skey) or 0
+            report_photo = session.pending.get("image_key")
             session.state = self.machine.fire(_Bare(session), session.state, "reset")
+            if report_photo:
+                forget_photo(session, report_photo)
             # Keep an ops extension: the longer of the time left and a fresh session's TTL.
             store.save(session, ttl_seconds=max(left, self.settings.session_ttl_seconds))
+            self._delete_photos([report_photo] if report_photo else [], skey)
             return session
+
+    def _delete_photos(self, keys: list[str], skey: str) -> None:
+        """Delete report photos no order will hold, after the session that named them is saved without them.
+
+        Best effort: a photo left behind costs storage, never a turn.
+        """
+        for key in keys:
+            try:
+                self.services.storage.delete(key)
+            except (KeyError, ServiceError) as exc:
+                log.warning("could not delete a replaced report photo: %s", exc, extra={"session": skey})
 
     # -- one turn ----------------------------------------------------------------------------------------
     def _turn(self, incoming: Incoming, session: Session | None, ticket: Ticket) -> TurnResult:
@@ -118,6 +134,7 @@ class Conversation(Engine):
         session.turns += 1
         result = TurnResult([Reply(t) for t in replies], session.state, skey, order_id=turn.order_id)
         store.save(session, result=(incoming.event_id, result.to_json()) if incoming.event_id else None, ticket=ticket)
+        self._delete_photos(turn.discarded, skey)
         if turn.state_before != session.state:
             observer.transition(turn.state_before, session.state)
         for kind in turn.errors:

@@ -81,6 +81,10 @@ class ObjectStore(Protocol):
         """A short-lived URL that fetches the object, or None if this store cannot make one."""
         ...
 
+    def delete(self, key: str) -> None:
+        """Forget the object; nothing happens when it is already gone. KeyError for a key of a wrong shape."""
+        ...
+
 
 @dataclass(frozen=True)
 class Tenant:

@@ -77,6 +77,9 @@ class LocalFolderStore:
         self._path(key)
         return None
 
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
     def _path(self, key: str) -> Path:
         if not isinstance(key, str) or not _LOCAL_KEY.fullmatch(key):
             raise KeyError(key)
@@ -140,6 +143,13 @@ class S3Store:
             return url
         except (BotoCoreError, ClientError) as exc:
             raise _service_error("url", exc) from exc
+
+    def delete(self, key: str) -> None:
+        self._check(key)
+        try:
+            self._client.delete_object(Bucket=self._bucket, Key=key)  # S3 answers 204 for a missing key too
+        except (BotoCoreError, ClientError) as exc:
+            raise _service_error("delete", exc) from exc
 
     @staticmethod
     def _check(key: str) -> None:

@@ -49,6 +49,7 @@ class Turn(CloseFlow, Lookups):
     # -- from anywhere ----------------------------------------------------------------------------------
     def drop_pending(self) -> None:
         had_something = self.state_before != IDLE or bool(self.pending)
+        self.discard_report_photo()
         self.session.clear_pending()
         self.say("cancelled" if had_something else "nothing_to_cancel")
 

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from bot.conversation import Services
 
 
+def forget_photo(session: Session, key: str) -> None:
+    """Drop a deleted photo's key from the history (the admin page then shows "[image]", not a broken link)."""
+    for entry in session.history:
+        if entry.get("image_key") == key:
+            del entry["image_key"]
+
+
 class Refused(Exception):
     """A transition's work could not be done; the user has been told why and the state stays as it was."""
 
@@ -40,6 +47,7 @@ class TurnBase:
             self.user_entry["location"] = incoming.location.describe()
         self.order_id: str | None = None  # set on the turn that created or closed an order
         self.errors: list[str] = []  # failures the user was told about, for the observer
+        self.discarded: list[str] = []  # report photos no order will hold: deleted once the turn is saved
         self.state_before = session.state
 
     # -- replies -------------------------------------------------------------------------------------
@@ -90,6 +98,13 @@ class TurnBase:
             self.say("not_image")
         else:
             self.say("download_failed")
+
+    def discard_report_photo(self) -> None:
+        """The pending report photo will never belong to an order (replaced, or the report dropped)."""
+        key = self.pending.get("image_key")
+        if key:
+            self.discarded.append(key)
+            forget_photo(self.session, key)
 
     def reporter(self) -> Reporter:
         i = self.incoming

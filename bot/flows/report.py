@@ -31,6 +31,7 @@ class ReportFlow(TurnBase):
             raise self.refuse("storage", "storage_down") from None
         if self.pending.get("image_key"):
             self.say("photo_replaced")
+            self.discard_report_photo()
         for name in REPORT_FIELDS:
             self.pending.pop(name, None)
         self.pending.update(image_key=key, image_type=content_type)

@@ -76,6 +76,17 @@ def test_malformed_keys_are_key_errors_without_a_request(store: S3Store, key: st
         store.get(key)
     with pytest.raises(KeyError):
         store.url(key)
+    with pytest.raises(KeyError):
+        store.delete(key)
+
+
+def test_delete_removes_the_object_and_a_second_delete_is_harmless(s3: LocalS3, store: S3Store) -> None:
+    kept, gone = store.put(JPEG, "image/jpeg"), store.put(JPEG, "image/jpeg")
+    store.delete(gone)
+    assert s3.objects() == [kept]
+    store.delete(gone)
+    with pytest.raises(KeyError):
+        store.get(gone)
 
 
 def test_presigned_url_fetches_the_object(store: S3Store) -> None:
