@@ -155,3 +155,77 @@ def test_find_a_stuck_user_and_reset_them(server: tuple[str, Flask], browser: An
     browser.get(f"{base}/admin/audit")
     assert "session.reset" in browser.find_element(By.ID, "audit").text
     shot(browser, "5-audit")
+
+
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}  # an iPhone 12-14 screen
+
+# Draws two different Chinese characters in the page's font; without a CJK font both are the same
+# "missing glyph" box. (document.fonts.check() cannot tell: it is true for any font it need not download.)
+CJK_GLYPHS_DIFFER = """
+const family = getComputedStyle(document.body).fontFamily;
+function draw(ch) {
+  const canvas = document.createElement("canvas"); canvas.width = 48; canvas.height = 48;
+  const ctx = canvas.getContext("2d"); ctx.font = "40px " + family; ctx.fillText(ch, 2, 40);
+  return canvas.toDataURL();
+}
+return draw("漏") !== draw("水");
+"""
+
+
+def fits_the_screen(driver: Any, page: str) -> None:
+    """No sideways scrolling, and Sign out is on the screen."""
+    from selenium.webdriver.common.by import By
+
+    width = driver.execute_script("return window.innerWidth")
+    assert width == PHONE["width"]
+    scroll_width = driver.execute_script("return document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"{page}: the page is {scroll_width} px wide on a {width} px screen"
+    sign_out = driver.find_element(By.CSS_SELECTOR, "header form button")
+    box = driver.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.left, r.right]", sign_out)
+    assert box[0] >= 0 and box[1] <= width, f"{page}: Sign out is cut off at {box}"
+
+
+def test_the_page_works_on_a_phone(server: tuple[str, Flask], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, app = server
+    engine = runtime(app).engine
+    stuck = Chat(engine, user="张三-夜班-0042", platform="generic", tenant="华东物业")
+    order_id = report_order(stuck)
+    stuck_closing(stuck, order_id)
+    reporting = Chat(engine, user="李四", platform="generic", tenant="华东物业")
+    reporting.image(photo(8))
+    reporting.location("地下车库B2层东北角消防通道入口处", 31.230416, 121.473701)
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    wait = WebDriverWait(browser, WAIT)
+
+    browser.get(f"{base}/admin")
+    wait.until(ec.presence_of_element_located((By.ID, "token"))).send_keys(TOKEN)
+    browser.find_element(By.ID, "sign-in").click()
+    wait.until(ec.presence_of_element_located((By.ID, "sessions")))
+    assert browser.execute_script(CJK_GLYPHS_DIFFER), (
+        "Chinese text renders as boxes: no CJK font (apt-get install fonts-wqy-microhei; ./scripts/test does it)"
+    )
+    fits_the_screen(browser, "sessions")
+    assert "张三-夜班-0042" in browser.find_element(By.ID, "sessions").text
+    shot(browser, "phone-1-sessions")
+
+    browser.get(f"{base}/admin/sessions/{reporting.key}")
+    wait.until(ec.presence_of_element_located((By.ID, "pending")))
+    fits_the_screen(browser, "session")
+    place = browser.find_element(By.ID, "pending-location")
+    assert "地下车库B2层东北角消防通道入口处" in place.text
+    assert place.find_element(By.LINK_TEXT, "map").get_attribute("href").startswith("https://www.openstreetmap.org/")
+    assert "not chosen yet" in browser.find_element(By.ID, "pending-type").text
+    assert "alarm type" in browser.find_element(By.ID, "waiting-for").text
+    shot(browser, "phone-2-session")
+    browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.ID, "pending"))
+    shot(browser, "phone-3-pending")
+
+    for page in ("orders", "audit", f"orders/{order_id}"):
+        browser.get(f"{base}/admin/{page}")
+        wait.until(ec.presence_of_element_located((By.TAG_NAME, "main")))
+        fits_the_screen(browser, page)
+    shot(browser, "phone-4-order")
