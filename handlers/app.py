@@ -39,8 +39,7 @@ def create_app(
 ) -> Flask:
     """Build the app. The ports given replace the ones ``settings`` would build (``vlm=None``: no VLM)."""
     settings = settings or (runtime.settings if runtime else Settings.from_env())
-    # Loaded by a ``flask`` command (ops CLI, console chat): quiet, and never a consumer of other people's turns.
-    command_line = click.get_current_context(silent=True) is not None
+    command_line = _loaded_by_a_command()
     configure_logging(settings, command_line=command_line)
     if runtime is None:
         runtime = build_runtime(settings, store=store, vlm=vlm, storage=storage, orders=orders, observer=observer)
@@ -80,6 +79,13 @@ def create_app(
     app.extensions[STARTUP_SUMMARY] = summary
     log.info("%s", summary)
     return app
+
+
+def _loaded_by_a_command() -> bool:
+    """A ``flask`` command (ops CLI, console chat) is loading the app: it stays quiet and never consumes
+    other people's turns. ``flask run`` serves requests, so it is treated like gunicorn."""
+    command = click.get_current_context(silent=True)
+    return command is not None and command.info_name != "run"
 
 
 _GENERIC_WEBHOOK = {
