@@ -9,6 +9,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from bot.orders_table import ID_ALPHABET
+
 _ID = r"([A-Za-z]{2,5}-[A-Za-z0-9][A-Za-z0-9-]{0,63})"
 
 # Whole-message keywords (after normalizing): the message *is* the command.
@@ -26,6 +28,8 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("withdraw", re.compile(r"^(?:取消工单|撤销工单|撤回工单|cancel)\s*[:：]?\s*" + _ID + r"$", re.I)),
     ("close", re.compile(r"^(?:结单|关单|close)\s*[:：]?\s*" + _ID + r"$", re.I)),
+    # "结单 2" (its number in the list the bot showed) or "结单 7KQ2M" (the id's last five characters)
+    ("close", re.compile(rf"^(?:结单|关单|close)\s*[:：]?\s*([1-9][0-9]?|[{ID_ALPHABET}]{{5}})$", re.I)),
     ("order_query", re.compile(r"^(?:查工单|查询工单|工单|order)\s*[:：]?\s*" + _ID + r"$", re.I)),
     ("link_alarm", re.compile(r"^(?:告警|报警|alarm)\s*[:：]?\s*" + _ID + r"$", re.I)),
     ("choose_type", re.compile(r"^(?:类型|type)\s*[:：]?\s*(.+)$", re.I)),

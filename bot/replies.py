@@ -71,7 +71,8 @@ _SENTENCES: dict[str, dict[str, str]] = {
     },
     "timed_out": {
         "zh": "之前的{flow}因 {minutes} 分钟未操作已过期，需要的话请重新开始。",
-        "en": "Your earlier {flow} timed out after {minutes} minutes without a reply; please start again if needed.",
+        # "min" reads right for 1 and for 10 (no "1 minutes")
+        "en": "Your earlier {flow} timed out after {minutes} min without a reply; please start again if needed.",
     },
     "flow_report": {"zh": "报修", "en": "report"},
     "flow_close": {"zh": "结单", "en": "order closing"},
@@ -163,8 +164,9 @@ _SENTENCES: dict[str, dict[str, str]] = {
     },
     # -- close -------------------------------------------------------------------------------
     "close_which": {
-        "zh": "要结哪一张工单？请发“结单 工单号”。你的未结工单：\n{orders}",
-        "en": 'Which order? Send "close <order id>". Your open orders:\n{orders}',
+        "zh": "要结哪一张工单？发“结单 1”（序号）或“结单”加工单号后5位。你的未结工单：\n{orders}",
+        "en": 'Which order? Send "close 1" (its number) or "close" and the last 5 characters of its id. '
+        "Your open orders:\n{orders}",
     },
     "close_which_none": {
         "zh": "请发“结单 工单号”，例如“结单 WO-20260101-ABCDE”。",

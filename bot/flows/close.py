@@ -14,6 +14,14 @@ from bot.ports import Order, OrderError, Photo, ServiceError, VlmError
 log = logging.getLogger(__name__)
 
 
+def _picked(mine: list[Order], ref: str) -> Order | None:
+    """The user's open order that ``ref`` names: its number in the list shown, or the id's last characters."""
+    if ref.isdigit():
+        return mine[int(ref) - 1] if int(ref) <= len(mine) else None
+    matches = [order for order in mine if order.id.endswith(ref)]
+    return matches[0] if len(matches) == 1 else None
+
+
 class CloseFlow(TurnBase):
     to_close: Order | None = None
     closed: Order | None = None
@@ -22,17 +30,18 @@ class CloseFlow(TurnBase):
         orders = self.services.orders
         order_id = self.intent.arg
         try:
-            if order_id:
+            if "-" in order_id:
                 order = orders.get(order_id, self.reporter().home)
             else:
                 mine = orders.open_for(self.reporter())
                 if not mine:
                     self.say("close_which_none")
                     raise self.refused()
-                if len(mine) > 1:
-                    self.say("close_which", orders=self.order_lines(mine))
+                if not order_id and len(mine) > 1:
+                    numbered = "\n".join(f"{n}. {line}" for n, line in enumerate(self.order_lines(mine).split("\n"), 1))
+                    self.say("close_which", orders=numbered)
                     raise self.refused()
-                order = mine[0]
+                order = _picked(mine, order_id) if order_id else mine[0]
         except ServiceError:
             raise self.refuse("orders", "orders_down") from None
         if order is None:
