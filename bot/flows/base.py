@@ -123,10 +123,12 @@ class TurnBase:
     def type_choices(self) -> str:
         return "\n".join(f"{i}. {name}" for i, name in enumerate(self.settings.alarm_type_list, 1))
 
-    def order_lines(self, orders: list[Order]) -> str:
+    def order_lines(self, orders: list[Order], *, numbered: bool = False) -> str:
+        """One line per order; ``numbered`` puts "1. " in front, for a list the user picks from by number."""
         return "\n".join(
-            self.t("order_line", order_id=o.id, alarm_type=o.alarm_type, location=o.location_text or "-")
-            for o in orders
+            (f"{n}. " if numbered else "")
+            + self.t("order_line", order_id=o.id, alarm_type=o.alarm_type, location=o.location_text or "-")
+            for n, o in enumerate(orders, 1)
         )
 
     @staticmethod

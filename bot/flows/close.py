@@ -38,8 +38,7 @@ class CloseFlow(TurnBase):
                     self.say("close_which_none")
                     raise self.refused()
                 if not order_id and len(mine) > 1:
-                    numbered = "\n".join(f"{n}. {line}" for n, line in enumerate(self.order_lines(mine).split("\n"), 1))
-                    self.say("close_which", orders=numbered)
+                    self.say("close_which", orders=self.order_lines(mine, numbered=True))
                     raise self.refused()
                 order = _picked(mine, order_id) if order_id else mine[0]
         except ServiceError:

@@ -108,9 +108,10 @@ def session_row(view: SessionView) -> Shaped:
 def session_detail(ops: Ops, view: SessionView) -> Shaped:
     """Everything about one session: the row, every pending field, the history with photo links."""
     session = view.session
+    shown = pending_view(ops, session.pending)
     pending = dict(session.pending)
-    if pending.get("image_key"):
-        pending["image_url"] = ops.image_url(pending["image_key"])
+    if shown.get("photo"):
+        pending["image_url"] = shown["photo"]["url"]  # one link per photo, not a second presign
     history = []
     for entry in session.history:
         item = dict(entry)
@@ -121,7 +122,7 @@ def session_detail(ops: Ops, view: SessionView) -> Shaped:
     return {
         **session_row(view),
         "pending": pending,
-        "pending_view": pending_view(ops, session.pending),
+        "pending_view": shown,
         "history": history,
         "created_at": iso(session.created_at),
     }
