@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_ALARM_TYPES = {
     "zh": ("火情/烟雾", "漏水", "电气故障", "非法入侵", "设备故障", "通道堵塞", "其他"),
@@ -70,6 +71,7 @@ class Settings:
     # conversation
     language: str = "zh"
     alarm_types: tuple[str, ...] = ()  # empty: the language's default list
+    timezone: str = "Asia/Shanghai"  # IANA name: the times users read (the database keeps UTC)
     session_ttl_seconds: int = 600
     history_max_turns: int = 10
     # persistence
@@ -139,12 +141,22 @@ class Settings:
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name.upper()} must be at least 1")
         try:
+            ZoneInfo(self.timezone)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise SettingsError(
+                f"TIMEZONE must be an IANA time zone such as Asia/Shanghai, not {self.timezone!r}"
+            ) from None
+        try:
             parse_admin_tokens(self.admin_token)
         except ValueError as exc:
             raise SettingsError(f"ADMIN_TOKEN {exc}") from None
         if self.alarm_types and not set(CATCH_ALL_TYPES) & set(self.alarm_types):
             # unknown VLM answers fall back to the last type, which must be a catch-all
             object.__setattr__(self, "alarm_types", (*self.alarm_types, "其他" if self.language == "zh" else "other"))
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def alarm_type_list(self) -> tuple[str, ...]:

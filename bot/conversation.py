@@ -7,12 +7,14 @@ and saves it with the turn's replies and result, in one round trip.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from bot import choices
 from bot.config import Settings
 from bot.flows.base import forget_photo
 from bot.machine import CLOSE_PHOTO, IDLE, SharedMachine
@@ -84,6 +86,7 @@ class Conversation(Engine):
             left = store.ttl(skey) or 0
             report_photo = session.pending.get("image_key")
             session.state = self.machine.fire(_Bare(session), session.state, "reset")
+            session.offer = None  # its buttons answer "no longer open"
             if report_photo:
                 forget_photo(session, report_photo)
             # Keep an ops extension: the longer of the time left and a fresh session's TTL.
@@ -114,6 +117,7 @@ class Conversation(Engine):
             expired = store.expired_flow(skey)
             if expired and expired != IDLE:
                 notices.append(self._timed_out(expired))
+        situation = (session.state, json.dumps(session.pending, sort_keys=True))
         turn = Turn(self.services, session, incoming)
         try:
             turn.run(self.machine)
@@ -132,7 +136,15 @@ class Conversation(Engine):
         for text in replies:
             session.add_turn("bot", text, max_turns=max_turns)
         session.turns += 1
-        result = TurnResult([Reply(t) for t in replies], session.state, skey, order_id=turn.order_id)
+        unchanged = situation == (session.state, json.dumps(session.pending, sort_keys=True))
+        result = TurnResult(
+            self._with_buttons(session, replies, turn, still_open=unchanged),
+            session.state,
+            skey,
+            order_id=turn.order_id,
+            picked=turn.picked,
+            stale=turn.stale,
+        )
         store.save(session, result=(incoming.event_id, result.to_json()) if incoming.event_id else None, ticket=ticket)
         self._delete_photos(turn.discarded, skey)
         if turn.state_before != session.state:
@@ -141,6 +153,22 @@ class Conversation(Engine):
             observer.error(kind)
         observer.turn(incoming.platform, incoming.kind, time.perf_counter() - started)
         return result
+
+    @staticmethod
+    def _with_buttons(session: Session, texts: list[str], turn: Turn, *, still_open: bool) -> list[Reply]:
+        """The replies, the last one carrying the buttons of the question the turn asked.
+
+        That question becomes the session's open offer; a turn that asked none leaves the offer open
+        while the session is as it was (help, a look-up) and closes it when the session moved on.
+        """
+        replies = [Reply(text) for text in texts]
+        if turn.offered:
+            current = session.offer if still_open else None
+            session.offer = choices.settle_offer(current, "\n\n".join(turn.replies), turn.offered)
+            replies[-1] = Reply(replies[-1].text, choices.choices_of(session.offer))
+        elif not still_open:
+            session.offer = None
+        return replies
 
     def _timed_out(self, state: str) -> str:
         lang = self.settings.language

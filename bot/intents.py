@@ -22,6 +22,7 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
     "confirm": ("确认", "确定", "是", "好", "confirm", "yes", "y", "ok", "okay"),
     "retry": ("重试", "再试", "retry", "try again"),
     "close": ("结单", "close"),
+    "new_report": ("新报修", "新的报修", "new report", "new"),
 }
 
 # Commands followed by an argument.

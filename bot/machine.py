@@ -35,30 +35,30 @@ REPORTING = [LOCATION, CONFIRM]
 # The two tables below are laid out by hand so each row reads as one rule.
 # fmt: off
 TRANSITIONS: list[dict[str, Any]] = [
-    # -- report: photo → where → confirm ---------------------------------------------------------------------
+    # -- report: photo → (type) → where → confirm; each step asks the next question -------------------------
+    # a photo in idle from someone with open orders: hold it and ask "a new report, or the fix for WO-…?"
+    {"trigger": "photo", "source": IDLE, "dest": None, "prepare": "look_up_open_orders",
+     "conditions": ["photo_usable", "has_open_orders"], "before": "hold_photo", "after": "ask_new_or_fix"},
     {"trigger": "photo", "source": IDLE, "dest": LOCATION,
-     "conditions": "photo_usable", "before": "take_report_photo", "after": "ask_for_location"},
-    {"trigger": "photo", "source": LOCATION, "dest": None,
-     "conditions": "photo_usable", "before": "take_report_photo", "after": "ask_for_location"},
-    {"trigger": "photo", "source": CONFIRM, "dest": None,
-     "conditions": "photo_usable", "before": "take_report_photo", "after": "show_summary"},
+     "conditions": "photo_usable", "before": "take_report_photo", "after": "ask_next"},
+    {"trigger": "photo", "source": REPORTING, "dest": None,
+     "conditions": "photo_usable", "before": "take_report_photo", "after": "ask_next"},
     {"trigger": "photo", "source": [IDLE, *REPORTING], "dest": None, "after": "say_photo_problem"},
-    {"trigger": "location", "source": REPORTING, "dest": CONFIRM, "before": "take_location", "after": "show_summary"},
-    {"trigger": "choose_type", "source": LOCATION, "dest": None,
-     "conditions": "type_known", "before": "take_type", "after": "ask_for_location"},
-    {"trigger": "choose_type", "source": CONFIRM, "dest": None,
-     "conditions": "type_known", "before": "take_type", "after": "show_summary"},
+    {"trigger": "new_report", "source": IDLE, "dest": LOCATION,
+     "conditions": "has_report_photo", "before": "take_report_photo", "after": "ask_next"},
+    {"trigger": "new_report", "source": IDLE, "dest": None, "after": "say_no_held_photo"},
+    {"trigger": "location", "source": REPORTING, "dest": CONFIRM, "before": "take_location", "after": "ask_next"},
+    {"trigger": "choose_type", "source": REPORTING, "dest": None,
+     "conditions": "type_known", "before": "take_type", "after": "ask_next"},
     {"trigger": "choose_type", "source": REPORTING, "dest": None, "after": "say_type_unknown"},
-    {"trigger": "retry", "source": LOCATION, "dest": None,
-     "conditions": "has_report_photo", "before": "analyze_again", "after": "ask_for_location"},
-    {"trigger": "retry", "source": CONFIRM, "dest": None,
-     "conditions": "has_report_photo", "before": "analyze_again", "after": "show_summary"},
+    {"trigger": "retry", "source": REPORTING, "dest": None,
+     "conditions": "has_report_photo", "before": "analyze_again", "after": "ask_next"},
     {"trigger": "retry", "source": REPORTING, "dest": None, "after": "say_nothing_to_retry"},
     {"trigger": "confirm", "source": CONFIRM, "dest": IDLE,
      "conditions": "has_alarm_type", "before": "create_order", "after": "announce_order"},
     {"trigger": "confirm", "source": CONFIRM, "dest": None, "after": "say_need_type"},
     {"trigger": "link_alarm", "source": [IDLE, *REPORTING], "dest": None, "after": "remember_alarm"},
-    # -- close: "结单 WO-…" → photo of the fixed site ------------------------------------------------------------
+    # -- close: "结单 WO-…" → photo of the fixed site (a photo held in idle is checked at once) ------------
     {"trigger": "close", "source": IDLE, "dest": CLOSE_PHOTO,
      "before": "find_order_to_close", "after": "ask_for_close_photo"},
     {"trigger": "close_photo", "source": CLOSE_PHOTO, "dest": IDLE, "before": "check_fix", "after": "announce_close"},
@@ -72,14 +72,17 @@ TRANSITIONS: list[dict[str, Any]] = [
 TRIGGERS = frozenset(row["trigger"] for row in TRANSITIONS)
 
 # Which trigger (or reply-only responder of ``bot.flows.lookups.RESPONDERS``) handles each input in each state.
-# Inputs: "image", "location", "other", and the intents of bot.intents. "*" is the state's fallback.
+# Inputs: "image", "location", "other", the intents of bot.intents, and "stale_choice" (a tap on a button
+# no longer open). A tap that is open routes as the intent its choice stands for. "*" is the fallback.
 ROUTES: dict[str, dict[str, str]] = {
     "*": {
         "cancel": "cancel", "help": "say_help", "status": "say_status", "my_orders": "say_my_orders",
         "order_query": "say_order", "withdraw": "withdraw_order", "other": "say_unsupported",
+        "stale_choice": "say_choice_closed",
     },
     IDLE: {
-        "image": "photo", "close": "close", "link_alarm": "link_alarm", "*": "say_idle_hint",
+        "image": "photo", "close": "close", "new_report": "new_report", "link_alarm": "link_alarm",
+        "*": "say_idle_hint",
     },
     LOCATION: {
         "image": "photo", "location": "location", "text": "location", "choose_type": "choose_type",

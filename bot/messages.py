@@ -8,7 +8,7 @@ from typing import Any, Literal, Protocol
 
 from bot.machine import State
 
-Kind = Literal["text", "image", "location", "other"]
+Kind = Literal["text", "image", "location", "other", "action"]
 
 MAX_TEXT = 4000  # characters of one message handed to the engine
 
@@ -56,7 +56,8 @@ class Incoming:
     ``image`` holds the photo bytes already downloaded by the edge (size-capped);
     the engine checks their type and stores them. ``event_id`` is the platform's
     message/event id, used to process a redelivery only once. ``chat`` and
-    ``reply_to`` are opaque addresses the platform's Sender uses to answer.
+    ``reply_to`` are opaque addresses the platform's Sender uses to answer. A tap on a
+    button is ``kind="action"`` with the ``Choice.id`` it carried in ``action``.
     """
 
     platform: str
@@ -72,6 +73,7 @@ class Incoming:
     # Set by an edge that refused the photo while downloading it ("too_large", "not_image",
     # "download_failed"): the engine answers with the matching sentence instead of analysing.
     image_problem: str | None = None
+    action: str = ""
 
     @property
     def session_key(self) -> str:
@@ -84,36 +86,73 @@ def session_key(platform: str, tenant: str, user: str) -> str:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One button of a reply. ``id`` comes back in a tap (``Incoming.action``); ``style`` hints the look."""
+
+    id: str
+    label: str
+    style: Literal["", "primary", "danger"] = ""
+
+
+@dataclass(frozen=True)
 class Reply:
-    """One message back to the user. Text only; richer platforms may render more."""
+    """One message back to the user; ``choices`` are its buttons (the text says how to type them too)."""
 
     text: str
+    choices: tuple[Choice, ...] = ()
+
+
+def one_message(replies: list[Reply]) -> Reply | None:
+    """A turn's replies as one platform message (WeCom drops messages over its per-user rate; Slack
+    allows one per second per channel): the texts joined, the buttons of the last reply that has some."""
+    if not replies:
+        return None
+    choices = next((r.choices for r in reversed(replies) if r.choices), ())
+    return Reply("\n\n".join(r.text for r in replies if r.text), choices)
 
 
 @dataclass(frozen=True)
 class TurnResult:
+    """A turn's answer. For a tap: ``picked`` is the label of the choice it took, or ``stale`` is True
+    when the choice was no longer open (the card is then closed without a change)."""
+
     replies: list[Reply]
     state: str
     session: str
     order_id: str | None = None
     duplicate: bool = False
+    picked: str | None = None
+    stale: bool = False
+
+    @property
+    def choices(self) -> tuple[Choice, ...]:
+        return next((r.choices for r in reversed(self.replies) if r.choices), ())
 
     def to_json(self) -> dict[str, Any]:
         return {
             "replies": [r.text for r in self.replies],
+            "actions": [{"id": c.id, "label": c.label, "style": c.style} for c in self.choices],
             "state": self.state,
             "session": self.session,
             "order_id": self.order_id,
+            "picked": self.picked,
+            "stale": self.stale,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any], *, duplicate: bool = False) -> TurnResult:
+        replies = [Reply(t) for t in data.get("replies", [])]
+        choices = tuple(Choice(a["id"], a["label"], a.get("style", "")) for a in data.get("actions") or [])
+        if replies and choices:
+            replies[-1] = Reply(replies[-1].text, choices)
         return cls(
-            replies=[Reply(t) for t in data.get("replies", [])],
+            replies=replies,
             state=data.get("state", State.idle.value),
             session=data.get("session", ""),
             order_id=data.get("order_id"),
             duplicate=duplicate,
+            picked=data.get("picked"),
+            stale=bool(data.get("stale")),
         )
 
 

@@ -55,20 +55,23 @@ def _conditions(row: dict[str, Any]) -> list[str]:
 def next_steps(state: str, pending: Mapping[str, Any]) -> list[Need]:
     """The inputs, in order, that take a flow in ``state`` back to idle; ``[]`` in idle (anything starts).
 
-    E.g. ``waiting_confirm`` without an alarm type: ``["alarm_type", "confirm"]``.
+    What a later row's condition needs from the session is asked first, so one question comes at a
+    time in the order a field worker expects: ``waiting_location`` without an alarm type gives
+    ``["alarm_type", "location", "confirm"]``, ``waiting_confirm`` without one ``["alarm_type", "confirm"]``.
     """
-    steps: list[Need] = []
+    needs: list[Need] = []  # what the session must hold (asked first)
+    steps: list[Need] = []  # the triggers along the path
     supposed = dict(pending)  # what the session will hold once the user has given each step
-    while state != IDLE and (row := _forward_row(state)) is not None and len(steps) < 8:
+    while state != IDLE and (row := _forward_row(state)) is not None and len(needs) + len(steps) < 8:
         failing = [c for c in _conditions(row) if c in SESSION_CONDITIONS and not SESSION_CONDITIONS[c](supposed)]
         if failing:
             need, field = _SUPPLIED_BY[failing[0]]
-            steps.append(need)
+            needs.append(need)
             supposed[field] = True
             continue
         steps.append(_TRIGGER_NEEDS[row["trigger"]])
         state = row["dest"]
-    return steps
+    return needs + steps
 
 
 def next_step(state: str, pending: Mapping[str, Any]) -> Need | None:

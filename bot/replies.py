@@ -89,23 +89,27 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "en": "Where is it? Type the place or share a location.",
     },
     "photo_replaced": {"zh": "已换成新照片。", "en": "Photo replaced."},
-    "vlm_off": {
-        "zh": "照片已收到。请回复数字选择告警类型：\n{choices}",
-        "en": "Photo received. Reply with a number to pick the alarm type:\n{choices}",
+    "photo_received": {"zh": "照片已收到。", "en": "Photo received."},
+    "photo_being_analysed": {
+        "zh": "照片已收到，正在识别，请稍候…",
+        "en": "Got your photo; analysing it, one moment…",
     },
     "vlm_failed": {
-        "zh": "图像识别暂时不可用，照片已保存。请回复数字选择告警类型，或发“重试”再识别一次：\n{choices}",
-        "en": "Photo analysis is unavailable right now; your photo is saved. Reply with a number to pick the type, "
-        'or "retry":\n{choices}',
+        "zh": "图像识别暂时不可用，照片已保存。可以直接选类型，或点“重新识别”。",
+        "en": 'Photo analysis is unavailable right now; your photo is saved. Pick the type, or tap "Retry".',
+    },
+    "ask_type": {
+        "zh": "这是什么问题？请点选类型（或回复序号）：\n{choices}",
+        "en": "What kind of problem is it? Tap a type (or reply with its number):\n{choices}",
     },
     "type_set": {"zh": "类型已设为：{alarm_type}", "en": "Type set to: {alarm_type}"},
     "type_unknown": {
-        "zh": "没有这个类型。请回复数字：\n{choices}",
-        "en": "I don't know that type. Reply with a number:\n{choices}",
+        "zh": "没有这个类型。请点选类型（或回复序号）：\n{choices}",
+        "en": "I don't know that type. Tap a type (or reply with its number):\n{choices}",
     },
     "need_type": {
-        "zh": "还没有选择告警类型，请回复数字：\n{choices}",
-        "en": "The alarm type is not set yet. Reply with a number:\n{choices}",
+        "zh": "还没有选择告警类型，请点选类型（或回复序号）：\n{choices}",
+        "en": "The alarm type is not set yet. Tap a type (or reply with its number):\n{choices}",
     },
     "need_location": {
         "zh": "还差位置：请发送文字地址或分享位置。",
@@ -115,23 +119,21 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "zh": "没有待识别的照片。",
         "en": "There is no photo waiting to be analysed.",
     },
-    # {next}: "summary_next_confirm" when confirm is what the bot accepts next, else empty (the
-    # type list follows in its own message): see bot.next_step.
+    # Only the fields that have values, one per line (bot.flows.report.ReportFlow.show_summary).
     "summary": {
-        "zh": "请核对工单信息：\n类型：{alarm_type}\n严重程度：{severity}\n描述：{description}\n位置：{location}{alarm}{next}",
-        "en": "Please check:\nType: {alarm_type}\nSeverity: {severity}\nDescription: {description}\n"
-        "Location: {location}{alarm}{next}",
-    },
-    "summary_next_confirm": {
-        "zh": "\n回复“确认”创建工单，“取消”放弃，或直接发送更正（新位置，或“类型 漏水”）。",
-        "en": '\nReply "confirm" to create the order, "cancel" to drop it, or send a correction (a new location, '
+        "zh": "请核对工单信息：\n{fields}\n点“确认”创建工单，或直接发送更正（新位置，或“类型 漏水”）。",
+        "en": 'Please check:\n{fields}\nTap "Confirm" to create the order, or send a correction (a new location, '
         'or "type water leak").',
     },
-    "summary_alarm": {"zh": "\n关联告警：{alarm_id}", "en": "\nLinked alarm: {alarm_id}"},
-    "no_description": {"zh": "（无）", "en": "(none)"},
+    "summary_type": {"zh": "类型：{value}", "en": "Type: {value}"},
+    "summary_severity": {"zh": "严重程度：{value}", "en": "Severity: {value}"},
+    "summary_description": {"zh": "描述：{value}", "en": "Description: {value}"},
+    "summary_location": {"zh": "位置：{value}", "en": "Location: {value}"},
+    "summary_alarm": {"zh": "关联告警：{value}", "en": "Linked alarm: {value}"},
     "order_created": {
-        "zh": "工单已创建：{order_id}\n修好后发送“结单 {order_id}”并附现场照片即可结单。",
-        "en": 'Work order created: {order_id}\nWhen it is fixed, send "close {order_id}" and a photo of the site.',
+        "zh": "工单已创建：{order_id}（{created}）\n修好后直接发送现场照片，选这张工单即可结单。",
+        "en": "Work order created: {order_id} ({created})\nWhen it is fixed, send a photo of the site and pick this "
+        "order to close it.",
     },
     "orders_down": {
         "zh": "工单系统暂时不可用，你的报修信息已保留。请稍后再回复“确认”。",
@@ -164,10 +166,25 @@ _SENTENCES: dict[str, dict[str, str]] = {
     },
     # -- close -------------------------------------------------------------------------------
     "close_which": {
-        "zh": "要结哪一张工单？发“结单 1”（序号）或“结单”加工单号后5位。你的未结工单：\n{orders}",
-        "en": 'Which order? Send "close 1" (its number) or "close" and the last 5 characters of its id. '
+        "zh": "要结哪一张工单？点选，或回复序号（如“2”）或工单号后5位。你的未结工单：\n{orders}",
+        "en": 'Which order? Tap it, or reply with its number (e.g. "2") or the last 5 characters of its id. '
         "Your open orders:\n{orders}",
     },
+    "new_or_fix": {
+        "zh": "照片已收到。这是新的报修，还是下面哪张工单修好后的照片？点选，或回复序号：\n{orders}",
+        "en": "Photo received. Is this a new problem, or the fixed site of one of these orders? Tap, or reply "
+        "with its number:\n{orders}",
+    },
+    "choice_closed": {
+        "zh": "这个按钮已失效（已经处理过，或会话已更新）。",
+        "en": "That button is no longer open (already answered, or the conversation has moved on).",
+    },
+    # button labels (short: WeCom shows about ten characters)
+    "choice_confirm": {"zh": "确认", "en": "Confirm"},
+    "choice_cancel": {"zh": "取消", "en": "Cancel"},
+    "choice_retry": {"zh": "重新识别", "en": "Retry"},
+    "choice_new": {"zh": "新报修", "en": "New report"},
+    "choice_close": {"zh": "{short} {what}", "en": "{short} {what}"},
     "close_which_none": {
         "zh": "请发“结单 工单号”，例如“结单 WO-20260101-ABCDE”。",
         "en": 'Send "close <order id>", for example "close WO-20260101-ABCDE".',
@@ -235,12 +252,12 @@ _SENTENCES: dict[str, dict[str, str]] = {
     # -- lookups -----------------------------------------------------------------------------
     "my_orders": {"zh": "你的未结工单：\n{orders}", "en": "Your open orders:\n{orders}"},
     "my_orders_none": {"zh": "你没有未结的工单。", "en": "You have no open orders."},
-    "order_line": {"zh": "{order_id} · {alarm_type} · {location}", "en": "{order_id} · {alarm_type} · {location}"},
     "order_status": {
         "zh": "工单 {order_id}：{status}\n类型：{alarm_type}\n位置：{location}\n创建：{created}{closed}",
         "en": "Order {order_id}: {status}\nType: {alarm_type}\nLocation: {location}\nCreated: {created}{closed}",
     },
-    "order_closed_line": {"zh": "\n结单：{closed}（{reason}）", "en": "\nClosed: {closed} ({reason})"},
+    "order_closed_line": {"zh": "\n结单：{closed}", "en": "\nClosed: {closed}"},
+    "order_closed_reason": {"zh": "（{reason}）", "en": " ({reason})"},
     "status_open": {"zh": "处理中", "en": "open"},
     "status_closed": {"zh": "已结单", "en": "closed"},
     "status_cancelled": {"zh": "已取消", "en": "cancelled"},

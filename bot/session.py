@@ -16,7 +16,8 @@ SCHEMA_VERSION = 1
 class Session:
     """One user's conversation. ``pending`` carries a report (image_key, image_type, alarm_type,
     description, severity, confidence, analysis_failed, location, alarm_id) or a close (order_id)
-    between turns; cancel and reset clear it. ``history`` keeps the last turns, capped."""
+    between turns; cancel and reset clear it. ``history`` keeps the last turns, capped. ``offer``
+    is the question whose buttons are open (``bot.choices``), or None."""
 
     key: str
     state: str = State.idle.value
@@ -25,6 +26,7 @@ class Session:
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     turns: int = 0
+    offer: dict[str, Any] | None = None
     # The state as last read from the store (None: new); not persisted. Lets the store update
     # only the index entries that changed.
     stored_state: str | None = field(default=None, compare=False, repr=False)
@@ -52,6 +54,7 @@ class Session:
                 "created_at": self.created_at,
                 "updated_at": self.updated_at,
                 "turns": self.turns,
+                "offer": self.offer,
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -73,5 +76,6 @@ class Session:
             created_at=float(data.get("created_at", time.time())),
             updated_at=float(data.get("updated_at", time.time())),
             turns=int(data.get("turns", 0)),
+            offer=data.get("offer") if isinstance(data.get("offer"), dict) else None,
             stored_state=data.get("state", State.idle.value),
         )

@@ -21,17 +21,22 @@ if TYPE_CHECKING:
 
 class Turn(CloseFlow, Lookups):
     def run(self, machine: SharedMachine) -> None:
-        what = self.incoming.kind if self.incoming.kind != "text" else self.intent.name
-        action = route(self.session.state, what)
-        if action not in TRIGGERS:
-            RESPONDERS[action](self)
+        what = self.incoming.kind if self.incoming.kind not in ("text", "action") else self.intent.name
+        first = route(self.session.state, what)
+        if first not in TRIGGERS:
+            RESPONDERS[first](self)
             return
-        try:
-            self.session.state = machine.fire(self, self.session.state, action)
-        except Refused:
-            pass  # the user was told why; the state stays as it was
-        except Abandoned:
-            self.session.state = machine.fire(self, self.session.state, "abandon")
+        action: str | None = first
+        while action is not None:  # a callback may ask for one more move (a held photo's next use)
+            self.follow_up = None
+            try:
+                self.session.state = machine.fire(self, self.session.state, action)
+            except Refused:
+                return  # the user was told why; the state stays as it was
+            except Abandoned:
+                self.session.state = machine.fire(self, self.session.state, "abandon")
+                return
+            action = self.follow_up
 
     # -- conditions: pure checks of the session and the message -----------------------------------------
     def photo_usable(self) -> bool:

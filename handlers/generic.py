@@ -2,7 +2,9 @@
 
 Request: ``user_id`` (1–128 chars), ``tenant`` (default "default"), optional ``message_id``
 (a repeat returns the first answer), and exactly one of ``text``, ``image_base64``,
-``location`` {latitude, longitude, label}. Response: the turn's replies and state.
+``location`` {latitude, longitude, label} and ``action`` (the ``id`` of a button the bot offered).
+Response: the turn's replies and state, and ``actions`` [{id, label}]: the buttons of its question.
+A tap on a button no longer open is answered 200 with a reply that says so, never an error.
 """
 
 from __future__ import annotations
@@ -45,9 +47,9 @@ def parse(body: Any, max_image_bytes: int) -> Incoming:
         message_id = _unicode(str(message_id).strip(), "message_id")
         if len(message_id) > 128:
             raise BadRequest("message_id must be at most 128 characters")
-    given = [k for k in ("text", "image_base64", "location") if body.get(k) is not None]
+    given = [k for k in ("text", "image_base64", "location", "action") if body.get(k) is not None]
     if len(given) != 1:
-        raise BadRequest("send exactly one of text, image_base64, location")
+        raise BadRequest("send exactly one of text, image_base64, location, action")
     common: dict[str, Any] = {"platform": PLATFORM_NAME, "tenant": tenant, "user": user_id, "event_id": message_id}
     kind = given[0]
     if kind == "text":
@@ -57,6 +59,11 @@ def parse(body: Any, max_image_bytes: int) -> Incoming:
         if len(text) > MAX_TEXT:
             raise BadRequest(f"text must be at most {MAX_TEXT} characters")
         return Incoming(kind="text", text=_unicode(text, "text"), **common)
+    if kind == "action":
+        action = body["action"]
+        if not isinstance(action, str) or not action.strip() or len(action) > 256:
+            raise BadRequest("action must be the id of a button from an earlier answer's actions")
+        return Incoming(kind="action", action=_unicode(action.strip(), "action"), **common)
     if kind == "image_base64":
         return Incoming(kind="image", image=_image(body["image_base64"], max_image_bytes), **common)
     return Incoming(kind="location", location=_location(body["location"]), **common)
@@ -117,6 +124,17 @@ def _coordinate(value: dict[str, Any], name: str, limit: float) -> float:
     return number
 
 
+def answer(result: TurnResult) -> dict[str, Any]:
+    """The response body: the replies, the buttons on offer, the state."""
+    return {
+        "replies": [reply.text for reply in result.replies],
+        "actions": [{"id": choice.id, "label": choice.label} for choice in result.choices],
+        "state": result.state,
+        "session": result.session,
+        "order_id": result.order_id,
+    }
+
+
 def blueprint(runtime: Runtime) -> Blueprint:
     bp = Blueprint("generic", __name__)
     settings = runtime.settings
@@ -138,6 +156,6 @@ def blueprint(runtime: Runtime) -> Blueprint:
             log.warning("generic webhook refused (400): %s", exc)
             return jsonify(error=str(exc)), 400
         result: TurnResult = runtime.engine.handle(incoming)
-        return jsonify(result.to_json())
+        return jsonify(answer(result))
 
     return bp

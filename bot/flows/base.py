@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot import intents
+from bot import choices, intents
 from bot.images import ImageRejected, check_image
+from bot.machine import IDLE
 from bot.messages import Incoming, Location
 from bot.ports import Order, Reporter, ServiceError
 from bot.replies import say
@@ -13,6 +16,8 @@ from bot.session import Session
 
 if TYPE_CHECKING:
     from bot.conversation import Services
+
+log = logging.getLogger(__name__)
 
 
 def forget_photo(session: Session, key: str) -> None:
@@ -40,9 +45,14 @@ class TurnBase:
         self.session = session
         self.pending = session.pending
         self.incoming = incoming
-        self.intent = intents.parse(incoming.text) if incoming.kind == "text" else intents.Intent(incoming.kind)
+        self.state = session.state  # the machine's model attribute: the state while a transition runs
         self.replies: list[str] = []
+        self.offered: list[choices.Offered] = []  # the buttons of this turn's question
+        self.picked: str | None = None  # the label of the button this turn's tap took
+        self.stale = False  # this turn's tap was on a choice no longer open
+        self.follow_up: str | None = None  # a trigger to fire after this one (a held photo's next use)
         self.user_entry: dict[str, Any] = {"text": incoming.text, "kind": incoming.kind}
+        self.intent = self._intent()
         if incoming.location:
             self.user_entry["location"] = incoming.location.describe()
         self.order_id: str | None = None  # set on the turn that created or closed an order
@@ -50,9 +60,45 @@ class TurnBase:
         self.discarded: list[str] = []  # report photos no order will hold: deleted once the turn is saved
         self.state_before = session.state
 
+    def _intent(self) -> intents.Intent:
+        """What the message asks for. A tap means what its choice means, while that choice is open; a
+        bare number in idle picks from the list the bot just showed."""
+        incoming, offer = self.incoming, self.session.offer
+        if incoming.kind == "action":
+            picked = choices.taken(offer, incoming.action)
+            intent = choices.intent_of(picked[0]) if picked else None
+            if picked is None or intent is None:
+                self.stale = True
+                self.user_entry["text"] = "[button no longer open]"
+                return intents.Intent("stale_choice")
+            self.picked = self.user_entry["text"] = picked[1]
+            return intent
+        if incoming.kind != "text":
+            return intents.Intent(incoming.kind)
+        intent = intents.parse(incoming.text)
+        if intent.name == "number" and self.session.state == IDLE:
+            listed = choices.numbered(offer, int(intent.arg))
+            chosen = choices.intent_of(listed[0]) if listed else None
+            return chosen or intent
+        return intent
+
     # -- replies -------------------------------------------------------------------------------------
     def say(self, name: str, **values: object) -> None:
         self.replies.append(say(self.lang, name, **values))
+
+    def offer(self, what: str, label: str, style: choices.Style = "") -> None:
+        """A button for this turn's question; the text already says how to type the same choice."""
+        self.offered.append((what, label, style))
+
+    def offer_cancel(self) -> None:
+        self.offer("cancel", self.t("choice_cancel"), "danger")
+
+    def repeat_offer(self) -> None:
+        """Ask the open question again, with the same buttons (they stay valid)."""
+        offer = self.session.offer
+        if offer:
+            self.replies.append(offer["text"])
+            self.offered = [(what, label, style) for what, label, style in offer["choices"]]
 
     def t(self, name: str, **values: object) -> str:
         return say(self.lang, name, **values)
@@ -99,6 +145,23 @@ class TurnBase:
         else:
             self.say("download_failed")
 
+    def held_photo_key(self) -> str | None:
+        key = self.pending.get("image_key")
+        return key if self.state_before == IDLE and self.incoming.kind != "image" and key else None
+
+    def held_photo(self) -> tuple[bytes, str, str] | None:
+        """The photo kept in idle since "a new report, or the fix for …?", when this message brings none:
+        (bytes, type, storage key). It is used from storage, never uploaded twice."""
+        key = self.held_photo_key()
+        if key is None:
+            return None
+        try:
+            data = self.services.storage.get(key)
+        except (KeyError, ServiceError):
+            log.warning("held photo unreadable", extra={"session": self.session.key})
+            raise self.refuse("storage", "storage_down") from None
+        return data, self.pending.get("image_type") or "image/jpeg", key
+
     def discard_report_photo(self) -> None:
         """The pending report photo will never belong to an order (replaced, or the report dropped)."""
         key = self.pending.get("image_key")
@@ -123,13 +186,24 @@ class TurnBase:
     def type_choices(self) -> str:
         return "\n".join(f"{i}. {name}" for i, name in enumerate(self.settings.alarm_type_list, 1))
 
+    def offer_types(self) -> None:
+        for number, name in enumerate(self.settings.alarm_type_list, 1):
+            self.offer(choices.type_choice(number), name)
+
     def order_lines(self, orders: list[Order], *, numbered: bool = False) -> str:
-        """One line per order; ``numbered`` puts "1. " in front, for a list the user picks from by number."""
+        """One line per order (id · type · place · reported at); ``numbered`` puts "1. " in front, for a list
+        the user picks from by number. An order without a place has no empty slot for it."""
         return "\n".join(
             (f"{n}. " if numbered else "")
-            + self.t("order_line", order_id=o.id, alarm_type=o.alarm_type, location=o.location_text or "-")
+            + " · ".join(part for part in (o.id, o.alarm_type, o.location_text, self.when(o.created_at)) if part)
             for n, o in enumerate(orders, 1)
         )
+
+    def when(self, moment: datetime) -> str:
+        """A time as users read it: in ``TIMEZONE`` (stored times are UTC)."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(self.settings.zone).strftime("%Y-%m-%d %H:%M")
 
     @staticmethod
     def location_text(location: dict[str, Any] | None) -> str:

@@ -1,13 +1,15 @@
 """The close flow: "结单 WO-…" (or "结单" with one open order) → a photo of the fixed site → closed.
 
-The VLM compares the fix with the report photo; the report photo sent again is refused.
+The VLM compares the fix with the report photo; the report photo sent again is refused. A photo
+sent first (held in idle, see ``ReportFlow.hold_photo``) is the fix photo once the order is picked.
 """
 
 from __future__ import annotations
 
 import logging
 
-from bot.flows.base import Abandoned, TurnBase
+from bot.flows.base import Abandoned, Refused
+from bot.flows.report import ReportFlow
 from bot.images import ImageRejected, same_picture, sniff_image_type
 from bot.ports import Order, OrderError, Photo, ServiceError, VlmError
 
@@ -22,9 +24,10 @@ def _picked(mine: list[Order], ref: str) -> Order | None:
     return matches[0] if len(matches) == 1 else None
 
 
-class CloseFlow(TurnBase):
+class CloseFlow(ReportFlow):
     to_close: Order | None = None
     closed: Order | None = None
+    report_photo: bytes = b""
 
     def find_order_to_close(self) -> None:
         orders = self.services.orders
@@ -39,6 +42,9 @@ class CloseFlow(TurnBase):
                     raise self.refused()
                 if not order_id and len(mine) > 1:
                     self.say("close_which", orders=self.order_lines(mine, numbered=True))
+                    self.offer_orders(mine)
+                    if self.pending.get("image_key"):  # the held photo can still be dropped
+                        self.offer_cancel()
                     raise self.refused()
                 order = _picked(mine, order_id) if order_id else mine[0]
         except ServiceError:
@@ -54,6 +60,10 @@ class CloseFlow(TurnBase):
     def ask_for_close_photo(self) -> None:
         assert self.to_close is not None
         self.pending["order_id"] = self.to_close.id
+        if self.held_photo_key():
+            self.follow_up = "close_photo"  # the photo sent first is the fix: check it now
+            return
+        self.offer_cancel()
         self.say(
             "ask_close_photo",
             order_id=self.to_close.id,
@@ -62,7 +72,23 @@ class CloseFlow(TurnBase):
         )
 
     def check_fix(self) -> None:
-        """Close the order if the photo shows the fix; ``Refused`` keeps waiting, ``Abandoned`` ends the flow."""
+        """Close the order if the photo shows the fix; ``Refused`` keeps waiting, ``Abandoned`` ends the flow.
+
+        A photo held since "new report or the fix?" is used once: refused, it is dropped, and the next
+        photo the user sends is checked instead.
+        """
+        held = self.held_photo()
+        if held is not None:
+            for name in ("image_key", "image_type"):
+                self.pending.pop(name, None)
+        try:
+            self._check_fix(held)
+        except (Refused, Abandoned):
+            if held is not None:
+                self.discarded.append(held[2])
+            raise
+
+    def _check_fix(self, held: tuple[bytes, str, str] | None) -> None:
         order_id = self.pending.get("order_id", "")
         services = self.services
         try:
@@ -73,14 +99,34 @@ class CloseFlow(TurnBase):
             status = self.t(f"status_{order.status}") if order else self.t("unknown")
             self.say("close_race", order_id=order_id, status=status)
             raise Abandoned(order_id)
-        if self.photo_problem() is not None:
-            self.say_photo_problem()
-            raise self.refused()
-        after, after_type = self.accepted_photo()
+        if held is not None:
+            after, after_type, key = held
+            self._check_not_the_report_photo(order, after)
+        else:
+            if self.photo_problem() is not None:
+                self.say_photo_problem()
+                raise self.refused()
+            after, after_type = self.accepted_photo()
+            self._check_not_the_report_photo(order, after)
+            try:
+                key = services.storage.put(after, after_type)
+            except ServiceError:
+                raise self.refuse("storage", "storage_down") from None
+        self.user_entry["image_key"] = key
+        resolved, reason = self._verdict(order, self.report_photo, Photo(after, after_type, self.photo_url(key)))
         try:
-            before = services.storage.get(order.report_photo_key)
+            self.closed = services.orders.close(order.id, key, resolved, reason, self.reporter())
+        except OrderError:
+            self.say("close_race", order_id=order.id, status=self.t("status_closed"))
+            raise Abandoned(order.id) from None
+        except ServiceError:
+            raise self.refuse("orders", "orders_down") from None
+
+    def _check_not_the_report_photo(self, order: Order, after: bytes) -> None:
+        try:
+            before = self.services.storage.get(order.report_photo_key)
         except (KeyError, ServiceError):
-            raise self.refuse("storage", "close_original_missing", order_id=order_id) from None
+            raise self.refuse("storage", "close_original_missing", order_id=order.id) from None
         try:
             same = same_picture(before, after)
         except ImageRejected:  # the header looked like a photo but the bytes do not decode
@@ -89,19 +135,7 @@ class CloseFlow(TurnBase):
         if same:
             self.say("close_same_photo")
             raise self.refused()
-        try:
-            key = services.storage.put(after, after_type)
-        except ServiceError:
-            raise self.refuse("storage", "storage_down") from None
-        self.user_entry["image_key"] = key
-        resolved, reason = self._verdict(order, before, Photo(after, after_type, self.photo_url(key)))
-        try:
-            self.closed = services.orders.close(order.id, key, resolved, reason, self.reporter())
-        except OrderError:
-            self.say("close_race", order_id=order.id, status=self.t("status_closed"))
-            raise Abandoned(order.id) from None
-        except ServiceError:
-            raise self.refuse("orders", "orders_down") from None
+        self.report_photo = before
 
     def _verdict(self, order: Order, before: bytes, after: Photo) -> tuple[bool | None, str]:
         """(True, why) when the VLM sees the fix; (None, "") with no VLM; ``Refused`` when it does not."""

@@ -7,7 +7,6 @@ the reporter withdrawing an order, and short hints.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 from bot.flows.report import ReportFlow
 from bot.machine import CLOSE_PHOTO, CONFIRM, IDLE, LOCATION
@@ -24,23 +23,34 @@ class Lookups(ReportFlow):
         state = self.session.state
         if state == CLOSE_PHOTO:
             self.say("help_waiting_close_photo", order_id=self.pending.get("order_id", ""))
+        elif state == IDLE and self.pending.get("image_key"):
+            self.repeat_offer()  # a photo is held: the open question is the help that matters
+            return
         else:
             self.say(f"help_{state}")
-        if next_step(state, self.pending) == "alarm_type":
-            self.say_need_type()  # "reply confirm" in the help would be refused until a type is chosen
+        step = next_step(state, self.pending)
+        if step == "alarm_type":
+            self.ask_type("need_type")  # "reply confirm" in the help would be refused until a type is chosen
+        elif step == "confirm":
+            self.offer_confirm()
+        elif step is not None:
+            self.offer_cancel()
 
     def say_status(self) -> None:
         p, state = self.pending, self.session.state
         if state == IDLE:
             alarm = self.t("status_alarm", alarm_id=p["alarm_id"]) if p.get("alarm_id") else ""
             self.say("status_idle", alarm=alarm)
+            self.repeat_offer()
         elif state == LOCATION:
             self.say("status_waiting_location", alarm_type=p.get("alarm_type") or self.t("unknown"))
+            self.ask_next()
         elif state == CONFIRM:
             self.say("status_waiting_type" if next_step(state, p) == "alarm_type" else "status_waiting_confirm")
-            self.show_summary()
+            self.ask_next()
         else:
             self.say("status_waiting_close_photo", order_id=p.get("order_id", ""))
+            self.offer_cancel()
 
     def say_my_orders(self) -> None:
         try:
@@ -64,18 +74,16 @@ class Lookups(ReportFlow):
             return
         closed = ""
         if order.closed_at:
-            closed = self.t(
-                "order_closed_line",
-                closed=_when(order.closed_at),
-                reason=order.vlm_reason or order.cancel_reason or "-",
-            )
+            reason = order.vlm_reason or order.cancel_reason
+            closed = self.t("order_closed_line", closed=self.when(order.closed_at))
+            closed += self.t("order_closed_reason", reason=reason) if reason else ""
         self.say(
             "order_status",
             order_id=order.id,
             status=self.t(f"status_{order.status}"),
             alarm_type=order.alarm_type,
             location=order.location_text or self.t("unknown"),
-            created=_when(order.created_at),
+            created=self.when(order.created_at),
             closed=closed,
         )
 
@@ -105,8 +113,16 @@ class Lookups(ReportFlow):
         self.say("unsupported_kind")
 
     def say_idle_hint(self) -> None:
+        if self.pending.get("image_key"):  # a photo is held: ask again what it is for
+            self.repeat_offer()
+            return
         first_words = self.intent.name in ("text", "number", "confirm", "retry") and self.session.turns == 0
         self.say("welcome" if self.incoming.kind == "text" and first_words else "idle_text")
+
+    def say_choice_closed(self) -> None:
+        """A tap on a button whose question is over (or was for someone else): nothing changes."""
+        self.say("choice_closed")
+        self.repeat_offer()
 
     def say_need_location(self) -> None:
         self.say("need_location")
@@ -128,11 +144,8 @@ RESPONDERS: dict[str, Callable[[Lookups], None]] = {
     "withdraw_order": Lookups.withdraw_order,
     "say_unsupported": Lookups.say_unsupported,
     "say_idle_hint": Lookups.say_idle_hint,
+    "say_choice_closed": Lookups.say_choice_closed,
     "say_need_location": Lookups.say_need_location,
     "say_finish_first": Lookups.say_finish_first,
     "say_expect_close_photo": Lookups.say_expect_close_photo,
 }
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -6,37 +6,59 @@ import hashlib
 import logging
 import time
 
-from bot import intents
+from bot import choices, intents
 from bot.flows.base import TurnBase
-from bot.machine import CONFIRM, IDLE
+from bot.machine import IDLE
 from bot.next_step import next_step
 from bot.ports import NewOrder, Order, Photo, ServiceError, VlmError
 
 log = logging.getLogger(__name__)
 
-# The pending fields a report photo brings; a new photo replaces them all.
-REPORT_FIELDS = ("image_key", "image_type", "alarm_type", "description", "severity", "confidence", "analysis_failed")
+# The pending fields a report photo brings; a new photo replaces them (a type the user chose stays).
+REPORT_FIELDS = (
+    "image_key",
+    "image_type",
+    "alarm_type",
+    "type_chosen",
+    "description",
+    "severity",
+    "confidence",
+    "analysis_failed",
+)
+# The most open orders offered as buttons ("which one?"); the typed list shows them all.
+MAX_ORDER_BUTTONS = 5
 
 
 class ReportFlow(TurnBase):
     created: Order | None = None
+    open_orders: tuple[Order, ...] = ()
 
     # -- the photo ------------------------------------------------------------------------------------------
     def take_report_photo(self) -> None:
-        data, content_type = self.accepted_photo()
-        try:
-            key = self.services.storage.put(data, content_type)
-        except ServiceError:
-            log.warning("photo storage failed", extra={"session": self.session.key})
-            raise self.refuse("storage", "storage_down") from None
-        if self.pending.get("image_key"):
-            self.say("photo_replaced")
-            self.discard_report_photo()
+        """Store the photo (or take the one held in idle) and analyse it; the location and a chosen type stay."""
+        held = self.held_photo()
+        if held is not None:
+            data, content_type, key = held
+        else:
+            data, content_type = self.accepted_photo()
+            key = self._store(data, content_type)
+            if self.pending.get("image_key"):
+                self.say("photo_replaced")
+                self.discard_report_photo()
+        keep = ("alarm_type", "type_chosen") if self.pending.get("type_chosen") else ()
         for name in REPORT_FIELDS:
-            self.pending.pop(name, None)
+            if name not in keep:
+                self.pending.pop(name, None)
         self.pending.update(image_key=key, image_type=content_type)
         self.user_entry["image_key"] = key
         self._analyze(Photo(data, content_type, self.photo_url(key)))
+
+    def _store(self, data: bytes, content_type: str) -> str:
+        try:
+            return self.services.storage.put(data, content_type)
+        except ServiceError:
+            log.warning("photo storage failed", extra={"session": self.session.key})
+            raise self.refuse("storage", "storage_down") from None
 
     def analyze_again(self) -> None:
         key = self.pending["image_key"]
@@ -47,25 +69,24 @@ class ReportFlow(TurnBase):
         self._analyze(Photo(data, self.pending.get("image_type", "image/jpeg"), self.photo_url(key)))
 
     def _analyze(self, photo: Photo) -> None:
-        """Ask the VLM; when it is off or fails, the photo stays and the user picks the type."""
+        """Ask the VLM; when it is off or fails, the photo stays and the user picks the type next."""
         vlm = self.services.vlm
         if vlm is None:
             self.pending["analysis_failed"] = "off"
-            self.say("vlm_off", choices=self.type_choices())
+            self.say("photo_received")
             return
         try:
             analysis = vlm.analyze(photo, self.settings.alarm_type_list, self.session.history)
         except VlmError as exc:
             log.warning("photo analysis failed: %s", exc, extra={"session": self.session.key})
             self.pending["analysis_failed"] = "error"
-            self.fail("vlm", "vlm_failed", choices=self.type_choices())
+            self.fail("vlm", "vlm_failed")
             return
         self.pending.pop("analysis_failed", None)
+        if not self.pending.get("type_chosen"):
+            self.pending["alarm_type"] = analysis.alarm_type
         self.pending.update(
-            alarm_type=analysis.alarm_type,
-            description=analysis.description,
-            severity=analysis.severity,
-            confidence=analysis.confidence,
+            description=analysis.description, severity=analysis.severity, confidence=analysis.confidence
         )
         self.say(
             "analysis",
@@ -74,9 +95,59 @@ class ReportFlow(TurnBase):
             description=analysis.description,
         )
 
-    # -- where and what -------------------------------------------------------------------------------------
-    def ask_for_location(self) -> None:
-        self.say("ask_location")
+    # -- a photo in idle from someone with open orders: a new report, or the fix for one of them? -----------
+    def look_up_open_orders(self) -> None:
+        """Before the conditions: the user's open orders in this tenant (none when the database is down,
+        so a report can still start)."""
+        try:
+            self.open_orders = tuple(self.services.orders.open_for(self.reporter()))
+        except ServiceError:
+            self.open_orders = ()
+
+    def has_open_orders(self) -> bool:
+        return bool(self.open_orders)
+
+    def hold_photo(self) -> None:
+        data, content_type = self.accepted_photo()
+        key = self._store(data, content_type)
+        self.discard_report_photo()  # a photo held before, not chosen for anything
+        self.pending.update(image_key=key, image_type=content_type)
+        self.user_entry["image_key"] = key
+
+    def ask_new_or_fix(self) -> None:
+        shown = list(self.open_orders[:MAX_ORDER_BUTTONS])
+        self.say("new_or_fix", orders=self.order_lines(shown, numbered=True))
+        self.offer_orders(shown)
+        self.offer("new", self.t("choice_new"), "primary")
+        self.offer_cancel()
+
+    def offer_orders(self, orders: list[Order]) -> None:
+        for order in orders[:MAX_ORDER_BUTTONS]:
+            self.offer(
+                choices.close_choice(order.id), self.t("choice_close", short=order.id[-5:], what=order.alarm_type)
+            )
+
+    def say_no_held_photo(self) -> None:
+        self.say("idle_text")
+
+    # -- the next question: one per turn, the type before the place -----------------------------------------
+    def ask_next(self) -> None:
+        """Ask for what the report needs next (``bot.next_step``): the type, the place, or the confirm."""
+        step = next_step(self.state, self.pending)
+        if step == "alarm_type":
+            self.ask_type()
+        elif step == "location":
+            self.say("ask_location")
+            self.offer_cancel()
+        elif step == "confirm":
+            self.show_summary()
+
+    def ask_type(self, name: str = "ask_type") -> None:
+        self.say(name, choices=self.type_choices())
+        self.offer_types()
+        if self.pending.get("analysis_failed") == "error":
+            self.offer("retry", self.t("choice_retry"))
+        self.offer_cancel()
 
     def take_location(self) -> None:
         loc = self.incoming.location
@@ -102,18 +173,18 @@ class ReportFlow(TurnBase):
     def take_type(self) -> None:
         chosen = self.chosen_type()
         assert chosen is not None  # the transition's condition
-        self.pending["alarm_type"] = chosen
+        self.pending.update(alarm_type=chosen, type_chosen=True)
         self.pending.pop("analysis_failed", None)
         self.say("type_set", alarm_type=chosen)
 
     def say_type_unknown(self) -> None:
-        self.say("type_unknown", choices=self.type_choices())
+        self.ask_type("type_unknown")
 
     def say_nothing_to_retry(self) -> None:
         self.say("nothing_to_retry")
 
     def say_need_type(self) -> None:
-        self.say("need_type", choices=self.type_choices())
+        self.ask_type("need_type")
 
     def remember_alarm(self) -> None:
         self.pending["alarm_id"] = self.intent.arg
@@ -121,21 +192,22 @@ class ReportFlow(TurnBase):
 
     # -- summary and confirm --------------------------------------------------------------------------------
     def show_summary(self) -> None:
-        """The report as it stands, ending with what the bot accepts next (the machine's answer, not a guess)."""
+        """The report as it stands, only the fields that have values, with Confirm / Cancel."""
         p = self.pending
-        alarm = self.t("summary_alarm", alarm_id=p["alarm_id"]) if p.get("alarm_id") else ""
-        step = next_step(CONFIRM, p)
-        self.say(
-            "summary",
-            alarm_type=p.get("alarm_type") or self.t("unknown"),
-            severity=self.t(f"severity_{p['severity']}") if p.get("severity") else self.t("unknown"),
-            description=p.get("description") or self.t("no_description"),
-            location=self.location_text(p.get("location")) or self.t("unknown"),
-            alarm=alarm,
-            next=self.t("summary_next_confirm") if step == "confirm" else "",
-        )
-        if step == "alarm_type":
-            self.say_need_type()
+        fields = [
+            ("summary_type", p.get("alarm_type")),
+            ("summary_severity", self.t(f"severity_{p['severity']}") if p.get("severity") else ""),
+            ("summary_description", p.get("description")),
+            ("summary_location", self.location_text(p.get("location"))),
+            ("summary_alarm", p.get("alarm_id")),
+        ]
+        lines = "\n".join(self.t(name, value=value) for name, value in fields if value)
+        self.say("summary", fields=lines)
+        self.offer_confirm()
+
+    def offer_confirm(self) -> None:
+        self.offer("confirm", self.t("choice_confirm"), "primary")
+        self.offer_cancel()
 
     def create_order(self) -> None:
         p = self.pending
@@ -166,4 +238,4 @@ class ReportFlow(TurnBase):
         assert self.created is not None
         self.order_id = self.created.id
         self.session.clear_pending()
-        self.say("order_created", order_id=self.created.id)
+        self.say("order_created", order_id=self.created.id, created=self.when(self.created.created_at))

@@ -37,7 +37,7 @@ def runtime(app: Flask) -> Runtime:
 
 def report_order(chat: Chat, seed: int = 1) -> str:
     """Photo → type → place → confirm: returns the new order's id (no VLM: the user picks the type)."""
-    assert chat.image(photo(seed)).state == "waiting_location"
+    assert chat.report_photo(photo(seed)).state == "waiting_location"
     chat.text("1")
     assert chat.text(f"{seed}号楼东侧走廊").state == "waiting_confirm"
     result = chat.text("确认")

@@ -11,7 +11,7 @@ import redis
 
 from bot.config import Settings
 from bot.conversation import Conversation
-from bot.messages import Incoming, Location
+from bot.messages import Incoming, Location, TurnResult
 from bot.store import SessionStore
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -48,9 +48,31 @@ class Chat:
 
     def __init__(self, engine: Conversation, user: str = "u1", platform: str = "test", tenant: str = "t1") -> None:
         self.engine, self.user, self.platform, self.tenant = engine, user, platform, tenant
+        self.last: TurnResult | None = None
 
     def _send(self, **fields: Any) -> Any:
-        return self.engine.handle(Incoming(platform=self.platform, tenant=self.tenant, user=self.user, **fields))
+        self.last = self.engine.handle(Incoming(platform=self.platform, tenant=self.tenant, user=self.user, **fields))
+        return self.last
+
+    def buttons(self, result: TurnResult | None = None) -> dict[str, str]:
+        """label → choice id of the buttons the bot's last answer (or ``result``) carries."""
+        answer = result or self.last
+        return {c.label: c.id for c in answer.choices} if answer else {}
+
+    def tap(self, label: str, result: TurnResult | None = None, event_id: str | None = None) -> Any:
+        """Tap the button labelled ``label`` of the last answer (or of ``result``, an older card)."""
+        buttons = self.buttons(result)
+        assert label in buttons, f"no button {label!r} in {list(buttons)}"
+        return self.action(buttons[label], event_id)
+
+    def action(self, choice_id: str, event_id: str | None = None) -> Any:
+        return self._send(kind="action", action=choice_id, event_id=event_id)
+
+    def report_photo(self, data: bytes) -> Any:
+        """A photo that starts a report: with open orders the bot first asks "new report, or a fix?"."""
+        result = self.image(data)
+        new = next((c.id for c in result.choices if c.id.endswith(".new")), None)
+        return self.action(new) if new else result
 
     def text(self, text: str, event_id: str | None = None) -> Any:
         return self._send(kind="text", text=text, event_id=event_id)

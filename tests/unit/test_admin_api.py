@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from bot.config import Settings, SettingsError, parse_admin_tokens
 from bot.orders import SqlWorkOrders
+from bot.replies import say
 from bot.storage import LocalFolderStore
 from bot.store import SessionStore
 from handlers.admin.auth import token_name
@@ -173,14 +174,15 @@ def test_reset_keeps_history_and_the_next_webhook_message_starts_fresh(app: Flas
     }  # the generic webhook has no push channel
     after = client.get(f"{API}/sessions/{user.key}", headers=AUTH).json
     assert after["state"] == "idle" and after["pending"] == {} and after["history"] == history
-    # A photo now starts a new report instead of being taken as the close photo.
+    # A photo is no longer taken as the close photo: the bot asks what it is for (the order is still open).
     import base64
 
     turn = client.post(
         "/webhook/generic",
         json={"user_id": "field-7", "tenant": "t1", "image_base64": base64.b64encode(photo(9)).decode()},
     )
-    assert turn.status_code == 200 and turn.json["state"] == "waiting_location"
+    assert turn.status_code == 200 and turn.json["state"] == "idle"
+    assert turn.json["replies"][0].startswith(say("zh", "new_or_fix", orders="")[:10])
 
 
 def test_reset_errors(app: Flask, client: FlaskClient) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.conversation import Conversation
@@ -100,13 +101,21 @@ def session_of(store: SessionStore, chat: Chat) -> Any:
 
 def report(chat: Chat, seed: int = 1, where: str = "3号楼2层东侧走廊", vlm: bool = False) -> str:
     """Run a whole report; return the new order's id."""
-    chat.image(pic(seed))
+    chat.report_photo(pic(seed))
     if not vlm:
         chat.text("2")
     chat.text(where)
     result = chat.text("确认")
     assert result.order_id, texts(result)
     return result.order_id
+
+
+def created(engine: Conversation, order_id: str, lang: str = "zh") -> str:
+    """The "order created" reply, with its time in the default TIMEZONE."""
+    order = engine.services.orders.get(order_id)
+    assert order is not None
+    when = order.created_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    return say(lang, "order_created", order_id=order_id, created=when)
 
 
 def stored_files(storage_dir: str) -> list[Path]:
@@ -122,7 +131,7 @@ def test_report_without_vlm_pick_type_by_number(
 ) -> None:
     r = chat.image(pic(1))
     assert r.state == "waiting_location"
-    assert texts(r) == [say("zh", "vlm_off", choices=CHOICES_ZH), say("zh", "ask_location")]
+    assert texts(r) == [say("zh", "photo_received"), say("zh", "ask_type", choices=CHOICES_ZH)]
     key = session_of(fake_store, chat).pending["image_key"]
     assert storage.get(key) == pic(1)
 
@@ -134,23 +143,16 @@ def test_report_without_vlm_pick_type_by_number(
     assert r.state == "waiting_confirm"
     summary = texts(r)[0]
     assert "漏水" in summary and "3号楼2层东侧走廊" in summary
-    assert summary == say(
-        "zh",
-        "summary",
-        alarm_type="漏水",
-        severity=say("zh", "unknown"),
-        description=say("zh", "no_description"),
-        location="3号楼2层东侧走廊",
-        alarm="",
-        next=say("zh", "summary_next_confirm"),
-    )
+    fields = "\n".join([say("zh", "summary_type", value="漏水"), say("zh", "summary_location", value="3号楼2层东侧走廊")])
+    assert summary == say("zh", "summary", fields=fields)  # no "not set" lines for what has no value
 
     r = chat.text("确认")
     assert r.state == "idle"
     assert r.order_id and r.order_id.startswith("WO-")
-    assert texts(r) == [say("zh", "order_created", order_id=r.order_id)]
     order = orders.get(r.order_id)
     assert order is not None
+    created = order.created_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    assert texts(r) == [say("zh", "order_created", order_id=r.order_id, created=created)]
     assert (order.status, order.alarm_type, order.location_text) == ("open", "漏水", "3号楼2层东侧走廊")
     assert order.latitude is None and order.longitude is None
     assert order.report_photo_key == key
@@ -273,7 +275,8 @@ def open_order(storage: LocalFolderStore, orders: SqlWorkOrders) -> Order:
 
 def enter(chat: Chat, state: str, order_id: str) -> None:
     if state in ("waiting_location", "waiting_confirm"):
-        chat.image(pic(1))
+        chat.image(pic(1))  # the user has an open order: "a new report, or the fix?"
+        chat.text("新报修")
     if state == "waiting_confirm":
         chat.text("1")
         chat.text("配电房")
@@ -302,7 +305,7 @@ MESSAGES: dict[str, Callable[[Chat, str], TurnResult]] = {
 STATES = ("idle", "waiting_location", "waiting_confirm", "waiting_close_photo")
 _STAY = {name: None for name in MESSAGES}  # None: the state does not change
 EXPECTED: dict[str, dict[str, str | None]] = {
-    "idle": {**_STAY, "image": "waiting_location", "close": "waiting_close_photo"},
+    "idle": {**_STAY, "close": "waiting_close_photo"},  # a photo is held: "a new report, or the fix?"
     "waiting_location": {**_STAY, "text": "waiting_confirm", "location": "waiting_confirm", "cancel": "idle"},
     "waiting_confirm": {**_STAY, "confirm": "idle", "cancel": "idle"},
     "waiting_close_photo": {**_STAY, "image": "idle", "cancel": "idle"},  # no VLM: a new photo closes it
@@ -405,8 +408,8 @@ def test_confirm_without_location_asks_for_it(chat: Chat, orders: SqlWorkOrders)
 
 def test_confirm_without_type_asks_for_it(chat: Chat, orders: SqlWorkOrders) -> None:
     chat.image(pic(1))
-    r = chat.text("车库入口")
-    assert say("zh", "need_type", choices=CHOICES_ZH) in texts(r)
+    r = chat.text("车库入口")  # the place before the type: kept, and the type is asked next
+    assert texts(r) == [say("zh", "ask_type", choices=CHOICES_ZH)]
     r = chat.text("确认")
     assert texts(r) == [say("zh", "need_type", choices=CHOICES_ZH)]
     assert r.state == "waiting_confirm"
@@ -434,12 +437,16 @@ def test_cancel_in_idle_with_a_linked_alarm_clears_it(chat: Chat, fake_store: Se
 def test_help_and_status_depend_on_state(chat: Chat, open_order: Order) -> None:
     assert texts(chat.text("帮助")) == [say("zh", "help_idle")]
     assert texts(chat.text("状态")) == [say("zh", "status_idle", alarm="")]
-    chat.image(pic(1))
-    assert texts(chat.text("help")) == [say("zh", "help_waiting_location")]
-    assert texts(chat.text("status")) == [say("zh", "status_waiting_location", alarm_type=say("zh", "unknown"))]
+    chat.report_photo(pic(1))
+    assert texts(chat.text("help")) == [say("zh", "help_waiting_location"), say("zh", "need_type", choices=CHOICES_ZH)]
+    assert texts(chat.text("status")) == [
+        say("zh", "status_waiting_location", alarm_type=say("zh", "unknown")),
+        say("zh", "ask_type", choices=CHOICES_ZH),
+    ]
     chat.text("1")
     chat.text("配电房")
     assert texts(chat.text("帮助")) == [say("zh", "help_waiting_confirm")]
+    assert list(chat.buttons()) == [say("zh", "choice_confirm"), say("zh", "choice_cancel")]
     assert "配电房" in joined(chat.text("状态"))
     chat.text("取消")
     chat.text(f"结单 {open_order.id}")
@@ -503,7 +510,7 @@ def test_corrections_in_waiting_confirm(chat: Chat, fake_store: SessionStore, or
 def test_type_correction_in_english(make_engine: Callable[..., Conversation], settings: Settings) -> None:
     chat = Chat(make_engine(settings=settings.with_(language="en")))
     r = chat.image(pic(1))
-    assert texts(r) == [say("en", "vlm_off", choices=CHOICES_EN), say("en", "ask_location")]
+    assert texts(r) == [say("en", "photo_received"), say("en", "ask_type", choices=CHOICES_EN)]
     chat.text("1")
     r = chat.text("Building 3, roof")
     assert "Type: fire/smoke" in joined(r)
@@ -513,7 +520,7 @@ def test_type_correction_in_english(make_engine: Callable[..., Conversation], se
     r = chat.text("type: spaceship")
     assert texts(r) == [say("en", "type_unknown", choices=CHOICES_EN)]
     r = chat.text("confirm")
-    assert r.order_id and texts(r) == [say("en", "order_created", order_id=r.order_id)]
+    assert r.order_id and texts(r) == [created(chat.engine, r.order_id, "en")]
 
 
 # ==========================================================================================================
@@ -726,7 +733,8 @@ def test_vlm_error_keeps_the_photo_and_retry_analyses_again(
     chat = Chat(make_engine(vlm=vlm))
     r = chat.image(pic(1))
     assert r.state == "waiting_location"
-    assert texts(r) == [say("zh", "vlm_failed", choices=CHOICES_ZH), say("zh", "ask_location")]
+    assert texts(r) == [say("zh", "vlm_failed"), say("zh", "ask_type", choices=CHOICES_ZH)]
+    assert list(chat.buttons())[-2:] == [say("zh", "choice_retry"), say("zh", "choice_cancel")]
     pending = session_of(fake_store, chat).pending
     assert storage.get(pending["image_key"]) == pic(1)
     assert "alarm_type" not in pending
@@ -827,7 +835,8 @@ def test_expired_close_is_announced(chat: Chat, fake_store: SessionStore, open_o
     fake_store.redis.delete(fake_store.session_redis_key(chat.key))
     r = chat.image(pic(3))
     assert texts(r)[0] == say("zh", "timed_out", flow=say("zh", "flow_close"), minutes=10)
-    assert r.state == "waiting_location"  # the photo now starts a new report
+    assert r.state == "idle"  # the photo is held: "a new report, or the fix for …?"
+    assert open_order.id[-5:] in " ".join(chat.buttons())
 
 
 def test_expired_idle_session_gives_no_notice(chat: Chat, fake_store: SessionStore) -> None:
@@ -883,7 +892,7 @@ def test_english_replies_and_chinese_keywords(
     chat.text("2")
     chat.location("Gate 4", 22.5, 114.0)
     r = chat.text("确认")
-    assert r.order_id and texts(r) == [say("en", "order_created", order_id=r.order_id)]
+    assert r.order_id and texts(r) == [created(chat.engine, r.order_id, "en")]
     assert orders.get(r.order_id).alarm_type == "water leak"  # type: ignore[union-attr]
     assert texts(chat.text("取消")) == [say("en", "nothing_to_cancel")]
 
@@ -894,7 +903,7 @@ def test_chinese_mode_understands_english_keywords(chat: Chat) -> None:
     chat.text("type 漏水")
     chat.text("Gate 4")
     r = chat.text("confirm")
-    assert r.order_id and texts(r) == [say("zh", "order_created", order_id=r.order_id)]
+    assert r.order_id and texts(r) == [created(chat.engine, r.order_id)]
 
 
 def test_keywords_tolerate_punctuation_and_full_width(chat: Chat) -> None:

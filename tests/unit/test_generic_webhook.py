@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from bot.config import Settings
+from bot.config import DEFAULT_ALARM_TYPES, Settings
 from bot.orders import SqlWorkOrders
 from bot.ports import Analysis, Photo, Verdict, VlmError
 from bot.replies import say
@@ -57,6 +57,9 @@ def client(make_client: Callable[..., FlaskClient]) -> FlaskClient:
     return make_client()
 
 
+TYPE_LIST = "\n".join(f"{i}. {t}" for i, t in enumerate(DEFAULT_ALARM_TYPES["zh"], 1))
+
+
 def post(client: FlaskClient, **body: Any) -> Any:
     return client.post(URL, json=body)
 
@@ -75,6 +78,7 @@ def test_full_report_and_close(client: FlaskClient, orders: SqlWorkOrders, stora
     assert r.status_code == 200
     assert r.get_json() == {
         "replies": [say("zh", "welcome")],
+        "actions": [],
         "state": "idle",
         "session": "generic:default:alice",
         "order_id": None,
@@ -83,10 +87,11 @@ def test_full_report_and_close(client: FlaskClient, orders: SqlWorkOrders, stora
     r = post(client, user_id="alice", image_base64=b64(pic(1)))
     body = r.get_json()
     assert r.status_code == 200 and body["state"] == "waiting_location" and body["order_id"] is None
-    assert body["replies"][-1] == say("zh", "ask_location")
+    assert body["replies"][-1] == say("zh", "ask_type", choices=TYPE_LIST)
+    assert [a["label"] for a in body["actions"]] == [*DEFAULT_ALARM_TYPES["zh"], say("zh", "choice_cancel")]
 
     r = post(client, user_id="alice", text="2")
-    assert r.get_json()["replies"][0] == say("zh", "type_set", alarm_type="漏水")
+    assert r.get_json()["replies"] == [say("zh", "type_set", alarm_type="漏水"), say("zh", "ask_location")]
 
     r = post(client, user_id="alice", location={"latitude": 31.2304, "longitude": 121.4737, "label": "B1 泵房"})
     body = r.get_json()
@@ -96,9 +101,9 @@ def test_full_report_and_close(client: FlaskClient, orders: SqlWorkOrders, stora
     r = post(client, user_id="alice", text="确认")
     body = r.get_json()
     oid = body["order_id"]
-    assert body["state"] == "idle" and oid and body["replies"] == [say("zh", "order_created", order_id=oid)]
     order = orders.get(oid)
     assert order is not None and order.reporter.platform == "generic" and order.reporter.user == "alice"
+    assert body["state"] == "idle" and oid in body["replies"][0] and body["actions"] == []
     assert order.latitude == pytest.approx(31.2304) and storage.get(order.report_photo_key) == pic(1)
 
     r = post(client, user_id="alice", text="我的工单")
@@ -110,6 +115,7 @@ def test_full_report_and_close(client: FlaskClient, orders: SqlWorkOrders, stora
     body = r.get_json()
     assert body == {
         "replies": [say("zh", "close_unverified", order_id=oid)],
+        "actions": [],
         "state": "idle",
         "session": "generic:default:alice",
         "order_id": oid,
@@ -355,8 +361,8 @@ def test_vlm_down_through_the_app(
     client = app.test_client()
     r = post(client, user_id="carol", image_base64=b64(pic(1)))
     assert r.status_code == 200
-    choices = "\n".join(f"{i}. {t}" for i, t in enumerate(settings.alarm_type_list, 1))
-    assert r.get_json()["replies"] == [say("zh", "vlm_failed", choices=choices), say("zh", "ask_location")]
+    assert r.get_json()["replies"] == [say("zh", "vlm_failed"), say("zh", "ask_type", choices=TYPE_LIST)]
+    assert say("zh", "choice_retry") in [a["label"] for a in r.get_json()["actions"]]
     assert r.get_json()["state"] == "waiting_location"
 
 

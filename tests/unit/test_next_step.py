@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.config import DEFAULT_ALARM_TYPES
 from bot.conversation import Conversation
 from bot.machine import CLOSE_PHOTO, CONFIRM, IDLE, LOCATION
 from bot.next_step import next_step, next_steps
@@ -20,6 +21,7 @@ from handlers.admin.views import waiting_for
 from tests.support.admin import report_order
 from tests.support.engine import Chat, photo
 
+TYPE_LIST = "\n".join(f"{i}. {t}" for i, t in enumerate(DEFAULT_ALARM_TYPES["zh"], 1))
 REPORT_PENDING = [
     {k: v for k, v in combo if v is not None}
     for combo in itertools.product(
@@ -86,8 +88,8 @@ def test_the_summary_and_status_say_the_same_next_step(
     seeded(fake_store, chat, CONFIRM, pending)
     replies = [r.text for r in chat.text("状态").replies]
     step = next_step(CONFIRM, pending)
-    asks_confirm = say("zh", "summary_next_confirm") in replies[1]
-    lists_types = any(r.startswith(say("zh", "need_type", choices="").strip()[:8]) for r in replies)
+    asks_confirm = say("zh", "choice_confirm") in chat.buttons()
+    lists_types = replies[1:] == [say("zh", "ask_type", choices=TYPE_LIST)]
     assert asks_confirm is (step == "confirm") and lists_types is (step == "alarm_type")
     assert replies[0] == say("zh", "status_waiting_type" if step == "alarm_type" else "status_waiting_confirm")
 
@@ -108,7 +110,9 @@ def test_idle_waits_for_nothing_and_a_photo_starts_a_report(engine: Conversation
 
 
 def test_the_whole_path_is_named_in_order() -> None:
-    assert next_steps(LOCATION, {"image_key": "k"}) == ["location", "alarm_type", "confirm"]
+    # the type is asked before the place: one question per turn, in the order a field worker expects
+    assert next_steps(LOCATION, {"image_key": "k"}) == ["alarm_type", "location", "confirm"]
+    assert next_steps(LOCATION, {"image_key": "k", "alarm_type": "漏水"}) == ["location", "confirm"]
     assert next_steps(CONFIRM, {"image_key": "k"}) == ["alarm_type", "confirm"]
     assert next_steps(CONFIRM, {"image_key": "k", "alarm_type": "漏水"}) == ["confirm"]
     words = waiting_for(["alarm_type", "confirm"], None)
