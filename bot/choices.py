@@ -51,7 +51,7 @@ def settle_offer(current: dict[str, Any] | None, text: str, offered: list[Offere
     session): when the same choices are offered again, its token is kept, so its card still works."""
     choices = [list(item) for item in offered]
     if current and current.get("choices") == choices:
-        return {**current, "text": text}
+        return current  # its text stays the question as first asked (a repeat would nest in it)
     return {"token": secrets.token_hex(4), "text": text, "choices": choices}
 
 

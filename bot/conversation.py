@@ -143,6 +143,7 @@ class Conversation(Engine):
             skey,
             order_id=turn.order_id,
             picked=turn.picked,
+            card=turn.card,
             stale=turn.stale,
         )
         store.save(session, result=(incoming.event_id, result.to_json()) if incoming.event_id else None, ticket=ticket)
@@ -164,7 +165,7 @@ class Conversation(Engine):
         replies = [Reply(text) for text in texts]
         if turn.offered:
             current = session.offer if still_open else None
-            session.offer = choices.settle_offer(current, "\n\n".join(turn.replies), turn.offered)
+            session.offer = choices.settle_offer(current, "\n\n".join(texts), turn.offered)
             replies[-1] = Reply(replies[-1].text, choices.choices_of(session.offer))
         elif not still_open:
             session.offer = None

@@ -113,8 +113,9 @@ def one_message(replies: list[Reply]) -> Reply | None:
 
 @dataclass(frozen=True)
 class TurnResult:
-    """A turn's answer. For a tap: ``picked`` is the label of the choice it took, or ``stale`` is True
-    when the choice was no longer open (the card is then closed without a change)."""
+    """A turn's answer. For a tap: ``picked`` is the label of the choice it took and ``card`` the text of
+    the message that carried it (so a platform can redraw that card without its buttons); or ``stale``
+    is True when the choice was no longer open."""
 
     replies: list[Reply]
     state: str
@@ -122,6 +123,7 @@ class TurnResult:
     order_id: str | None = None
     duplicate: bool = False
     picked: str | None = None
+    card: str | None = None
     stale: bool = False
 
     @property
@@ -136,6 +138,7 @@ class TurnResult:
             "session": self.session,
             "order_id": self.order_id,
             "picked": self.picked,
+            "card": self.card,
             "stale": self.stale,
         }
 
@@ -152,6 +155,7 @@ class TurnResult:
             order_id=data.get("order_id"),
             duplicate=duplicate,
             picked=data.get("picked"),
+            card=data.get("card"),
             stale=bool(data.get("stale")),
         )
 

@@ -179,6 +179,11 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "zh": "这个按钮已失效（已经处理过，或会话已更新）。",
         "en": "That button is no longer open (already answered, or the conversation has moved on).",
     },
+    # a tapped card, redrawn without its buttons
+    "card_picked": {"zh": "✓ 已选：{label}", "en": "✓ Chosen: {label}"},
+    "card_closed": {"zh": "此按钮已失效", "en": "No longer open"},
+    "tap_received": {"zh": "收到：{label}", "en": "Got it: {label}"},
+    "choose_placeholder": {"zh": "请选择…", "en": "Choose…"},
     # button labels (short: WeCom shows about ten characters)
     "choice_confirm": {"zh": "确认", "en": "Confirm"},
     "choice_cancel": {"zh": "取消", "en": "Cancel"},

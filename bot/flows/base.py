@@ -49,6 +49,7 @@ class TurnBase:
         self.replies: list[str] = []
         self.offered: list[choices.Offered] = []  # the buttons of this turn's question
         self.picked: str | None = None  # the label of the button this turn's tap took
+        self.card: str | None = None  # the text of the message that button was on
         self.stale = False  # this turn's tap was on a choice no longer open
         self.follow_up: str | None = None  # a trigger to fire after this one (a held photo's next use)
         self.user_entry: dict[str, Any] = {"text": incoming.text, "kind": incoming.kind}
@@ -72,6 +73,7 @@ class TurnBase:
                 self.user_entry["text"] = "[button no longer open]"
                 return intents.Intent("stale_choice")
             self.picked = self.user_entry["text"] = picked[1]
+            self.card = offer["text"] if offer else None
             return intent
         if incoming.kind != "text":
             return intents.Intent(incoming.kind)

@@ -3,7 +3,9 @@
 A platform module only translates. ``parse`` turns a webhook request into a handshake, an
 ignored event or a job (pure: no Flask, no I/O). ``sender`` answers a turn through the
 platform's API. ``fetch_image`` downloads a message's photo under the user's lock.
-``notify`` reaches a user outside a turn (ops resets). The Flask route, the ack and the
+``notify`` reaches a user outside a turn (ops resets). ``photo_arrived`` acknowledges a photo
+at once; ``close_card`` redraws a tapped card once its turn has run. Senders render a turn's
+replies as one message, its ``Choice``s as the platform's own buttons. The Flask route, the ack and the
 background turn are written once, in ``handlers.platforms.edge``.
 
 ``PlatformModule`` states that shape, so a type checker holds every platform to it. A new
@@ -19,7 +21,7 @@ from handlers.platforms import feishu, slack, wecom
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.conversation import FetchImage
-    from bot.messages import Sender
+    from bot.messages import Sender, TurnResult
     from handlers.platforms.edge import Ack, Outcome, WebhookRequest
     from handlers.runtime import Runtime
 
@@ -47,6 +49,14 @@ class PlatformModule(Protocol):
 
     def notify(self, runtime: Runtime, tenant: str, user: str, text: str) -> bool:
         """A message from ops outside any turn; True if delivered."""
+        ...
+
+    def photo_arrived(self, runtime: Runtime, job: dict[str, Any]) -> None:
+        """Tell the user at once that their photo arrived and is being analysed (a reaction or a short text)."""
+        ...
+
+    def close_card(self, runtime: Runtime, job: dict[str, Any], result: TurnResult) -> None:
+        """Redraw the tapped card without its buttons: the choice taken (``result.picked``), or "no longer open"."""
         ...
 
 

@@ -78,10 +78,12 @@ class Ignored:
 
 @dataclass(frozen=True)
 class Accepted:
-    """A user message to handle after the ack. ``dedupe`` lists the platform ids a redelivery repeats."""
+    """A user message to handle after the ack. ``dedupe`` lists the platform ids a redelivery repeats;
+    ``answer`` replaces the platform's usual ack (Feishu answers a card tap with a toast)."""
 
     job: dict[str, Any]
     dedupe: tuple[str, ...] = field(default=())
+    answer: Ack | None = None
 
 
 Outcome = Handshake | Ignored | Accepted
@@ -99,8 +101,14 @@ def make_job(
     image: dict[str, Any] | None = None,
     chat: str = "",
     reply_to: str = "",
+    action: str = "",
+    card: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The background job for one message: plain JSON, so RQ can carry it; ``image`` is a platform ref."""
+    """The background job for one message: plain JSON, so RQ can carry it; ``image`` is a platform ref.
+
+    A tap is ``kind="action"`` with the choice id in ``action`` and, in ``card``, the platform's
+    reference to the message it was on (to close its buttons once the turn has run).
+    """
     return {
         "platform": platform,
         "tenant": tenant,
@@ -116,6 +124,8 @@ def make_job(
         "event_id": event_id,
         "chat": chat,
         "reply_to": reply_to,
+        "action": action,
+        "card": card,
     }
 
 
@@ -135,6 +145,7 @@ def incoming_from_job(job: Mapping[str, Any], image: bytes | None = None, image_
         event_id=job.get("event_id") or None,
         chat=job.get("chat") or "",
         reply_to=job.get("reply_to") or "",
+        action=job.get("action") or "",
     )
 
 
@@ -234,13 +245,21 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
                 return _text(503, "cannot take the message now, retry later", retry_after="5")
     elif isinstance(outcome, Ignored):
         log.debug("%s event ignored: %s", platform, outcome.reason, extra={"platform": platform})
-    return Response(module.ACK.body, status=200, content_type=module.ACK.content_type)
+    ack = outcome.answer if isinstance(outcome, Accepted) and outcome.answer else module.ACK
+    return Response(ack.body, status=200, content_type=ack.content_type)
 
 
 def run_turn(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> None:
-    """After the ack: run the turn (the photo is fetched under the user's lock), send the replies."""
+    """After the ack: run the turn (the photo is fetched under the user's lock), send the replies.
+
+    A photo the VLM will look at is acknowledged first (a reaction, or a short text), so the user
+    knows it arrived even when the analysis takes a while. A tap's card is closed afterwards: its
+    buttons give way to the choice taken, or to "no longer open".
+    """
     incoming = incoming_from_job(job)
     fetch_image = module.fetch_image(runtime, job) if job.get("image") else None
+    if fetch_image is not None and runtime.services.vlm is not None:
+        _quietly(module.photo_arrived, runtime, job)
     result = runtime.engine.handle(incoming, fetch_image=fetch_image)
     answered = f"answered/{incoming.event_id}" if incoming.event_id else ""
     if result.duplicate:
@@ -248,9 +267,19 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> N
         if answered and runtime.store.claim(module.PLATFORM, answered):
             module.sender(runtime).send(incoming, result.replies)
         return
+    if job.get("card") and (result.picked or result.stale):
+        _quietly(module.close_card, runtime, job, result)
     module.sender(runtime).send(incoming, result.replies)
     if answered:
         runtime.store.claim(module.PLATFORM, answered)
+
+
+def _quietly(call: Callable[..., None], runtime: Runtime, job: dict[str, Any], *args: Any) -> None:
+    """A courtesy call (a reaction, a card's buttons greyed out): its failure is logged, the turn goes on."""
+    try:
+        call(runtime, job, *args)
+    except Exception as exc:
+        log.warning("%s: %s failed (%s)", job.get("platform"), call.__name__, type(exc).__name__)
 
 
 def photo_fetcher(platform: str, job: dict[str, Any], download: Callable[[], bytes]) -> FetchImage:

@@ -1,12 +1,14 @@
 """Slack Events API: ``POST /webhook/slack``.
 
 Inbound: v0 signature with the 5-minute window (``slack_sdk.signature``), the
-``url_verification`` challenge, and ``message`` events (text, or a ``file_share``
-carrying an image). Messages from bots and from this app itself are dropped, as are
+``url_verification`` challenge, ``message`` events (text, or a ``file_share``
+carrying an image), and button taps: interactivity posts form-encoded ``payload=`` to the
+same URL, signed the same way, ``type: block_actions``. Messages from bots and from this app itself are dropped, as are
 edits, deletions, joins and other subtypes, so a reply can never trigger a reply.
 Acked at once (Slack's budget is 3 s); the turn runs in the background. Outbound:
-``chat.postMessage`` in the same channel (and thread), files by
-``url_private_download`` with the bot token, which is only ever sent to Slack.
+one ``chat.postMessage`` per turn in the same channel (and thread), with Block Kit buttons
+(``slack_blocks``); ``chat.update`` closes a tapped card; ``reactions.add`` 👀 says a photo
+arrived; files by ``url_private_download`` with the bot token, which is only ever sent to Slack.
 Session key: ``slack:<team_id>:<user id>``.
 """
 
@@ -16,12 +18,14 @@ import functools
 import html
 import logging
 import re
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.config import Settings
-from bot.messages import Incoming, Reply, Sender, session_key
-from handlers.platforms import crypto
+from bot.messages import Incoming, Reply, Sender, TurnResult, one_message, session_key
+from bot.replies import say
+from handlers.platforms import crypto, slack_blocks
 from handlers.platforms import http_client as http
 from handlers.platforms.edge import (
     Accepted,
@@ -66,6 +70,9 @@ def parse(settings: Settings, request: WebhookRequest, verifier: Any = None) -> 
     body, headers = request.body, request.headers
     if not crypto.slack_check_signature(settings.slack_signing_secret, body, headers, verifier):
         raise Rejected(401, "bad or stale X-Slack-Signature")
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+        return _interaction(body)
     data = json_object(body)
     kind = data.get("type")
     if kind == "url_verification":
@@ -111,6 +118,7 @@ def parse(settings: Settings, request: WebhookRequest, verifier: Any = None) -> 
             "url": string(image, "url_private_download") or string(image, "url_private"),
             "file_id": string(image, "id"),
             "size": size if isinstance(size, int) and not isinstance(size, bool) else None,
+            "message_ts": ts,
         }
         job = make_job(PLATFORM, kind="image", text=text, image=ref, **common)
     elif text:
@@ -120,6 +128,48 @@ def parse(settings: Settings, request: WebhookRequest, verifier: Any = None) -> 
     else:
         return Ignored("empty message")
     return Accepted(job, dedupe=(event_id,) if event_id else (common["event_id"],))
+
+
+def _interaction(body: bytes) -> Outcome:
+    """A tap on one of our buttons (``block_actions``): a turn of the user who tapped, by the choice id."""
+    try:
+        form = urllib.parse.parse_qs(body.decode("utf-8"), strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        raise Rejected(400, "interaction body is not a form") from None
+    raw = form.get("payload") or []
+    if len(raw) != 1:
+        raise Rejected(400, "interaction without one payload field")
+    data = json_object(raw[0], "payload")
+    if data.get("type") != "block_actions":
+        return Ignored(f"interaction {data.get('type')}")
+    user: dict[str, Any] = data["user"] if isinstance(data.get("user"), dict) else {}
+    team: dict[str, Any] = data["team"] if isinstance(data.get("team"), dict) else {}
+    container: dict[str, Any] = data["container"] if isinstance(data.get("container"), dict) else {}
+    channel: dict[str, Any] = data["channel"] if isinstance(data.get("channel"), dict) else {}
+    message: dict[str, Any] = data["message"] if isinstance(data.get("message"), dict) else {}
+    actions = data.get("actions")
+    action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+    if not string(action, "action_id").startswith(slack_blocks.ACTION_PREFIX):
+        return Ignored(f"action {string(action, 'action_id')!r} is not ours")
+    user_id, team_id = string(user, "id"), string(team, "id") or string(user, "team_id")
+    channel_id = string(channel, "id") or string(container, "channel_id")
+    message_ts = string(container, "message_ts") or string(message, "ts")
+    value = slack_blocks.tapped_value(action)
+    if not all((user_id, team_id, channel_id, message_ts, value)):
+        raise Rejected(400, "block_actions without user, team, channel, message or value")
+    event_id = f"tap-{channel_id}-{message_ts}-{string(action, 'action_ts')}"
+    job = make_job(
+        PLATFORM,
+        tenant=team_id,
+        user=user_id,
+        kind="action",
+        action=value,
+        event_id=event_id,
+        chat=channel_id,
+        reply_to=string(message, "thread_ts"),
+        card={"channel": channel_id, "ts": message_ts, "text": _plain_text(message.get("text"))},
+    )
+    return Accepted(job, dedupe=(event_id,))
 
 
 def _own_user_ids(data: dict[str, Any]) -> set[str]:
@@ -149,12 +199,19 @@ class SlackApi:
         self.policy = policy or RetryPolicy()
         self._api_host = urlsplit(self.base).hostname or ""
 
-    def post_message(self, channel: str, text: str, thread_ts: str = "") -> Attempt:
+    def post_message(
+        self, channel: str, text: str, thread_ts: str = "", blocks: list[dict[str, Any]] | None = None
+    ) -> Attempt:
         body: dict[str, Any] = {"channel": channel, "text": text}
         if thread_ts:
             body["thread_ts"] = thread_ts
+        if blocks:
+            body["blocks"] = blocks
+        return self.call("chat.postMessage", body)
+
+    def call(self, method: str, body: dict[str, Any]) -> Attempt:
         try:
-            resp = http.request("POST", f"{self.base}/chat.postMessage", json_body=body, secret_headers=self._auth)
+            resp = http.request("POST", f"{self.base}/{method}", json_body=body, secret_headers=self._auth)
         except http.HttpError as exc:
             return retry(str(exc))
         return _classify(resp)
@@ -204,23 +261,44 @@ def _classify(resp: http.Response) -> Attempt:
 
 
 class SlackSender(Sender):
-    """``chat.postMessage`` in the user's channel, in the thread when they wrote in one."""
+    """One ``chat.postMessage`` per turn in the user's channel (in the thread when they wrote in one)."""
 
-    def __init__(self, api: SlackApi) -> None:
-        self.api = api
+    def __init__(self, api: SlackApi, language: str) -> None:
+        self.api, self.language = api, language
 
     def send(self, incoming: Incoming, replies: list[Reply]) -> None:
-        for reply in replies:
-            deliver(
-                functools.partial(self.api.post_message, incoming.chat, reply.text, incoming.reply_to),
-                policy=self.api.policy,
-                platform=PLATFORM,
-                session=incoming.session_key,
-            )
+        reply = one_message(replies)
+        if reply is None:
+            return
+        blocks = slack_blocks.blocks(reply, self.language) if reply.choices else None
+        deliver(
+            functools.partial(self.api.post_message, incoming.chat, reply.text, incoming.reply_to, blocks),
+            policy=self.api.policy,
+            platform=PLATFORM,
+            session=incoming.session_key,
+        )
 
 
 def sender(runtime: Runtime) -> Sender:
-    return SlackSender(SlackApi(runtime.settings))
+    return SlackSender(SlackApi(runtime.settings), runtime.settings.language)
+
+
+def photo_arrived(runtime: Runtime, job: dict[str, Any]) -> None:
+    """👀 on the user's photo: it arrived and is being looked at."""
+    ts = (job.get("image") or {}).get("message_ts")
+    if ts:
+        api = SlackApi(runtime.settings, RetryPolicy(attempts=1))
+        api.call("reactions.add", {"channel": job["chat"], "timestamp": ts, "name": "eyes"})
+
+
+def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> None:
+    """``chat.update``: the tapped message keeps its text; its buttons become what was chosen."""
+    card, language = job["card"], runtime.settings.language
+    note = say(language, "card_picked", label=result.picked) if result.picked else say(language, "card_closed")
+    text = card.get("text") or result.card or ""
+    api = SlackApi(runtime.settings)
+    body = {"channel": card["channel"], "ts": card["ts"], "text": text, "blocks": slack_blocks.closed(text, note)}
+    deliver(lambda: api.call("chat.update", body), policy=api.policy, platform=PLATFORM, session=job["user"])
 
 
 def fetch_image(runtime: Runtime, job: dict[str, Any]) -> FetchImage:

@@ -355,7 +355,8 @@ class FakeFeishu(_FakeServer):
 
 
 class FakeSlack(_FakeServer):
-    """``/api/chat.postMessage``, ``/api/files.info`` and ``/files-pri/...`` downloads (Bearer checked)."""
+    """``/api/chat.postMessage``, ``chat.update``, ``reactions.add``, ``/api/files.info`` and
+    ``/files-pri/...`` downloads (Bearer checked). Messages keep their ``blocks``; an update replaces them."""
 
     name = "slack"
 
@@ -364,6 +365,7 @@ class FakeSlack(_FakeServer):
         self.bot_token = bot_token
         self.files: dict[str, tuple[bytes, str]] = {}
         self.posted: list[dict] = []
+        self.reactions: list[dict] = []
 
     @property
     def base_url(self) -> str:
@@ -392,6 +394,10 @@ class FakeSlack(_FakeServer):
     def route(self, method: str, path: str) -> str:
         if method == "POST" and path == "/api/chat.postMessage":
             return "post"
+        if method == "POST" and path == "/api/chat.update":
+            return "update"
+        if method == "POST" and path == "/api/reactions.add":
+            return "reaction"
         if method == "GET" and path == "/api/files.info":
             return "files_info"
         if method == "GET" and path.startswith("/files-pri/"):
@@ -406,9 +412,38 @@ class FakeSlack(_FakeServer):
             return json_answer({"ok": False, "error": "channel_not_found"})
         ts = f"1700000000.{self.next_id():06d}"
         self.posted.append(
-            {"channel": body["channel"], "text": body.get("text", ""), "thread_ts": body.get("thread_ts"), "ts": ts}
+            {
+                "channel": body["channel"],
+                "text": body.get("text", ""),
+                "thread_ts": body.get("thread_ts"),
+                "ts": ts,
+                "blocks": body.get("blocks"),
+            }
         )
         return json_answer({"ok": True, "channel": body["channel"], "ts": ts, "message": {"text": body.get("text")}})
+
+    def on_update(self, rec: Recorded) -> Answer:
+        if _bearer(rec) != self.bot_token:
+            return json_answer({"ok": False, "error": "invalid_auth"})
+        body = rec.json or {}
+        sent = next((p for p in self.posted if p["ts"] == body.get("ts") and p["channel"] == body.get("channel")), None)
+        if sent is None:
+            return json_answer({"ok": False, "error": "message_not_found"})
+        sent.update(text=body.get("text", sent["text"]), blocks=body.get("blocks"))
+        return json_answer({"ok": True, "channel": sent["channel"], "ts": sent["ts"]})
+
+    def on_reaction(self, rec: Recorded) -> Answer:
+        if _bearer(rec) != self.bot_token:
+            return json_answer({"ok": False, "error": "invalid_auth"})
+        body = rec.json or {}
+        if not body.get("name") or not body.get("timestamp") or not body.get("channel"):
+            return json_answer({"ok": False, "error": "invalid_arguments"})
+        self.reactions.append(body)
+        return json_answer({"ok": True})
+
+    def message(self, ts: str) -> dict:
+        with self._lock:
+            return next(p for p in self.posted if p["ts"] == ts)
 
     def on_files_info(self, rec: Recorded) -> Answer:
         if _bearer(rec) != self.bot_token:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+import urllib.parse
 from typing import Any
 
 from slack_sdk.signature import SignatureVerifier
@@ -68,9 +69,82 @@ class SlackClient:
             },
         }
 
+    def tap(self, slack: FakeSlack, label: str, message: dict | None = None, user: str = USER) -> Any:
+        """Tap the button (or pick the select option) labelled ``label`` on the bot's last message that has
+        one (or on ``message``): a ``block_actions`` payload as PLATFORMS.md §4.1 describes, form-encoded
+        and signed like events."""
+        message = message or next(p for p in reversed(slack.posted) if p.get("blocks") and _controls(p, label))
+        element, value = _controls(message, label)[0]
+        n = next(self._ids)
+        action: dict[str, Any] = {
+            "action_id": element["action_id"],
+            "block_id": "wobot-choices",
+            "type": element["type"],
+            "action_ts": f"{1652227646 + n}.{n:06d}",
+        }
+        if element["type"] == "static_select":
+            action["selected_option"] = {"text": {"type": "plain_text", "text": label}, "value": value}
+        else:
+            action.update(value=value, text=element["text"])
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": "guard", "name": "guard", "team_id": TEAM},
+            "api_app_id": "A111",
+            "token": "deprecated",
+            "container": {
+                "type": "message",
+                "message_ts": message["ts"],
+                "channel_id": message["channel"],
+                "is_ephemeral": False,
+            },
+            "trigger_id": f"{n}.111.abc",
+            "team": {"id": TEAM, "domain": "field"},
+            "channel": {"id": message["channel"], "name": "directmessage"},
+            "message": {
+                "type": "message",
+                "user": BOT_USER,
+                "ts": message["ts"],
+                "text": message["text"],
+                "blocks": message["blocks"],
+            },
+            "response_url": "https://hooks.slack.com/actions/T111/1/abc",
+            "actions": [action],
+        }
+        body = urllib.parse.urlencode({"payload": json.dumps(payload, ensure_ascii=False)}).encode()
+        ts = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": self.verifier.generate_signature(timestamp=ts, body=body),
+        }
+        return self.live.call("POST", "/webhook/slack", body=body, headers=headers)
+
     def text(self, text: str, **extra: Any) -> Any:
         return self.post(self.event({"text": text, "client_msg_id": f"c-{next(self._ids)}", **extra}))
 
     def image(self, slack: FakeSlack, data: bytes, text: str = "", **extra: Any) -> Any:
         f = slack.add_file(f"F{next(self._ids):08d}", data, "image/jpeg")
         return self.post(self.event({"subtype": "file_share", "text": text, "files": [f], **extra}))
+
+
+def _controls(message: dict, label: str) -> list[tuple[dict, str]]:
+    """(element, value) of the message's buttons and select options labelled ``label``."""
+    found: list[tuple[dict, str]] = []
+    for block in message.get("blocks") or []:
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if element["type"] == "button" and element["text"]["text"] == label:
+                found.append((element, element["value"]))
+            for option in element.get("options", []):
+                if option["text"]["text"] == label:
+                    found.append((element, option["value"]))
+    return found
+
+
+def buttons(message: dict) -> list[str]:
+    """The labels a user sees on a message: buttons and select options."""
+    labels: list[str] = []
+    for block in message.get("blocks") or []:
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            labels += [element["text"]["text"]] if element["type"] == "button" else []
+            labels += [option["text"]["text"] for option in element.get("options", [])]
+    return labels

@@ -13,10 +13,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
-from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.conversation import Conversation
@@ -143,7 +143,9 @@ def test_report_without_vlm_pick_type_by_number(
     assert r.state == "waiting_confirm"
     summary = texts(r)[0]
     assert "漏水" in summary and "3号楼2层东侧走廊" in summary
-    fields = "\n".join([say("zh", "summary_type", value="漏水"), say("zh", "summary_location", value="3号楼2层东侧走廊")])
+    fields = "\n".join(
+        [say("zh", "summary_type", value="漏水"), say("zh", "summary_location", value="3号楼2层东侧走廊")]
+    )
     assert summary == say("zh", "summary", fields=fields)  # no "not set" lines for what has no value
 
     r = chat.text("确认")
