@@ -1,11 +1,12 @@
 """Feishu / Lark bot events: ``POST /webhook/feishu``.
 
-Inbound: ``url_verification`` (plain or encrypted) and event 2.0
-``im.message.receive_v1``; with ``FEISHU_ENCRYPT_KEY`` set, every event must carry a
-valid ``X-Lark-Signature`` over the exact body bytes, and ``encrypt`` bodies are
+Inbound: ``url_verification`` (plain or encrypted), event 2.0 ``im.message.receive_v1``
+and card taps (``card.action.trigger``, ``feishu_cards``); with ``FEISHU_ENCRYPT_KEY`` set,
+every event must carry a valid ``X-Lark-Signature`` over the exact body bytes, and ``encrypt`` bodies are
 decrypted; the verification token is always checked (constant time). Acked at once;
-the turn runs in the background. Outbound: reply to the user's message (or send to
-the chat), images from the message's resources, the tenant token cached in Redis.
+the turn runs in the background. Outbound: one message per turn, a reply to the user's message
+(or sent to the chat), a card when it has buttons; an "OK" reaction on a photo being analysed;
+images from the message's resources; the tenant token cached in Redis.
 Session key: ``feishu:<tenant_key>:<open_id>``.
 """
 
@@ -22,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bot.config import Settings
-from bot.messages import Incoming, Location, Reply, Sender, coordinate, session_key
-from handlers.platforms import crypto
+from bot.messages import Incoming, Location, Reply, Sender, TurnResult, coordinate, one_message, session_key
+from bot.replies import say
+from handlers.platforms import crypto, feishu_cards
 from handlers.platforms import http_client as http
 from handlers.platforms.edge import (
     Accepted,
@@ -125,6 +127,8 @@ def parse(settings: Settings, request: WebhookRequest, now: float | None = None)
         _check_token(settings, data.get("token"))
         return Ignored("not an event 2.0 callback")
     _check_token(settings, header.get("token"))
+    if header.get("event_type") == "card.action.trigger":
+        return feishu_cards.tap(settings.language, header, data.get("event"))
     if header.get("event_type") != "im.message.receive_v1":
         return Ignored(f"event {header.get('event_type')}")
     return _message(header, data.get("event"))
@@ -234,24 +238,39 @@ class FeishuApi:
             )
         return str(data["tenant_access_token"]), int(data.get("expire") or 7200)
 
-    def _post(self, path: str, body: dict[str, Any], params: dict[str, str] | None = None) -> http.Response:
+    def _call(
+        self, path: str, body: dict[str, Any], params: dict[str, str] | None = None, method: str = "POST"
+    ) -> http.Response:
         def send(token: str) -> http.Response:
             auth = {"Authorization": f"Bearer {token}"}
-            return http.request("POST", f"{self.base}{path}", json_body=body, params=params, secret_headers=auth)
+            return http.request(method, f"{self.base}{path}", json_body=body, params=params, secret_headers=auth)
 
         return self.tokens.call(send, lambda resp: resp.json().get("code") in TOKEN_EXPIRED)
 
-    def reply(self, message_id: str, text: str, uuid: str) -> Attempt:
-        body = {"msg_type": "text", "content": _text_content(text), "reply_in_thread": False, "uuid": uuid}
+    def reply(self, message_id: str, message: tuple[str, str], uuid: str) -> Attempt:
+        """``message``: (msg_type, content), as ``_outgoing`` builds it."""
+        msg_type, content = message
+        body = {"msg_type": msg_type, "content": content, "reply_in_thread": False, "uuid": uuid}
         return self._attempt(f"/im/v1/messages/{quote(message_id, safe='')}/reply", body)
 
-    def create(self, receive_id: str, text: str, uuid: str, id_type: str = "chat_id") -> Attempt:
-        body = {"receive_id": receive_id, "msg_type": "text", "content": _text_content(text), "uuid": uuid}
+    def create(self, receive_id: str, message: tuple[str, str], uuid: str, id_type: str = "chat_id") -> Attempt:
+        msg_type, content = message
+        body = {"receive_id": receive_id, "msg_type": msg_type, "content": content, "uuid": uuid}
         return self._attempt("/im/v1/messages", body, {"receive_id_type": id_type})
 
-    def _attempt(self, path: str, body: dict[str, Any], params: dict[str, str] | None = None) -> Attempt:
+    def patch_card(self, message_id: str, card: dict[str, Any]) -> Attempt:
+        body = {"content": feishu_cards.content(card)}
+        return self._attempt(f"/im/v1/messages/{quote(message_id, safe='')}", body, method="PATCH")
+
+    def react(self, message_id: str, emoji: str) -> Attempt:
+        body = {"reaction_type": {"emoji_type": emoji}}
+        return self._attempt(f"/im/v1/messages/{quote(message_id, safe='')}/reactions", body)
+
+    def _attempt(
+        self, path: str, body: dict[str, Any], params: dict[str, str] | None = None, method: str = "POST"
+    ) -> Attempt:
         try:
-            resp = self._post(path, body, params)
+            resp = self._call(path, body, params, method)
         except (TokenError, http.HttpError) as exc:
             return retry(str(exc))
         return _classify(resp)
@@ -276,8 +295,11 @@ class FeishuApi:
         raise AssertionError("unreachable")
 
 
-def _text_content(text: str) -> str:
-    return json.dumps({"text": text}, ensure_ascii=False)
+def _outgoing(reply: Reply) -> tuple[str, str]:
+    """(msg_type, content): a card when the reply has buttons, else text."""
+    if reply.choices:
+        return "interactive", feishu_cards.content(feishu_cards.card(reply))
+    return "text", json.dumps({"text": reply.text}, ensure_ascii=False)
 
 
 def _classify(resp: http.Response) -> Attempt:
@@ -309,23 +331,26 @@ class FeishuSender(Sender):
         self.api = api
 
     def send(self, incoming: Incoming, replies: list[Reply]) -> None:
-        for index, reply in enumerate(replies):
-            uuid = hashlib.sha256(f"{incoming.reply_to}|{index}|{reply.text}".encode()).hexdigest()[:40]
-            deliver(
-                functools.partial(self._one, incoming, reply.text, uuid),
-                policy=self.api.policy,
-                platform=PLATFORM,
-                session=incoming.session_key,
-            )
+        reply = one_message(replies)
+        if reply is None:
+            return
+        where = incoming.reply_to or incoming.event_id or ""
+        uuid = hashlib.sha256(f"{where}|{reply.text}".encode()).hexdigest()[:40]
+        deliver(
+            functools.partial(self._one, incoming, _outgoing(reply), uuid),
+            policy=self.api.policy,
+            platform=PLATFORM,
+            session=incoming.session_key,
+        )
 
-    def _one(self, incoming: Incoming, text: str, uuid: str) -> Attempt:
+    def _one(self, incoming: Incoming, message: tuple[str, str], uuid: str) -> Attempt:
         if incoming.reply_to:
-            outcome = self.api.reply(incoming.reply_to, text, uuid)
+            outcome = self.api.reply(incoming.reply_to, message, uuid)
             if not outcome.detail.startswith("gone:") or not incoming.chat:
                 return outcome
         if not incoming.chat:
             return fail("no message or chat to answer")
-        return self.api.create(incoming.chat, text, uuid)
+        return self.api.create(incoming.chat, message, uuid)
 
 
 def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
@@ -333,7 +358,7 @@ def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
     api = FeishuApi(runtime.settings, runtime)
     uuid = hashlib.sha256(f"notify|{user}|{text}|{time.time()}".encode()).hexdigest()[:40]
     return deliver(
-        lambda: api.create(user, text, uuid, id_type="open_id"),
+        lambda: api.create(user, _outgoing(Reply(text)), uuid, id_type="open_id"),
         policy=api.policy,
         platform=PLATFORM,
         session=session_key(PLATFORM, tenant, user),
@@ -343,6 +368,27 @@ def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
 
 def sender(runtime: Runtime) -> Sender:
     return FeishuSender(FeishuApi(runtime.settings, runtime))
+
+
+def photo_arrived(runtime: Runtime, job: dict[str, Any]) -> None:
+    """An "OK" reaction on the user's photo: it arrived and is being looked at."""
+    FeishuApi(runtime.settings, runtime).react(job["image"]["message_id"], "OK")
+
+
+def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> None:
+    """Redraw the tapped card: its text, and the choice taken in place of its buttons. A stale tap's card
+    is left as it is (the callback does not carry the card's text); the user was told in a reply."""
+    if not result.picked or result.card is None:
+        return
+    note = say(runtime.settings.language, "card_picked", label=result.picked)
+    api = FeishuApi(runtime.settings, runtime)
+    deliver(
+        lambda: api.patch_card(job["card"]["message_id"], feishu_cards.closed(result.card or "", note)),
+        policy=api.policy,
+        platform=PLATFORM,
+        session=job["user"],
+        what="card update",
+    )
 
 
 def fetch_image(runtime: Runtime, job: dict[str, Any]) -> FetchImage:

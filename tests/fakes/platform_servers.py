@@ -153,7 +153,7 @@ def _handler_for(fake: _FakeServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(answer.body)
 
-        do_GET = do_POST = _handle
+        do_GET = do_POST = do_PATCH = _handle
 
     return Handler
 
@@ -270,6 +270,7 @@ class FakeFeishu(_FakeServer):
         self.resources: dict[tuple[str, str], tuple[bytes, str]] = {}
         self._uuids: dict[str, str] = {}
         self.delivered: list[dict] = []  # messages actually posted (after auth and uuid de-duplication)
+        self.reactions: list[dict] = []
 
     @property
     def base_url(self) -> str:
@@ -284,9 +285,14 @@ class FakeFeishu(_FakeServer):
             self.valid_tokens.clear()
 
     def texts(self, **match: str) -> list[str]:
+        """The text of every message delivered (a card's text is its first element's)."""
         with self._lock:
             items = list(self.delivered)
-        return [json.loads(d["content"])["text"] for d in items if all(d.get(k) == v for k, v in match.items())]
+        return [_feishu_text(d) for d in items if all(d.get(k) == v for k, v in match.items())]
+
+    def message(self, message_id: str) -> dict:
+        with self._lock:
+            return next(d for d in self.delivered if d["message_id"] == message_id)
 
     def route(self, method: str, path: str) -> str:
         if method == "POST" and path == "/open-apis/auth/v3/tenant_access_token/internal":
@@ -299,6 +305,10 @@ class FakeFeishu(_FakeServer):
                 return "reply"
             if method == "GET" and len(parts) == 8 and parts[6] == "resources":
                 return "resource"
+            if method == "POST" and len(parts) == 7 and parts[6] == "reactions":
+                return "reaction"
+            if method == "PATCH" and len(parts) == 6:
+                return "patch"
         return ""
 
     def on_token(self, rec: Recorded) -> Answer:
@@ -319,7 +329,7 @@ class FakeFeishu(_FakeServer):
         if error:
             return error
         body = rec.json or {}
-        if body.get("msg_type") != "text" or not isinstance(body.get("content"), str):
+        if body.get("msg_type") not in ("text", "interactive") or not _valid_content(body):
             return json_answer({"code": 230001, "msg": "invalid message content"}, 400)
         uuid = body.get("uuid")
         if uuid and uuid in self._uuids:
@@ -327,8 +337,34 @@ class FakeFeishu(_FakeServer):
         message_id = f"om_sent_{self.next_id()}"
         if uuid:
             self._uuids[uuid] = message_id
-        self.delivered.append({**target, "content": body["content"], "message_id": message_id})
+        self.delivered.append(
+            {**target, "msg_type": body["msg_type"], "content": body["content"], "message_id": message_id}
+        )
         return json_answer({"code": 0, "msg": "success", "data": {"message_id": message_id}})
+
+    def on_patch(self, rec: Recorded) -> Answer:
+        """Update a sent card (only cards: Feishu refuses to PATCH a text message)."""
+        error = self._auth_error(rec)
+        if error:
+            return error
+        message_id, body = rec.path.split("/")[5], rec.json or {}
+        sent = next((d for d in self.delivered if d["message_id"] == message_id), None)
+        if sent is None or sent["msg_type"] != "interactive":
+            return json_answer({"code": 230001, "msg": "message is not a card"}, 400)
+        if not _valid_content({"msg_type": "interactive", "content": body.get("content")}):
+            return json_answer({"code": 230001, "msg": "invalid card content"}, 400)
+        sent["content"] = body["content"]
+        return json_answer({"code": 0, "msg": "success"})
+
+    def on_reaction(self, rec: Recorded) -> Answer:
+        error = self._auth_error(rec)
+        if error:
+            return error
+        emoji = ((rec.json or {}).get("reaction_type") or {}).get("emoji_type")
+        if not emoji:
+            return json_answer({"code": 231001, "msg": "reaction type is invalid"}, 400)
+        self.reactions.append({"message_id": rec.path.split("/")[5], "emoji_type": emoji})
+        return json_answer({"code": 0, "msg": "success", "data": {"reaction_id": f"r{self.next_id()}"}})
 
     def on_reply(self, rec: Recorded) -> Answer:
         return self._deliver(rec, {"reply_to": rec.path.split("/")[5]})
@@ -349,6 +385,40 @@ class FakeFeishu(_FakeServer):
             return json_answer({"code": 234003, "msg": "File not in msg."}, 400)
         data, content_type = found
         return Answer(200, data, (("Content-Type", content_type),))
+
+
+def _valid_content(body: dict) -> bool:
+    """Text content is {"text": …}; card content a card JSON 2.0 with body.elements (as Feishu checks)."""
+    try:
+        content = json.loads(body.get("content") or "")
+    except (TypeError, ValueError):
+        return False
+    if body.get("msg_type") == "text":
+        return isinstance(content, dict) and isinstance(content.get("text"), str)
+    return (
+        isinstance(content, dict)
+        and content.get("schema") == "2.0"
+        and isinstance((content.get("body") or {}).get("elements"), list)
+    )
+
+
+def _feishu_text(delivered: dict) -> str:
+    content = json.loads(delivered["content"])
+    if delivered.get("msg_type") == "interactive":
+        return content["body"]["elements"][0]["text"]["content"]
+    return content["text"]
+
+
+def feishu_buttons(delivered: dict) -> dict[str, dict]:
+    """label → callback value of a delivered card's buttons."""
+    if delivered.get("msg_type") != "interactive":
+        return {}
+    elements = json.loads(delivered["content"])["body"]["elements"]
+    return {
+        e["text"]["content"]: e["behaviors"][0]["value"]
+        for e in elements
+        if e.get("tag") == "button" and e.get("behaviors")
+    }
 
 
 # --- Slack -------------------------------------------------------------------------------------------------
