@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import xml.etree.ElementTree as ET  # only ParseError / Element types; parsing is defusedxml's
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -20,8 +21,9 @@ import defusedxml
 from defusedxml.ElementTree import fromstring
 
 from bot.config import Settings
-from bot.messages import Incoming, Location, Reply, Sender, coordinate, session_key
-from handlers.platforms import crypto
+from bot.messages import Incoming, Location, Reply, Sender, TurnResult, coordinate, one_message, session_key
+from bot.replies import say
+from handlers.platforms import crypto, wecom_cards
 from handlers.platforms import http_client as http
 from handlers.platforms.edge import (
     Accepted,
@@ -138,6 +140,8 @@ def _message(settings: Settings, msg: ET.Element) -> Outcome:
     if agent and agent != str(settings.wecom_agent_id).strip():
         return Ignored(f"message for agent {agent}")
     if kind_raw == "event":
+        if _text(msg, "Event") == "template_card_event":
+            return wecom_cards.tap(settings.wecom_corp_id, user, msg)
         return Ignored(f"event {_text(msg, 'Event') or '?'}")
     msg_id = _text(msg, "MsgId") or f"{user}-{_text(msg, 'CreateTime')}"
     common: dict[str, Any] = {"tenant": settings.wecom_corp_id, "user": user, "event_id": msg_id, "chat": user}
@@ -193,10 +197,25 @@ class WeComApi:
         return str(data["access_token"]), int(data.get("expires_in") or 7200)
 
     def send_text(self, user: str, text: str) -> Attempt:
-        body = {"touser": user, "msgtype": "text", "agentid": self.agent_id, "text": {"content": text}, "safe": 0}
+        return self.send(user, "text", {"content": text})
 
+    def send(self, user: str, msgtype: str, payload: dict[str, Any]) -> Attempt:
+        body = {"touser": user, "msgtype": msgtype, "agentid": self.agent_id, msgtype: payload, "safe": 0}
+        return self._call("/message/send", body)
+
+    def update_card(self, user: str, response_code: str, replace_name: str) -> Attempt:
+        """Grey out the buttons of a tapped card (``response_code`` is valid 72 h, once)."""
+        body = {
+            "userids": [user],
+            "agentid": self.agent_id,
+            "response_code": response_code,
+            "button": {"replace_name": replace_name},
+        }
+        return self._call("/message/update_template_card", body)
+
+    def _call(self, path: str, body: dict[str, Any]) -> Attempt:
         def send(token: str) -> http.Response:
-            return http.request("POST", f"{self.base}/message/send", params={"access_token": token}, json_body=body)
+            return http.request("POST", f"{self.base}{path}", params={"access_token": token}, json_body=body)
 
         try:
             resp = self.tokens.call(send, lambda answer: answer.json().get("errcode") in TOKEN_EXPIRED)
@@ -237,24 +256,52 @@ def _classify(resp: http.Response) -> Attempt:
 
 
 class WeComSender(Sender):
-    """Each reply as text via ``message/send`` to the user, cut at 2048 bytes."""
+    """A turn's replies as one ``message/send`` to the user: a template card when it has buttons, else
+    text cut at 2048 bytes. WeCom drops messages past about 30 a minute per user without an error."""
 
-    def __init__(self, api: WeComApi) -> None:
-        self.api = api
+    def __init__(self, api: WeComApi, language: str) -> None:
+        self.api, self.language = api, language
 
     def send(self, incoming: Incoming, replies: list[Reply]) -> None:
-        for reply in replies:
-            for piece in split_utf8(reply.text, MAX_TEXT_BYTES):
-                deliver(
-                    functools.partial(self.api.send_text, incoming.user, piece),
-                    policy=self.api.policy,
-                    platform=PLATFORM,
-                    session=incoming.session_key,
-                )
+        reply = one_message(replies)
+        if reply is None:
+            return
+        text = reply.text if not reply.choices or not wecom_cards.fits(reply.text) else ""
+        for piece in split_utf8(text, MAX_TEXT_BYTES) if text else []:
+            self._deliver(incoming, functools.partial(self.api.send_text, incoming.user, piece))
+        if reply.choices:
+            card = wecom_cards.template_card(reply, self.language)
+            self._deliver(incoming, functools.partial(self.api.send, incoming.user, "template_card", card))
+
+    def _deliver(self, incoming: Incoming, attempt: Callable[[], Attempt]) -> None:
+        deliver(attempt, policy=self.api.policy, platform=PLATFORM, session=incoming.session_key)
 
 
 def sender(runtime: Runtime) -> Sender:
-    return WeComSender(WeComApi(runtime.settings, runtime))
+    return WeComSender(WeComApi(runtime.settings, runtime), runtime.settings.language)
+
+
+def photo_arrived(runtime: Runtime, job: dict[str, Any]) -> None:
+    """A short text: the photo arrived and is being analysed (WeCom bots have no reactions)."""
+    text = say(runtime.settings.language, "photo_being_analysed")
+    WeComApi(runtime.settings, runtime, RetryPolicy(attempts=1)).send_text(job["user"], text)
+
+
+def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> None:
+    """``update_template_card``: the tapped card's buttons greyed out, named after the choice taken."""
+    code = job["card"].get("response_code")
+    if not code:
+        return
+    language = runtime.settings.language
+    note = say(language, "card_picked", label=result.picked) if result.picked else say(language, "card_closed")
+    api = WeComApi(runtime.settings, runtime)
+    deliver(
+        lambda: api.update_card(job["user"], code, note),
+        policy=api.policy,
+        platform=PLATFORM,
+        session=job["user"],
+        what="card update",
+    )
 
 
 def fetch_image(runtime: Runtime, job: dict[str, Any]) -> FetchImage:

@@ -177,6 +177,8 @@ class FakeWeCom(_FakeServer):
         self.valid_tokens: set[str] = set()
         self.media: dict[str, tuple[bytes, str]] = {}
         self.delivered: list[dict] = []
+        self.card_updates: list[dict] = []
+        self.used_codes: set[str] = set()
 
     @property
     def base_url(self) -> str:
@@ -198,12 +200,17 @@ class FakeWeCom(_FakeServer):
         return [b for b in items if user is None or b.get("touser") == user]
 
     def sent_texts(self, user: str | None = None) -> list[str]:
-        return [b["text"]["content"] for b in self.sent(user)]
+        """What the user reads: text messages, and a card's title and text."""
+        return [_wecom_text(b) for b in self.sent(user)]
+
+    def cards(self, user: str | None = None) -> list[dict]:
+        return [b["template_card"] for b in self.sent(user) if b.get("msgtype") == "template_card"]
 
     def route(self, method: str, path: str) -> str:
         return {
             ("GET", "/cgi-bin/gettoken"): "gettoken",
             ("POST", "/cgi-bin/message/send"): "send",
+            ("POST", "/cgi-bin/message/update_template_card"): "update_card",
             ("GET", "/cgi-bin/media/get"): "media",
         }.get((method, path), "")
 
@@ -229,6 +236,8 @@ class FakeWeCom(_FakeServer):
         body = rec.json
         if not isinstance(body, dict) or not isinstance(body.get("agentid"), int):
             return json_answer({"errcode": 40056, "errmsg": "invalid agentid"})
+        if body.get("msgtype") == "template_card" and not _valid_card(body.get("template_card")):
+            return json_answer({"errcode": 40058, "errmsg": "invalid template_card"})
         self.delivered.append(body)
         return json_answer(
             {
@@ -242,6 +251,19 @@ class FakeWeCom(_FakeServer):
             }
         )
 
+    def on_update_card(self, rec: Recorded) -> Answer:
+        """``update_template_card``: each response_code once (WeCom: single use, 72 h)."""
+        error = self._token_error(rec)
+        if error:
+            return error
+        body = rec.json or {}
+        code = body.get("response_code")
+        if not code or code in self.used_codes or not (body.get("button") or {}).get("replace_name"):
+            return json_answer({"errcode": 40099, "errmsg": "invalid response_code"})
+        self.used_codes.add(code)
+        self.card_updates.append(body)
+        return json_answer({"errcode": 0, "errmsg": "ok", "invaliduser": []})
+
     def on_media(self, rec: Recorded) -> Answer:
         error = self._token_error(rec)
         if error:
@@ -253,6 +275,28 @@ class FakeWeCom(_FakeServer):
         return Answer(
             200, data, (("Content-Type", content_type), ("Content-disposition", 'attachment; filename="photo.jpg"'))
         )
+
+
+def _valid_card(card: Any) -> bool:
+    """A button_interaction card as WeCom checks it: task_id, a title, 1–6 buttons, ≤ 10 options."""
+    if not isinstance(card, dict) or card.get("card_type") != "button_interaction":
+        return False
+    buttons = card.get("button_list") or []
+    options = (card.get("button_selection") or {}).get("option_list") or []
+    return (
+        bool(card.get("task_id"))
+        and bool((card.get("main_title") or {}).get("title"))
+        and 1 <= len(buttons) <= 6
+        and len(options) <= 10
+        and all(b.get("key") and b.get("text") for b in buttons)
+    )
+
+
+def _wecom_text(sent: dict) -> str:
+    if sent.get("msgtype") == "template_card":
+        card = sent["template_card"]
+        return "\n".join(p for p in (card["main_title"]["title"], card.get("sub_title_text", "")) if p)
+    return sent["text"]["content"]
 
 
 # --- Feishu ------------------------------------------------------------------------------------------------

@@ -13,8 +13,9 @@ import pytest
 from defusedxml.ElementTree import fromstring
 
 from bot.config import Settings
+from bot.replies import say
 from handlers.platforms import crypto as pc
-from tests.fakes.platform_servers import FakeWeCom, rate_limited, server_error
+from tests.fakes.platform_servers import FakeWeCom, json_answer, rate_limited, server_error
 from tests.support.engine import photo
 from tests.support.live import Live, live_app, order_id_in
 from tests.support.wecom import AES_KEY
@@ -286,6 +287,7 @@ def test_token_expiry_mid_conversation_refreshes_once(client: WeComClient, wecom
     assert [c.json["text"]["content"] for c in wecom.calls("send")][1] == wecom.sent_texts(USER)[1]
     wecom.expire_tokens()
     wecom.add_media("AFTER_EXPIRY", photo(9))
+    wecom.script("send", json_answer({"errcode": 0, "errmsg": "ok"}))  # "analysing…" does not use the token up
     client.image("AFTER_EXPIRY")  # the download meets the expired token first
     assert [c.query["media_id"] for c in wecom.calls("media")] == ["AFTER_EXPIRY", "AFTER_EXPIRY"]
     assert wecom.sent_texts(USER)[2].startswith("I see:")
@@ -319,5 +321,9 @@ def test_the_ack_is_empty_and_fast_while_the_vlm_is_slow(
     answer = client.image("SLOW", settle=False)
     assert (answer.status, answer.body) == (200, b"")
     assert answer.seconds < 1.0
+    deadline = time.monotonic() + 2.0  # instant feedback: the user hears within 2 s, long before the VLM answers
+    while not wecom.sent_texts(USER) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert wecom.sent_texts(USER) == [say("en", "photo_being_analysed")]
     live.settle()
-    assert wecom.sent_texts(USER)[0].startswith("I see:")
+    assert wecom.sent_texts(USER)[1].startswith("I see:")
