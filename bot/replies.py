@@ -9,16 +9,16 @@ from __future__ import annotations
 _SENTENCES: dict[str, dict[str, str]] = {
     # -- greetings and help ------------------------------------------------------------------
     "welcome": {
-        "zh": "你好！拍一张现场问题的照片发给我即可报修；修好后发“结单 工单号”并附现场照片即可结单。发“帮助”查看全部指令。",
-        "en": 'Hi! Send me a photo of the problem to report it; when it is fixed, send "close <order id>" and a '
-        'photo of the site. Send "help" for everything I can do.',
+        "zh": "你好！拍一张现场问题的照片发给我即可报修；修好后再发一张现场照片，点选对应工单即可结单。发“帮助”查看全部指令。",
+        "en": "Hi! Send me a photo of the problem to report it; when it is fixed, send a photo of the site and pick "
+        'the order to close it. Send "help" for everything I can do.',
     },
     "help_idle": {
-        "zh": "我可以：\n· 报修：直接发送现场照片\n· 结单：发“结单 WO-…”，再发修复后的照片\n· 关联告警：发“告警 ALM-…”，下一次报修会关联它\n"
+        "zh": "我可以：\n· 报修：直接发送现场照片\n· 结单：修好后发现场照片并点选工单（或发“结单 WO-…”再发照片）\n· 关联告警：发“告警 ALM-…”，下一次报修会关联它\n"
         "· 查询：“我的工单”、“查工单 WO-…”、“状态”\n· 撤回自己报的工单：“取消工单 WO-…”\n· 随时发“取消”回到开始",
-        "en": 'I can:\n· report: just send a photo of the problem\n· close: send "close WO-…", then a photo of the '
-        'fixed site\n· link an alarm: send "alarm ALM-…" and the next report is linked to it\n· look up: "my orders", '
-        '"order WO-…", "status"\n· withdraw an order you reported: "cancel WO-…"\n· send "cancel" at any time '
+        "en": "I can:\n· report: just send a photo of the problem\n· close: send a photo of the fixed site and pick "
+        'the order (or "close WO-…", then the photo)\n· link an alarm: send "alarm ALM-…" and the next report '
+        'is linked to it\n· look up: "my orders", "order WO-…", "status"\n· withdraw an order you reported: "cancel WO-…"\n· send "cancel" at any time '
         "to start over",
     },
     "help_waiting_location": {
@@ -41,8 +41,9 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "en": 'I understand text, photos and locations. Send a photo to report a problem, or "help".',
     },
     "idle_text": {
-        "zh": "报修请直接发送现场照片；结单请发“结单 WO-…”。发“帮助”查看全部指令。",
-        "en": 'To report a problem, send a photo; to close an order, send "close WO-…". Send "help" for more.',
+        "zh": "报修请直接发送现场照片；结单请发修好后的现场照片（或“结单 WO-…”）。发“帮助”查看全部指令。",
+        "en": 'To report a problem, send a photo; to close an order, send a photo of the fixed site (or "close '
+        'WO-…"). Send "help" for more.',
     },
     # -- status ------------------------------------------------------------------------------
     "status_idle": {

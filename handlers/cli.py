@@ -87,5 +87,7 @@ def register(app: Flask, runtime: Runtime) -> None:
                 continue
             for reply in result.replies:
                 click.echo(f"bot> {reply.text}")
+            if result.choices:  # a terminal cannot be tapped: the labels show what can be typed instead
+                click.echo("     " + "  ".join(f"[{choice.label}]" for choice in result.choices))
             suffix = f", order {result.order_id}" if result.order_id else ""
             click.echo(click.style(f"    [{result.state}{suffix}]", dim=True))
