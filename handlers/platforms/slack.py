@@ -3,8 +3,9 @@
 Inbound: v0 signature with the 5-minute window (``slack_sdk.signature``), the
 ``url_verification`` challenge, ``message`` events (text, or a ``file_share``
 carrying an image), and button taps: interactivity posts form-encoded ``payload=`` to the
-same URL, signed the same way, ``type: block_actions``. Messages from bots and from this app itself are dropped, as are
-edits, deletions, joins and other subtypes, so a reply can never trigger a reply.
+same URL, signed the same way, ``type: block_actions``. Messages from bots and from this
+app itself are dropped, as are edits, deletions, joins and other subtypes, so a reply can
+never trigger a reply.
 Acked at once (Slack's budget is 3 s); the turn runs in the background. Outbound:
 one ``chat.postMessage`` per turn in the same channel (and thread), with Block Kit buttons
 (``slack_blocks``); ``chat.update`` closes a tapped card; ``reactions.add`` 👀 says a photo
