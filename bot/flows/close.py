@@ -108,10 +108,7 @@ class CloseFlow(ReportFlow):
                 raise self.refused()
             after, after_type = self.accepted_photo()
             self._check_not_the_report_photo(order, after)
-            try:
-                key = services.storage.put(after, after_type)
-            except ServiceError:
-                raise self.refuse("storage", "storage_down") from None
+            key = self._store(after, after_type)
         self.user_entry["image_key"] = key
         resolved, reason = self._verdict(order, self.report_photo, Photo(after, after_type, self.photo_url(key)))
         try:

@@ -278,21 +278,16 @@ class FeishuApi:
     def download(self, message_id: str, file_key: str, max_bytes: int) -> bytes:
         """A user's image from its message (``im/v1/messages/{id}/resources/{key}?type=image``)."""
         url = f"{self.base}/im/v1/messages/{quote(message_id, safe='')}/resources/{quote(file_key, safe='')}?type=image"
-        for attempt in (1, 2):
-            token = self.tokens.get()
-            try:
-                return http.download_image(
-                    url, max_bytes=max_bytes, secret_headers={"Authorization": f"Bearer {token}"}
-                )
-            except http.DownloadError as exc:
-                code = exc.response.json().get("code") if exc.response is not None else None
-                if code in TOKEN_EXPIRED and attempt == 1:
-                    self.tokens.invalidate(token)
-                    continue
-                if code is not None:
-                    exc.detail = f"message resource code {code}"
-                raise
-        raise AssertionError("unreachable")
+
+        def fetch(token: str) -> bytes:
+            return http.download_image(url, max_bytes=max_bytes, secret_headers={"Authorization": f"Bearer {token}"})
+
+        try:
+            return self.tokens.download(fetch, lambda exc: exc.error_code("code") in TOKEN_EXPIRED)
+        except http.DownloadError as exc:
+            if exc.error_code("code") is not None:
+                exc.detail = f"message resource code {exc.error_code('code')}"
+            raise
 
 
 def _outgoing(reply: Reply) -> tuple[str, str]:

@@ -43,6 +43,10 @@ class DownloadError(Exception):
         self.detail = detail
         self.response = response
 
+    def error_code(self, field: str) -> Any:
+        """The platform's error code in a JSON answer (``errcode``, ``code``), or None."""
+        return self.response.json().get(field) if self.response is not None else None
+
 
 @dataclass
 class Response:

@@ -4,7 +4,8 @@ WeCom and Feishu hand out tokens that live about two hours, rate-limit the token
 endpoint, and may invalidate a token early. So: one cached token per (platform, app)
 under ``{prefix}:token:{platform}:{app}``, kept until ``expiry − margin``; an API
 answer meaning "token expired" drops it (only if it is still the one that failed)
-and the caller retries once with a fresh one.
+and the call is made once more with a fresh one (``call`` for API answers, ``download``
+for a download refused with an error body).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TypeVar
 import redis
 
 from bot.store import SessionStore
+from handlers.platforms.http_client import DownloadError
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,17 @@ class TokenSource:
             self.invalidate(token)
             answer = send(self.refresh())
         return answer
+
+    def download(self, fetch: Callable[[str], bytes], expired: Callable[[DownloadError], bool]) -> bytes:
+        """``fetch(token)``; when it fails because the token expired, once more with a fresh token."""
+        token = self.get()
+        try:
+            return fetch(token)
+        except DownloadError as exc:
+            if not expired(exc):
+                raise
+        self.invalidate(token)
+        return fetch(self.refresh())
 
     def invalidate(self, stale: str) -> None:
         """Forget ``stale`` unless another process already replaced it."""

@@ -225,20 +225,17 @@ class WeComApi:
 
     def download(self, media_id: str, max_bytes: int) -> bytes:
         """The photo behind a MediaId (valid 3 days); raises DownloadError, TokenError."""
-        for attempt in (1, 2):
-            token = self.tokens.get()
+
+        def fetch(token: str) -> bytes:
             url = f"{self.base}/media/get?{urlencode({'access_token': token, 'media_id': media_id})}"
-            try:
-                return http.download_image(url, max_bytes=max_bytes)
-            except http.DownloadError as exc:
-                code = exc.response.json().get("errcode") if exc.response is not None else None
-                if code in TOKEN_EXPIRED and attempt == 1:
-                    self.tokens.invalidate(token)
-                    continue
-                if code is not None:
-                    exc.detail = f"media/get errcode {code}"
-                raise
-        raise AssertionError("unreachable")
+            return http.download_image(url, max_bytes=max_bytes)
+
+        try:
+            return self.tokens.download(fetch, lambda exc: exc.error_code("errcode") in TOKEN_EXPIRED)
+        except http.DownloadError as exc:
+            if exc.error_code("errcode") is not None:
+                exc.detail = f"media/get errcode {exc.error_code('errcode')}"
+            raise
 
 
 def _classify(resp: http.Response) -> Attempt:
@@ -266,9 +263,9 @@ class WeComSender(Sender):
         reply = one_message(replies)
         if reply is None:
             return
-        text = reply.text if not reply.choices or not wecom_cards.fits(reply.text) else ""
-        for piece in split_utf8(text, MAX_TEXT_BYTES) if text else []:
-            self._deliver(incoming, functools.partial(self.api.send_text, incoming.user, piece))
+        if not (reply.choices and wecom_cards.fits(reply.text)):  # the card cannot carry all of the text
+            for piece in split_utf8(reply.text, MAX_TEXT_BYTES):
+                self._deliver(incoming, functools.partial(self.api.send_text, incoming.user, piece))
         if reply.choices:
             card = wecom_cards.template_card(reply, self.language)
             self._deliver(incoming, functools.partial(self.api.send, incoming.user, "template_card", card))

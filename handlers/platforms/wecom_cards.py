@@ -13,7 +13,7 @@ import secrets
 import xml.etree.ElementTree as ET  # only the Element type; parsing is defusedxml's
 from typing import Any
 
-from bot.messages import Reply
+from bot.messages import Choice, Reply
 from bot.replies import say
 from handlers.platforms.edge import Accepted, Outcome, Rejected, make_job
 
@@ -45,19 +45,17 @@ def template_card(reply: Reply, language: str) -> dict[str, Any]:
     }
     if rest.strip():
         card["sub_title_text"] = rest.strip()[:TEXT_CHARS]
-    picks = [c for c in reply.choices if c.style != "danger"]
-    exits = [c for c in reply.choices if c.style == "danger"]
-    buttons = [{"text": c.label, "style": _STYLES[c.style], "key": c.id} for c in exits]
+    shown_as_buttons = list(reply.choices)
     if len(reply.choices) > MAX_BUTTONS:
+        picks = [c for c in reply.choices if c.style != "danger"]
+        shown_as_buttons = [Choice(f"{token}.{PICK}", say(language, "choice_confirm"), "primary")]
+        shown_as_buttons += [c for c in reply.choices if c.style == "danger"]
         card["button_selection"] = {
             "question_key": "choice",
             "title": say(language, "choose_placeholder"),
             "option_list": [{"id": c.id, "text": c.label} for c in picks[:MAX_OPTIONS]],
         }
-        buttons.insert(0, {"text": say(language, "choice_confirm"), "style": 1, "key": f"{token}.{PICK}"})
-    else:
-        buttons = [{"text": c.label, "style": _STYLES[c.style], "key": c.id} for c in reply.choices]
-    card["button_list"] = buttons
+    card["button_list"] = [{"text": c.label, "style": _STYLES[c.style], "key": c.id} for c in shown_as_buttons]
     return card
 
 

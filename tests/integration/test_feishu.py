@@ -124,8 +124,8 @@ def feishu() -> Iterator[FakeFeishu]:
         yield server
 
 
-@pytest.fixture
-def app_settings(settings: Settings, feishu: FakeFeishu, fake_openai: Any) -> Settings:
+def feishu_settings(settings: Settings, feishu: FakeFeishu, **extra: Any) -> Settings:
+    """The app's settings for the fake Feishu (English replies, encryption on)."""
     return settings.with_(
         language="en",
         feishu_app_id=APP_ID,
@@ -133,6 +133,15 @@ def app_settings(settings: Settings, feishu: FakeFeishu, fake_openai: Any) -> Se
         feishu_verification_token=VERIFY_TOKEN,
         feishu_encrypt_key=ENCRYPT_KEY,
         feishu_api_base=feishu.base_url,
+        **extra,
+    )
+
+
+@pytest.fixture
+def app_settings(settings: Settings, feishu: FakeFeishu, fake_openai: Any) -> Settings:
+    return feishu_settings(
+        settings,
+        feishu,
         vlm_base_url=fake_openai.base_url,
         vlm_api_key="sk-test",
         max_image_bytes=200_000,

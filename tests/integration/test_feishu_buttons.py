@@ -19,11 +19,10 @@ from tests.integration.test_feishu import (
     APP_ID,
     APP_SECRET,
     CHAT,
-    ENCRYPT_KEY,
     OPEN_ID,
     TENANT,
-    VERIFY_TOKEN,
     FeishuClient,
+    feishu_settings,
 )
 from tests.support.engine import photo
 from tests.support.live import Live, live_app, order_id_in
@@ -40,21 +39,9 @@ def feishu() -> Iterator[FakeFeishu]:
         yield server
 
 
-def _settings(settings: Settings, feishu: FakeFeishu, **extra: Any) -> Settings:
-    return settings.with_(
-        language="en",
-        feishu_app_id=APP_ID,
-        feishu_app_secret=APP_SECRET,
-        feishu_verification_token=VERIFY_TOKEN,
-        feishu_encrypt_key=ENCRYPT_KEY,
-        feishu_api_base=feishu.base_url,
-        **extra,
-    )
-
-
 @pytest.fixture
 def live(settings: Settings, feishu: FakeFeishu, real_store: Any, orders: Any, storage: Any) -> Iterator[Live]:
-    with live_app(_settings(settings, feishu), store=real_store, orders=orders, storage=storage) as app:
+    with live_app(feishu_settings(settings, feishu), store=real_store, orders=orders, storage=storage) as app:
         yield app
 
 
@@ -149,7 +136,7 @@ def test_a_tap_with_a_wrong_token_is_refused(client: FeishuClient, feishu: FakeF
 def test_a_photo_gets_a_reaction_before_the_analysis(
     settings: Settings, feishu: FakeFeishu, fake_openai: Any, real_store: Any, orders: Any, storage: Any
 ) -> None:
-    app_settings = _settings(settings, feishu, vlm_base_url=fake_openai.base_url, vlm_api_key="sk-test")
+    app_settings = feishu_settings(settings, feishu, vlm_base_url=fake_openai.base_url, vlm_api_key="sk-test")
     with live_app(app_settings, store=real_store, orders=orders, storage=storage) as live:
         FeishuClient(live).image(feishu, photo(1))
         reaction = feishu.calls("reaction")[0]

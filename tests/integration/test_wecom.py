@@ -108,16 +108,25 @@ def wecom() -> Iterator[FakeWeCom]:
         yield server
 
 
-@pytest.fixture
-def app_settings(settings: Settings, wecom: FakeWeCom, fake_openai: Any) -> Settings:
+def wecom_settings(settings: Settings, wecom: FakeWeCom, **extra: Any) -> Settings:
+    """The app's settings for the fake WeCom (English replies)."""
     return settings.with_(
         language="en",
         wecom_corp_id=CORP,
         wecom_agent_id=AGENT,
-        wecom_secret="wecom-app-secret",
+        wecom_secret=wecom.secret,
         wecom_token=TOKEN,
         wecom_encoding_aes_key=AES_KEY,
         wecom_api_base=wecom.base_url,
+        **extra,
+    )
+
+
+@pytest.fixture
+def app_settings(settings: Settings, wecom: FakeWeCom, fake_openai: Any) -> Settings:
+    return wecom_settings(
+        settings,
+        wecom,
         vlm_base_url=fake_openai.base_url,
         vlm_api_key="sk-test",
         max_image_bytes=200_000,

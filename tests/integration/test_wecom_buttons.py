@@ -14,10 +14,9 @@ import pytest
 from bot.config import DEFAULT_ALARM_TYPES, Settings
 from bot.replies import say
 from tests.fakes.platform_servers import FakeWeCom
-from tests.integration.test_wecom import AGENT, CORP, TOKEN, USER, WeComClient
+from tests.integration.test_wecom import AGENT, CORP, USER, WeComClient, wecom_settings
 from tests.support.engine import photo
 from tests.support.live import live_app, order_id_in
-from tests.support.wecom import AES_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -32,16 +31,7 @@ def wecom() -> Iterator[FakeWeCom]:
 
 @pytest.fixture
 def client(settings: Settings, wecom: FakeWeCom, real_store: Any, orders: Any, storage: Any) -> Iterator[WeComClient]:
-    app_settings = settings.with_(
-        language="en",
-        wecom_corp_id=CORP,
-        wecom_agent_id=AGENT,
-        wecom_secret="wecom-secret",
-        wecom_token=TOKEN,
-        wecom_encoding_aes_key=AES_KEY,
-        wecom_api_base=wecom.base_url,
-    )
-    with live_app(app_settings, store=real_store, orders=orders, storage=storage) as live:
+    with live_app(wecom_settings(settings, wecom), store=real_store, orders=orders, storage=storage) as live:
         yield WeComClient(live)
 
 
