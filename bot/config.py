@@ -93,6 +93,8 @@ class Settings:
     s3_prefix: str = "wobot/"
     storage_dir: str = "data/images"
     max_image_bytes: int = 10 * 1024 * 1024
+    photo_burst_seconds: float = 8.0  # photos sent this close together make one report
+    max_photos_per_report: int = 4
     max_body_bytes: int = 16 * 1024 * 1024
     # edge
     generic_webhook_token: str = field(default="", repr=False)
@@ -134,12 +136,17 @@ class Settings:
             "session_ttl_seconds",
             "history_max_turns",
             "max_image_bytes",
+            "max_photos_per_report",
             "worker_threads",
             "turn_queue_max",
             "turn_visibility_seconds",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name.upper()} must be at least 1")
+        if not 0 <= self.photo_burst_seconds <= 300:
+            raise SettingsError("PHOTO_BURST_SECONDS must be between 0 and 300")
+        if self.max_photos_per_report > 10:
+            raise SettingsError("MAX_PHOTOS_PER_REPORT must be at most 10 (one VLM request carries them all)")
         try:
             ZoneInfo(self.timezone)
         except (ValueError, ZoneInfoNotFoundError):

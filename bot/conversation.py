@@ -28,8 +28,9 @@ from bot.turn import Turn
 
 log = logging.getLogger(__name__)
 
-# Downloads a platform photo: (bytes, None) or (None, problem) with problem "too_large"/"download_failed"…
-FetchImage = Callable[[], tuple[bytes | None, str | None]]
+# Downloads a platform message's photos: (the photos downloaded, the problem of one that was not, or None),
+# a problem being "too_large", "not_image", "download_failed"…
+FetchImage = Callable[[], tuple[list[bytes], str | None]]
 
 
 class Engine(Protocol):
@@ -71,9 +72,17 @@ class Conversation(Engine):
             seen, session = store.open_turn(skey, incoming.event_id)
             if seen is not None:
                 return TurnResult.from_json(seen, duplicate=True)
+            if not incoming.addressed and not _flow_open(session):
+                # Group chatter: the bot never talks unless spoken to (nothing fetched, nothing saved).
+                return TurnResult([], session.state if session else IDLE, skey)
             if fetch_image is not None:
-                image, problem = fetch_image()
-                incoming = replace(incoming, image=image, image_problem=problem)
+                images, problem = fetch_image()
+                incoming = replace(
+                    incoming,
+                    image=images[0] if images else None,
+                    more_images=tuple(images[1:]),
+                    image_problem=problem,
+                )
             return self._turn(incoming, session, ticket)
 
     def reset(self, skey: str) -> Session | None:
@@ -113,11 +122,13 @@ class Conversation(Engine):
         skey = incoming.session_key
         notices: list[str] = []
         if session is None:
-            session = Session(key=skey)
+            session = Session(key=skey, chat=incoming.chat if incoming.group else "")
             expired = store.expired_flow(skey)
             if expired and expired != IDLE:
                 notices.append(self._timed_out(expired))
         situation = (session.state, json.dumps(session.pending, sort_keys=True))
+        if incoming.group and not _flow_open(session):
+            session.thread = incoming.thread  # a flow starts here: its answers go to this message's thread
         turn = Turn(self.services, session, incoming)
         try:
             turn.run(self.machine)
@@ -145,6 +156,7 @@ class Conversation(Engine):
             picked=turn.picked,
             card=turn.card,
             stale=turn.stale,
+            thread=session.thread if incoming.group else "",
         )
         store.save(session, result=(incoming.event_id, result.to_json()) if incoming.event_id else None, ticket=ticket)
         self._delete_photos(turn.discarded, skey)
@@ -175,6 +187,12 @@ class Conversation(Engine):
         lang = self.settings.language
         flow = say(lang, "flow_close" if state == CLOSE_PHOTO else "flow_report")
         return say(lang, "timed_out", flow=flow, minutes=max(1, self.settings.session_ttl_seconds // 60))
+
+
+def _flow_open(session: Session | None) -> bool:
+    """Is the user in the middle of something (a report, a close, photos held for a question)? In a group,
+    only then does a message without a mention reach the bot."""
+    return session is not None and (session.state != IDLE or bool(session.pending.get("image_key")))
 
 
 class _Bare:

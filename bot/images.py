@@ -1,9 +1,11 @@
-"""Photo checks: is it an image we accept, and is it the same picture as another one.
+"""Photo checks: is it an image we accept, how it is kept, and is it the same picture as another one.
 
 Pure functions over bytes (no I/O). Uploads come from outside, so the type is
 decided by magic bytes, never by file name or a declared content type, and
-decoding is limited to the four formats we accept with Pillow's decompression-bomb
-guard turned into a rejection.
+decoding is limited to the formats we accept with Pillow's decompression-bomb
+guard turned into a rejection. ``upright`` turns what phones send into what storage and the
+VLM take: HEIC/HEIF (iPhones) becomes JPEG, and a photo rotated by its EXIF orientation tag
+is turned upright, so every later reader sees the picture as the user did.
 """
 
 from __future__ import annotations
@@ -12,16 +14,26 @@ import hashlib
 import io
 import threading
 import warnings
+from collections.abc import Callable
 from itertools import pairwise
-from typing import Literal
+from typing import Literal, TypeVar
 
+import pillow_heif
 from PIL import Image, ImageOps
+
+pillow_heif.register_heif_opener()  # Pillow opens HEIC/HEIF through it, with Pillow's own size guard
 
 RejectReason = Literal["too_large", "not_image", "empty"]
 _REASONS = ("too_large", "not_image", "empty")
+T = TypeVar("T")
 
 # Pillow format names matching what sniff_image_type accepts; nothing else is decoded.
-_PIL_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
+_PIL_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "HEIF")
+# The ISO-BMFF brands of HEIC/HEIF stills (and their sequences, whose first frame is taken).
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"})
+_SAVE_AS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+_JPEG_QUALITY = 90
+_ORIENTATION = 0x0112  # the EXIF tag; 1 is upright
 # dHash works on a 9x8 grayscale thumbnail; JPEGs are DCT-decoded at a reduced scale
 # no smaller than this, which saves memory and time on large phone photos.
 _HASH_W, _HASH_H = 9, 8
@@ -52,6 +64,8 @@ def sniff_image_type(data: bytes) -> str | None:
         return "image/webp"
     if data[:6] in (b"GIF87a", b"GIF89a"):
         return "image/gif"
+    if len(data) >= 12 and data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        return "image/heic"
     return None
 
 
@@ -72,29 +86,68 @@ def perceptual_hash(data: bytes) -> int:
 
     EXIF orientation is applied first so a rotated-by-metadata copy hashes like the
     upright one. Raises ImageRejected("not_image") when the bytes do not decode as
-    JPEG/PNG/WebP/GIF or are a decompression bomb.
+    JPEG/PNG/WebP/GIF/HEIF or are a decompression bomb.
     """
-    if not data:
-        raise ImageRejected("empty")
-    try:
-        with _warnings_lock, warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=_PIL_FORMATS) as img:
-                img.draft("L", _DRAFT_SIZE)
-                upright = ImageOps.exif_transpose(img)
-                gray = _flatten(upright).convert("L")
-                small = gray.resize((_HASH_W, _HASH_H), Image.Resampling.LANCZOS)
-                pixels = list(small.getdata())
-    except ImageRejected:
-        raise
-    except Exception as exc:  # any decoder failure on untrusted bytes means "not a usable image"
-        raise ImageRejected("not_image", type(exc).__name__) from exc
+    pixels = _decoded(data, _hash_pixels)
     value = 0
     for row in range(_HASH_H):
         line = pixels[row * _HASH_W : (row + 1) * _HASH_W]
         for left, right in pairwise(line):
             value = (value << 1) | (1 if right > left else 0)
     return value
+
+
+def upright(data: bytes, content_type: str) -> tuple[bytes, str]:
+    """The photo as it is stored and analysed: (bytes, type).
+
+    HEIC/HEIF becomes JPEG (VLM APIs and browsers do not take it); a JPEG/PNG/WebP whose EXIF
+    orientation is not upright is re-encoded turned upright (a VLM reads the pixels, not the tag).
+    Anything else is returned as it came. Raises ImageRejected("not_image") when it does not decode.
+    """
+    if content_type == "image/heic":
+        return _decoded(data, _as_jpeg), "image/jpeg"
+    if content_type not in _SAVE_AS:
+        return data, content_type
+    return _decoded(data, lambda img: _turned(img, _SAVE_AS[content_type])) or data, content_type
+
+
+def _decoded(data: bytes, use: Callable[[Image.Image], T]) -> T:
+    """``use`` applied to the decoded picture; ImageRejected for anything that is not a sane image."""
+    if not data:
+        raise ImageRejected("empty")
+    try:
+        with _warnings_lock, warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=_PIL_FORMATS) as img:
+                return use(img)
+    except ImageRejected:
+        raise
+    except Exception as exc:  # any decoder failure on untrusted bytes means "not a usable image"
+        raise ImageRejected("not_image", type(exc).__name__) from exc
+
+
+def _hash_pixels(img: Image.Image) -> list[int]:
+    img.draft("L", _DRAFT_SIZE)
+    gray = _flatten(ImageOps.exif_transpose(img)).convert("L")
+    return list(gray.resize((_HASH_W, _HASH_H), Image.Resampling.LANCZOS).getdata())
+
+
+def _as_jpeg(img: Image.Image) -> bytes:
+    return _encoded(_flatten(ImageOps.exif_transpose(img)).convert("RGB"), "JPEG")
+
+
+def _turned(img: Image.Image, fmt: str) -> bytes | None:
+    """The picture re-encoded upright, or None when its orientation tag already says upright."""
+    if img.getexif().get(_ORIENTATION, 1) in (1, None):
+        return None
+    turned = ImageOps.exif_transpose(img)
+    return _encoded(turned.convert("RGB") if fmt == "JPEG" else turned, fmt)
+
+
+def _encoded(img: Image.Image, fmt: str) -> bytes:
+    out = io.BytesIO()
+    img.save(out, format=fmt, **({"quality": _JPEG_QUALITY} if fmt in ("JPEG", "WEBP") else {}))
+    return out.getvalue()
 
 
 def hamming(a: int, b: int) -> int:

@@ -78,6 +78,7 @@ ROUTES: dict[str, dict[str, str]] = {
     "*": {
         "cancel": "cancel", "help": "say_help", "status": "say_status", "my_orders": "say_my_orders",
         "order_query": "say_order", "withdraw": "withdraw_order", "other": "say_unsupported",
+        "video": "say_video",
         "stale_choice": "say_choice_closed",
     },
     IDLE: {

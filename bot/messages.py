@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from bot.machine import State
 
-Kind = Literal["text", "image", "location", "other", "action"]
+Kind = Literal["text", "image", "location", "other", "action", "video"]
 
 MAX_TEXT = 4000  # characters of one message handed to the engine
 
@@ -53,11 +54,16 @@ class Location:
 class Incoming:
     """One message from one user, as every platform handler hands it to the engine.
 
-    ``image`` holds the photo bytes already downloaded by the edge (size-capped);
-    the engine checks their type and stores them. ``event_id`` is the platform's
-    message/event id, used to process a redelivery only once. ``chat`` and
+    ``image`` holds the photo bytes already downloaded by the edge (size-capped), ``more_images``
+    the message's other photos; the engine checks their type and stores them. ``sent_at`` is when
+    the platform received it (photos sent close together make one report). ``event_id`` is the
+    platform's message/event id, used to process a redelivery only once. ``chat`` and
     ``reply_to`` are opaque addresses the platform's Sender uses to answer. A tap on a
     button is ``kind="action"`` with the ``Choice.id`` it carried in ``action``.
+
+    In a group chat (``group``) the session is the user's in that chat, ``addressed`` says whether
+    the message mentions the bot (a message that does not only continues a flow already open), and
+    ``thread`` is the platform's thread the message belongs to, where the bot answers.
     """
 
     platform: str
@@ -74,15 +80,30 @@ class Incoming:
     # "download_failed"): the engine answers with the matching sentence instead of analysing.
     image_problem: str | None = None
     action: str = ""
+    more_images: tuple[bytes, ...] = field(default=(), repr=False)
+    sent_at: float = field(default_factory=time.time)
+    group: bool = False
+    addressed: bool = True
+    thread: str = ""
 
     @property
     def session_key(self) -> str:
-        return session_key(self.platform, self.tenant, self.user)
+        return session_key(self.platform, self.tenant, self.user, self.chat if self.group else "")
 
 
-def session_key(platform: str, tenant: str, user: str) -> str:
-    """The one place the ``platform:tenant:user`` session key is built."""
-    return f"{platform}:{tenant}:{user}"
+def session_key(platform: str, tenant: str, user: str, group_chat: str = "") -> str:
+    """The one place session keys are built: ``platform:tenant:user`` in a direct chat, and
+    ``platform:tenant:user@chat`` in a group chat, so a report in a group and one in a direct chat
+    never mix."""
+    return f"{platform}:{tenant}:{user}@{group_chat}" if group_chat else f"{platform}:{tenant}:{user}"
+
+
+def person_key(key: str, group_chat: str) -> str:
+    """The direct-chat key of a session's user (``group_chat`` is the session's, "" in a direct chat).
+
+    The chat is kept in the session record rather than parsed back out of the key: a user id may
+    itself hold '@' (a generic webhook's e-mail address)."""
+    return key.removesuffix(f"@{group_chat}") if group_chat else key
 
 
 @dataclass(frozen=True)
@@ -125,6 +146,7 @@ class TurnResult:
     picked: str | None = None
     card: str | None = None
     stale: bool = False
+    thread: str = ""  # in a group: the thread of the message that started the flow, where answers go
 
     @property
     def choices(self) -> tuple[Choice, ...]:
@@ -140,6 +162,7 @@ class TurnResult:
             "picked": self.picked,
             "card": self.card,
             "stale": self.stale,
+            "thread": self.thread,
         }
 
     @classmethod
@@ -157,6 +180,7 @@ class TurnResult:
             picked=data.get("picked"),
             card=data.get("card"),
             stale=bool(data.get("stale")),
+            thread=data.get("thread") or "",
         )
 
 

@@ -22,7 +22,7 @@ from bot.audit import AUDIT_MAX, AuditEntry, AuditTrail
 from bot.config import Settings
 from bot.conversation import Engine
 from bot.machine import STATES
-from bot.messages import is_storable
+from bot.messages import is_storable, person_key
 from bot.paging import Page
 from bot.ports import ObjectStore, Order, OrderError, OrderNotFound, Reporter, ServiceError, WorkOrders
 from bot.replies import say
@@ -226,7 +226,9 @@ class Ops:
         cursor: str | None = None
         while True:
             page = self.list_sessions(q=user, cursor=cursor, limit=paging.MAX_PAGE)
-            found += [view for view in page.items if split_key(view.session.key)[2] == user]
+            found += [
+                view for view in page.items if split_key(person_key(view.session.key, view.session.chat))[2] == user
+            ]
             cursor = page.next_cursor
             if cursor is None:
                 return found
@@ -254,7 +256,7 @@ class Ops:
         after_reset = self.engine.reset(skey)
         if after_reset is None:
             raise NotFound(f"no live session {skey!r}")
-        notified = self._notify(skey) if notify else False
+        notified = self._notify(person_key(skey, before.chat)) if notify else False
         self.audit(
             who,
             "session.reset",

@@ -78,6 +78,7 @@ def _to_order(row: Row[Any]) -> Order:
         cancel_reason=m["cancel_reason"],
         closed_by=_person(m, "closed_by"),
         cancelled_by=_person(m, "cancelled_by"),
+        more_photo_keys=tuple(m["more_photo_keys"] or ()),
     )
 
 
@@ -154,6 +155,7 @@ class SqlWorkOrders:
                     created_at=now,
                     closed_at=None,
                     history=list(new.history),
+                    more_photo_keys=new.more_photo_keys,
                 )
                 try:
                     with self._engine.begin() as conn:
@@ -306,6 +308,7 @@ class SqlWorkOrders:
             "longitude": order.longitude,
             "report_photo_key": order.report_photo_key,
             "close_photo_key": order.close_photo_key,
+            "more_photo_keys": list(order.more_photo_keys),
             "vlm_resolved": order.vlm_resolved,
             "vlm_reason": order.vlm_reason,
             "cancel_reason": order.cancel_reason,

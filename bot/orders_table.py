@@ -71,6 +71,7 @@ work_orders = Table(
     Column("longitude", Double, nullable=True),
     Column("report_photo_key", Text, nullable=False),
     Column("close_photo_key", Text, nullable=True),
+    Column("more_photo_keys", JSON, nullable=True),  # a report's photos after the first
     Column("vlm_resolved", Boolean, nullable=True),
     Column("vlm_reason", Text, nullable=True),
     Column("cancel_reason", Text, nullable=True),

@@ -6,6 +6,7 @@ each with a ``build_…(settings)`` that the edge's runtime calls.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -59,12 +60,15 @@ class Verdict:
 
 
 class Vlm(Protocol):
-    def analyze(self, photo: Photo, alarm_types: tuple[str, ...], history: list[dict[str, Any]]) -> Analysis:
-        """Describe the problem in the photo. Raises VlmError. ``alarm_type`` is one of ``alarm_types``."""
+    def analyze(self, photos: Sequence[Photo], alarm_types: tuple[str, ...], history: list[dict[str, Any]]) -> Analysis:
+        """Describe the problem the photos (one report, one request) show. Raises VlmError.
+        ``alarm_type`` is one of ``alarm_types``."""
         ...
 
-    def verify_fixed(self, before: Photo, after: Photo, description: str, history: list[dict[str, Any]]) -> Verdict:
-        """Is the problem seen in ``before`` resolved in ``after``? Raises VlmError."""
+    def verify_fixed(
+        self, before: Sequence[Photo], after: Photo, description: str, history: list[dict[str, Any]]
+    ) -> Verdict:
+        """Is the problem seen in the report photos ``before`` resolved in ``after``? Raises VlmError."""
         ...
 
 
@@ -120,6 +124,7 @@ class NewOrder:
     report_photo_key: str
     alarm_id: str | None
     history: list[dict[str, Any]]
+    more_photo_keys: tuple[str, ...] = ()  # the report's other photos (a burst, or one message with several)
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,12 @@ class Order:
     cancel_reason: str | None = None
     closed_by: Reporter | None = None
     cancelled_by: Reporter | None = None
+    more_photo_keys: tuple[str, ...] = ()
+
+    @property
+    def photo_keys(self) -> tuple[str, ...]:
+        """Every report photo, the first one first."""
+        return (self.report_photo_key, *self.more_photo_keys)
 
 
 class WorkOrders(Protocol):

@@ -90,6 +90,22 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "en": "Where is it? Type the place or share a location.",
     },
     "photo_replaced": {"zh": "已换成新照片。", "en": "Photo replaced."},
+    "photo_added": {
+        "zh": "已加入本次上报，共 {count} 张照片，一起识别。",
+        "en": "Added to this report: {count} photos, analysed together.",
+    },
+    "photos_over_limit": {
+        "zh": "一次上报最多 {limit} 张照片，多出的 {count} 张没有加入。",
+        "en": "A report holds at most {limit} photos; {count} more were not added.",
+    },
+    "photos_left_out": {
+        "zh": "有 {count} 个文件不是能识别的照片，没有加入。",
+        "en": "{count} of the files are not photos I can read, so they were not added.",
+    },
+    "video_not_photo": {
+        "zh": "我看不了视频，请拍一张现场照片发给我。",
+        "en": "I cannot watch videos. Please send a photo of the site instead.",
+    },
     "photo_received": {"zh": "照片已收到。", "en": "Photo received."},
     "photo_being_analysed": {
         "zh": "照片已收到，正在识别，请稍候…",
@@ -184,6 +200,10 @@ _SENTENCES: dict[str, dict[str, str]] = {
     "card_picked": {"zh": "✓ 已选：{label}", "en": "✓ Chosen: {label}"},
     "card_closed": {"zh": "此按钮已失效", "en": "No longer open"},
     "tap_received": {"zh": "收到：{label}", "en": "Got it: {label}"},
+    "not_your_card": {
+        "zh": "这是发给别人的按钮，你点了不会有变化。要报修请 @我 并发照片。",
+        "en": "Those buttons are for someone else; tapping them changes nothing. To report, mention me with a photo.",
+    },
     "choose_placeholder": {"zh": "请选择…", "en": "Choose…"},
     # button labels (short: WeCom shows about ten characters)
     "choice_confirm": {"zh": "确认", "en": "Confirm"},

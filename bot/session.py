@@ -27,6 +27,8 @@ class Session:
     updated_at: float = field(default_factory=time.time)
     turns: int = 0
     offer: dict[str, Any] | None = None
+    chat: str = ""  # the group chat this session belongs to ("" in a direct chat); see messages.session_key
+    thread: str = ""  # in a group: the thread of the message that started the current flow
     # The state as last read from the store (None: new); not persisted. Lets the store update
     # only the index entries that changed.
     stored_state: str | None = field(default=None, compare=False, repr=False)
@@ -55,6 +57,7 @@ class Session:
                 "updated_at": self.updated_at,
                 "turns": self.turns,
                 "offer": self.offer,
+                **({"chat": self.chat, "thread": self.thread} if self.chat else {}),
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -77,5 +80,7 @@ class Session:
             updated_at=float(data.get("updated_at", time.time())),
             turns=int(data.get("turns", 0)),
             offer=data.get("offer") if isinstance(data.get("offer"), dict) else None,
+            chat=str(data.get("chat") or ""),
+            thread=str(data.get("thread") or ""),
             stored_state=data.get("state", State.idle.value),
         )

@@ -14,7 +14,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import openai
@@ -53,12 +53,14 @@ Answer with JSON ONLY: one object, no code fence, no text before or after it, wi
 "low" for a minor issue.
 - confidence: your confidence in alarm_type, from 0 to 1."""
 
+_SEVERAL_PHOTOS = "These {n} photos show one problem, from different angles. Describe it once."
+
 _VERIFY_PROMPT = """\
 You check whether a problem reported by field staff has been fixed.
-You get two photos of the same site: the FIRST is the original report photo showing the problem, \
-the SECOND was taken after the repair.
-Decide whether the problem seen in the first photo is resolved in the second. \
-If the second photo does not show the same place or object, it is not resolved.
+You get photos of the same site: the report photo(s) showing the problem come first, \
+the LAST photo was taken after the repair.
+Decide whether the problem seen in the report photo(s) is resolved in the last one. \
+If the last photo does not show the same place or object, it is not resolved.
 
 Answer with JSON ONLY: one object, no code fence, no text before or after it, with exactly these keys:
 {{"resolved": true | false, "reason": string}}
@@ -79,8 +81,8 @@ class OpenAIVlm:
             max_retries=0,
         )
 
-    def analyze(self, photo: Photo, alarm_types: tuple[str, ...], history: list[dict[str, Any]]) -> Analysis:
-        """Describe the problem in ``photo`` and pick one of ``alarm_types``. Raises VlmError."""
+    def analyze(self, photos: Sequence[Photo], alarm_types: tuple[str, ...], history: list[dict[str, Any]]) -> Analysis:
+        """Describe the problem the ``photos`` of one report show, pick one of ``alarm_types``. Raises VlmError."""
         types = tuple(alarm_types) or self._settings.alarm_type_list
         fallback = catch_all_type(types)
         system = _ANALYZE_PROMPT.format(
@@ -88,21 +90,23 @@ class OpenAIVlm:
             fallback=fallback,
             language=_LANGUAGE_NAME.get(self._settings.language, "English"),
         )
-        text = _with_history("Describe the problem in this photo.", history)
-        user: list[dict[str, Any]] = [{"type": "text", "text": text}, self._image_part(photo)]
+        ask = "Describe the problem in this photo." if len(photos) == 1 else _SEVERAL_PHOTOS.format(n=len(photos))
+        user: list[dict[str, Any]] = [{"type": "text", "text": _with_history(ask, history)}]
+        user += [self._image_part(photo) for photo in photos]
         return self._call("analyze", system, user, lambda answer: parse_analysis(answer, types, fallback))
 
-    def verify_fixed(self, before: Photo, after: Photo, description: str, history: list[dict[str, Any]]) -> Verdict:
-        """Ask whether the problem in ``before`` (sent first) is gone in ``after``. Raises VlmError."""
+    def verify_fixed(
+        self, before: Sequence[Photo], after: Photo, description: str, history: list[dict[str, Any]]
+    ) -> Verdict:
+        """Ask whether the problem in the report photos ``before`` (sent first) is gone in ``after``.
+        Raises VlmError."""
         system = _VERIFY_PROMPT.format(language=_LANGUAGE_NAME.get(self._settings.language, "English"))
         text = _with_history(f"The reported problem: {description.strip()[:MAX_DESCRIPTION_CHARS]}", history)
-        user: list[dict[str, Any]] = [
-            {"type": "text", "text": text},
-            {"type": "text", "text": "Photo 1 (the report, before the repair):"},
-            self._image_part(before),
-            {"type": "text", "text": "Photo 2 (after the repair):"},
-            self._image_part(after),
-        ]
+        user: list[dict[str, Any]] = [{"type": "text", "text": text}]
+        for n, photo in enumerate(before, 1):
+            label = "the report, before the repair" if len(before) == 1 else f"report photo {n} of {len(before)}"
+            user += [{"type": "text", "text": f"Photo {n} ({label}):"}, self._image_part(photo)]
+        user += [{"type": "text", "text": f"Photo {len(before) + 1} (after the repair):"}, self._image_part(after)]
         return self._call("verify_fixed", system, user, parse_verdict)
 
     # -- internals ---------------------------------------------------------------------------

@@ -65,6 +65,9 @@ def settings(tmp_path: Path) -> Settings:
         storage_dir=str(tmp_path / "images"),
         database_url=f"sqlite:///{tmp_path / 'orders.db'}",
         lock_timeout_seconds=5,
+        # A test's photos come milliseconds apart; each stands for a photo sent later unless a test
+        # of bursts sets this (tests/unit/test_photo_bursts.py).
+        photo_burst_seconds=0,
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot import choices, intents
-from bot.images import ImageRejected, check_image
+from bot.images import ImageRejected, check_image, upright
 from bot.machine import IDLE
 from bot.messages import Incoming, Location
 from bot.ports import Order, Reporter, ServiceError
@@ -20,11 +21,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# A report photo read back from storage: (bytes, content type, storage key).
+StoredPhoto = tuple[bytes, str, str]
+
+
 def forget_photo(session: Session, key: str) -> None:
     """Drop a deleted photo's key from the history (the admin page then shows "[image]", not a broken link)."""
     for entry in session.history:
         if entry.get("image_key") == key:
             del entry["image_key"]
+        more = entry.get("more_image_keys")
+        if isinstance(more, list) and key in more:
+            more.remove(key)
 
 
 class Refused(Exception):
@@ -121,21 +129,36 @@ class TurnBase:
         return Refused()
 
     # -- inputs --------------------------------------------------------------------------------------
-    def photo_problem(self) -> str | None:
-        """Why this message's photo cannot be used ("too_large", "not_image"…), or None."""
+    @functools.cached_property
+    def _photos(self) -> tuple[list[tuple[bytes, str]], str | None]:
+        """This message's usable photos as they are kept (HEIC as JPEG, turned upright: ``images.upright``),
+        and why one was not usable (the first reason)."""
         incoming = self.incoming
-        if incoming.image_problem is not None:
-            return incoming.image_problem
-        try:
-            check_image(incoming.image or b"", self.settings.max_image_bytes)
-        except ImageRejected as exc:
-            return exc.reason
-        return None
+        problem = incoming.image_problem
+        usable: list[tuple[bytes, str]] = []
+        for data in ([incoming.image] if incoming.image is not None else []) + list(incoming.more_images):
+            try:
+                usable.append(upright(data, check_image(data, self.settings.max_image_bytes)))
+            except ImageRejected as exc:
+                problem = problem or exc.reason
+        return usable, problem if usable or problem else "empty"
+
+    def photo_problem(self) -> str | None:
+        """Why this message has no usable photo ("too_large", "not_image"…), or None when it has one."""
+        usable, problem = self._photos
+        return None if usable else problem
+
+    def accepted_photos(self) -> list[tuple[bytes, str]]:
+        """The message's usable photos' bytes and types; after ``photo_problem`` said None."""
+        return self._photos[0]
 
     def accepted_photo(self) -> tuple[bytes, str]:
-        """The photo's bytes and type; after ``photo_problem`` said None."""
-        data = self.incoming.image or b""
-        return data, check_image(data, self.settings.max_image_bytes)
+        return self.accepted_photos()[0]
+
+    def photos_left_out(self) -> int:
+        """How many of the message's photos could not be used (told, not silently lost)."""
+        sent = (self.incoming.image is not None) + len(self.incoming.more_images)
+        return max(0, sent - len(self._photos[0]))
 
     def say_photo_problem(self) -> None:
         problem = self.photo_problem() or "not_image"
@@ -151,23 +174,40 @@ class TurnBase:
         key = self.pending.get("image_key")
         return key if self.state_before == IDLE and self.incoming.kind != "image" and key else None
 
-    def held_photo(self) -> tuple[bytes, str, str] | None:
-        """The photo kept in idle since "a new report, or the fix for …?", when this message brings none:
-        (bytes, type, storage key). It is used from storage, never uploaded twice."""
-        key = self.held_photo_key()
-        if key is None:
-            return None
+    def held_photos(self) -> list[StoredPhoto]:
+        """The photos kept in idle since "a new report, or the fix for …?", when this message brings none.
+        They are used from storage, never uploaded twice."""
+        return self.stored_photos() if self.held_photo_key() else []
+
+    def held_photo(self) -> StoredPhoto | None:
+        held = self.held_photos()
+        return held[0] if held else None
+
+    def pending_photos(self) -> list[tuple[str, str]]:
+        """(key, type) of the report's photos, the first one first."""
+        first = self.pending.get("image_key")
+        if not first:
+            return []
+        more = [(str(k), str(t)) for k, t in self.pending.get("more_photos") or []]
+        return [(first, self.pending.get("image_type") or "image/jpeg"), *more]
+
+    def stored_photos(self) -> list[StoredPhoto]:
+        """The report's photos read back from storage: (bytes, type, key)."""
         try:
-            data = self.services.storage.get(key)
+            return [(self.services.storage.get(key), kind, key) for key, kind in self.pending_photos()]
         except (KeyError, ServiceError):
-            log.warning("held photo unreadable", extra={"session": self.session.key})
+            log.warning("report photo unreadable", extra={"session": self.session.key})
             raise self.refuse("storage", "storage_down") from None
-        return data, self.pending.get("image_type") or "image/jpeg", key
+
+    def set_pending_photos(self, photos: list[StoredPhoto], sent_at: float) -> None:
+        (_, first_type, first_key), more = photos[0], photos[1:]
+        self.pending.update(image_key=first_key, image_type=first_type, photo_at=sent_at)
+        if more:
+            self.pending["more_photos"] = [[key, kind] for _, kind, key in more]
 
     def discard_report_photo(self) -> None:
-        """The pending report photo will never belong to an order (replaced, or the report dropped)."""
-        key = self.pending.get("image_key")
-        if key:
+        """The pending report photos will never belong to an order (replaced, or the report dropped)."""
+        for key, _ in self.pending_photos():
             self.discarded.append(key)
             forget_photo(self.session, key)
 

@@ -27,7 +27,7 @@ def _picked(mine: list[Order], ref: str) -> Order | None:
 class CloseFlow(ReportFlow):
     to_close: Order | None = None
     closed: Order | None = None
-    report_photo: bytes = b""
+    report_photos: tuple[tuple[bytes, str], ...] = ()  # the order's report photos: (bytes, storage key)
 
     def find_order_to_close(self) -> None:
         orders = self.services.orders
@@ -75,12 +75,15 @@ class CloseFlow(ReportFlow):
         """Close the order if the photo shows the fix; ``Refused`` keeps waiting, ``Abandoned`` ends the flow.
 
         A photo held since "new report or the fix?" is used once: refused, it is dropped, and the next
-        photo the user sends is checked instead.
+        photo the user sends is checked instead. Of several photos held, the first is the fix photo; the
+        others go (a close takes one).
         """
-        held = self.held_photo()
-        if held is not None:
-            for name in ("image_key", "image_type"):
+        held_all = self.held_photos()
+        held = held_all[0] if held_all else None
+        if held_all:
+            for name in ("image_key", "image_type", "more_photos", "photo_at"):
                 self.pending.pop(name, None)
+            self.discarded += [key for _, _, key in held_all[1:]]
         try:
             self._check_fix(held)
         except (Refused, Abandoned):
@@ -110,7 +113,7 @@ class CloseFlow(ReportFlow):
             self._check_not_the_report_photo(order, after)
             key = self._store(after, after_type)
         self.user_entry["image_key"] = key
-        resolved, reason = self._verdict(order, self.report_photo, Photo(after, after_type, self.photo_url(key)))
+        resolved, reason = self._verdict(order, Photo(after, after_type, self.photo_url(key)))
         try:
             self.closed = services.orders.close(order.id, key, resolved, reason, self.reporter())
         except OrderError:
@@ -120,28 +123,31 @@ class CloseFlow(ReportFlow):
             raise self.refuse("orders", "orders_down") from None
 
     def _check_not_the_report_photo(self, order: Order, after: bytes) -> None:
+        """Refuse a "fix" photo that is one of the report photos again (re-sent, re-encoded or turned)."""
         try:
-            before = self.services.storage.get(order.report_photo_key)
+            before = tuple((self.services.storage.get(key), key) for key in order.photo_keys)
         except (KeyError, ServiceError):
             raise self.refuse("storage", "close_original_missing", order_id=order.id) from None
         try:
-            same = same_picture(before, after)
+            same = any(same_picture(data, after) for data, _ in before)
         except ImageRejected:  # the header looked like a photo but the bytes do not decode
             self.say("not_image")
             raise self.refused() from None
         if same:
             self.say("close_same_photo")
             raise self.refused()
-        self.report_photo = before
+        self.report_photos = before
 
-    def _verdict(self, order: Order, before: bytes, after: Photo) -> tuple[bool | None, str]:
+    def _verdict(self, order: Order, after: Photo) -> tuple[bool | None, str]:
         """(True, why) when the VLM sees the fix; (None, "") with no VLM; ``Refused`` when it does not."""
         vlm = self.services.vlm
         if vlm is None:
             return None, ""
-        before_photo = Photo(before, sniff_image_type(before) or "image/jpeg", self.photo_url(order.report_photo_key))
+        before = [
+            Photo(data, sniff_image_type(data) or "image/jpeg", self.photo_url(key)) for data, key in self.report_photos
+        ]
         try:
-            verdict = vlm.verify_fixed(before_photo, after, order.description, self.session.history)
+            verdict = vlm.verify_fixed(before, after, order.description, self.session.history)
         except VlmError as exc:
             log.warning("close check failed: %s", exc, extra={"session": self.session.key})
             raise self.refuse("vlm", "close_vlm_failed") from None

@@ -112,6 +112,12 @@ class Lookups(ReportFlow):
     def say_unsupported(self) -> None:
         self.say("unsupported_kind")
 
+    def say_video(self) -> None:
+        """A video: a photo is asked for, and whatever the flow was waiting for is asked again."""
+        self.say("video_not_photo")
+        if self.session.state != IDLE or self.pending.get("image_key"):
+            self.repeat_offer()
+
     def say_idle_hint(self) -> None:
         if self.pending.get("image_key"):  # a photo is held: ask again what it is for
             self.repeat_offer()
@@ -143,6 +149,7 @@ RESPONDERS: dict[str, Callable[[Lookups], None]] = {
     "say_order": Lookups.say_order,
     "withdraw_order": Lookups.withdraw_order,
     "say_unsupported": Lookups.say_unsupported,
+    "say_video": Lookups.say_video,
     "say_idle_hint": Lookups.say_idle_hint,
     "say_choice_closed": Lookups.say_choice_closed,
     "say_need_location": Lookups.say_need_location,

@@ -7,7 +7,7 @@ import logging
 import time
 
 from bot import choices, intents
-from bot.flows.base import TurnBase
+from bot.flows.base import StoredPhoto, TurnBase
 from bot.machine import IDLE
 from bot.next_step import next_step
 from bot.ports import NewOrder, Order, Photo, ServiceError, VlmError
@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 REPORT_FIELDS = (
     "image_key",
     "image_type",
+    "more_photos",
+    "photo_at",
     "alarm_type",
     "type_chosen",
     "description",
@@ -35,23 +37,55 @@ class ReportFlow(TurnBase):
 
     # -- the photo ------------------------------------------------------------------------------------------
     def take_report_photo(self) -> None:
-        """Store the photo (or take the one held in idle) and analyse it; the location and a chosen type stay."""
-        held = self.held_photo()
-        if held is not None:
-            data, content_type, key = held
-        else:
-            data, content_type = self.accepted_photo()
-            key = self._store(data, content_type)
-            if self.pending.get("image_key"):
+        """Store the photos (or take those held in idle) and analyse them, with the photos of this report
+        sent moments before (a burst: one report, one VLM request); the location and a chosen type stay.
+        A photo sent later replaces the report's photos."""
+        photos = self.held_photos()
+        if not photos:
+            earlier = self.burst_photos()
+            added = self._store_new(len(earlier))
+            if earlier:
+                self.say("photo_added", count=len(earlier) + len(added))
+            elif self.pending.get("image_key"):
                 self.say("photo_replaced")
                 self.discard_report_photo()
+            photos = earlier + added
         keep = ("alarm_type", "type_chosen") if self.pending.get("type_chosen") else ()
         for name in REPORT_FIELDS:
             if name not in keep:
                 self.pending.pop(name, None)
-        self.pending.update(image_key=key, image_type=content_type)
-        self.user_entry["image_key"] = key
-        self._analyze(Photo(data, content_type, self.photo_url(key)))
+        self.set_pending_photos(photos, self.incoming.sent_at)
+        self._analyze([Photo(data, kind, self.photo_url(key)) for data, kind, key in photos])
+
+    def in_burst(self) -> bool:
+        """Does this photo follow the report's last one within ``PHOTO_BURST_SECONDS`` (one report)?"""
+        last = self.pending.get("photo_at")
+        if not self.pending.get("image_key") or not isinstance(last, int | float):
+            return False
+        return self.incoming.sent_at - last <= self.settings.photo_burst_seconds
+
+    def burst_photos(self) -> list[StoredPhoto]:
+        return self.stored_photos() if self.in_burst() else []
+
+    def _store_new(self, already: int) -> list[StoredPhoto]:
+        """Store this message's photos, up to ``MAX_PHOTOS_PER_REPORT`` with the ``already`` kept; say
+        what did not fit or could not be used. ``Refused`` when none fits."""
+        limit = self.settings.max_photos_per_report
+        new = self.accepted_photos()
+        room = max(0, limit - already)
+        left_out = self.photos_left_out()
+        if len(new) > room:
+            self.say("photos_over_limit", limit=limit, count=len(new) - room)
+        elif left_out:
+            self.say("photos_left_out", count=left_out)
+        if not room:
+            self.ask_next()
+            raise self.refused()
+        stored = [(data, kind, self._store(data, kind)) for data, kind in new[:room]]
+        self.user_entry["image_key"] = stored[0][2]
+        if len(stored) > 1:
+            self.user_entry["more_image_keys"] = [key for _, _, key in stored[1:]]
+        return stored
 
     def _store(self, data: bytes, content_type: str) -> str:
         try:
@@ -61,14 +95,9 @@ class ReportFlow(TurnBase):
             raise self.refuse("storage", "storage_down") from None
 
     def analyze_again(self) -> None:
-        key = self.pending["image_key"]
-        try:
-            data = self.services.storage.get(key)
-        except (KeyError, ServiceError):
-            raise self.refuse("storage", "storage_down") from None
-        self._analyze(Photo(data, self.pending.get("image_type", "image/jpeg"), self.photo_url(key)))
+        self._analyze([Photo(data, kind, self.photo_url(key)) for data, kind, key in self.stored_photos()])
 
-    def _analyze(self, photo: Photo) -> None:
+    def _analyze(self, photos: list[Photo]) -> None:
         """Ask the VLM; when it is off or fails, the photo stays and the user picks the type next."""
         vlm = self.services.vlm
         if vlm is None:
@@ -76,7 +105,7 @@ class ReportFlow(TurnBase):
             self.say("photo_received")
             return
         try:
-            analysis = vlm.analyze(photo, self.settings.alarm_type_list, self.session.history)
+            analysis = vlm.analyze(photos, self.settings.alarm_type_list, self.session.history)
         except VlmError as exc:
             log.warning("photo analysis failed: %s", exc, extra={"session": self.session.key})
             self.pending["analysis_failed"] = "error"
@@ -108,11 +137,12 @@ class ReportFlow(TurnBase):
         return bool(self.open_orders)
 
     def hold_photo(self) -> None:
-        data, content_type = self.accepted_photo()
-        key = self._store(data, content_type)
-        self.discard_report_photo()  # a photo held before, not chosen for anything
-        self.pending.update(image_key=key, image_type=content_type)
-        self.user_entry["image_key"] = key
+        """Keep the photos while the user says what they are for; a burst adds to those held."""
+        earlier = [(b"", kind, key) for key, kind in self.pending_photos()] if self.in_burst() else []
+        added = self._store_new(len(earlier))
+        if not earlier:
+            self.discard_report_photo()  # photos held before, not chosen for anything
+        self.set_pending_photos(earlier + added, self.incoming.sent_at)
 
     def ask_new_or_fix(self) -> None:
         shown = list(self.open_orders[:MAX_ORDER_BUTTONS])
@@ -225,6 +255,7 @@ class ReportFlow(TurnBase):
             latitude=location.get("latitude"),
             longitude=location.get("longitude"),
             report_photo_key=p["image_key"],
+            more_photo_keys=tuple(key for key, _ in self.pending_photos()[1:]),
             alarm_id=p.get("alarm_id"),
             history=history,
         )

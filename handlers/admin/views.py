@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from bot.audit import AuditEntry
+from bot.messages import person_key
 from bot.next_step import Need, next_steps
 from bot.ops import Ops, SessionView, iso, pending_summary
 from bot.paging import Page
@@ -88,13 +89,14 @@ def pending_view(ops: Ops, pending: dict[str, Any]) -> Shaped:
 def session_row(view: SessionView) -> Shaped:
     """A session in a list."""
     session = view.session
-    platform, tenant, user = split_key(session.key)
+    platform, tenant, user = split_key(person_key(session.key, session.chat))
     steps = next_steps(session.state, session.pending)
     return {
         "key": session.key,
         "platform": platform,
         "tenant": tenant,
         "user": user,
+        "chat": session.chat,
         "state": session.state,
         "waiting_for": waiting_for(steps, session.pending.get("order_id")),
         "next_steps": steps,

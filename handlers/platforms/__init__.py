@@ -55,6 +55,14 @@ class PlatformModule(Protocol):
         """Tell the user at once that their photo arrived and is being analysed (a reaction or a short text)."""
         ...
 
+    def addressed(self, runtime: Runtime, job: dict[str, Any]) -> bool:
+        """In a group: do the job's ``mentions`` include this app's bot? (Asked only when there are some.)"""
+        ...
+
+    def tell_tapper(self, runtime: Runtime, job: dict[str, Any]) -> None:
+        """Tell only the tapper that the card they tapped was someone else's (a job with ``foreign_tap``)."""
+        ...
+
     def close_card(self, runtime: Runtime, job: dict[str, Any], result: TurnResult) -> None:
         """Redraw the tapped card without its buttons: the choice taken (``result.picked``), or "no longer open"."""
         ...

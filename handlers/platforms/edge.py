@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
@@ -71,9 +71,11 @@ class Handshake:
 
 @dataclass(frozen=True)
 class Ignored:
-    """A valid request we do not act on (bot/self messages, edits, joins, events)."""
+    """A valid request we do not act on (bot/self messages, edits, joins, events); ``answer`` replaces the
+    usual ack (Feishu's toast for a tap on someone else's card)."""
 
     reason: str
+    answer: Ack | None = None
 
 
 @dataclass(frozen=True)
@@ -98,16 +100,23 @@ def make_job(
     event_id: str,
     text: str = "",
     location: Location | None = None,
-    image: dict[str, Any] | None = None,
+    images: list[dict[str, Any]] | None = None,
     chat: str = "",
     reply_to: str = "",
     action: str = "",
     card: dict[str, Any] | None = None,
+    group: bool = False,
+    addressed: bool = True,
+    thread: str = "",
+    mentions: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The background job for one message: plain JSON, so RQ can carry it; ``image`` is a platform ref.
+    """The background job for one message: plain JSON, so RQ can carry it; ``images`` are platform refs.
 
     A tap is ``kind="action"`` with the choice id in ``action`` and, in ``card``, the platform's
-    reference to the message it was on (to close its buttons once the turn has run).
+    reference to the message it was on (to close its buttons once the turn has run). In a group
+    chat, ``addressed`` says the bot was mentioned (or ``mentions`` lists who was, when only the
+    platform's module can tell whether that is the bot: ``PlatformModule.addressed``) and ``thread`` is
+    the message's thread. ``sent_at`` is when the webhook took it (a burst of photos is one report).
     """
     return {
         "platform": platform,
@@ -120,17 +129,26 @@ def make_job(
             if location
             else None
         ),
-        "image": image,
+        "images": images or [],
         "event_id": event_id,
         "chat": chat,
         "reply_to": reply_to,
         "action": action,
         "card": card,
+        "group": group,
+        "addressed": addressed,
+        "thread": thread,
+        "mentions": mentions or [],
+        "sent_at": time.time(),
     }
 
 
-def incoming_from_job(job: Mapping[str, Any], image: bytes | None = None, image_problem: str | None = None) -> Incoming:
+def incoming_from_job(
+    job: Mapping[str, Any], image: bytes | None = None, image_problem: str | None = None, addressed: bool | None = None
+) -> Incoming:
+    """The job's message; ``addressed`` (a platform's look at its ``mentions``) overrides the job's own."""
     loc = job.get("location")
+    sent_at = job.get("sent_at")
     return Incoming(
         platform=job["platform"],
         tenant=job["tenant"],
@@ -146,6 +164,10 @@ def incoming_from_job(job: Mapping[str, Any], image: bytes | None = None, image_
         chat=job.get("chat") or "",
         reply_to=job.get("reply_to") or "",
         action=job.get("action") or "",
+        group=bool(job.get("group")),
+        addressed=job.get("addressed", True) is not False if addressed is None else addressed,
+        thread=job.get("thread") or "",
+        sent_at=float(sent_at) if isinstance(sent_at, int | float) else time.time(),
     )
 
 
@@ -245,7 +267,7 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
                 return _text(503, "cannot take the message now, retry later", retry_after="5")
     elif isinstance(outcome, Ignored):
         log.debug("%s event ignored: %s", platform, outcome.reason, extra={"platform": platform})
-    ack = outcome.answer if isinstance(outcome, Accepted) and outcome.answer else module.ACK
+    ack = outcome.answer or module.ACK
     return Response(ack.body, status=200, content_type=ack.content_type)
 
 
@@ -256,11 +278,14 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> N
     knows it arrived even when the analysis takes a while. A tap's card is closed afterwards: its
     buttons give way to the choice taken, or to "no longer open".
     """
-    incoming = incoming_from_job(job)
-    fetch_image = module.fetch_image(runtime, job) if job.get("image") else None
-    if fetch_image is not None and runtime.services.vlm is not None:
-        _quietly(module.photo_arrived, runtime, job)
+    if job.get("foreign_tap"):  # a tap on a card meant for someone else: only they are told
+        _quietly(module.tell_tapper, runtime, job)
+        return
+    incoming = incoming_from_job(job, addressed=module.addressed(runtime, job) if job.get("mentions") else None)
+    fetch_image = _announced(runtime, module, job) if job.get("images") else None
     result = runtime.engine.handle(incoming, fetch_image=fetch_image)
+    if result.thread:
+        incoming = replace(incoming, reply_to=result.thread)
     answered = f"answered/{incoming.event_id}" if incoming.event_id else ""
     if result.duplicate:
         # A re-run of a turn taken over after a crash: the engine kept the answer; send it unless it was sent.
@@ -274,6 +299,19 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> N
         runtime.store.claim(module.PLATFORM, answered)
 
 
+def _announced(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> FetchImage:
+    """The job's photo download, which first tells the user their photo arrived when the VLM will look
+    at it. It runs only for a turn that goes ahead (never for group chatter the bot ignores)."""
+    fetch = module.fetch_image(runtime, job)
+
+    def announced() -> tuple[list[bytes], str | None]:
+        if runtime.services.vlm is not None:
+            _quietly(module.photo_arrived, runtime, job)
+        return fetch()
+
+    return announced
+
+
 def _quietly(call: Callable[..., None], runtime: Runtime, job: dict[str, Any], *args: Any) -> None:
     """A courtesy call (a reaction, a card's buttons greyed out): its failure is logged, the turn goes on."""
     try:
@@ -282,20 +320,25 @@ def _quietly(call: Callable[..., None], runtime: Runtime, job: dict[str, Any], *
         log.warning("%s: %s failed (%s)", job.get("platform"), call.__name__, type(exc).__name__)
 
 
-def photo_fetcher(platform: str, job: dict[str, Any], download: Callable[[], bytes]) -> FetchImage:
-    """The engine's ``fetch_image`` for a job: a failed download becomes a problem the user is told about."""
+def photo_fetcher(platform: str, job: dict[str, Any], download: Callable[[dict[str, Any]], bytes]) -> FetchImage:
+    """The engine's ``fetch_image`` for a job: each of its photo refs downloaded; a failed download
+    becomes a problem the user is told about, and the others still arrive."""
 
-    def fetch() -> tuple[bytes | None, str | None]:
-        try:
-            return download(), None
-        except (DownloadError, TokenError) as exc:
-            log.warning(
-                "%s photo not downloaded: %s",
-                platform,
-                exc,
-                extra={"platform": platform, "event_id": job.get("event_id")},
-            )
-            return None, exc.problem if isinstance(exc, DownloadError) else "download_failed"
+    def fetch() -> tuple[list[bytes], str | None]:
+        images: list[bytes] = []
+        problem: str | None = None
+        for ref in job.get("images") or []:
+            try:
+                images.append(download(ref))
+            except (DownloadError, TokenError) as exc:
+                log.warning(
+                    "%s photo not downloaded: %s",
+                    platform,
+                    exc,
+                    extra={"platform": platform, "event_id": job.get("event_id")},
+                )
+                problem = problem or (exc.problem if isinstance(exc, DownloadError) else "download_failed")
+        return images, problem
 
     return fetch
 

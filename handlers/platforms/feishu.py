@@ -17,18 +17,16 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bot.config import Settings
-from bot.messages import Incoming, Location, Reply, Sender, TurnResult, coordinate, one_message, session_key
+from bot.messages import Incoming, Reply, Sender, TurnResult, one_message, session_key
 from bot.replies import say
-from handlers.platforms import crypto, feishu_cards
+from handlers.platforms import crypto, feishu_cards, feishu_messages
 from handlers.platforms import http_client as http
 from handlers.platforms.edge import (
-    Accepted,
     Ack,
     Handshake,
     Ignored,
@@ -37,9 +35,7 @@ from handlers.platforms.edge import (
     WebhookRequest,
     fresh,
     json_object,
-    make_job,
     photo_fetcher,
-    string,
 )
 from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry
 from handlers.platforms.tokens import TokenError, TokenSource
@@ -52,29 +48,12 @@ PLATFORM = "feishu"
 METHODS: tuple[str, ...] = ("POST",)
 ACK = Ack('{"msg":"success"}', "application/json")
 log = logging.getLogger(__name__)
+_BOT_OPEN_IDS: dict[str, str] = {}  # app id → its bot's open_id; it never changes for an app
 
 # lark-oapi channel/errors.py: token-invalid and rate-limit codes; 99991661 = "missing access token"
 TOKEN_EXPIRED = frozenset({99991661, 99991663, 99991664, 99991665, 99991666, 99991668})
 RATE_LIMITED = frozenset({99991402, 11020, 11021})
 REPLY_TARGET_GONE = frozenset({230002, 230005, 230011, 230017, 230020})
-_MENTION = re.compile(r"@_user_\d+")
-_OTHER_KINDS = frozenset(
-    {
-        "file",
-        "audio",
-        "media",
-        "sticker",
-        "interactive",
-        "share_chat",
-        "share_user",
-        "merge_forward",
-        "todo",
-        "folder",
-        "hongbao",
-        "vote",
-        "share_calendar_event",
-    }
-)
 
 
 def enabled(settings: Settings) -> bool:
@@ -131,87 +110,13 @@ def parse(settings: Settings, request: WebhookRequest, now: float | None = None)
         return feishu_cards.tap(settings.language, header, data.get("event"))
     if header.get("event_type") != "im.message.receive_v1":
         return Ignored(f"event {header.get('event_type')}")
-    return _message(header, data.get("event"))
+    return feishu_messages.message(settings, header, data.get("event"))
 
 
 def _check_token(settings: Settings, token: Any) -> None:
     expected = settings.feishu_verification_token.encode()
     if not isinstance(token, str) or not hmac.compare_digest(token.encode(), expected):
         raise Rejected(403, "wrong verification token")
-
-
-def _message(header: dict[str, Any], event: Any) -> Outcome:
-    if not isinstance(event, dict) or not isinstance(event.get("message"), dict):
-        raise Rejected(400, "im.message.receive_v1 without event.message")
-    sender: dict[str, Any] = event["sender"] if isinstance(event.get("sender"), dict) else {}
-    if sender.get("sender_type") != "user":
-        return Ignored(f"sender type {sender.get('sender_type')}")
-    sender_id: dict[str, Any] = sender["sender_id"] if isinstance(sender.get("sender_id"), dict) else {}
-    open_id, tenant = sender_id.get("open_id"), header.get("tenant_key")
-    message = event["message"]
-    message_id, chat_id = message.get("message_id"), message.get("chat_id")
-    if not all(isinstance(v, str) and v for v in (open_id, tenant, message_id)):
-        raise Rejected(400, "event lacks sender open_id, tenant_key or message_id")
-    kind_raw = string(message, "message_type")
-    content = json_object(string(message, "content") or "{}", "message.content")
-    common: dict[str, Any] = {
-        "tenant": tenant,
-        "user": open_id,
-        "event_id": message_id,
-        "chat": chat_id if isinstance(chat_id, str) else "",
-        "reply_to": message_id,
-    }
-    if kind_raw == "text":
-        text = _MENTION.sub("", string(content, "text")).strip()
-        if not text:
-            return Ignored("empty text (a bare mention)")
-        job = make_job(PLATFORM, kind="text", text=text, **common)
-    elif kind_raw == "image" and string(content, "image_key"):
-        job = make_job(PLATFORM, kind="image", image=_image_ref(message_id, string(content, "image_key")), **common)
-    elif kind_raw == "post":
-        text, image_key = _post(content)
-        if image_key:
-            job = make_job(PLATFORM, kind="image", text=text, image=_image_ref(message_id, image_key), **common)
-        elif text:
-            job = make_job(PLATFORM, kind="text", text=text, **common)
-        else:
-            return Ignored("empty post")
-    elif kind_raw == "location":
-        lat, lng = coordinate(content.get("latitude"), 90), coordinate(content.get("longitude"), 180)
-        label = string(content, "name")[:200]
-        if lat is None or lng is None:
-            lat = lng = None
-            if not label:
-                raise Rejected(400, "location message without usable coordinates")
-        job = make_job(PLATFORM, kind="location", location=Location(label, lat, lng), **common)
-    elif kind_raw in _OTHER_KINDS or kind_raw == "image":
-        job = make_job(PLATFORM, kind="other", text=f"[{kind_raw}]", **common)
-    else:
-        return Ignored(f"message type {kind_raw}")
-    return Accepted(job, dedupe=(string(header, "event_id"), message_id))
-
-
-def _image_ref(message_id: str, image_key: str) -> dict[str, str]:
-    return {"message_id": message_id, "file_key": image_key}
-
-
-def _post(content: dict[str, Any]) -> tuple[str, str]:
-    """A rich-text post's text and its first image key (a photo sent with words arrives as a post)."""
-    if "content" not in content:  # some payloads nest the post under a locale: {"zh_cn": {...}}
-        content = next((v for v in content.values() if isinstance(v, dict) and "content" in v), {})
-    texts: list[str] = [string(content, "title")]
-    image_key = ""
-    lines = content.get("content")
-    for line in lines if isinstance(lines, list) else []:
-        for item in line if isinstance(line, list) else []:
-            if not isinstance(item, dict):
-                continue
-            if item.get("tag") in ("text", "a") and string(item, "text"):
-                texts.append(string(item, "text"))
-            elif item.get("tag") == "img" and string(item, "image_key") and not image_key:
-                image_key = string(item, "image_key")
-    text = _MENTION.sub("", " ".join(t for t in texts if t)).strip()
-    return text, image_key
 
 
 # --- outbound -----------------------------------------------------------------------------------------------
@@ -247,10 +152,10 @@ class FeishuApi:
 
         return self.tokens.call(send, lambda resp: resp.json().get("code") in TOKEN_EXPIRED)
 
-    def reply(self, message_id: str, message: tuple[str, str], uuid: str) -> Attempt:
-        """``message``: (msg_type, content), as ``_outgoing`` builds it."""
+    def reply(self, message_id: str, message: tuple[str, str], uuid: str, in_thread: bool = False) -> Attempt:
+        """``message``: (msg_type, content), as ``_outgoing`` builds it; ``in_thread``: as a thread reply."""
         msg_type, content = message
-        body = {"msg_type": msg_type, "content": content, "reply_in_thread": False, "uuid": uuid}
+        body = {"msg_type": msg_type, "content": content, "reply_in_thread": in_thread, "uuid": uuid}
         return self._attempt(f"/im/v1/messages/{quote(message_id, safe='')}/reply", body)
 
     def create(self, receive_id: str, message: tuple[str, str], uuid: str, id_type: str = "chat_id") -> Attempt:
@@ -275,9 +180,25 @@ class FeishuApi:
             return retry(str(exc))
         return _classify(resp)
 
-    def download(self, message_id: str, file_key: str, max_bytes: int) -> bytes:
-        """A user's image from its message (``im/v1/messages/{id}/resources/{key}?type=image``)."""
-        url = f"{self.base}/im/v1/messages/{quote(message_id, safe='')}/resources/{quote(file_key, safe='')}?type=image"
+    def bot_open_id(self) -> str:
+        """This app's bot's open_id (``GET /open-apis/bot/v3/info``), asked once per process."""
+        cached = _BOT_OPEN_IDS.get(self.settings.feishu_app_id)
+        if cached:
+            return cached
+        resp = self._call("/bot/v3/info", {}, method="GET")
+        bot = resp.json().get("bot")
+        open_id = bot.get("open_id") if isinstance(bot, dict) else None
+        if resp.json().get("code") != 0 or not isinstance(open_id, str) or not open_id:
+            raise http.HttpError(f"bot/v3/info: HTTP {resp.status} code {resp.json().get('code')}")
+        _BOT_OPEN_IDS[self.settings.feishu_app_id] = open_id
+        return open_id
+
+    def download(self, message_id: str, file_key: str, max_bytes: int, resource: str = "image") -> bytes:
+        """A user's image (or file) from its message (``im/v1/messages/{id}/resources/{key}?type=…``)."""
+        kind = "file" if resource == "file" else "image"
+        url = (
+            f"{self.base}/im/v1/messages/{quote(message_id, safe='')}/resources/{quote(file_key, safe='')}?type={kind}"
+        )
 
         def fetch(token: str) -> bytes:
             return http.download_image(url, max_bytes=max_bytes, secret_headers={"Authorization": f"Bearer {token}"})
@@ -290,11 +211,13 @@ class FeishuApi:
             raise
 
 
-def _outgoing(reply: Reply) -> tuple[str, str]:
-    """(msg_type, content): a card when the reply has buttons, else text."""
+def _outgoing(reply: Reply, to: str = "") -> tuple[str, str]:
+    """(msg_type, content): a card when the reply has buttons, else text. In a group it is addressed
+    ``to`` the user (an @mention), and the card's buttons are marked theirs."""
     if reply.choices:
-        return "interactive", feishu_cards.content(feishu_cards.card(reply))
-    return "text", json.dumps({"text": reply.text}, ensure_ascii=False)
+        return "interactive", feishu_cards.content(feishu_cards.card(reply, to))
+    text = f'<at user_id="{to}"></at> {reply.text}' if to else reply.text
+    return "text", json.dumps({"text": text}, ensure_ascii=False)
 
 
 def _classify(resp: http.Response) -> Attempt:
@@ -332,7 +255,7 @@ class FeishuSender(Sender):
         where = incoming.reply_to or incoming.event_id or ""
         uuid = hashlib.sha256(f"{where}|{reply.text}".encode()).hexdigest()[:40]
         deliver(
-            functools.partial(self._one, incoming, _outgoing(reply), uuid),
+            functools.partial(self._one, incoming, _outgoing(reply, incoming.user if incoming.group else ""), uuid),
             policy=self.api.policy,
             platform=PLATFORM,
             session=incoming.session_key,
@@ -340,7 +263,7 @@ class FeishuSender(Sender):
 
     def _one(self, incoming: Incoming, message: tuple[str, str], uuid: str) -> Attempt:
         if incoming.reply_to:
-            outcome = self.api.reply(incoming.reply_to, message, uuid)
+            outcome = self.api.reply(incoming.reply_to, message, uuid, in_thread=incoming.group)
             if not outcome.detail.startswith("gone:") or not incoming.chat:
                 return outcome
         if not incoming.chat:
@@ -367,7 +290,21 @@ def sender(runtime: Runtime) -> Sender:
 
 def photo_arrived(runtime: Runtime, job: dict[str, Any]) -> None:
     """An "OK" reaction on the user's photo: it arrived and is being looked at."""
-    FeishuApi(runtime.settings, runtime).react(job["image"]["message_id"], "OK")
+    FeishuApi(runtime.settings, runtime).react(job["images"][0]["message_id"], "OK")
+
+
+def addressed(runtime: Runtime, job: dict[str, Any]) -> bool:
+    """Is this app's bot among a group message's mentions? Unknown (bot info unreachable) counts as no:
+    the bot never answers chatter, and the user can mention it again."""
+    try:
+        return FeishuApi(runtime.settings, runtime).bot_open_id() in job.get("mentions", [])
+    except (TokenError, http.HttpError) as exc:
+        log.warning("feishu bot info unavailable, a mention is not recognised: %s", exc)
+        return False
+
+
+def tell_tapper(runtime: Runtime, job: dict[str, Any]) -> None:
+    """Never asked: a tap on someone else's card is answered by a toast in ``parse`` (``feishu_cards.tap``)."""
 
 
 def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> None:
@@ -387,8 +324,10 @@ def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> Non
 
 
 def fetch_image(runtime: Runtime, job: dict[str, Any]) -> FetchImage:
-    """A user's image from its message's resources."""
-    api, ref = FeishuApi(runtime.settings, runtime), job["image"]
+    """A user's images (and files) from its message's resources."""
+    api, max_bytes = FeishuApi(runtime.settings, runtime), runtime.settings.max_image_bytes
     return photo_fetcher(
-        PLATFORM, job, lambda: api.download(ref["message_id"], ref["file_key"], runtime.settings.max_image_bytes)
+        PLATFORM,
+        job,
+        lambda ref: api.download(ref["message_id"], ref["file_key"], max_bytes, ref.get("type", "image")),
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.messages import Reply
 from bot.replies import say
-from handlers.platforms.edge import Accepted, Ack, Outcome, Rejected, make_job, string
+from handlers.platforms.edge import Accepted, Ack, Ignored, Outcome, Rejected, make_job, string
 
 PLATFORM = "feishu"
 _BUTTON_TYPES = {"primary": "primary", "danger": "danger", "": "default"}
@@ -32,17 +32,20 @@ def _card(elements: list[dict[str, Any]]) -> dict[str, Any]:
     return {"schema": "2.0", "config": {"update_multi": True}, "body": {"elements": elements}}
 
 
-def card(reply: Reply) -> dict[str, Any]:
+def card(reply: Reply, to: str = "") -> dict[str, Any]:
+    """In a group the card opens with an @mention of ``to`` and its buttons carry ``for``: theirs only."""
+    owner = {"for": to} if to else {}
     buttons = [
         {
             "tag": "button",
             "text": {"tag": "plain_text", "content": choice.label},
             "type": _BUTTON_TYPES[choice.style],
-            "behaviors": [{"type": "callback", "value": {"choice": choice.id, "label": choice.label}}],
+            "behaviors": [{"type": "callback", "value": {"choice": choice.id, "label": choice.label, **owner}}],
         }
         for choice in reply.choices
     ]
-    return _card([_text(reply.text), *buttons])
+    mention = [{"tag": "markdown", "content": f"<at id={to}></at>"}] if to else []
+    return _card([*mention, _text(reply.text), *buttons])
 
 
 def closed(text: str, note: str) -> dict[str, Any]:
@@ -72,6 +75,9 @@ def tap(settings_language: str, header: dict[str, Any], event: Any) -> Outcome:
         raise Rejected(400, "card.action.trigger lacks operator open_id, tenant_key, open_message_id or event_id")
     if not choice:
         raise Rejected(400, "card.action.trigger: the button's value has no choice")
+    owner = string(value, "for")
+    if owner and owner != open_id:  # a card in a group for someone else: a toast, nothing changes
+        return Ignored("a tap on someone else's card", answer=_toast(say(settings_language, "not_your_card")))
     job = make_job(
         PLATFORM,
         tenant=tenant,
@@ -81,7 +87,13 @@ def tap(settings_language: str, header: dict[str, Any], event: Any) -> Outcome:
         event_id=f"tap-{event_id}",
         chat=string(context, "open_chat_id"),
         card={"message_id": message_id},
+        group=bool(owner),
+        thread=message_id,
     )
     label = string(value, "label") or choice
-    toast = {"toast": {"type": "info", "content": say(settings_language, "tap_received", label=label)}}
-    return Accepted(job, dedupe=(event_id,), answer=Ack(json.dumps(toast, ensure_ascii=False), "application/json"))
+    return Accepted(job, dedupe=(event_id,), answer=_toast(say(settings_language, "tap_received", label=label)))
+
+
+def _toast(text: str) -> Ack:
+    toast = {"toast": {"type": "info", "content": text}}
+    return Ack(json.dumps(toast, ensure_ascii=False), "application/json")

@@ -86,7 +86,7 @@ def parse(settings: Settings, request: WebhookRequest, verifier: Any = None) -> 
     event = data.get("event")
     if not isinstance(event, dict):
         raise Rejected(400, "event_callback without an event")
-    if event.get("type") != "message":
+    if event.get("type") not in ("message", "app_mention"):
         return Ignored(f"event {event.get('type')}")
     if event.get("bot_id") or event.get("subtype") == "bot_message" or event.get("bot_profile"):
         return Ignored("a bot's message")
@@ -101,34 +101,52 @@ def parse(settings: Settings, request: WebhookRequest, verifier: Any = None) -> 
     channel = event.get("channel")
     if not isinstance(team, str) or not team or not isinstance(channel, str) or not channel:
         raise Rejected(400, "message without team_id or channel")
-    ts, event_id = string(event, "ts"), string(data, "event_id")
+    ts = string(event, "ts")
+    # In a channel Slack sends a mention twice, as app_mention and as message, with different event ids:
+    # the message's channel and ts identify it once.
+    message_id = f"{channel}-{ts}" if ts else string(data, "event_id")
+    group = string(event, "channel_type") != "im" and not channel.startswith("D")
+    thread = string(event, "thread_ts") or ts
     common: dict[str, Any] = {
         "tenant": team,
         "user": user,
-        "event_id": f"{channel}-{ts}" if ts else event_id,
+        "event_id": message_id,
         "chat": channel,
-        "reply_to": string(event, "thread_ts"),
+        "reply_to": thread if group else string(event, "thread_ts"),
+        "group": group,
+        "addressed": not group or event.get("type") == "app_mention" or _mentions_bot(event, data),
+        "thread": thread,
     }
     text = _plain_text(event.get("text"))
     listed = event.get("files")
     files = [f for f in listed if isinstance(f, dict)] if isinstance(listed, list) else []
-    image = next((f for f in files if string(f, "mimetype").startswith("image/")), None)
-    if image is not None:
-        size = image.get("size")
-        ref = {
-            "url": string(image, "url_private_download") or string(image, "url_private"),
-            "file_id": string(image, "id"),
-            "size": size if isinstance(size, int) and not isinstance(size, bool) else None,
-            "message_ts": ts,
-        }
-        job = make_job(PLATFORM, kind="image", text=text, image=ref, **common)
+    # Any file but a video may be a photo (an iPhone's HEIC, a photo shared as a document): its bytes decide.
+    photos = [_file_ref(f, ts) for f in files if not string(f, "mimetype").startswith("video/")]
+    if photos:
+        job = make_job(PLATFORM, kind="image", text=text, images=photos[: settings.max_photos_per_report], **common)
+    elif files:
+        job = make_job(PLATFORM, kind="video", text="[video]", **common)
     elif text:
         job = make_job(PLATFORM, kind="text", text=text, **common)
-    elif files:
-        job = make_job(PLATFORM, kind="other", text="[file]", **common)
     else:
         return Ignored("empty message")
-    return Accepted(job, dedupe=(event_id,) if event_id else (common["event_id"],))
+    return Accepted(job, dedupe=(message_id,))
+
+
+def _file_ref(file: dict[str, Any], message_ts: str) -> dict[str, Any]:
+    size = file.get("size")
+    return {
+        "url": string(file, "url_private_download") or string(file, "url_private"),
+        "file_id": string(file, "id"),
+        "size": size if isinstance(size, int) and not isinstance(size, bool) else None,
+        "message_ts": message_ts,
+    }
+
+
+def _mentions_bot(event: dict[str, Any], data: dict[str, Any]) -> bool:
+    """Does a channel message's text mention this app's bot user (``<@U…>``)?"""
+    raw = event.get("text")
+    return isinstance(raw, str) and any(f"<@{bot}" in raw for bot in _own_user_ids(data))
 
 
 def _interaction(body: bytes) -> Outcome:
@@ -159,6 +177,11 @@ def _interaction(body: bytes) -> Outcome:
     if not all((user_id, team_id, channel_id, message_ts, value)):
         raise Rejected(400, "block_actions without user, team, channel, message or value")
     event_id = f"tap-{channel_id}-{message_ts}-{string(action, 'action_ts')}"
+    owner = slack_blocks.card_owner(action)
+    if owner and owner != user_id:
+        # Someone else's card in a group: only the tapper is told (an ephemeral message); nothing changes.
+        notice = make_job(PLATFORM, tenant=team_id, user=user_id, kind="other", event_id=event_id, chat=channel_id)
+        return Accepted({**notice, "foreign_tap": True, "thread": string(message, "thread_ts")}, dedupe=(event_id,))
     job = make_job(
         PLATFORM,
         tenant=team_id,
@@ -169,6 +192,8 @@ def _interaction(body: bytes) -> Outcome:
         chat=channel_id,
         reply_to=string(message, "thread_ts"),
         card={"channel": channel_id, "ts": message_ts, "text": _plain_text(message.get("text"))},
+        group=bool(owner),
+        thread=string(message, "thread_ts"),
     )
     return Accepted(job, dedupe=(event_id,))
 
@@ -271,9 +296,14 @@ class SlackSender(Sender):
         reply = one_message(replies)
         if reply is None:
             return
-        blocks = slack_blocks.blocks(reply, self.language) if reply.choices else None
+        text, blocks = reply.text, None
+        if incoming.group:  # in a channel: in the flow's thread, to the user by name, buttons marked theirs
+            text = f"<@{incoming.user}> {text}"
+            blocks = slack_blocks.blocks(reply, self.language, mention=incoming.user, owner=incoming.user)
+        elif reply.choices:
+            blocks = slack_blocks.blocks(reply, self.language)
         deliver(
-            functools.partial(self.api.post_message, incoming.chat, reply.text, incoming.reply_to, blocks),
+            functools.partial(self.api.post_message, incoming.chat, text, incoming.reply_to, blocks),
             policy=self.api.policy,
             platform=PLATFORM,
             session=incoming.session_key,
@@ -286,10 +316,24 @@ def sender(runtime: Runtime) -> Sender:
 
 def photo_arrived(runtime: Runtime, job: dict[str, Any]) -> None:
     """👀 on the user's photo: it arrived and is being looked at."""
-    ts = (job.get("image") or {}).get("message_ts")
+    ts = job["images"][0].get("message_ts")
     if ts:
         api = SlackApi(runtime.settings, RetryPolicy(attempts=1))
         api.call("reactions.add", {"channel": job["chat"], "timestamp": ts, "name": "eyes"})
+
+
+def addressed(runtime: Runtime, job: dict[str, Any]) -> bool:
+    """Slack tells in ``parse`` (app_mention, or the bot's ``<@U…>`` in the text); no job lists mentions."""
+    return bool(job.get("addressed", True))
+
+
+def tell_tapper(runtime: Runtime, job: dict[str, Any]) -> None:
+    """``chat.postEphemeral``: the card someone tapped was another user's; only they see this."""
+    api = SlackApi(runtime.settings, RetryPolicy(attempts=1))
+    body = {"channel": job["chat"], "user": job["user"], "text": say(runtime.settings.language, "not_your_card")}
+    if job.get("thread"):
+        body["thread_ts"] = job["thread"]
+    api.call("chat.postEphemeral", body)
 
 
 def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> None:
@@ -304,7 +348,7 @@ def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> Non
 
 def fetch_image(runtime: Runtime, job: dict[str, Any]) -> FetchImage:
     api = SlackApi(runtime.settings)
-    return photo_fetcher(PLATFORM, job, lambda: api.download(job["image"], runtime.settings.max_image_bytes))
+    return photo_fetcher(PLATFORM, job, lambda ref: api.download(ref, runtime.settings.max_image_bytes))
 
 
 def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:

@@ -40,9 +40,15 @@ def _button(choice: Choice, n: int) -> dict[str, Any]:
     return button
 
 
-def blocks(reply: Reply, language: str) -> list[dict[str, Any]]:
+OWNER_PREFIX = "wobot-for-"  # the actions block of a card in a group names the user it is for
+
+
+def blocks(reply: Reply, language: str, *, mention: str = "", owner: str = "") -> list[dict[str, Any]]:
+    """The reply's blocks; in a group, ``mention`` (a user id) opens it and ``owner`` marks whose buttons
+    they are, so a tap by anyone else is told apart (``card_owner``)."""
+    top = [{"type": "section", "text": {"type": "mrkdwn", "text": f"<@{mention}>"}}] if mention else []
     if not reply.choices:
-        return _sections(reply.text)
+        return [*top, *_sections(reply.text)]
     picks = [c for c in reply.choices if c.style != "danger"]
     exits = [c for c in reply.choices if c.style == "danger"]
     elements: list[dict[str, Any]] = []
@@ -58,7 +64,16 @@ def blocks(reply: Reply, language: str) -> list[dict[str, Any]]:
     else:
         elements += [_button(c, n) for n, c in enumerate(picks)]
     elements += [_button(c, len(picks) + n) for n, c in enumerate(exits)]
-    return [*_sections(reply.text), {"type": "actions", "block_id": "wobot-choices", "elements": elements}]
+    block_id = f"{OWNER_PREFIX}{owner}" if owner else "wobot-choices"
+    return [*top, *_sections(reply.text), {"type": "actions", "block_id": block_id, "elements": elements}]
+
+
+def card_owner(action: dict[str, Any]) -> str:
+    """The user a tapped card was for ("" when it was sent in a direct chat)."""
+    block_id = action.get("block_id")
+    return (
+        block_id.removeprefix(OWNER_PREFIX) if isinstance(block_id, str) and block_id.startswith(OWNER_PREFIX) else ""
+    )
 
 
 def closed(text: str, note: str) -> list[dict[str, Any]]:

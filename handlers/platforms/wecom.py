@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 TOKEN_EXPIRED = frozenset({40001, 40014, 42001})
 RETRYABLE = frozenset({-1, 45009, 45033})  # system busy, API frequency limits
 MAX_TEXT_BYTES = 2048
-_USER_KINDS_WE_DO_NOT_READ = frozenset({"voice", "video", "file", "link", "miniprogram", "mixed"})
+_USER_KINDS_WE_DO_NOT_READ = frozenset({"voice", "link", "miniprogram", "mixed"})
 
 
 def enabled(settings: Settings) -> bool:
@@ -150,11 +150,13 @@ def _message(settings: Settings, msg: ET.Element) -> Outcome:
         if not text.strip():
             return Ignored("empty text")
         job = make_job(PLATFORM, kind="text", text=text, **common)
-    elif kind_raw == "image":
+    elif kind_raw in ("image", "file"):  # a file may be a photo sent as a document: its bytes decide
         media_id, pic_url = _text(msg, "MediaId"), _text(msg, "PicUrl")
         if not media_id and not pic_url:
-            raise Rejected(400, "image message without MediaId")
-        job = make_job(PLATFORM, kind="image", image={"media_id": media_id, "pic_url": pic_url}, **common)
+            raise Rejected(400, f"{kind_raw} message without MediaId")
+        job = make_job(PLATFORM, kind="image", images=[{"media_id": media_id, "pic_url": pic_url}], **common)
+    elif kind_raw == "video":
+        job = make_job(PLATFORM, kind="video", text="[video]", **common)
     elif kind_raw == "location":
         lat, lng = coordinate(_text(msg, "Location_X"), 90), coordinate(_text(msg, "Location_Y"), 180)
         label = _text(msg, "Label")[:200]
@@ -284,6 +286,15 @@ def photo_arrived(runtime: Runtime, job: dict[str, Any]) -> None:
     WeComApi(runtime.settings, runtime, RetryPolicy(attempts=1)).send_text(job["user"], text)
 
 
+def addressed(runtime: Runtime, job: dict[str, Any]) -> bool:
+    """A self-built app hears direct chats only (no group messages reach it), so every message is to the bot."""
+    return True
+
+
+def tell_tapper(runtime: Runtime, job: dict[str, Any]) -> None:
+    """Never asked: WeCom cards go to one user in a direct chat, so nobody else can tap them."""
+
+
 def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> None:
     """``update_template_card``: the tapped card's buttons greyed out, named after the choice taken."""
     code = job["card"].get("response_code")
@@ -303,9 +314,9 @@ def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> Non
 
 def fetch_image(runtime: Runtime, job: dict[str, Any]) -> FetchImage:
     """A photo by MediaId (``media/get``), or by the PicUrl of older callbacks."""
-    api, ref, max_bytes = WeComApi(runtime.settings, runtime), job["image"], runtime.settings.max_image_bytes
+    api, max_bytes = WeComApi(runtime.settings, runtime), runtime.settings.max_image_bytes
 
-    def download() -> bytes:
+    def download(ref: dict[str, Any]) -> bytes:
         if ref.get("media_id"):
             return api.download(ref["media_id"], max_bytes)
         return http.download_image(ref["pic_url"], max_bytes=max_bytes)

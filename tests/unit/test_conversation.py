@@ -10,7 +10,7 @@ import functools
 import io
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -80,12 +80,14 @@ class ScriptedVlm:
             raise item
         return item
 
-    def analyze(self, photo: Photo, alarm_types: tuple[str, ...], history: list[dict]) -> Analysis:
-        self.analyze_calls.append({"photo": photo, "alarm_types": alarm_types, "history": list(history)})
+    def analyze(self, photos: Sequence[Photo], alarm_types: tuple[str, ...], history: list[dict]) -> Analysis:
+        call = {"photo": photos[0], "photos": list(photos), "alarm_types": alarm_types, "history": list(history)}
+        self.analyze_calls.append(call)
         return self._next(self.analyses)
 
-    def verify_fixed(self, before: Photo, after: Photo, description: str, history: list[dict]) -> Verdict:
-        self.verify_calls.append({"before": before, "after": after, "description": description})
+    def verify_fixed(self, before: Sequence[Photo], after: Photo, description: str, history: list[dict]) -> Verdict:
+        call = {"before": before[0], "befores": list(before), "after": after, "description": description}
+        self.verify_calls.append(call)
         return self._next(self.verdicts)
 
 
@@ -921,7 +923,7 @@ def test_keywords_tolerate_punctuation_and_full_width(chat: Chat) -> None:
 # Failures inside a turn
 # ==========================================================================================================
 class ExplodingVlm(ScriptedVlm):
-    def analyze(self, photo: Photo, alarm_types: tuple[str, ...], history: list[dict]) -> Analysis:
+    def analyze(self, photos: Sequence[Photo], alarm_types: tuple[str, ...], history: list[dict]) -> Analysis:
         raise RuntimeError("a bug, not a service failure")
 
 

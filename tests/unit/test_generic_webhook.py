@@ -7,7 +7,7 @@ import functools
 import json
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -347,10 +347,10 @@ def test_wrong_method_and_path_are_json(client: FlaskClient) -> None:
 class DownVlm:
     """The Vlm port, always failing the way a timeout or an HTTP 500 does."""
 
-    def analyze(self, photo: Photo, alarm_types: tuple[str, ...], history: list[dict]) -> Analysis:
+    def analyze(self, photos: Sequence[Photo], alarm_types: tuple[str, ...], history: list[dict]) -> Analysis:
         raise VlmError("timed out")
 
-    def verify_fixed(self, before: Photo, after: Photo, description: str, history: list[dict]) -> Verdict:
+    def verify_fixed(self, before: Sequence[Photo], after: Photo, description: str, history: list[dict]) -> Verdict:
         raise VlmError("timed out")
 
 

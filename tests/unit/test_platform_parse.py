@@ -141,7 +141,8 @@ def test_feishu_post_with_a_picture_is_an_image_and_mentions_are_dropped():
     }
     out = feishu.parse(FEISHU, WebhookRequest("POST", _feishu_event("post", post)))
     assert isinstance(out, Accepted)
-    assert out.job["kind"] == "image" and out.job["image"] == {"message_id": "om_1", "file_key": "img_1"}
+    assert out.job["kind"] == "image"
+    assert out.job["images"] == [{"message_id": "om_1", "file_key": "img_1", "type": "image"}]
     assert out.dedupe == ("e1", "om_1")
     text = feishu.parse(FEISHU, WebhookRequest("POST", _feishu_event("text", {"text": "@_user_1 确认"})))
     assert text.job["text"] == "确认"
@@ -178,7 +179,8 @@ def test_slack_text_is_unescaped_and_keyed_by_team_and_user():
             "event": {"type": "message", "user": "U1", "channel": "D1", "ts": "1.2", "text": "a &amp; b &lt;"},
         }
     )
-    assert isinstance(out, Accepted) and out.dedupe == ("Ev1",)
+    # deduped on channel + ts: a mention delivered as app_mention and as message is one message
+    assert isinstance(out, Accepted) and out.dedupe == ("D1-1.2",)
     incoming = incoming_from_job(out.job)
     assert (incoming.session_key, incoming.text, incoming.event_id) == ("slack:T1:U1", "a & b <", "D1-1.2")
 
