@@ -170,8 +170,8 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "en": "That photo is too large (limit {limit_mb} MB); please send a smaller one.",
     },
     "not_image": {
-        "zh": "这不是可识别的图片（支持 JPEG、PNG、WebP、GIF），请重新拍照发送。",
-        "en": "That is not a photo I can read (JPEG, PNG, WebP or GIF); please send it again.",
+        "zh": "这不是可识别的图片（支持 JPEG、PNG、WebP、GIF、HEIC），请重新拍照发送。",
+        "en": "That is not a photo I can read (JPEG, PNG, WebP, GIF or HEIC); please send it again.",
     },
     "download_failed": {
         "zh": "照片没有收到完整，请再发一次。",

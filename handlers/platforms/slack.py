@@ -120,17 +120,24 @@ def parse(settings: Settings, request: WebhookRequest, verifier: Any = None) -> 
     text = _plain_text(event.get("text"))
     listed = event.get("files")
     files = [f for f in listed if isinstance(f, dict)] if isinstance(listed, list) else []
-    # Any file but a video may be a photo (an iPhone's HEIC, a photo shared as a document): its bytes decide.
-    photos = [_file_ref(f, ts) for f in files if not string(f, "mimetype").startswith("video/")]
+    photos = [_file_ref(f, ts) for f in files if _may_be_photo(string(f, "mimetype"))]
     if photos:
         job = make_job(PLATFORM, kind="image", text=text, images=photos[: settings.max_photos_per_report], **common)
-    elif files:
+    elif any(string(f, "mimetype").startswith("video/") for f in files):
         job = make_job(PLATFORM, kind="video", text="[video]", **common)
+    elif files:
+        job = make_job(PLATFORM, kind="other", text="[file]", **common)
     elif text:
         job = make_job(PLATFORM, kind="text", text=text, **common)
     else:
         return Ignored("empty message")
     return Accepted(job, dedupe=(message_id,))
+
+
+def _may_be_photo(mimetype: str) -> bool:
+    """An image, or a file Slack could not type (a photo shared as a document, some HEICs): its bytes decide.
+    A PDF or a video is never downloaded."""
+    return mimetype.startswith("image/") or mimetype in ("", "application/octet-stream", "binary")
 
 
 def _file_ref(file: dict[str, Any], message_ts: str) -> dict[str, Any]:

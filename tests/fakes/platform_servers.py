@@ -312,17 +312,24 @@ class FakeFeishu(_FakeServer):
         self.app_id, self.app_secret = app_id, app_secret
         self.valid_tokens: set[str] = set()
         self.resources: dict[tuple[str, str], tuple[bytes, str]] = {}
+        self.resource_kinds: dict[tuple[str, str], str] = {}
         self._uuids: dict[str, str] = {}
         self.delivered: list[dict] = []  # messages actually posted (after auth and uuid de-duplication)
         self.reactions: list[dict] = []
+        self.bot_open_id = "ou_bot_0001"  # GET /open-apis/bot/v3/info
+        self.bot_info_calls = 0
 
     @property
     def base_url(self) -> str:
         return self.root_url
 
-    def add_resource(self, message_id: str, file_key: str, data: bytes, content_type: str = "image/jpeg") -> None:
+    def add_resource(
+        self, message_id: str, file_key: str, data: bytes, content_type: str = "image/jpeg", kind: str = "image"
+    ) -> None:
+        """A message's resource, downloadable with ``?type=<kind>`` (``image`` or ``file``)."""
         with self._lock:
             self.resources[(message_id, file_key)] = (data, content_type)
+            self.resource_kinds[(message_id, file_key)] = kind
 
     def expire_tokens(self) -> None:
         with self._lock:
@@ -343,6 +350,8 @@ class FakeFeishu(_FakeServer):
             return "token"
         if method == "POST" and path == "/open-apis/im/v1/messages":
             return "create"
+        if method == "GET" and path == "/open-apis/bot/v3/info":
+            return "bot_info"
         parts = path.split("/")  # ['', 'open-apis', 'im', 'v1', 'messages', ID, 'reply' | 'resources', KEY]
         if path.startswith("/open-apis/im/v1/messages/"):
             if method == "POST" and len(parts) == 7 and parts[6] == "reply":
@@ -410,8 +419,17 @@ class FakeFeishu(_FakeServer):
         self.reactions.append({"message_id": rec.path.split("/")[5], "emoji_type": emoji})
         return json_answer({"code": 0, "msg": "success", "data": {"reaction_id": f"r{self.next_id()}"}})
 
+    def on_bot_info(self, rec: Recorded) -> Answer:
+        error = self._auth_error(rec)
+        if error:
+            return error
+        self.bot_info_calls += 1
+        bot = {"activate_status": 2, "app_name": "wobot", "open_id": self.bot_open_id, "ip_white_list": []}
+        return json_answer({"code": 0, "msg": "ok", "bot": bot})
+
     def on_reply(self, rec: Recorded) -> Answer:
-        return self._deliver(rec, {"reply_to": rec.path.split("/")[5]})
+        in_thread = bool((rec.json or {}).get("reply_in_thread"))
+        return self._deliver(rec, {"reply_to": rec.path.split("/")[5], "in_thread": in_thread})
 
     def on_create(self, rec: Recorded) -> Answer:
         body = rec.json or {}
@@ -425,7 +443,7 @@ class FakeFeishu(_FakeServer):
             return error
         parts = rec.path.split("/")
         found = self.resources.get((parts[5], parts[7]))
-        if found is None or rec.query.get("type") != "image":
+        if found is None or rec.query.get("type") != self.resource_kinds.get((parts[5], parts[7])):
             return json_answer({"code": 234003, "msg": "File not in msg."}, 400)
         data, content_type = found
         return Answer(200, data, (("Content-Type", content_type),))
@@ -448,8 +466,8 @@ def _valid_content(body: dict) -> bool:
 
 def _feishu_text(delivered: dict) -> str:
     content = json.loads(delivered["content"])
-    if delivered.get("msg_type") == "interactive":
-        return content["body"]["elements"][0]["text"]["content"]
+    if delivered.get("msg_type") == "interactive":  # a group card opens with an @mention (markdown)
+        return next(e["text"]["content"] for e in content["body"]["elements"] if "text" in e)
     return content["text"]
 
 
@@ -480,6 +498,7 @@ class FakeSlack(_FakeServer):
         self.files: dict[str, tuple[bytes, str]] = {}
         self.posted: list[dict] = []
         self.reactions: list[dict] = []
+        self.ephemeral: list[dict] = []  # chat.postEphemeral: seen by one user only
 
     @property
     def base_url(self) -> str:
@@ -512,6 +531,8 @@ class FakeSlack(_FakeServer):
             return "update"
         if method == "POST" and path == "/api/reactions.add":
             return "reaction"
+        if method == "POST" and path == "/api/chat.postEphemeral":
+            return "ephemeral"
         if method == "GET" and path == "/api/files.info":
             return "files_info"
         if method == "GET" and path.startswith("/files-pri/"):
@@ -554,6 +575,15 @@ class FakeSlack(_FakeServer):
             return json_answer({"ok": False, "error": "invalid_arguments"})
         self.reactions.append(body)
         return json_answer({"ok": True})
+
+    def on_ephemeral(self, rec: Recorded) -> Answer:
+        if _bearer(rec) != self.bot_token:
+            return json_answer({"ok": False, "error": "invalid_auth"})
+        body = rec.json or {}
+        if not body.get("channel") or not body.get("user") or not body.get("text"):
+            return json_answer({"ok": False, "error": "invalid_arguments"})
+        self.ephemeral.append(body)
+        return json_answer({"ok": True, "message_ts": f"1700000001.{self.next_id():06d}"})
 
     def message(self, ts: str) -> dict:
         with self._lock:

@@ -157,6 +157,7 @@ def settings(tmp_path: Path, fake_openai: FakeOpenAI, redis_client: redis.Redis)
         vlm_base_url=fake_openai.base_url,
         vlm_api_key="sk-conc",
         vlm_timeout_seconds=10,
+        photo_burst_seconds=0,  # each photo replaces the last, so the order of turns shows in the session
     )
     yield s
     wipe_prefix(redis_client, s.redis_prefix)

@@ -78,7 +78,7 @@ def test_report_confirm_and_close(client: SlackClient, slack: FakeSlack, orders:
 
 
 def test_replies_stay_in_the_thread(client: SlackClient, slack: FakeSlack):
-    client.text("help", thread_ts="1652220000.000100", channel="C999", channel_type="channel")
+    client.text(f"<@{BOT_USER}> help", thread_ts="1652220000.000100", channel="C999", channel_type="channel")
     assert slack.posted[0]["channel"] == "C999"
     assert slack.posted[0]["thread_ts"] == "1652220000.000100"
 

@@ -11,7 +11,7 @@ import redis
 
 from bot.config import Settings
 from bot.conversation import Conversation
-from bot.messages import Incoming, Location, TurnResult
+from bot.messages import Incoming, Location, TurnResult, session_key
 from bot.store import SessionStore
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -46,11 +46,17 @@ def photo(seed: int = 1, size: tuple[int, int] = (320, 240), fmt: str = "JPEG", 
 class Chat:
     """Drive the engine like one user would: ``chat.text("确认")`` returns the TurnResult."""
 
-    def __init__(self, engine: Conversation, user: str = "u1", platform: str = "test", tenant: str = "t1") -> None:
-        self.engine, self.user, self.platform, self.tenant = engine, user, platform, tenant
+    def __init__(
+        self, engine: Conversation, user: str = "u1", platform: str = "test", tenant: str = "t1", group: str = ""
+    ) -> None:
+        """``group``: a group chat's id, for a user talking in that group (every message mentions the bot
+        unless sent with ``addressed=False``)."""
+        self.engine, self.user, self.platform, self.tenant, self.group = engine, user, platform, tenant, group
         self.last: TurnResult | None = None
 
     def _send(self, **fields: Any) -> Any:
+        if self.group:
+            fields = {"chat": self.group, "group": True, **fields}
         self.last = self.engine.handle(Incoming(platform=self.platform, tenant=self.tenant, user=self.user, **fields))
         return self.last
 
@@ -74,18 +80,19 @@ class Chat:
         new = next((c.id for c in result.choices if c.id.endswith(".new")), None)
         return self.action(new) if new else result
 
-    def text(self, text: str, event_id: str | None = None) -> Any:
-        return self._send(kind="text", text=text, event_id=event_id)
+    def text(self, text: str, event_id: str | None = None, **fields: Any) -> Any:
+        return self._send(kind="text", text=text, event_id=event_id, **fields)
 
-    def image(self, data: bytes, event_id: str | None = None, problem: str | None = None) -> Any:
-        return self._send(kind="image", image=data, event_id=event_id, image_problem=problem)
+    def image(self, data: bytes, event_id: str | None = None, problem: str | None = None, **fields: Any) -> Any:
+        """A photo message; ``more_images``, ``sent_at``, ``addressed``, ``thread`` may be given too."""
+        return self._send(kind="image", image=data, event_id=event_id, image_problem=problem, **fields)
 
     def location(self, label: str = "", lat: float | None = None, lng: float | None = None) -> Any:
         return self._send(kind="location", location=Location(label, lat, lng))
 
-    def other(self) -> Any:
-        return self._send(kind="other")
+    def other(self, kind: str = "other") -> Any:
+        return self._send(kind=kind)
 
     @property
     def key(self) -> str:
-        return f"{self.platform}:{self.tenant}:{self.user}"
+        return session_key(self.platform, self.tenant, self.user, self.group)

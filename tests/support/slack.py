@@ -76,9 +76,10 @@ class SlackClient:
         message = message or next(p for p in reversed(slack.posted) if p.get("blocks") and _controls(p, label))
         element, value = _controls(message, label)[0]
         n = next(self._ids)
+        block_id = next(b.get("block_id") for b in message["blocks"] if b.get("type") == "actions")
         action: dict[str, Any] = {
             "action_id": element["action_id"],
-            "block_id": "wobot-choices",
+            "block_id": block_id,
             "type": element["type"],
             "action_ts": f"{1652227646 + n}.{n:06d}",
         }
@@ -106,6 +107,7 @@ class SlackClient:
                 "ts": message["ts"],
                 "text": message["text"],
                 "blocks": message["blocks"],
+                **({"thread_ts": message["thread_ts"]} if message.get("thread_ts") else {}),
             },
             "response_url": "https://hooks.slack.com/actions/T111/1/abc",
             "actions": [action],
