@@ -44,6 +44,7 @@ SCHEMAS: dict[str, Any] = {
             "platform": STR,
             "tenant": STR,
             "user": STR,
+            "chat": {"type": "string", "description": 'the group chat of a group session ("" in a direct chat)'},
             "state": {"type": "string", "enum": list(STATES)},
             "waiting_for": nullable(
                 {"type": "string", "description": "what the bot accepts next, in words (from next_steps)"}
@@ -101,6 +102,7 @@ SCHEMAS: dict[str, Any] = {
         "description": "the pending fields a person needs; each is present only when it is set",
         "properties": {
             "photo": ref("Photo"),
+            "more_photos": {"type": "array", "items": ref("Photo"), "description": "the report's other photos"},
             "alarm_type": {"type": "string", "description": 'the type, or "not chosen yet (why)"'},
             "severity": STR,
             "description": STR,
@@ -213,6 +215,7 @@ SCHEMAS: dict[str, Any] = {
             "closed_by": nullable(ref("Person")),
             "cancelled_by": nullable(ref("Person")),
             "report_photo": nullable(ref("Photo")),
+            "more_report_photos": {"type": "array", "items": ref("Photo"), "description": "photos 2… of the report"},
             "close_photo": nullable(ref("Photo")),
         },
     },

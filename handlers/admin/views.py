@@ -68,6 +68,9 @@ def pending_view(ops: Ops, pending: dict[str, Any]) -> Shaped:
     shown: Shaped = {}
     if pending.get("image_key"):
         shown["photo"] = _photo(ops, pending["image_key"])
+    more = [_photo(ops, key) for key, _ in pending.get("more_photos") or []]
+    if more:
+        shown["more_photos"] = more
     if pending.get("alarm_type"):
         shown["alarm_type"] = pending["alarm_type"]
     elif pending.get("image_key"):
@@ -163,6 +166,7 @@ def order_row(ops: Ops, order: Order) -> Shaped:
         "closed_by": _person(order.closed_by),
         "cancelled_by": _person(order.cancelled_by),
         "report_photo": _photo(ops, order.report_photo_key),
+        "more_report_photos": [_photo(ops, key) for key in order.more_photo_keys],
         "close_photo": _photo(ops, order.close_photo_key),
     }
 
