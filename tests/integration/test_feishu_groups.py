@@ -8,40 +8,24 @@ encrypted and signed like every event (tests/integration/test_feishu.FeishuClien
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pillow_heif
 import pytest
-from PIL import Image
 
-from bot.config import Settings
 from bot.images import sniff_image_type
 from bot.replies import say
 from tests.fakes.platform_servers import FakeFeishu, feishu_buttons
-from tests.integration.test_feishu import APP_ID, APP_SECRET, CHAT, OPEN_ID, TENANT, FeishuClient, feishu_settings
+from tests.integration import test_feishu_buttons as buttons
+from tests.integration.test_feishu import CHAT, OPEN_ID, TENANT, FeishuClient
 from tests.integration.test_feishu_buttons import last_card, tap
-from tests.support.engine import photo
-from tests.support.live import live_app
+from tests.support.engine import heic, photo
 
 pytestmark = pytest.mark.integration
+feishu, live, client = buttons.feishu, buttons.live, buttons.client  # the same app on the same fake Feishu
 
 GROUP_KEY = f"feishu:{TENANT}:{OPEN_ID}@{CHAT}"
 OTHER = "ou_other_guard"
-
-
-@pytest.fixture
-def feishu() -> Iterator[FeishuClient]:
-    with FakeFeishu(app_id=APP_ID, app_secret=APP_SECRET) as server:
-        yield server
-
-
-@pytest.fixture
-def client(settings: Settings, feishu: FakeFeishu, real_store: Any, orders: Any, storage: Any) -> Iterator[Any]:
-    with live_app(feishu_settings(settings, feishu), store=real_store, orders=orders, storage=storage) as live:
-        yield FeishuClient(live)
 
 
 def in_group(event: dict, *, mention: str | None = None, root: str = "") -> dict:
@@ -65,13 +49,6 @@ def photo_post(client: FeishuClient, feishu: FakeFeishu, *pictures: bytes, text:
     for key, picture in zip(keys, pictures, strict=True):
         feishu.add_resource(message_id, key, picture)
     return event
-
-
-def heic(data: bytes) -> bytes:
-    pillow_heif.register_heif_opener()
-    out = io.BytesIO()
-    Image.open(io.BytesIO(data)).save(out, format="HEIF")
-    return out.getvalue()
 
 
 def test_a_mention_with_two_photos_starts_one_report_answered_in_a_thread(

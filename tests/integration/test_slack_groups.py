@@ -8,19 +8,16 @@ different ``event_id``s and the same ``ts``; a thread reply carries ``thread_ts`
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from typing import Any
 
-import pillow_heif
 import pytest
-from PIL import Image
 
 from bot.config import Settings
 from bot.images import sniff_image_type
 from bot.replies import say
 from tests.fakes.platform_servers import FakeSlack
-from tests.support.engine import photo
+from tests.support.engine import heic, photo
 from tests.support.live import live_app
 from tests.support.slack import BOT_TOKEN, BOT_USER, SECRET, SlackClient, buttons
 
@@ -54,13 +51,6 @@ def in_channel(client: SlackClient, event: dict, event_type: str = "message", us
     else:
         payload["event"]["channel_type"] = "channel"
     return payload
-
-
-def heic(data: bytes) -> bytes:
-    pillow_heif.register_heif_opener()
-    out = io.BytesIO()
-    Image.open(io.BytesIO(data)).save(out, format="HEIF")
-    return out.getvalue()
 
 
 def test_a_mention_delivered_twice_is_one_turn_answered_in_its_thread(

@@ -5,34 +5,21 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pillow_heif
 import pytest
 from PIL import Image
 
-from bot.config import Settings
 from bot.images import sniff_image_type
 from bot.replies import say
 from tests.fakes.platform_servers import FakeWeCom
-from tests.integration.test_wecom import CORP, USER, WeComClient, wecom_settings
+from tests.integration import test_wecom_buttons as buttons
+from tests.integration.test_wecom import CORP, USER, WeComClient
 from tests.support.engine import photo
-from tests.support.live import live_app
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def wecom() -> Iterator[FakeWeCom]:
-    with FakeWeCom(corp_id=CORP, secret="wecom-secret") as server:
-        yield server
-
-
-@pytest.fixture
-def client(settings: Settings, wecom: FakeWeCom, real_store: Any, orders: Any, storage: Any) -> Iterator[WeComClient]:
-    with live_app(wecom_settings(settings, wecom), store=real_store, orders=orders, storage=storage) as live:
-        yield WeComClient(live)
+wecom, client = buttons.wecom, buttons.client  # the same app on the same fake WeCom
 
 
 def test_a_heic_file_is_a_photo_and_a_video_gets_a_polite_answer(

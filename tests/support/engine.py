@@ -43,6 +43,17 @@ def photo(seed: int = 1, size: tuple[int, int] = (320, 240), fmt: str = "JPEG", 
     return out.getvalue()
 
 
+def heic(data: bytes) -> bytes:
+    """A picture as an iPhone stores it (HEIC), made with pillow-heif from ``data``."""
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    Image.open(io.BytesIO(data)).save(out, format="HEIF", quality=90)
+    return out.getvalue()
+
+
 class Chat:
     """Drive the engine like one user would: ``chat.text("确认")`` returns the TurnResult."""
 

@@ -11,7 +11,6 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
-import pillow_heif
 import pytest
 from PIL import Image
 
@@ -22,7 +21,7 @@ from bot.orders import SqlWorkOrders
 from bot.replies import say
 from bot.storage import LocalFolderStore
 from bot.store import SessionStore
-from tests.support.engine import Chat, photo
+from tests.support.engine import Chat, heic, photo
 from tests.unit.test_conversation import ScriptedVlm
 
 T0 = 1_800_000_000.0  # a fixed clock for sent_at
@@ -43,14 +42,6 @@ def sideways(data: bytes) -> bytes:
     exif[0x0112] = 6
     out = io.BytesIO()
     img.save(out, "JPEG", quality=92, exif=exif.tobytes())
-    return out.getvalue()
-
-
-def heic(data: bytes) -> bytes:
-    """The scene as an iPhone stores it (HEIC), made with pillow-heif."""
-    pillow_heif.register_heif_opener()
-    out = io.BytesIO()
-    Image.open(io.BytesIO(data)).save(out, format="HEIF", quality=90)
     return out.getvalue()
 
 
