@@ -278,6 +278,8 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> N
     knows it arrived even when the analysis takes a while. A tap's card is closed afterwards: its
     buttons give way to the choice taken, or to "no longer open".
     """
+    if job.get("image") and not job.get("images"):  # a job queued by the version before several photos
+        job = {**job, "images": [job["image"]]}
     if job.get("foreign_tap"):  # a tap on a card meant for someone else: only they are told
         _quietly(module.tell_tapper, runtime, job)
         return
