@@ -180,8 +180,11 @@ class TurnBase:
         return self.stored_photos() if self.held_photo_key() else []
 
     def held_photo(self) -> StoredPhoto | None:
-        held = self.held_photos()
-        return held[0] if held else None
+        """The first photo held (the one a close checks), read from storage alone."""
+        if not self.held_photo_key():
+            return None
+        key, kind = self.pending_photos()[0]
+        return self._read_photo(key), kind, key
 
     def pending_photos(self) -> list[tuple[str, str]]:
         """(key, type) of the report's photos, the first one first."""
@@ -193,8 +196,11 @@ class TurnBase:
 
     def stored_photos(self) -> list[StoredPhoto]:
         """The report's photos read back from storage: (bytes, type, key)."""
+        return [(self._read_photo(key), kind, key) for key, kind in self.pending_photos()]
+
+    def _read_photo(self, key: str) -> bytes:
         try:
-            return [(self.services.storage.get(key), kind, key) for key, kind in self.pending_photos()]
+            return self.services.storage.get(key)
         except (KeyError, ServiceError):
             log.warning("report photo unreadable", extra={"session": self.session.key})
             raise self.refuse("storage", "storage_down") from None
@@ -207,7 +213,11 @@ class TurnBase:
 
     def discard_report_photo(self) -> None:
         """The pending report photos will never belong to an order (replaced, or the report dropped)."""
-        for key, _ in self.pending_photos():
+        self.discard_photos([key for key, _ in self.pending_photos()])
+
+    def discard_photos(self, keys: list[str]) -> None:
+        """Photos no order will hold: deleted once the turn is saved, their history entries unlinked."""
+        for key in keys:
             self.discarded.append(key)
             forget_photo(self.session, key)
 

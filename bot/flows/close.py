@@ -78,17 +78,16 @@ class CloseFlow(ReportFlow):
         photo the user sends is checked instead. Of several photos held, the first is the fix photo; the
         others go (a close takes one).
         """
-        held_all = self.held_photos()
-        held = held_all[0] if held_all else None
-        if held_all:
+        held = self.held_photo()
+        if held is not None:
+            self.discard_photos([key for key, _ in self.pending_photos()[1:]])
             for name in ("image_key", "image_type", "more_photos", "photo_at"):
                 self.pending.pop(name, None)
-            self.discarded += [key for _, _, key in held_all[1:]]
         try:
             self._check_fix(held)
         except (Refused, Abandoned):
             if held is not None:
-                self.discarded.append(held[2])
+                self.discard_photos([held[2]])
             raise
 
     def _check_fix(self, held: tuple[bytes, str, str] | None) -> None:

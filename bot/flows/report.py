@@ -76,10 +76,13 @@ class ReportFlow(TurnBase):
         left_out = self.photos_left_out()
         if len(new) > room:
             self.say("photos_over_limit", limit=limit, count=len(new) - room)
-        elif left_out:
+        if left_out:
             self.say("photos_left_out", count=left_out)
-        if not room:
-            self.ask_next()
+        if not room:  # the question the photos were sent to stays open: ask it again
+            if self.state_before == IDLE:
+                self.repeat_offer()
+            else:
+                self.ask_next()
             raise self.refused()
         stored = [(data, kind, self._store(data, kind)) for data, kind in new[:room]]
         self.user_entry["image_key"] = stored[0][2]

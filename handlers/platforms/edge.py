@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 
-from bot.messages import MAX_TEXT, Incoming, Location, storable
+from bot.messages import MAX_TEXT, Incoming, Location, coordinate, storable
 from bot.ports import StoreUnavailable
 from handlers import safe_json
 from handlers.platforms.http_client import DownloadError
@@ -169,6 +169,17 @@ def incoming_from_job(
         thread=job.get("thread") or "",
         sent_at=float(sent_at) if isinstance(sent_at, int | float) else time.time(),
     )
+
+
+def shared_location(latitude: Any, longitude: Any, label: str) -> Location:
+    """A location a user shared: its coordinates when both are sane, else its label alone (at most 200
+    characters); ``Rejected`` (400) when it has neither."""
+    lat, lng = coordinate(latitude, 90), coordinate(longitude, 180)
+    if lat is None or lng is None:
+        if not label:
+            raise Rejected(400, "location message without usable coordinates")
+        return Location(label[:200])
+    return Location(label[:200], lat, lng)
 
 
 def fresh(timestamp: str, window_seconds: int, now: float | None = None) -> bool:

@@ -203,12 +203,7 @@ class FeishuApi:
         def fetch(token: str) -> bytes:
             return http.download_image(url, max_bytes=max_bytes, secret_headers={"Authorization": f"Bearer {token}"})
 
-        try:
-            return self.tokens.download(fetch, lambda exc: exc.error_code("code") in TOKEN_EXPIRED)
-        except http.DownloadError as exc:
-            if exc.error_code("code") is not None:
-                exc.detail = f"message resource code {exc.error_code('code')}"
-            raise
+        return self.tokens.download(fetch, "code", TOKEN_EXPIRED, "message resource")
 
 
 def _outgoing(reply: Reply, to: str = "") -> tuple[str, str]:

@@ -16,8 +16,7 @@ import re
 from typing import Any
 
 from bot.config import Settings
-from bot.messages import Location, coordinate
-from handlers.platforms.edge import Accepted, Ignored, Outcome, Rejected, json_object, make_job, string
+from handlers.platforms.edge import Accepted, Ignored, Outcome, Rejected, json_object, make_job, shared_location, string
 
 PLATFORM = "feishu"
 _MENTION = re.compile(r"@_user_\d+")
@@ -85,13 +84,8 @@ def message(settings: Settings, header: dict[str, Any], event: Any) -> Outcome:
         else:
             return Ignored("empty post")
     elif kind_raw == "location":
-        lat, lng = coordinate(content.get("latitude"), 90), coordinate(content.get("longitude"), 180)
-        label = string(content, "name")[:200]
-        if lat is None or lng is None:
-            lat = lng = None
-            if not label:
-                raise Rejected(400, "location message without usable coordinates")
-        job = make_job(PLATFORM, kind="location", location=Location(label, lat, lng), **common)
+        where = shared_location(content.get("latitude"), content.get("longitude"), string(content, "name"))
+        job = make_job(PLATFORM, kind="location", location=where, **common)
     elif kind_raw == "media":
         job = make_job(PLATFORM, kind="video", text="[video]", **common)
     elif kind_raw in _OTHER_KINDS or kind_raw in ("image", "file"):

@@ -75,16 +75,26 @@ class TokenSource:
             answer = send(self.refresh())
         return answer
 
-    def download(self, fetch: Callable[[str], bytes], expired: Callable[[DownloadError], bool]) -> bytes:
-        """``fetch(token)``; when it fails because the token expired, once more with a fresh token."""
+    def download(
+        self, fetch: Callable[[str], bytes], code_field: str, expired_codes: frozenset[int], what: str
+    ) -> bytes:
+        """``fetch(token)``; when the platform's error code (``code_field`` of its JSON answer) says the
+        token expired, once more with a fresh token. A failure the platform explained names its code
+        (``"<what> <code_field> <code>"``), never the token."""
         token = self.get()
         try:
-            return fetch(token)
+            try:
+                return fetch(token)
+            except DownloadError as exc:
+                if exc.error_code(code_field) not in expired_codes:
+                    raise
+            self.invalidate(token)
+            return fetch(self.refresh())
         except DownloadError as exc:
-            if not expired(exc):
-                raise
-        self.invalidate(token)
-        return fetch(self.refresh())
+            code = exc.error_code(code_field)
+            if code is not None:
+                exc.detail = f"{what} {code_field} {code}"
+            raise
 
     def invalidate(self, stale: str) -> None:
         """Forget ``stale`` unless another process already replaced it."""

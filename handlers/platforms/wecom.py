@@ -21,7 +21,7 @@ import defusedxml
 from defusedxml.ElementTree import fromstring
 
 from bot.config import Settings
-from bot.messages import Incoming, Location, Reply, Sender, TurnResult, coordinate, one_message, session_key
+from bot.messages import Incoming, Reply, Sender, TurnResult, one_message, session_key
 from bot.replies import say
 from handlers.platforms import crypto, wecom_cards
 from handlers.platforms import http_client as http
@@ -36,6 +36,7 @@ from handlers.platforms.edge import (
     fresh,
     make_job,
     photo_fetcher,
+    shared_location,
 )
 from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry, split_utf8
 from handlers.platforms.tokens import TokenError, TokenSource
@@ -158,13 +159,8 @@ def _message(settings: Settings, msg: ET.Element) -> Outcome:
     elif kind_raw == "video":
         job = make_job(PLATFORM, kind="video", text="[video]", **common)
     elif kind_raw == "location":
-        lat, lng = coordinate(_text(msg, "Location_X"), 90), coordinate(_text(msg, "Location_Y"), 180)
-        label = _text(msg, "Label")[:200]
-        if lat is None or lng is None:
-            lat = lng = None
-            if not label:
-                raise Rejected(400, "location message without usable coordinates")
-        job = make_job(PLATFORM, kind="location", location=Location(label, lat, lng), **common)
+        where = shared_location(_text(msg, "Location_X"), _text(msg, "Location_Y"), _text(msg, "Label"))
+        job = make_job(PLATFORM, kind="location", location=where, **common)
     elif kind_raw in _USER_KINDS_WE_DO_NOT_READ:
         job = make_job(PLATFORM, kind="other", text=f"[{kind_raw}]", **common)
     else:
@@ -232,12 +228,7 @@ class WeComApi:
             url = f"{self.base}/media/get?{urlencode({'access_token': token, 'media_id': media_id})}"
             return http.download_image(url, max_bytes=max_bytes)
 
-        try:
-            return self.tokens.download(fetch, lambda exc: exc.error_code("errcode") in TOKEN_EXPIRED)
-        except http.DownloadError as exc:
-            if exc.error_code("errcode") is not None:
-                exc.detail = f"media/get errcode {exc.error_code('errcode')}"
-            raise
+        return self.tokens.download(fetch, "errcode", TOKEN_EXPIRED, "media/get")
 
 
 def _classify(resp: http.Response) -> Attempt:

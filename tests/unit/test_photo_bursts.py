@@ -197,3 +197,23 @@ def test_session_store_keeps_photo_fields(chat: Chat, fake_store: SessionStore) 
     chat.image(photo(1), more_images=(photo(2),), sent_at=T0)
     pending = fake_store.load(chat.key).pending  # type: ignore[union-attr]
     assert pending["photo_at"] == T0 and len(pending["more_photos"]) == 1
+
+
+def test_held_photos_used_as_a_fix_keep_no_links_to_the_photos_dropped(
+    make_engine: Callable[..., Conversation], burst_settings: Settings, fake_store: SessionStore
+) -> None:
+    """Two photos held, then "it is the fix for WO-…": the first is the close photo, the second is deleted
+    and its history entry loses the link (the admin page shows "[image]", not a broken picture)."""
+    chat = Chat(make_engine(settings=burst_settings.with_(max_photos_per_report=2), vlm=ScriptedVlm()))
+    chat.image(photo(1), sent_at=T0)
+    chat.text("大堂")
+    order_id = chat.text("确认").order_id
+    chat.image(photo(7), sent_at=T0 + 100)
+    chat.image(photo(8), sent_at=T0 + 101)
+    full = chat.image(photo(9), sent_at=T0 + 102)  # past the limit: the held question is asked again
+    assert texts(full)[0] == say("zh", "photos_over_limit", limit=2, count=1) and full.choices
+    r = chat.tap(next(label for label in chat.buttons() if order_id[-5:] in label))
+    assert r.order_id == order_id and r.state == "idle"
+    history = fake_store.load(chat.key).history  # type: ignore[union-attr]
+    linked = [key for entry in history for key in [entry.get("image_key"), *entry.get("more_image_keys", [])] if key]
+    assert len(set(linked)) == 2  # the report photo and the fix photo; the dropped one is unlinked
