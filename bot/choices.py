@@ -20,7 +20,7 @@ from bot.intents import Intent
 from bot.messages import Choice
 
 # what → the intent a typed message would give; "type=" and "close=" carry an argument
-_PLAIN = {"confirm": "confirm", "cancel": "cancel", "retry": "retry", "new": "new_report"}
+_PLAIN = {"confirm": "confirm", "cancel": "cancel", "retry": "retry", "new": "new_report", "same": "same_problem"}
 _WITH_ARG = {"type": "choose_type", "close": "close"}
 
 

@@ -7,12 +7,15 @@ it fails at start-up naming the variable that is malformed. Tests build
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.duty_routes import DutyRoutes, parse_duty_routes
 
 DEFAULT_ALARM_TYPES = {
     "zh": ("火情/烟雾", "漏水", "电气故障", "非法入侵", "设备故障", "通道堵塞", "其他"),
@@ -96,6 +99,14 @@ class Settings:
     photo_burst_seconds: float = 8.0  # photos sent this close together make one report
     max_photos_per_report: int = 4
     max_body_bytes: int = 16 * 1024 * 1024
+    # dispatch: duty chats, claims, escalation, duplicates, events for other systems
+    duty_routes: str = ""  # empty: no duty messages (see bot.duty_routes)
+    claim_sla_minutes: float = 30.0  # unclaimed this long: posted again as overdue (high severity: half)
+    max_escalations: int = 3
+    duplicate_radius_meters: float = 50.0
+    order_webhook_url: str = ""
+    order_webhook_secret: str = field(default="", repr=False)
+    order_webhook_retry_base_seconds: float = 5.0
     # edge
     generic_webhook_token: str = field(default="", repr=False)
     worker_mode: str = "thread"  # or "rq"
@@ -103,6 +114,8 @@ class Settings:
     turn_queue_max: int = 10_000  # unfinished turns the hand-off holds before webhooks answer 503
     turn_visibility_seconds: float = 60.0  # a dead process's turn is taken over after this long
     admin_token: str = field(default="", repr=False)
+    # prometheus_client's own variable, mirrored here: set (gunicorn.conf.py does), /metrics sums every worker
+    prometheus_multiproc_dir: str = ""
     log_format: str = "text"  # or "json"
     log_level: str = "INFO"
     # WeCom
@@ -154,6 +167,22 @@ class Settings:
                 f"TIMEZONE must be an IANA time zone such as Asia/Shanghai, not {self.timezone!r}"
             ) from None
         try:
+            parse_duty_routes(self.duty_routes)
+        except ValueError as exc:
+            raise SettingsError(f"DUTY_ROUTES {exc}") from None
+        if not self.claim_sla_minutes > 0 or not 0 <= self.max_escalations <= 10:
+            raise SettingsError("CLAIM_SLA_MINUTES must be above 0 and MAX_ESCALATIONS between 0 and 10")
+        if not 0 <= self.duplicate_radius_meters <= 10_000:
+            raise SettingsError("DUPLICATE_RADIUS_METERS must be between 0 and 10000")
+        if not 0 < self.order_webhook_retry_base_seconds <= 3600:
+            raise SettingsError("ORDER_WEBHOOK_RETRY_BASE_SECONDS must be above 0 and at most 3600")
+        if self.order_webhook_url and not re.match(r"^https?://[^\s/]+", self.order_webhook_url):
+            raise SettingsError("ORDER_WEBHOOK_URL must be an http(s) URL")
+        if self.order_webhook_url and not self.order_webhook_secret:
+            raise SettingsError(
+                "ORDER_WEBHOOK_SECRET must be set with ORDER_WEBHOOK_URL (receivers check the signature)"
+            )
+        try:
             parse_admin_tokens(self.admin_token)
         except ValueError as exc:
             raise SettingsError(f"ADMIN_TOKEN {exc}") from None
@@ -173,6 +202,14 @@ class Settings:
     def fallback_alarm_type(self) -> str:
         """The catch-all type an unknown VLM answer becomes."""
         return catch_all_type(self.alarm_type_list)
+
+    @functools.cached_property
+    def duty(self) -> DutyRoutes:
+        return parse_duty_routes(self.duty_routes)
+
+    def claim_sla_seconds(self, severity: str) -> float:
+        """How long an order may wait unclaimed before it is posted again; half for high severity."""
+        return self.claim_sla_minutes * 60 / (2 if severity == "high" else 1)
 
     @property
     def admin_tokens(self) -> dict[str, str]:

@@ -20,6 +20,7 @@ from bot.flows.base import forget_photo
 from bot.machine import CLOSE_PHOTO, IDLE, SharedMachine
 from bot.messages import Incoming, Reply, TurnResult
 from bot.observe import NullObserver, Observer
+from bot.outbox import Events, NoEvents
 from bot.ports import ObjectStore, ServiceError, StoreUnavailable, Vlm, WorkOrders
 from bot.replies import say
 from bot.session import Session
@@ -51,6 +52,7 @@ class Services:
     orders: WorkOrders
     vlm: Vlm | None
     observer: Observer = field(default_factory=NullObserver)
+    events: Events = field(default_factory=NoEvents)  # order events for the duty chat and other systems
 
 
 class Conversation(Engine):

@@ -23,6 +23,7 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
     "retry": ("重试", "再试", "retry", "try again"),
     "close": ("结单", "close"),
     "new_report": ("新报修", "新的报修", "new report", "new"),
+    "same_problem": ("同一个", "是同一个", "同一问题", "same", "same problem"),
 }
 
 # Commands followed by an argument.
@@ -31,6 +32,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("close", re.compile(r"^(?:结单|关单|close)\s*[:：]?\s*" + _ID + r"$", re.I)),
     # "结单 2" (its number in the list the bot showed) or "结单 7KQ2M" (the id's last five characters)
     ("close", re.compile(rf"^(?:结单|关单|close)\s*[:：]?\s*([1-9][0-9]?|[{ID_ALPHABET}]{{5}})$", re.I)),
+    ("claim", re.compile(r"^(?:认领|接单|claim)\s*[:：]?\s*" + _ID + r"$", re.I)),
     ("order_query", re.compile(r"^(?:查工单|查询工单|工单|order)\s*[:：]?\s*" + _ID + r"$", re.I)),
     ("link_alarm", re.compile(r"^(?:告警|报警|alarm)\s*[:：]?\s*" + _ID + r"$", re.I)),
     ("choose_type", re.compile(r"^(?:类型|type)\s*[:：]?\s*(.+)$", re.I)),

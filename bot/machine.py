@@ -57,6 +57,10 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "confirm", "source": CONFIRM, "dest": IDLE,
      "conditions": "has_alarm_type", "before": "create_order", "after": "announce_order"},
     {"trigger": "confirm", "source": CONFIRM, "dest": None, "after": "say_need_type"},
+    # the summary said "this looks like WO-…": "Same — add my photo" joins that order instead
+    {"trigger": "same_problem", "source": CONFIRM, "dest": IDLE,
+     "conditions": "has_same_order", "before": "join_order", "after": "announce_joined"},
+    {"trigger": "same_problem", "source": CONFIRM, "dest": None, "after": "show_summary"},
     {"trigger": "link_alarm", "source": [IDLE, *REPORTING], "dest": None, "after": "remember_alarm"},
     # -- close: "结单 WO-…" → photo of the fixed site (a photo held in idle is checked at once) ------------
     {"trigger": "close", "source": IDLE, "dest": CLOSE_PHOTO,
@@ -77,7 +81,8 @@ TRIGGERS = frozenset(row["trigger"] for row in TRANSITIONS)
 ROUTES: dict[str, dict[str, str]] = {
     "*": {
         "cancel": "cancel", "help": "say_help", "status": "say_status", "my_orders": "say_my_orders",
-        "order_query": "say_order", "withdraw": "withdraw_order", "other": "say_unsupported",
+        "order_query": "say_order", "withdraw": "withdraw_order", "claim": "claim_order",
+        "other": "say_unsupported",
         "video": "say_video",
         "stale_choice": "say_choice_closed",
     },
@@ -93,7 +98,7 @@ ROUTES: dict[str, dict[str, str]] = {
     CONFIRM: {
         "image": "photo", "location": "location", "text": "location", "choose_type": "choose_type",
         "number": "choose_type", "retry": "retry", "link_alarm": "link_alarm", "confirm": "confirm",
-        "close": "say_finish_first", "*": "say_help",
+        "same_problem": "same_problem", "close": "say_finish_first", "*": "say_help",
     },
     CLOSE_PHOTO: {
         "image": "close_photo", "close": "say_finish_first", "*": "say_expect_close_photo",

@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from bot.ports import Order
 
 
 class Observer(Protocol):
@@ -21,6 +24,9 @@ class Observer(Protocol):
     def vlm_call(self, kind: str, seconds: float, ok: bool) -> None:
         """One VLM call (analyze / verify_fixed)."""
 
+    def escalation(self, order: Order) -> None:
+        """An unclaimed order was posted again to its duty chat as overdue."""
+
 
 class NullObserver:
     def turn(self, platform: str, kind: str, seconds: float) -> None:
@@ -33,4 +39,7 @@ class NullObserver:
         pass
 
     def vlm_call(self, kind: str, seconds: float, ok: bool) -> None:
+        pass
+
+    def escalation(self, order: Order) -> None:
         pass

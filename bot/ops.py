@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.conversation import Engine
 from bot.machine import STATES
 from bot.messages import is_storable, person_key
+from bot.outbox import Events, NoEvents, person
 from bot.paging import Page
 from bot.ports import ObjectStore, Order, OrderError, OrderNotFound, Reporter, ServiceError, WorkOrders
 from bot.replies import say
@@ -134,6 +135,7 @@ class Ops:
         image_link: ImageLink | None = None,
         clock: Callable[[], float] = time.time,
         audit_max: int = AUDIT_MAX,
+        events: Events | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -145,6 +147,7 @@ class Ops:
         self.notify = notify
         self.image_link = image_link
         self.clock = clock
+        self.events = events or NoEvents()
         self.trail = AuditTrail(store.redis, store.key("audit"), audit_max)
 
     # -- sessions: list ---------------------------------------------------------------------------------------
@@ -365,6 +368,7 @@ class Ops:
             raise NotFound(f"no order {order_id!r}") from None
         except OrderError:
             raise Conflict(f"order {before.id} is {before.status}, only open orders can be cancelled") from None
+        self.events.emit("order.cancelled", cancelled, by=person(cancelled.cancelled_by))
         self.audit(
             who,
             "order.cancel",

@@ -20,11 +20,19 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, and_, func, or_, select, text, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Row
 
 from bot import paging
 from bot.database import guarded, make_engine
-from bot.orders_table import ensure_schema, new_order_id, normalize_order_id, work_orders
+from bot.orders_dispatch import DispatchQueries
+from bot.orders_table import (
+    ensure_schema,
+    new_order_id,
+    normalize_order_id,
+    person_columns,
+    row_to_order,
+    tenant_clauses,
+    work_orders,
+)
 from bot.ports import ORDER_STATUSES, NewOrder, Order, OrderError, OrderNotFound, Reporter, ServiceError, Tenant
 
 if TYPE_CHECKING:
@@ -55,50 +63,7 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _to_order(row: Row[Any]) -> Order:
-    m = row._mapping
-    return Order(
-        id=m["id"],
-        status=m["status"],
-        alarm_type=m["alarm_type"],
-        description=m["description"],
-        severity=m["severity"],
-        location_text=m["location_text"],
-        latitude=m["latitude"],
-        longitude=m["longitude"],
-        report_photo_key=m["report_photo_key"],
-        close_photo_key=m["close_photo_key"],
-        vlm_resolved=m["vlm_resolved"],
-        vlm_reason=m["vlm_reason"],
-        reporter=Reporter(m["reporter_platform"], m["reporter_tenant"], m["reporter_user"]),
-        alarm_id=m["alarm_id"],
-        created_at=m["created_at"],
-        closed_at=m["closed_at"],
-        history=list(m["history"] or []),
-        cancel_reason=m["cancel_reason"],
-        closed_by=_person(m, "closed_by"),
-        cancelled_by=_person(m, "cancelled_by"),
-        more_photo_keys=tuple(m["more_photo_keys"] or ()),
-    )
-
-
-def _person(m: Any, prefix: str) -> Reporter | None:
-    user = m[f"{prefix}_user"]
-    return None if user is None else Reporter(m[f"{prefix}_platform"] or "", m[f"{prefix}_tenant"] or "", user)
-
-
-def _in(scope: Tenant | None) -> list[Any]:
-    """WHERE clauses that keep a query inside one tenant (none for ops, who see every tenant)."""
-    if scope is None:
-        return []
-    return [work_orders.c.reporter_platform == scope.platform, work_orders.c.reporter_tenant == scope.tenant]
-
-
-def _by(prefix: str, who: Reporter) -> dict[str, str]:
-    return {f"{prefix}_platform": who.platform, f"{prefix}_tenant": who.tenant, f"{prefix}_user": who.user}
-
-
-class SqlWorkOrders:
+class SqlWorkOrders(DispatchQueries):
     """The ``WorkOrders`` port over any SQLAlchemy URL (SQLite file, PostgreSQL via psycopg 3).
 
     ``engine_options`` go to ``create_engine`` (``connect_args`` are merged with ours);
@@ -156,6 +121,7 @@ class SqlWorkOrders:
                     closed_at=None,
                     history=list(new.history),
                     more_photo_keys=new.more_photo_keys,
+                    photo_hash=new.photo_hash,
                 )
                 try:
                     with self._engine.begin() as conn:
@@ -185,12 +151,17 @@ class SqlWorkOrders:
             close_photo_key=close_photo_key,
             vlm_resolved=resolved,
             vlm_reason=reason,
-            **_by("closed_by", by),
+            **person_columns("closed_by", by),
         )
 
     def cancel(self, order_id: str, reason: str, by: Reporter, scope: Tenant | None = None) -> Order:
         return self._finish(
-            order_id, "cancelling order", scope, status="cancelled", cancel_reason=reason, **_by("cancelled_by", by)
+            order_id,
+            "cancelling order",
+            scope,
+            status="cancelled",
+            cancel_reason=reason,
+            **person_columns("cancelled_by", by),
         )
 
     def _finish(self, order_id: str, action: str, scope: Tenant | None, **changes: Any) -> Order:
@@ -199,7 +170,7 @@ class SqlWorkOrders:
         if oid is None:
             raise OrderNotFound(f"order {order_id!r} not found")
         self._ready()
-        where = [work_orders.c.id == oid, *_in(scope)]
+        where = [work_orders.c.id == oid, *tenant_clauses(scope)]
         with guarded(action), self._engine.begin() as conn:
             result = conn.execute(
                 update(work_orders)
@@ -209,7 +180,7 @@ class SqlWorkOrders:
             row = conn.execute(select(work_orders).where(*where)).first()
         if row is None:
             raise OrderNotFound(f"order {order_id!r} not found")
-        order = _to_order(row)
+        order = row_to_order(row)
         if result.rowcount != 1:
             raise OrderError(f"not open: {order.status}")
         return order
@@ -222,8 +193,8 @@ class SqlWorkOrders:
             return None
         self._ready()
         with guarded("reading order"), self._engine.connect() as conn:
-            row = conn.execute(select(work_orders).where(work_orders.c.id == oid, *_in(scope))).first()
-        return None if row is None else _to_order(row)
+            row = conn.execute(select(work_orders).where(work_orders.c.id == oid, *tenant_clauses(scope))).first()
+        return None if row is None else row_to_order(row)
 
     def open_for(self, reporter: Reporter, limit: int = 10) -> list[Order]:
         """The user's open orders, newest first (what "close" without an id offers)."""
@@ -240,7 +211,7 @@ class SqlWorkOrders:
             .limit(paging.clamp(limit))
         )
         with guarded("listing orders"), self._engine.connect() as conn:
-            return [_to_order(row) for row in conn.execute(query)]
+            return [row_to_order(row) for row in conn.execute(query)]
 
     def list(
         self, status: str | None = None, q: str | None = None, cursor: str | None = None, limit: int = 50
@@ -266,7 +237,7 @@ class SqlWorkOrders:
             after_time, after_id = decode_cursor(cursor)
             query = query.where(or_(c.created_at < after_time, and_(c.created_at == after_time, c.id < after_id)))
         with guarded("listing orders"), self._engine.connect() as conn:
-            orders = [_to_order(row) for row in conn.execute(query)]
+            orders = [row_to_order(row) for row in conn.execute(query)]
         if len(orders) <= limit:
             return orders, None
         page = orders[:limit]
@@ -292,7 +263,7 @@ class SqlWorkOrders:
     @staticmethod
     def _by_report_key(conn: Any, report_key: str) -> Order | None:
         row = conn.execute(select(work_orders).where(work_orders.c.report_key == report_key)).first()
-        return None if row is None else _to_order(row)
+        return None if row is None else row_to_order(row)
 
     @staticmethod
     def _row_values(order: Order, report_key: str) -> dict[str, Any]:
@@ -319,6 +290,7 @@ class SqlWorkOrders:
             "created_at": order.created_at,
             "closed_at": order.closed_at,
             "history": order.history,
+            "photo_hash": order.photo_hash,
         }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Double,
     Engine,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -24,7 +26,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Row
 from sqlalchemy.types import TypeDecorator
+
+from bot.ports import Order, Reporter, Tenant
 
 # Ids are read aloud and typed on phones: no 0/O or 1/I to confuse.
 ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -88,10 +93,68 @@ work_orders = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("closed_at", UtcDateTime, nullable=True),
     Column("history", JSON, nullable=False),
+    # dispatch: who claimed it, how often it was posted again as overdue, who else reported it
+    Column("assignee_platform", Text, nullable=True),
+    Column("assignee_tenant", Text, nullable=True),
+    Column("assignee_user", Text, nullable=True),
+    Column("claimed_at", UtcDateTime, nullable=True),
+    Column("escalations", Integer, nullable=True),
+    Column("escalated_at", UtcDateTime, nullable=True),
+    Column("more_reporters", JSON, nullable=True),
+    Column("photo_hash", String(16), nullable=True),  # [[platform, tenant, user], …] of duplicate reports
     CheckConstraint("status IN ('open', 'closed', 'cancelled')", name="ck_work_orders_status"),
     Index("ix_work_orders_status_created", "status", "created_at"),
     Index("ix_work_orders_reporter", "reporter_platform", "reporter_tenant", "reporter_user"),
 )
+
+
+def row_to_order(row: Row[Any]) -> Order:
+    m = row._mapping
+    return Order(
+        id=m["id"],
+        status=m["status"],
+        alarm_type=m["alarm_type"],
+        description=m["description"],
+        severity=m["severity"],
+        location_text=m["location_text"],
+        latitude=m["latitude"],
+        longitude=m["longitude"],
+        report_photo_key=m["report_photo_key"],
+        close_photo_key=m["close_photo_key"],
+        vlm_resolved=m["vlm_resolved"],
+        vlm_reason=m["vlm_reason"],
+        reporter=Reporter(m["reporter_platform"], m["reporter_tenant"], m["reporter_user"]),
+        alarm_id=m["alarm_id"],
+        created_at=m["created_at"],
+        closed_at=m["closed_at"],
+        history=list(m["history"] or []),
+        cancel_reason=m["cancel_reason"],
+        closed_by=_person(m, "closed_by"),
+        cancelled_by=_person(m, "cancelled_by"),
+        more_photo_keys=tuple(m["more_photo_keys"] or ()),
+        assignee=_person(m, "assignee"),
+        claimed_at=m["claimed_at"],
+        escalations=int(m["escalations"] or 0),
+        escalated_at=m["escalated_at"],
+        more_reporters=tuple(Reporter(*who) for who in m["more_reporters"] or ()),
+        photo_hash=m["photo_hash"],
+    )
+
+
+def _person(m: Any, prefix: str) -> Reporter | None:
+    user = m[f"{prefix}_user"]
+    return None if user is None else Reporter(m[f"{prefix}_platform"] or "", m[f"{prefix}_tenant"] or "", user)
+
+
+def tenant_clauses(scope: Tenant | None) -> list[Any]:
+    """WHERE clauses that keep a query inside one tenant (none for ops, who see every tenant)."""
+    if scope is None:
+        return []
+    return [work_orders.c.reporter_platform == scope.platform, work_orders.c.reporter_tenant == scope.tenant]
+
+
+def person_columns(prefix: str, who: Reporter) -> dict[str, str]:
+    return {f"{prefix}_platform": who.platform, f"{prefix}_tenant": who.tenant, f"{prefix}_user": who.user}
 
 
 def new_order_id(now: datetime) -> str:

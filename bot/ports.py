@@ -6,7 +6,7 @@ each with a ``build_…(settings)`` that the edge's runtime calls.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -125,6 +125,7 @@ class NewOrder:
     alarm_id: str | None
     history: list[dict[str, Any]]
     more_photo_keys: tuple[str, ...] = ()  # the report's other photos (a burst, or one message with several)
+    photo_hash: str | None = None  # the first photo's perceptual hash (hex): a repeat report is spotted by it
 
 
 @dataclass(frozen=True)
@@ -150,11 +151,22 @@ class Order:
     closed_by: Reporter | None = None
     cancelled_by: Reporter | None = None
     more_photo_keys: tuple[str, ...] = ()
+    assignee: Reporter | None = None  # who claimed it from the duty chat
+    claimed_at: datetime | None = None
+    escalations: int = 0  # times it was posted again to the duty chat as overdue
+    escalated_at: datetime | None = None
+    more_reporters: tuple[Reporter, ...] = ()  # people who reported the same problem ("Same — add my photo")
+    photo_hash: str | None = None
 
     @property
     def photo_keys(self) -> tuple[str, ...]:
         """Every report photo, the first one first."""
         return (self.report_photo_key, *self.more_photo_keys)
+
+    @property
+    def reporters(self) -> tuple[Reporter, ...]:
+        """Everyone who reported it, the first reporter first."""
+        return (self.reporter, *self.more_reporters)
 
 
 class WorkOrders(Protocol):
@@ -181,6 +193,43 @@ class WorkOrders(Protocol):
         ...
 
     def open_for(self, reporter: Reporter, limit: int = 10) -> list[Order]: ...
+
+    def claim(self, order_id: str, by: Reporter) -> tuple[Order, bool]:
+        """Make ``by`` the assignee of an open, unclaimed order of their tenant; bool = this call won.
+
+        Exactly one of any number of concurrent claims wins (the others get the order with its
+        assignee). Raises OrderNotFound, or OrderError if it is not open.
+        """
+        ...
+
+    def add_report(self, order_id: str, by: Reporter, photo_keys: Sequence[str]) -> Order:
+        """Attach another report of the same problem: its photos and its reporter. Raises OrderNotFound,
+        or OrderError if it is not open."""
+        ...
+
+    def open_like(self, home: Tenant, alarm_type: str, limit: int = 50) -> list[Order]:
+        """Open orders of a tenant with this alarm type, newest first (duplicate candidates)."""
+        ...
+
+    def overdue(self, older_than: datetime, max_escalations: int) -> list[Order]:
+        """Open, unclaimed orders escalated fewer than ``max_escalations`` times whose last posting
+        (creation or escalation) is before ``older_than``."""
+        ...
+
+    def mark_escalated(self, order_id: str, seen: int) -> Order | None:
+        """Count one more escalation if the order still shows ``seen`` and is open and unclaimed; None when
+        another process escalated it first (or it was claimed or finished meanwhile)."""
+        ...
+
+    def export(
+        self,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        tenant: str | None = None,
+    ) -> Iterator[Order]:
+        """Every matching order, oldest first, read in batches (never all at once)."""
+        ...
 
     def list(
         self, status: str | None = None, q: str | None = None, cursor: str | None = None, limit: int = 50

@@ -6,6 +6,8 @@ through ``say`` so a wording change is made here once.
 
 from __future__ import annotations
 
+from bot.replies_dispatch import DISPATCH_SENTENCES
+
 _SENTENCES: dict[str, dict[str, str]] = {
     # -- greetings and help ------------------------------------------------------------------
     "welcome": {
@@ -301,6 +303,9 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "en": "Ops have reset your conversation; you can start again.",
     },
 }
+
+
+_SENTENCES.update(DISPATCH_SENTENCES)
 
 
 def say(lang: str, name: str, **values: object) -> str:

@@ -65,6 +65,9 @@ def create_app(
         # turns the dead one left. On SIGTERM (a deploy) gunicorn's worker exits through atexit: finish them.
         runtime.start_workers()
         atexit.register(runtime.stop)
+    if runtime.outbox is not None and not command_line:
+        runtime.start_courier()
+        atexit.register(runtime.stop)
     _register_errors(app)
     summary = "; ".join(
         (

@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, g, has_app_context, has_request_context, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bot.machine import STATES
-from bot.ports import StoreUnavailable
+from bot.ports import Order, StoreUnavailable
 
 if TYPE_CHECKING:  # runtime builds the observer, so it imports this module
     from handlers.runtime import Runtime
@@ -57,6 +57,12 @@ class PrometheusObserver:
         self.vlm_seconds = Histogram(
             "wobot_vlm_call_duration_seconds", "VLM call latency.", ["kind"], buckets=_VLM_BUCKETS, registry=r
         )
+        self.escalations = Counter(
+            "wobot_order_escalations",
+            "Unclaimed orders posted again as overdue, by severity.",
+            ["severity"],
+            registry=r,
+        )
         self.acks = Histogram(
             "wobot_webhook_ack_seconds",
             "Time from webhook request to its answer.",
@@ -79,6 +85,9 @@ class PrometheusObserver:
     def vlm_call(self, kind: str, seconds: float, ok: bool) -> None:
         self.vlm_calls.labels(kind, "ok" if ok else "error").inc()
         self.vlm_seconds.labels(kind).observe(seconds)
+
+    def escalation(self, order: Order) -> None:
+        self.escalations.labels(order.severity).inc()
 
     # -- the edge -------------------------------------------------------------------------------------------
     def ack(self, platform: str, seconds: float) -> None:
@@ -162,7 +171,8 @@ def register(app: Flask, runtime: Runtime, session_counts: Callable[[], dict[str
     if observer is None:
         # A test handed in its own runtime and observer: serve a registry anyway, with the gauges.
         observer = PrometheusObserver()
-    observer.registry.register(ActiveSessions(session_counts))
+    if not runtime.settings.prometheus_multiproc_dir:
+        observer.registry.register(ActiveSessions(session_counts))
     app.extensions["wobot_metrics"] = observer
 
     @app.before_request
@@ -180,9 +190,19 @@ def register(app: Flask, runtime: Runtime, session_counts: Callable[[], dict[str
 
     bp = Blueprint("metrics", __name__)
 
+    multiprocess_dir = runtime.settings.prometheus_multiproc_dir
+    if multiprocess_dir:
+        # Several gunicorn workers (gunicorn.conf.py): the counters of all of them, summed from their files,
+        # and the session gauges, read from Redis once.
+        scrape = CollectorRegistry()
+        multiprocess.MultiProcessCollector(scrape, path=multiprocess_dir)
+        scrape.register(ActiveSessions(session_counts))
+    else:
+        scrape = observer.registry
+
     @bp.get("/metrics")
     def metrics() -> Response:
-        return Response(generate_latest(observer.registry), content_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(scrape), content_type=CONTENT_TYPE_LATEST)
 
     app.register_blueprint(bp)
     return observer

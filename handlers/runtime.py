@@ -13,12 +13,16 @@ from bot.config import Settings
 from bot.conversation import Conversation, Engine, Services
 from bot.observe import Observer
 from bot.orders import build_orders
+from bot.outbox import Outbox
 from bot.ports import ObjectStore, Vlm, WorkOrders
 from bot.storage import build_storage
 from bot.store import SessionStore, build_store
 from bot.vlm import build_vlm
+from handlers.courier import Courier
+from handlers.duty import DutySink
 from handlers.logs import ContextualEngine
 from handlers.metrics import PrometheusObserver
+from handlers.order_webhook import OrderWebhook
 from handlers.platforms import PLATFORMS, PlatformModule
 from handlers.platforms.edge import run_turn
 from handlers.turn_queue import QueueFull, TurnQueue, TurnWorkers
@@ -38,6 +42,8 @@ class Runtime:
     _workers: TurnWorkers | None = None
     _queue: Any = None
     _pool_guard: threading.Lock = field(default_factory=threading.Lock)
+    outbox: Outbox | None = None  # order events, when DUTY_ROUTES or ORDER_WEBHOOK_URL give them somewhere to go
+    _courier: Courier | None = None
 
     def dispatch(self, platform: str, job: dict[str, Any]) -> None:
         """Hand the turn of ``job`` on durably, before the webhook answers; raise QueueFull when full.
@@ -75,6 +81,14 @@ class Runtime:
                     lambda platform, job: run_job_logged(self, platform, job),
                 )
 
+    def start_courier(self) -> None:
+        """Start this process's courier (order events and the escalation sweep), once, if there is an outbox."""
+        if self.outbox is None or self._courier is not None:
+            return
+        with self._pool_guard:
+            if self._courier is None:
+                self._courier = Courier(self, self.outbox)
+
     def _rq_queue(self) -> Any:
         if self._queue is None:
             from rq import Queue
@@ -94,8 +108,11 @@ class Runtime:
         """Graceful stop: finish the running turns (up to ``timeout``), leave the rest in the stream."""
         with self._pool_guard:
             workers, self._workers = self._workers, None
+            courier, self._courier = self._courier, None
         if workers is not None:
             workers.stop(timeout)
+        if courier is not None:
+            courier.stop()
 
 
 def run_job_logged(runtime: Runtime, platform: str, job: dict[str, Any]) -> None:
@@ -127,4 +144,12 @@ def build_runtime(
         observer=observer,
     )
     engine = ContextualEngine(Conversation(services))
-    return Runtime(settings, store, services, engine)
+    runtime = Runtime(settings, store, services, engine)
+    if settings.duty_routes or settings.order_webhook_url:
+        outbox = Outbox(store.redis, store.key, (), retry_base_seconds=settings.order_webhook_retry_base_seconds)
+        if settings.duty_routes:
+            outbox.add_sink(DutySink(runtime))
+        if settings.order_webhook_url:
+            outbox.add_sink(OrderWebhook(settings.order_webhook_url, settings.order_webhook_secret, services.storage))
+        runtime.outbox = services.events = outbox
+    return runtime

@@ -11,6 +11,7 @@ import logging
 from bot.flows.base import Abandoned, Refused
 from bot.flows.report import ReportFlow
 from bot.images import ImageRejected, same_picture, sniff_image_type
+from bot.outbox import person
 from bot.ports import Order, OrderError, Photo, ServiceError, VlmError
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ class CloseFlow(ReportFlow):
             raise Abandoned(order.id) from None
         except ServiceError:
             raise self.refuse("orders", "orders_down") from None
+        services.events.emit("order.closed", self.closed, by=person(self.reporter()))
 
     def _check_not_the_report_photo(self, order: Order, after: bytes) -> None:
         """Refuse a "fix" photo that is one of the report photos again (re-sent, re-encoded or turned)."""

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot import dispatch
 from bot.flows.report import ReportFlow
 from bot.machine import CLOSE_PHOTO, CONFIRM, IDLE, LOCATION
 from bot.next_step import next_step
+from bot.outbox import person
 from bot.ports import OrderError, ServiceError
 
 WITHDRAWN_REASON = "cancelled by reporter"
@@ -95,6 +97,7 @@ class Lookups(ReportFlow):
             if order is not None and order.reporter == me and order.status == "open":
                 try:
                     order = orders.cancel(order.id, WITHDRAWN_REASON, me, me.home)
+                    self.services.events.emit("order.cancelled", order, by=person(me))
                     self.say("withdrawn", order_id=order.id)
                     return
                 except OrderError:  # closed or cancelled by someone else since we read it
@@ -108,6 +111,15 @@ class Lookups(ReportFlow):
             self.say("withdraw_not_reporter", order_id=order.id)
         else:
             self.say("withdraw_not_open", order_id=order.id, status=self.t(f"status_{order.status}"))
+
+    def claim_order(self) -> None:
+        """``认领 WO-…``: take an order from the duty chat by typing (WeCom group chats have no buttons)."""
+        try:
+            outcome = dispatch.claim(self.services.orders, self.services.events, self.intent.arg, self.reporter())
+        except ServiceError:
+            self.fail("orders", "orders_down")
+            return
+        self.replies.append(dispatch.claim_reply(self.settings.language, outcome, self.intent.arg))
 
     def say_unsupported(self) -> None:
         self.say("unsupported_kind")
@@ -148,6 +160,7 @@ RESPONDERS: dict[str, Callable[[Lookups], None]] = {
     "say_my_orders": Lookups.say_my_orders,
     "say_order": Lookups.say_order,
     "withdraw_order": Lookups.withdraw_order,
+    "claim_order": Lookups.claim_order,
     "say_unsupported": Lookups.say_unsupported,
     "say_video": Lookups.say_video,
     "say_idle_hint": Lookups.say_idle_hint,

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from datetime import UTC, datetime
 
-from bot import choices, intents
+from bot import choices, dispatch, intents
 from bot.flows.base import StoredPhoto, TurnBase
+from bot.images import ImageRejected, perceptual_hash
 from bot.machine import IDLE
 from bot.next_step import next_step
-from bot.ports import NewOrder, Order, Photo, ServiceError, VlmError
+from bot.outbox import person
+from bot.ports import NewOrder, Order, OrderError, Photo, ServiceError, VlmError
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,8 @@ REPORT_FIELDS = (
     "severity",
     "confidence",
     "analysis_failed",
+    "photo_hash",
+    "same_as",
 )
 # The most open orders offered as buttons ("which one?"); the typed list shows them all.
 MAX_ORDER_BUTTONS = 5
@@ -33,6 +38,7 @@ MAX_ORDER_BUTTONS = 5
 
 class ReportFlow(TurnBase):
     created: Order | None = None
+    joined: Order | None = None
     open_orders: tuple[Order, ...] = ()
 
     # -- the photo ------------------------------------------------------------------------------------------
@@ -55,6 +61,7 @@ class ReportFlow(TurnBase):
             if name not in keep:
                 self.pending.pop(name, None)
         self.set_pending_photos(photos, self.incoming.sent_at)
+        self._remember_hash(photos[0][0])
         self._analyze([Photo(data, kind, self.photo_url(key)) for data, kind, key in photos])
 
     def in_burst(self) -> bool:
@@ -96,6 +103,13 @@ class ReportFlow(TurnBase):
         except ServiceError:
             log.warning("photo storage failed", extra={"session": self.session.key})
             raise self.refuse("storage", "storage_down") from None
+
+    def _remember_hash(self, data: bytes) -> None:
+        """The first photo's perceptual hash: a later report of the same spot is recognised by it."""
+        try:
+            self.pending["photo_hash"] = f"{perceptual_hash(data):016x}"
+        except ImageRejected:
+            self.pending.pop("photo_hash", None)
 
     def analyze_again(self) -> None:
         self._analyze([Photo(data, kind, self.photo_url(key)) for data, kind, key in self.stored_photos()])
@@ -236,7 +250,53 @@ class ReportFlow(TurnBase):
         ]
         lines = "\n".join(self.t(name, value=value) for name, value in fields if value)
         self.say("summary", fields=lines)
-        self.offer_confirm()
+        same = self._same_order()
+        if same is None:
+            self.pending.pop("same_as", None)
+            self.offer_confirm()
+            return
+        self.pending["same_as"] = same.id
+        minutes = max(0, int((datetime.now(UTC) - same.created_at).total_seconds() // 60))
+        place = same.location_text or self.t("place_unknown")
+        self.say("same_problem", order_id=same.id, place=place, minutes=minutes, photos=len(same.photo_keys))
+        self.offer("same", self.t("choice_same"), "primary")
+        self.offer("confirm", self.t("choice_new_order"))
+        self.offer_cancel()
+
+    def _same_order(self) -> Order | None:
+        p = self.pending
+        if not p.get("alarm_type"):
+            return None
+        home = self.reporter().home
+        return dispatch.find_same(
+            self.services.orders, self.settings, home, p["alarm_type"], p.get("location") or {}, p.get("photo_hash")
+        )
+
+    def has_same_order(self) -> bool:
+        return bool(self.pending.get("same_as"))
+
+    def join_order(self) -> None:
+        """ "Same — add my photo": the photos and the reporter go onto the open order; nothing new is made."""
+        order_id = self.pending["same_as"]
+        photos = [key for key, _ in self.pending_photos()]
+        try:
+            self.joined = self.services.orders.add_report(order_id, self.reporter(), photos)
+        except OrderError:  # closed, cancelled (or gone) since the summary
+            self.pending.pop("same_as", None)
+            self.say("same_gone", order_id=order_id)
+            self.offer_confirm()
+            raise self.refused() from None
+        except ServiceError:
+            raise self.refuse("orders", "orders_down") from None
+        self.services.events.emit(
+            "order.duplicate_reported", self.joined, by=person(self.reporter()), photos=len(photos)
+        )
+
+    def announce_joined(self) -> None:
+        assert self.joined is not None
+        self.order_id = self.joined.id
+        self.session.clear_pending()
+        self.say("joined_order", order_id=self.joined.id)
 
     def offer_confirm(self) -> None:
         self.offer("confirm", self.t("choice_confirm"), "primary")
@@ -261,12 +321,15 @@ class ReportFlow(TurnBase):
             more_photo_keys=tuple(key for key, _ in self.pending_photos()[1:]),
             alarm_id=p.get("alarm_id"),
             history=history,
+            photo_hash=p.get("photo_hash"),
         )
         try:
-            self.created, _ = self.services.orders.create(new)
+            self.created, created_now = self.services.orders.create(new)
         except ServiceError:
             log.warning("work-order create failed", extra={"session": self.session.key})
             raise self.refuse("orders", "orders_down") from None
+        if created_now:
+            self.services.events.emit("order.created", self.created)
 
     def announce_order(self) -> None:
         assert self.created is not None

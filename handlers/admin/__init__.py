@@ -51,6 +51,7 @@ def build_ops(runtime: Runtime) -> Ops:
         platforms=known_platforms(runtime),
         notify=platform_notifier(runtime),
         image_link=(lambda key: f"/admin/images/{key}") if page_on else None,
+        events=runtime.services.events,
     )
 
 

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from bot.ops import Conflict, Invalid, NotFound
 from bot.ports import ServiceError
 from handlers import safe_json
+from handlers.admin import export, views
 from handlers.admin import openapi as document
-from handlers.admin import views
 from handlers.admin.auth import bearer, token_name
 from handlers.admin.context import admin, ops
+
+if TYPE_CHECKING:
+    from handlers.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +162,36 @@ def order(order_id: str) -> Any:
 @bp.post("/orders/<order_id>/cancel")
 def cancel(order_id: str) -> Any:
     return jsonify(views.order_row(ops(), ops().cancel_order(order_id, body().get("reason"), who=who())))
+
+
+def _runtime() -> Runtime:
+    runtime: Runtime = current_app.extensions["wobot"]
+    return runtime
+
+
+@bp.get("/orders.csv")
+def orders_csv() -> Response:
+    return export.response(request.args)
+
+
+@bp.get("/deliveries")
+def deliveries() -> Any:
+    if request.args.get("status", "failed") != "failed":
+        raise Invalid("only failed deliveries are kept: status=failed")
+    outbox = _runtime().outbox
+    if outbox is None:
+        return jsonify(items=[], waiting={})
+    return jsonify(items=outbox.failed(), waiting=outbox.pending_count())
+
+
+@bp.post("/deliveries/<event_id>/retry")
+def retry_delivery(event_id: str) -> Any:
+    outbox = _runtime().outbox
+    entry = outbox.retry_failed(event_id) if outbox is not None else None
+    if entry is None:
+        raise NotFound(f"no failed delivery {event_id!r}")
+    ops().audit(who(), "delivery.retry", event_id, before={"status": "failed"}, after={"status": "queued"})
+    return jsonify(entry)
 
 
 @bp.get("/audit")

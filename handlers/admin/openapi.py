@@ -75,6 +75,14 @@ _ORDER_ID = {
     "example": EXAMPLE_ORDER_ID,
 }
 
+_ORDER_STATUS = {
+    "name": "status",
+    "in": "query",
+    "required": False,
+    "description": "empty: any",
+    "schema": {"type": "string", "enum": ["", *ORDER_STATUSES]},
+}
+
 _SESSION_PATHS: dict[str, Any] = {
     "/sessions": {
         "get": {
@@ -187,13 +195,7 @@ _OTHER_PATHS: dict[str, Any] = {
             "operationId": "listOrders",
             "summary": "Work orders, newest first",
             "parameters": [
-                {
-                    "name": "status",
-                    "in": "query",
-                    "required": False,
-                    "description": "empty: any",
-                    "schema": {"type": "string", "enum": ["", *ORDER_STATUSES]},
-                },
+                _ORDER_STATUS,
                 {
                     "name": "q",
                     "in": "query",
@@ -265,6 +267,82 @@ _OTHER_PATHS: dict[str, Any] = {
 }
 
 
+_MOMENT = r"^(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})?)?)?$"
+_DISPATCH_PATHS: dict[str, Any] = {
+    "/orders.csv": {
+        "get": {
+            "operationId": "exportOrders",
+            "summary": "Every matching order as CSV (UTF-8 with BOM, for Excel), oldest first, streamed",
+            "parameters": [
+                _ORDER_STATUS,
+                {
+                    "name": "from",
+                    "in": "query",
+                    "required": False,
+                    "description": "created at or after (ISO 8601 date or time; a time without zone is in TIMEZONE)",
+                    "schema": {"type": "string", "pattern": _MOMENT},
+                },
+                {
+                    "name": "to",
+                    "in": "query",
+                    "required": False,
+                    "description": "created before (a date alone: up to the end of that day)",
+                    "schema": {"type": "string", "pattern": _MOMENT},
+                },
+                {"name": "tenant", "in": "query", "required": False, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {"description": "the CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                **_errors(400, 401, 503),
+            },
+        }
+    },
+    "/deliveries": {
+        "get": {
+            "operationId": "listDeliveries",
+            "summary": "Order events that could not be delivered (duty chat or ORDER_WEBHOOK_URL), newest first",
+            "parameters": [
+                {
+                    "name": "status",
+                    "in": "query",
+                    "required": False,
+                    "description": "only failed deliveries are kept",
+                    "schema": {"type": "string", "enum": ["failed"]},
+                }
+            ],
+            "responses": {
+                "200": _json_response(
+                    "the failed deliveries",
+                    {
+                        "type": "object",
+                        "required": ["items", "waiting"],
+                        "properties": {
+                            "items": {"type": "array", "items": ref("Delivery")},
+                            "waiting": {
+                                "type": "object",
+                                "additionalProperties": {"type": "integer"},
+                                "description": "orders with events still on their way, per sink",
+                            },
+                        },
+                    },
+                ),
+                **_errors(400, 401, 503),
+            },
+        }
+    },
+    "/deliveries/{event_id}/retry": {
+        "post": {
+            "operationId": "retryDelivery",
+            "summary": "Deliver a failed event again, before its order's later events (audited)",
+            "parameters": [
+                {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+            ],
+            "responses": {"200": _json_response("queued again", ref("Delivery")), **_errors(401, 404, 503)},
+        }
+    },
+}
+
+
 def document() -> dict[str, Any]:
     """A fresh copy of the document (callers may change it)."""
     import copy
@@ -281,7 +359,7 @@ def document() -> dict[str, Any]:
             },
             "servers": [{"url": "/admin/api"}],
             "security": [{"bearer": []}],
-            "paths": {**_SESSION_PATHS, **_OTHER_PATHS},
+            "paths": {**_SESSION_PATHS, **_OTHER_PATHS, **_DISPATCH_PATHS},
             "components": {
                 "securitySchemes": {
                     "bearer": {

@@ -23,7 +23,7 @@ from itsdangerous import BadSignature
 from bot.machine import STATES
 from bot.ops import TTL_MAX, TTL_MIN, Conflict, Invalid, NotFound
 from bot.ports import ORDER_STATUSES, ServiceError
-from handlers.admin import views
+from handlers.admin import export, views
 from handlers.admin.auth import bearer, token_name
 from handlers.admin.context import admin, ops
 
@@ -295,6 +295,12 @@ def orders() -> Any:
     )
     rows = views.page(result, lambda o: views.order_row(ops(), o))
     return page("orders.html", page=rows, filters=filters, statuses=ORDER_STATUSES)
+
+
+@bp.get("/orders.csv")
+def orders_csv() -> Response:
+    """The Download button: the orders the page's filters name, as CSV."""
+    return export.response(request.args)
 
 
 @bp.get("/orders/<order_id>")

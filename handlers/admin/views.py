@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from bot.audit import AuditEntry
+from bot.duty_card import map_link
 from bot.messages import person_key
 from bot.next_step import Need, next_steps
 from bot.ops import Ops, SessionView, iso, pending_summary
@@ -54,13 +55,6 @@ def waiting_for(steps: list[Need], order_id: str | None) -> str | None:
     first = _NEED_WORDS[steps[0]] + (f" for {order_id}" if steps[0] == "close_photo" and order_id else "")
     rest = ", ".join(_NEED_SHORT[step] for step in steps[1:])
     return f"{first}, then: {rest}" if rest else first
-
-
-def map_link(latitude: float, longitude: float) -> str:
-    """A link that opens the coordinates on a map (as the platform sent them)."""
-    return (
-        f"https://www.openstreetmap.org/?mlat={latitude:.6f}&mlon={longitude:.6f}#map=18/{latitude:.6f}/{longitude:.6f}"
-    )
 
 
 def pending_view(ops: Ops, pending: dict[str, Any]) -> Shaped:
@@ -168,6 +162,10 @@ def order_row(ops: Ops, order: Order) -> Shaped:
         "report_photo": _photo(ops, order.report_photo_key),
         "more_report_photos": [_photo(ops, key) for key in order.more_photo_keys],
         "close_photo": _photo(ops, order.close_photo_key),
+        "assignee": _person(order.assignee),
+        "claimed_at": iso(order.claimed_at),
+        "escalations": order.escalations,
+        "more_reporters": [_person(who) for who in order.more_reporters],
     }
 
 

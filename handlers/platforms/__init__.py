@@ -3,7 +3,8 @@
 A platform module only translates. ``parse`` turns a webhook request into a handshake, an
 ignored event or a job (pure: no Flask, no I/O). ``sender`` answers a turn through the
 platform's API. ``fetch_image`` downloads a message's photo under the user's lock.
-``notify`` reaches a user outside a turn (ops resets). ``photo_arrived`` acknowledges a photo
+``notify`` reaches a user outside a turn (ops resets, claims). ``post_card`` and ``update_card`` show an
+order in its duty chat (``handlers.duty``). ``photo_arrived`` acknowledges a photo
 at once; ``close_card`` redraws a tapped card once its turn has run. Senders render a turn's
 replies as one message, its ``Choice``s as the platform's own buttons. The Flask route, the ack and the
 background turn are written once, in ``handlers.platforms.edge``.
@@ -21,6 +22,7 @@ from handlers.platforms import feishu, slack, wecom
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.conversation import FetchImage
+    from bot.duty_card import DutyCard
     from bot.messages import Sender, TurnResult
     from handlers.platforms.edge import Ack, Outcome, WebhookRequest
     from handlers.runtime import Runtime
@@ -65,6 +67,15 @@ class PlatformModule(Protocol):
 
     def close_card(self, runtime: Runtime, job: dict[str, Any], result: TurnResult) -> None:
         """Redraw the tapped card without its buttons: the choice taken (``result.picked``), or "no longer open"."""
+        ...
+
+    def post_card(self, runtime: Runtime, tenant: str, address: str, card: DutyCard) -> dict[str, Any]:
+        """Post an order's duty card to ``address`` (``chat:<id>``, or on WeCom ``users:<id>|<id>``); return
+        what ``update_card`` needs to redraw it. Raises ``outbound.SendFailed``."""
+        ...
+
+    def update_card(self, runtime: Runtime, ref: dict[str, Any], card: DutyCard) -> None:
+        """Redraw a posted duty card as the order is now (claimed, closed…). Raises ``outbound.SendFailed``."""
         ...
 
 

@@ -294,6 +294,10 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> N
     if job.get("foreign_tap"):  # a tap on a card meant for someone else: only they are told
         _quietly(module.tell_tapper, runtime, job)
         return
+    from handlers.duty import claim_tap  # here: handlers.duty imports the platform package, which imports us
+
+    if claim_tap(runtime, module, job):  # Claim on a duty card: about the order, not the tapper's conversation
+        return
     incoming = incoming_from_job(job, addressed=module.addressed(runtime, job) if job.get("mentions") else None)
     fetch_image = _announced(runtime, module, job) if job.get("images") else None
     result = runtime.engine.handle(incoming, fetch_image=fetch_image)

@@ -26,6 +26,7 @@ from bot.messages import Incoming, Reply, Sender, TurnResult, one_message, sessi
 from bot.replies import say
 from handlers.platforms import crypto, feishu_cards, feishu_messages
 from handlers.platforms import http_client as http
+from handlers.platforms.duty_media import duty_photos
 from handlers.platforms.edge import (
     Ack,
     Handshake,
@@ -37,11 +38,12 @@ from handlers.platforms.edge import (
     json_object,
     photo_fetcher,
 )
-from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry
+from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, SendFailed, deliver, fail, retry, sent
 from handlers.platforms.tokens import TokenError, TokenSource
 
 if TYPE_CHECKING:
     from bot.conversation import FetchImage
+    from bot.duty_card import DutyCard
     from handlers.runtime import Runtime
 
 PLATFORM = "feishu"
@@ -174,11 +176,46 @@ class FeishuApi:
     def _attempt(
         self, path: str, body: dict[str, Any], params: dict[str, str] | None = None, method: str = "POST"
     ) -> Attempt:
+        return self._attempt_for(path, body, params, method)[0]
+
+    def _attempt_for(
+        self, path: str, body: dict[str, Any], params: dict[str, str] | None = None, method: str = "POST"
+    ) -> tuple[Attempt, dict[str, Any]]:
+        """The call's outcome and the ``data`` of Feishu's answer ({} when none)."""
         try:
             resp = self._call(path, body, params, method)
         except (TokenError, http.HttpError) as exc:
-            return retry(str(exc))
-        return _classify(resp)
+            return retry(str(exc)), {}
+        data = resp.json().get("data")
+        return _classify(resp), data if isinstance(data, dict) else {}
+
+    def send_card(self, chat_id: str, card: dict[str, Any], uuid: str) -> str:
+        """A new card in a chat; its message id. Raises SendFailed."""
+        body = {"receive_id": chat_id, "msg_type": "interactive", "content": feishu_cards.content(card), "uuid": uuid}
+        attempt, data = self._attempt_for("/im/v1/messages", body, {"receive_id_type": "chat_id"})
+        sent(attempt)
+        return str(data.get("message_id") or "")
+
+    def upload_image(self, data: bytes) -> str:
+        """``POST /open-apis/im/v1/images`` (``image_type=message``): the ``image_key`` a card shows it by."""
+        body, content_type = http.multipart(
+            {"image_type": "message"}, "image", "photo", data, "application/octet-stream"
+        )
+
+        def send(token: str) -> http.Response:
+            headers = {"Content-Type": content_type}
+            auth = {"Authorization": f"Bearer {token}"}
+            return http.request("POST", f"{self.base}/im/v1/images", data=body, headers=headers, secret_headers=auth)
+
+        try:
+            resp = self.tokens.call(send, lambda answer: answer.json().get("code") in TOKEN_EXPIRED)
+        except (TokenError, http.HttpError) as exc:
+            raise SendFailed(retry(str(exc))) from exc
+        sent(_classify(resp))
+        key = (resp.json().get("data") or {}).get("image_key")
+        if not isinstance(key, str) or not key:
+            raise SendFailed(fail("im/v1/images answered without an image_key"))
+        return key
 
     def bot_open_id(self) -> str:
         """This app's bot's open_id (``GET /open-apis/bot/v3/info``), asked once per process."""
@@ -316,6 +353,21 @@ def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> Non
         session=job["user"],
         what="card update",
     )
+
+
+def post_card(runtime: Runtime, tenant: str, address: str, card: DutyCard) -> dict[str, Any]:
+    """The duty card in the duty chat, its photos uploaded (``im/v1/images``) and shown in the card."""
+    api = FeishuApi(runtime.settings, runtime)
+    images = [api.upload_image(data) for data in duty_photos(runtime, card, limit=4)]
+    uuid = hashlib.sha256(f"duty|{address}|{card.order_id}|{card.title}".encode()).hexdigest()[:40]
+    message_id = api.send_card(address.removeprefix("chat:"), feishu_cards.duty(card, images), uuid)
+    return {"message_id": message_id, "images": images}
+
+
+def update_card(runtime: Runtime, ref: dict[str, Any], card: DutyCard) -> None:
+    """``PATCH`` the posted duty card (a shared card: everyone in the chat sees the change)."""
+    api = FeishuApi(runtime.settings, runtime)
+    sent(api.patch_card(ref["message_id"], feishu_cards.duty(card, list(ref.get("images") or []))))
 
 
 def fetch_image(runtime: Runtime, job: dict[str, Any]) -> FetchImage:

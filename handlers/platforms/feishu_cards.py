@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.duty_card import DutyCard
 from bot.messages import Reply
 from bot.replies import say
 from handlers.platforms.edge import Accepted, Ack, Ignored, Outcome, Rejected, make_job, string
@@ -46,6 +47,27 @@ def card(reply: Reply, to: str = "") -> dict[str, Any]:
     ]
     mention = [{"tag": "markdown", "content": f"<at id={to}></at>"}] if to else []
     return _card([*mention, _text(reply.text), *buttons])
+
+
+def duty(card: DutyCard, image_keys: list[str]) -> dict[str, Any]:
+    """A duty card: a header, its fields, its photos (uploaded image keys), its status, and Claim while open."""
+    elements: list[dict[str, Any]] = [_text("\n".join(card.lines))]
+    elements += [
+        {"tag": "img", "img_key": key, "alt": {"tag": "plain_text", "content": card.order_id}} for key in image_keys
+    ]
+    elements.append(_text(card.status, grey=True))
+    if card.claim is not None:
+        label = card.claim.label
+        elements.append(
+            {
+                "tag": "button",
+                "text": {"tag": "plain_text", "content": label},
+                "type": "primary",
+                "behaviors": [{"type": "callback", "value": {"choice": card.claim.id, "label": label}}],
+            }
+        )
+    colour = "orange" if card.claim is not None else "green"
+    return {**_card(elements), "header": {"title": {"tag": "plain_text", "content": card.title}, "template": colour}}
 
 
 def closed(text: str, note: str) -> dict[str, Any]:

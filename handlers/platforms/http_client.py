@@ -14,6 +14,7 @@ import logging
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
@@ -100,6 +101,7 @@ def request(
     url: str,
     *,
     json_body: Any = None,
+    data: bytes | None = None,
     params: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
     secret_headers: dict[str, str] | None = None,
@@ -109,7 +111,7 @@ def request(
     """One call; returns whatever status came back. Raises HttpError only when no answer arrived."""
     if params:
         url = f"{url}{'&' if '?' in url else '?'}{urllib.parse.urlencode(params)}"
-    body = None
+    body = data
     all_headers = {"Accept": "application/json", **(headers or {})}
     if json_body is not None:
         body = json.dumps(json_body, ensure_ascii=False).encode()
@@ -121,6 +123,23 @@ def request(
         except OSError as exc:
             raise HttpError(f"{method} {_safe(url)}: reading the answer: {type(exc).__name__}") from exc
         return Response(resp.status if hasattr(resp, "status") else resp.code, resp.headers, data[:max_bytes])
+
+
+def multipart(
+    fields: dict[str, str], file_field: str, filename: str, data: bytes, content_type: str
+) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body with text fields and one file: (body, its Content-Type header)."""
+    boundary = f"wobot{uuid.uuid4().hex}"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="{filename}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n"
+    )
+    body = b"".join(parts) + head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
 
 
 def download_image(

@@ -49,6 +49,20 @@ class RetryPolicy:
         return min(max(wanted, 0.0), self.cap_seconds)
 
 
+class SendFailed(Exception):
+    """A message outside any turn (a duty card) was not sent: worth trying later (``retry``) or not."""
+
+    def __init__(self, attempt: Attempt) -> None:
+        super().__init__(attempt.detail)
+        self.attempt = attempt
+
+
+def sent(attempt: Attempt) -> None:
+    """Raise SendFailed unless the attempt went through."""
+    if not attempt.ok:
+        raise SendFailed(attempt)
+
+
 def deliver(
     try_once: Callable[[], Attempt], *, policy: RetryPolicy, platform: str, session: str, what: str = "reply"
 ) -> bool:

@@ -28,6 +28,7 @@ from bot.messages import Incoming, Reply, Sender, TurnResult, one_message, sessi
 from bot.replies import say
 from handlers.platforms import crypto, slack_blocks
 from handlers.platforms import http_client as http
+from handlers.platforms.duty_media import duty_photo_links
 from handlers.platforms.edge import (
     Accepted,
     Ack,
@@ -41,10 +42,11 @@ from handlers.platforms.edge import (
     photo_fetcher,
     string,
 )
-from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry
+from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry, sent
 
 if TYPE_CHECKING:
     from bot.conversation import FetchImage
+    from bot.duty_card import DutyCard
     from handlers.runtime import Runtime
 
 PLATFORM = "slack"
@@ -243,11 +245,15 @@ class SlackApi:
         return self.call("chat.postMessage", body)
 
     def call(self, method: str, body: dict[str, Any]) -> Attempt:
+        return self.call_for(method, body)[0]
+
+    def call_for(self, method: str, body: dict[str, Any]) -> tuple[Attempt, dict[str, Any]]:
+        """The call's outcome and Slack's answer (``{}`` when none came)."""
         try:
             resp = http.request("POST", f"{self.base}/{method}", json_body=body, secret_headers=self._auth)
         except http.HttpError as exc:
-            return retry(str(exc))
-        return _classify(resp)
+            return retry(str(exc)), {}
+        return _classify(resp), resp.json()
 
     def file_url(self, file_id: str) -> str:
         """``files.info`` for a file shared without URLs (Slack Connect ``check_file_info``)."""
@@ -351,6 +357,22 @@ def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> Non
     api = SlackApi(runtime.settings)
     body = {"channel": card["channel"], "ts": card["ts"], "text": text, "blocks": slack_blocks.closed(text, note)}
     deliver(lambda: api.call("chat.update", body), policy=api.policy, platform=PLATFORM, session=job["user"])
+
+
+def post_card(runtime: Runtime, tenant: str, address: str, card: DutyCard) -> dict[str, Any]:
+    """``chat.postMessage`` of the duty card (its photos as image blocks when storage can link them)."""
+    channel = address.removeprefix("chat:")
+    body = {"channel": channel, "text": card.text, "blocks": slack_blocks.duty(card, duty_photo_links(runtime, card))}
+    attempt, answer = SlackApi(runtime.settings).call_for("chat.postMessage", body)
+    sent(attempt)
+    return {"channel": answer.get("channel") or channel, "ts": answer.get("ts") or ""}
+
+
+def update_card(runtime: Runtime, ref: dict[str, Any], card: DutyCard) -> None:
+    """``chat.update`` of a posted duty card."""
+    blocks = slack_blocks.duty(card, duty_photo_links(runtime, card))
+    body = {"channel": ref["channel"], "ts": ref["ts"], "text": card.text, "blocks": blocks}
+    sent(SlackApi(runtime.settings).call("chat.update", body))
 
 
 def fetch_image(runtime: Runtime, job: dict[str, Any]) -> FetchImage:

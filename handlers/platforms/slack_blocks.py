@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.duty_card import DutyCard
 from bot.messages import Choice, Reply
 from bot.replies import say
 
@@ -66,6 +67,23 @@ def blocks(reply: Reply, language: str, *, mention: str = "", owner: str = "") -
     elements += [_button(c, len(picks) + n) for n, c in enumerate(exits)]
     block_id = f"{OWNER_PREFIX}{owner}" if owner else "wobot-choices"
     return [*top, *_sections(reply.text), {"type": "actions", "block_id": block_id, "elements": elements}]
+
+
+def duty(card: DutyCard, photo_urls: list[str]) -> list[dict[str, Any]]:
+    """A duty card: title and fields, up to four photos, its status, and Claim while it is unclaimed."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _plain(card.title, 150)},
+        *_sections("\n".join(card.lines)),
+        *(
+            {"type": "image", "image_url": url, "alt_text": f"{card.order_id} photo {n}"}
+            for n, url in enumerate(photo_urls[:4], 1)
+        ),
+        {"type": "context", "elements": [_plain(card.status, _SECTION_CHARS)]},
+    ]
+    if card.claim is not None:
+        claim = {**_button(card.claim, 0), "action_id": f"{ACTION_PREFIX}duty-claim"}
+        blocks.append({"type": "actions", "block_id": "wobot-duty", "elements": [claim]})
+    return blocks
 
 
 def card_owner(action: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from bot.messages import Incoming, Reply, Sender, TurnResult, one_message, sessi
 from bot.replies import say
 from handlers.platforms import crypto, wecom_cards
 from handlers.platforms import http_client as http
+from handlers.platforms.duty_media import duty_photos
 from handlers.platforms.edge import (
     Accepted,
     Ack,
@@ -38,11 +39,12 @@ from handlers.platforms.edge import (
     photo_fetcher,
     shared_location,
 )
-from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry, split_utf8
+from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, SendFailed, deliver, fail, retry, sent, split_utf8
 from handlers.platforms.tokens import TokenError, TokenSource
 
 if TYPE_CHECKING:
     from bot.conversation import FetchImage
+    from bot.duty_card import DutyCard
     from handlers.runtime import Runtime
 
 PLATFORM = "wecom"
@@ -201,6 +203,32 @@ class WeComApi:
         body = {"touser": user, "msgtype": msgtype, "agentid": self.agent_id, msgtype: payload, "safe": 0}
         return self._call("/message/send", body)
 
+    def send_to(self, address: str, msgtype: str, payload: dict[str, Any]) -> Attempt:
+        """To a duty address: ``chat:<id>`` (``appchat/send``, a group the app made) or ``users:<id>|<id>``."""
+        kind, _, ids = address.partition(":")
+        if kind == "chat":
+            return self._call("/appchat/send", {"chatid": ids, "msgtype": msgtype, msgtype: payload, "safe": 0})
+        return self.send(ids, msgtype, payload)
+
+    def upload_image(self, data: bytes) -> str:
+        """``media/upload?type=image``: a media_id (valid 3 days) to send the photo by. Raises SendFailed."""
+        body, content_type = http.multipart({}, "media", "photo.jpg", data, "application/octet-stream")
+
+        def send(token: str) -> http.Response:
+            params = {"access_token": token, "type": "image"}
+            headers = {"Content-Type": content_type}
+            return http.request("POST", f"{self.base}/media/upload", data=body, params=params, headers=headers)
+
+        try:
+            resp = self.tokens.call(send, lambda answer: answer.json().get("errcode") in TOKEN_EXPIRED)
+        except (TokenError, http.HttpError) as exc:
+            raise SendFailed(retry(str(exc))) from exc
+        sent(_classify(resp))
+        media_id = resp.json().get("media_id")
+        if not isinstance(media_id, str) or not media_id:
+            raise SendFailed(fail("media/upload answered without a media_id"))
+        return media_id
+
     def update_card(self, user: str, response_code: str, replace_name: str) -> Attempt:
         """Grey out the buttons of a tapped card (``response_code`` is valid 72 h, once)."""
         body = {
@@ -301,6 +329,28 @@ def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> Non
         session=job["user"],
         what="card update",
     )
+
+
+def post_card(runtime: Runtime, tenant: str, address: str, card: DutyCard) -> dict[str, Any]:
+    """The duty card: its first photo, then its text. People (``users:``) also get a card with Claim; an app
+    group chat cannot carry buttons, so its text says how to claim by typing (``认领 WO-…``)."""
+    api = WeComApi(runtime.settings, runtime)
+    for photo in duty_photos(runtime, card, limit=1):  # one photo: WeCom drops messages past its rate
+        sent(api.send_to(address, "image", {"media_id": api.upload_image(photo)}))
+    for piece in split_utf8(card.text, MAX_TEXT_BYTES):
+        sent(api.send_to(address, "text", {"content": piece}))
+    if card.claim is not None and address.startswith("users:"):
+        sent(api.send_to(address, "template_card", wecom_cards.duty(card)))
+    return {}
+
+
+def update_card(runtime: Runtime, ref: dict[str, Any], card: DutyCard) -> None:
+    """WeCom cannot redraw a card for a whole group: the change goes to the same people as one short text
+    (once per order change, for the first posting only, not for each overdue reminder)."""
+    if ref.get("overdue"):
+        return
+    api = WeComApi(runtime.settings, runtime)
+    sent(api.send_to(ref["address"], "text", {"content": f"{card.title}\n{card.status}"}))
 
 
 def fetch_image(runtime: Runtime, job: dict[str, Any]) -> FetchImage:

@@ -13,6 +13,7 @@ import secrets
 import xml.etree.ElementTree as ET  # only the Element type; parsing is defusedxml's
 from typing import Any
 
+from bot.duty_card import DutyCard
 from bot.messages import Choice, Reply
 from bot.replies import say
 from handlers.platforms.edge import Accepted, Outcome, Rejected, make_job
@@ -23,6 +24,18 @@ MAX_OPTIONS = 10
 TITLE_CHARS, TEXT_CHARS = 26, 112  # what a card shows of its title and its text
 PICK = "pick"  # the submit button of a dropdown: the choice is the selected option
 _STYLES = {"primary": 1, "": 2, "danger": 3}
+
+
+def duty(card: DutyCard) -> dict[str, Any]:
+    """A duty card's Claim as a ``button_interaction`` card (its full text was sent just before)."""
+    assert card.claim is not None
+    return {
+        "card_type": "button_interaction",
+        "main_title": {"title": card.title[:TITLE_CHARS]},
+        "sub_title_text": card.status[:TEXT_CHARS],
+        "task_id": f"wobot-duty-{secrets.token_hex(8)}",
+        "button_list": [{"text": card.claim.label, "style": _STYLES["primary"], "key": card.claim.id}],
+    }
 
 
 def fits(text: str) -> bool:

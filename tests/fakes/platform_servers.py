@@ -13,6 +13,8 @@ failure modes: tokens that expire (``expire_tokens()``), one-shot scripted answe
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import itertools
 import json
 import threading
@@ -212,7 +214,36 @@ class FakeWeCom(_FakeServer):
             ("POST", "/cgi-bin/message/send"): "send",
             ("POST", "/cgi-bin/message/update_template_card"): "update_card",
             ("GET", "/cgi-bin/media/get"): "media",
+            ("POST", "/cgi-bin/appchat/send"): "appchat",
+            ("POST", "/cgi-bin/media/upload"): "upload",
         }.get((method, path), "")
+
+    def on_appchat(self, rec: Recorded) -> Answer:
+        """``appchat/send``: to a group chat the app made; no template cards there."""
+        error = self._token_error(rec)
+        if error:
+            return error
+        body = rec.json
+        if not isinstance(body, dict) or not body.get("chatid") or body.get("msgtype") not in ("text", "image"):
+            return json_answer({"errcode": 40008, "errmsg": "invalid message type"})
+        if body["msgtype"] == "image" and body["image"].get("media_id") not in self.media:
+            return json_answer({"errcode": 40007, "errmsg": "invalid media_id"})
+        self.delivered.append(body)
+        return json_answer({"errcode": 0, "errmsg": "ok"})
+
+    def on_upload(self, rec: Recorded) -> Answer:
+        """``media/upload?type=image``: multipart/form-data with the file in field ``media``."""
+        error = self._token_error(rec)
+        if error:
+            return error
+        head = f"Content-Type: {rec.headers.get('content-type', '')}\r\n\r\n".encode()
+        form = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + rec.body)
+        files = [p for p in form.iter_parts() if p.get_param("name", header="content-disposition") == "media"]
+        if rec.query.get("type") != "image" or len(files) != 1:
+            return json_answer({"errcode": 40004, "errmsg": "invalid media type"})
+        media_id = f"up-{self.next_id()}"
+        self.media[media_id] = (files[0].get_payload(decode=True), "image/jpeg")
+        return json_answer({"errcode": 0, "errmsg": "ok", "type": "image", "media_id": media_id, "created_at": "1"})
 
     def on_gettoken(self, rec: Recorded) -> Answer:
         if rec.query.get("corpid") != self.corp_id or rec.query.get("corpsecret") != self.secret:
@@ -315,6 +346,7 @@ class FakeFeishu(_FakeServer):
         self.resource_kinds: dict[tuple[str, str], str] = {}
         self._uuids: dict[str, str] = {}
         self.delivered: list[dict] = []  # messages actually posted (after auth and uuid de-duplication)
+        self.images: dict[str, bytes] = {}  # image_key → the bytes uploaded with im/v1/images
         self.reactions: list[dict] = []
         self.bot_open_id = "ou_bot_0001"  # GET /open-apis/bot/v3/info
         self.bot_info_calls = 0
@@ -352,6 +384,8 @@ class FakeFeishu(_FakeServer):
             return "create"
         if method == "GET" and path == "/open-apis/bot/v3/info":
             return "bot_info"
+        if method == "POST" and path == "/open-apis/im/v1/images":
+            return "image_upload"
         parts = path.split("/")  # ['', 'open-apis', 'im', 'v1', 'messages', ID, 'reply' | 'resources', KEY]
         if path.startswith("/open-apis/im/v1/messages/"):
             if method == "POST" and len(parts) == 7 and parts[6] == "reply":
@@ -418,6 +452,22 @@ class FakeFeishu(_FakeServer):
             return json_answer({"code": 231001, "msg": "reaction type is invalid"}, 400)
         self.reactions.append({"message_id": rec.path.split("/")[5], "emoji_type": emoji})
         return json_answer({"code": 0, "msg": "success", "data": {"reaction_id": f"r{self.next_id()}"}})
+
+    def on_image_upload(self, rec: Recorded) -> Answer:
+        """``im/v1/images``: multipart/form-data with ``image_type=message`` and the ``image`` file."""
+        error = self._auth_error(rec)
+        if error:
+            return error
+        head = f"Content-Type: {rec.headers.get('content-type', '')}\r\n\r\n".encode()
+        form = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + rec.body)
+        fields = {part.get_param("name", header="content-disposition"): part for part in form.iter_parts()}
+        image = fields.get("image")
+        kind = fields.get("image_type")
+        if image is None or kind is None or kind.get_content().strip() != "message":
+            return json_answer({"code": 234001, "msg": "Invalid request param."}, 400)
+        key = f"img_v2_{self.next_id()}"
+        self.images[key] = image.get_payload(decode=True)
+        return json_answer({"code": 0, "msg": "success", "data": {"image_key": key}})
 
     def on_bot_info(self, rec: Recorded) -> Answer:
         error = self._auth_error(rec)

@@ -66,6 +66,20 @@ class Live:
         """Wait until every background turn has finished (and its replies were sent)."""
         self.runtime.drain()
 
+    def delivered(self, timeout: float = 15.0) -> None:
+        """Wait until the courier has delivered every order event due now (duty cards, outbound events)."""
+        outbox = self.runtime.outbox
+        assert outbox is not None, "no DUTY_ROUTES or ORDER_WEBHOOK_URL: nothing is delivered"
+        wait_until(lambda: not any(outbox.pending_count().values()), timeout, "order events delivered")
+
+
+def wait_until(check: Any, timeout: float = 15.0, what: str = "the condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
 
 @contextmanager
 def live_app(settings: Settings, **ports: Any) -> Iterator[Live]:

@@ -23,3 +23,19 @@ def open_orders(database_urls: list[str], barrier: Any, results: Any) -> None:
             results.put("ok")
         except BaseException:
             results.put(traceback.format_exc())
+
+
+def claim_order(database_url: str, engine_options: Any, order_id: str, user: str, barrier: Any, results: Any) -> None:
+    """Claim one order for ``user`` at the same instant as the other processes; report (user, won)."""
+    from bot.orders import SqlWorkOrders
+    from bot.ports import Reporter
+
+    try:
+        orders = SqlWorkOrders(database_url, engine_options)
+        orders.ping()  # connected and ready before the race
+        barrier.wait(60)
+        _, won = orders.claim(order_id, Reporter("slack", "T1", user))
+        orders.dispose()
+        results.put((user, won))
+    except BaseException:
+        results.put((user, traceback.format_exc()))

@@ -1,0 +1,34 @@
+"""gunicorn reads this file by itself from the working directory: every way of starting gunicorn gets it.
+
+Metrics from every worker: prometheus_client's multiprocess mode. Each worker writes its counters to
+files in ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` sums them, so a scrape sees the whole server,
+not the one worker that happened to answer. The folder is made fresh (a new temporary folder when the
+variable is unset) or emptied at start, before any worker imports prometheus_client, and a worker that
+exits is marked dead so its live gauges stop counting.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def _fresh_metrics_folder() -> None:
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="wobot-metrics-")
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for leftover in Path(folder).glob("*.db"):  # counts of an earlier run would be added to ours
+        leftover.unlink()
+
+
+_fresh_metrics_folder()  # at load, in the master: before any worker imports prometheus_client
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess  # imported late: the folder must be set first
+
+    multiprocess.mark_process_dead(worker.pid)
