@@ -78,7 +78,11 @@ class Settings:
     session_ttl_seconds: int = 600
     history_max_turns: int = 10
     # persistence
-    redis_url: str = ""  # empty: in-process store (one process only)
+    redis_url: str = ""  # empty (and no Sentinel): in-process store (one process only)
+    redis_cluster: bool = False  # REDIS_URL is a seed node of a Redis Cluster
+    redis_sentinels: str = ""  # host:port,host:port — find the master through Sentinel (follows a failover)
+    redis_sentinel_master: str = ""  # the name the sentinels monitor
+    rq_redis_url: str = ""  # WORKER_MODE=rq: a plain Redis for RQ's queue (required with REDIS_CLUSTER)
     redis_prefix: str = "wobot"
     lock_timeout_seconds: float = 30.0
     dedupe_ttl_seconds: int = 86400
@@ -143,6 +147,7 @@ class Settings:
             raise SettingsError(f"VLM_IMAGE_MODE must be base64 or url, not {self.vlm_image_mode!r}")
         if self.worker_mode not in ("thread", "rq"):
             raise SettingsError(f"WORKER_MODE must be thread or rq, not {self.worker_mode!r}")
+        _check_redis(self)
         if self.log_format not in ("text", "json"):
             raise SettingsError(f"LOG_FORMAT must be text or json, not {self.log_format!r}")
         for name in (
@@ -191,6 +196,15 @@ class Settings:
             object.__setattr__(self, "alarm_types", (*self.alarm_types, "其他" if self.language == "zh" else "other"))
 
     @property
+    def redis_configured(self) -> bool:
+        """A shared Redis is set (plain, cluster or Sentinel); else the embedded in-process store is used."""
+        return bool(self.redis_url or self.redis_sentinels)
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        return parse_sentinels(self.redis_sentinels)
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -224,7 +238,7 @@ class Settings:
         """
         if self.generic_webhook_token:
             return "token"
-        return "off" if self.redis_url else "open"
+        return "off" if self.redis_configured else "open"
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -254,6 +268,36 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{name} must be a number, not {raw!r}") from None
         return cls(**values)
+
+
+def parse_sentinels(text: str) -> list[tuple[str, int]]:
+    """``host:port,host:port`` → addresses; a malformed entry raises ValueError naming it."""
+    addresses = []
+    for entry in (part.strip() for part in text.split(",")):
+        host, _, port = entry.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"entry {entry!r} is not host:port")
+        addresses.append((host.strip("[]"), int(port)))
+    return addresses
+
+
+def _check_redis(s: Settings) -> None:
+    if s.redis_cluster and s.redis_sentinels:
+        raise SettingsError("REDIS_CLUSTER and REDIS_SENTINELS exclude each other: pick one")
+    if s.redis_cluster and not s.redis_url:
+        raise SettingsError("REDIS_CLUSTER=true needs REDIS_URL, the address of one node of the cluster")
+    if bool(s.redis_sentinels) != bool(s.redis_sentinel_master):
+        raise SettingsError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together: set both or neither")
+    if s.redis_sentinels:
+        try:
+            parse_sentinels(s.redis_sentinels)
+        except ValueError as exc:
+            raise SettingsError(f"REDIS_SENTINELS {exc}") from None
+    if s.worker_mode == "rq" and s.redis_cluster and not s.rq_redis_url:
+        raise SettingsError(
+            "WORKER_MODE=rq with REDIS_CLUSTER needs RQ_REDIS_URL, a plain Redis for the job queue "
+            "(RQ does not support Redis Cluster)"
+        )
 
 
 # Settings whose variable name is not simply the field name upper-cased.

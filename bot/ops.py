@@ -174,7 +174,7 @@ class Ops:
         if position is None:
             horizon = self.clock() - self.settings.session_ttl_seconds - _PRUNE_AFTER_EXTRA
             self.index.prune(horizon, self.platforms)
-        index = self.index.key(state=state) if state else self.index.key(platform=platform)
+        index = self.index.keys(state=state) if state else self.index.keys(platform=platform)
         walk: Iterator[Entry]
         if q:
             walk = iter(after(self.index.search(index, q, platform, _Q_MATCH_CAP), position))

@@ -7,9 +7,9 @@ entry in a schedule (a sorted set: order id → when its first event is due). A 
 process takes due orders under a short lease (so one process at a time works on an order's events,
 keeping them in order), delivers the first event and moves on, or retries it later with backoff.
 
-Keys (``{p}`` is the prefix, ``S`` the sink): ``{p}:outbox:S:q:<order>`` (list of events),
-``{p}:outbox:S:due`` (sorted set), ``{p}:outbox:S:lease:<order>`` (string, PX), and
-``{p}:outbox:S:failed`` (hash: event id → the event as it failed, for the admin API to show and retry).
+Keys (``P`` is the prefix, ``S`` the sink): ``P:outbox:{outbox}:S:q:<order>`` (list of events),
+``P:outbox:{outbox}:S:due`` (sorted set), ``P:outbox:{outbox}:S:lease:<order>`` (string, PX), and
+``P:outbox:{outbox}:S:failed`` (hash: event id → the event as it failed, for the admin API to show and retry).
 """
 
 from __future__ import annotations
@@ -137,7 +137,9 @@ class Outbox(Events):
         self.sinks[sink.name] = sink
 
     def _k(self, sink: str, *parts: str) -> str:
-        return self._key("outbox", sink, *parts)
+        # One hash tag for the whole outbox: ``emit`` writes every sink's queue in one MULTI, which a Redis
+        # Cluster runs only within one slot. Order events are a few per order, far from a hot key.
+        return self._key("outbox", "{outbox}", sink, *parts)
 
     # -- writing (inside a turn: one round trip) --------------------------------------------------------------
     def emit(self, kind: EventType, order: Order, **details: Any) -> None:

@@ -1,25 +1,32 @@
 """The ops index: sorted sets of session keys scored by last activity, so on-call staff can find a user.
 
-The one owner of these keys (``P`` = prefix):
+The one owner of these keys (``P`` = prefix, ``B`` = the session's shard, 0…SHARDS-1):
 
-    P:idx:all            every session
-    P:idx:state:S        sessions in state S
-    P:idx:platform:N     sessions of platform N
+    P:idx:{sB}:all            every session of the shard
+    P:idx:{sB}:state:S        its sessions in state S
+    P:idx:{sB}:platform:N     its sessions of platform N
 
-``SessionStore.save`` records each turn here in its own pipeline; ``bot.ops`` reads through the
-methods below. Reads never use ``KEYS``: a walk is ``ZREVRANGEBYSCORE`` in chunks, a search
-is ``ZSCAN`` with a server-side ``MATCH``, counts are ``ZCOUNT``s. Entries are never trimmed on
-write; ``prune`` drops those idle long enough that their session must be gone.
+Sharded so that no single key takes every turn's write: on a Redis Cluster the shards' hash tags
+spread them over the nodes (``shard_of`` is also used for the turn counters). ``SessionStore.save``
+records each turn here in its own pipeline; ``bot.ops`` reads through the methods below, which merge
+the shards. Reads never use ``KEYS``: a walk is ``ZREVRANGEBYSCORE`` in chunks per shard merged newest
+first, a search is ``ZSCAN`` with a server-side ``MATCH``, counts are ``ZCOUNT``s in one pipeline.
+Entries are never trimmed on write; ``prune`` drops those idle long enough that their session must be gone.
 """
 
 from __future__ import annotations
 
+import heapq
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
 
 from bot.machine import STATES
+
+_FIRST_CHUNK = 64  # entries per shard a walk reads first: a page of 50 from one shard needs no second read
+SHARDS = 16  # fixed: changing it re-homes every entry (they come back within one session TTL)
 
 # An (index member, score) pair: a session key and its last activity (unix seconds).
 Entry = tuple[str, float]
@@ -33,47 +40,73 @@ def split_key(skey: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
+def shard_of(skey: str) -> str:
+    """The hash tag of the shard a session belongs to, e.g. ``{s7}``."""
+    return "{s%d}" % (zlib.crc32(skey.encode()) % SHARDS)
+
+
 class SessionIndex:
     def __init__(self, client: redis.Redis, key: Callable[..., str]) -> None:
         self.redis = client
         self._key = key
 
-    def key(self, state: str | None = None, platform: str | None = None) -> str:
+    def key(self, shard: str, state: str | None = None, platform: str | None = None) -> str:
         if state:
-            return self._key("idx", "state", state)
+            return self._key("idx", shard, "state", state)
         if platform:
-            return self._key("idx", "platform", platform)
-        return self._key("idx", "all")
+            return self._key("idx", shard, "platform", platform)
+        return self._key("idx", shard, "all")
+
+    def keys(self, state: str | None = None, platform: str | None = None) -> list[str]:
+        """One index, every shard of it."""
+        return [self.key("{s%d}" % n, state, platform) for n in range(SHARDS)]
 
     # -- writes (inside the store's pipelines) ------------------------------------------------------
     def record(self, pipe: Any, skey: str, state: str, before: str | None, now: float) -> None:
         """Put ``skey`` at ``now`` under its state; ``before`` is the state it was read in (None: new)."""
-        pipe.zadd(self.key(), {skey: now})
-        pipe.zadd(self.key(platform=split_key(skey)[0]), {skey: now})
-        pipe.zadd(self.key(state=state), {skey: now})
+        shard = shard_of(skey)
+        pipe.zadd(self.key(shard), {skey: now})
+        pipe.zadd(self.key(shard, platform=split_key(skey)[0]), {skey: now})
+        pipe.zadd(self.key(shard, state=state), {skey: now})
         # A new session may have an entry left from an expired one in any state; otherwise only
         # the state it left needs clearing.
         for other in STATES if before is None else (before,):
             if other != state:
-                pipe.zrem(self.key(state=other), skey)
+                pipe.zrem(self.key(shard, state=other), skey)
 
     def forget(self, pipe: Any, skey: str) -> None:
-        pipe.zrem(self.key(), skey)
-        pipe.zrem(self.key(platform=split_key(skey)[0]), skey)
+        shard = shard_of(skey)
+        pipe.zrem(self.key(shard), skey)
+        pipe.zrem(self.key(shard, platform=split_key(skey)[0]), skey)
         for state in STATES:
-            pipe.zrem(self.key(state=state), skey)
+            pipe.zrem(self.key(shard, state=state), skey)
 
     # -- reads ------------------------------------------------------------------------------------------
-    def walk(self, index: str, after: Entry | None, keep: Callable[[str], bool] | None) -> Iterator[Entry]:
-        """(member, score) from ``index`` newest first, strictly after ``after`` in that order."""
+    def walk(self, indexes: list[str], after: Entry | None, keep: Callable[[str], bool] | None) -> Iterator[Entry]:
+        """(member, score) from the shards ``indexes`` merged newest first, strictly after ``after``.
+
+        The first chunk of every shard comes in one pipeline; later chunks are read as the merge needs
+        them, each larger than the last, so a first page costs one round trip and a long walk few.
+        """
         top: float | str = after[1] if after else "+inf"
-        offset, chunk = 0, 500
+        pipe = self.redis.pipeline(transaction=False)
+        for index in indexes:
+            pipe.zrevrangebyscore(index, top, "-inf", start=0, num=_FIRST_CHUNK, withscores=True)
+        firsts = pipe.execute()
+        shards = [self._walk_one(index, top, first, after, keep) for index, first in zip(indexes, firsts, strict=True)]
+        # Each shard yields (score, member) descending, equal scores in reverse lexical order: so does the merge.
+        yield from heapq.merge(*shards, key=lambda entry: (entry[1], entry[0]), reverse=True)
+
+    def _walk_one(
+        self,
+        index: str,
+        top: float | str,
+        rows: list[tuple[bytes, float]],
+        after: Entry | None,
+        keep: Callable[[str], bool] | None,
+    ) -> Iterator[Entry]:
+        offset, chunk = 0, _FIRST_CHUNK
         while True:
-            rows: list[tuple[bytes, float]] = self.redis.zrevrangebyscore(  # type: ignore[assignment]
-                index, top, "-inf", start=offset, num=chunk, withscores=True
-            )
-            if not rows:
-                return
             for raw, score in rows:
                 member = raw.decode()
                 # Equal scores come in reverse lexical order: skip those at or before the cursor's member.
@@ -84,9 +117,14 @@ class SessionIndex:
             if len(rows) < chunk:
                 return
             offset += chunk
+            chunk = min(chunk * 4, 2000)
+            rows = self.redis.zrevrangebyscore(  # type: ignore[assignment]
+                index, top, "-inf", start=offset, num=chunk, withscores=True
+            )
 
-    def search(self, index: str, q: str, platform: str | None, cap: int) -> list[Entry]:
-        """Up to ``cap`` entries whose user id contains ``q`` (case-insensitive), newest first.
+    def search(self, indexes: list[str], q: str, platform: str | None, cap: int) -> list[Entry]:
+        """Up to ``cap`` entries of the shards ``indexes`` whose user id contains ``q`` (case-insensitive),
+        newest first.
 
         With a ':' in ``q`` the whole key is matched (an engineer pasting a session key).
         """
@@ -94,39 +132,41 @@ class SessionIndex:
         whole_key = ":" in q
         pattern = f"*{_glob_escape_ci(q)}*" if whole_key else f"*:*:*{_glob_escape_ci(q)}*"
         found: list[Entry] = []
-        for raw, score in self.redis.zscan_iter(index, match=pattern, count=2000):
-            member = raw.decode()
-            haystack = member if whole_key else split_key(member)[2]
-            if needle not in haystack.lower():
-                continue
-            if platform and split_key(member)[0] != platform:
-                continue
-            found.append((member, score))
+        for index in indexes:
+            for raw, score in self.redis.zscan_iter(index, match=pattern, count=2000):
+                member = raw.decode()
+                haystack = member if whole_key else split_key(member)[2]
+                if needle not in haystack.lower():
+                    continue
+                if platform and split_key(member)[0] != platform:
+                    continue
+                found.append((member, score))
             if len(found) >= cap:
                 break
         # newest first; equal scores in reverse lexical order, as ZREVRANGEBYSCORE gives them
         found.sort(key=lambda entry: (entry[1], entry[0]), reverse=True)
-        return found
+        return found[:cap]
 
     def counts(self, since: float, platforms: list[str]) -> tuple[int, dict[str, int], dict[str, int]]:
         """Sessions active since ``since``: in all, by state, by platform (one pipeline of ZCOUNTs)."""
+        groups = [self.keys(), *(self.keys(state=s) for s in STATES), *(self.keys(platform=p) for p in platforms)]
         pipe = self.redis.pipeline(transaction=False)
-        pipe.zcount(self.key(), since, "+inf")
-        for state in STATES:
-            pipe.zcount(self.key(state=state), since, "+inf")
-        for platform in platforms:
-            pipe.zcount(self.key(platform=platform), since, "+inf")
-        counts = [int(n) for n in pipe.execute()]
+        for group in groups:
+            for key in group:
+                pipe.zcount(key, since, "+inf")
+        replies = iter(pipe.execute())
+        counts = [sum(int(next(replies)) for _ in group) for group in groups]
         by_state = dict(zip(STATES, counts[1 : 1 + len(STATES)], strict=True))
         by_platform = dict(zip(platforms, counts[1 + len(STATES) :], strict=True))
         return counts[0], by_state, by_platform
 
     def prune(self, horizon: float, platforms: list[str]) -> None:
-        """Drop entries idle since before ``horizon`` (O(log N + removed))."""
-        keys = [self.key(), *(self.key(state=s) for s in STATES), *(self.key(platform=p) for p in platforms)]
+        """Drop entries idle since before ``horizon`` (O(log N + removed) per shard, one pipeline)."""
+        groups = [self.keys(), *(self.keys(state=s) for s in STATES), *(self.keys(platform=p) for p in platforms)]
         pipe = self.redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.zremrangebyscore(key, "-inf", f"({horizon}")
+        for group in groups:
+            for key in group:
+                pipe.zremrangebyscore(key, "-inf", f"({horizon}")
         pipe.execute()
 
 

@@ -13,9 +13,9 @@ Redis Cluster hash tag so one user's keys share a slot):
     P:lockq:{K}            FIFO queue of lock tickets for the user's turns
     P:lockalive:{K}:T      a ticket's heartbeat; a crashed worker's ticket expires
     P:result:{K}:EVENT     a processed event's result (24 h), for redeliveries
-    P:turns:MINUTE         turn counter per minute (2 h), for "turns in the last hour"
+    P:turns:{sB}:MINUTE    turn counter per shard and minute (2 h), for "turns in the last hour"
     P:seen:NS:ID           edge dedupe claims (SET NX)
-    P:idx:…                the ops index, owned by ``bot.session_index``
+    P:idx:{sB}:…           the ops index in shards, owned by ``bot.session_index``
     P:audit                the ops audit trail, owned by ``bot.audit``
 """
 
@@ -32,14 +32,13 @@ from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from bot.config import Settings
 from bot.machine import STATES, State
 from bot.ports import StoreUnavailable
+from bot.redis_client import build_redis
 from bot.session import Session
-from bot.session_index import SessionIndex
+from bot.session_index import SHARDS, SessionIndex, shard_of
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +154,7 @@ class SessionStore:
         else:
             pipe.set(flow_key, session.state, ex=ttl + FLOW_MEMORY_SECONDS)
         self.index.record(pipe, skey, session.state, session.stored_state, now)
-        turns_key = self.key("turns", str(int(now // 60)))
+        turns_key = self.key("turns", shard_of(skey), str(int(now // 60)))
         pipe.incr(turns_key)
         pipe.expire(turns_key, TURN_COUNTER_SECONDS)
         if result is not None:
@@ -319,8 +318,11 @@ class SessionStore:
     @guarded
     def turns_since(self, seconds: int) -> int:
         now_minute = int(time.time() // 60)
-        keys = [self.key("turns", str(m)) for m in range(now_minute - seconds // 60 + 1, now_minute + 1)]
-        return sum(int(v) for v in self.redis.mget(keys) if v)
+        minutes = [str(m) for m in range(now_minute - seconds // 60 + 1, now_minute + 1)]
+        pipe = self.redis.pipeline(transaction=False)
+        for n in range(SHARDS):  # one MGET per shard: its minutes share the shard's slot
+            pipe.mget([self.key("turns", "{s%d}" % n, minute) for minute in minutes])
+        return sum(int(v) for values in pipe.execute() for v in values if v)
 
 
 class Ticket:
@@ -379,18 +381,9 @@ class _Heartbeats:
 
 
 def build_store(settings: Settings) -> SessionStore:
-    """A store on real Redis when ``REDIS_URL`` is set, else on an in-process fake (one process only)."""
-    redis_url = settings.redis_url
-    if redis_url:
-        # One quick retry, no backoff: with Redis down the caller should get its 503 in well under a second.
-        client = redis.Redis.from_url(
-            redis_url,
-            socket_timeout=5,
-            socket_connect_timeout=2,
-            health_check_interval=30,
-            retry=Retry(NoBackoff(), 1),
-        )
-    else:
+    """A store on the shared Redis the settings describe, else on an in-process fake (one process only)."""
+    client = build_redis(settings)
+    if client is None:
         import fakeredis  # only needed for the embedded default
 
         log.warning("REDIS_URL is not set: sessions live in this process only (fine for trying the bot)")

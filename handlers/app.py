@@ -60,7 +60,7 @@ def create_app(
             enabled.append(name)
     admin_line = admin.register(app, runtime, ops)
     cli.register(app, runtime)
-    if settings.worker_mode == "thread" and settings.redis_url and not command_line:
+    if settings.worker_mode == "thread" and settings.redis_configured and not command_line:
         # Consume from boot, not from the first webhook: a process started after a crash takes over the
         # turns the dead one left. On SIGTERM (a deploy) gunicorn's worker exits through atexit: finish them.
         runtime.start_workers()
@@ -73,7 +73,7 @@ def create_app(
         (
             f"platforms on: {', '.join(enabled) or 'none'}",
             f"generic webhook: {_GENERIC_WEBHOOK[settings.generic_webhook_mode]}",
-            f"store: {'redis' if settings.redis_url else 'in-process (single process only)'}",
+            f"store: {_store_kind(settings)}",
             f"VLM: {'on' if runtime.services.vlm else 'off (users pick the type)'}",
             f"storage: {'s3' if settings.s3_bucket else f'local folder {settings.storage_dir}'}",
             admin_line,
@@ -91,10 +91,18 @@ def _loaded_by_a_command() -> bool:
     return command is not None and command.info_name != "run"
 
 
+def _store_kind(settings: Settings) -> str:
+    if settings.redis_sentinels:
+        return f"redis via sentinel (master {settings.redis_sentinel_master})"
+    if settings.redis_configured:
+        return "redis cluster" if settings.redis_cluster else "redis"
+    return "in-process (single process only)"
+
+
 _GENERIC_WEBHOOK = {
     "token": "on (bearer token)",
     "open": "OPEN to anyone (embedded defaults, no REDIS_URL; set GENERIC_WEBHOOK_TOKEN to close it)",
-    "off": "off (REDIS_URL is set and GENERIC_WEBHOOK_TOKEN is not)",
+    "off": "off (Redis is set and GENERIC_WEBHOOK_TOKEN is not)",
 }
 
 

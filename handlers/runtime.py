@@ -15,6 +15,7 @@ from bot.observe import Observer
 from bot.orders import build_orders
 from bot.outbox import Outbox
 from bot.ports import ObjectStore, Vlm, WorkOrders
+from bot.redis_client import rq_client
 from bot.storage import build_storage
 from bot.store import SessionStore, build_store
 from bot.vlm import build_vlm
@@ -93,7 +94,8 @@ class Runtime:
         if self._queue is None:
             from rq import Queue
 
-            self._queue = Queue(self.store.key("turns-queue"), connection=self.store.redis)
+            connection = rq_client(self.settings, self.store.redis)
+            self._queue = Queue(self.store.key("turns-queue"), connection=connection)
         return self._queue
 
     def drain(self, timeout: float = 60.0) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import defaultdict
 
 import pytest
 from flask import Flask
@@ -12,6 +13,7 @@ from bot.config import Settings
 from bot.machine import STATES
 from bot.orders import SqlWorkOrders
 from bot.session import Session
+from bot.session_index import shard_of
 from bot.storage import LocalFolderStore
 from bot.store import SessionStore
 from tests.support.admin import AUTH, admin_app
@@ -26,14 +28,11 @@ def bulk_load(store: SessionStore, n: int) -> dict[str, int]:
     """``n`` sessions and their index entries, written through pipelines in chunks; returns counts by state."""
     rng = random.Random(7)
     now = time.time()
-    r = store.redis
     by_state = dict.fromkeys(STATES, 0)
     chunk = 5000
     for start in range(0, n, chunk):
-        pipe = r.pipeline(transaction=False)
-        idx_all: dict[str, float] = {}
-        idx_state: dict[str, dict[str, float]] = {s: {} for s in STATES}
-        idx_platform: dict[str, dict[str, float]] = {p: {} for p in PLATFORMS}
+        pipe = store.redis.pipeline(transaction=False)
+        entries: dict[str, dict[str, float]] = defaultdict(dict)  # index key -> members
         for i in range(start, min(start + chunk, n)):
             platform = PLATFORMS[i % len(PLATFORMS)]
             state = STATES[rng.randrange(len(STATES))]
@@ -41,16 +40,16 @@ def bulk_load(store: SessionStore, n: int) -> dict[str, int]:
             score = now - rng.uniform(0, 500)  # all active within the 600 s TTL
             session = Session(key=key, state=state, updated_at=score, created_at=score)
             pipe.set(store.session_redis_key(key), session.to_json(), ex=600)
-            idx_all[key] = score
-            idx_state[state][key] = score
-            idx_platform[platform][key] = score
+            shard = shard_of(key)
+            for index in (
+                store.index.key(shard),
+                store.index.key(shard, state),
+                store.index.key(shard, None, platform),
+            ):
+                entries[index][key] = score
             by_state[state] += 1
-        pipe.zadd(store.index.key(), idx_all)
-        for state, members in idx_state.items():
-            if members:
-                pipe.zadd(store.index.key(state=state), members)
-        for platform, members in idx_platform.items():
-            pipe.zadd(store.index.key(platform=platform), members)
+        for index, members in entries.items():
+            pipe.zadd(index, members)
         pipe.execute()
     return by_state
 

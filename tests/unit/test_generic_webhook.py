@@ -162,7 +162,7 @@ def test_bearer_token(make_client: Callable[..., FlaskClient], header: str | Non
     ("redis_url", "token", "status", "logged"),
     [
         ("", "", 200, "generic webhook: OPEN to anyone"),  # embedded defaults: a newcomer can try the bot
-        ("redis://127.0.0.1:6379/0", "", 404, "generic webhook: off (REDIS_URL is set"),  # secure by default
+        ("redis://127.0.0.1:6379/0", "", 404, "generic webhook: off (Redis is set"),  # secure by default
         ("redis://127.0.0.1:6379/0", "s3cret", 200, "generic webhook: on (bearer token)"),
     ],
 )

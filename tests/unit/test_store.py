@@ -16,6 +16,7 @@ from redis.retry import Retry
 from bot.config import Settings
 from bot.ports import StoreUnavailable
 from bot.session import SCHEMA_VERSION, Session
+from bot.session_index import shard_of
 from bot.store import LockTimeout, SessionStore
 from tests.support.engine import store_for
 
@@ -132,7 +133,7 @@ def test_delete(fake_store: SessionStore) -> None:
     assert fake_store.delete(SKEY) is True
     assert fake_store.load(SKEY) is None
     assert fake_store.expired_flow(SKEY) is None  # deleted by ops, not timed out
-    assert fake_store.redis.zscore(fake_store.index.key(), SKEY) is None
+    assert fake_store.redis.zscore(fake_store.index.key(shard_of(SKEY)), SKEY) is None
     assert fake_store.delete(SKEY) is False
 
 
@@ -141,17 +142,17 @@ def test_index_follows_the_state(fake_store: SessionStore) -> None:
     r = fake_store.redis
     session = mid_flow_session()
     fake_store.save(session)
-    assert r.zscore(fake_store.index.key(state="waiting_location"), SKEY) is not None
-    assert r.zscore(fake_store.index.key(platform="test"), SKEY) is not None
-    assert r.zscore(fake_store.index.key(), SKEY) is not None
+    assert r.zscore(fake_store.index.key(shard_of(SKEY), state="waiting_location"), SKEY) is not None
+    assert r.zscore(fake_store.index.key(shard_of(SKEY), platform="test"), SKEY) is not None
+    assert r.zscore(fake_store.index.key(shard_of(SKEY)), SKEY) is not None
     session.state = "waiting_confirm"
     fake_store.save(session)
-    assert r.zscore(fake_store.index.key(state="waiting_location"), SKEY) is None
-    assert r.zscore(fake_store.index.key(state="waiting_confirm"), SKEY) is not None
+    assert r.zscore(fake_store.index.key(shard_of(SKEY), state="waiting_location"), SKEY) is None
+    assert r.zscore(fake_store.index.key(shard_of(SKEY), state="waiting_confirm"), SKEY) is not None
     session.state = "idle"
     fake_store.save(session)
     members = {
-        s: r.zrange(fake_store.index.key(state=s), 0, -1)
+        s: r.zrange(fake_store.index.key(shard_of(SKEY), state=s), 0, -1)
         for s in ("idle", "waiting_location", "waiting_confirm", "waiting_close_photo")
     }
     assert members == {
@@ -162,12 +163,17 @@ def test_index_follows_the_state(fake_store: SessionStore) -> None:
     }
 
 
-def test_index_scores_are_last_activity(fake_store: SessionStore) -> None:
-    fake_store.save(Session(key="test:t1:a"))
-    time.sleep(0.01)
-    fake_store.save(Session(key="test:t1:b"))
-    newest_first = fake_store.redis.zrevrange(fake_store.index.key(), 0, -1)
-    assert newest_first == [b"test:t1:b", b"test:t1:a"]
+def test_index_scores_are_last_activity_and_a_walk_merges_the_shards(fake_store: SessionStore) -> None:
+    users = [f"test:t1:u{n}" for n in range(40)]
+    for user in users:
+        fake_store.save(Session(key=user))
+        time.sleep(0.002)
+    assert len({shard_of(user) for user in users}) > 8  # spread over the shards
+    walked = [member for member, _ in fake_store.index.walk(fake_store.index.keys(), None, None)]
+    assert walked == users[::-1]
+    middle = next(e for e in fake_store.index.walk(fake_store.index.keys(), None, None) if e[0] == users[20])
+    after_middle = [member for member, _ in fake_store.index.walk(fake_store.index.keys(), middle, None)]
+    assert after_middle == users[19::-1]
 
 
 def test_turn_counter(fake_store: SessionStore) -> None:
