@@ -13,7 +13,7 @@ Redis Cluster hash tag so one user's keys share a slot):
     P:lockq:{K}            FIFO queue of lock tickets for the user's turns
     P:lockalive:{K}:T      a ticket's heartbeat; a crashed worker's ticket expires
     P:result:{K}:EVENT     a processed event's result (24 h), for redeliveries
-    P:turns:{sB}:MINUTE    turn counter per shard and minute (2 h), for "turns in the last hour"
+    P:turns:{sB}:HOUR      turns per minute of the hour, per shard (2 h), for "turns in the last hour"
     P:seen:NS:ID           edge dedupe claims (SET NX)
     P:idx:{sB}:…           the ops index in shards, owned by ``bot.session_index``
     P:audit                the ops audit trail, owned by ``bot.audit``
@@ -43,7 +43,7 @@ from bot.session_index import SHARDS, SessionIndex, shard_of
 log = logging.getLogger(__name__)
 
 FLOW_MEMORY_SECONDS = 86400  # how long "your report timed out" can still be said after a session expired
-TURN_COUNTER_SECONDS = 7200  # per-minute turn counters outlive the hour that ops stats sum
+TURN_COUNTER_SECONDS = 7200  # an hour's turn counters outlive the hour that ops stats sum
 T = TypeVar("T")
 P = ParamSpec("P")
 
@@ -154,8 +154,9 @@ class SessionStore:
         else:
             pipe.set(flow_key, session.state, ex=ttl + FLOW_MEMORY_SECONDS)
         self.index.record(pipe, skey, session.state, session.stored_state, now)
-        turns_key = self.key("turns", shard_of(skey), str(int(now // 60)))
-        pipe.incr(turns_key)
+        minute = int(now // 60)
+        turns_key = self.key("turns", shard_of(skey), str(minute // 60))
+        pipe.hincrby(turns_key, str(minute), 1)
         pipe.expire(turns_key, TURN_COUNTER_SECONDS)
         if result is not None:
             event_id, body = result
@@ -318,11 +319,15 @@ class SessionStore:
     @guarded
     def turns_since(self, seconds: int) -> int:
         now_minute = int(time.time() // 60)
-        minutes = [str(m) for m in range(now_minute - seconds // 60 + 1, now_minute + 1)]
+        first = now_minute - seconds // 60 + 1
+        hours = range(first // 60, now_minute // 60 + 1)
         pipe = self.redis.pipeline(transaction=False)
-        for n in range(SHARDS):  # one MGET per shard: its minutes share the shard's slot
-            pipe.mget([self.key("turns", "{s%d}" % n, minute) for minute in minutes])
-        return sum(int(v) for values in pipe.execute() for v in values if v)
+        for n in range(SHARDS):
+            for hour in hours:
+                pipe.hgetall(self.key("turns", "{s%d}" % n, str(hour)))
+        return sum(
+            int(count) for minutes in pipe.execute() for minute, count in minutes.items() if int(minute) >= first
+        )
 
 
 class Ticket:
