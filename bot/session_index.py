@@ -40,9 +40,17 @@ def split_key(skey: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
+def shard_tag(n: int) -> str:
+    """The hash tag of shard ``n``, e.g. ``{s7}``."""
+    return "{s" + str(n) + "}"
+
+
+ALL_SHARDS = tuple(shard_tag(n) for n in range(SHARDS))
+
+
 def shard_of(skey: str) -> str:
-    """The hash tag of the shard a session belongs to, e.g. ``{s7}``."""
-    return "{s%d}" % (zlib.crc32(skey.encode()) % SHARDS)
+    """The hash tag of the shard a session belongs to."""
+    return shard_tag(zlib.crc32(skey.encode()) % SHARDS)
 
 
 class SessionIndex:
@@ -59,7 +67,7 @@ class SessionIndex:
 
     def keys(self, state: str | None = None, platform: str | None = None) -> list[str]:
         """One index, every shard of it."""
-        return [self.key("{s%d}" % n, state, platform) for n in range(SHARDS)]
+        return [self.key(shard, state, platform) for shard in ALL_SHARDS]
 
     # -- writes (inside the store's pipelines) ------------------------------------------------------
     def record(self, pipe: Any, skey: str, state: str, before: str | None, now: float) -> None:

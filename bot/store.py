@@ -38,7 +38,7 @@ from bot.machine import STATES, State
 from bot.ports import StoreUnavailable
 from bot.redis_client import build_redis
 from bot.session import Session
-from bot.session_index import SHARDS, SessionIndex, shard_of
+from bot.session_index import ALL_SHARDS, SessionIndex, shard_of
 
 log = logging.getLogger(__name__)
 
@@ -322,9 +322,9 @@ class SessionStore:
         first = now_minute - seconds // 60 + 1
         hours = range(first // 60, now_minute // 60 + 1)
         pipe = self.redis.pipeline(transaction=False)
-        for n in range(SHARDS):
+        for shard in ALL_SHARDS:
             for hour in hours:
-                pipe.hgetall(self.key("turns", "{s%d}" % n, str(hour)))
+                pipe.hgetall(self.key("turns", shard, str(hour)))
         return sum(
             int(count) for minutes in pipe.execute() for minute, count in minutes.items() if int(minute) >= first
         )
