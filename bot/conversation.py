@@ -70,8 +70,8 @@ class Conversation(Engine):
         """
         store = self.services.store
         skey = incoming.session_key
-        with store.lock(skey) as ticket:
-            seen, session = store.open_turn(skey, incoming.event_id)
+        with store.lock(skey, event_id=incoming.event_id) as ticket:
+            seen, session = store.open_turn(skey, incoming.event_id, ticket)
             if seen is not None:
                 return TurnResult.from_json(seen, duplicate=True)
             if not incoming.addressed and not _flow_open(session):

@@ -5,10 +5,11 @@ The one owner of these keys (``P`` = prefix, ``B`` = the session's shard, 0…SH
     P:idx:{sB}:all            every session of the shard
     P:idx:{sB}:state:S        its sessions in state S
     P:idx:{sB}:platform:N     its sessions of platform N
+    P:turns:{sB}:HOUR         its turns per minute of that hour (a hash, kept 2 h), for "turns in the last hour"
 
 Sharded so that no single key takes every turn's write: on a Redis Cluster the shards' hash tags
-spread them over the nodes (``shard_of`` is also used for the turn counters). ``SessionStore.save``
-records each turn here in its own pipeline; ``bot.ops`` reads through the methods below, which merge
+spread them over the nodes. ``SessionStore.save`` records each turn here with the ``RECORD`` script, in the
+save's own round trip; ``bot.ops`` reads through the methods below, which merge
 the shards. Reads never use ``KEYS``: a walk is ``ZREVRANGEBYSCORE`` in chunks per shard merged newest
 first, a search is ``ZSCAN`` with a server-side ``MATCH``, counts are ``ZCOUNT``s in one pipeline.
 Entries are never trimmed on write; ``prune`` drops those idle long enough that their session must be gone.
@@ -17,6 +18,7 @@ Entries are never trimmed on write; ``prune`` drops those idle long enough that 
 from __future__ import annotations
 
 import heapq
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,8 +26,10 @@ from typing import Any
 import redis
 
 from bot.machine import STATES
+from bot.store_scripts import RECORD, Scripts
 
 _FIRST_CHUNK = 64  # entries per shard a walk reads first: a page of 50 from one shard needs no second read
+TURN_COUNTER_SECONDS = 7200  # an hour's turn counters outlive the hour that ops stats sum
 SHARDS = 16  # fixed: changing it re-homes every entry (they come back within one session TTL)
 
 # An (index member, score) pair: a session key and its last activity (unix seconds).
@@ -54,9 +58,10 @@ def shard_of(skey: str) -> str:
 
 
 class SessionIndex:
-    def __init__(self, client: redis.Redis, key: Callable[..., str]) -> None:
+    def __init__(self, client: redis.Redis, key: Callable[..., str], scripts: Scripts) -> None:
         self.redis = client
         self._key = key
+        self._scripts = scripts
 
     def key(self, shard: str, state: str | None = None, platform: str | None = None) -> str:
         if state:
@@ -70,17 +75,27 @@ class SessionIndex:
         return [self.key(shard, state, platform) for shard in ALL_SHARDS]
 
     # -- writes (inside the store's pipelines) ------------------------------------------------------
-    def record(self, pipe: Any, skey: str, state: str, before: str | None, now: float) -> None:
-        """Put ``skey`` at ``now`` under its state; ``before`` is the state it was read in (None: new)."""
+    def record(self, pipe: Any, calls: list[Any], skey: str, state: str, before: str | None, now: float) -> None:
+        """Queue the turn of ``skey`` at ``now`` in ``state`` on ``pipe``; ``before`` is the state it was read in
+        (None: new). One script on the session's shard: its indexes, and the turn counter."""
         shard = shard_of(skey)
-        pipe.zadd(self.key(shard), {skey: now})
-        pipe.zadd(self.key(shard, platform=split_key(skey)[0]), {skey: now})
-        pipe.zadd(self.key(shard, state=state), {skey: now})
+        minute = int(now // 60)
         # A new session may have an entry left from an expired one in any state; otherwise only
         # the state it left needs clearing.
-        for other in STATES if before is None else (before,):
-            if other != state:
-                pipe.zrem(self.key(shard, state=other), skey)
+        left = [self.key(shard, state=other) for other in (STATES if before is None else (before,)) if other != state]
+        self._scripts.queue(
+            pipe,
+            calls,
+            RECORD,
+            [
+                self.key(shard),
+                self.key(shard, platform=split_key(skey)[0]),
+                self.key(shard, state=state),
+                self._key("turns", shard, str(minute // 60)),
+                *left,
+            ],
+            [skey, now, minute, TURN_COUNTER_SECONDS],
+        )
 
     def forget(self, pipe: Any, skey: str) -> None:
         shard = shard_of(skey)
@@ -167,6 +182,19 @@ class SessionIndex:
         by_state = dict(zip(STATES, counts[1 : 1 + len(STATES)], strict=True))
         by_platform = dict(zip(platforms, counts[1 + len(STATES) :], strict=True))
         return counts[0], by_state, by_platform
+
+    def turns_since(self, seconds: int) -> int:
+        """Turns recorded in the last ``seconds`` (whole minutes), summed over the shards in one pipeline."""
+        now_minute = int(time.time() // 60)
+        first = now_minute - seconds // 60 + 1
+        hours = range(first // 60, now_minute // 60 + 1)
+        pipe = self.redis.pipeline(transaction=False)
+        for shard in ALL_SHARDS:
+            for hour in hours:
+                pipe.hgetall(self._key("turns", shard, str(hour)))
+        return sum(
+            int(count) for minutes in pipe.execute() for minute, count in minutes.items() if int(minute) >= first
+        )
 
     def prune(self, horizon: float, platforms: list[str]) -> None:
         """Drop entries idle since before ``horizon`` (O(log N + removed) per shard, one pipeline)."""

@@ -10,12 +10,12 @@ Redis Cluster hash tag so one user's keys share a slot):
     P:session:{K}          the session JSON, TTL = session TTL, refreshed every save
     P:flow:{K}             state of a session that was mid-flow, outlives it by a day
                            (so the next message can say "your report timed out")
-    P:lockq:{K}            FIFO queue of lock tickets for the user's turns
-    P:lockalive:{K}:T      a ticket's heartbeat; a crashed worker's ticket expires
-    P:result:{K}:EVENT     a processed event's result (24 h), for redeliveries
-    P:turns:{sB}:HOUR      turns per minute of the hour, per shard (2 h), for "turns in the last hour"
+    P:lockq:{K}, P:lockalive:{K}:T, P:lockwake:{K}:T
+                           the user's turn lock, owned by ``bot.user_lock``
+    P:r:{K}:EVENT          a processed event's result (24 h), for redeliveries; "1" for an hour once its
+                           replies were sent
     P:seen:NS:ID           edge dedupe claims (SET NX)
-    P:idx:{sB}:…           the ops index in shards, owned by ``bot.session_index``
+    P:idx:{sB}:…           the ops index in shards, and turn counters, owned by ``bot.session_index``
     P:audit                the ops audit trail, owned by ``bot.audit``
 """
 
@@ -24,11 +24,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import zlib
+from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 import redis
@@ -38,18 +36,19 @@ from bot.machine import STATES, State
 from bot.ports import StoreUnavailable
 from bot.redis_client import build_redis
 from bot.session import Session
-from bot.session_index import ALL_SHARDS, SessionIndex, shard_of
+from bot.session_index import SessionIndex
+from bot.store_scripts import FINISH, Scripts
+from bot.user_lock import Heartbeats, LockTimeout, Ticket, hold
+
+__all__ = ["LockTimeout", "SessionStore", "StoreUnavailable", "Ticket", "build_store", "guarded"]
 
 log = logging.getLogger(__name__)
 
+ANSWERED = b"1"  # a turn's stored result once its replies were sent (see ``settle_result``)
+ANSWERED_SECONDS = 3600
 FLOW_MEMORY_SECONDS = 86400  # how long "your report timed out" can still be said after a session expired
-TURN_COUNTER_SECONDS = 7200  # an hour's turn counters outlive the hour that ops stats sum
 T = TypeVar("T")
 P = ParamSpec("P")
-
-
-class LockTimeout(StoreUnavailable):
-    """A turn waited too long for the user's previous turn to finish."""
 
 
 def guarded(fn: Callable[P, T]) -> Callable[P, T]:
@@ -76,18 +75,23 @@ class SessionStore:
         self.ttl_seconds = settings.session_ttl_seconds
         self.lock_timeout_seconds = settings.lock_timeout_seconds
         self.dedupe_ttl_seconds = settings.dedupe_ttl_seconds
-        self.index = SessionIndex(client, self.key)
-        self._heartbeats = _Heartbeats(client, int(self.lock_timeout_seconds * 1000))
+        self.scripts = Scripts(client)
+        self.index = SessionIndex(client, self.key, self.scripts)
+        self.heartbeats = Heartbeats(client, int(self.lock_timeout_seconds * 1000))
 
     # -- key building: the only place key shapes are written ------------------------------
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
 
-    def _user_key(self, kind: str, skey: str, *rest: str) -> str:
+    def user_key(self, kind: str, skey: str, *rest: str) -> str:
         return ":".join((self.prefix, kind, "{" + skey + "}", *rest))
 
+    def result_key(self, skey: str, event_id: str) -> str:
+        # "r", not "result": the key name is most of a marker's memory (see ``settle_result``)
+        return self.user_key("r", skey, event_id)
+
     def session_redis_key(self, skey: str) -> str:
-        return self._user_key("session", skey)
+        return self.user_key("session", skey)
 
     # -- sessions --------------------------------------------------------------------------
     @guarded
@@ -100,7 +104,7 @@ class SessionStore:
             return None
         try:
             session = Session.from_json(raw)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, zlib.error):
             # A record we cannot read must not wedge the user: start over, and say so in the log.
             log.warning("unreadable session record dropped", extra={"session": skey})
             return None
@@ -110,21 +114,40 @@ class SessionStore:
         return session
 
     @guarded
-    def open_turn(self, skey: str, event_id: str | None) -> tuple[dict[str, Any] | None, Session | None]:
-        """What a turn starts from, in one round trip: the stored result of ``event_id`` if it was
-        processed already, and the session."""
-        if not event_id:
+    def open_turn(
+        self, skey: str, event_id: str | None, ticket: Ticket | None = None
+    ) -> tuple[dict[str, Any] | None, Session | None]:
+        """What a turn starts from: the stored result of ``event_id`` if it was processed already, and the
+        session. Free when the turn's ``ticket`` brought them; else one round trip."""
+        if ticket is not None and ticket.preloaded is not None:
+            raw, seen = ticket.preloaded
+        elif not event_id:
             return None, self.load(skey)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.get(self._user_key("result", skey, event_id))
-        pipe.get(self.session_redis_key(skey))
-        seen, raw = pipe.execute()
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.get(self.result_key(skey, event_id))
+            pipe.get(self.session_redis_key(skey))
+            seen, raw = pipe.execute()
+        if seen == ANSWERED:
+            return {}, self._decode(skey, raw)  # processed and answered: nothing left to send
         return (json.loads(seen) if seen else None), self._decode(skey, raw)
+
+    @guarded
+    def settle_result(self, skey: str, event_id: str) -> bool:
+        """The replies of ``event_id`` were sent: keep a marker instead of its result, for an hour. True if this
+        call replaced the result, so of two re-runs of a crashed turn only one sends its replies.
+
+        The marker only has to outlive a re-run of the turn (a take-over after ``TURN_VISIBILITY_SECONDS``, or
+        RQ's retry of an abandoned job); a platform's own redeliveries are dropped at the webhook by the
+        ``seen`` claims, which last ``DEDUPE_TTL_SECONDS``."""
+        key = self.result_key(skey, event_id)
+        old = self.redis.set(key, ANSWERED, xx=True, ex=ANSWERED_SECONDS, get=True)
+        return old is not None and old != ANSWERED
 
     @guarded
     def expired_flow(self, skey: str) -> str | None:
         """The state of this user's session if it expired mid-flow; forgets it once read."""
-        flow_key = self._user_key("flow", skey)
+        flow_key = self.user_key("flow", skey)
         pipe = self.redis.pipeline(transaction=False)
         pipe.get(flow_key)
         pipe.delete(flow_key)
@@ -141,40 +164,49 @@ class SessionStore:
     ) -> None:
         """Write the session, refresh its TTL, keep the ops index and counters current; given
         ``(event_id, result)``, remember the turn's result for redeliveries; given the turn's lock
-        ``ticket``, release it. All in one round trip."""
+        ``ticket``, release it. One round trip: a script on the user's slot and one on the index shard's."""
         now = time.time()
         session.updated_at = now
         ttl = ttl_seconds or self.ttl_seconds
         skey = session.key
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.set(self.session_redis_key(skey), session.to_json(), ex=ttl)
-        flow_key = self._user_key("flow", skey)
-        if session.state == State.idle:
-            pipe.delete(flow_key)
-        else:
-            pipe.set(flow_key, session.state, ex=ttl + FLOW_MEMORY_SECONDS)
-        self.index.record(pipe, skey, session.state, session.stored_state, now)
-        minute = int(now // 60)
-        turns_key = self.key("turns", shard_of(skey), str(minute // 60))
-        pipe.hincrby(turns_key, str(minute), 1)
-        pipe.expire(turns_key, TURN_COUNTER_SECONDS)
-        if result is not None:
-            event_id, body = result
-            pipe.set(
-                self._user_key("result", skey, event_id),
-                json.dumps(body, ensure_ascii=False),
-                ex=self.dedupe_ttl_seconds,
-            )
+        event_id, body = result if result is not None else ("", None)
         if ticket is not None:
-            ticket.release_into(pipe)
-        pipe.execute()
+            self.heartbeats.remove(ticket.token)
+        calls: list[Any] = []
+        pipe = self.redis.pipeline(transaction=False)
+        self.scripts.queue(
+            pipe,
+            calls,
+            FINISH,
+            [
+                self.session_redis_key(skey),
+                self.user_key("flow", skey),
+                self.result_key(skey, event_id),
+                self.user_key("lockq", skey),
+                ticket.alive_key if ticket else self.user_key("lockalive", skey, ""),
+            ],
+            [
+                session.to_record(),
+                ttl,
+                "" if session.state == State.idle else session.state,
+                ttl + FLOW_MEMORY_SECONDS,
+                json.dumps(body, ensure_ascii=False, separators=(",", ":")) if body is not None else "",
+                self.dedupe_ttl_seconds,
+                ticket.token if ticket else "",
+                self.user_key("lockwake", skey, ""),
+            ],
+        )
+        self.index.record(pipe, calls, skey, session.state, session.stored_state, now)
+        self.scripts.execute(pipe, calls)
+        if ticket is not None:
+            ticket.released = True
         session.stored_state = session.state
 
     @guarded
     def delete(self, skey: str) -> bool:
         pipe = self.redis.pipeline(transaction=False)
         pipe.delete(self.session_redis_key(skey))
-        pipe.delete(self._user_key("flow", skey))
+        pipe.delete(self.user_key("flow", skey))
         self.index.forget(pipe, skey)
         return bool(pipe.execute()[0])
 
@@ -219,83 +251,11 @@ class SessionStore:
         """Forget a claim, so the next delivery of ``ident`` is processed (when handing it on failed)."""
         self.redis.delete(self.key("seen", namespace, ident))
 
-    # -- per-user FIFO lock ----------------------------------------------------------------
-    @contextmanager
-    def lock(self, skey: str, wait_seconds: float | None = None) -> Iterator[Ticket]:
-        """Run the body while holding the user's lock; turns acquire it in the order they queued.
-
-        Each turn pushes a ticket onto the user's queue and waits until its ticket is at the
-        head. A ticket carries a heartbeat key with an expiry, renewed while its turn waits
-        or runs, so the ticket of a crashed worker expires and the queue moves on.
-        """
-        token = uuid.uuid4().hex
-        queue = self._user_key("lockq", skey)
-        alive_ms = int(self.lock_timeout_seconds * 1000)
-        wait = self.lock_timeout_seconds * 2 if wait_seconds is None else wait_seconds
-        try:
-            head = self._enqueue(queue, skey, token, alive_ms)
-            self._heartbeats.add(token, self._alive_key(skey, token), queue)
-            if head != token.encode():
-                self._wait_for_head(queue, skey, token, wait)
-        except BaseException:
-            self._heartbeats.remove(token)
-            self._dequeue(queue, skey, token)
-            raise
-        ticket = Ticket(self, queue, self._alive_key(skey, token), token)
-        try:
-            yield ticket
-        finally:
-            self._heartbeats.remove(token)
-            if not ticket.released:
-                self._dequeue(queue, skey, token)
-
-    def _alive_key(self, skey: str, token: str) -> str:
-        return self._user_key("lockalive", skey, token)
-
-    @guarded
-    def _enqueue(self, queue: str, skey: str, token: str, alive_ms: int) -> bytes | None:
-        """Queue the ticket; return the queue's head (our own token when nobody else is waiting)."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.set(self._alive_key(skey, token), b"1", px=alive_ms)
-        pipe.rpush(queue, token)
-        pipe.pexpire(queue, alive_ms * 4)
-        pipe.lindex(queue, 0)
-        head: bytes | None = pipe.execute()[-1]
-        return head
-
-    @guarded
-    def _wait_for_head(self, queue: str, skey: str, token: str, wait_seconds: float) -> None:
-        deadline = time.monotonic() + wait_seconds
-        pause = 0.001
-        while True:
-            head: bytes | None = self.redis.lindex(queue, 0)  # type: ignore[assignment]
-            if head is None:
-                # The queue expired under us (a very long wait): queue again at the end.
-                self.redis.rpush(queue, token)
-                continue
-            head_token = head.decode()
-            if head_token == token:
-                return
-            if not self.redis.exists(self._alive_key(skey, head_token)):
-                # The head's worker died without releasing: drop its ticket (tokens are unique,
-                # so two waiters removing the same dead ticket is harmless).
-                self.redis.lrem(queue, 1, head_token)
-                log.warning("dropped an expired lock ticket", extra={"session": skey})
-                continue
-            if time.monotonic() > deadline:
-                raise LockTimeout(f"waited {wait_seconds:.0f}s for the previous turn")
-            time.sleep(pause)
-            pause = min(pause * 2, 0.02)
-
-    def _dequeue(self, queue: str, skey: str, token: str) -> None:
-        try:
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.lrem(queue, 1, token)
-            pipe.delete(self._alive_key(skey, token))
-            pipe.execute()
-        except (redis.ConnectionError, redis.TimeoutError):
-            # Its heartbeat is no longer renewed, so the ticket expires on its own.
-            log.warning("could not release a lock ticket; it will expire", extra={"session": skey})
+    # -- per-user FIFO lock (bot.user_lock) ---------------------------------------------------------
+    def lock(self, skey: str, wait_seconds: float | None = None, event_id: str | None = None) -> Any:
+        """A context manager holding the user's turn lock; given ``event_id``, the lock comes with the
+        session and that event's stored result (``open_turn`` then needs no round trip of its own)."""
+        return hold(self, skey, event_id, wait_seconds)
 
     def server_info(self, problems: list[str]) -> dict[str, Any]:
         """Redis version and memory for ops stats; a failure is named in ``problems``, never raised."""
@@ -318,71 +278,7 @@ class SessionStore:
     # -- counters --------------------------------------------------------------------------
     @guarded
     def turns_since(self, seconds: int) -> int:
-        now_minute = int(time.time() // 60)
-        first = now_minute - seconds // 60 + 1
-        hours = range(first // 60, now_minute // 60 + 1)
-        pipe = self.redis.pipeline(transaction=False)
-        for shard in ALL_SHARDS:
-            for hour in hours:
-                pipe.hgetall(self.key("turns", shard, str(hour)))
-        return sum(
-            int(count) for minutes in pipe.execute() for minute, count in minutes.items() if int(minute) >= first
-        )
-
-
-class Ticket:
-    """A held turn lock. ``SessionStore.save(…, ticket=…)`` releases it in the save's round trip."""
-
-    def __init__(self, store: SessionStore, queue: str, alive_key: str, token: str) -> None:
-        self._store, self._queue, self._alive_key, self.token = store, queue, alive_key, token
-        self.released = False
-
-    def release_into(self, pipe: Any) -> None:
-        self._store._heartbeats.remove(self.token)
-        pipe.lrem(self._queue, 1, self.token)
-        pipe.delete(self._alive_key)
-        self.released = True
-
-
-class _Heartbeats:
-    """Renews the heartbeat of every lock ticket this process holds or waits with.
-
-    One daemon thread per store (started on first use), not one per turn: starting a thread
-    for every turn cost a tenth of a turn's time.
-    """
-
-    def __init__(self, client: redis.Redis, alive_ms: int) -> None:
-        self._redis, self._alive_ms = client, alive_ms
-        self._tickets: dict[str, tuple[str, str]] = {}  # token -> (alive key, queue key)
-        self._guard = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def add(self, token: str, alive_key: str, queue: str) -> None:
-        with self._guard:
-            self._tickets[token] = (alive_key, queue)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="lock-heartbeats", daemon=True)
-                self._thread.start()
-
-    def remove(self, token: str) -> None:
-        with self._guard:
-            self._tickets.pop(token, None)
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self._alive_ms / 3000)
-            with self._guard:
-                tickets = list(self._tickets.values())
-            if not tickets:
-                continue
-            try:
-                pipe = self._redis.pipeline(transaction=False)
-                for alive_key, queue in tickets:
-                    pipe.pexpire(alive_key, self._alive_ms)
-                    pipe.pexpire(queue, self._alive_ms * 4)
-                pipe.execute()
-            except (redis.ConnectionError, redis.TimeoutError):
-                log.warning("lock heartbeat failed; will retry")
+        return self.index.turns_since(seconds)
 
 
 def build_store(settings: Settings) -> SessionStore:

@@ -303,17 +303,17 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> N
     result = runtime.engine.handle(incoming, fetch_image=fetch_image)
     if result.thread:
         incoming = replace(incoming, reply_to=result.thread)
-    answered = f"answered/{incoming.event_id}" if incoming.event_id else ""
+    skey, event_id = incoming.session_key, incoming.event_id
     if result.duplicate:
         # A re-run of a turn taken over after a crash: the engine kept the answer; send it unless it was sent.
-        if answered and runtime.store.claim(module.PLATFORM, answered):
+        if event_id and runtime.store.settle_result(skey, event_id):
             module.sender(runtime).send(incoming, result.replies)
         return
     if job.get("card") and (result.picked or result.stale):
         _quietly(module.close_card, runtime, job, result)
     module.sender(runtime).send(incoming, result.replies)
-    if answered:
-        runtime.store.claim(module.PLATFORM, answered)
+    if event_id:
+        runtime.store.settle_result(skey, event_id)  # sent: the stored result shrinks to a marker
 
 
 def _announced(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> FetchImage:

@@ -39,6 +39,7 @@ from bot.conversation import Conversation, Services
 from bot.messages import Incoming
 from bot.orders import build_orders
 from bot.replies import say
+from bot.session import record_json
 from bot.storage import build_storage
 from bot.store import build_store
 from bot.vlm import build_vlm
@@ -166,7 +167,7 @@ def settings(tmp_path: Path, fake_openai: FakeOpenAI, redis_client: redis.Redis)
 def stored_session(client: redis.Redis, settings: Settings) -> dict:
     raw = client.get(f"{settings.redis_prefix}:session:{{{SESSION}}}")
     assert raw is not None, "the session is missing"
-    return json.loads(raw)
+    return json.loads(record_json(raw))
 
 
 def check_all_turns_in_arrival_order(

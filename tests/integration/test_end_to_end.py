@@ -33,6 +33,7 @@ from bot.config import Settings
 from bot.orders import SqlWorkOrders
 from bot.ports import Order, Reporter
 from bot.replies import say
+from bot.session import record_json
 from handlers.app import create_app, runtime_of
 from handlers.runtime import Runtime
 from tests.fakes.openai_server import FakeOpenAI
@@ -138,7 +139,7 @@ class Stack:
 
     def session_json(self, skey: str = SESSION) -> dict | None:
         raw = self.redis.get(self.runtime.store.session_redis_key(skey))
-        return json.loads(raw) if raw is not None else None
+        return json.loads(record_json(raw)) if raw is not None else None
 
     def objects(self) -> list[str]:
         """This test's objects in the bucket (the bucket is shared by the module, the prefix is not)."""
@@ -610,8 +611,8 @@ def test_history_cap_on_real_redis_and_history_reaches_the_vlm(build: Callable[.
     stack.vlm.respond_with(answer(LEAK), times=1)
     stack.web.image(photo(14))  # the 15th turn
 
-    raw = stack.redis.get(stack.runtime.store.session_redis_key(SESSION))
-    session = json.loads(raw)
+    session = stack.session_json()
+    assert session is not None
     history = session["history"]
     assert session["turns"] == 15
     assert len(history) == 20

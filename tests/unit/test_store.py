@@ -207,7 +207,7 @@ def test_save_remembers_the_result_and_open_turn_finds_it(fake_store: SessionSto
     assert fake_store.open_turn(SKEY, "evt-2")[0] is None
     assert fake_store.open_turn("test:t1:u2", "evt-1")[0] is None  # per user
     assert fake_store.open_turn(SKEY, None)[0] is None
-    keys = list(fake_store.redis.scan_iter(match=f"{settings.redis_prefix}:result:*"))
+    keys = list(fake_store.redis.scan_iter(match=f"{settings.redis_prefix}:r:*"))
     assert len(keys) == 1
     assert settings.dedupe_ttl_seconds - 5 <= fake_store.redis.ttl(keys[0]) <= settings.dedupe_ttl_seconds
 

@@ -1,0 +1,116 @@
+"""The Lua scripts of a turn, so that a text turn costs two Redis round trips: one to queue for the user's
+lock and read the session (``BEGIN``), one to save it, release the lock and record the turn (``FINISH`` and
+``RECORD`` in one pipeline).
+
+Every key a script touches is in one Cluster slot: ``BEGIN``, ``FINISH`` and ``RELEASE`` work on one user's
+keys (hash tag ``{platform:tenant:user}``, the wake key built from that user's prefix), ``RECORD`` on one
+shard of the ops index (``{sB}``). Scripts run by ``EVALSHA``; a server that has not seen one yet (a new
+node, a restart, ``SCRIPT FLUSH``) answers NOSCRIPT and the script is loaded and run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import redis
+
+# Drop the ticket ARGV[t] from the queue KEYS[q], delete its heartbeat KEYS[a], and wake the next waiter:
+# a push on its wake list (ARGV[w] .. its token), which it waits on with BLPOP instead of polling.
+_RELEASE = """
+redis.call('LREM', KEYS[{q}], 1, ARGV[{t}])
+redis.call('DEL', KEYS[{a}])
+local nxt = redis.call('LINDEX', KEYS[{q}], 0)
+if nxt then
+  local wake = ARGV[{w}] .. nxt
+  redis.call('RPUSH', wake, '1')
+  redis.call('PEXPIRE', wake, 10000)
+end
+"""
+
+# KEYS: queue, heartbeat, session, result. ARGV: token, heartbeat ms, "1" when there is a result to read.
+# At the head of the queue: {1, session, result}. Behind another turn: {0}.
+BEGIN = """
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 4)
+if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[1] then
+  return {0}
+end
+local result = false
+if ARGV[3] == '1' then result = redis.call('GET', KEYS[4]) end
+return {1, redis.call('GET', KEYS[3]), result}
+"""
+
+# KEYS: session, flow, result, queue, heartbeat.
+# ARGV: session JSON, TTL, flow state ('' when idle: forget it), flow TTL, result JSON ('' none), result TTL,
+#       ticket token ('' when the lock is not released here), wake-key prefix.
+FINISH = (
+    """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+if ARGV[3] == '' then
+  redis.call('DEL', KEYS[2])
+else
+  redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+end
+if ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6]) end
+if ARGV[7] ~= '' then
+"""
+    + _RELEASE.format(q=4, a=5, t=7, w=8)
+    + """
+end
+return 1
+"""
+)
+
+# KEYS: queue, heartbeat. ARGV: token, wake-key prefix.
+RELEASE = _RELEASE.format(q=1, a=2, t=1, w=2) + "return 1\n"
+
+# KEYS: the shard's index of all sessions, of the platform, of the state, its turn counter of the hour, then
+# the state indexes the session is no longer in. ARGV: session key, now, minute, counter TTL.
+RECORD = """
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
+redis.call('EXPIRE', KEYS[4], ARGV[4])
+for i = 5, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+return 1
+"""
+
+
+def _sha(source: str) -> str:
+    return hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+
+
+class Scripts:
+    """Runs the scripts above by SHA on one client, alone or inside a pipeline."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    def call(self, source: str, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return self.redis.evalsha(_sha(source), len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            self.redis.script_load(source)
+            return self.redis.evalsha(_sha(source), len(keys), *keys, *args)
+
+    def queue(
+        self, pipe: Any, calls: list[tuple[str, list[str], list[Any]]], source: str, keys: list[str], args: list[Any]
+    ) -> None:
+        """Add a script run to ``pipe``, noting it in ``calls`` so ``execute`` can run it again after NOSCRIPT."""
+        # execute_command, not pipe.evalsha: a Cluster pipeline refuses the method but routes the command by key.
+        pipe.execute_command("EVALSHA", _sha(source), len(keys), *keys, *args)
+        calls.append((source, keys, args))
+
+    def execute(self, pipe: Any, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
+        """Run a pipeline made only of ``queue``d scripts; any that met NOSCRIPT is loaded and run again."""
+        results: list[Any] = pipe.execute(raise_on_error=False)
+        for i, outcome in enumerate(results):
+            if isinstance(outcome, redis.exceptions.NoScriptError):
+                source, keys, args = calls[i]
+                results[i] = self.call(source, keys, args)
+            elif isinstance(outcome, Exception):
+                raise outcome
+        return results

@@ -1,0 +1,112 @@
+"""The turn's Lua scripts (bot/store_scripts.py) and what they promise, on fakeredis with Lua (lupa) and once on
+real Redis: the lock comes with the session, a waiting turn is woken rather than polling, a flushed script
+cache costs nothing but a reload, a sent result shrinks to a marker, a full session stays small."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from bot.config import Settings
+from bot.session import COMPRESS_ABOVE, Session, record_json
+from bot.store import ANSWERED, SessionStore
+from tests.support.engine import wipe_prefix
+
+SKEY = "slack:T1:U1"
+
+
+def test_the_lock_brings_the_session_and_the_stored_result(fake_store: SessionStore) -> None:
+    session = Session(key=SKEY, state="waiting_location")
+    with fake_store.lock(SKEY, event_id="ev1") as ticket:
+        fake_store.save(session, result=("ev1", {"replies": ["where?"]}), ticket=ticket)
+    with fake_store.lock(SKEY, event_id="ev1") as ticket:
+        assert ticket.preloaded is not None  # nobody else waited: one round trip brought both
+        seen, loaded = fake_store.open_turn(SKEY, "ev1", ticket)
+    assert seen == {"replies": ["where?"]} and loaded is not None and loaded.state == "waiting_location"
+
+
+def test_a_waiting_turn_is_woken_when_the_turn_before_it_ends(fake_store: SessionStore) -> None:
+    took: list[float] = []
+    first_holds = threading.Event()
+    released_at: list[float] = []
+
+    def second() -> None:
+        first_holds.wait()
+        with fake_store.lock(SKEY, event_id="ev2") as ticket:
+            took.append(time.monotonic() - released_at[0])
+            assert ticket.preloaded is None  # it waited, so it reads the session itself
+            seen, session = fake_store.open_turn(SKEY, "ev2", ticket)
+            assert seen is None and session is not None and session.turns == 1
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    with fake_store.lock(SKEY, event_id="ev1") as ticket:
+        first_holds.set()
+        time.sleep(0.3)  # the second turn is queued behind this one by now
+        released_at.append(time.monotonic())
+        fake_store.save(Session(key=SKEY, turns=1), ticket=ticket)
+    waiter.join(5)
+    # Woken by the release, not by its once-a-second look at the head's heartbeat.
+    assert took and took[0] < 0.5, took
+
+
+def test_a_flushed_script_cache_is_reloaded(real_store: SessionStore) -> None:
+    real_store.redis.script_flush()
+    with real_store.lock(SKEY, event_id="ev1") as ticket:
+        real_store.save(Session(key=SKEY, turns=1), result=("ev1", {"replies": ["ok"]}), ticket=ticket)
+    real_store.redis.script_flush()  # the next save's pipeline meets NOSCRIPT and runs again
+    with real_store.lock(SKEY) as ticket:
+        _, session = real_store.open_turn(SKEY, None, ticket)
+        assert session is not None and session.turns == 1
+        session.turns = 2
+        real_store.save(session, ticket=ticket)
+    loaded = real_store.load(SKEY)
+    assert loaded is not None and loaded.turns == 2
+    assert real_store.turns_since(3600) == 2
+    assert real_store.redis.llen(real_store.user_key("lockq", SKEY)) == 0  # every ticket released
+
+
+def test_a_sent_result_becomes_a_marker_of_a_few_bytes(real_store: SessionStore, settings: Settings) -> None:
+    # the default prefix's length ("wobot"), a Slack team, user and event id of their real lengths
+    real_store = SessionStore(real_store.redis, settings.with_(redis_prefix=f"w{uuid.uuid4().hex[:4]}"))
+    skey, event = "slack:T0123ABCD:U0123ABCDE", "Ev0123456789AB"
+    body = {"replies": ["收到照片。请告诉我位置：在哪一栋楼、哪一层？" * 3], "state": "waiting_location"}
+    try:
+        with real_store.lock(skey, event_id=event) as ticket:
+            real_store.save(Session(key=skey), result=(event, body), ticket=ticket)
+        key = real_store.result_key(skey, event)
+        before = real_store.redis.memory_usage(key, samples=0)
+        assert real_store.settle_result(skey, event) is True  # this call sends the replies
+        assert real_store.settle_result(skey, event) is False  # a second re-run does not
+        after = real_store.redis.memory_usage(key, samples=0)
+        assert real_store.redis.get(key) == ANSWERED and 0 < real_store.redis.ttl(key) <= 3600
+        # A marker costs what its key name costs (104 B here, 360 B for the result) and is gone in an hour.
+        assert after is not None and before is not None and after * 3 < before and after <= 112, (after, before)
+        seen, _ = real_store.open_turn(skey, event)
+        assert seen == {}  # a re-run of the turn finds it answered: nothing to send again
+    finally:
+        wipe_prefix(real_store.redis, real_store.prefix)
+
+
+def test_a_full_history_is_stored_compressed_and_read_back(real_store: SessionStore) -> None:
+    session = Session(key=SKEY)
+    for n in range(12):
+        session.add_turn("user", f"3号楼{n}层东侧走廊的消防栓旁边有积水，面积大约两平方米", kind="text")
+        session.add_turn(
+            "bot", f"收到。工单 WO-20261121-AB{n:03d} 的位置已记下：3号楼{n}层东侧走廊。请回复“确认”提交。"
+        )
+    real_store.save(session)
+    raw = real_store.redis.get(real_store.session_redis_key(SKEY))
+    assert isinstance(raw, bytes) and len(session.to_json().encode()) > 3000 > len(raw) > 0
+    assert not raw.startswith(b"{") and Session.from_json(record_json(raw)).history == session.history
+    assert (real_store.redis.memory_usage(real_store.session_redis_key(SKEY), samples=0) or 0) <= 3072
+    loaded = real_store.load(SKEY)
+    assert loaded is not None and loaded.history == session.history
+    small = Session(key=SKEY)
+    assert len(small.to_record()) < COMPRESS_ABOVE and small.to_record().startswith(b"{")  # small stays JSON
+
+
+def test_a_damaged_compressed_record_starts_the_user_over(real_store: SessionStore) -> None:
+    real_store.redis.set(real_store.session_redis_key(SKEY), b"x\x9c not a zlib stream")
+    assert real_store.load(SKEY) is None
