@@ -100,10 +100,11 @@ def _wait_for_head(store: SessionStore, ticket: Ticket, wait_seconds: float) -> 
         if head_token == ticket.token:
             return
         if not r.exists(store.user_key("lockalive", ticket.skey, head_token)):
-            # The head's worker died without releasing: drop its ticket (tokens are unique, so two
-            # waiters removing the same dead ticket is harmless).
-            r.lrem(ticket.queue, 1, head_token)
-            log.warning("dropped an expired lock ticket", extra={"session": ticket.skey})
+            # Either the head released just now (its ticket is gone already: nothing to remove), or its
+            # worker died without releasing: drop its ticket (tokens are unique, so two waiters removing
+            # the same dead ticket is harmless).
+            if r.lrem(ticket.queue, 1, head_token):
+                log.warning("dropped an expired lock ticket", extra={"session": ticket.skey})
             continue
         left = deadline - time.monotonic()
         if left <= 0:
