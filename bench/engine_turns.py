@@ -49,6 +49,7 @@ from bot.config import Settings  # noqa: E402
 from bot.conversation import Conversation, Services  # noqa: E402
 from bot.messages import Incoming  # noqa: E402
 from bot.orders import SqlWorkOrders  # noqa: E402
+from bot.session import record_json  # noqa: E402
 from bot.storage import LocalFolderStore  # noqa: E402
 from bot.store import SessionStore  # noqa: E402
 
@@ -124,15 +125,16 @@ def command_counts(client: redis.Redis) -> Counter[str]:
 
 
 def measure_keys(client: redis.Redis, pattern: str) -> tuple[list[int], list[int], list[int]]:
-    """(JSON bytes, MEMORY USAGE, history length) of every key matching ``pattern``."""
+    """(JSON bytes, MEMORY USAGE, history length) of every key matching ``pattern`` (JSON before compression)."""
     lengths, memory, entries = [], [], []
     for key in client.scan_iter(match=pattern, count=1000):
         raw = client.get(key)
         if raw is None:
             continue
-        lengths.append(len(raw))
+        text = record_json(raw)
+        lengths.append(len(text))
         memory.append(int(client.memory_usage(key, samples=0) or 0))
-        entries.append(len(json.loads(raw).get("history", [])))
+        entries.append(len(json.loads(text).get("history", [])))
     return lengths, memory, entries
 
 
@@ -196,6 +198,9 @@ def run_engine(url: str, prefix: str, plan: list[tuple[str, str]], users: int, w
     run.seconds = time.perf_counter() - started
     run.round_trips = CountingConnection.round_trips - trips
     run.commands = command_counts(client) - before
+    # What a platform's edge does once a turn's replies are sent (one SET per turn; not the engine's, not counted).
+    for n, (user, _) in enumerate(plan):
+        store.settle_result(f"bench:t:{user}", f"m-{n}")
 
     lengths, memory, entries = measure_keys(client, f"{prefix}:session:*")
     run.session_json_bytes, run.session_memory_bytes = statistics.mean(lengths), statistics.mean(memory)

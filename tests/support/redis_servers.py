@@ -76,8 +76,17 @@ _PLAIN = ("--save", "", "--appendonly", "no")
 
 
 @contextmanager
+def redis_server(tmp: Path) -> Iterator[str]:
+    """One plain Redis; yields its URL."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    with _servers(tmp) as servers:
+        yield f"redis://127.0.0.1:{servers.start(free_port(), *_PLAIN)}/0"
+
+
+@contextmanager
 def redis_cluster(tmp: Path) -> Iterator[str]:
     """Three masters, every slot covered; yields the URL of one node (the seed)."""
+    tmp.mkdir(parents=True, exist_ok=True)
     with _servers(tmp) as servers:
         ports = []
         for _ in range(3):
