@@ -26,7 +26,7 @@ from typing import Any
 import redis
 
 from bot.machine import STATES
-from bot.store_scripts import RECORD, Scripts
+from bot.store_scripts import RECORD, ScriptBatch
 
 _FIRST_CHUNK = 64  # entries per shard a walk reads first: a page of 50 from one shard needs no second read
 TURN_COUNTER_SECONDS = 7200  # an hour's turn counters outlive the hour that ops stats sum
@@ -58,10 +58,9 @@ def shard_of(skey: str) -> str:
 
 
 class SessionIndex:
-    def __init__(self, client: redis.Redis, key: Callable[..., str], scripts: Scripts) -> None:
+    def __init__(self, client: redis.Redis, key: Callable[..., str]) -> None:
         self.redis = client
         self._key = key
-        self._scripts = scripts
 
     def key(self, shard: str, state: str | None = None, platform: str | None = None) -> str:
         if state:
@@ -74,18 +73,16 @@ class SessionIndex:
         """One index, every shard of it."""
         return [self.key(shard, state, platform) for shard in ALL_SHARDS]
 
-    # -- writes (inside the store's pipelines) ------------------------------------------------------
-    def record(self, pipe: Any, calls: list[Any], skey: str, state: str, before: str | None, now: float) -> None:
-        """Queue the turn of ``skey`` at ``now`` in ``state`` on ``pipe``; ``before`` is the state it was read in
-        (None: new). One script on the session's shard: its indexes, and the turn counter."""
+    # -- writes (in the store's round trips) ----------------------------------------------------------
+    def record(self, batch: ScriptBatch, skey: str, state: str, before: str | None, now: float) -> None:
+        """Add the turn of ``skey`` at ``now`` in ``state`` to the save's ``batch``; ``before`` is the state it
+        was read in (None: new). One script on the session's shard: its indexes, and the turn counter."""
         shard = shard_of(skey)
         minute = int(now // 60)
         # A new session may have an entry left from an expired one in any state; otherwise only
         # the state it left needs clearing.
         left = [self.key(shard, state=other) for other in (STATES if before is None else (before,)) if other != state]
-        self._scripts.queue(
-            pipe,
-            calls,
+        batch.add(
             RECORD,
             [
                 self.key(shard),

@@ -76,7 +76,7 @@ class SessionStore:
         self.lock_timeout_seconds = settings.lock_timeout_seconds
         self.dedupe_ttl_seconds = settings.dedupe_ttl_seconds
         self.scripts = Scripts(client)
-        self.index = SessionIndex(client, self.key, self.scripts)
+        self.index = SessionIndex(client, self.key)
         self.heartbeats = Heartbeats(client, int(self.lock_timeout_seconds * 1000))
 
     # -- key building: the only place key shapes are written ------------------------------
@@ -172,11 +172,8 @@ class SessionStore:
         event_id, body = result if result is not None else ("", None)
         if ticket is not None:
             self.heartbeats.remove(ticket.token)
-        calls: list[Any] = []
-        pipe = self.redis.pipeline(transaction=False)
-        self.scripts.queue(
-            pipe,
-            calls,
+        batch = self.scripts.batch()
+        batch.add(
             FINISH,
             [
                 self.session_redis_key(skey),
@@ -196,8 +193,8 @@ class SessionStore:
                 self.user_key("lockwake", skey, ""),
             ],
         )
-        self.index.record(pipe, calls, skey, session.state, session.stored_state, now)
-        self.scripts.execute(pipe, calls)
+        self.index.record(batch, skey, session.state, session.stored_state, now)
+        batch.execute()
         if ticket is not None:
             ticket.released = True
         session.stored_state = session.state

@@ -11,7 +11,7 @@ node, a restart, ``SCRIPT FLUSH``) answers NOSCRIPT and the script is loaded and
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 
@@ -30,7 +30,7 @@ end
 
 # KEYS: queue, heartbeat, session, result. ARGV: token, heartbeat ms, "1" when there is a result to read.
 # At the head of the queue: {1, session, result}. Behind another turn: {0}.
-BEGIN = """
+BEGIN_LUA = """
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
 redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 4)
@@ -45,7 +45,7 @@ return {1, redis.call('GET', KEYS[3]), result}
 # KEYS: session, flow, result, queue, heartbeat.
 # ARGV: session JSON, TTL, flow state ('' when idle: forget it), flow TTL, result JSON ('' none), result TTL,
 #       ticket token ('' when the lock is not released here), wake-key prefix.
-FINISH = (
+FINISH_LUA = (
     """
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 if ARGV[3] == '' then
@@ -64,11 +64,11 @@ return 1
 )
 
 # KEYS: queue, heartbeat. ARGV: token, wake-key prefix.
-RELEASE = _RELEASE.format(q=1, a=2, t=1, w=2) + "return 1\n"
+RELEASE_LUA = _RELEASE.format(q=1, a=2, t=1, w=2) + "return 1\n"
 
 # KEYS: the shard's index of all sessions, of the platform, of the state, its turn counter of the hour, then
 # the state indexes the session is no longer in. ARGV: session key, now, minute, counter TTL.
-RECORD = """
+RECORD_LUA = """
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
@@ -79,38 +79,53 @@ return 1
 """
 
 
-def _sha(source: str) -> str:
-    return hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+class Script(NamedTuple):
+    source: str
+    sha: str  # Redis names a script by the SHA-1 of its text: computed once, not per call
+
+
+def _script(source: str) -> Script:
+    return Script(source, hashlib.sha1(source.encode()).hexdigest())  # noqa: S324 - Redis's naming, not security
+
+
+BEGIN, FINISH, RELEASE, RECORD = map(_script, (BEGIN_LUA, FINISH_LUA, RELEASE_LUA, RECORD_LUA))
 
 
 class Scripts:
-    """Runs the scripts above by SHA on one client, alone or inside a pipeline."""
+    """Runs the scripts above by SHA on one client, alone (``call``) or several in one round trip (``batch``)."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
 
-    def call(self, source: str, keys: list[str], args: list[Any]) -> Any:
+    def call(self, script: Script, keys: list[str], args: list[Any]) -> Any:
         try:
-            return self.redis.evalsha(_sha(source), len(keys), *keys, *args)
+            return self.redis.evalsha(script.sha, len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:
-            self.redis.script_load(source)
-            return self.redis.evalsha(_sha(source), len(keys), *keys, *args)
+            self.redis.script_load(script.source)
+            return self.redis.evalsha(script.sha, len(keys), *keys, *args)
 
-    def queue(
-        self, pipe: Any, calls: list[tuple[str, list[str], list[Any]]], source: str, keys: list[str], args: list[Any]
-    ) -> None:
-        """Add a script run to ``pipe``, noting it in ``calls`` so ``execute`` can run it again after NOSCRIPT."""
+    def batch(self) -> ScriptBatch:
+        return ScriptBatch(self)
+
+
+class ScriptBatch:
+    """Script runs sent in one pipeline; any that met NOSCRIPT is loaded and run again on its own."""
+
+    def __init__(self, scripts: Scripts) -> None:
+        self._scripts = scripts
+        self._pipe: Any = scripts.redis.pipeline(transaction=False)
+        self._runs: list[tuple[Script, list[str], list[Any]]] = []
+
+    def add(self, script: Script, keys: list[str], args: list[Any]) -> None:
         # execute_command, not pipe.evalsha: a Cluster pipeline refuses the method but routes the command by key.
-        pipe.execute_command("EVALSHA", _sha(source), len(keys), *keys, *args)
-        calls.append((source, keys, args))
+        self._pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        self._runs.append((script, keys, args))
 
-    def execute(self, pipe: Any, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
-        """Run a pipeline made only of ``queue``d scripts; any that met NOSCRIPT is loaded and run again."""
-        results: list[Any] = pipe.execute(raise_on_error=False)
+    def execute(self) -> list[Any]:
+        results: list[Any] = self._pipe.execute(raise_on_error=False)
         for i, outcome in enumerate(results):
             if isinstance(outcome, redis.exceptions.NoScriptError):
-                source, keys, args = calls[i]
-                results[i] = self.call(source, keys, args)
+                results[i] = self._scripts.call(*self._runs[i])
             elif isinstance(outcome, Exception):
                 raise outcome
         return results

@@ -49,8 +49,9 @@ class Ticket:
         self.preloaded: tuple[bytes | None, bytes | None] | None = None
         self.released = False
 
-    def wake_key(self, token: str | None = None) -> str:
-        return self.wake_prefix + (token or self.token)
+    @property
+    def wake_key(self) -> str:
+        return self.wake_prefix + self.token
 
 
 @contextmanager
@@ -71,13 +72,11 @@ def hold(store: SessionStore, skey: str, event_id: str | None, wait_seconds: flo
             ticket.preloaded = (answer[1], answer[2])
         else:
             _wait_for_head(store, ticket, wait)
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except BaseException as exc:
         store.heartbeats.remove(ticket.token)
         release(ticket)
-        raise StoreUnavailable(f"session store unreachable: {type(exc).__name__}") from exc
-    except BaseException:
-        store.heartbeats.remove(ticket.token)
-        release(ticket)
+        if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+            raise StoreUnavailable(f"session store unreachable: {type(exc).__name__}") from exc
         raise
     try:
         yield ticket
@@ -109,7 +108,7 @@ def _wait_for_head(store: SessionStore, ticket: Ticket, wait_seconds: float) -> 
         left = deadline - time.monotonic()
         if left <= 0:
             raise LockTimeout(f"waited {wait_seconds:.0f}s for the previous turn")
-        r.blpop([ticket.wake_key()], timeout=max(0.01, min(left, _WAKE_CHECK_SECONDS)))
+        r.blpop([ticket.wake_key], timeout=max(0.01, min(left, _WAKE_CHECK_SECONDS)))
 
 
 def release(ticket: Ticket) -> None:

@@ -10,6 +10,7 @@ Sentinel test then kills the master: turns resume on the promoted replica, with 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +19,8 @@ import pytest
 
 from bot.config import Settings
 from bot.orders import SqlWorkOrders
-from bot.store import SessionStore
+from bot.session import Session
+from bot.store import SessionStore, build_store
 from tests.fakes.platform_servers import FakeFeishu
 from tests.integration import test_feishu as fs
 from tests.support.admin import AUTH, TOKEN
@@ -144,3 +146,27 @@ def test_sentinel_failover_turns_resume_with_the_session(
         assert sentinel.current_master() == sentinel.replica_port
         after = store.load("generic:default:guard-9")
         assert after is not None and after.turns == 2  # the turn before the failover survived it
+
+
+def test_a_waiting_turn_is_woken_on_the_cluster(cluster_url: str, settings: Settings) -> None:
+    """The release script pushes to the next ticket's wake list, a key it builds itself (same slot as the user)."""
+    store = build_store(settings.with_(redis_url=cluster_url, redis_cluster=True))
+    skey, order, holding = "slack:T1:U1", [], threading.Event()
+
+    def second() -> None:
+        holding.wait()
+        with store.lock(skey) as ticket:
+            order.append(("second", time.monotonic()))
+            _, session = store.open_turn(skey, None, ticket)
+            assert session is not None and session.turns == 1
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    with store.lock(skey) as ticket:
+        holding.set()
+        time.sleep(0.3)  # the second turn queues behind this one
+        order.append(("first", time.monotonic()))  # then releases in the save
+        store.save(Session(key=skey, turns=1), ticket=ticket)
+    waiter.join(5)
+    assert [name for name, _ in order] == ["first", "second"]
+    assert order[1][1] - order[0][1] < 0.5  # woken by the release, not by the once-a-second check
