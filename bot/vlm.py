@@ -17,8 +17,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import openai
-
 from bot.config import Settings, catch_all_type
 from bot.ports import Analysis, Photo, Severity, Verdict, Vlm, VlmError
 
@@ -73,6 +71,10 @@ class OpenAIVlm:
     def __init__(self, settings: Settings, on_call: OnCall | None = None) -> None:
         self._settings = settings
         self._on_call = on_call
+        # Imported here, not at the top: the SDK takes about a second to import, which every gunicorn worker
+        # would pay at boot (while requests queue) even when no VLM is configured.
+        import openai
+
         # No retries: the timeout is the user's wait; they can retry themselves.
         self._client = openai.OpenAI(
             base_url=settings.vlm_base_url,
@@ -137,6 +139,8 @@ class OpenAIVlm:
 
     def _complete(self, system: str, user: list[dict[str, Any]]) -> str:
         """One chat.completions call; every client failure becomes a VlmError with a short reason."""
+        import openai  # loaded by __init__ already: a lookup in sys.modules
+
         try:
             response = self._client.chat.completions.create(
                 model=self._settings.vlm_model,
