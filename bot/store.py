@@ -22,13 +22,13 @@ Redis Cluster hash tag so one user's keys share a slot):
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 import zlib
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+import orjson
 import redis
 
 from bot.config import Settings
@@ -130,7 +130,7 @@ class SessionStore:
             seen, raw = pipe.execute()
         if seen == ANSWERED:
             return {}, self._decode(skey, raw)  # processed and answered: nothing left to send
-        return (json.loads(seen) if seen else None), self._decode(skey, raw)
+        return (orjson.loads(seen) if seen else None), self._decode(skey, raw)
 
     @guarded
     def settle_result(self, skey: str, event_id: str) -> bool:
@@ -187,7 +187,7 @@ class SessionStore:
                 ttl,
                 "" if session.state == State.idle else session.state,
                 ttl + FLOW_MEMORY_SECONDS,
-                json.dumps(body, ensure_ascii=False, separators=(",", ":")) if body is not None else "",
+                orjson.dumps(body) if body is not None else "",
                 self.dedupe_ttl_seconds,
                 ticket.token if ticket else "",
                 self.user_key("lockwake", skey, ""),

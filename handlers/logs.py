@@ -24,10 +24,12 @@ from flask import current_app
 
 from bot.config import Settings
 from bot.conversation import Engine, FetchImage
+from bot.machine import IDLE
 from bot.messages import Incoming, TurnResult
 from bot.session import Session
 
 _CONTEXT_FIELDS = ("session", "event_id", "platform")
+SLOW_TURN_SECONDS = 1.0  # a turn this slow is logged at INFO even when it was chatter
 _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("wobot_log_context", default=None)
 _SECRET_VALUE = re.compile(r"(?i)(bearer\s+|(?:access_token|token|secret|password|signature|sig|key)=)[^\s&\"',;]+")
 
@@ -56,7 +58,12 @@ def turn_context(incoming: Incoming) -> Any:
 
 
 class ContextualEngine(Engine):
-    """The engine, with each turn inside ``turn_context`` and one summary line per turn."""
+    """The engine, with each turn inside ``turn_context`` and one summary line per turn.
+
+    The line is INFO for a turn that matters to someone reading the log later: one that leaves the user in a
+    flow, made an order, repeated a redelivery or was slow. Chatter answered in ``idle`` (help, a look-up, a
+    greeting) is DEBUG: the metrics count it, and at 100,000 staff a line per message is mostly noise.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -65,13 +72,18 @@ class ContextualEngine(Engine):
         with turn_context(incoming):
             started = time.perf_counter()
             result = self._engine.handle(incoming, fetch_image)
-            log.info(
-                "turn %s: %s in %.0f ms%s",
-                incoming.kind,
-                result.state,
-                (time.perf_counter() - started) * 1000,
-                " (redelivery, first answer repeated)" if result.duplicate else "",
-            )
+            seconds = time.perf_counter() - started
+            notable = result.state != IDLE or result.order_id or result.duplicate or seconds >= SLOW_TURN_SECONDS
+            level = logging.INFO if notable else logging.DEBUG
+            if log.isEnabledFor(level):
+                log.log(
+                    level,
+                    "turn %s: %s in %.0f ms%s",
+                    incoming.kind,
+                    result.state,
+                    seconds * 1000,
+                    " (redelivery, first answer repeated)" if result.duplicate else "",
+                )
             return result
 
     def reset(self, skey: str) -> Session | None:

@@ -71,10 +71,26 @@ class PrometheusObserver:
             registry=r,
         )
 
+        self.redeliveries = Counter(
+            "wobot_webhook_redeliveries",
+            "Platform events received again and dropped (answered 200, not run twice).",
+            ["platform"],
+            registry=r,
+        )
+        # ``labels(…)`` validates and locks on every call; a turn touches three children, so keep them.
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     # -- the Observer port ----------------------------------------------------------------------------------
     def turn(self, platform: str, kind: str, seconds: float) -> None:
-        self.turns.labels(platform, kind).inc()
-        self.turn_seconds.labels(platform).observe(seconds)
+        self._child(self.turns, platform, kind).inc()
+        self._child(self.turn_seconds, platform).observe(seconds)
 
     def transition(self, source: str, dest: str) -> None:
         self.transitions.labels(source, dest).inc()
@@ -91,7 +107,10 @@ class PrometheusObserver:
 
     # -- the edge -------------------------------------------------------------------------------------------
     def ack(self, platform: str, seconds: float) -> None:
-        self.acks.labels(platform).observe(seconds)
+        self._child(self.acks, platform).observe(seconds)
+
+    def redelivery(self, platform: str) -> None:
+        self._child(self.redeliveries, platform).inc()
 
 
 class ActiveSessions(Collector):

@@ -26,6 +26,7 @@ from handlers.metrics import PrometheusObserver
 from handlers.order_webhook import OrderWebhook
 from handlers.platforms import PLATFORMS, PlatformModule
 from handlers.platforms.edge import run_turn
+from handlers.recent_claims import RecentClaims
 from handlers.turn_queue import QueueFull, TurnQueue, TurnWorkers
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,10 @@ class Runtime:
     _pool_guard: threading.Lock = field(default_factory=threading.Lock)
     outbox: Outbox | None = None  # order events, when DUTY_ROUTES or ORDER_WEBHOOK_URL give them somewhere to go
     _courier: Courier | None = None
+
+    @functools.cached_property
+    def recent_claims(self) -> RecentClaims:
+        return RecentClaims(self.settings.dedupe_ttl_seconds)
 
     def dispatch(self, platform: str, job: dict[str, Any]) -> None:
         """Hand the turn of ``job`` on durably, before the webhook answers; raise QueueFull when full.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from flask.json.provider import DefaultJSONProvider
 
 from bot.messages import is_storable, storable
@@ -23,22 +24,35 @@ class BadJson(ValueError):
 
 
 def loads(raw: bytes | str, what: str = "body") -> Any:
+    return _loads(raw, what)[0]
+
+
+def _loads(raw: bytes | str, what: str) -> tuple[Any, bool]:
+    """The value, and whether its strings may hold lone surrogates (only the stdlib lets them through)."""
     try:
-        data = json.loads(raw)
-    except RecursionError:
-        raise BadJson(f"{what} is nested deeper than {MAX_DEPTH} levels") from None
-    except (ValueError, TypeError):  # UnicodeDecodeError is a ValueError
-        raise BadJson(f"{what} is not JSON") from None
+        # orjson first: a few times faster, and it refuses lone surrogates, numbers JSON does not have
+        # and nesting past 1,024. What it refuses goes to the stdlib, whose answer (mended, or a 400 with
+        # the reason) is the one this module has always given.
+        data, stdlib = orjson.loads(raw), False
+    except orjson.JSONDecodeError:
+        try:
+            data, stdlib = json.loads(raw), True
+        except RecursionError:
+            raise BadJson(f"{what} is nested deeper than {MAX_DEPTH} levels") from None
+        except (ValueError, TypeError):  # UnicodeDecodeError is a ValueError
+            raise BadJson(f"{what} is not JSON") from None
     if _deeper_than(data, MAX_DEPTH):
         raise BadJson(f"{what} is nested deeper than {MAX_DEPTH} levels")
-    return data
+    return data, stdlib
 
 
 def loads_object(raw: bytes | str, what: str = "body") -> dict[str, Any]:
     """``loads`` for a body that must be an object, with every string ``mended``."""
-    data = loads(raw, what)
+    data, may_need_mending = _loads(raw, what)
     if not isinstance(data, dict):
         raise BadJson(f"{what} must be a JSON object")
+    if not may_need_mending:
+        return data
     mended_data: dict[str, Any] = mended(data)
     return mended_data
 
@@ -70,6 +84,11 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
+_COMPACT = {"separators": (",", ":")}
+# Flask sorts keys, and writes dates and dataclasses with its own ``default`` (orjson would write ISO dates).
+_ORJSON_LIKE_FLASK = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 class Utf8JsonProvider(DefaultJSONProvider):
     """Responses as readable UTF-8 (``"我"``, not ``"\\u6211"``), so a terminal shows the replies.
 
@@ -80,6 +99,11 @@ class Utf8JsonProvider(DefaultJSONProvider):
     ensure_ascii = False
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
+        if kwargs == _COMPACT:  # every response outside debug mode: orjson, some 10 times as fast
+            try:
+                return orjson.dumps(obj, default=self.default, option=_ORJSON_LIKE_FLASK).decode()
+            except TypeError:  # orjson.JSONEncodeError: a lone surrogate, an integer past 64 bits…
+                pass
         text = super().dumps(obj, **kwargs)
         if text.isascii() or is_storable(text):
             return text

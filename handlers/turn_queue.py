@@ -12,7 +12,6 @@ sent. The stream is bounded: when it holds ``max_len`` unfinished entries ``add`
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -21,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import redis
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class TurnQueue:
         # One round trip: add, and learn how many were waiting before; over the bound, take it back.
         pipe = self.redis.pipeline(transaction=False)
         pipe.xlen(self.key)
-        pipe.xadd(self.key, {"platform": platform, "job": json.dumps(job)})
+        pipe.xadd(self.key, {"platform": platform, "job": orjson.dumps(job)})
         waiting, entry_id = pipe.execute()
         entry = _text(entry_id)
         if waiting >= self.max_len:
@@ -192,4 +192,4 @@ def _text(value: Any) -> str:
 
 def _decode(entry_id: Any, fields: dict[Any, Any]) -> tuple[str, str, dict[str, Any]]:
     values = {_text(k): _text(v) for k, v in fields.items()}
-    return _text(entry_id), values["platform"], json.loads(values["job"])
+    return _text(entry_id), values["platform"], orjson.loads(values["job"])

@@ -22,6 +22,7 @@ from flask import Blueprint, Response, request
 from bot.messages import MAX_TEXT, Incoming, Location, coordinate, storable
 from bot.ports import StoreUnavailable
 from handlers import safe_json
+from handlers.metrics import observer_of
 from handlers.platforms.http_client import DownloadError
 from handlers.platforms.tokens import TokenError
 from handlers.turn_queue import QueueFull
@@ -250,15 +251,20 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
     if isinstance(outcome, Handshake):
         return Response(outcome.body, status=200, content_type=outcome.content_type)
     if isinstance(outcome, Accepted):
+        idents = tuple(ident for ident in outcome.dedupe if ident)
+        claimed_at = time.monotonic()
         try:
-            first_time = all(
-                [runtime.store.claim(platform, ident, settings.dedupe_ttl_seconds) for ident in outcome.dedupe if ident]
+            first_time = not runtime.recent_claims.holds(platform, idents) and all(
+                [runtime.store.claim(platform, ident, settings.dedupe_ttl_seconds) for ident in idents]
             )
         except StoreUnavailable as exc:
             log.warning("%s webhook: store unavailable: %s", platform, exc, extra={"platform": platform})
             return _text(503, "store unavailable, retry later", retry_after="5")
         if not first_time:
-            log.info(
+            # DEBUG: a platform redelivers whenever an ack is slow, and each one would be a line; they are counted.
+            if (observer := observer_of(runtime)) is not None:
+                observer.redelivery(platform)
+            log.debug(
                 "%s redelivery acknowledged and dropped",
                 platform,
                 extra={"platform": platform, "event_id": outcome.job.get("event_id")},
@@ -276,6 +282,7 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
                 log.exception("%s webhook: could not hand the turn on", platform, extra={"platform": platform})
                 _release(runtime, platform, outcome.dedupe)
                 return _text(503, "cannot take the message now, retry later", retry_after="5")
+            runtime.recent_claims.remember(platform, idents, claimed_at)
     elif isinstance(outcome, Ignored):
         log.debug("%s event ignored: %s", platform, outcome.reason, extra={"platform": platform})
     ack = outcome.answer or module.ACK

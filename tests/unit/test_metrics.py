@@ -144,6 +144,10 @@ def json_log_lines(make_app: Any, fake_openai: Any) -> Iterator[tuple[Flask, io.
         handler.setStream(old)  # type: ignore[attr-defined]
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
 def test_json_log_lines_carry_the_user_key_and_event_id_and_no_secrets(
     json_log_lines: tuple[Flask, io.StringIO],
 ) -> None:
@@ -152,9 +156,15 @@ def test_json_log_lines_carry_the_user_key_and_event_id_and_no_secrets(
     resp = client.post(
         "/webhook/generic",
         headers={"Authorization": "Bearer whsec-generic-123"},
-        json={"user_id": "worker-9", "tenant": "acme", "message_id": "evt-77", "text": "你好"},
+        json={"user_id": "worker-9", "tenant": "acme", "message_id": "evt-77", "image_base64": _b64(photo(7))},
     )
     assert resp.status_code == 200
+    # Chatter in idle is a DEBUG line; a turn that leaves the user in a flow is INFO, with the context.
+    client.post(
+        "/webhook/generic",
+        headers={"Authorization": "Bearer whsec-generic-123"},
+        json={"user_id": "worker-10", "tenant": "acme", "message_id": "evt-78", "text": "你好"},
+    )
     client.get("/admin/api/sessions", headers={"Authorization": "Bearer adm-tok-456"})
     client.get("/admin/api/sessions", headers={"Authorization": "Bearer wrong-guess-789"})
     logging.getLogger("some.library").warning("GET https://api.example/x?access_token=leaky-999&id=1")
@@ -163,7 +173,8 @@ def test_json_log_lines_carry_the_user_key_and_event_id_and_no_secrets(
     turn_lines = [entry for entry in lines if entry.get("event_id") == "evt-77"]
     assert turn_lines, lines
     assert all(entry["session"] == "generic:acme:worker-9" and entry["platform"] == "generic" for entry in turn_lines)
-    assert any(entry["msg"].startswith("turn text: idle") for entry in turn_lines)
+    assert any(entry["msg"].startswith("turn image: waiting_location") for entry in turn_lines)
+    assert not [entry for entry in lines if entry.get("event_id") == "evt-78"]
     assert all({"ts", "level", "logger", "msg"} <= set(entry) for entry in lines)
     text = buffer.getvalue()
     for secret in ("whsec-generic-123", "adm-tok-456", "wrong-guess-789", "leaky-999"):

@@ -1,0 +1,99 @@
+"""A process drops redeliveries of events it accepted itself without a Redis round trip (``handlers.recent_claims``)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import fakeredis
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.config import Settings
+from handlers.app import create_app, runtime_of
+from handlers.recent_claims import RecentClaims
+from tests.support.engine import store_for
+from tests.support.slack import SECRET, TEAM, USER, SlackClient
+
+
+class FlaskTarget:
+    """What SlackClient needs of ``Live``, on Flask's test client."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def call(self, method: str, path: str, body: bytes, headers: dict[str, str], settle: bool = True) -> Any:
+        return self.client.open(path, method=method, data=body, headers=headers)
+
+
+def test_every_id_must_be_held_and_unexpired() -> None:
+    claims = RecentClaims(ttl_seconds=60)
+    now = time.monotonic()
+    claims.remember("feishu", ("ev-1", "om-1"), now)
+    assert claims.holds("feishu", ("ev-1", "om-1"))
+    assert claims.holds("feishu", ("om-1",))
+    assert not claims.holds("feishu", ("ev-1", "om-2"))  # a new message id under a known event id: ask Redis
+    assert not claims.holds("slack", ("ev-1",))  # per platform
+    assert not claims.holds("feishu", ())  # an event without ids is never a known redelivery
+    claims.remember("slack", ("old",), now - 61)  # claimed longer ago than the dedupe TTL: Redis has forgotten it
+    assert not claims.holds("slack", ("old",))
+
+
+def test_the_oldest_are_forgotten_past_the_capacity() -> None:
+    claims = RecentClaims(ttl_seconds=60, capacity=3)
+    now = time.monotonic()
+    for n in range(5):
+        claims.remember("slack", (f"ev-{n}",), now)
+    assert [claims.holds("slack", (f"ev-{n}",)) for n in range(5)] == [False, False, True, True, True]
+
+
+def _slack_app(settings: Settings, **changes: Any) -> Any:
+    configured = settings.with_(
+        slack_signing_secret=SECRET, slack_bot_token="xoxb-1", slack_api_base="http://127.0.0.1:9/api", **changes
+    )
+    return create_app(configured, store=store_for(fakeredis.FakeRedis(), configured), vlm=None)
+
+
+def _redeliveries(app: Any) -> float:
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "wobot_webhook_redeliveries_total" and sample.labels == {"platform": "slack"}:
+                return sample.value
+    return 0.0
+
+
+def test_a_redelivery_of_an_event_this_process_accepted_is_dropped_without_asking_redis(settings: Settings) -> None:
+    app = _slack_app(settings)
+    runtime = runtime_of(app)
+    slack = SlackClient(FlaskTarget(app.test_client()))  # type: ignore[arg-type]
+    event = slack.event({"text": "hello"})
+    assert slack.post(event).status_code == 200
+    runtime.drain()
+
+    seen = list(runtime.store.redis.scan_iter(match=runtime.store.key("seen", "*")))
+    assert seen  # the claim Redis keeps for every process
+    runtime.store.redis.delete(*seen)  # gone from Redis: only this process's memory can still recognise the event
+    retried = slack.post(event, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    assert retried.status_code == 200
+    runtime.drain()
+    runtime.stop(timeout=1)
+    assert not list(runtime.store.redis.scan_iter(match=runtime.store.key("seen", "*")))  # Redis was not asked
+    assert runtime.store.load(f"slack:{TEAM}:{USER}").turns == 1  # the turn ran once
+    assert _redeliveries(app) == 1  # counted, not logged at INFO
+
+
+def test_a_claim_given_back_is_not_remembered(settings: Settings) -> None:
+    """The queue was full: the claim is released and the platform's retry must run, not be dropped."""
+    app = _slack_app(settings, turn_queue_max=1)
+    runtime = runtime_of(app)
+    runtime.turn_queue.add("slack", {"filler": True})
+    slack = SlackClient(FlaskTarget(app.test_client()))  # type: ignore[arg-type]
+    event = slack.event({"text": "hello"})
+    assert slack.post(event).status_code == 503
+    entry, _, _ = runtime.turn_queue.take("test", reclaim=False) or ("", "", {})
+    runtime.turn_queue.done(entry)
+    assert slack.post(event).status_code == 200
+    runtime.drain()
+    runtime.stop(timeout=1)
+    assert runtime.store.load(f"slack:{TEAM}:{USER}").turns == 1
+    assert _redeliveries(app) == 0
