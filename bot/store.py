@@ -35,6 +35,7 @@ from bot.config import Settings
 from bot.machine import STATES, State
 from bot.ports import StoreUnavailable
 from bot.redis_client import build_redis
+from bot.redis_direct import Line
 from bot.session import Session
 from bot.session_index import SessionIndex
 from bot.store_scripts import FINISH, Scripts
@@ -75,7 +76,8 @@ class SessionStore:
         self.ttl_seconds = settings.session_ttl_seconds
         self.lock_timeout_seconds = settings.lock_timeout_seconds
         self.dedupe_ttl_seconds = settings.dedupe_ttl_seconds
-        self.scripts = Scripts(client)
+        self.line = Line(client)  # the hot paths' round trips (bot.redis_direct)
+        self.scripts = Scripts(client, self.line)
         self.index = SessionIndex(client, self.key)
         self.heartbeats = Heartbeats(client, int(self.lock_timeout_seconds * 1000))
 
@@ -241,7 +243,10 @@ class SessionStore:
     def claim(self, namespace: str, ident: str, ttl_seconds: int | None = None) -> bool:
         """True the first time ``ident`` is seen in ``namespace`` within the TTL (SET NX EX)."""
         ttl = ttl_seconds or self.dedupe_ttl_seconds
-        return bool(self.redis.set(self.key("seen", namespace, ident), b"1", nx=True, ex=ttl))
+        (answer,) = self.line.send([("SET", self.key("seen", namespace, ident), b"1", "NX", "EX", ttl)])
+        if isinstance(answer, Exception):
+            raise answer
+        return answer is not None  # OK when set; nil when it was there
 
     @guarded
     def release(self, namespace: str, ident: str) -> None:

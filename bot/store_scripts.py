@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 import redis
 
+from bot.redis_direct import Line
+
 # Drop the ticket ARGV[t] from the queue KEYS[q], delete its heartbeat KEYS[a], and wake the next waiter:
 # a push on its wake list (ARGV[w] .. its token), which it waits on with BLPOP instead of polling.
 _RELEASE = """
@@ -94,38 +96,41 @@ BEGIN, FINISH, RELEASE, RECORD = map(_script, (BEGIN_LUA, FINISH_LUA, RELEASE_LU
 class Scripts:
     """Runs the scripts above by SHA on one client, alone (``call``) or several in one round trip (``batch``)."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, line: Line | None = None) -> None:
         self.redis = client
+        self.line = line or Line(client)
 
     def call(self, script: Script, keys: list[str], args: list[Any]) -> Any:
-        try:
-            return self.redis.evalsha(script.sha, len(keys), *keys, *args)
-        except redis.exceptions.NoScriptError:
-            self.redis.script_load(script.source)
-            return self.redis.evalsha(script.sha, len(keys), *keys, *args)
+        return self.run([(script, keys, args)])[0]
 
     def batch(self) -> ScriptBatch:
         return ScriptBatch(self)
 
-
-class ScriptBatch:
-    """Script runs sent in one pipeline; any that met NOSCRIPT is loaded and run again on its own."""
-
-    def __init__(self, scripts: Scripts) -> None:
-        self._scripts = scripts
-        self._pipe: Any = scripts.redis.pipeline(transaction=False)
-        self._runs: list[tuple[Script, list[str], list[Any]]] = []
-
-    def add(self, script: Script, keys: list[str], args: list[Any]) -> None:
-        # execute_command, not pipe.evalsha: a Cluster pipeline refuses the method but routes the command by key.
-        self._pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-        self._runs.append((script, keys, args))
-
-    def execute(self) -> list[Any]:
-        results: list[Any] = self._pipe.execute(raise_on_error=False)
+    def run(self, runs: list[tuple[Script, list[str], list[Any]]]) -> list[Any]:
+        """The results of ``runs``, sent in one round trip; a script Redis did not know is loaded and run again."""
+        results = self._send(runs)
         for i, outcome in enumerate(results):
             if isinstance(outcome, redis.exceptions.NoScriptError):
-                results[i] = self._scripts.call(*self._runs[i])
+                script, keys, args = runs[i]
+                self.redis.script_load(script.source)
+                results[i] = self.redis.evalsha(script.sha, len(keys), *keys, *args)
             elif isinstance(outcome, Exception):
                 raise outcome
         return results
+
+    def _send(self, runs: list[tuple[Script, list[str], list[Any]]]) -> list[Any]:
+        return self.line.send([("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args in runs])
+
+
+class ScriptBatch:
+    """Script runs sent together in one round trip (``Scripts.run``)."""
+
+    def __init__(self, scripts: Scripts) -> None:
+        self._scripts = scripts
+        self._runs: list[tuple[Script, list[str], list[Any]]] = []
+
+    def add(self, script: Script, keys: list[str], args: list[Any]) -> None:
+        self._runs.append((script, keys, args))
+
+    def execute(self) -> list[Any]:
+        return self._scripts.run(self._runs)

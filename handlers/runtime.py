@@ -73,7 +73,13 @@ class Runtime:
     def turn_queue(self) -> TurnQueue:
         s = self.settings
         key = self.store.key("turns-stream")
-        return TurnQueue(self.store.redis, key, max_len=s.turn_queue_max, visibility_seconds=s.turn_visibility_seconds)
+        return TurnQueue(
+            self.store.redis,
+            key,
+            max_len=s.turn_queue_max,
+            visibility_seconds=s.turn_visibility_seconds,
+            line=self.store.line,
+        )
 
     def start_workers(self) -> None:
         """Start this process's consumer threads (thread mode), once."""

@@ -23,6 +23,8 @@ from typing import Any
 import orjson
 import redis
 
+from bot.redis_direct import Line
+
 log = logging.getLogger(__name__)
 
 GROUP = "turns"
@@ -35,8 +37,11 @@ class QueueFull(Exception):
 
 
 class TurnQueue:
-    def __init__(self, client: redis.Redis, key: str, *, max_len: int, visibility_seconds: float) -> None:
+    def __init__(
+        self, client: redis.Redis, key: str, *, max_len: int, visibility_seconds: float, line: Line | None = None
+    ) -> None:
         self.redis: Any = client  # redis-py's stream replies are typed loosely; we read them as documented
+        self.line = line or Line(client)  # ``add`` runs in every webhook: its round trip goes direct
         self.key = key
         self.max_len, self.visibility_ms = max_len, int(visibility_seconds * 1000)
         self._group_ready = False
@@ -58,10 +63,12 @@ class TurnQueue:
         """Store the job durably; raise QueueFull when the stream is at its bound."""
         self._ensure_group()
         # One round trip: add, and learn how many were waiting before; over the bound, take it back.
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.xlen(self.key)
-        pipe.xadd(self.key, {"platform": platform, "job": orjson.dumps(job)})
-        waiting, entry_id = pipe.execute()
+        waiting, entry_id = self.line.send(
+            [("XLEN", self.key), ("XADD", self.key, "*", "platform", platform, "job", orjson.dumps(job))]
+        )
+        for answer in (waiting, entry_id):
+            if isinstance(answer, Exception):
+                raise answer
         entry = _text(entry_id)
         if waiting >= self.max_len:
             self.redis.xdel(self.key, entry)
