@@ -1,5 +1,11 @@
 """gunicorn reads this file by itself from the working directory: every way of starting gunicorn gets it.
 
+The app is imported once, in the master, before the port opens (``preload_app``): a worker is ready the
+moment it is forked (a cold import takes about a second, and requests that arrived meanwhile waited), a
+worker that died is replaced at once, and the workers share the imported code's memory. Threads do not
+survive a fork, so the app starts its background threads in each worker (``post_worker_init``), never in
+the master.
+
 Metrics from every worker: prometheus_client's multiprocess mode. Each worker writes its counters to
 files in ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` sums them, so a scrape sees the whole server,
 not the one worker that happened to answer. The folder is made fresh (a new temporary folder when the
@@ -26,6 +32,26 @@ def _fresh_metrics_folder() -> None:
 
 
 _fresh_metrics_folder()  # at load, in the master: before any worker imports prometheus_client
+
+preload_app = True
+
+
+def _background_after_fork() -> None:
+    import handlers.app  # the app is imported in this process anyway: preload_app
+
+    handlers.app.background_after_fork = True
+
+
+_background_after_fork()  # at load: before gunicorn preloads the app
+
+
+def post_worker_init(worker: Any) -> None:
+    from flask import Flask
+
+    from handlers.app import start_background
+
+    if isinstance(worker.wsgi, Flask) and "wobot" in worker.wsgi.extensions:
+        start_background(worker.wsgi)
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -60,14 +60,8 @@ def create_app(
             enabled.append(name)
     admin_line = admin.register(app, runtime, ops)
     cli.register(app, runtime)
-    if settings.worker_mode == "thread" and settings.redis_configured and not command_line:
-        # Consume from boot, not from the first webhook: a process started after a crash takes over the
-        # turns the dead one left. On SIGTERM (a deploy) gunicorn's worker exits through atexit: finish them.
-        runtime.start_workers()
-        atexit.register(runtime.stop)
-    if runtime.outbox is not None and not command_line:
-        runtime.start_courier()
-        atexit.register(runtime.stop)
+    if not command_line and not background_after_fork:
+        start_background(app)
     _register_errors(app)
     summary = "; ".join(
         (
@@ -82,6 +76,26 @@ def create_app(
     app.extensions[STARTUP_SUMMARY] = summary
     log.info("%s", summary)
     return app
+
+
+# True in a process that builds the app and then forks (gunicorn's master with ``preload_app``, set by
+# gunicorn.conf.py): threads do not survive a fork, so each worker starts its own (``start_background``, from
+# the ``post_worker_init`` hook) and the master, which serves nothing, starts none.
+background_after_fork = False
+
+
+def start_background(app: Flask) -> None:
+    """Start this process's background work: the turn consumers (thread mode, with Redis) and the courier."""
+    runtime = runtime_of(app)
+    settings = runtime.settings
+    if settings.worker_mode == "thread" and settings.redis_configured:
+        # Consume from boot, not from the first webhook: a process started after a crash takes over the
+        # turns the dead one left. On SIGTERM (a deploy) gunicorn's worker exits through atexit: finish them.
+        runtime.start_workers()
+        atexit.register(runtime.stop)
+    if runtime.outbox is not None:
+        runtime.start_courier()
+        atexit.register(runtime.stop)
 
 
 def _loaded_by_a_command() -> bool:
