@@ -247,6 +247,30 @@ def test_entity_declarations_are_refused(live: Live, client: WeComClient, wecom:
     assert wecom.requests == []
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_dtd_in_utf16_is_refused_too(live: Live, encoding: str):
+    """Plain bodies go to the C parser; one that could hide a DTD from a byte search (UTF-16) goes to defusedxml."""
+    bomb = (
+        f'<?xml version="1.0" encoding="{encoding}"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">]>'
+        "<xml><Encrypt>&a;</Encrypt></xml>"
+    ).encode(encoding)
+    answer = live.call(
+        "POST", "/webhook/wecom", body=bomb, query={"msg_signature": "x", "timestamp": "1", "nonce": "2"}
+    )
+    assert answer.status == 400
+    assert "refused" in answer.text or "malformed XML" in answer.text  # a reason, not the parser-bug catch-all
+
+
+def test_an_entity_without_a_dtd_is_malformed(live: Live):
+    answer = live.call(
+        "POST",
+        "/webhook/wecom",
+        body=b"<xml><Encrypt>&xxe;</Encrypt></xml>",
+        query={"msg_signature": "x", "timestamp": "1", "nonce": "2"},
+    )
+    assert answer.status == 400 and "malformed XML" in answer.text
+
+
 def test_redelivered_confirm_creates_one_order(client: WeComClient, wecom: FakeWeCom, live: Live, orders: Any):
     wecom.add_media("M1", photo(3))
     client.image("M1")
