@@ -239,14 +239,22 @@ class SessionStore:
         self.redis.ping()
 
     # -- dedupe ----------------------------------------------------------------------------
-    @guarded
     def claim(self, namespace: str, ident: str, ttl_seconds: int | None = None) -> bool:
         """True the first time ``ident`` is seen in ``namespace`` within the TTL (SET NX EX)."""
+        return self.claim_all(namespace, (ident,), ttl_seconds)
+
+    @guarded
+    def claim_all(self, namespace: str, idents: tuple[str, ...], ttl_seconds: int | None = None) -> bool:
+        """Claim every one of ``idents`` in one round trip; True if none was seen before (an event that names
+        its message twice, as Feishu's do, is new only if both ids are)."""
         ttl = ttl_seconds or self.dedupe_ttl_seconds
-        (answer,) = self.line.send([("SET", self.key("seen", namespace, ident), b"1", "NX", "EX", ttl)])
-        if isinstance(answer, Exception):
-            raise answer
-        return answer is not None  # OK when set; nil when it was there
+        answers = self.line.send(
+            [("SET", self.key("seen", namespace, ident), b"1", "NX", "EX", ttl) for ident in idents]
+        )
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        return all(answer is not None for answer in answers)  # OK when set; nil when it was there
 
     @guarded
     def release(self, namespace: str, ident: str) -> None:

@@ -254,8 +254,8 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
         idents = tuple(ident for ident in outcome.dedupe if ident)
         claimed_at = time.monotonic()
         try:
-            first_time = not runtime.recent_claims.holds(platform, idents) and all(
-                [runtime.store.claim(platform, ident, settings.dedupe_ttl_seconds) for ident in idents]
+            first_time = not runtime.recent_claims.holds(platform, idents) and (
+                not idents or runtime.store.claim_all(platform, idents, settings.dedupe_ttl_seconds)
             )
         except StoreUnavailable as exc:
             log.warning("%s webhook: store unavailable: %s", platform, exc, extra={"platform": platform})
