@@ -30,6 +30,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import orjson
 import redis
+from redis.cluster import RedisCluster
 
 from bot.config import Settings
 from bot.machine import STATES, State
@@ -268,10 +269,18 @@ class SessionStore:
         return hold(self, skey, event_id, wait_seconds)
 
     def server_info(self, problems: list[str]) -> dict[str, Any]:
-        """Redis version and memory for ops stats; a failure is named in ``problems``, never raised."""
+        """Redis version and memory for ops stats (a Cluster: summed over its masters, and how many there are);
+        a failure is named in ``problems``, never raised."""
         info: dict[str, Any] = {"version": None, "used_memory": None, "used_memory_human": None}
         try:
-            server, memory = self.redis.info("server"), self.redis.info("memory")
+            server = self.redis.info("server")
+            if isinstance(self.redis, RedisCluster):
+                per_master = self.redis.info("memory", target_nodes=RedisCluster.PRIMARIES)
+                memory = {"used_memory": sum(int(node["used_memory"]) for node in per_master.values())}
+                memory["used_memory_human"] = _human(memory["used_memory"])
+                info["masters"] = len(per_master)
+            else:
+                memory = self.redis.info("memory")
         except redis.ResponseError:  # fakeredis, the embedded store
             info["version"] = "embedded (in-process)"
             return info
@@ -289,6 +298,14 @@ class SessionStore:
     @guarded
     def turns_since(self, seconds: int) -> int:
         return self.index.turns_since(seconds)
+
+
+def _human(size: int) -> str:
+    """Bytes as Redis writes ``used_memory_human`` (``1.78M``)."""
+    for unit, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.2f}{unit}"
+    return f"{size}B"
 
 
 def build_store(settings: Settings) -> SessionStore:

@@ -317,7 +317,8 @@ def stats(as_json: bool) -> None:
     click.echo(table(list(orders_.items()), ("ORDERS", "COUNT")) if orders_ else "orders: unavailable")
     redis_ = s["redis"]
     click.echo(f"\nturns in the last hour: {s['turns_last_hour']}")
-    click.echo(f"redis: {redis_['version'] or '?'}, memory {redis_['used_memory_human'] or '?'}")
+    masters = f" over {redis_['masters']} cluster masters" if redis_.get("masters") else ""
+    click.echo(f"redis: {redis_['version'] or '?'}, memory {redis_['used_memory_human'] or '?'}{masters}")
     for problem in s["problems"]:
         click.echo(f"problem: {problem}", err=True)
 

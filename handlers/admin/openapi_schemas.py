@@ -165,6 +165,11 @@ SCHEMAS: dict[str, Any] = {
                     "version": nullable(STR),
                     "used_memory": nullable(INT),
                     "used_memory_human": nullable(STR),
+                    "masters": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "Redis Cluster only: the memory is summed over this many masters",
+                    },
                 },
             },
             "problems": {"type": "array", "items": STR},

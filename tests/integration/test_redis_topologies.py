@@ -100,6 +100,8 @@ def test_report_close_dedupe_token_cache_and_ops(
         assert status == 200 and [s["key"] for s in found["items"]] == [USER_KEY]
         status, stats = _api(live, "GET", "/stats")
         assert status == 200 and stats["sessions"]["active"] >= 1 and stats["turns_last_hour"] == 6
+        if topology.redis_cluster:  # the whole cluster's memory, not one node's
+            assert stats["redis"]["masters"] == 3 and stats["redis"]["used_memory"] > 3 * 1_000_000
         client.text(f"close {order_id}")  # stuck waiting for a close photo of a closed order, say
         status, reset = _api(live, "POST", f"/sessions/{USER_KEY}/reset", {"notify": True})
         assert status == 200 and reset["state"] == "idle" and reset["notified"] is True
