@@ -31,6 +31,11 @@ class Line:
         self._pool = client.connection_pool if plain else None
         self._local = threading.local()
 
+    @property
+    def direct(self) -> bool:
+        """Does this line reach one Redis (not a Cluster, not fakeredis)? Then a script may touch any key."""
+        return self._pool is not None
+
     def send(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """The replies in order; an error reply is returned as its exception, not raised."""
         if self._pool is not None:

@@ -86,11 +86,11 @@ class Script(NamedTuple):
     sha: str  # Redis names a script by the SHA-1 of its text: computed once, not per call
 
 
-def _script(source: str) -> Script:
+def script(source: str) -> Script:
     return Script(source, hashlib.sha1(source.encode()).hexdigest())  # noqa: S324 - Redis's naming, not security
 
 
-BEGIN, FINISH, RELEASE, RECORD = map(_script, (BEGIN_LUA, FINISH_LUA, RELEASE_LUA, RECORD_LUA))
+BEGIN, FINISH, RELEASE, RECORD = map(script, (BEGIN_LUA, FINISH_LUA, RELEASE_LUA, RECORD_LUA))
 
 
 class Scripts:

@@ -3,8 +3,9 @@
 A platform redelivers an event when its ack was slow, so redeliveries come in bursts exactly when the
 service is loaded, and each one cost a Redis round trip (``SET NX``) only to learn it was seen. Only events
 this process claimed *and* handed on are remembered here. Such a claim stays in Redis for the whole dedupe
-TTL: a claim is released only by the process that made it, and only when handing the event on failed
-(``edge._release``). So a redelivery dropped here is one Redis would have dropped too. Claims of other
+TTL: a claim is given back only by the process that made it, and only when handing the event on failed
+(``edge._release``, or the ``ACCEPT`` script of ``turn_queue`` when the queue is full). So a redelivery
+dropped here is one Redis would have dropped too. Claims of other
 processes are still checked in Redis. Bounded: past ``capacity`` the oldest are forgotten first.
 """
 

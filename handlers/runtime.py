@@ -9,12 +9,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from bot.config import Settings
 from bot.conversation import Conversation, Engine, Services
 from bot.observe import Observer
 from bot.orders import build_orders
 from bot.outbox import Outbox
-from bot.ports import ObjectStore, Vlm, WorkOrders
+from bot.ports import ObjectStore, StoreUnavailable, Vlm, WorkOrders
 from bot.redis_client import rq_client
 from bot.storage import build_storage
 from bot.store import SessionStore, build_store
@@ -27,7 +29,7 @@ from handlers.order_webhook import OrderWebhook
 from handlers.platforms import PLATFORMS, PlatformModule
 from handlers.platforms.edge import run_turn
 from handlers.recent_claims import RecentClaims
-from handlers.turn_queue import QueueFull, TurnQueue, TurnWorkers
+from handlers.turn_queue import QueueFull, Taken, TurnQueue, TurnWorkers
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,27 @@ class Runtime:
     @functools.cached_property
     def recent_claims(self) -> RecentClaims:
         return RecentClaims(self.settings.dedupe_ttl_seconds)
+
+    def take(self, platform: str, idents: tuple[str, ...], job: dict[str, Any]) -> Taken:
+        """Claim an event's ids: SEEN if they were claimed before, else CLAIMED (hand it on with ``dispatch``)
+        or, in thread mode on one Redis, QUEUED: claimed and handed on in the same round trip.
+
+        Raises StoreUnavailable when Redis cannot be reached, QueueFull when the hand-off is full (the claims
+        are given back)."""
+        if self.recent_claims.holds(platform, idents):
+            return Taken.SEEN
+        ttl = self.settings.dedupe_ttl_seconds
+        if not idents:
+            return Taken.CLAIMED  # nothing to deduplicate by
+        if self.settings.worker_mode == "thread" and self.turn_queue.takes_claims:
+            claims = [self.store.key("seen", platform, ident) for ident in idents]
+            try:
+                queued = self.turn_queue.add_claimed(platform, job, claims, ttl)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                raise StoreUnavailable(f"session store unreachable: {type(exc).__name__}") from exc
+            self.start_workers()
+            return Taken.QUEUED if queued else Taken.SEEN
+        return Taken.CLAIMED if self.store.claim_all(platform, idents, ttl) else Taken.SEEN
 
     def dispatch(self, platform: str, job: dict[str, Any]) -> None:
         """Hand the turn of ``job`` on durably, before the webhook answers; raise QueueFull when full.

@@ -12,6 +12,7 @@ sent. The stream is bounded: when it holds ``max_len`` unfinished entries ``add`
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import socket
@@ -24,12 +25,41 @@ import orjson
 import redis
 
 from bot.redis_direct import Line
+from bot.store_scripts import Scripts, script
 
 log = logging.getLogger(__name__)
 
 GROUP = "turns"
 MAX_DELIVERIES = 5  # a job that took its process down this often is dropped, not retried for ever
 _BLOCK_MS = 1000
+
+
+# A webhook's claims and its hand-off in one round trip (one Redis, not a Cluster: the claims and the stream are
+# in different slots). KEYS: the stream, then the event's claims. ARGV: claim TTL, the bound, the entry's fields.
+# Every claim is tried (as two round trips would); 0 if any was held already, -1 when the stream is at its bound
+# (the claims are given back, so the platform's retry is taken), else the new entry's id.
+ACCEPT = script(
+    """
+local fresh = true
+for i = 2, #KEYS do
+  if not redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then fresh = false end
+end
+if not fresh then return 0 end
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[2]) then
+  for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+  return -1
+end
+return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+"""
+)
+
+
+class Taken(enum.Enum):
+    """What became of a platform event at the webhook (``Runtime.take``)."""
+
+    SEEN = "seen"  # a redelivery: answer 200, do nothing
+    CLAIMED = "claimed"  # new: hand it on (``Runtime.dispatch``), give the claims back if that fails
+    QUEUED = "queued"  # new, and already handed on in the claim's round trip
 
 
 class QueueFull(Exception):
@@ -42,6 +72,7 @@ class TurnQueue:
     ) -> None:
         self.redis: Any = client  # redis-py's stream replies are typed loosely; we read them as documented
         self.line = line or Line(client)  # ``add`` runs in every webhook: its round trip goes direct
+        self.scripts = Scripts(client, self.line)
         self.key = key
         self.max_len, self.visibility_ms = max_len, int(visibility_seconds * 1000)
         self._group_ready = False
@@ -74,6 +105,24 @@ class TurnQueue:
             self.redis.xdel(self.key, entry)
             raise QueueFull(f"{self.max_len} turns waiting")
         return entry
+
+    @property
+    def takes_claims(self) -> bool:
+        """Can ``add_claimed`` claim and add in one round trip here (one Redis, not a Cluster)?"""
+        return self.line.direct
+
+    def add_claimed(self, platform: str, job: dict[str, Any], claims: list[str], claim_ttl: int) -> bool:
+        """Claim ``claims`` (SET NX EX) and, if none was held, add the job: one round trip. False: seen before.
+        QueueFull when the stream is at its bound (the claims are given back)."""
+        self._ensure_group()
+        answer = self.scripts.call(
+            ACCEPT,
+            [self.key, *claims],
+            [claim_ttl, self.max_len, "platform", platform, "job", orjson.dumps(job)],
+        )
+        if answer == -1:
+            raise QueueFull(f"{self.max_len} turns waiting")
+        return answer != 0
 
     def take(self, consumer: str, *, reclaim: bool) -> tuple[str, str, dict[str, Any]] | None:
         """The next entry for ``consumer``: an abandoned one (when ``reclaim``) or a new one; None if idle."""

@@ -25,7 +25,7 @@ from handlers import safe_json
 from handlers.metrics import observer_of
 from handlers.platforms.http_client import DownloadError
 from handlers.platforms.tokens import TokenError
-from handlers.turn_queue import QueueFull
+from handlers.turn_queue import QueueFull, Taken
 
 if TYPE_CHECKING:
     from bot.conversation import FetchImage
@@ -254,13 +254,14 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
         idents = tuple(ident for ident in outcome.dedupe if ident)
         claimed_at = time.monotonic()
         try:
-            first_time = not runtime.recent_claims.holds(platform, idents) and (
-                not idents or runtime.store.claim_all(platform, idents, settings.dedupe_ttl_seconds)
-            )
+            taken = runtime.take(platform, idents, outcome.job)
         except StoreUnavailable as exc:
             log.warning("%s webhook: store unavailable: %s", platform, exc, extra={"platform": platform})
             return _text(503, "store unavailable, retry later", retry_after="5")
-        if not first_time:
+        except QueueFull as exc:  # a flood: the claims were given back, the platform retries later
+            log.warning("%s webhook: %s; answered 503", platform, exc, extra={"platform": platform})
+            return _text(503, "busy, retry later", retry_after="5")
+        if taken is Taken.SEEN:
             # DEBUG: a platform redelivers whenever an ack is slow, and each one would be a line; they are counted.
             if (observer := observer_of(runtime)) is not None:
                 observer.redelivery(platform)
@@ -269,7 +270,7 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
                 platform,
                 extra={"platform": platform, "event_id": outcome.job.get("event_id")},
             )
-        else:
+        elif taken is Taken.CLAIMED:
             try:
                 runtime.dispatch(platform, outcome.job)
             except QueueFull as exc:  # a flood: the platform retries later, memory stays bounded
@@ -282,6 +283,7 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
                 log.exception("%s webhook: could not hand the turn on", platform, extra={"platform": platform})
                 _release(runtime, platform, outcome.dedupe)
                 return _text(503, "cannot take the message now, retry later", retry_after="5")
+        if taken is not Taken.SEEN:
             runtime.recent_claims.remember(platform, idents, claimed_at)
     elif isinstance(outcome, Ignored):
         log.debug("%s event ignored: %s", platform, outcome.reason, extra={"platform": platform})

@@ -7,9 +7,13 @@ from collections.abc import Callable
 
 import pytest
 
+from bot.config import Settings
 from bot.conversation import Conversation
 from bot.store import SessionStore
+from handlers.app import create_app, runtime_of
 from tests.support.engine import Chat
+from tests.support.slack import SECRET, TEAM, USER, SlackClient
+from tests.unit.test_recent_claims import FlaskTarget
 
 pytestmark = pytest.mark.integration
 
@@ -40,3 +44,30 @@ def test_turns_run_on_the_thread_s_own_connection_and_survive_its_loss(
     assert _direct_connection_id(real_store) != first  # a fresh connection from then on
     session = real_store.load("test:t1:direct-1")
     assert session is not None and session.turns == 4  # every turn saved once
+
+
+def test_a_webhook_claims_and_queues_in_one_round_trip_and_a_full_queue_gives_the_claims_back(
+    settings: Settings, real_store: SessionStore
+) -> None:
+    configured = settings.with_(
+        slack_signing_secret=SECRET, slack_bot_token="xoxb-1", slack_api_base="http://127.0.0.1:9/api", turn_queue_max=1
+    )
+    app = create_app(configured, store=real_store, vlm=None)
+    runtime = runtime_of(app)
+    assert runtime.turn_queue.takes_claims  # one Redis: the ACCEPT script, not claim + XLEN/XADD
+    runtime.turn_queue.add("slack", {"filler": True})  # the one place is taken and nobody consumes it yet
+    slack = SlackClient(FlaskTarget(app.test_client()))  # type: ignore[arg-type]
+    event = slack.event({"text": "hello"})
+
+    refused = slack.post(event)
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+    assert not list(real_store.redis.scan_iter(match=real_store.key("seen", "*")))  # the claim was given back
+    assert runtime.turn_queue.unfinished() == 1  # nothing grew
+
+    entry, _, _ = runtime.turn_queue.take("test", reclaim=False) or ("", "", {})
+    runtime.turn_queue.done(entry)
+    assert slack.post(event).status_code == 200  # Slack's retry is taken, not dropped as a duplicate
+    assert slack.post(event).status_code == 200  # and its redelivery is dropped
+    runtime.drain()
+    runtime.stop(timeout=1)
+    assert real_store.load(f"slack:{TEAM}:{USER}").turns == 1
