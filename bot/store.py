@@ -93,6 +93,10 @@ class SessionStore:
         # "r", not "result": the key name is most of a marker's memory (see ``settle_result``)
         return self.user_key("r", skey, event_id)
 
+    def seen_key(self, namespace: str, ident: str) -> str:
+        """The dedupe claim of a platform id (``claim_all``; ``Runtime.take`` claims in its hand-off script)."""
+        return self.key("seen", namespace, ident)
+
     def session_redis_key(self, skey: str) -> str:
         return self.user_key("session", skey)
 
@@ -249,9 +253,7 @@ class SessionStore:
         """Claim every one of ``idents`` in one round trip; True if none was seen before (an event that names
         its message twice, as Feishu's do, is new only if both ids are)."""
         ttl = ttl_seconds or self.dedupe_ttl_seconds
-        answers = self.line.send(
-            [("SET", self.key("seen", namespace, ident), b"1", "NX", "EX", ttl) for ident in idents]
-        )
+        answers = self.line.send([("SET", self.seen_key(namespace, ident), b"1", "NX", "EX", ttl) for ident in idents])
         for answer in answers:
             if isinstance(answer, Exception):
                 raise answer
@@ -260,7 +262,7 @@ class SessionStore:
     @guarded
     def release(self, namespace: str, ident: str) -> None:
         """Forget a claim, so the next delivery of ``ident`` is processed (when handing it on failed)."""
-        self.redis.delete(self.key("seen", namespace, ident))
+        self.redis.delete(self.seen_key(namespace, ident))
 
     # -- per-user FIFO lock (bot.user_lock) ---------------------------------------------------------
     def lock(self, skey: str, wait_seconds: float | None = None, event_id: str | None = None) -> Any:

@@ -65,7 +65,7 @@ class Runtime:
         if not idents:
             return Taken.CLAIMED  # nothing to deduplicate by
         if self.settings.worker_mode == "thread" and self.turn_queue.takes_claims:
-            claims = [self.store.key("seen", platform, ident) for ident in idents]
+            claims = [self.store.seen_key(platform, ident) for ident in idents]
             try:
                 queued = self.turn_queue.add_claimed(platform, job, claims, ttl)
             except (redis.ConnectionError, redis.TimeoutError) as exc:
