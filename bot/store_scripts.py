@@ -108,7 +108,7 @@ class Scripts:
 
     def run(self, runs: list[tuple[Script, list[str], list[Any]]]) -> list[Any]:
         """The results of ``runs``, sent in one round trip; a script Redis did not know is loaded and run again."""
-        results = self._send(runs)
+        results = self.line.send([("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args in runs])
         for i, outcome in enumerate(results):
             if isinstance(outcome, redis.exceptions.NoScriptError):
                 script, keys, args = runs[i]
@@ -117,9 +117,6 @@ class Scripts:
             elif isinstance(outcome, Exception):
                 raise outcome
         return results
-
-    def _send(self, runs: list[tuple[Script, list[str], list[Any]]]) -> list[Any]:
-        return self.line.send([("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args in runs])
 
 
 class ScriptBatch:

@@ -9,14 +9,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
-
 from bot.config import Settings
 from bot.conversation import Conversation, Engine, Services
 from bot.observe import Observer
 from bot.orders import build_orders
 from bot.outbox import Outbox
-from bot.ports import ObjectStore, StoreUnavailable, Vlm, WorkOrders
+from bot.ports import ObjectStore, Vlm, WorkOrders
 from bot.redis_client import rq_client
 from bot.storage import build_storage
 from bot.store import SessionStore, build_store
@@ -66,10 +64,7 @@ class Runtime:
             return Taken.CLAIMED  # nothing to deduplicate by
         if self.settings.worker_mode == "thread" and self.turn_queue.takes_claims:
             claims = [self.store.seen_key(platform, ident) for ident in idents]
-            try:
-                queued = self.turn_queue.add_claimed(platform, job, claims, ttl)
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                raise StoreUnavailable(f"session store unreachable: {type(exc).__name__}") from exc
+            queued = self.turn_queue.add_claimed(platform, job, claims, ttl)
             self.start_workers()
             return Taken.QUEUED if queued else Taken.SEEN
         return Taken.CLAIMED if self.store.claim_all(platform, idents, ttl) else Taken.SEEN

@@ -25,6 +25,7 @@ import orjson
 import redis
 
 from bot.redis_direct import Line
+from bot.store import guarded
 from bot.store_scripts import Scripts, script
 
 log = logging.getLogger(__name__)
@@ -111,9 +112,11 @@ class TurnQueue:
         """Can ``add_claimed`` claim and add in one round trip here (one Redis, not a Cluster)?"""
         return self.line.direct
 
+    @guarded
     def add_claimed(self, platform: str, job: dict[str, Any], claims: list[str], claim_ttl: int) -> bool:
         """Claim ``claims`` (SET NX EX) and, if none was held, add the job: one round trip. False: seen before.
-        QueueFull when the stream is at its bound (the claims are given back)."""
+        QueueFull when the stream is at its bound (the claims are given back); StoreUnavailable when Redis
+        cannot be reached."""
         self._ensure_group()
         answer = self.scripts.call(
             ACCEPT,

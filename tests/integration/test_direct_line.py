@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import redis
 
 from bot.config import Settings
 from bot.conversation import Conversation
 from bot.store import SessionStore
 from handlers.app import create_app, runtime_of
-from tests.support.engine import Chat
+from tests.support.engine import Chat, store_for
 from tests.support.slack import SECRET, TEAM, USER, SlackClient
+from tests.support.tcp_forward import free_port
 from tests.unit.test_recent_claims import FlaskTarget
 
 pytestmark = pytest.mark.integration
@@ -71,3 +73,17 @@ def test_a_webhook_claims_and_queues_in_one_round_trip_and_a_full_queue_gives_th
     runtime.drain()
     runtime.stop(timeout=1)
     assert real_store.load(f"slack:{TEAM}:{USER}").turns == 1
+
+
+def test_redis_down_at_the_webhook_is_503_never_500(settings: Settings) -> None:
+    """The one-trip hand-off with nothing listening: the platform is told to retry, no stack trace."""
+    dead = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2, retry=None)
+    configured = settings.with_(
+        slack_signing_secret=SECRET, slack_bot_token="xoxb-1", slack_api_base="http://127.0.0.1:9/api"
+    )
+    app = create_app(configured, store=store_for(dead, configured), vlm=None)
+    assert runtime_of(app).turn_queue.takes_claims
+    slack = SlackClient(FlaskTarget(app.test_client()))  # type: ignore[arg-type]
+    answer = slack.post(slack.event({"text": "hello"}))
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert b"store unavailable" in answer.data
