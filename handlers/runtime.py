@@ -62,12 +62,19 @@ class Runtime:
         ttl = self.settings.dedupe_ttl_seconds
         if not idents:
             return Taken.CLAIMED  # nothing to deduplicate by
-        if self.settings.worker_mode == "thread" and self.turn_queue.takes_claims:
+        if self.claims_are_final:
             claims = [self.store.seen_key(platform, ident) for ident in idents]
             queued = self.turn_queue.add_claimed(platform, job, claims, ttl)
             self.start_workers()
             return Taken.QUEUED if queued else Taken.SEEN
         return Taken.CLAIMED if self.store.claim_all(platform, idents, ttl) else Taken.SEEN
+
+    @property
+    def claims_are_final(self) -> bool:
+        """Are claims made in the same script as the hand-off (thread mode on one Redis)? Then a claim anyone
+        can see stays for the whole dedupe TTL: only that script gives claims back, in the same step, when the
+        queue is full. Elsewhere a process claims first and gives its claim back if the hand-off fails."""
+        return self.settings.worker_mode == "thread" and self.turn_queue.takes_claims
 
     def dispatch(self, platform: str, job: dict[str, Any]) -> None:
         """Hand the turn of ``job`` on durably, before the webhook answers; raise QueueFull when full.

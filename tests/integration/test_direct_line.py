@@ -87,3 +87,28 @@ def test_redis_down_at_the_webhook_is_503_never_500(settings: Settings) -> None:
     answer = slack.post(slack.event({"text": "hello"}))
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
     assert b"store unavailable" in answer.data
+
+
+def test_a_process_remembers_an_event_another_process_claimed_when_claims_are_final(
+    settings: Settings, real_store: SessionStore
+) -> None:
+    """Two web processes on one Redis: the second learns of the first's claim once, then drops the event's
+    redeliveries without asking (``Runtime.claims_are_final``: no claim is given back once anyone can see it)."""
+    configured = settings.with_(
+        slack_signing_secret=SECRET, slack_bot_token="xoxb-1", slack_api_base="http://127.0.0.1:9/api"
+    )
+    first, second = (create_app(configured, store=store_for(real_store.redis, configured), vlm=None) for _ in "12")
+    assert runtime_of(second).claims_are_final
+    event = SlackClient(FlaskTarget(first.test_client())).event({"text": "hello"})  # type: ignore[arg-type]
+    assert SlackClient(FlaskTarget(first.test_client())).post(event).status_code == 200  # type: ignore[arg-type]
+    to_second = SlackClient(FlaskTarget(second.test_client()))  # type: ignore[arg-type]
+    assert to_second.post(event).status_code == 200  # asked Redis: claimed already
+
+    claims = list(real_store.redis.scan_iter(match=real_store.key("seen", "*")))
+    real_store.redis.delete(*claims)  # only the second process's memory can still recognise the event
+    assert to_second.post(event).status_code == 200
+    assert not list(real_store.redis.scan_iter(match=real_store.key("seen", "*")))  # Redis was not asked again
+    for app in (first, second):
+        runtime_of(app).drain()
+        runtime_of(app).stop(timeout=1)
+    assert real_store.load(f"slack:{TEAM}:{USER}").turns == 1

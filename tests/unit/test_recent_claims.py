@@ -97,3 +97,27 @@ def test_a_claim_given_back_is_not_remembered(settings: Settings) -> None:
     runtime.stop(timeout=1)
     assert runtime.store.load(f"slack:{TEAM}:{USER}").turns == 1
     assert _redeliveries(app) == 0
+
+
+def test_another_process_s_claim_is_asked_about_every_time_where_it_may_be_given_back(settings: Settings) -> None:
+    """Claim first, hand on after (here: no one-trip script on the embedded store): another process's claim can
+    still be released when its hand-off fails, so it is never remembered as final."""
+    configured = settings.with_(
+        slack_signing_secret=SECRET, slack_bot_token="xoxb-1", slack_api_base="http://127.0.0.1:9/api"
+    )
+    shared = fakeredis.FakeRedis()
+    first, second = (create_app(configured, store=store_for(shared, configured), vlm=None) for _ in "12")
+    assert not runtime_of(second).claims_are_final
+    event = SlackClient(FlaskTarget(first.test_client())).event({"text": "hello"})  # type: ignore[arg-type]
+    assert SlackClient(FlaskTarget(first.test_client())).post(event).status_code == 200  # type: ignore[arg-type]
+    to_second = SlackClient(FlaskTarget(second.test_client()))  # type: ignore[arg-type]
+    assert to_second.post(event).status_code == 200  # claimed already: dropped
+
+    store = runtime_of(second).store
+    store.redis.delete(*store.redis.scan_iter(match=store.key("seen", "*")))  # as if the first had given it back
+    assert to_second.post(event).status_code == 200
+    assert list(store.redis.scan_iter(match=store.key("seen", "*")))  # asked Redis, and claimed it this time
+    for app in (first, second):
+        runtime_of(app).drain()
+        runtime_of(app).stop(timeout=1)
+    assert store.load(f"slack:{TEAM}:{USER}").turns == 1  # the turn's stored result kept it from running twice
