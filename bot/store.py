@@ -14,14 +14,16 @@ Redis Cluster hash tag so one user's keys share a slot):
                            the user's turn lock, owned by ``bot.user_lock``
     P:r:{K}:EVENT          a processed event's result (24 h), for redeliveries; "1" for an hour once its
                            replies were sent
-    P:seen:NS:ID           edge dedupe claims (SET NX)
+    P:seen:NS:ID           edge dedupe claims (SET NX); an ID over 24 characters as ~ and its digest
     P:idx:{sB}:…           the ops index in shards, and turn counters, owned by ``bot.session_index``
     P:audit                the ops audit trail, owned by ``bot.audit``
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import logging
 import time
 import zlib
@@ -46,6 +48,7 @@ __all__ = ["LockTimeout", "SessionStore", "StoreUnavailable", "Ticket", "build_s
 
 log = logging.getLogger(__name__)
 
+SHORT_ID = 24  # longer platform ids are digested in dedupe claim keys (``seen_key``)
 ANSWERED = b"1"  # a turn's stored result once its replies were sent (see ``settle_result``)
 ANSWERED_SECONDS = 3600
 FLOW_MEMORY_SECONDS = 86400  # how long "your report timed out" can still be said after a session expired
@@ -94,7 +97,15 @@ class SessionStore:
         return self.user_key("r", skey, event_id)
 
     def seen_key(self, namespace: str, ident: str) -> str:
-        """The dedupe claim of a platform id (``claim_all``; ``Runtime.take`` claims in its hand-off script)."""
+        """The dedupe claim of a platform id (``claim_all``; ``Runtime.take`` claims in its hand-off script).
+
+        An id longer than ``SHORT_ID`` is named by a 128-bit digest instead: a claim is kept a day for every
+        message, and past some 45 bytes of key Redis's allocator moves it up a size class (a Feishu message id
+        made a claim of 104 B, a digest 88 B). Short ids stay readable for whoever looks in Redis.
+        """
+        if len(ident) > SHORT_ID:
+            digest = hashlib.blake2b(ident.encode(), digest_size=16).digest()
+            ident = "~" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
         return self.key("seen", namespace, ident)
 
     def session_redis_key(self, skey: str) -> str:

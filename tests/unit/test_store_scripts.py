@@ -110,3 +110,28 @@ def test_a_full_history_is_stored_compressed_and_read_back(real_store: SessionSt
 def test_a_damaged_compressed_record_starts_the_user_over(real_store: SessionStore) -> None:
     real_store.redis.set(real_store.session_redis_key(SKEY), b"x\x9c not a zlib stream")
     assert real_store.load(SKEY) is None
+
+
+def test_a_dedupe_claim_is_a_record_under_100_bytes_whatever_the_id(
+    real_store: SessionStore, settings: Settings
+) -> None:
+    """A claim lives a day for every message: a Feishu message id (35 characters) is named by a digest in the
+    key, so it costs what a Slack id does; a short id stays readable."""
+    real_store = SessionStore(real_store.redis, settings.with_(redis_prefix="wobot"))  # the default's length
+    ids = {
+        "feishu": "om_5ce6d572455d361153b7cb51da133945",
+        "slack": "D0123ABCD:1652227646.593159",
+        "wecom": "7300000000000000123",
+    }
+    try:
+        for namespace, ident in ids.items():
+            assert real_store.claim(namespace, ident) is True
+            assert real_store.claim(namespace, ident) is False  # the same id finds the same key
+            key = real_store.seen_key(namespace, ident)
+            assert (real_store.redis.memory_usage(key, samples=0) or 0) <= 100, (namespace, key)
+        assert ids["wecom"] in real_store.seen_key("wecom", ids["wecom"])
+        assert ids["feishu"] not in real_store.seen_key("feishu", ids["feishu"])
+        assert real_store.seen_key("feishu", ids["feishu"] + "x") != real_store.seen_key("feishu", ids["feishu"])
+    finally:
+        for namespace, ident in ids.items():
+            real_store.redis.delete(real_store.seen_key(namespace, ident))
