@@ -293,6 +293,28 @@ def table(runs: list[Run]) -> str:
     return "\n".join([line(headers), line(tuple("-" * w for w in widths)), *(line(row) for row in rows)])
 
 
+# Platform ids of their real shapes (PLATFORMS.md): what one event's dedupe claim is keyed by.
+EVENT_IDS = {
+    "slack": ("D0123ABCD:1652227646.593159",),
+    "wecom": ("7300000000000000123",),
+    "feishu": ("om_5ce6d572455d361153b7cb51da133945",),
+}
+
+
+def claim_sizes(url: str, prefix: str) -> str:
+    """MEMORY USAGE of one platform event's dedupe claims, with the default prefix's length."""
+    client = redis.Redis.from_url(url)
+    store = SessionStore(client, Settings(redis_prefix=prefix[:5]))
+    sizes = []
+    for platform, idents in EVENT_IDS.items():
+        store.claim_all(platform, idents)
+        keys = [store.seen_key(platform, ident) for ident in idents]
+        sizes.append(f"{platform} {sum(int(client.memory_usage(key, samples=0) or 0) for key in keys)}")
+        client.delete(*keys)
+    client.close()
+    return "dedupe claim per platform event, MEMORY USAGE B: " + ", ".join(sizes) + " (goal <= 100)"
+
+
 def breakdown(run: Run, users: int) -> str:
     n = len(run.latencies)
     name = run.name.split(":")[0]
@@ -326,6 +348,7 @@ def main() -> None:
             naive_run = run_naive(
                 url, naive_prefix, transcript, args.users, settings.session_ttl_seconds, settings.history_max_turns
             )
+            claims = claim_sizes(url, prefix)
     finally:
         wipe(admin, prefix)
         wipe(admin, naive_prefix)
@@ -343,6 +366,7 @@ def main() -> None:
     print(table([engine_run, naive_run]))
     print(breakdown(engine_run, args.users))
     print(breakdown(naive_run, args.users))
+    print(claims)
     print("history = messages kept per session; JSON B = stored session JSON; MEMORY B = MEMORY USAGE of that key;")
     print(
         "all keys B/user = MEMORY USAGE of every key under the prefix (sessions, flow, dedupe results, index) / users"
