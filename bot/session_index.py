@@ -8,8 +8,8 @@ The one owner of these keys (``P`` = prefix, ``B`` = the session's shard, 0…SH
     P:turns:{sB}:HOUR         its turns per minute of that hour (a hash, kept 2 h), for "turns in the last hour"
 
 Sharded so that no single key takes every turn's write: on a Redis Cluster the shards' hash tags
-spread them over the nodes. ``SessionStore.save`` records each turn here with the ``RECORD`` script, in the
-save's own round trip; ``bot.ops`` reads through the methods below, which merge
+spread them over the nodes. ``SessionStore.save`` records each turn here with the ``RECORD`` script (its keys
+and arguments from ``record``), in the save's own round trip; ``bot.ops`` reads through the methods below, which merge
 the shards. Reads never use ``KEYS``: a walk is ``ZREVRANGEBYSCORE`` in chunks per shard merged newest
 first, a search is ``ZSCAN`` with a server-side ``MATCH``, counts are ``ZCOUNT``s in one pipeline.
 Entries are never trimmed on write; ``prune`` drops those idle long enough that their session must be gone.
@@ -26,7 +26,6 @@ from typing import Any
 import redis
 
 from bot.machine import STATES
-from bot.store_scripts import RECORD, ScriptBatch
 
 _FIRST_CHUNK = 64  # entries per shard a walk reads first: a page of 50 from one shard needs no second read
 TURN_COUNTER_SECONDS = 7200  # an hour's turn counters outlive the hour that ops stats sum
@@ -74,25 +73,23 @@ class SessionIndex:
         return [self.key(shard, state, platform) for shard in ALL_SHARDS]
 
     # -- writes (in the store's round trips) ----------------------------------------------------------
-    def record(self, batch: ScriptBatch, skey: str, state: str, before: str | None, now: float) -> None:
-        """Add the turn of ``skey`` at ``now`` in ``state`` to the save's ``batch``; ``before`` is the state it
-        was read in (None: new). One script on the session's shard: its indexes, and the turn counter."""
+    def record(self, skey: str, state: str, before: str | None, now: float) -> tuple[list[str], list[Any]]:
+        """The keys and arguments of the ``RECORD`` script for the turn of ``skey`` at ``now`` in ``state``;
+        ``before`` is the state it was read in (None: new). All on the session's shard: its indexes, and the
+        turn counter. The store runs it in the save's round trip."""
         shard = shard_of(skey)
         minute = int(now // 60)
         # A new session may have an entry left from an expired one in any state; otherwise only
         # the state it left needs clearing.
         left = [self.key(shard, state=other) for other in (STATES if before is None else (before,)) if other != state]
-        batch.add(
-            RECORD,
-            [
-                self.key(shard),
-                self.key(shard, platform=split_key(skey)[0]),
-                self.key(shard, state=state),
-                self._key("turns", shard, str(minute // 60)),
-                *left,
-            ],
-            [skey, now, minute, TURN_COUNTER_SECONDS],
-        )
+        keys = [
+            self.key(shard),
+            self.key(shard, platform=split_key(skey)[0]),
+            self.key(shard, state=state),
+            self._key("turns", shard, str(minute // 60)),
+            *left,
+        ]
+        return keys, [skey, now, minute, TURN_COUNTER_SECONDS]
 
     def forget(self, pipe: Any, skey: str) -> None:
         shard = shard_of(skey)

@@ -41,7 +41,7 @@ from bot.redis_client import build_redis
 from bot.redis_direct import Line
 from bot.session import Session
 from bot.session_index import SessionIndex
-from bot.store_scripts import FINISH, Scripts
+from bot.store_scripts import FINISH, RECORD, SAVE, Scripts
 from bot.user_lock import Heartbeats, LockTimeout, Ticket, hold
 
 __all__ = ["LockTimeout", "SessionStore", "StoreUnavailable", "Ticket", "build_store", "guarded"]
@@ -182,7 +182,8 @@ class SessionStore:
     ) -> None:
         """Write the session, refresh its TTL, keep the ops index and counters current; given
         ``(event_id, result)``, remember the turn's result for redeliveries; given the turn's lock
-        ``ticket``, release it. One round trip: a script on the user's slot and one on the index shard's."""
+        ``ticket``, release it. One round trip: one script (``SAVE``), or on a Cluster a script on the user's slot
+        and one on the index shard's."""
         now = time.time()
         session.updated_at = now
         ttl = ttl_seconds or self.ttl_seconds
@@ -190,29 +191,28 @@ class SessionStore:
         event_id, body = result if result is not None else ("", None)
         if ticket is not None:
             self.heartbeats.remove(ticket.token)
-        batch = self.scripts.batch()
-        batch.add(
-            FINISH,
-            [
-                self.session_redis_key(skey),
-                self.user_key("flow", skey),
-                self.result_key(skey, event_id),
-                self.user_key("lockq", skey),
-                ticket.alive_key if ticket else self.user_key("lockalive", skey, ""),
-            ],
-            [
-                session.to_record(),
-                ttl,
-                "" if session.state == State.idle else session.state,
-                ttl + FLOW_MEMORY_SECONDS,
-                orjson.dumps(body) if body is not None else "",
-                self.dedupe_ttl_seconds,
-                ticket.token if ticket else "",
-                self.user_key("lockwake", skey, ""),
-            ],
-        )
-        self.index.record(batch, skey, session.state, session.stored_state, now)
-        batch.execute()
+        keys = [
+            self.session_redis_key(skey),
+            self.user_key("flow", skey),
+            self.result_key(skey, event_id),
+            self.user_key("lockq", skey),
+            ticket.alive_key if ticket else self.user_key("lockalive", skey, ""),
+        ]
+        args = [
+            session.to_record(),
+            ttl,
+            "" if session.state == State.idle else session.state,
+            ttl + FLOW_MEMORY_SECONDS,
+            orjson.dumps(body) if body is not None else "",
+            self.dedupe_ttl_seconds,
+            ticket.token if ticket else "",
+            self.user_key("lockwake", skey, ""),
+        ]
+        index_keys, index_args = self.index.record(skey, session.state, session.stored_state, now)
+        if self.line.direct:  # one Redis: one script for all of it
+            self.scripts.call(SAVE, keys + index_keys, args + index_args)
+        else:  # a Cluster: the user's slot and the index shard's, one script each, in one round trip
+            self.scripts.run([(FINISH, keys, args), (RECORD, index_keys, index_args)])
         if ticket is not None:
             ticket.released = True
         session.stored_state = session.state

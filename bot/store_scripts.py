@@ -1,11 +1,12 @@
 """The Lua scripts of a turn, so that a text turn costs two Redis round trips: one to queue for the user's
 lock and read the session (``BEGIN``), one to save it, release the lock and record the turn (``FINISH`` and
-``RECORD`` in one pipeline).
+``RECORD``: one script, ``SAVE``, on one Redis; two in one pipeline on a Cluster).
 
-Every key a script touches is in one Cluster slot: ``BEGIN``, ``FINISH`` and ``RELEASE`` work on one user's
-keys (hash tag ``{platform:tenant:user}``, the wake key built from that user's prefix), ``RECORD`` on one
-shard of the ops index (``{sB}``). Scripts run by ``EVALSHA``; a server that has not seen one yet (a new
-node, a restart, ``SCRIPT FLUSH``) answers NOSCRIPT and the script is loaded and run again.
+On a Cluster every key a script touches is in one slot: ``BEGIN``, ``FINISH`` and ``RELEASE`` work on one
+user's keys (hash tag ``{platform:tenant:user}``, the wake key built from that user's prefix), ``RECORD`` on one
+shard of the ops index (``{sB}``); ``SAVE`` runs only where there are no slots. Scripts run by ``EVALSHA``; a
+server that has not seen one yet (a new node, a restart, ``SCRIPT FLUSH``) answers NOSCRIPT and the script is
+loaded and run again.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ return {1, redis.call('GET', KEYS[3]), result}
 # KEYS: session, flow, result, queue, heartbeat.
 # ARGV: session JSON, TTL, flow state ('' when idle: forget it), flow TTL, result JSON ('' none), result TTL,
 #       ticket token ('' when the lock is not released here), wake-key prefix.
-FINISH_LUA = (
+_FINISH = (
     """
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 if ARGV[3] == '' then
@@ -61,24 +62,30 @@ if ARGV[7] ~= '' then
     + _RELEASE.format(q=4, a=5, t=7, w=8)
     + """
 end
-return 1
 """
 )
+FINISH_LUA = _FINISH + "return 1\n"
+FINISH_KEYS, FINISH_ARGS = 5, 8
 
 # KEYS: queue, heartbeat. ARGV: token, wake-key prefix.
 RELEASE_LUA = _RELEASE.format(q=1, a=2, t=1, w=2) + "return 1\n"
 
 # KEYS: the shard's index of all sessions, of the platform, of the state, its turn counter of the hour, then
-# the state indexes the session is no longer in. ARGV: session key, now, minute, counter TTL.
-RECORD_LUA = """
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
-redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
-redis.call('EXPIRE', KEYS[4], ARGV[4])
-for i = 5, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
-return 1
+# the state indexes the session is no longer in. ARGV: session key, now, minute, counter TTL (set with a minute's
+# first turn: the counter outlives the last minute it counts by the TTL). K and A: where
+# its keys and arguments start (after FINISH's, when the two run as one script).
+_RECORD = """
+redis.call('ZADD', KEYS[K + 1], ARGV[A + 2], ARGV[A + 1])
+redis.call('ZADD', KEYS[K + 2], ARGV[A + 2], ARGV[A + 1])
+redis.call('ZADD', KEYS[K + 3], ARGV[A + 2], ARGV[A + 1])
+if redis.call('HINCRBY', KEYS[K + 4], ARGV[A + 3], 1) == 1 then redis.call('EXPIRE', KEYS[K + 4], ARGV[A + 4]) end
+for i = K + 5, #KEYS do redis.call('ZREM', KEYS[i], ARGV[A + 1]) end
 """
+RECORD_LUA = "local K, A = 0, 0\n" + _RECORD + "return 1\n"
+
+# FINISH and RECORD as one script, where one script may touch any key (one Redis, not a Cluster: there the
+# user's keys and the index shard's are in different slots). KEYS and ARGV: FINISH's, then RECORD's.
+SAVE_LUA = f"local K, A = {FINISH_KEYS}, {FINISH_ARGS}\n" + _FINISH + _RECORD + "return 1\n"
 
 
 class Script(NamedTuple):
@@ -90,11 +97,11 @@ def script(source: str) -> Script:
     return Script(source, hashlib.sha1(source.encode()).hexdigest())  # noqa: S324 - Redis's naming, not security
 
 
-BEGIN, FINISH, RELEASE, RECORD = map(script, (BEGIN_LUA, FINISH_LUA, RELEASE_LUA, RECORD_LUA))
+BEGIN, FINISH, RELEASE, RECORD, SAVE = map(script, (BEGIN_LUA, FINISH_LUA, RELEASE_LUA, RECORD_LUA, SAVE_LUA))
 
 
 class Scripts:
-    """Runs the scripts above by SHA on one client, alone (``call``) or several in one round trip (``batch``)."""
+    """Runs the scripts above by SHA on one client, alone (``call``) or several in one round trip (``run``)."""
 
     def __init__(self, client: redis.Redis, line: Line | None = None) -> None:
         self.redis = client
@@ -102,9 +109,6 @@ class Scripts:
 
     def call(self, script: Script, keys: list[str], args: list[Any]) -> Any:
         return self.run([(script, keys, args)])[0]
-
-    def batch(self) -> ScriptBatch:
-        return ScriptBatch(self)
 
     def run(self, runs: list[tuple[Script, list[str], list[Any]]]) -> list[Any]:
         """The results of ``runs``, sent in one round trip; a script Redis did not know is loaded and run again."""
@@ -117,17 +121,3 @@ class Scripts:
             elif isinstance(outcome, Exception):
                 raise outcome
         return results
-
-
-class ScriptBatch:
-    """Script runs sent together in one round trip (``Scripts.run``)."""
-
-    def __init__(self, scripts: Scripts) -> None:
-        self._scripts = scripts
-        self._runs: list[tuple[Script, list[str], list[Any]]] = []
-
-    def add(self, script: Script, keys: list[str], args: list[Any]) -> None:
-        self._runs.append((script, keys, args))
-
-    def execute(self) -> list[Any]:
-        return self._scripts.run(self._runs)
