@@ -126,7 +126,7 @@ class Conversation(Engine):
         notices: list[str] = []
         if session is None:
             session = Session(key=skey, chat=incoming.chat if incoming.group else "")
-            expired = store.expired_flow(skey)
+            expired = store.expired_flow(skey, ticket)
             if expired and expired != IDLE:
                 notices.append(self._timed_out(expired))
         situation = (session.state, _fingerprint(session.pending))

@@ -138,7 +138,7 @@ class SessionStore:
         """What a turn starts from: the stored result of ``event_id`` if it was processed already, and the
         session. Free when the turn's ``ticket`` brought them; else one round trip."""
         if ticket is not None and ticket.preloaded is not None:
-            raw, seen = ticket.preloaded
+            raw, seen, _ = ticket.preloaded
         elif not event_id:
             return None, self.load(skey)
         else:
@@ -163,13 +163,18 @@ class SessionStore:
         return old is not None and old != ANSWERED
 
     @guarded
-    def expired_flow(self, skey: str) -> str | None:
-        """The state of this user's session if it expired mid-flow; forgets it once read."""
-        flow_key = self.user_key("flow", skey)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.get(flow_key)
-        pipe.delete(flow_key)
-        state, _ = pipe.execute()
+    def expired_flow(self, skey: str, ticket: Ticket | None = None) -> str | None:
+        """The state of this user's session if it expired mid-flow; told once. Free when the turn's ``ticket``
+        brought it (its save then forgets it: ``FINISH`` overwrites the key); else one round trip that
+        forgets it at once."""
+        if ticket is not None and ticket.preloaded is not None:
+            state = ticket.preloaded[2]
+        else:
+            flow_key = self.user_key("flow", skey)
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.get(flow_key)
+            pipe.delete(flow_key)
+            state, _ = pipe.execute()
         return state.decode() if state else None
 
     @guarded

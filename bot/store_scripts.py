@@ -31,8 +31,9 @@ if nxt then
 end
 """
 
-# KEYS: queue, heartbeat, session, result. ARGV: token, heartbeat ms, "1" when there is a result to read.
-# At the head of the queue: {1, session, result}. Behind another turn: {0}.
+# KEYS: queue, heartbeat, session, result, flow. ARGV: token, heartbeat ms, "1" when there is a result to read.
+# At the head of the queue: {1, session, result, flow} (flow: the state of a session that expired mid-flow, read
+# only when there is no session; the save forgets it). Behind another turn: {0}.
 BEGIN_LUA = """
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
 redis.call('RPUSH', KEYS[1], ARGV[1])
@@ -42,7 +43,10 @@ if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[1] then
 end
 local result = false
 if ARGV[3] == '1' then result = redis.call('GET', KEYS[4]) end
-return {1, redis.call('GET', KEYS[3]), result}
+local session = redis.call('GET', KEYS[3])
+local flow = false
+if not session then flow = redis.call('GET', KEYS[5]) end
+return {1, session, result, flow}
 """
 
 # KEYS: session, flow, result, queue, heartbeat.

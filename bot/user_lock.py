@@ -7,8 +7,8 @@ A turn behind another waits on its own wake list (``P:lockwake:{K}:T``) with ``B
 pushes there when it releases, so nobody polls.
 
 The uncontended case costs one round trip: the ``BEGIN`` script queues the ticket and, at the head, returns
-the session and the event's stored result with it. ``SessionStore.save(…, ticket=…)`` releases the lock
-inside the save's own round trip (the ``FINISH`` script).
+the session and the event's stored result with it (with no session: the state of one that expired mid-flow).
+``SessionStore.save(…, ticket=…)`` releases the lock inside the save's own round trip (the ``FINISH`` script).
 """
 
 from __future__ import annotations
@@ -39,14 +39,15 @@ class LockTimeout(StoreUnavailable):
 
 
 class Ticket:
-    """A held turn lock; ``preloaded`` is (raw session, raw result) when the lock came with them."""
+    """A held turn lock; ``preloaded`` is (raw session, raw result, raw expired flow) when the lock came with
+    them (the flow only when there is no session)."""
 
     def __init__(self, store: SessionStore, skey: str, token: str) -> None:
         self.store, self.skey, self.token = store, skey, token
         self.queue = store.user_key("lockq", skey)
         self.alive_key = store.user_key("lockalive", skey, token)
         self.wake_prefix = store.user_key("lockwake", skey, "")
-        self.preloaded: tuple[bytes | None, bytes | None] | None = None
+        self.preloaded: tuple[bytes | None, bytes | None, bytes | None] | None = None
         self.released = False
 
     @property
@@ -64,12 +65,12 @@ def hold(store: SessionStore, skey: str, event_id: str | None, wait_seconds: flo
     try:
         answer = store.scripts.call(
             BEGIN,
-            [ticket.queue, ticket.alive_key, store.session_redis_key(skey), result_key],
+            [ticket.queue, ticket.alive_key, store.session_redis_key(skey), result_key, store.user_key("flow", skey)],
             [ticket.token, alive_ms, "1" if event_id else "0"],
         )
         store.heartbeats.add(ticket.token, ticket.alive_key, ticket.queue)
         if answer[0] == 1:
-            ticket.preloaded = (answer[1], answer[2])
+            ticket.preloaded = (answer[1], answer[2], answer[3])
         else:
             _wait_for_head(store, ticket, wait)
     except BaseException as exc:
