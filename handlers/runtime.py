@@ -26,6 +26,7 @@ from handlers.metrics import PrometheusObserver
 from handlers.order_webhook import OrderWebhook
 from handlers.platforms import PLATFORMS, PlatformModule
 from handlers.platforms.edge import run_turn
+from handlers.platforms.outbound import Outage, RetryPolicy
 from handlers.recent_claims import RecentClaims
 from handlers.turn_queue import QueueFull, Taken, TurnQueue, TurnWorkers
 
@@ -46,6 +47,14 @@ class Runtime:
     _pool_guard: threading.Lock = field(default_factory=threading.Lock)
     outbox: Outbox | None = None  # order events, when DUTY_ROUTES or ORDER_WEBHOOK_URL give them somewhere to go
     _courier: Courier | None = None
+
+    @functools.cached_property
+    def _outages(self) -> dict[str, Outage]:
+        return {platform: Outage(platform) for platform in self.platforms}
+
+    def reply_policy(self, platform: str) -> RetryPolicy:
+        """How a turn's replies are retried on ``platform``: as usual, but not while its API is down (``Outage``)."""
+        return RetryPolicy(outage=self._outages.get(platform))
 
     @functools.cached_property
     def recent_claims(self) -> RecentClaims:

@@ -317,7 +317,7 @@ def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
 
 
 def sender(runtime: Runtime) -> Sender:
-    return FeishuSender(FeishuApi(runtime.settings, runtime))
+    return FeishuSender(FeishuApi(runtime.settings, runtime, runtime.reply_policy(PLATFORM)))
 
 
 def photo_arrived(runtime: Runtime, job: dict[str, Any]) -> None:

@@ -324,7 +324,7 @@ class SlackSender(Sender):
 
 
 def sender(runtime: Runtime) -> Sender:
-    return SlackSender(SlackApi(runtime.settings), runtime.settings.language)
+    return SlackSender(SlackApi(runtime.settings, runtime.reply_policy(PLATFORM)), runtime.settings.language)
 
 
 def photo_arrived(runtime: Runtime, job: dict[str, Any]) -> None:

@@ -307,7 +307,7 @@ class WeComSender(Sender):
 
 
 def sender(runtime: Runtime) -> Sender:
-    return WeComSender(WeComApi(runtime.settings, runtime), runtime.settings.language)
+    return WeComSender(WeComApi(runtime.settings, runtime, runtime.reply_policy(PLATFORM)), runtime.settings.language)
 
 
 def photo_arrived(runtime: Runtime, job: dict[str, Any]) -> None:
