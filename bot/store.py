@@ -159,7 +159,9 @@ class SessionStore:
         RQ's retry of an abandoned job); a platform's own redeliveries are dropped at the webhook by the
         ``seen`` claims, which last ``DEDUPE_TTL_SECONDS``."""
         key = self.result_key(skey, event_id)
-        old = self.redis.set(key, ANSWERED, xx=True, ex=ANSWERED_SECONDS, get=True)
+        (old,) = self.line.send([("SET", key, ANSWERED, "XX", "EX", ANSWERED_SECONDS, "GET")])
+        if isinstance(old, Exception):
+            raise old
         return old is not None and old != ANSWERED
 
     @guarded

@@ -55,6 +55,10 @@ return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
 )
 
 
+# A finished entry: acknowledged and deleted together (the stream's length is what is unfinished), in one step.
+DONE = script("redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\nredis.call('XDEL', KEYS[1], ARGV[2])\nreturn 1\n")
+
+
 class Taken(enum.Enum):
     """What became of a platform event at the webhook (``Runtime.take``)."""
 
@@ -154,10 +158,7 @@ class TurnQueue:
         return False
 
     def done(self, entry_id: str) -> None:
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.xack(self.key, GROUP, entry_id)
-        pipe.xdel(self.key, entry_id)
-        pipe.execute()
+        self.scripts.call(DONE, [self.key], [GROUP, entry_id])
 
     def touch(self, consumer: str, entry_ids: list[str]) -> None:
         """Reset the idle time of entries still being worked on, so no other process claims them."""
