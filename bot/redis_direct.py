@@ -73,6 +73,9 @@ class Line:
         conn, pid = getattr(self._local, "conn", None), os.getpid()
         if conn is None or self._local.pid != pid:  # a new thread, or a forked child: never share a socket
             assert self._pool is not None
-            conn = self._pool.make_connection()
+            # Built as the pool builds its own (a Sentinel pool's kwargs carry how to find the master), but not
+            # by ``make_connection``: that counts it against the pool's ``max_connections`` (100) for good, and
+            # every thread, and every connection remade after a restart, would use one up.
+            conn = self._pool.connection_class(**self._pool.connection_kwargs)
             self._local.conn, self._local.pid = conn, pid
         return conn

@@ -143,10 +143,17 @@ class TurnQueue:
                     continue
                 log.warning("took over an abandoned turn %s", _text(entry_id))
                 return _decode(entry_id, fields)
-        answer = self.redis.xreadgroup(GROUP, consumer, {self.key: ">"}, count=1, block=_BLOCK_MS)
-        for _stream, entries in answer or []:
+        # On the thread's direct connection (each consumer thread has its own, so blocking there is fine).
+        read = ("XREADGROUP", "GROUP", GROUP, consumer, "COUNT", 1, "BLOCK", _BLOCK_MS, "STREAMS", self.key, ">")
+        (answer,) = self.line.send([read])
+        if isinstance(answer, Exception):
+            raise answer
+        # Raw from the direct connection ({stream: entries} in RESP3, [[stream, entries]] in RESP2, an entry's fields
+        # a flat list) or shaped by redis-py (on a Cluster: the fields a dict).
+        streams = answer.items() if isinstance(answer, dict) else answer or []
+        for _stream, entries in streams:
             for entry_id, fields in entries:
-                return _decode(entry_id, fields)
+                return _decode(entry_id, fields if isinstance(fields, dict) else _pairs(fields))
         return None
 
     def _delivered_too_often(self, entry_id: Any) -> bool:
@@ -248,6 +255,10 @@ class TurnWorkers:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _pairs(flat: list[Any]) -> dict[Any, Any]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _decode(entry_id: Any, fields: dict[Any, Any]) -> tuple[str, str, dict[str, Any]]:

@@ -3,6 +3,7 @@ connection breaks, the turn is sent the ordinary way and the user notices nothin
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -10,6 +11,7 @@ import redis
 
 from bot.config import Settings
 from bot.conversation import Conversation
+from bot.redis_direct import Line
 from bot.store import SessionStore
 from handlers.app import create_app, runtime_of
 from tests.support.engine import Chat, store_for
@@ -112,3 +114,22 @@ def test_a_process_remembers_an_event_another_process_claimed_when_claims_are_fi
         runtime_of(app).drain()
         runtime_of(app).stop(timeout=1)
     assert real_store.load(f"slack:{TEAM}:{USER}").turns == 1
+
+
+def test_direct_connections_do_not_use_up_the_client_s_pool(redis_client: redis.Redis) -> None:
+    """Every thread keeps its own connection (the turn consumers too): they must not count against the pool's
+    ``max_connections``, or a process would run out after enough threads or reconnections."""
+    pool = redis.ConnectionPool(**redis_client.connection_pool.connection_kwargs, max_connections=2)
+    line = Line(redis.Redis(connection_pool=pool))
+    answers: list[object] = []
+
+    def ping() -> None:
+        answers.append(line.send([("PING",)])[0])
+
+    threads = [threading.Thread(target=ping) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert len(answers) == 6 and not any(isinstance(answer, Exception) for answer in answers)
+    assert pool._created_connections == 0  # none was taken from the pool, nor fell back to it
