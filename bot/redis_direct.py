@@ -36,8 +36,17 @@ class Line:
         """Does this line reach one Redis (not a Cluster, not fakeredis)? Then a script may touch any key."""
         return self._pool is not None
 
-    def send(self, commands: list[tuple[Any, ...]]) -> list[Any]:
-        """The replies in order; an error reply is returned as its exception, not raised."""
+    def send(self, commands: list[tuple[Any, ...]], *, raise_on_error: bool = False) -> list[Any]:
+        """The replies in order; an error reply is returned as its exception, or raised (the first) if
+        ``raise_on_error``."""
+        replies = self._send(commands)
+        if raise_on_error:
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+        return replies
+
+    def _send(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         if self._pool is not None:
             try:
                 return self._direct(commands)

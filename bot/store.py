@@ -159,9 +159,7 @@ class SessionStore:
         RQ's retry of an abandoned job); a platform's own redeliveries are dropped at the webhook by the
         ``seen`` claims, which last ``DEDUPE_TTL_SECONDS``."""
         key = self.result_key(skey, event_id)
-        (old,) = self.line.send([("SET", key, ANSWERED, "XX", "EX", ANSWERED_SECONDS, "GET")])
-        if isinstance(old, Exception):
-            raise old
+        (old,) = self.line.send([("SET", key, ANSWERED, "XX", "EX", ANSWERED_SECONDS, "GET")], raise_on_error=True)
         return old is not None and old != ANSWERED
 
     @guarded
@@ -271,10 +269,8 @@ class SessionStore:
         """Claim every one of ``idents`` in one round trip; True if none was seen before (an event that names
         its message twice, as Feishu's do, is new only if both ids are)."""
         ttl = ttl_seconds or self.dedupe_ttl_seconds
-        answers = self.line.send([("SET", self.seen_key(namespace, ident), b"1", "NX", "EX", ttl) for ident in idents])
-        for answer in answers:
-            if isinstance(answer, Exception):
-                raise answer
+        claims = [("SET", self.seen_key(namespace, ident), b"1", "NX", "EX", ttl) for ident in idents]
+        answers = self.line.send(claims, raise_on_error=True)
         return all(answer is not None for answer in answers)  # OK when set; nil when it was there
 
     @guarded

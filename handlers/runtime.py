@@ -61,19 +61,23 @@ class Runtime:
         return RecentClaims(self.settings.dedupe_ttl_seconds)
 
     def take(self, platform: str, idents: tuple[str, ...], job: dict[str, Any]) -> Taken:
-        """Claim an event's ids: SEEN if they were claimed before, else CLAIMED (hand it on with ``dispatch``)
-        or, in thread mode on one Redis, QUEUED: claimed and handed on in the same round trip.
+        """Claim an event's ids: SEEN if they were claimed before, else CLAIMED (hand it on with ``dispatch``,
+        then ``recent_claims.remember`` it) or, in thread mode on one Redis, QUEUED: claimed and handed on in the
+        same round trip, and remembered here.
 
         Raises StoreUnavailable when Redis cannot be reached, QueueFull when the hand-off is full (the claims
         are given back)."""
+        if not idents:
+            return Taken.CLAIMED  # nothing to deduplicate by
         if self.recent_claims.holds(platform, idents):
             return Taken.SEEN
         ttl = self.settings.dedupe_ttl_seconds
-        if not idents:
-            return Taken.CLAIMED  # nothing to deduplicate by
         if self.claims_are_final:
+            asked_at = time.monotonic()
             claims = [self.store.seen_key(platform, ident) for ident in idents]
             queued = self.turn_queue.add_claimed(platform, job, claims, ttl)
+            # Queued here, or queued by another process: either way a claim no one gives back (``RecentClaims``).
+            self.recent_claims.remember(platform, idents, asked_at)
             self.start_workers()
             return Taken.QUEUED if queued else Taken.SEEN
         return Taken.CLAIMED if self.store.claim_all(platform, idents, ttl) else Taken.SEEN

@@ -100,11 +100,9 @@ class TurnQueue:
         self._ensure_group()
         # One round trip: add, and learn how many were waiting before; over the bound, take it back.
         waiting, entry_id = self.line.send(
-            [("XLEN", self.key), ("XADD", self.key, "*", "platform", platform, "job", orjson.dumps(job))]
+            [("XLEN", self.key), ("XADD", self.key, "*", "platform", platform, "job", orjson.dumps(job))],
+            raise_on_error=True,
         )
-        for answer in (waiting, entry_id):
-            if isinstance(answer, Exception):
-                raise answer
         entry = _text(entry_id)
         if waiting >= self.max_len:
             self.redis.xdel(self.key, entry)
@@ -145,9 +143,7 @@ class TurnQueue:
                 return _decode(entry_id, fields)
         # On the thread's direct connection (each consumer thread has its own, so blocking there is fine).
         read = ("XREADGROUP", "GROUP", GROUP, consumer, "COUNT", 1, "BLOCK", _BLOCK_MS, "STREAMS", self.key, ">")
-        (answer,) = self.line.send([read])
-        if isinstance(answer, Exception):
-            raise answer
+        (answer,) = self.line.send([read], raise_on_error=True)
         # Raw from the direct connection ({stream: entries} in RESP3, [[stream, entries]] in RESP2, an entry's fields
         # a flat list) or shaped by redis-py (on a Cluster: the fields a dict).
         streams = answer.items() if isinstance(answer, dict) else answer or []

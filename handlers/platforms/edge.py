@@ -283,8 +283,7 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
                 log.exception("%s webhook: could not hand the turn on", platform, extra={"platform": platform})
                 _release(runtime, platform, outcome.dedupe)
                 return _text(503, "cannot take the message now, retry later", retry_after="5")
-        if taken is not Taken.SEEN or runtime.claims_are_final:
-            runtime.recent_claims.remember(platform, idents, claimed_at)
+            runtime.recent_claims.remember(platform, idents, claimed_at)  # handed on: this claim stays
     elif isinstance(outcome, Ignored):
         log.debug("%s event ignored: %s", platform, outcome.reason, extra={"platform": platform})
     ack = outcome.answer or module.ACK
