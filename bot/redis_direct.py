@@ -19,6 +19,7 @@ import threading
 from typing import Any
 
 import redis
+from hiredis import pack_command
 from redis.cluster import RedisCluster
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class Line:
             # connect() first, by name: a Sentinel connection finds the master there, and the send would
             # otherwise open the socket itself, to the default host.
             conn.connect()
-            conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+            conn.send_packed_command(_packed(commands), check_health=False)
             replies: list[Any] = []
             for _ in commands:
                 try:
@@ -88,3 +89,16 @@ class Line:
             conn = self._pool.connection_class(**self._pool.connection_kwargs)
             self._local.conn, self._local.pid = conn, pid
         return conn
+
+
+def _packed(commands: list[tuple[Any, ...]]) -> list[bytes]:
+    """The commands in Redis's protocol, as one buffer: one ``sendall`` a round trip.
+
+    hiredis packs a command in C. redis-py's packer around it first walks every argument in Python, to split
+    a command name with a space in it and copy buffers, neither of which a caller here sends: about 3 % of a
+    text turn's instructions (50,000 of 1.57 million, counted by callgrind) went there.
+    """
+    try:
+        return [b"".join(map(pack_command, commands))]
+    except TypeError as exc:  # an argument Redis cannot take (None, a list…): redis-py's error for it
+        raise redis.DataError(str(exc)) from None

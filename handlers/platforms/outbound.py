@@ -37,46 +37,83 @@ def fail(detail: str) -> Attempt:
 
 
 class Outage:
-    """Is a platform's API down? Replies are sent from the turn consumer threads, which every platform shares:
-    while one platform's API is down, retrying each reply for 3.5 s would hold the threads and the other
-    platforms' turns would wait behind. So after ``after`` replies in a row were not delivered for a reason
-    worth retrying, the platform counts as down for ``seconds``: a reply gets one attempt and no waits. The
-    first reply that goes through, or the end of the period, ends it. One per platform and process."""
+    """Is a platform's API down? A circuit breaker, one per platform and process.
 
-    def __init__(self, platform: str, after: int = 5, seconds: float = 30.0) -> None:
-        self.platform, self.after, self.seconds = platform, after, seconds
-        self._failed, self._until = 0, 0.0
+    Replies are sent from the turn consumer threads, which every platform shares: while one platform's API is
+    down, retrying each reply for 3.5 s would hold the threads and the other platforms' turns would wait
+    behind, and even one attempt each (a connect that fails, its log line) costs every turn CPU the others
+    need. So after ``after`` attempts in a row failed for a reason worth retrying, the platform counts as
+    down: replies waiting to retry give up, and new ones are not tried, except one every ``probe_every``
+    seconds (the probe, one attempt, no waits). The first probe the API answers ends it: delivered, or
+    refused for a reason of its own (no such user…), which only an API that is up can say. One WARNING line
+    when it opens, another every ``report_every`` seconds while it lasts, and an INFO line with the count of
+    replies not sent when the API answers again: not one ERROR line per reply."""
+
+    def __init__(
+        self,
+        platform: str,
+        after: int = 5,
+        probe_every: float = 2.0,
+        report_every: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.platform, self.after, self.probe_every, self.report_every = platform, after, probe_every, report_every
+        self._clock = clock
+        self._failed, self._down, self._next_probe, self._reported, self.not_sent = 0, False, 0.0, 0.0, 0
         self._guard = threading.Lock()
 
     @property
     def down(self) -> bool:
-        return time.monotonic() < self._until
+        return self._down
 
-    def delivered(self) -> None:
+    def admits(self) -> bool:
+        """May a reply be tried now? Always while the API is up; while it is down, only as the probe."""
+        if not self._down:
+            return True
         with self._guard:
-            was_down, self._failed, self._until = self._until > 0.0, 0, 0.0
+            now = self._clock()
+            if now >= self._next_probe:
+                self._next_probe = now + self.probe_every
+                return True
+            self.not_sent += 1
+            return False
+
+    def answered(self) -> None:
+        """The API answered: a reply went through, or was refused (no such user…), which it does only when up."""
+        if not self._failed and not self._down:  # the usual case, every reply: nothing to reset, no lock
+            return
+        with self._guard:
+            was_down, not_sent = self._down, self.not_sent
+            self._failed, self._down, self.not_sent = 0, False, 0
         if was_down:
-            log.info("%s API answers again: replies are retried as usual", self.platform)
+            log.info("%s API answers again: %d replies were not sent while it was down", self.platform, not_sent)
 
     def undelivered(self) -> None:
         with self._guard:
+            now = self._clock()
             self._failed += 1
-            opens = self._failed >= self.after and not self.down
+            opens = not self._down and self._failed >= self.after
             if opens:
-                self._until = time.monotonic() + self.seconds
+                self._down, self._next_probe, self._reported = True, now + self.probe_every, now
+            lasts = self._down and not opens and now - self._reported >= self.report_every
+            if lasts:
+                self._reported = now
+            failed, not_sent = self._failed, self.not_sent
         if opens:
             log.warning(
-                "%s API is down (%d replies in a row not delivered): one attempt per reply, no retries, for %.0fs",
+                "%s API is down (%d attempts in a row failed): replies are not sent, one tried every %.0fs",
                 self.platform,
-                self._failed,
-                self.seconds,
+                failed,
+                self.probe_every,
             )
+        elif lasts:
+            log.warning("%s API is still down: %d replies not sent so far", self.platform, not_sent)
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     """``attempts`` tries in all; waits ``base``, 2×``base``, … or the platform's Retry-After, capped. With an
-    ``outage`` (a turn's replies), one attempt only while the platform is down."""
+    ``outage`` (a turn's replies), none while the platform is down but the probe's one attempt."""
 
     attempts: int = 4
     base_seconds: float = 0.5
@@ -109,18 +146,26 @@ def deliver(
     """Run ``try_once`` until it succeeds, fails for good, or runs out of attempts. True if delivered."""
     last = fail("not tried")
     outage = policy.outage
-    attempts = 1 if outage is not None and outage.down else policy.attempts
+    if outage is not None and not outage.admits():
+        return False  # the platform is down: counted, and said in the outage's own lines
+    probe = outage is not None and outage.down
+    attempts = 1 if probe else policy.attempts
+    crashed = False
     for number in range(1, attempts + 1):
         try:
             last = try_once()
         except Exception as exc:  # a bug or an unexpected library error: log it, never raise into the turn
             log.exception("%s %s send crashed", platform, what, extra={"session": session, "platform": platform})
-            last = fail(f"{type(exc).__name__}")
+            last, crashed = fail(f"{type(exc).__name__}"), True
+        if outage is not None and last.retry:
+            outage.undelivered()
+        elif outage is not None and not crashed:  # delivered, or refused (no such channel…): the API is up
+            outage.answered()
         if last.ok:
-            if outage is not None:
-                outage.delivered()
             return True
-        if not last.retry or number == attempts:
+        # A reply that waits to retry stops once the platform counts as down: at the start of an outage every
+        # consumer thread is in such a wait, and would hold its turn for all of them (3.5 s).
+        if not last.retry or number == attempts or (outage is not None and outage.down):
             break
         pause = policy.wait(number, last.retry_after)
         log.info(
@@ -133,9 +178,15 @@ def deliver(
             extra={"session": session, "platform": platform},
         )
         policy.sleep(pause)
-    log.error("%s %s not delivered: %s", platform, what, last.detail, extra={"session": session, "platform": platform})
-    if outage is not None and last.retry:  # a refusal (no such channel…) says the API is up
-        outage.undelivered()
+    quiet = outage is not None and outage.down and last.retry  # the outage's WARNING lines already say it
+    log.log(
+        logging.INFO if quiet else logging.ERROR,
+        "%s %s not delivered: %s",
+        platform,
+        what,
+        last.detail,
+        extra={"session": session, "platform": platform},
+    )
     return False
 
 

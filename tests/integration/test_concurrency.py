@@ -175,8 +175,11 @@ def check_all_turns_in_arrival_order(
 ) -> None:
     errors = [r["error"] for r in records if "error" in r]
     assert errors == [], errors[0] if errors else ""
-    records = sorted(records, key=lambda r: r["i"])
-    assert [r["i"] for r in records] == list(range(TURNS))
+    # Arrival order is the order the turns were handed to the engine. It is the order of ``i`` unless a thread
+    # woke more than GAP late on a loaded machine (seen once in CI): then that turn really arrived later.
+    records = sorted(records, key=lambda r: r["sent"])
+    arrival = [r["i"] for r in records]
+    assert sorted(arrival) == list(range(TURNS))
     assert all(r["state"] == "waiting_location" for r in records)
     # every turn after the first replaced the pending photo and was analysed
     assert all(say("zh", "photo_replaced") in r["replies"] for r in records[1:])
@@ -186,7 +189,7 @@ def check_all_turns_in_arrival_order(
     assert session["turns"] == TURNS
     users = [h for h in session["history"] if h["role"] == "user"]
     bots = [h for h in session["history"] if h["role"] == "bot"]
-    assert [h["text"] for h in users] == [caption(i) for i in range(TURNS)]
+    assert [h["text"] for h in users] == [caption(i) for i in arrival]
     assert len(bots) == sum(len(r["replies"]) for r in records) >= TURNS
     # each photo replaced the one before, which was deleted: only the last keeps its link
     assert ["image_key" in h for h in users] == [False] * (TURNS - 1) + [True]
@@ -197,7 +200,7 @@ def check_all_turns_in_arrival_order(
     requests = fake.requests
     assert len(requests) == TURNS
     sent = [base64.b64decode(r.image_urls[0].split(",", 1)[1]) for r in requests]
-    assert sent == [picture(i) for i in range(TURNS)]
+    assert sent == [picture(i) for i in arrival]
     finished = [r["done"] for r in records]
     assert finished == sorted(finished)
 

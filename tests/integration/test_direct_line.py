@@ -133,3 +133,19 @@ def test_direct_connections_do_not_use_up_the_client_s_pool(redis_client: redis.
         thread.join(5)
     assert len(answers) == 6 and not any(isinstance(answer, Exception) for answer in answers)
     assert pool._created_connections == 0  # none was taken from the pool, nor fell back to it
+
+
+def test_commands_of_one_round_trip_come_back_in_order_and_a_bad_argument_is_a_data_error(
+    redis_client: redis.Redis, settings: Settings
+) -> None:
+    line = Line(redis_client)
+    key = f"{settings.redis_prefix}:line-order"
+    try:
+        replies = line.send([("SET", key, "我", "EX", 60), ("APPEND", key, b"\xff"), ("GET", key), ("INCR", key)])
+        assert replies[:3] == [b"OK", 4, "我".encode() + b"\xff"]  # str, bytes and int arguments, raw replies
+        assert isinstance(replies[3], redis.ResponseError)  # an error reply stays in its place
+        with pytest.raises(redis.DataError):
+            line.send([("SET", key, None)])  # refused before anything is sent
+        assert line.send([("GET", key)]) == ["我".encode() + b"\xff"]  # and the line still works
+    finally:
+        redis_client.delete(key)

@@ -128,11 +128,12 @@ def test_base_url_without_v1(server: FakeOpenAI) -> None:
 
 
 def test_timeout_is_a_vlm_error_quickly(server: FakeOpenAI) -> None:
-    server.delay(2)
+    server.delay(4)
     started = time.monotonic()
     with pytest.raises(VlmError, match=r"0\.5 s"):
         make_vlm(server).analyze([REPORT], TYPES, [])
-    assert time.monotonic() - started < 1.5
+    # Given up long before the answer would come (4 s); the margin is for a loaded machine (1.5 s was once missed).
+    assert time.monotonic() - started < 3
     assert len(server.requests) == 1  # no retries behind the user's back
 
 

@@ -7,9 +7,13 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+import zlib
+
+import lz4.block
+import pytest
 
 from bot.config import Settings
-from bot.session import COMPRESS_ABOVE, Session, record_json
+from bot.session import COMPRESS_ABOVE, LZ4_GOOD_ENOUGH, Session, record_json
 from bot.store import ANSWERED, SessionStore
 from tests.support.engine import wipe_prefix
 
@@ -105,6 +109,49 @@ def test_a_full_history_is_stored_compressed_and_read_back(real_store: SessionSt
     assert loaded is not None and loaded.history == session.history
     small = Session(key=SKEY)
     assert len(small.to_record()) < COMPRESS_ABOVE and small.to_record().startswith(b"{")  # small stays JSON
+
+
+def test_a_record_compressed_with_zlibs_default_window_still_loads(real_store: SessionStore) -> None:
+    """Sessions saved before LZ4 (``zlib.compress``: first byte ``x``) outlive a deploy by up to the TTL: the
+    user who was mid-report keeps the report."""
+    session = Session(key=SKEY, state="waiting_location", pending={"alarm_type": "漏水"})
+    for n in range(12):
+        session.add_turn("user", f"3号楼{n}层东侧走廊的消防栓旁边有积水", kind="text")
+    old = zlib.compress(session.to_json().encode(), 1)
+    assert old[:1] == b"x"
+    real_store.redis.set(real_store.session_redis_key(SKEY), old)
+    loaded = real_store.load(SKEY)
+    assert loaded is not None and loaded.state == "waiting_location" and loaded.history == session.history
+
+
+def test_repeated_text_is_kept_by_lz4_and_varied_text_by_zlib_whichever_is_smaller_when_large() -> None:
+    """LZ4 is the fast codec; where it leaves a record large (varied Chinese text) zlib's smaller one is kept."""
+    chatty = Session(key=SKEY)
+    for _ in range(10):
+        chatty.add_turn("user", "我下周二想请一天年假", kind="text")
+        chatty.add_turn("bot", "报修请直接发送现场照片；结单请发修好后的现场照片（或“结单 WO-…”）。")
+    record = chatty.to_record()
+    assert record[:1] == b"L" and len(record) * 4 < len(chatty.to_json().encode())
+    varied = Session(key=SKEY)
+    words = "东西南北楼层走廊电梯消防栓积水漏电照明门禁监控空调管道配电箱屋顶地下车库停车场楼梯间水泵房"
+    for n in range(10):
+        varied.add_turn("user", "".join(words[(n * 7 + i * i) % len(words)] for i in range(45)), kind="text")
+        varied.add_turn("bot", f"收到。位置：{words[n : n + 12]}。请回复“确认”提交，或“取消”。")
+    record = varied.to_record()
+    quick = b"L" + lz4.block.compress(varied.to_json().encode(), store_size=True)
+    assert len(quick) > LZ4_GOOD_ENOUGH and record[:1] == b"H" and len(record) < len(quick)
+    for stored in (chatty, varied):
+        assert Session.from_json(stored.to_record()).history == stored.history
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [b"L\x00\x00", b"L" + (200 << 20).to_bytes(4, "little") + b"\x00" * 8, b"L\x10\x00\x00\x00garbage"],
+    ids=["cut short", "claims 200 MB", "not a block"],
+)
+def test_a_damaged_lz4_record_is_refused_before_anything_large_is_allocated(damaged: bytes) -> None:
+    with pytest.raises(ValueError):
+        record_json(damaged)
 
 
 def test_a_damaged_compressed_record_starts_the_user_over(real_store: SessionStore) -> None:
