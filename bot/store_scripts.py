@@ -20,7 +20,7 @@ from bot.redis_direct import Line
 
 # Drop the ticket ARGV[t] from the queue KEYS[q], delete its heartbeat KEYS[a], and wake the next waiter:
 # a push on its wake list (ARGV[w] .. its token), which it waits on with BLPOP instead of polling.
-_RELEASE = """
+RELEASE_STEPS = """
 redis.call('LREM', KEYS[{q}], 1, ARGV[{t}])
 redis.call('DEL', KEYS[{a}])
 local nxt = redis.call('LINDEX', KEYS[{q}], 0)
@@ -31,22 +31,30 @@ if nxt then
 end
 """
 
-# KEYS: queue, heartbeat, session, result, flow. ARGV: token, heartbeat ms, "1" when there is a result to read.
-# At the head of the queue: {1, session, result, flow} (flow: the state of a session that expired mid-flow, read
-# only when there is no session; the save forgets it). Behind another turn: {0}.
+# KEYS: queue, heartbeat, session, result, flow, the reservation's heartbeat. ARGV: token, heartbeat ms, "1" when
+# there is a result to read, the reservation's token. A turn whose place in the queue was reserved when its message
+# arrived (``user_lock.Reservation``, still marked 'r': nobody took it up) takes that place; any other queues at the
+# end. At the head of the queue: {1, session, result, flow, reserved} (flow: the state of a session that expired
+# mid-flow, read only when there is no session; the save forgets it). Behind another turn: {0, reserved}.
 BEGIN_LUA = """
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
-redis.call('RPUSH', KEYS[1], ARGV[1])
+local token, reserved = ARGV[1], 0
+if ARGV[4] ~= '' and redis.call('GET', KEYS[6]) == 'r' then
+  token, reserved = ARGV[4], 1
+  redis.call('SET', KEYS[6], '1', 'PX', ARGV[2])
+else
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+  redis.call('RPUSH', KEYS[1], token)
+end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 4)
-if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[1] then
-  return {0}
+if redis.call('LINDEX', KEYS[1], 0) ~= token then
+  return {0, reserved}
 end
 local result = false
 if ARGV[3] == '1' then result = redis.call('GET', KEYS[4]) end
 local session = redis.call('GET', KEYS[3])
 local flow = false
 if not session then flow = redis.call('GET', KEYS[5]) end
-return {1, session, result, flow}
+return {1, session, result, flow, reserved}
 """
 
 # KEYS: session, flow, result, queue, heartbeat.
@@ -63,7 +71,7 @@ end
 if ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6]) end
 if ARGV[7] ~= '' then
 """
-    + _RELEASE.format(q=4, a=5, t=7, w=8)
+    + RELEASE_STEPS.format(q=4, a=5, t=7, w=8)
     + """
 end
 """
@@ -72,7 +80,7 @@ FINISH_LUA = _FINISH + "return 1\n"
 FINISH_KEYS, FINISH_ARGS = 5, 8
 
 # KEYS: queue, heartbeat. ARGV: token, wake-key prefix.
-RELEASE_LUA = _RELEASE.format(q=1, a=2, t=1, w=2) + "return 1\n"
+RELEASE_LUA = RELEASE_STEPS.format(q=1, a=2, t=1, w=2) + "return 1\n"
 
 # KEYS: the shard's index of all sessions, of the platform, of the state, its turn counter of the hour, then
 # the state indexes the session is no longer in. ARGV: session key, now, minute, counter TTL (set with a minute's

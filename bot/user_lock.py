@@ -6,6 +6,11 @@ per process while its turn waits or runs, so the ticket of a crashed worker expi
 A turn behind another waits on its own wake list (``P:lockwake:{K}:T``) with ``BLPOP``: the turn before it
 pushes there when it releases, so nobody polls.
 
+A turn handed on from a webhook keeps the order its message *arrived* in, not the order a consumer thread happened
+to pick it up in: the hand-off reserves the turn's place in the queue (``Reservation``: a ticket whose heartbeat
+says 'r', set to expire in the heartbeat's time), and the turn's ``BEGIN`` takes that place up. A reservation nobody
+took up is given back when its stream entry is done, or expires like a dead worker's ticket.
+
 The uncontended case costs one round trip: the ``BEGIN`` script queues the ticket and, at the head, returns
 the session and the event's stored result with it (with no session: the state of one that expired mid-flow).
 ``SessionStore.save(…, ticket=…)`` releases the lock inside the save's own round trip (the ``FINISH`` script).
@@ -13,13 +18,14 @@ the session and the event's stored result with it (with no session: the state of
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import redis
 
@@ -55,6 +61,27 @@ class Ticket:
         return self.wake_prefix + self.token
 
 
+class Reservation(NamedTuple):
+    """A turn's place in its user's queue, kept from the moment its message arrived (see the module's text)."""
+
+    queue: str
+    alive_key: str
+    token: str
+    wake_prefix: str
+
+
+def reservation(store: SessionStore, skey: str, event_id: str) -> Reservation:
+    """The place a message's turn takes up: its token follows from the event, so the turn finds it again
+    without being told (and a re-run after a crash, finding it taken, queues at the end like any turn)."""
+    token = "r" + hashlib.blake2b(event_id.encode(), digest_size=8).hexdigest()
+    return Reservation(
+        store.user_key("lockq", skey),
+        store.user_key("lockalive", skey, token),
+        token,
+        store.user_key("lockwake", skey, ""),
+    )
+
+
 @contextmanager
 def hold(store: SessionStore, skey: str, event_id: str | None, wait_seconds: float | None) -> Iterator[Ticket]:
     """Run the body while holding the user's lock (see the module's text)."""
@@ -62,12 +89,22 @@ def hold(store: SessionStore, skey: str, event_id: str | None, wait_seconds: flo
     alive_ms = int(store.lock_timeout_seconds * 1000)
     wait = store.lock_timeout_seconds * 2 if wait_seconds is None else wait_seconds
     result_key = store.result_key(skey, event_id) if event_id else ticket.alive_key
+    place = reservation(store, skey, event_id) if event_id else None
     try:
         answer = store.scripts.call(
             BEGIN,
-            [ticket.queue, ticket.alive_key, store.session_redis_key(skey), result_key, store.user_key("flow", skey)],
-            [ticket.token, alive_ms, "1" if event_id else "0"],
+            [
+                ticket.queue,
+                ticket.alive_key,
+                store.session_redis_key(skey),
+                result_key,
+                store.user_key("flow", skey),
+                place.alive_key if place else ticket.alive_key,
+            ],
+            [ticket.token, alive_ms, "1" if event_id else "0", place.token if place else ""],
         )
+        if place is not None and answer[-1] == 1:
+            ticket.token, ticket.alive_key = place.token, place.alive_key
         store.heartbeats.add(ticket.token, ticket.alive_key, ticket.queue)
         if answer[0] == 1:
             ticket.preloaded = (answer[1], answer[2], answer[3])

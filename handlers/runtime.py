@@ -18,6 +18,7 @@ from bot.ports import ObjectStore, Vlm, WorkOrders
 from bot.redis_client import rq_client
 from bot.storage import build_storage
 from bot.store import SessionStore, build_store
+from bot.user_lock import Reservation, reservation
 from bot.vlm import build_vlm
 from handlers.courier import Courier
 from handlers.duty import DutySink
@@ -25,7 +26,7 @@ from handlers.logs import ContextualEngine
 from handlers.metrics import PrometheusObserver
 from handlers.order_webhook import OrderWebhook
 from handlers.platforms import PLATFORMS, PlatformModule
-from handlers.platforms.edge import run_turn
+from handlers.platforms.edge import run_turn, session_of
 from handlers.platforms.outbound import Outage, RetryPolicy
 from handlers.recent_claims import RecentClaims
 from handlers.turn_queue import QueueFull, Taken, TurnQueue, TurnWorkers
@@ -75,12 +76,20 @@ class Runtime:
         if self.claims_are_final:
             asked_at = time.monotonic()
             claims = [self.store.seen_key(platform, ident) for ident in idents]
-            queued = self.turn_queue.add_claimed(platform, job, claims, ttl)
+            queued = self.turn_queue.add_claimed(platform, job, claims, ttl, *self._place_of(job))
             # Queued here, or queued by another process: either way a claim no one gives back (``RecentClaims``).
             self.recent_claims.remember(platform, idents, asked_at)
             self.start_workers()
             return Taken.QUEUED if queued else Taken.SEEN
         return Taken.CLAIMED if self.store.claim_all(platform, idents, ttl) else Taken.SEEN
+
+    def _place_of(self, job: dict[str, Any]) -> tuple[Reservation | None, int]:
+        """The place in its user's lock queue that ``job``'s turn is to keep (``bot.user_lock``), reserved as it
+        arrives, and for how long (as a turn's heartbeat)."""
+        skey, event_id = session_of(job), job.get("event_id")
+        if not skey or not event_id:
+            return None, 0
+        return reservation(self.store, skey, event_id), int(self.store.lock_timeout_seconds * 1000)
 
     @property
     def claims_are_final(self) -> bool:

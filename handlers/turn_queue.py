@@ -26,7 +26,8 @@ import redis
 
 from bot.redis_direct import Line
 from bot.store import guarded
-from bot.store_scripts import Scripts, script
+from bot.store_scripts import RELEASE_STEPS, Scripts, script
+from bot.user_lock import Reservation
 
 log = logging.getLogger(__name__)
 
@@ -36,27 +37,49 @@ _BLOCK_MS = 1000
 
 
 # A webhook's claims and its hand-off in one round trip (one Redis, not a Cluster: the claims and the stream are
-# in different slots). KEYS: the stream, then the event's claims. ARGV: claim TTL, the bound, the entry's fields.
-# Every claim is tried (as two round trips would); 0 if any was held already, -1 when the stream is at its bound
-# (the claims are given back, so the platform's retry is taken), else the new entry's id.
+# in different slots), with the turn's place in its user's lock queue reserved in the same step, so that turns run
+# in the order their messages arrived (``bot.user_lock``). KEYS: the stream, the user's lock queue, the reservation's
+# heartbeat, then the event's claims. ARGV: claim TTL, the bound, the reservation's token ('' none) and time to
+# live (ms), then the entry's fields. Every claim is tried (as two round trips would); 0 if any was held already,
+# -1 when the stream is at its bound (the claims are given back, so the platform's retry is taken), else the new
+# entry's id.
 ACCEPT = script(
     """
 local fresh = true
-for i = 2, #KEYS do
+for i = 4, #KEYS do
   if not redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then fresh = false end
 end
 if not fresh then return 0 end
 if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[2]) then
-  for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+  for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
   return -1
 end
-return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+if ARGV[3] ~= '' then
+  redis.call('RPUSH', KEYS[2], ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]) * 4)
+  redis.call('SET', KEYS[3], 'r', 'PX', ARGV[4])
+end
+return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 5))
 """
 )
 
 
 # A finished entry: acknowledged and deleted together (the stream's length is what is unfinished), in one step.
-DONE = script("redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\nredis.call('XDEL', KEYS[1], ARGV[2])\nreturn 1\n")
+# KEYS: the stream, then (when its turn's place was reserved) the user's lock queue and the reservation's heartbeat.
+# ARGV: the group, the entry, then the reservation's token and wake-key prefix. A reservation still marked 'r'
+# was never taken up (a tap that ran no turn, a turn that failed before its lock): given back, waking the next.
+DONE = script(
+    """
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+if ARGV[3] and redis.call('GET', KEYS[3]) == 'r' then
+"""
+    + RELEASE_STEPS.format(q=2, a=3, t=3, w=4)
+    + """
+end
+return 1
+"""
+)
 
 
 class Taken(enum.Enum):
@@ -81,6 +104,8 @@ class TurnQueue:
         self.key = key
         self.max_len, self.visibility_ms = max_len, int(visibility_seconds * 1000)
         self._group_ready = False
+        # The reserved lock places of entries taken and not yet done, for ``done`` (a dict's set and pop are atomic)
+        self._places: dict[str, Reservation] = {}
 
     def _ensure_group(self) -> None:
         if self._group_ready:
@@ -115,15 +140,26 @@ class TurnQueue:
         return self.line.direct
 
     @guarded
-    def add_claimed(self, platform: str, job: dict[str, Any], claims: list[str], claim_ttl: int) -> bool:
-        """Claim ``claims`` (SET NX EX) and, if none was held, add the job: one round trip. False: seen before.
-        QueueFull when the stream is at its bound (the claims are given back); StoreUnavailable when Redis
-        cannot be reached."""
+    def add_claimed(
+        self,
+        platform: str,
+        job: dict[str, Any],
+        claims: list[str],
+        claim_ttl: int,
+        place: Reservation | None = None,
+        place_ttl_ms: int = 0,
+    ) -> bool:
+        """Claim ``claims`` (SET NX EX) and, if none was held, add the job and reserve its turn's ``place`` in
+        the user's lock queue: one round trip. False: seen before. QueueFull when the stream is at its bound (the
+        claims are given back); StoreUnavailable when Redis cannot be reached."""
         self._ensure_group()
+        fields: list[Any] = ["platform", platform, "job", orjson.dumps(job)]
+        if place is not None:
+            fields += ["place", orjson.dumps(list(place))]  # for ``done``, which gives it back if no turn took it up
         answer = self.scripts.call(
             ACCEPT,
-            [self.key, *claims],
-            [claim_ttl, self.max_len, "platform", platform, "job", orjson.dumps(job)],
+            [self.key, place.queue if place else self.key, place.alive_key if place else self.key, *claims],
+            [claim_ttl, self.max_len, place.token if place else "", place_ttl_ms, *fields],
         )
         if answer == -1:
             raise QueueFull(f"{self.max_len} turns waiting")
@@ -137,10 +173,11 @@ class TurnQueue:
                 self.key, GROUP, consumer, min_idle_time=self.visibility_ms, start_id="0-0", count=1
             )
             for entry_id, fields in claimed:
+                taken = self._decode(entry_id, fields)
                 if self._delivered_too_often(entry_id):
                     continue
                 log.warning("took over an abandoned turn %s", _text(entry_id))
-                return _decode(entry_id, fields)
+                return taken
         # On the thread's direct connection (each consumer thread has its own, so blocking there is fine).
         read = ("XREADGROUP", "GROUP", GROUP, consumer, "COUNT", 1, "BLOCK", _BLOCK_MS, "STREAMS", self.key, ">")
         (answer,) = self.line.send([read], raise_on_error=True)
@@ -149,7 +186,7 @@ class TurnQueue:
         streams = answer.items() if isinstance(answer, dict) else answer or []
         for _stream, entries in streams:
             for entry_id, fields in entries:
-                return _decode(entry_id, fields if isinstance(fields, dict) else _pairs(fields))
+                return self._decode(entry_id, fields if isinstance(fields, dict) else _pairs(fields))
         return None
 
     def _delivered_too_often(self, entry_id: Any) -> bool:
@@ -160,8 +197,23 @@ class TurnQueue:
             return True
         return False
 
+    def _decode(self, entry_id: Any, fields: dict[Any, Any]) -> tuple[str, str, dict[str, Any]]:
+        values = {_text(k): _text(v) for k, v in fields.items()}
+        entry = _text(entry_id)
+        if "place" in values:
+            self._places[entry] = Reservation(*orjson.loads(values["place"]))
+        return entry, values["platform"], orjson.loads(values["job"])
+
     def done(self, entry_id: str) -> None:
-        self.scripts.call(DONE, [self.key], [GROUP, entry_id])
+        """The entry is finished: acknowledged and deleted, and its turn's reserved place given back if no turn
+        took it up."""
+        place = self._places.pop(entry_id, None)
+        if place is None:
+            self.scripts.call(DONE, [self.key], [GROUP, entry_id])
+        else:
+            self.scripts.call(
+                DONE, [self.key, place.queue, place.alive_key], [GROUP, entry_id, place.token, place.wake_prefix]
+            )
 
     def touch(self, consumer: str, entry_ids: list[str]) -> None:
         """Reset the idle time of entries still being worked on, so no other process claims them."""
@@ -255,8 +307,3 @@ def _text(value: Any) -> str:
 
 def _pairs(flat: list[Any]) -> dict[Any, Any]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
-
-
-def _decode(entry_id: Any, fields: dict[Any, Any]) -> tuple[str, str, dict[str, Any]]:
-    values = {_text(k): _text(v) for k, v in fields.items()}
-    return _text(entry_id), values["platform"], orjson.loads(values["job"])

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 
-from bot.messages import MAX_TEXT, Incoming, Location, coordinate, storable
+from bot.messages import MAX_TEXT, Incoming, Location, coordinate, session_key, storable
 from bot.ports import StoreUnavailable
 from handlers import safe_json
 from handlers.metrics import observer_of
@@ -142,6 +142,14 @@ def make_job(
         "mentions": mentions or [],
         "sent_at": time.time(),
     }
+
+
+def session_of(job: Mapping[str, Any]) -> str:
+    """The session a job's turn is in (as its ``incoming_from_job(job).session_key``, without building the
+    message); "" for a job that names no user."""
+    if not (job.get("platform") and job.get("tenant") is not None and job.get("user")):
+        return ""
+    return session_key(job["platform"], job["tenant"], job["user"], (job.get("chat") or "") if job.get("group") else "")
 
 
 def incoming_from_job(

@@ -1,0 +1,110 @@
+"""A user's turns run in the order their messages arrived, whichever consumer thread picks which up first.
+
+A phone that regained signal sends what it queued in a burst: "B3 pump room" then "confirm". Each is acked and
+handed on in ``Runtime.take``; consumer threads (of any process) read them from the stream. If the thread that read
+the second reached the user's lock first, "confirm" would be taken as the location and no order would be made. The
+hand-off therefore reserves each turn's place in the user's lock queue as its message arrives (``bot.user_lock``).
+
+Real Redis (the one-trip hand-off exists only there), the app's own webhook, the local FakeSlack for the replies;
+the consumer threads are replaced by explicit takes so the test decides who runs first.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from bot.config import Settings
+from bot.store import SessionStore
+from handlers.app import create_app, runtime_of
+from handlers.platforms.edge import incoming_from_job, session_of
+from handlers.runtime import Runtime, run_job_logged
+from tests.fakes.platform_servers import FakeSlack
+from tests.support.slack import BOT_TOKEN, SECRET, TEAM, USER, SlackClient
+from tests.unit.test_recent_claims import FlaskTarget
+
+pytestmark = pytest.mark.integration
+
+
+def _runtime(settings: Settings, store: SessionStore, slack: FakeSlack) -> tuple[Runtime, SlackClient]:
+    configured = settings.with_(
+        language="en", slack_signing_secret=SECRET, slack_bot_token=BOT_TOKEN, slack_api_base=slack.base_url
+    )
+    app = create_app(configured, store=store, vlm=None)
+    runtime = runtime_of(app)
+    runtime.start_workers = lambda: None  # type: ignore[method-assign]  # the test is every consumer
+    return runtime, SlackClient(FlaskTarget(app.test_client()))  # type: ignore[arg-type]
+
+
+def _take(runtime: Runtime) -> tuple[str, dict[str, Any]]:
+    taken = runtime.turn_queue.take("test", reclaim=False)
+    assert taken is not None
+    entry, _, job = taken
+    return entry, job
+
+
+def _user_texts(store: SessionStore) -> list[str]:
+    session = store.load(f"slack:{TEAM}:{USER}")
+    assert session is not None
+    return [turn["text"] for turn in session.history if turn["role"] == "user"]
+
+
+def test_the_second_message_picked_up_first_waits_for_the_first(settings: Settings, real_store: SessionStore) -> None:
+    with FakeSlack(bot_token=BOT_TOKEN) as slack:
+        runtime, client = _runtime(settings, real_store, slack)
+        assert runtime.claims_are_final  # the one-trip hand-off, which reserves the place
+        assert client.post(client.event({"text": "help"})).status_code == 200
+        assert client.post(client.event({"text": "cancel"})).status_code == 200
+        first, second = _take(runtime), _take(runtime)
+
+        late = threading.Thread(target=run_job_logged, args=(runtime, "slack", second[1]))
+        late.start()  # the second message's thread reaches the lock first...
+        late.join(0.5)
+        assert late.is_alive()  # ...and waits: the first message's place is ahead of it
+        assert slack.texts() == []
+
+        run_job_logged(runtime, "slack", first[1])
+        late.join(10)
+        assert not late.is_alive()
+        for entry, _ in (first, second):
+            runtime.turn_queue.done(entry)
+
+        assert len(slack.texts()) == 2  # each answered (their sends may cross: the lock covers the turns)
+    assert _user_texts(real_store) == ["help", "cancel"]  # the turns ran in the order the messages arrived
+    assert not real_store.redis.exists(real_store.user_key("lockq", f"slack:{TEAM}:{USER}"))  # nothing left queued
+
+
+def test_a_place_no_turn_took_up_is_given_back_when_its_entry_is_done(
+    settings: Settings, real_store: SessionStore
+) -> None:
+    """A job that ran no turn (a tap on a card, a turn that failed before the lock) must not hold the user's
+    next turns back until its reservation expires (the heartbeat's time, 30 s)."""
+    with FakeSlack(bot_token=BOT_TOKEN) as slack:
+        runtime, client = _runtime(settings, real_store, slack)
+        assert client.post(client.event({"text": "help"})).status_code == 200
+        unused, _ = _take(runtime)
+        queue = real_store.user_key("lockq", f"slack:{TEAM}:{USER}")
+        assert real_store.redis.llen(queue) == 1  # reserved as it arrived
+        runtime.turn_queue.done(unused)  # finished without a turn
+        assert not real_store.redis.exists(queue)
+
+        assert client.post(client.event({"text": "cancel"})).status_code == 200
+        entry, job = _take(runtime)
+        finished = threading.Thread(target=run_job_logged, args=(runtime, "slack", job))
+        finished.start()
+        finished.join(5)  # far less than the 30 s a forgotten reservation would hold it back
+        assert not finished.is_alive()
+        runtime.turn_queue.done(entry)
+    assert _user_texts(real_store) == ["cancel"]
+
+
+def test_a_job_s_session_is_the_one_its_turn_runs_in() -> None:
+    """The hand-off reserves the place in the queue of ``session_of(job)``; the turn locks its message's session."""
+    direct = {"platform": "slack", "tenant": "T1", "user": "U1", "kind": "text", "chat": "D1", "event_id": "e"}
+    group = {**direct, "chat": "C1", "group": True}
+    for job in (direct, group):
+        assert session_of(job) == incoming_from_job(job).session_key
+    assert session_of(group) != session_of(direct)
+    assert session_of({"platform": "slack", "kind": "text"}) == ""  # no user: nothing to reserve
