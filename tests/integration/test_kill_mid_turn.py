@@ -39,6 +39,8 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 LEAK = {"alarm_type": "water leak", "description": "water on the floor", "severity": "high", "confidence": 0.9}
 VISIBILITY = 1.0  # seconds before a dead process's turn is taken over
+# The dead process's lock ticket frees the user after this (not the default 30 s, which is as long as the test waits)
+LOCK_TIMEOUT = 5.0
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
@@ -75,6 +77,7 @@ def env(settings: Settings, fake_openai: FakeOpenAI, redis_client: Any) -> Itera
         slack_signing_secret=SECRET,
         slack_bot_token=BOT_TOKEN,
         turn_visibility_seconds=VISIBILITY,
+        lock_timeout_seconds=LOCK_TIMEOUT,
     )
     names = (
         "language",
@@ -89,6 +92,7 @@ def env(settings: Settings, fake_openai: FakeOpenAI, redis_client: Any) -> Itera
         "slack_signing_secret",
         "slack_bot_token",
         "turn_visibility_seconds",
+        "lock_timeout_seconds",
     )
     values = {env_name(n): str(getattr(configured, n)) for n in names}
     yield {**os.environ, **values, "PYTHONPATH": str(ROOT)}
