@@ -18,8 +18,8 @@ from bot.ports import Analysis
 from bot.replies import say
 from bot.store import SessionStore
 from tests.support.admin import report_order
+from tests.support.conversation import ScriptedVlm
 from tests.support.engine import Chat, photo
-from tests.unit.test_conversation import ScriptedVlm
 
 TYPES = "\n".join(f"{i}. {t}" for i, t in enumerate(DEFAULT_ALARM_TYPES["zh"], 1))
 CONFIRM, CANCEL, NEW = (say("zh", name) for name in ("choice_confirm", "choice_cancel", "choice_new"))

@@ -15,8 +15,8 @@ from bot.replies import say
 from bot.storage import LocalFolderStore
 from bot.store import SessionStore
 from handlers.admin.views import session_row
+from tests.support.conversation import ScriptedVlm
 from tests.support.engine import Chat, photo
-from tests.unit.test_conversation import ScriptedVlm
 
 
 @pytest.fixture

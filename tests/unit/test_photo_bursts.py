@@ -21,8 +21,8 @@ from bot.orders import SqlWorkOrders
 from bot.replies import say
 from bot.storage import LocalFolderStore
 from bot.store import SessionStore
+from tests.support.conversation import ScriptedVlm
 from tests.support.engine import Chat, heic, photo
-from tests.unit.test_conversation import ScriptedVlm
 
 T0 = 1_800_000_000.0  # a fixed clock for sent_at
 
