@@ -17,20 +17,20 @@ from tests.unit.test_generic_webhook import client, make_client  # noqa: F401 - 
 URL = "/webhook/generic"
 
 
-def post(client: FlaskClient, **body: Any) -> dict[str, Any]:  # noqa: F811
+def post(client: FlaskClient, **body: Any) -> dict[str, Any]:
     answer = client.post(URL, json={"user_id": "wang", **body})
     assert answer.status_code == 200, answer.get_json()
     return answer.get_json()
 
 
-def tap(client: FlaskClient, answer: dict[str, Any], label: str) -> dict[str, Any]:  # noqa: F811
+def tap(client: FlaskClient, answer: dict[str, Any], label: str) -> dict[str, Any]:
     """Send back the id of the action labelled ``label`` in ``answer``, as a client app would."""
     ids = {a["label"]: a["id"] for a in answer["actions"]}
     assert label in ids, list(ids)
     return post(client, action=ids[label])
 
 
-def test_report_and_close_by_actions(client: FlaskClient, orders: SqlWorkOrders) -> None:  # noqa: F811
+def test_report_and_close_by_actions(client: FlaskClient, orders: SqlWorkOrders) -> None:
     asked = post(client, image_base64=base64.b64encode(photo(1)).decode())
     where = tap(client, asked, "漏水")
     assert where["state"] == "waiting_location" and where["replies"][-1] == say("zh", "ask_location")
@@ -46,19 +46,19 @@ def test_report_and_close_by_actions(client: FlaskClient, orders: SqlWorkOrders)
 
 
 @pytest.mark.parametrize("action", ["deadbeef.confirm", "nonsense", "a.b.c"])
-def test_a_stale_or_unknown_action_is_answered_200(client: FlaskClient, action: str) -> None:  # noqa: F811
+def test_a_stale_or_unknown_action_is_answered_200(client: FlaskClient, action: str) -> None:
     answer = post(client, action=action)
     assert answer["replies"] == [say("zh", "choice_closed")] and answer["state"] == "idle"
 
 
 @pytest.mark.parametrize("action", ["", "   ", 7, None, ["x"], "x" * 300])
-def test_a_malformed_action_is_400(client: FlaskClient, action: Any) -> None:  # noqa: F811
+def test_a_malformed_action_is_400(client: FlaskClient, action: Any) -> None:
     body: dict[str, Any] = {"user_id": "wang", "action": action}
     answer = client.post(URL, json=body)
     expected = "send exactly one of" if action is None else "action must be"
     assert answer.status_code == 400 and expected in answer.get_json()["error"]
 
 
-def test_action_with_text_is_400(client: FlaskClient) -> None:  # noqa: F811
+def test_action_with_text_is_400(client: FlaskClient) -> None:
     answer = client.post(URL, json={"user_id": "wang", "action": "x.confirm", "text": "确认"})
     assert answer.status_code == 400

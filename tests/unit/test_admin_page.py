@@ -1,0 +1,103 @@
+"""The admin page through Flask's test client: sign-in and its cookie, CSRF, the forms, escaping, sign-out."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.support.admin import AUTH, TOKEN, report_order, stuck_closing
+from tests.support.engine import photo
+from tests.unit.test_admin_api import app, chat, client  # noqa: F401 - fixtures
+
+
+# -- the page -------------------------------------------------------------------------------------------------------
+def _login(client: FlaskClient, token: str = TOKEN) -> Any:
+    form = client.get("/admin/login").get_data(as_text=True)
+    login_csrf = re.search(r'name="login_csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    return client.post("/admin/login", data={"token": token, "login_csrf": login_csrf, "next": "/admin/sessions"})
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+def test_page_needs_sign_in_and_sets_a_strict_httponly_cookie(client: FlaskClient) -> None:
+    resp = client.get("/admin/sessions")
+    assert resp.status_code == 302 and "/admin/login" in resp.headers["Location"]
+    assert client.get("/admin/sessions", headers=AUTH).status_code == 302  # the page is cookie-only
+    wrong = _login(client, "nope")
+    assert wrong.status_code == 401 and "Wrong token" in wrong.get_data(as_text=True)
+    ok = _login(client)
+    assert ok.status_code == 302 and ok.headers["Location"].endswith("/admin/sessions")
+    cookie = next(v for k, v in ok.headers.items() if k == "Set-Cookie" and v.startswith("wobot_admin="))
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/admin" in cookie
+    assert TOKEN not in cookie
+    page = client.get("/admin/sessions")
+    assert page.status_code == 200 and "Live sessions" in page.get_data(as_text=True)
+    assert "nonce-" in page.headers["Content-Security-Policy"]
+
+
+def test_sign_in_form_is_csrf_protected(client: FlaskClient) -> None:
+    resp = client.post("/admin/login", data={"token": TOKEN, "login_csrf": "forged"})
+    assert resp.status_code == 401 and "expired" in resp.get_data(as_text=True)
+
+
+def test_page_search_view_and_reset_with_csrf(app: Flask, client: FlaskClient) -> None:
+    user = chat(app, "zhang-0042")
+    stuck_closing(user, report_order(user))
+    chat(app, "li-9").text("hi")
+    _login(client)
+    listing = client.get("/admin/sessions?q=0042").get_data(as_text=True)
+    assert "zhang-0042" in listing and "li-9" not in listing and "waiting_close_photo" in listing
+    view = client.get(f"/admin/sessions/{user.key}")
+    html = view.get_data(as_text=True)
+    assert view.status_code == 200 and "waiting_close_photo" in html and "data-confirm" in html
+    assert 'src="/admin/images/' in html  # the report photo as a thumbnail in the history
+
+    assert client.post(f"/admin/sessions/{user.key}/reset", data={"csrf": "forged"}).status_code == 400
+    done = client.post(f"/admin/sessions/{user.key}/reset", data={"csrf": _csrf(html)})
+    assert done.status_code == 302
+    after = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert 'id="state">idle<' in after and "Session reset" in after
+    audit = client.get("/admin/audit").get_data(as_text=True)
+    assert "session.reset" in audit and user.key in audit
+
+
+def test_page_delete_ttl_orders_and_thumbnails(app: Flask, client: FlaskClient) -> None:
+    user = chat(app, "alice")
+    order_id = report_order(user)
+    _login(client)
+    html = client.get(f"/admin/sessions/{user.key}").get_data(as_text=True)
+    token = _csrf(html)
+    assert client.post(f"/admin/sessions/{user.key}/ttl", data={"csrf": token, "seconds": "5"}).status_code == 400
+    assert client.post(f"/admin/sessions/{user.key}/ttl", data={"csrf": token, "seconds": "3600"}).status_code == 302
+    orders = client.get("/admin/orders").get_data(as_text=True)
+    assert order_id in orders
+    thumb_url = re.search(r'src="(/admin/images/[^"]+thumb=1)"', orders).group(1)  # type: ignore[union-attr]
+    thumb = client.get(thumb_url)
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg" and len(thumb.data) < len(photo(1))
+    assert order_id in client.get(f"/admin/orders/{order_id}").get_data(as_text=True)
+    assert client.post(f"/admin/orders/{order_id}/cancel", data={"csrf": token, "reason": "dup"}).status_code == 302
+    cancelled = client.get(f"/admin/orders/{order_id}").get_data(as_text=True)
+    assert re.search(r"<dt>Cancelled by</dt><dd>[^<]+ \(ops\)</dd>", cancelled), cancelled
+    assert client.post(f"/admin/sessions/{user.key}/delete", data={"csrf": token}).status_code == 302
+    assert client.get(f"/admin/sessions/{user.key}").status_code == 404
+    assert client.get("/admin/images/../../etc/passwd").status_code == 404
+
+
+def test_page_escapes_user_text(app: Flask, client: FlaskClient) -> None:
+    chat(app, "evil").text("<script>alert(1)</script>")
+    _login(client)
+    html = client.get("/admin/sessions/generic:t1:evil").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_sign_out(client: FlaskClient) -> None:
+    _login(client)
+    html = client.get("/admin/sessions").get_data(as_text=True)
+    resp = client.post("/admin/logout", data={"csrf": _csrf(html)})
+    assert resp.status_code == 302
+    assert client.get("/admin/sessions").status_code == 302
