@@ -33,12 +33,16 @@ log = logging.getLogger(__name__)
 # Downloads a platform message's photos: (the photos downloaded, the problem of one that was not, or None),
 # a problem being "too_large", "not_image", "download_failed"…
 FetchImage = Callable[[], tuple[list[bytes], str | None]]
+# Sends a turn's replies to the user; given to ``handle``, it runs while the turn still holds the user's lock.
+Deliver = Callable[[TurnResult], None]
 
 
 class Engine(Protocol):
     """What the edge calls: one turn, and an ops reset."""
 
-    def handle(self, incoming: Incoming, fetch_image: FetchImage | None = None) -> TurnResult: ...
+    def handle(
+        self, incoming: Incoming, fetch_image: FetchImage | None = None, deliver: Deliver | None = None
+    ) -> TurnResult: ...
 
     def reset(self, skey: str) -> Session | None: ...
 
@@ -63,11 +67,15 @@ class Conversation(Engine):
         self.machine = SharedMachine()
 
     # -- entry points ------------------------------------------------------------------------------------
-    def handle(self, incoming: Incoming, fetch_image: FetchImage | None = None) -> TurnResult:
+    def handle(
+        self, incoming: Incoming, fetch_image: FetchImage | None = None, deliver: Deliver | None = None
+    ) -> TurnResult:
         """Run one turn for one message. Raises StoreUnavailable when Redis is down (the edge answers 503).
 
         ``fetch_image`` downloads the photo of a platform message; it runs under the user's lock so
-        a slow download cannot let the user's next message overtake the photo.
+        a slow download cannot let the user's next message overtake the photo. ``deliver`` sends the turn's
+        replies, under the lock too, so the answers to messages sent in a burst reach the user in the order
+        the messages were sent (its result is then ``delivered``; a duplicate's stored answer is not delivered).
         """
         store = self.services.store
         skey = incoming.session_key
@@ -86,7 +94,13 @@ class Conversation(Engine):
                     more_images=tuple(images[1:]),
                     image_problem=problem,
                 )
-            return self._turn(incoming, session, ticket)
+            result = self._turn(incoming, session, ticket, release=deliver is None)
+            if deliver is not None:
+                deliver(result)
+                # The stored result becomes the "answered" marker and the lock is released, in one round trip.
+                store.answered(skey, incoming.event_id if result.saved else None, ticket)
+                result = replace(result, delivered=True)
+            return result
 
     def reset(self, skey: str) -> Session | None:
         """Ops reset: back to idle, pending cleared, history kept, time left kept if longer. None if no session."""
@@ -118,7 +132,8 @@ class Conversation(Engine):
                 log.warning("could not delete a replaced report photo: %s", exc, extra={"session": skey})
 
     # -- one turn ----------------------------------------------------------------------------------------
-    def _turn(self, incoming: Incoming, session: Session | None, ticket: Ticket) -> TurnResult:
+    def _turn(self, incoming: Incoming, session: Session | None, ticket: Ticket, *, release: bool) -> TurnResult:
+        """The turn itself; its save releases the lock unless told not to (``release``: replies are sent first)."""
         store = self.services.store
         observer = self.services.observer
         started = time.perf_counter()
@@ -160,8 +175,13 @@ class Conversation(Engine):
             card=turn.card,
             stale=turn.stale,
             thread=session.thread if incoming.group else "",
+            saved=True,
         )
-        store.save(session, result=(incoming.event_id, result.to_json()) if incoming.event_id else None, ticket=ticket)
+        store.save(
+            session,
+            result=(incoming.event_id, result.to_json()) if incoming.event_id else None,
+            ticket=ticket if release else None,
+        )
         self._delete_photos(turn.discarded, skey)
         if turn.state_before != session.state:
             observer.transition(turn.state_before, session.state)

@@ -147,6 +147,8 @@ class TurnResult:
     card: str | None = None
     stale: bool = False
     thread: str = ""  # in a group: the thread of the message that started the flow, where answers go
+    saved: bool = False  # the turn saved the session and its result (not: a duplicate, chatter, a failed turn)
+    delivered: bool = False  # the replies were sent by ``handle``'s ``deliver``, under the user's lock
 
     @property
     def choices(self) -> tuple[Choice, ...]:

@@ -41,7 +41,7 @@ from bot.redis_client import build_redis
 from bot.redis_direct import Line
 from bot.session import Session
 from bot.session_index import SessionIndex
-from bot.store_scripts import FINISH, RECORD, SAVE, Scripts
+from bot.store_scripts import ANSWER, FINISH, RECORD, SAVE, Scripts
 from bot.user_lock import Heartbeats, LockTimeout, Ticket, hold
 
 __all__ = ["LockTimeout", "SessionStore", "StoreUnavailable", "Ticket", "build_store", "guarded"]
@@ -161,6 +161,20 @@ class SessionStore:
         key = self.result_key(skey, event_id)
         (old,) = self.line.send([("SET", key, ANSWERED, "XX", "EX", ANSWERED_SECONDS, "GET")], raise_on_error=True)
         return old is not None and old != ANSWERED
+
+    @guarded
+    def answered(self, skey: str, event_id: str | None, ticket: Ticket) -> bool:
+        """A turn that held its lock while its replies were sent (``Conversation.handle(…, deliver=…)``) is done:
+        its stored result shrinks to the marker, as ``settle_result``, and the lock is released, in one round trip.
+        True if this call replaced the result."""
+        self.heartbeats.remove(ticket.token)
+        replaced = self.scripts.call(
+            ANSWER,
+            [self.result_key(skey, event_id or ""), ticket.queue, ticket.alive_key],
+            [ANSWERED if event_id else "", ANSWERED_SECONDS, ticket.token, ticket.wake_prefix],
+        )
+        ticket.released = True
+        return bool(replaced)
 
     @guarded
     def expired_flow(self, skey: str, ticket: Ticket | None = None) -> str | None:

@@ -82,6 +82,21 @@ FINISH_KEYS, FINISH_ARGS = 5, 8
 # KEYS: queue, heartbeat. ARGV: token, wake-key prefix.
 RELEASE_LUA = RELEASE_STEPS.format(q=1, a=2, t=1, w=2) + "return 1\n"
 
+# A platform turn's replies were sent while it held the lock: its stored result becomes the "answered" marker (when
+# there is one: ARGV[1] ''), and the lock is released. KEYS: result, queue, heartbeat. ARGV: marker, its TTL, ticket
+# token, wake-key prefix. 1 if the result was replaced by the marker (the replies were this run's to send).
+ANSWER_LUA = (
+    """
+local replaced = 0
+if ARGV[1] ~= '' then
+  local old = redis.call('SET', KEYS[1], ARGV[1], 'XX', 'EX', ARGV[2], 'GET')
+  if old and old ~= ARGV[1] then replaced = 1 end
+end
+"""
+    + RELEASE_STEPS.format(q=2, a=3, t=3, w=4)
+    + "return replaced\n"
+)
+
 # KEYS: the shard's index of all sessions, of the platform, of the state, its turn counter of the hour, then
 # the state indexes the session is no longer in. ARGV: session key, now, minute, counter TTL (set with a minute's
 # first turn: the counter outlives the last minute it counts by the TTL). K and A: where
@@ -109,7 +124,9 @@ def script(source: str) -> Script:
     return Script(source, hashlib.sha1(source.encode()).hexdigest())  # noqa: S324 - Redis's naming, not security
 
 
-BEGIN, FINISH, RELEASE, RECORD, SAVE = map(script, (BEGIN_LUA, FINISH_LUA, RELEASE_LUA, RECORD_LUA, SAVE_LUA))
+BEGIN, FINISH, RELEASE, RECORD, SAVE, ANSWER = map(
+    script, (BEGIN_LUA, FINISH_LUA, RELEASE_LUA, RECORD_LUA, SAVE_LUA, ANSWER_LUA)
+)
 
 
 class Scripts:

@@ -23,7 +23,7 @@ import click
 from flask import current_app
 
 from bot.config import Settings
-from bot.conversation import Engine, FetchImage
+from bot.conversation import Deliver, Engine, FetchImage
 from bot.machine import IDLE
 from bot.messages import Incoming, TurnResult
 from bot.session import Session
@@ -68,10 +68,12 @@ class ContextualEngine(Engine):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def handle(self, incoming: Incoming, fetch_image: FetchImage | None = None) -> TurnResult:
+    def handle(
+        self, incoming: Incoming, fetch_image: FetchImage | None = None, deliver: Deliver | None = None
+    ) -> TurnResult:
         with turn_context(incoming):
             started = time.perf_counter()
-            result = self._engine.handle(incoming, fetch_image)
+            result = self._engine.handle(incoming, fetch_image, deliver)
             seconds = time.perf_counter() - started
             notable = result.state != IDLE or result.order_id or result.duplicate or seconds >= SLOW_TURN_SECONDS
             level = logging.INFO if notable else logging.DEBUG

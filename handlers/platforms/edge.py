@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 
-from bot.messages import MAX_TEXT, Incoming, Location, coordinate, session_key, storable
+from bot.messages import MAX_TEXT, Incoming, Location, TurnResult, coordinate, session_key, storable
 from bot.ports import StoreUnavailable
 from handlers import safe_json
 from handlers.metrics import observer_of
@@ -299,7 +299,8 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
 
 
 def run_turn(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> None:
-    """After the ack: run the turn (the photo is fetched under the user's lock), send the replies.
+    """After the ack: run the turn (the photo is fetched under the user's lock) and send its replies before the lock
+    is given up.
 
     A photo the VLM will look at is acknowledged first (a reaction, or a short text), so the user
     knows it arrived even when the analysis takes a while. A tap's card is closed afterwards: its
@@ -316,20 +317,18 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> N
         return
     incoming = incoming_from_job(job, addressed=module.addressed(runtime, job) if job.get("mentions") else None)
     fetch_image = _announced(runtime, module, job) if job.get("images") else None
-    result = runtime.engine.handle(incoming, fetch_image=fetch_image)
-    if result.thread:
-        incoming = replace(incoming, reply_to=result.thread)
-    skey, event_id = incoming.session_key, incoming.event_id
-    if result.duplicate:
-        # A re-run of a turn taken over after a crash: the engine kept the answer; send it unless it was sent.
-        if event_id and runtime.store.settle_result(skey, event_id):
-            module.sender(runtime).send(incoming, result.replies)
-        return
-    if job.get("card") and (result.picked or result.stale):
-        _quietly(module.close_card, runtime, job, result)
-    module.sender(runtime).send(incoming, result.replies)
-    if event_id:
-        runtime.store.settle_result(skey, event_id)  # sent: the stored result shrinks to a marker
+
+    def deliver(result: TurnResult) -> None:
+        """Sent while the turn holds the user's lock, so a burst's answers arrive in the order it was sent."""
+        if job.get("card") and (result.picked or result.stale):
+            _quietly(module.close_card, runtime, job, result)
+        module.sender(runtime).send(replace(incoming, reply_to=result.thread or incoming.reply_to), result.replies)
+
+    result = runtime.engine.handle(incoming, fetch_image=fetch_image, deliver=deliver)
+    event_id = incoming.event_id
+    # A re-run of a turn taken over after a crash: the engine kept the answer; send it unless it was sent.
+    if result.duplicate and event_id and runtime.store.settle_result(incoming.session_key, event_id):
+        deliver(result)
 
 
 def _announced(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> FetchImage:

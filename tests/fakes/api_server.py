@@ -10,6 +10,7 @@ import email.policy
 import itertools
 import json
 import threading
+import time
 import urllib.parse
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -80,6 +81,7 @@ class FakeServer(LoopbackServer):
         self._lock = threading.Lock()
         self._requests: list[Recorded] = []
         self._scripts: dict[str, deque[Answer]] = defaultdict(deque)
+        self._delays: dict[str, deque[float]] = defaultdict(deque)
         self._counter = itertools.count(1)
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
@@ -90,6 +92,12 @@ class FakeServer(LoopbackServer):
         """Answer the next ``times`` calls to ``endpoint`` with ``answer`` instead of the normal one."""
         with self._lock:
             self._scripts[endpoint].extend([answer] * times)
+        return self
+
+    def slow(self, endpoint: str, seconds: float, times: int = 1) -> Any:
+        """Answer the next ``times`` calls to ``endpoint`` only after ``seconds`` (a slow API, a long network)."""
+        with self._lock:
+            self._delays[endpoint].extend([seconds] * times)
         return self
 
     @property
@@ -110,6 +118,8 @@ class FakeServer(LoopbackServer):
         with self._lock:
             self._requests.append(rec)
             scripted = self._scripts[endpoint].popleft() if self._scripts[endpoint] else None
+            delay = self._delays[endpoint].popleft() if self._delays[endpoint] else 0.0
+        time.sleep(delay)
         if scripted is not None:
             return scripted
         if not endpoint:

@@ -12,11 +12,14 @@ the consumer threads are replaced by explicit takes so the test decides who runs
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from bot.config import Settings
+from bot.replies import say
 from bot.store import SessionStore
 from handlers.app import create_app, runtime_of
 from handlers.platforms.edge import incoming_from_job, session_of
@@ -74,6 +77,35 @@ def test_the_second_message_picked_up_first_waits_for_the_first(settings: Settin
         assert len(slack.texts()) == 2  # each answered (their sends may cross: the lock covers the turns)
     assert _user_texts(real_store) == ["help", "cancel"]  # the turns ran in the order the messages arrived
     assert not real_store.redis.exists(real_store.user_key("lockq", f"slack:{TEAM}:{USER}"))  # nothing left queued
+
+
+def test_the_answers_to_a_burst_reach_the_user_in_the_order_it_was_sent(
+    settings: Settings, real_store: SessionStore
+) -> None:
+    """A turn sends its answer before it gives the lock up: the next message's turn, however quick, cannot
+    answer first while the first answer is still on its way (here: Slack takes half a second to take it)."""
+    with FakeSlack(bot_token=BOT_TOKEN) as slack:
+        runtime, client = _runtime(settings, real_store, slack)
+        assert client.post(client.event({"text": "help"})).status_code == 200
+        assert client.post(client.event({"text": "status"})).status_code == 200
+        (_, first), (_, second) = _take(runtime), _take(runtime)
+        slack.slow("post", 0.5)
+
+        turns = [threading.Thread(target=run_job_logged, args=(runtime, "slack", job)) for job in (first, second)]
+        turns[0].start()
+        _wait_for(lambda: slack.calls("post"))  # the first answer is on its way, slowly
+        turns[1].start()
+        for turn in turns:
+            turn.join(10)
+        answers = slack.texts()
+        assert len(answers) == 2 and answers[0] == say("en", "help_idle"), answers  # "help" answered first
+
+
+def _wait_for(check: Callable[[], Any], timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def test_a_place_no_turn_took_up_is_given_back_when_its_entry_is_done(

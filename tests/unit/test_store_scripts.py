@@ -8,14 +8,18 @@ import threading
 import time
 import uuid
 import zlib
+from collections.abc import Callable
 
 import lz4.block
 import pytest
 
 from bot.config import Settings
+from bot.conversation import Conversation
+from bot.messages import Incoming, TurnResult
+from bot.replies import say
 from bot.session import COMPRESS_ABOVE, LZ4_GOOD_ENOUGH, Session, record_json
 from bot.store import ANSWERED, SessionStore
-from tests.support.engine import wipe_prefix
+from tests.support.engine import Chat, wipe_prefix
 
 SKEY = "slack:T1:U1"
 
@@ -182,3 +186,32 @@ def test_a_dedupe_claim_is_a_record_under_100_bytes_whatever_the_id(
     finally:
         for namespace, ident in ids.items():
             real_store.redis.delete(real_store.seen_key(namespace, ident))
+
+
+def test_a_turn_sends_its_answer_before_it_gives_the_lock_up(
+    make_engine: Callable[..., Conversation], fake_store: SessionStore
+) -> None:
+    """``handle(…, deliver=…)``: the replies go out while the user's lock is held; then one script shrinks the stored
+    result to the marker and releases the lock."""
+    engine = make_engine(store=fake_store)
+    chat = Chat(engine)
+    queue = fake_store.user_key("lockq", chat.key)
+    during: list[tuple[str, int]] = []
+
+    def deliver(result: TurnResult) -> None:
+        during.append((result.replies[0].text, fake_store.redis.llen(queue)))
+
+    incoming = Incoming(platform="test", tenant="t1", user="u1", kind="text", text="帮助", event_id="ev-help")
+    result = engine.handle(incoming, deliver=deliver)
+    assert during == [(say("zh", "help_idle"), 1)]  # sent with the turn's ticket still at the head of the queue
+    assert result.delivered and result.saved
+    assert not fake_store.redis.exists(queue)  # and released after
+    assert fake_store.redis.get(fake_store.result_key(chat.key, "ev-help")) == ANSWERED
+
+    def crash(result: TurnResult) -> None:
+        raise RuntimeError("sender crashed")
+
+    again = Incoming(platform="test", tenant="t1", user="u1", kind="text", text="帮助", event_id="ev-again")
+    with pytest.raises(RuntimeError):
+        engine.handle(again, deliver=crash)
+    assert not fake_store.redis.exists(queue)  # a sender that crashed does not keep the user locked
