@@ -82,6 +82,20 @@ FINISH_KEYS, FINISH_ARGS = 5, 8
 # KEYS: queue, heartbeat. ARGV: token, wake-key prefix.
 RELEASE_LUA = RELEASE_STEPS.format(q=1, a=2, t=1, w=2) + "return 1\n"
 
+# A turn's place in the user's queue, reserved as its message arrives (``user_lock.Reservation``): the ticket queued,
+# its heartbeat marked 'r' (nobody has taken it up yet). KEYS: queue, the reservation's heartbeat. ARGV: token, ms.
+RESERVE_LUA = """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 4)
+redis.call('SET', KEYS[2], 'r', 'PX', ARGV[2])
+return 1
+"""
+
+# A reservation no turn took up (still 'r') is given back, waking the next turn; one taken up is its turn's to
+# release. Formatted like RELEASE_STEPS (KEYS[q] queue, KEYS[a] heartbeat, ARGV[t] token, ARGV[w] wake prefix).
+GIVE_BACK_STEPS = "if redis.call('GET', KEYS[{a}]) == 'r' then\n" + RELEASE_STEPS + "end\n"
+GIVE_BACK_LUA = GIVE_BACK_STEPS.format(q=1, a=2, t=1, w=2) + "return 1\n"
+
 # A platform turn's replies were sent while it held the lock: its stored result becomes the "answered" marker (when
 # there is one: ARGV[1] ''), and the lock is released. KEYS: result, queue, heartbeat. ARGV: marker, its TTL, ticket
 # token, wake-key prefix. 1 if the result was replaced by the marker (the replies were this run's to send).
@@ -124,8 +138,8 @@ def script(source: str) -> Script:
     return Script(source, hashlib.sha1(source.encode()).hexdigest())  # noqa: S324 - Redis's naming, not security
 
 
-BEGIN, FINISH, RELEASE, RECORD, SAVE, ANSWER = map(
-    script, (BEGIN_LUA, FINISH_LUA, RELEASE_LUA, RECORD_LUA, SAVE_LUA, ANSWER_LUA)
+BEGIN, FINISH, RELEASE, RECORD, SAVE, ANSWER, RESERVE, GIVE_BACK = map(
+    script, (BEGIN_LUA, FINISH_LUA, RELEASE_LUA, RECORD_LUA, SAVE_LUA, ANSWER_LUA, RESERVE_LUA, GIVE_BACK_LUA)
 )
 
 

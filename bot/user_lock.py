@@ -9,7 +9,9 @@ pushes there when it releases, so nobody polls.
 A turn handed on from a webhook keeps the order its message *arrived* in, not the order a consumer thread happened
 to pick it up in: the hand-off reserves the turn's place in the queue (``Reservation``: a ticket whose heartbeat
 says 'r', set to expire in the heartbeat's time), and the turn's ``BEGIN`` takes that place up. A reservation nobody
-took up is given back when its stream entry is done, or expires like a dead worker's ticket.
+took up is given back when its job ends (the stream entry's ``DONE``, or ``give_back``), or expires like a dead
+worker's ticket. Where the hand-off cannot reserve in its own script (a Cluster, RQ mode), ``reserve`` does it on a
+round trip of its own.
 
 The uncontended case costs one round trip: the ``BEGIN`` script queues the ticket and, at the head, returns
 the session and the event's stored result with it (with no session: the state of one that expired mid-flow).
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import redis
 
 from bot.ports import StoreUnavailable
-from bot.store_scripts import BEGIN, RELEASE
+from bot.store_scripts import BEGIN, GIVE_BACK, RELEASE, RESERVE
 
 if TYPE_CHECKING:
     from bot.store import SessionStore
@@ -80,6 +82,23 @@ def reservation(store: SessionStore, skey: str, event_id: str) -> Reservation:
         token,
         store.user_key("lockwake", skey, ""),
     )
+
+
+def reserve(store: SessionStore, place: Reservation, ttl_ms: int) -> None:
+    """Reserve ``place`` on its own round trip: where the hand-off cannot do it in its script (a Cluster, RQ mode)."""
+    try:
+        store.scripts.call(RESERVE, [place.queue, place.alive_key], [place.token, ttl_ms])
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise StoreUnavailable(f"session store unreachable: {type(exc).__name__}") from exc
+
+
+def give_back(store: SessionStore, place: Reservation) -> None:
+    """Give ``place`` back if no turn took it up (its job ran no turn, or was never handed on). Best effort: a
+    reservation that stays expires in the heartbeat's time."""
+    try:
+        store.scripts.call(GIVE_BACK, [place.queue, place.alive_key], [place.token, place.wake_prefix])
+    except (redis.ConnectionError, redis.TimeoutError):
+        log.warning("could not give back a reserved turn place; it will expire")
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from bot.ports import ObjectStore, Vlm, WorkOrders
 from bot.redis_client import rq_client
 from bot.storage import build_storage
 from bot.store import SessionStore, build_store
-from bot.user_lock import Reservation, reservation
+from bot.user_lock import Reservation, give_back, reservation, reserve
 from bot.vlm import build_vlm
 from handlers.courier import Courier
 from handlers.duty import DutySink
@@ -105,6 +105,20 @@ class Runtime:
         that dies mid-turn leaves it to the others). RQ mode: a job on Redis for ``rq worker``
         processes, retried if its worker dies, so web and worker processes scale apart.
         """
+        # The turn's place in its user's queue, reserved before the hand-off (its own round trip here), and given
+        # back by ``run_job_logged`` when no turn took it up; given back at once if the hand-off fails.
+        place, ttl_ms = self._place_of(job)
+        if place is not None:
+            reserve(self.store, place, ttl_ms)
+            job = {**job, "place": list(place)}
+        try:
+            self._hand_on(platform, job)
+        except BaseException:
+            if place is not None:
+                give_back(self.store, place)
+            raise
+
+    def _hand_on(self, platform: str, job: dict[str, Any]) -> None:
         if self.settings.worker_mode == "rq":
             queue = self._rq_queue()
             if queue.count >= self.settings.turn_queue_max:
@@ -180,6 +194,9 @@ def run_job_logged(runtime: Runtime, platform: str, job: dict[str, Any]) -> None
         run_turn(runtime, runtime.platforms[platform], job)
     except Exception:
         log.exception("background turn failed", extra={"platform": platform})
+    finally:
+        if isinstance(place := job.get("place"), list) and len(place) == len(Reservation._fields):
+            give_back(runtime.store, Reservation(*place))  # reserved by ``dispatch``; a no-op if the turn took it
 
 
 def build_runtime(

@@ -26,7 +26,7 @@ import redis
 
 from bot.redis_direct import Line
 from bot.store import guarded
-from bot.store_scripts import RELEASE_STEPS, Scripts, script
+from bot.store_scripts import GIVE_BACK_STEPS, Scripts, script
 from bot.user_lock import Reservation
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,9 @@ DONE = script(
     """
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
-if ARGV[3] and redis.call('GET', KEYS[3]) == 'r' then
+if ARGV[3] then
 """
-    + RELEASE_STEPS.format(q=2, a=3, t=3, w=4)
+    + GIVE_BACK_STEPS.format(q=2, a=3, t=3, w=4)
     + """
 end
 return 1

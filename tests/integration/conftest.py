@@ -56,7 +56,7 @@ def stack(build: Callable[..., Stack]) -> Stack:
 
 @pytest.fixture
 def pg_orders() -> Iterator[SqlWorkOrders]:
-    """Orders on the local PostgreSQL in a schema of their own (see test_orders_postgres.py)."""
+    """Orders on the local PostgreSQL in a schema of their own (as test_orders.py makes them)."""
     import psycopg
     from sqlalchemy.engine import make_url
 

@@ -5,8 +5,9 @@ handed on in ``Runtime.take``; consumer threads (of any process) read them from 
 the second reached the user's lock first, "confirm" would be taken as the location and no order would be made. The
 hand-off therefore reserves each turn's place in the user's lock queue as its message arrives (``bot.user_lock``).
 
-Real Redis (the one-trip hand-off exists only there), the app's own webhook, the local FakeSlack for the replies;
-the consumer threads are replaced by explicit takes so the test decides who runs first.
+Real Redis (the one-trip hand-off exists only there) and the embedded store (a claim, then a hand-off: as on a
+Cluster and in RQ mode), the app's own webhook, the local FakeSlack for the replies; the consumer threads are
+replaced by explicit takes so the test decides who runs first.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import fakeredis
 import pytest
 
 from bot.config import Settings
@@ -25,6 +27,7 @@ from handlers.app import create_app, runtime_of
 from handlers.platforms.edge import incoming_from_job, session_of
 from handlers.runtime import Runtime, run_job_logged
 from tests.fakes.platform_servers import FakeSlack
+from tests.support.engine import store_for
 from tests.support.slack import BOT_TOKEN, SECRET, TEAM, USER, SlackClient
 from tests.unit.test_recent_claims import FlaskTarget
 
@@ -54,10 +57,16 @@ def _user_texts(store: SessionStore) -> list[str]:
     return [turn["text"] for turn in session.history if turn["role"] == "user"]
 
 
-def test_the_second_message_picked_up_first_waits_for_the_first(settings: Settings, real_store: SessionStore) -> None:
+@pytest.fixture(params=["one Redis", "claim, then hand on"])
+def any_store(request: pytest.FixtureRequest, settings: Settings, real_store: SessionStore) -> SessionStore:
+    """Real Redis, where the hand-off's own script reserves the place; or the embedded store, where the hand-off is
+    a step after the claim (as on a Cluster and in RQ mode) and the place is reserved on a round trip of its own."""
+    return real_store if request.param == "one Redis" else store_for(fakeredis.FakeRedis(), settings)
+
+
+def test_the_second_message_picked_up_first_waits_for_the_first(settings: Settings, any_store: SessionStore) -> None:
     with FakeSlack(bot_token=BOT_TOKEN) as slack:
-        runtime, client = _runtime(settings, real_store, slack)
-        assert runtime.claims_are_final  # the one-trip hand-off, which reserves the place
+        runtime, client = _runtime(settings, any_store, slack)
         assert client.post(client.event({"text": "help"})).status_code == 200
         assert client.post(client.event({"text": "cancel"})).status_code == 200
         first, second = _take(runtime), _take(runtime)
@@ -74,9 +83,9 @@ def test_the_second_message_picked_up_first_waits_for_the_first(settings: Settin
         for entry, _ in (first, second):
             runtime.turn_queue.done(entry)
 
-        assert len(slack.texts()) == 2  # each answered (their sends may cross: the lock covers the turns)
-    assert _user_texts(real_store) == ["help", "cancel"]  # the turns ran in the order the messages arrived
-    assert not real_store.redis.exists(real_store.user_key("lockq", f"slack:{TEAM}:{USER}"))  # nothing left queued
+        assert len(slack.texts()) == 2  # each answered
+    assert _user_texts(any_store) == ["help", "cancel"]  # the turns ran in the order the messages arrived
+    assert not any_store.redis.exists(any_store.user_key("lockq", f"slack:{TEAM}:{USER}"))  # nothing left queued
 
 
 def test_the_answers_to_a_burst_reach_the_user_in_the_order_it_was_sent(
@@ -130,6 +139,24 @@ def test_a_place_no_turn_took_up_is_given_back_when_its_entry_is_done(
         assert not finished.is_alive()
         runtime.turn_queue.done(entry)
     assert _user_texts(real_store) == ["cancel"]
+
+
+def test_a_place_reserved_apart_from_the_hand_off_is_given_back_by_a_job_that_ran_no_turn(
+    settings: Settings,
+) -> None:
+    """Claim, then hand on (a Cluster, RQ mode, the embedded store): the job carries its place, and whatever the job
+    did, it gives back a place no turn took up. Here: a tap on a card meant for someone else."""
+    store = store_for(fakeredis.FakeRedis(), settings)
+    with FakeSlack(bot_token=BOT_TOKEN) as slack:
+        runtime, client = _runtime(settings, store, slack)
+        assert not runtime.claims_are_final
+        assert client.post(client.event({"text": "help"})).status_code == 200
+        entry, job = _take(runtime)
+        queue = store.user_key("lockq", f"slack:{TEAM}:{USER}")
+        assert store.redis.llen(queue) == 1 and job["place"][0] == queue  # reserved as it arrived
+        run_job_logged(runtime, "slack", {**job, "foreign_tap": True})
+        assert not store.redis.exists(queue)
+        runtime.turn_queue.done(entry)
 
 
 def test_a_job_s_session_is_the_one_its_turn_runs_in() -> None:
