@@ -97,8 +97,8 @@ def give_back(store: SessionStore, place: Reservation) -> None:
     reservation that stays expires in the heartbeat's time."""
     try:
         store.scripts.call(GIVE_BACK, [place.queue, place.alive_key], [place.token, place.wake_prefix])
-    except (redis.ConnectionError, redis.TimeoutError):
-        log.warning("could not give back a reserved turn place; it will expire")
+    except redis.RedisError as exc:  # any: it runs in a consumer thread's ``finally``, which must not raise
+        log.warning("could not give back a reserved turn place (%s); it will expire", type(exc).__name__)
 
 
 @contextmanager
