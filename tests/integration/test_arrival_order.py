@@ -65,6 +65,12 @@ def any_store(request: pytest.FixtureRequest, settings: Settings, real_store: Se
 
 
 def test_the_second_message_picked_up_first_waits_for_the_first(settings: Settings, any_store: SessionStore) -> None:
+    check_the_second_message_picked_up_first_waits(settings, any_store)
+
+
+def check_the_second_message_picked_up_first_waits(settings: Settings, any_store: SessionStore) -> None:
+    """Two messages of one user acked in order; the second one's turn is started first (also run on a Cluster, by
+    ``test_redis_topologies``)."""
     with FakeSlack(bot_token=BOT_TOKEN) as slack:
         runtime, client = _runtime(settings, any_store, slack)
         assert client.post(client.event({"text": "help"})).status_code == 200

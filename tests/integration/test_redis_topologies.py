@@ -4,7 +4,8 @@ the settings (``REDIS_CLUSTER`` + a seed ``REDIS_URL``; ``REDIS_SENTINELS`` + ``
 
 On each: the Feishu webhook (encrypted, signed) carries a report and a close, the Feishu token is cached in
 that Redis, a redelivered event is answered once, and the ops API lists, counts and resets the user. The
-Sentinel test then kills the master: turns resume on the promoted replica, with the session intact.
+Sentinel test then kills the master: turns resume on the promoted replica, with the session intact. On the
+Cluster a user's turns also keep the order their messages arrived in.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bot.session import Session
 from bot.store import SessionStore, build_store
 from tests.fakes.platform_servers import FakeFeishu
 from tests.integration import test_feishu as fs
+from tests.integration.test_arrival_order import check_the_second_message_picked_up_first_waits
 from tests.support.admin import AUTH, TOKEN
 from tests.support.engine import photo
 from tests.support.live import Live, live_app, order_id_in
@@ -172,3 +174,10 @@ def test_a_waiting_turn_is_woken_on_the_cluster(cluster_url: str, settings: Sett
     waiter.join(5)
     assert [name for name, _ in order] == ["first", "second"]
     assert order[1][1] - order[0][1] < 0.5  # woken by the release, not by the once-a-second check
+
+
+def test_turns_keep_arrival_order_on_the_cluster(cluster_url: str, settings: Settings) -> None:
+    """On a Cluster the claim, the stream and the user's lock queue are in three slots: the turn's place is reserved
+    on a round trip of its own, on the user's slot, and the second message's turn still waits for the first."""
+    store = build_store(settings.with_(redis_url=cluster_url, redis_cluster=True))
+    check_the_second_message_picked_up_first_waits(settings, store)
