@@ -79,7 +79,7 @@ class Conversation(Engine):
         """
         store = self.services.store
         skey = incoming.session_key
-        with store.lock(skey, event_id=incoming.event_id) as ticket:
+        with store.lock(skey, event_id=incoming.event_id, reserved=incoming.queued) as ticket:
             seen, session = store.open_turn(skey, incoming.event_id, ticket)
             if seen is not None:
                 return TurnResult.from_json(seen, duplicate=True)

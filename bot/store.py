@@ -293,10 +293,13 @@ class SessionStore:
         self.redis.delete(self.seen_key(namespace, ident))
 
     # -- per-user FIFO lock (bot.user_lock) ---------------------------------------------------------
-    def lock(self, skey: str, wait_seconds: float | None = None, event_id: str | None = None) -> Any:
+    def lock(
+        self, skey: str, wait_seconds: float | None = None, event_id: str | None = None, reserved: bool = False
+    ) -> Any:
         """A context manager holding the user's turn lock; given ``event_id``, the lock comes with the
-        session and that event's stored result (``open_turn`` then needs no round trip of its own)."""
-        return hold(self, skey, event_id, wait_seconds)
+        session and that event's stored result (``open_turn`` then needs no round trip of its own). ``reserved``:
+        the turn's place may have been reserved as its message arrived (``user_lock.Reservation``), take it up."""
+        return hold(self, skey, event_id, wait_seconds, reserved)
 
     def server_info(self, problems: list[str]) -> dict[str, Any]:
         """Redis version and memory for ops stats (a Cluster: summed over its masters, and how many there are);

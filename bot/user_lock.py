@@ -102,13 +102,15 @@ def give_back(store: SessionStore, place: Reservation) -> None:
 
 
 @contextmanager
-def hold(store: SessionStore, skey: str, event_id: str | None, wait_seconds: float | None) -> Iterator[Ticket]:
+def hold(
+    store: SessionStore, skey: str, event_id: str | None, wait_seconds: float | None, reserved: bool = False
+) -> Iterator[Ticket]:
     """Run the body while holding the user's lock (see the module's text)."""
     ticket = Ticket(store, skey, os.urandom(8).hex())  # unique enough per user queue; uuid4 costs more
     alive_ms = int(store.lock_timeout_seconds * 1000)
     wait = store.lock_timeout_seconds * 2 if wait_seconds is None else wait_seconds
     result_key = store.result_key(skey, event_id) if event_id else ticket.alive_key
-    place = reservation(store, skey, event_id) if event_id else None
+    place = reservation(store, skey, event_id) if event_id and reserved else None  # else BEGIN skips its GET
     try:
         answer = store.scripts.call(
             BEGIN,
