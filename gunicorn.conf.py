@@ -38,9 +38,9 @@ preload_app = True
 
 
 def _background_after_fork() -> None:
-    import handlers.app  # the app is imported in this process anyway: preload_app
+    import handlers.web.app  # the app is imported in this process anyway: preload_app
 
-    handlers.app.background_after_fork = True
+    handlers.web.app.background_after_fork = True
 
 
 _background_after_fork()  # at load: before gunicorn preloads the app
@@ -61,7 +61,7 @@ def when_ready(server: Any) -> None:
 def post_worker_init(worker: Any) -> None:
     from flask import Flask
 
-    from handlers.app import start_background
+    from handlers.web.app import start_background
 
     if isinstance(worker.wsgi, Flask) and "wobot" in worker.wsgi.extensions:
         start_background(worker.wsgi)

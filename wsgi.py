@@ -1,5 +1,5 @@
 """Composition root for servers: ``gunicorn wsgi:app``."""
 
-from handlers.app import create_app
+from handlers.web.app import create_app
 
 app = create_app()

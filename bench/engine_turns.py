@@ -45,13 +45,13 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
+from bot.adapters.redis.store import SessionStore  # noqa: E402
+from bot.adapters.sql.orders import SqlWorkOrders  # noqa: E402
+from bot.adapters.storage import LocalFolderStore  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.conversation import Conversation, Services  # noqa: E402
+from bot.dialogue.engine import Conversation, Services  # noqa: E402
 from bot.messages import Incoming  # noqa: E402
-from bot.orders import SqlWorkOrders  # noqa: E402
 from bot.session import record_json  # noqa: E402
-from bot.storage import LocalFolderStore  # noqa: E402
-from bot.store import SessionStore  # noqa: E402
 
 # Commands the bench itself sends around the measured loop; never counted.
 _OWN_COMMANDS = {"info", "config", "memory", "scan", "strlen", "dbsize", "ping", "client", "hello", "select"}

@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.adapters.redis.store import build_store
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
-from bot.orders import SqlWorkOrders
-from bot.storage import LocalFolderStore
-from bot.store import build_store
 from tests.integration.test_admin_scale import bulk_load
 from tests.support.admin import AUTH, admin_app, runtime
 from tests.support.redis_servers import redis_cluster, redis_server

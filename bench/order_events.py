@@ -29,10 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import redis
 
-from bot.outbox import Outbox, order_record
+from bot.adapters.redis.outbox import Outbox
+from bot.adapters.storage import LocalFolderStore
+from bot.orders.events import order_record
 from bot.ports import Order, Reporter
-from bot.storage import LocalFolderStore
-from handlers.order_webhook import OrderWebhook
+from handlers.runner.order_webhook import OrderWebhook
 
 
 class Quiet(BaseHTTPRequestHandler):

@@ -33,7 +33,7 @@ from flask import Flask, request
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings
-from handlers.app import create_app
+from handlers.web.app import create_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import webhook_ack as ack

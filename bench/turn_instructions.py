@@ -55,12 +55,12 @@ def child(route: str, count: int, served: int, redis_url: str, prefix: str) -> N
     import turn_cpu
     import webhook_ack as ack
 
-    import handlers.app
-    import handlers.runtime
+    import handlers.runner.runtime
+    import handlers.web.app
 
     # No consumer threads (they would start with the first hand-off): an ack's instructions are the ack's own.
-    handlers.app.background_after_fork = True
-    handlers.runtime.Runtime.start_workers = lambda self: None  # type: ignore[method-assign]
+    handlers.web.app.background_after_fork = True
+    handlers.runner.runtime.Runtime.start_workers = lambda self: None  # type: ignore[method-assign]
     settings = turn_cpu.bench_settings(redis_url, prefix, tempfile.mkdtemp(), slack_secret=ack.SLACK_SECRET)
     app: Any
     if route == "bare":
@@ -72,7 +72,7 @@ def child(route: str, count: int, served: int, redis_url: str, prefix: str) -> N
             body = json.dumps({"session_id": f"{prefix}-s{i % turn_cpu.USERS}", "text": turn_cpu.TEXT}).encode()
             return turn_cpu.environ("/hook", body, {})
     else:
-        app = handlers.app.create_app(settings)
+        app = handlers.web.app.create_app(settings)
         platforms = {"slack": ack.slack_request, "wecom": ack.wecom_request, "feishu": ack.feishu_request}
         make = turn_cpu.generic_request if route == "generic" else turn_cpu.first_time(platforms[route])
     logging.getLogger().setLevel(logging.CRITICAL)

@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings
-from handlers.app import create_app, runtime_of
 from handlers.platforms import crypto as pc
+from handlers.web.app import create_app, runtime_of
 from tests.fakes.platform_servers import FakeFeishu, FakeSlack, FakeWeCom
 
 CORP, AGENT, WECOM_TOKEN = "ww1436e0e65a779aee", "1000002", "bench-token"

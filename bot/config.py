@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.duty_routes import DutyRoutes, parse_duty_routes
+from bot.orders.duty_routes import DutyRoutes, parse_duty_routes
 
 DEFAULT_ALARM_TYPES = {
     "zh": ("火情/烟雾", "漏水", "电气故障", "非法入侵", "设备故障", "通道堵塞", "其他"),
@@ -82,7 +82,6 @@ class Settings:
     redis_cluster: bool = False  # REDIS_URL is a seed node of a Redis Cluster
     redis_sentinels: str = ""  # host:port,host:port — find the master through Sentinel (follows a failover)
     redis_sentinel_master: str = ""  # the name the sentinels monitor
-    rq_redis_url: str = ""  # WORKER_MODE=rq: a plain Redis for RQ's queue (required with REDIS_CLUSTER)
     redis_prefix: str = "wobot"
     lock_timeout_seconds: float = 30.0
     dedupe_ttl_seconds: int = 86400
@@ -104,7 +103,7 @@ class Settings:
     max_photos_per_report: int = 4
     max_body_bytes: int = 16 * 1024 * 1024
     # dispatch: duty chats, claims, escalation, duplicates, events for other systems
-    duty_routes: str = ""  # empty: no duty messages (see bot.duty_routes)
+    duty_routes: str = ""  # empty: no duty messages (see bot.orders.duty_routes)
     claim_sla_minutes: float = 30.0  # unclaimed this long: posted again as overdue (high severity: half)
     max_escalations: int = 3
     duplicate_radius_meters: float = 50.0
@@ -113,7 +112,7 @@ class Settings:
     order_webhook_retry_base_seconds: float = 5.0
     # edge
     generic_webhook_token: str = field(default="", repr=False)
-    worker_mode: str = "thread"  # or "rq"
+    worker_mode: str = "thread"  # or "worker": web processes only ack, ``flask --app wsgi turns work`` runs turns
     worker_threads: int = 8
     turn_queue_max: int = 10_000  # unfinished turns the hand-off holds before webhooks answer 503
     turn_visibility_seconds: float = 60.0  # a dead process's turn is taken over after this long
@@ -145,8 +144,13 @@ class Settings:
             raise SettingsError(f"BOT_LANGUAGE must be zh or en, not {self.language!r}")
         if self.vlm_image_mode not in ("base64", "url"):
             raise SettingsError(f"VLM_IMAGE_MODE must be base64 or url, not {self.vlm_image_mode!r}")
-        if self.worker_mode not in ("thread", "rq"):
-            raise SettingsError(f"WORKER_MODE must be thread or rq, not {self.worker_mode!r}")
+        if self.worker_mode == "rq":
+            raise SettingsError(
+                "WORKER_MODE=rq is retired: use WORKER_MODE=worker and run `flask --app wsgi turns work` "
+                "(the Procfile's worker process) in place of `rq worker`"
+            )
+        if self.worker_mode not in ("thread", "worker"):
+            raise SettingsError(f"WORKER_MODE must be thread or worker, not {self.worker_mode!r}")
         _check_redis(self)
         if self.log_format not in ("text", "json"):
             raise SettingsError(f"LOG_FORMAT must be text or json, not {self.log_format!r}")
@@ -293,11 +297,6 @@ def _check_redis(s: Settings) -> None:
             parse_sentinels(s.redis_sentinels)
         except ValueError as exc:
             raise SettingsError(f"REDIS_SENTINELS {exc}") from None
-    if s.worker_mode == "rq" and s.redis_cluster and not s.rq_redis_url:
-        raise SettingsError(
-            "WORKER_MODE=rq with REDIS_CLUSTER needs RQ_REDIS_URL, a plain Redis for the job queue "
-            "(RQ does not support Redis Cluster)"
-        )
 
 
 # Settings whose variable name is not simply the field name upper-cased.

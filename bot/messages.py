@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from bot.machine import State
+from bot.dialogue.machine import State
 
 Kind = Literal["text", "image", "location", "other", "action", "video"]
 
@@ -66,7 +66,7 @@ class Incoming:
     ``thread`` is the platform's thread the message belongs to, where the bot answers.
 
     ``queued``: the message came through the webhook's hand-off, which reserved its turn's place in the user's
-    lock queue as it arrived (``bot.user_lock``); only such a turn looks for that place.
+    lock queue as it arrived (``bot.adapters.redis.user_lock``); only such a turn looks for that place.
     """
 
     platform: str

@@ -1,9 +1,9 @@
 """Operations for on-call staff: find a session, reset it; orders, stats, audit.
 
 Platform-neutral and Flask-free: the admin API, the admin page and the CLI all call ``Ops``,
-and shape what it returns for their reader (``handlers/admin/views.py``). The data lives
-with its owners: sessions in ``bot.store``, the ops index in ``bot.session_index``, the
-audit trail in ``bot.audit``, orders behind the ``WorkOrders`` port. Every change (reset,
+and shape what it returns for their reader (``handlers/web/admin/views.py``). The data lives
+with its owners: sessions in ``bot.adapters.redis.store``, the ops index in ``bot.adapters.redis.session_index``, the
+audit trail in ``bot.adapters.redis.audit``, orders behind the ``WorkOrders`` port. Every change (reset,
 delete, TTL, order cancel) is written to the audit trail.
 """
 
@@ -18,18 +18,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import paging
-from bot.audit import AUDIT_MAX, AuditEntry, AuditTrail
+from bot.adapters.redis.audit import AUDIT_MAX, AuditEntry, AuditTrail
+from bot.adapters.redis.session_index import Entry, after, split_key
+from bot.adapters.redis.store import SessionStore, guarded
 from bot.config import Settings
-from bot.conversation import Engine
-from bot.machine import STATES
+from bot.dialogue.engine import Engine
+from bot.dialogue.machine import STATES
 from bot.messages import is_storable, person_key
-from bot.outbox import Events, NoEvents, person
+from bot.orders.events import Events, NoEvents, person
 from bot.paging import Page
 from bot.ports import ObjectStore, Order, OrderError, OrderNotFound, Reporter, ServiceError, WorkOrders
 from bot.replies import say
 from bot.session import Session
-from bot.session_index import Entry, after, split_key
-from bot.store import SessionStore, guarded
 
 log = logging.getLogger(__name__)
 

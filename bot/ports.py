@@ -1,6 +1,6 @@
 """The domain's ports: small interfaces the engine talks to, and their value types.
 
-Adapters live beside them (``bot/vlm.py``, ``bot/storage.py``, ``bot/orders.py``),
+Adapters live beside them (``bot/adapters/vlm.py``, ``bot/adapters/storage.py``, ``bot/adapters/sql/orders.py``),
 each with a ``build_…(settings)`` that the edge's runtime calls.
 """
 

@@ -6,7 +6,7 @@ through ``say`` so a wording change is made here once.
 
 from __future__ import annotations
 
-from bot.replies_dispatch import DISPATCH_SENTENCES
+from bot.replies_orders import DISPATCH_SENTENCES
 
 _SENTENCES: dict[str, dict[str, str]] = {
     # -- greetings and help ------------------------------------------------------------------
@@ -138,7 +138,7 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "zh": "没有待识别的照片。",
         "en": "There is no photo waiting to be analysed.",
     },
-    # Only the fields that have values, one per line (bot.flows.report.ReportFlow.show_summary).
+    # Only the fields that have values, one per line (bot.dialogue.flows.report.ReportFlow.show_summary).
     "summary": {
         "zh": "请核对工单信息：\n{fields}\n点“确认”创建工单，或直接发送更正（新位置，或“类型 漏水”）。",
         "en": 'Please check:\n{fields}\nTap "Confirm" to create the order, or send a correction (a new location, '

@@ -20,7 +20,7 @@ from typing import Any
 import lz4.block
 import orjson
 
-from bot.machine import State
+from bot.dialogue.machine import State
 
 SCHEMA_VERSION = 1
 COMPRESS_ABOVE = 1024  # bytes of JSON; below this compression saves too little to pay for itself
@@ -67,7 +67,7 @@ class Session:
     """One user's conversation. ``pending`` carries a report (image_key, image_type, alarm_type,
     description, severity, confidence, analysis_failed, location, alarm_id) or a close (order_id)
     between turns; cancel and reset clear it. ``history`` keeps the last turns, capped. ``offer``
-    is the question whose buttons are open (``bot.choices``), or None."""
+    is the question whose buttons are open (``bot.dialogue.choices``), or None."""
 
     key: str
     state: str = State.idle.value

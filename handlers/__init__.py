@@ -1,6 +1,6 @@
-"""The HTTP edge: one module per platform, plus the generic webhook, ops and health routes.
+"""The edge, in rooms by when the code runs.
 
-A platform module defines ``PLATFORM`` (its name), ``enabled(settings)``,
-``blueprint(runtime)`` and ``run_job(runtime, job)``; ``handlers.app`` finds it by
-that shape, so adding a platform means adding one module here.
+``web/`` answers HTTP (Flask: the app factory, webhook routes, generic webhook, health, admin);
+``platforms/`` translates one messenger each (verify, parse into an ``Incoming``, render replies), with no
+Flask inside; ``runner/`` is what runs after the 200 (intake, the turn stream's consumers, the courier).
 """

@@ -15,7 +15,7 @@ from flask import Flask
 from bot.messages import Incoming, Location
 from bot.ports import StoreUnavailable
 from handlers.logs import verbose_option
-from handlers.runtime import Runtime
+from handlers.runner.runtime import Runtime
 
 HELP = "Type a message. /photo PATH sends a photo, /location LAT,LNG LABEL a location, /quit leaves."
 

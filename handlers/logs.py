@@ -23,8 +23,8 @@ import click
 from flask import current_app
 
 from bot.config import Settings
-from bot.conversation import Deliver, Engine, FetchImage
-from bot.machine import IDLE
+from bot.dialogue.engine import Deliver, Engine, FetchImage
+from bot.dialogue.machine import IDLE
 from bot.messages import Incoming, TurnResult
 from bot.session import Session
 
@@ -176,7 +176,7 @@ def verbose_option(fn: Callable[..., Any]) -> Callable[..., Any]:
             return
         app = current_app
         logging.getLogger().setLevel(app.extensions["wobot"].settings.log_level.upper())
-        logging.getLogger("handlers.app").info("%s", app.extensions[STARTUP_SUMMARY])
+        logging.getLogger("handlers.web.app").info("%s", app.extensions[STARTUP_SUMMARY])
 
     option = click.option(
         "-v", "--verbose", is_flag=True, expose_value=False, callback=turn_on, help="log to stderr as the web app does"

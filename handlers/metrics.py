@@ -23,11 +23,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bot.machine import STATES
+from bot.dialogue.machine import STATES
 from bot.ports import Order, StoreUnavailable
 
 if TYPE_CHECKING:  # runtime builds the observer, so it imports this module
-    from handlers.runtime import Runtime
+    from handlers.runner.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

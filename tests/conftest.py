@@ -17,11 +17,11 @@ import fakeredis
 import pytest
 import redis
 
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
-from bot.conversation import Conversation, Services
-from bot.orders import SqlWorkOrders
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
+from bot.dialogue.engine import Conversation, Services
 from tests.support.engine import REDIS_URL, store_for, wipe_prefix
 
 # -- no network ---------------------------------------------------------------------------------------------

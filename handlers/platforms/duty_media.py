@@ -10,13 +10,13 @@ from bot.ports import ServiceError
 from handlers.platforms.outbound import SendFailed, retry
 
 if TYPE_CHECKING:
-    from bot.duty_card import DutyCard
-    from handlers.runtime import Runtime
+    from bot.orders.duty_card import DutyCard
+    from handlers.platforms.base import PlatformContext
 
 log = logging.getLogger(__name__)
 
 
-def duty_photo_links(runtime: Runtime, card: DutyCard, seconds: int = 7 * 24 * 3600) -> list[str]:
+def duty_photo_links(runtime: PlatformContext, card: DutyCard, seconds: int = 7 * 24 * 3600) -> list[str]:
     """Links to a duty card's photos for platforms that show an image by its URL (none from a local folder)."""
     links: list[str] = []
     for key in card.photo_keys:
@@ -30,7 +30,7 @@ def duty_photo_links(runtime: Runtime, card: DutyCard, seconds: int = 7 * 24 * 3
     return links
 
 
-def duty_photos(runtime: Runtime, card: DutyCard, limit: int) -> list[bytes]:
+def duty_photos(runtime: PlatformContext, card: DutyCard, limit: int) -> list[bytes]:
     """The first ``limit`` photos of a duty card, for platforms that upload them. A photo gone from storage
     is left out (logged); storage down is a failure worth trying later (``SendFailed``)."""
     photos: list[bytes] = []

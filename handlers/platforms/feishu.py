@@ -26,8 +26,7 @@ from bot.messages import Incoming, Reply, Sender, TurnResult, one_message, sessi
 from bot.replies import say
 from handlers.platforms import crypto, feishu_cards, feishu_messages
 from handlers.platforms import http_client as http
-from handlers.platforms.duty_media import duty_photos
-from handlers.platforms.edge import (
+from handlers.platforms.base import (
     Ack,
     Handshake,
     Ignored,
@@ -38,13 +37,14 @@ from handlers.platforms.edge import (
     json_object,
     photo_fetcher,
 )
+from handlers.platforms.duty_media import duty_photos
 from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, SendFailed, deliver, fail, retry, sent
 from handlers.platforms.tokens import TokenError, TokenSource
 
 if TYPE_CHECKING:
-    from bot.conversation import FetchImage
-    from bot.duty_card import DutyCard
-    from handlers.runtime import Runtime
+    from bot.dialogue.engine import FetchImage
+    from bot.orders.duty_card import DutyCard
+    from handlers.platforms.base import PlatformContext
 
 PLATFORM = "feishu"
 METHODS: tuple[str, ...] = ("POST",)
@@ -125,7 +125,7 @@ def _check_token(settings: Settings, token: Any) -> None:
 
 
 class FeishuApi:
-    def __init__(self, settings: Settings, runtime: Runtime, policy: RetryPolicy | None = None) -> None:
+    def __init__(self, settings: Settings, runtime: PlatformContext, policy: RetryPolicy | None = None) -> None:
         self.settings = settings
         self.base = settings.feishu_api_base.rstrip("/") + "/open-apis"
         self.policy = policy or RetryPolicy()
@@ -303,7 +303,7 @@ class FeishuSender(Sender):
         return self.api.create(incoming.chat, message, uuid)
 
 
-def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
+def notify(runtime: PlatformContext, tenant: str, user: str, text: str) -> bool:
     """A message from ops to a user outside any conversation turn (a new message to their open_id)."""
     api = FeishuApi(runtime.settings, runtime)
     uuid = hashlib.sha256(f"notify|{user}|{text}|{time.time()}".encode()).hexdigest()[:40]
@@ -316,16 +316,16 @@ def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
     )
 
 
-def sender(runtime: Runtime) -> Sender:
+def sender(runtime: PlatformContext) -> Sender:
     return FeishuSender(FeishuApi(runtime.settings, runtime, runtime.reply_policy(PLATFORM)))
 
 
-def photo_arrived(runtime: Runtime, job: dict[str, Any]) -> None:
+def photo_arrived(runtime: PlatformContext, job: dict[str, Any]) -> None:
     """An "OK" reaction on the user's photo: it arrived and is being looked at."""
     FeishuApi(runtime.settings, runtime).react(job["images"][0]["message_id"], "OK")
 
 
-def addressed(runtime: Runtime, job: dict[str, Any]) -> bool:
+def addressed(runtime: PlatformContext, job: dict[str, Any]) -> bool:
     """Is this app's bot among a group message's mentions? Unknown (bot info unreachable) counts as no:
     the bot never answers chatter, and the user can mention it again."""
     try:
@@ -335,11 +335,11 @@ def addressed(runtime: Runtime, job: dict[str, Any]) -> bool:
         return False
 
 
-def tell_tapper(runtime: Runtime, job: dict[str, Any]) -> None:
+def tell_tapper(runtime: PlatformContext, job: dict[str, Any]) -> None:
     """Never asked: a tap on someone else's card is answered by a toast in ``parse`` (``feishu_cards.tap``)."""
 
 
-def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> None:
+def close_card(runtime: PlatformContext, job: dict[str, Any], result: TurnResult) -> None:
     """Redraw the tapped card: its text, and the choice taken in place of its buttons. A stale tap's card
     is left as it is (the callback does not carry the card's text); the user was told in a reply."""
     if not result.picked or result.card is None:
@@ -355,7 +355,7 @@ def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> Non
     )
 
 
-def post_card(runtime: Runtime, tenant: str, address: str, card: DutyCard) -> dict[str, Any]:
+def post_card(runtime: PlatformContext, tenant: str, address: str, card: DutyCard) -> dict[str, Any]:
     """The duty card in the duty chat, its photos uploaded (``im/v1/images``) and shown in the card."""
     api = FeishuApi(runtime.settings, runtime)
     images = [api.upload_image(data) for data in duty_photos(runtime, card, limit=4)]
@@ -364,13 +364,13 @@ def post_card(runtime: Runtime, tenant: str, address: str, card: DutyCard) -> di
     return {"message_id": message_id, "images": images}
 
 
-def update_card(runtime: Runtime, ref: dict[str, Any], card: DutyCard) -> None:
+def update_card(runtime: PlatformContext, ref: dict[str, Any], card: DutyCard) -> None:
     """``PATCH`` the posted duty card (a shared card: everyone in the chat sees the change)."""
     api = FeishuApi(runtime.settings, runtime)
     sent(api.patch_card(ref["message_id"], feishu_cards.duty(card, list(ref.get("images") or []))))
 
 
-def fetch_image(runtime: Runtime, job: dict[str, Any]) -> FetchImage:
+def fetch_image(runtime: PlatformContext, job: dict[str, Any]) -> FetchImage:
     """A user's images (and files) from its message's resources."""
     api, max_bytes = FeishuApi(runtime.settings, runtime), runtime.settings.max_image_bytes
     return photo_fetcher(

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.duty_card import DutyCard
 from bot.messages import Reply
+from bot.orders.duty_card import DutyCard
 from bot.replies import say
-from handlers.platforms.edge import Accepted, Ack, Ignored, Outcome, Rejected, make_job, string
+from handlers.platforms.base import Accepted, Ack, Ignored, Outcome, Rejected, make_job, string
 
 PLATFORM = "feishu"
 _BUTTON_TYPES = {"primary": "primary", "danger": "danger", "": "default"}

@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from bot.config import Settings
-from handlers.platforms.edge import Accepted, Ignored, Outcome, Rejected, json_object, make_job, shared_location, string
+from handlers.platforms.base import Accepted, Ignored, Outcome, Rejected, json_object, make_job, shared_location, string
 
 PLATFORM = "feishu"
 _MENTION = re.compile(r"@_user_\d+")

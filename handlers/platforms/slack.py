@@ -28,8 +28,7 @@ from bot.messages import Incoming, Reply, Sender, TurnResult, one_message, sessi
 from bot.replies import say
 from handlers.platforms import crypto, slack_blocks
 from handlers.platforms import http_client as http
-from handlers.platforms.duty_media import duty_photo_links
-from handlers.platforms.edge import (
+from handlers.platforms.base import (
     Accepted,
     Ack,
     Handshake,
@@ -42,12 +41,13 @@ from handlers.platforms.edge import (
     photo_fetcher,
     string,
 )
+from handlers.platforms.duty_media import duty_photo_links
 from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry, sent
 
 if TYPE_CHECKING:
-    from bot.conversation import FetchImage
-    from bot.duty_card import DutyCard
-    from handlers.runtime import Runtime
+    from bot.dialogue.engine import FetchImage
+    from bot.orders.duty_card import DutyCard
+    from handlers.platforms.base import PlatformContext
 
 PLATFORM = "slack"
 METHODS: tuple[str, ...] = ("POST",)
@@ -323,11 +323,11 @@ class SlackSender(Sender):
         )
 
 
-def sender(runtime: Runtime) -> Sender:
+def sender(runtime: PlatformContext) -> Sender:
     return SlackSender(SlackApi(runtime.settings, runtime.reply_policy(PLATFORM)), runtime.settings.language)
 
 
-def photo_arrived(runtime: Runtime, job: dict[str, Any]) -> None:
+def photo_arrived(runtime: PlatformContext, job: dict[str, Any]) -> None:
     """👀 on the user's photo: it arrived and is being looked at."""
     ts = job["images"][0].get("message_ts")
     if ts:
@@ -335,12 +335,12 @@ def photo_arrived(runtime: Runtime, job: dict[str, Any]) -> None:
         api.call("reactions.add", {"channel": job["chat"], "timestamp": ts, "name": "eyes"})
 
 
-def addressed(runtime: Runtime, job: dict[str, Any]) -> bool:
+def addressed(runtime: PlatformContext, job: dict[str, Any]) -> bool:
     """Slack tells in ``parse`` (app_mention, or the bot's ``<@U…>`` in the text); no job lists mentions."""
     return bool(job.get("addressed", True))
 
 
-def tell_tapper(runtime: Runtime, job: dict[str, Any]) -> None:
+def tell_tapper(runtime: PlatformContext, job: dict[str, Any]) -> None:
     """``chat.postEphemeral``: the card someone tapped was another user's; only they see this."""
     api = SlackApi(runtime.settings, RetryPolicy(attempts=1))
     body = {"channel": job["chat"], "user": job["user"], "text": say(runtime.settings.language, "not_your_card")}
@@ -349,7 +349,7 @@ def tell_tapper(runtime: Runtime, job: dict[str, Any]) -> None:
     api.call("chat.postEphemeral", body)
 
 
-def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> None:
+def close_card(runtime: PlatformContext, job: dict[str, Any], result: TurnResult) -> None:
     """``chat.update``: the tapped message keeps its text; its buttons become what was chosen."""
     card, language = job["card"], runtime.settings.language
     note = say(language, "card_picked", label=result.picked) if result.picked else say(language, "card_closed")
@@ -359,7 +359,7 @@ def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> Non
     deliver(lambda: api.call("chat.update", body), policy=api.policy, platform=PLATFORM, session=job["user"])
 
 
-def post_card(runtime: Runtime, tenant: str, address: str, card: DutyCard) -> dict[str, Any]:
+def post_card(runtime: PlatformContext, tenant: str, address: str, card: DutyCard) -> dict[str, Any]:
     """``chat.postMessage`` of the duty card (its photos as image blocks when storage can link them)."""
     channel = address.removeprefix("chat:")
     body = {"channel": channel, "text": card.text, "blocks": slack_blocks.duty(card, duty_photo_links(runtime, card))}
@@ -368,19 +368,19 @@ def post_card(runtime: Runtime, tenant: str, address: str, card: DutyCard) -> di
     return {"channel": answer.get("channel") or channel, "ts": answer.get("ts") or ""}
 
 
-def update_card(runtime: Runtime, ref: dict[str, Any], card: DutyCard) -> None:
+def update_card(runtime: PlatformContext, ref: dict[str, Any], card: DutyCard) -> None:
     """``chat.update`` of a posted duty card."""
     blocks = slack_blocks.duty(card, duty_photo_links(runtime, card))
     body = {"channel": ref["channel"], "ts": ref["ts"], "text": card.text, "blocks": blocks}
     sent(SlackApi(runtime.settings).call("chat.update", body))
 
 
-def fetch_image(runtime: Runtime, job: dict[str, Any]) -> FetchImage:
+def fetch_image(runtime: PlatformContext, job: dict[str, Any]) -> FetchImage:
     api = SlackApi(runtime.settings)
     return photo_fetcher(PLATFORM, job, lambda ref: api.download(ref, runtime.settings.max_image_bytes))
 
 
-def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
+def notify(runtime: PlatformContext, tenant: str, user: str, text: str) -> bool:
     """A message from ops to a user outside any conversation turn: a user id as channel is the app's DM."""
     api = SlackApi(runtime.settings)
     return deliver(

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.duty_card import DutyCard
 from bot.messages import Choice, Reply
+from bot.orders.duty_card import DutyCard
 from bot.replies import say
 
 MAX_BUTTONS = 5  # more choices than this become a select

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import redis
 
-from bot.store import SessionStore
+from bot.adapters.redis.store import SessionStore
 from handlers.platforms.http_client import DownloadError
 
 log = logging.getLogger(__name__)

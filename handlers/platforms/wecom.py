@@ -25,8 +25,7 @@ from bot.messages import Incoming, Reply, Sender, TurnResult, one_message, sessi
 from bot.replies import say
 from handlers.platforms import crypto, wecom_cards
 from handlers.platforms import http_client as http
-from handlers.platforms.duty_media import duty_photos
-from handlers.platforms.edge import (
+from handlers.platforms.base import (
     Accepted,
     Ack,
     Handshake,
@@ -39,13 +38,14 @@ from handlers.platforms.edge import (
     photo_fetcher,
     shared_location,
 )
+from handlers.platforms.duty_media import duty_photos
 from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, SendFailed, deliver, fail, retry, sent, split_utf8
 from handlers.platforms.tokens import TokenError, TokenSource
 
 if TYPE_CHECKING:
-    from bot.conversation import FetchImage
-    from bot.duty_card import DutyCard
-    from handlers.runtime import Runtime
+    from bot.dialogue.engine import FetchImage
+    from bot.orders.duty_card import DutyCard
+    from handlers.platforms.base import PlatformContext
 
 PLATFORM = "wecom"
 METHODS: tuple[str, ...] = ("GET", "POST")  # GET is the URL check
@@ -187,7 +187,7 @@ def _message(settings: Settings, msg: ET.Element) -> Outcome:
 class WeComApi:
     """The three calls we need, with the shared token and one refresh on "token expired"."""
 
-    def __init__(self, settings: Settings, runtime: Runtime, policy: RetryPolicy | None = None) -> None:
+    def __init__(self, settings: Settings, runtime: PlatformContext, policy: RetryPolicy | None = None) -> None:
         self.settings = settings
         self.base = settings.wecom_api_base.rstrip("/") + "/cgi-bin"
         self.agent_id = int(settings.wecom_agent_id)
@@ -306,26 +306,26 @@ class WeComSender(Sender):
         deliver(attempt, policy=self.api.policy, platform=PLATFORM, session=incoming.session_key)
 
 
-def sender(runtime: Runtime) -> Sender:
+def sender(runtime: PlatformContext) -> Sender:
     return WeComSender(WeComApi(runtime.settings, runtime, runtime.reply_policy(PLATFORM)), runtime.settings.language)
 
 
-def photo_arrived(runtime: Runtime, job: dict[str, Any]) -> None:
+def photo_arrived(runtime: PlatformContext, job: dict[str, Any]) -> None:
     """A short text: the photo arrived and is being analysed (WeCom bots have no reactions)."""
     text = say(runtime.settings.language, "photo_being_analysed")
     WeComApi(runtime.settings, runtime, RetryPolicy(attempts=1)).send_text(job["user"], text)
 
 
-def addressed(runtime: Runtime, job: dict[str, Any]) -> bool:
+def addressed(runtime: PlatformContext, job: dict[str, Any]) -> bool:
     """A self-built app hears direct chats only (no group messages reach it), so every message is to the bot."""
     return True
 
 
-def tell_tapper(runtime: Runtime, job: dict[str, Any]) -> None:
+def tell_tapper(runtime: PlatformContext, job: dict[str, Any]) -> None:
     """Never asked: WeCom cards go to one user in a direct chat, so nobody else can tap them."""
 
 
-def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> None:
+def close_card(runtime: PlatformContext, job: dict[str, Any], result: TurnResult) -> None:
     """``update_template_card``: the tapped card's buttons greyed out, named after the choice taken."""
     code = job["card"].get("response_code")
     if not code:
@@ -342,7 +342,7 @@ def close_card(runtime: Runtime, job: dict[str, Any], result: TurnResult) -> Non
     )
 
 
-def post_card(runtime: Runtime, tenant: str, address: str, card: DutyCard) -> dict[str, Any]:
+def post_card(runtime: PlatformContext, tenant: str, address: str, card: DutyCard) -> dict[str, Any]:
     """The duty card: its first photo, then its text. People (``users:``) also get a card with Claim; an app
     group chat cannot carry buttons, so its text says how to claim by typing (``认领 WO-…``)."""
     api = WeComApi(runtime.settings, runtime)
@@ -355,7 +355,7 @@ def post_card(runtime: Runtime, tenant: str, address: str, card: DutyCard) -> di
     return {}
 
 
-def update_card(runtime: Runtime, ref: dict[str, Any], card: DutyCard) -> None:
+def update_card(runtime: PlatformContext, ref: dict[str, Any], card: DutyCard) -> None:
     """WeCom cannot redraw a card for a whole group: the change goes to the same people as one short text
     (once per order change, for the first posting only, not for each overdue reminder)."""
     if ref.get("overdue"):
@@ -364,7 +364,7 @@ def update_card(runtime: Runtime, ref: dict[str, Any], card: DutyCard) -> None:
     sent(api.send_to(ref["address"], "text", {"content": f"{card.title}\n{card.status}"}))
 
 
-def fetch_image(runtime: Runtime, job: dict[str, Any]) -> FetchImage:
+def fetch_image(runtime: PlatformContext, job: dict[str, Any]) -> FetchImage:
     """A photo by MediaId (``media/get``), or by the PicUrl of older callbacks."""
     api, max_bytes = WeComApi(runtime.settings, runtime), runtime.settings.max_image_bytes
 
@@ -376,7 +376,7 @@ def fetch_image(runtime: Runtime, job: dict[str, Any]) -> FetchImage:
     return photo_fetcher(PLATFORM, job, download)
 
 
-def notify(runtime: Runtime, tenant: str, user: str, text: str) -> bool:
+def notify(runtime: PlatformContext, tenant: str, user: str, text: str) -> bool:
     """A message from ops to a user outside any conversation turn."""
     api = WeComApi(runtime.settings, runtime)
     return deliver(

@@ -13,10 +13,10 @@ import secrets
 import xml.etree.ElementTree as ET  # only the Element type; parsing is defusedxml's
 from typing import Any
 
-from bot.duty_card import DutyCard
 from bot.messages import Choice, Reply
+from bot.orders.duty_card import DutyCard
 from bot.replies import say
-from handlers.platforms.edge import Accepted, Outcome, Rejected, make_job
+from handlers.platforms.base import Accepted, Outcome, Rejected, make_job
 
 PLATFORM = "wecom"
 MAX_BUTTONS = 6

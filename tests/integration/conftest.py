@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import redis
 
-from bot.orders import SqlWorkOrders
-from handlers.app import create_app
+from bot.adapters.sql.orders import SqlWorkOrders
+from handlers.web.app import create_app
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.s3_server import LocalS3
 from tests.support.e2e import Stack, base_settings

@@ -19,10 +19,10 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
-from bot.orders import SqlWorkOrders
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
 from tests.support.admin import TOKEN, admin_app, report_order, runtime, stuck_closing
 from tests.support.engine import Chat, photo
 

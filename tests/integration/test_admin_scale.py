@@ -9,13 +9,13 @@ from collections import defaultdict
 import pytest
 from flask import Flask
 
+from bot.adapters.redis.session_index import shard_of
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
-from bot.machine import STATES
-from bot.orders import SqlWorkOrders
+from bot.dialogue.machine import STATES
 from bot.session import Session
-from bot.session_index import shard_of
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
 from tests.support.admin import AUTH, admin_app
 
 pytestmark = pytest.mark.integration

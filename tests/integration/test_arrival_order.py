@@ -3,7 +3,8 @@
 A phone that regained signal sends what it queued in a burst: "B3 pump room" then "confirm". Each is acked and
 handed on in ``Runtime.take``; consumer threads (of any process) read them from the stream. If the thread that read
 the second reached the user's lock first, "confirm" would be taken as the location and no order would be made. The
-hand-off therefore reserves each turn's place in the user's lock queue as its message arrives (``bot.user_lock``).
+hand-off therefore reserves each turn's place in the user's lock queue as its message arrives
+(``bot.adapters.redis.user_lock``).
 
 Real Redis (the one-trip hand-off exists only there) and the embedded store (a claim, then a hand-off: as on a
 Cluster and in RQ mode), the app's own webhook, the local FakeSlack for the replies; the consumer threads are
@@ -20,12 +21,13 @@ from typing import Any
 import fakeredis
 import pytest
 
+from bot.adapters.redis.store import SessionStore
 from bot.config import Settings
 from bot.replies import say
-from bot.store import SessionStore
-from handlers.app import create_app, runtime_of
-from handlers.platforms.edge import incoming_from_job, session_of
-from handlers.runtime import Runtime, run_job_logged
+from handlers.platforms.base import incoming_from_job, session_of
+from handlers.runner.bootstrap import run_job_logged
+from handlers.runner.runtime import Runtime
+from handlers.web.app import create_app, runtime_of
 from tests.fakes.platform_servers import FakeSlack
 from tests.support.engine import store_for
 from tests.support.slack import BOT_TOKEN, SECRET, TEAM, USER, SlackClient

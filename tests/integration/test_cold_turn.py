@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import redis
 
-from bot.conversation import Conversation
-from bot.redis_direct import Line
+from bot.adapters.redis.direct import Line
+from bot.adapters.redis.store import SessionStore
+from bot.dialogue.engine import Conversation
 from bot.replies import say
-from bot.store import SessionStore
 from tests.support.engine import Chat, photo
 
 pytestmark = pytest.mark.integration

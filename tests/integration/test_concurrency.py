@@ -34,15 +34,15 @@ from typing import Any
 import pytest
 import redis
 
+from bot.adapters.redis.store import build_store
+from bot.adapters.sql.orders import build_orders
+from bot.adapters.storage import build_storage
+from bot.adapters.vlm import build_vlm
 from bot.config import Settings
-from bot.conversation import Conversation, Services
+from bot.dialogue.engine import Conversation, Services
 from bot.messages import Incoming
-from bot.orders import build_orders
 from bot.replies import say
 from bot.session import record_json
-from bot.storage import build_storage
-from bot.store import build_store
-from bot.vlm import build_vlm
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.engine import REDIS_URL, photo, wipe_prefix
 from tests.support.workers import open_orders

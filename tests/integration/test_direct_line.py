@@ -1,4 +1,4 @@
-"""A turn's scripts go straight to a connection of the thread (``bot.redis_direct.Line``); when that
+"""A turn's scripts go straight to a connection of the thread (``bot.adapters.redis.direct.Line``); when that
 connection breaks, the turn is sent the ordinary way and the user notices nothing. Real Redis."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from collections.abc import Callable
 import pytest
 import redis
 
+from bot.adapters.redis.direct import Line
+from bot.adapters.redis.store import SessionStore
 from bot.config import Settings
-from bot.conversation import Conversation
-from bot.redis_direct import Line
-from bot.store import SessionStore
-from handlers.app import create_app, runtime_of
+from bot.dialogue.engine import Conversation
+from handlers.web.app import create_app, runtime_of
 from tests.support.engine import Chat, store_for
 from tests.support.slack import SECRET, TEAM, USER, SlackClient
 from tests.support.tcp_forward import free_port

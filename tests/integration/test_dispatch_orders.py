@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.sql.tables import work_orders
 from bot.config import Settings
-from bot.dispatch import sweep
-from bot.orders import SqlWorkOrders
-from bot.orders_table import ID_ALPHABET, work_orders
-from bot.outbox import EventType
+from bot.orders.events import EventType
+from bot.orders.ids import ID_ALPHABET
+from bot.orders.rules import sweep
 from bot.ports import Order, OrderError, Reporter
-from handlers.admin import export
+from handlers.web.admin import export
 from tests.integration import test_orders as repo_tests
 from tests.support.workers import claim_order
 

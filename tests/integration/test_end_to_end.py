@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.orders import SqlWorkOrders
+from bot.adapters.sql.orders import SqlWorkOrders
 from bot.replies import say
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.s3_server import loopback_opener

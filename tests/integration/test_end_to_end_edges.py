@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 
 from bot.config import Settings
 from bot.replies import say
-from handlers.app import create_app, runtime_of
+from handlers.web.app import create_app, runtime_of
 from tests.fakes.s3_server import loopback_opener
 from tests.support.e2e import (
     LEAK,

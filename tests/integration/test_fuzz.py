@@ -27,8 +27,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from bot.config import Settings
-from handlers.app import create_app, runtime_of
 from handlers.platforms import crypto as pc
+from handlers.web.app import create_app, runtime_of
 from tests.support.admin import AUTH, TOKEN
 from tests.support.engine import store_for
 from tests.support.wecom import AES_KEY

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
+from bot.adapters.sql.orders import SqlWorkOrders
 from bot.config import Settings, env_name
-from bot.orders import SqlWorkOrders
 from bot.replies import say
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.platform_servers import FakeSlack

@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from bot.adapters.sql.database import database_url
+from bot.adapters.sql.orders import SqlWorkOrders, build_orders
+from bot.adapters.sql.tables import work_orders
 from bot.config import Settings
-from bot.database import database_url
-from bot.orders import SqlWorkOrders, build_orders
-from bot.orders_table import work_orders
 from bot.ports import NewOrder, OrderError, OrderNotFound, Reporter, ServiceError
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ import base64
 
 import pytest
 
-from bot.orders import SqlWorkOrders, decode_cursor, encode_cursor
+from bot.adapters.sql.orders import SqlWorkOrders, decode_cursor, encode_cursor
 from bot.ports import Reporter
 from tests.integration.test_orders import ALICE, BOB, CAROL, new_order, orders, schema  # noqa: F401 - fixtures
 

@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 import redis
 
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
-from bot.conversation import Conversation, Services
-from bot.orders import SqlWorkOrders
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
+from bot.dialogue.engine import Conversation, Services
 from tests.support.admin import report_order
 from tests.support.engine import REDIS_URL, Chat, photo
 from tests.support.tcp_forward import free_port

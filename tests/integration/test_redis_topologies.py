@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from bot.adapters.redis.store import SessionStore, build_store
+from bot.adapters.sql.orders import SqlWorkOrders
 from bot.config import Settings
-from bot.orders import SqlWorkOrders
 from bot.session import Session
-from bot.store import SessionStore, build_store
 from tests.fakes.platform_servers import FakeFeishu
 from tests.integration import test_feishu as fs
 from tests.integration.test_arrival_order import check_the_second_message_picked_up_first_waits

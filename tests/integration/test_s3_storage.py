@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.adapters.storage import S3Store
 from bot.ports import ServiceError
-from bot.storage import S3Store
 from tests.fakes.s3_server import LocalS3, fake_aws_env, loopback_opener
 
 pytestmark = pytest.mark.integration

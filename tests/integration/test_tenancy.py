@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.flows.lookups import WITHDRAWN_REASON
+from bot.dialogue.flows.lookups import WITHDRAWN_REASON
 from bot.replies import say
 from tests.support.admin import AUTH, TOKEN
 from tests.support.engine import REDIS_URL, photo, wipe_prefix

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.adapters.vlm import OpenAIVlm
 from bot.config import Settings
 from bot.ports import Analysis, Photo, Verdict, VlmError
-from bot.vlm import OpenAIVlm
 from tests.fakes.openai_server import FakeOpenAI
 
 pytestmark = pytest.mark.integration
@@ -214,7 +214,7 @@ def test_failure_log_names_kind_but_never_the_key(server: FakeOpenAI, caplog: py
     server.fail_with(500)
     with caplog.at_level("DEBUG"), pytest.raises(VlmError):
         make_vlm(server, vlm_api_key="sk-very-secret").analyze([REPORT], TYPES, [])
-    warnings = [r for r in caplog.records if r.levelname == "WARNING" and r.name == "bot.vlm"]
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and r.name == "bot.adapters.vlm"]
     assert warnings and "analyze" in warnings[0].getMessage()
     logged = caplog.text
     assert "sk-very-secret" not in logged

@@ -6,11 +6,11 @@ from typing import Any
 
 from flask import Flask
 
+from bot.adapters.redis.store import SessionStore
 from bot.config import Settings
 from bot.ports import ObjectStore, WorkOrders
-from bot.store import SessionStore
-from handlers.app import create_app
-from handlers.runtime import Runtime
+from handlers.runner.runtime import Runtime
+from handlers.web.app import create_app
 from tests.support.engine import Chat, photo
 
 TOKEN = "s3cret-admin-token"

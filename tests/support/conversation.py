@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image
 
+from bot.adapters.redis.store import SessionStore
 from bot.config import Settings
-from bot.conversation import Conversation
+from bot.dialogue.engine import Conversation
 from bot.messages import TurnResult
 from bot.ports import Analysis, Photo, Verdict
 from bot.replies import say
-from bot.store import SessionStore
 from tests.support.engine import Chat, photo
 
 ZH_TYPES = Settings().alarm_type_list

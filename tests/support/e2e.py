@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 from bot.config import Settings
 from bot.ports import Order, Reporter
 from bot.session import record_json
-from handlers.app import runtime_of
-from handlers.runtime import Runtime
+from handlers.runner.runtime import Runtime
+from handlers.web.app import runtime_of
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.s3_server import LocalS3
 from tests.support.engine import REDIS_URL

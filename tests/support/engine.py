@@ -9,10 +9,10 @@ from typing import Any
 
 import redis
 
+from bot.adapters.redis.store import SessionStore
 from bot.config import Settings
-from bot.conversation import Conversation
+from bot.dialogue.engine import Conversation
 from bot.messages import Incoming, Location, TurnResult, session_key
-from bot.store import SessionStore
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 

@@ -16,8 +16,8 @@ from typing import Any
 from werkzeug.serving import make_server
 
 from bot.config import Settings
-from handlers.app import create_app, runtime_of
-from handlers.runtime import Runtime
+from handlers.runner.runtime import Runtime
+from handlers.web.app import create_app, runtime_of
 
 ORDER_ID = re.compile(r"\b(WO-\d{8}-[A-Z0-9]{5})\b")
 

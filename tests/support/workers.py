@@ -8,8 +8,8 @@ from typing import Any
 
 def open_orders(database_urls: list[str], barrier: Any, results: Any) -> None:
     """For each URL: connect at the same instant as the other workers, then use the repository."""
-    from bot.database import make_engine
-    from bot.orders import SqlWorkOrders
+    from bot.adapters.sql.database import make_engine
+    from bot.adapters.sql.orders import SqlWorkOrders
 
     for url in database_urls:
         try:
@@ -27,7 +27,7 @@ def open_orders(database_urls: list[str], barrier: Any, results: Any) -> None:
 
 def claim_order(database_url: str, engine_options: Any, order_id: str, user: str, barrier: Any, results: Any) -> None:
     """Claim one order for ``user`` at the same instant as the other processes; report (user, won)."""
-    from bot.orders import SqlWorkOrders
+    from bot.adapters.sql.orders import SqlWorkOrders
     from bot.ports import Reporter
 
     try:

@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.conversation import Conversation
-from bot.orders import SqlWorkOrders
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
+from bot.dialogue.engine import Conversation
 from bot.ports import NewOrder, Order, Reporter
-from bot.storage import LocalFolderStore
 from tests.support.conversation import pic
 from tests.support.engine import Chat
 

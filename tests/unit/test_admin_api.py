@@ -9,12 +9,12 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings, SettingsError, parse_admin_tokens
-from bot.orders import SqlWorkOrders
 from bot.replies import say
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
-from handlers.admin.auth import token_name
+from handlers.web.admin.auth import token_name
 from tests.support.admin import AUTH, TOKEN, admin_app, report_order, runtime, stuck_closing
 from tests.support.engine import Chat, photo, store_for
 

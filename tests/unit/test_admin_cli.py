@@ -9,11 +9,11 @@ import wcwidth
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
-from bot.orders import SqlWorkOrders
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
-from handlers.app import create_app
+from handlers.web.app import create_app
 from tests.support.admin import admin_app, report_order, runtime, stuck_closing
 from tests.support.engine import Chat, photo
 

@@ -22,10 +22,10 @@ from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.config import SchemathesisConfig
 
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
-from bot.orders import SqlWorkOrders
-from bot.storage import LocalFolderStore
-from handlers.admin.openapi import EXAMPLE_SESSION_KEY
+from handlers.web.admin.openapi import EXAMPLE_SESSION_KEY
 from tests.support.admin import TOKEN, admin_app, report_order, runtime, stuck_closing
 from tests.support.engine import Chat, store_for
 

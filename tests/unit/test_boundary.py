@@ -44,7 +44,7 @@ def imported_roots(path: Path) -> set[str]:
 
 def test_there_are_modules_to_check() -> None:
     names = {p.stem for p in bot_modules()}
-    assert {"conversation", "machine", "store", "session", "replies", "intents"} <= names
+    assert {"engine", "machine", "store", "session", "replies", "intents"} <= names
 
 
 @pytest.mark.parametrize("path", bot_modules(), ids=lambda p: str(p.relative_to(ROOT)))

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
 from bot.config import DEFAULT_ALARM_TYPES, Settings
-from bot.conversation import Conversation
-from bot.orders import SqlWorkOrders
+from bot.dialogue.engine import Conversation
 from bot.ports import Analysis
 from bot.replies import say
-from bot.store import SessionStore
 from tests.support.admin import report_order
 from tests.support.conversation import ScriptedVlm
 from tests.support.engine import Chat, photo

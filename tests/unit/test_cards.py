@@ -13,7 +13,7 @@ from bot.config import DEFAULT_ALARM_TYPES, Settings
 from bot.messages import Choice, Reply, one_message
 from bot.replies import say
 from handlers.platforms import feishu_cards, slack, slack_blocks, wecom_cards
-from handlers.platforms.edge import Accepted, Ignored, Rejected, WebhookRequest
+from handlers.platforms.base import Accepted, Ignored, Rejected, WebhookRequest
 
 TYPES = [Choice(f"t0k3n.type={n}", name) for n, name in enumerate(DEFAULT_ALARM_TYPES["zh"], 1)]
 CANCEL = Choice("t0k3n.cancel", "取消", "danger")

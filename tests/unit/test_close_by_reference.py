@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from bot import intents
-from bot.conversation import Conversation
+from bot.dialogue import intents
+from bot.dialogue.engine import Conversation
 from bot.replies import say
 from tests.support.admin import report_order
 from tests.support.engine import Chat

@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.conversation import Conversation
-from bot.orders import SqlWorkOrders
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
+from bot.dialogue.engine import Conversation
 from bot.ports import Order, Verdict, VlmError
 from bot.replies import say
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
 from tests.support.conversation import (
     UNKNOWN_ORDER,
     ScriptedVlm,

@@ -12,15 +12,15 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
-from bot.conversation import Conversation
+from bot.dialogue.engine import Conversation
 from bot.messages import TurnResult
-from bot.orders import SqlWorkOrders
 from bot.ports import Analysis, Order, Photo
 from bot.replies import say
 from bot.session import Session, record_json
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
 from tests.support.conversation import (
     CHOICES_ZH,
     UNKNOWN_ORDER,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from bot.orders import SqlWorkOrders
+from bot.adapters.sql.orders import SqlWorkOrders
 from bot.replies import say
 from tests.support.engine import photo
 from tests.unit.test_generic_webhook import client, make_client  # noqa: F401 - fixtures

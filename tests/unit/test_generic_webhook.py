@@ -16,12 +16,12 @@ from flask.testing import FlaskClient
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import DEFAULT_ALARM_TYPES, Settings
-from bot.orders import SqlWorkOrders
 from bot.replies import say
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
-from handlers.app import create_app, runtime_of
+from handlers.web.app import create_app, runtime_of
 from tests.support.engine import photo, store_for
 
 URL = "/webhook/generic"
@@ -171,7 +171,7 @@ def test_the_generic_webhook_is_closed_on_a_real_deployment_without_a_token(
     status: int,
     logged: str,
 ) -> None:
-    with caplog.at_level("INFO", logger="handlers.app"):
+    with caplog.at_level("INFO", logger="handlers.web.app"):
         client = make_client(redis_url=redis_url, generic_webhook_token=token)
     assert any(logged in r.getMessage() for r in caplog.records), [r.getMessage() for r in caplog.records]
     headers = {"Authorization": f"Bearer {token}"} if token else {}

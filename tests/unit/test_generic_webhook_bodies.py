@@ -11,13 +11,13 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
-from bot.orders import SqlWorkOrders
 from bot.ports import Analysis, Photo, Verdict, VlmError
 from bot.replies import say
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
-from handlers.app import create_app
+from handlers.web.app import create_app
 from tests.unit.test_generic_webhook import TYPE_LIST, URL, b64, client, make_client, pic, post  # noqa: F401 - fixtures
 
 

@@ -7,14 +7,14 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.conversation import Conversation
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
+from bot.dialogue.engine import Conversation
 from bot.messages import person_key, session_key
 from bot.ops import Ops
-from bot.orders import SqlWorkOrders
 from bot.replies import say
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
-from handlers.admin.views import session_row
+from handlers.web.admin.views import session_row
 from tests.support.conversation import ScriptedVlm
 from tests.support.engine import Chat, photo
 

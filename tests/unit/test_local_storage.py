@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.storage import LocalFolderStore, S3Store, build_storage
 from bot.config import Settings
-from bot.storage import LocalFolderStore, S3Store, build_storage
 
 KEY = re.compile(r"[0-9]{4}/[0-9]{2}/[0-9]{2}/[0-9a-f]{32}\.(jpg|png|webp|gif|bin)")
 

@@ -6,9 +6,9 @@ import inspect
 
 import pytest
 
-from bot.flows.lookups import RESPONDERS
-from bot.machine import ROUTES, STATES, TRANSITIONS, TRIGGERS, route
-from bot.turn import Turn
+from bot.dialogue.flows.lookups import RESPONDERS
+from bot.dialogue.machine import ROUTES, STATES, TRANSITIONS, TRIGGERS, route
+from bot.dialogue.turn import Turn
 
 CALLBACK_KEYS = ("conditions", "unless", "prepare", "before", "after")
 

@@ -13,13 +13,13 @@ import pytest
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
-from bot.orders import SqlWorkOrders
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
-from handlers.app import create_app
 from handlers.logs import JsonFormatter, redact
 from handlers.metrics import PrometheusObserver, observe_ack
+from handlers.web.app import create_app
 from tests.support.admin import runtime
 from tests.support.engine import photo
 
@@ -183,7 +183,7 @@ def test_json_log_lines_carry_the_user_key_and_event_id_and_no_secrets(
 
 
 def test_every_line_logged_during_a_turn_gets_its_context(json_log_lines: tuple[Flask, io.StringIO]) -> None:
-    """bot.vlm logs its failure without any ``extra``; the line still says whose turn it was."""
+    """bot.adapters.vlm logs its failure without any ``extra``; the line still says whose turn it was."""
     app, buffer = json_log_lines
     send(
         app,
@@ -193,7 +193,7 @@ def test_every_line_logged_during_a_turn_gets_its_context(json_log_lines: tuple[
     )
     lines = [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
     during = [entry for entry in lines if entry.get("event_id") == "evt-88"]
-    assert {entry["logger"] for entry in during} >= {"bot.vlm", "bot.flows.report", "handlers.logs"}
+    assert {entry["logger"] for entry in during} >= {"bot.adapters.vlm", "bot.dialogue.flows.report", "handlers.logs"}
     assert all(entry["session"] == "generic:acme:worker-1" for entry in during)
     assert "sk-vlm-secret-000" not in buffer.getvalue()
     assert base64.b64encode(photo(4)).decode()[:40] not in buffer.getvalue()  # no image bytes either

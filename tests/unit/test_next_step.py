@@ -1,5 +1,5 @@
 """What ops read as "waiting for" is what the bot accepts: for every state and pending combination,
-the step ``bot.next_step`` names moves the session on, and "confirm" is taken exactly when it is named."""
+the step ``bot.dialogue.next_step`` names moves the session on, and "confirm" is taken exactly when it is named."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.storage import LocalFolderStore
 from bot.config import DEFAULT_ALARM_TYPES
-from bot.conversation import Conversation
-from bot.machine import CLOSE_PHOTO, CONFIRM, IDLE, LOCATION
-from bot.next_step import next_step, next_steps
+from bot.dialogue.engine import Conversation
+from bot.dialogue.machine import CLOSE_PHOTO, CONFIRM, IDLE, LOCATION
+from bot.dialogue.next_step import next_step, next_steps
 from bot.replies import say
 from bot.session import Session
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
-from handlers.admin.views import waiting_for
+from handlers.web.admin.views import waiting_for
 from tests.support.admin import report_order
 from tests.support.engine import Chat, photo
 

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from bot.conversation import Conversation
+from bot.adapters.redis.session_index import shard_of
+from bot.adapters.redis.store import SessionStore
+from bot.dialogue.engine import Conversation
 from bot.ops import Conflict, Invalid, NotFound, Ops, SessionView
 from bot.paging import Page
 from bot.replies import say
 from bot.session import Session
-from bot.session_index import shard_of
-from bot.store import SessionStore
-from handlers.admin import views
+from handlers.web.admin import views
 from tests.support.admin import report_order, stuck_closing
 from tests.support.engine import Chat, photo
 

@@ -14,8 +14,8 @@ import fakeredis
 import pytest
 
 from bot.config import Settings
-from handlers.app import create_app, runtime_of
 from handlers.platforms.outbound import DONE, Attempt, Outage, RetryPolicy, deliver, fail, retry
+from handlers.web.app import create_app, runtime_of
 from tests.support.engine import store_for
 
 

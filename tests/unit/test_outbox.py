@@ -8,7 +8,8 @@ from typing import Any
 
 import fakeredis
 
-from bot.outbox import DELIVERED, Delivery, Outbox
+from bot.adapters.redis.outbox import Outbox
+from bot.orders.events import DELIVERED, Delivery
 from bot.ports import Order, Reporter
 
 

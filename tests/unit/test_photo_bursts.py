@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
-from bot.conversation import Conversation
+from bot.dialogue.engine import Conversation
 from bot.images import perceptual_hash, same_picture, sniff_image_type, upright
-from bot.orders import SqlWorkOrders
 from bot.replies import say
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
 from tests.support.conversation import ScriptedVlm
 from tests.support.engine import Chat, heic, photo
 

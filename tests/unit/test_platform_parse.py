@@ -12,7 +12,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.config import Settings
 from handlers.platforms import crypto as pc
 from handlers.platforms import feishu, slack, wecom
-from handlers.platforms.edge import Accepted, Handshake, Ignored, Rejected, WebhookRequest, incoming_from_job
+from handlers.platforms.base import Accepted, Handshake, Ignored, Rejected, WebhookRequest, incoming_from_job
 from handlers.platforms.outbound import RetryPolicy, deliver, fail, retry, split_utf8
 from handlers.platforms.tokens import TokenSource
 from tests.support.engine import store_for
@@ -229,7 +229,7 @@ def test_token_source_caches_with_a_margin_and_invalidates_only_the_stale_token(
 
 
 def test_a_lone_surrogate_from_a_platform_cannot_break_the_session_save():
-    from handlers.platforms.edge import incoming_from_job
+    from handlers.platforms.base import incoming_from_job
 
     job = {
         "platform": "slack",

@@ -1,4 +1,5 @@
-"""A process drops redeliveries of events it accepted itself without a Redis round trip (``handlers.recent_claims``)."""
+"""A process drops redeliveries of events it accepted itself without a Redis round trip
+(``handlers.runner.recent_claims``)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import fakeredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Settings
-from handlers.app import create_app, runtime_of
-from handlers.recent_claims import RecentClaims
+from handlers.runner.recent_claims import RecentClaims
+from handlers.web.app import create_app, runtime_of
 from tests.support.engine import store_for
 from tests.support.slack import SECRET, TEAM, USER, SlackClient
 

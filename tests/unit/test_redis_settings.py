@@ -1,15 +1,14 @@
 """The Redis settings: plain, Cluster or Sentinel, read in one place and built into a client in one place
-(``bot/redis_client.py``). The topologies themselves run in tests/integration/test_redis_topologies.py."""
+(``bot/adapters/redis/client.py``). The topologies themselves run in tests/integration/test_redis_topologies.py."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-import redis
 
+from bot.adapters.redis.client import build_redis
 from bot.config import Settings, SettingsError
-from bot.redis_client import build_redis, rq_client
 
 SENTINELS = "10.0.0.1:26379,10.0.0.2:26379,[::1]:26380"
 
@@ -54,23 +53,12 @@ def test_no_redis_means_the_embedded_store() -> None:
             "exclude each other",
         ),
         (
-            {"REDIS_CLUSTER": "true", "REDIS_URL": "redis://h:7000", "WORKER_MODE": "rq"},
-            "WORKER_MODE=rq with REDIS_CLUSTER needs RQ_REDIS_URL",
+            {"WORKER_MODE": "rq"},
+            "WORKER_MODE=rq is retired: use WORKER_MODE=worker and run `flask --app wsgi turns work`",
         ),
+        ({"WORKER_MODE": "threads"}, "WORKER_MODE must be thread or worker, not 'threads'"),
     ],
 )
 def test_a_wrong_redis_setting_stops_start_up_naming_it(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(named)):
         Settings.from_env(env)
-
-
-def test_rq_takes_its_own_plain_redis_when_given() -> None:
-    shared = redis.Redis.from_url("redis://127.0.0.1:1/0")
-    with_rq = Settings(
-        redis_url="redis://h:7000", redis_cluster=True, worker_mode="rq", rq_redis_url="redis://10.0.0.9:6380/2"
-    )
-    queue_client = rq_client(with_rq, shared)
-    assert queue_client is not shared
-    assert queue_client.connection_pool.connection_kwargs["host"] == "10.0.0.9"
-    assert queue_client.connection_pool.connection_kwargs["db"] == 2
-    assert rq_client(Settings(redis_url="redis://h:6379", worker_mode="rq"), shared) is shared

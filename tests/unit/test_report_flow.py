@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
-from bot.conversation import Conversation
+from bot.dialogue.engine import Conversation
 from bot.messages import TurnResult
-from bot.orders import SqlWorkOrders
 from bot.ports import Reporter
 from bot.replies import say
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
 from tests.support.conversation import (
     CHOICES_EN,
     CHOICES_ZH,

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
-from bot.conversation import Conversation
+from bot.dialogue.engine import Conversation
 from bot.ports import ServiceError
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
 from tests.support.engine import Chat, photo
 
 

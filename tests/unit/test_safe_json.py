@@ -1,11 +1,11 @@
-"""JSON from outside (``handlers.safe_json``): orjson first, the stdlib for what it refuses, same answers."""
+"""JSON from outside (``handlers.platforms.safe_json``): orjson first, the stdlib for what it refuses, same answers."""
 
 from __future__ import annotations
 
 import pytest
 
 from bot.messages import storable
-from handlers import safe_json
+from handlers.platforms import safe_json
 
 
 def _nested(depth: int) -> bytes:

@@ -13,11 +13,11 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from bot.adapters.redis.session_index import shard_of
+from bot.adapters.redis.store import LockTimeout, SessionStore
 from bot.config import Settings
 from bot.ports import StoreUnavailable
 from bot.session import SCHEMA_VERSION, Session
-from bot.session_index import shard_of
-from bot.store import LockTimeout, SessionStore
 from tests.support.engine import store_for
 
 SKEY = "test:t1:u1"

@@ -1,4 +1,5 @@
-"""The turn's Lua scripts (bot/store_scripts.py) and what they promise, on fakeredis with Lua (lupa) and once on
+"""The turn's Lua scripts (bot/adapters/redis/scripts.py) and what they promise, on fakeredis with Lua (lupa) and once
+on
 real Redis: the lock comes with the session, a waiting turn is woken rather than polling, a flushed script
 cache costs nothing but a reload, a sent result shrinks to a marker, a full session stays small."""
 
@@ -13,12 +14,12 @@ from collections.abc import Callable
 import lz4.block
 import pytest
 
+from bot.adapters.redis.store import ANSWERED, SessionStore
 from bot.config import Settings
-from bot.conversation import Conversation
+from bot.dialogue.engine import Conversation
 from bot.messages import Incoming, TurnResult
 from bot.replies import say
 from bot.session import COMPRESS_ABOVE, LZ4_GOOD_ENOUGH, Session, record_json
-from bot.store import ANSWERED, SessionStore
 from tests.support.engine import Chat, wipe_prefix
 
 SKEY = "slack:T1:U1"

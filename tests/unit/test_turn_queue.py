@@ -8,9 +8,9 @@ from typing import Any
 import fakeredis
 import pytest
 
+from bot.adapters.redis.turn_stream import MAX_DELIVERIES, QueueFull, TurnQueue
 from bot.config import Settings
-from handlers.app import create_app, runtime_of
-from handlers.turn_queue import MAX_DELIVERIES, QueueFull, TurnQueue
+from handlers.web.app import create_app, runtime_of
 from tests.support.engine import store_for
 from tests.support.slack import SECRET, TEAM, USER, SlackClient
 

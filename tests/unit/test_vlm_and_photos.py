@@ -8,13 +8,13 @@ from collections.abc import Callable
 
 import pytest
 
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
-from bot.conversation import Conversation
-from bot.orders import SqlWorkOrders
+from bot.dialogue.engine import Conversation
 from bot.ports import Analysis, VlmError
 from bot.replies import say
-from bot.storage import LocalFolderStore
-from bot.store import SessionStore
 from tests.support.conversation import (
     CHOICES_ZH,
     ScriptedVlm,

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from bot.adapters.vlm import MAX_DESCRIPTION_CHARS, OpenAIVlm, build_vlm, extract_json, parse_analysis, parse_verdict
 from bot.config import DEFAULT_ALARM_TYPES, Settings
 from bot.ports import Analysis, Verdict, VlmError
-from bot.vlm import MAX_DESCRIPTION_CHARS, OpenAIVlm, build_vlm, extract_json, parse_analysis, parse_verdict
 
 TYPES = DEFAULT_ALARM_TYPES["en"]
 ZH_TYPES = DEFAULT_ALARM_TYPES["zh"]

@@ -1,0 +1,352 @@
+"""SessionStore: sessions, per-user FIFO locks, dedupe and the ops index, on Redis.
+
+The algorithm lives here once; the backend is any redis-py compatible client —
+a real ``redis.Redis`` in production, ``fakeredis.FakeRedis`` as the embedded
+single-process default and in unit tests. Values are JSON, never pickle.
+
+Keys (``P`` = prefix, ``{K}`` = the session key ``platform:tenant:user`` used as a
+Redis Cluster hash tag so one user's keys share a slot):
+
+    P:session:{K}          the session JSON, TTL = session TTL, refreshed every save
+    P:flow:{K}             state of a session that was mid-flow, outlives it by a day
+                           (so the next message can say "your report timed out")
+    P:lockq:{K}, P:lockalive:{K}:T, P:lockwake:{K}:T
+                           the user's turn lock, owned by ``bot.adapters.redis.user_lock``
+    P:r:{K}:EVENT          a processed event's result (24 h), for redeliveries; "1" for an hour once its
+                           replies were sent
+    P:seen:NS:ID           edge dedupe claims (SET NX); an ID over 24 characters as ~ and its digest
+    P:idx:{sB}:…           the ops index in shards, and turn counters, owned by ``bot.adapters.redis.session_index``
+    P:audit                the ops audit trail, owned by ``bot.adapters.redis.audit``
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import logging
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import orjson
+import redis
+from redis.cluster import RedisCluster
+
+from bot.adapters.redis.client import build_redis
+from bot.adapters.redis.direct import Line
+from bot.adapters.redis.scripts import ANSWER, FINISH, RECORD, SAVE, Scripts
+from bot.adapters.redis.session_index import SessionIndex
+from bot.adapters.redis.user_lock import Heartbeats, LockTimeout, Ticket, hold
+from bot.config import Settings
+from bot.dialogue.machine import STATES, State
+from bot.ports import StoreUnavailable
+from bot.session import Session
+
+__all__ = ["LockTimeout", "SessionStore", "StoreUnavailable", "Ticket", "build_store", "guarded"]
+
+log = logging.getLogger(__name__)
+
+SHORT_ID = 24  # longer platform ids are digested in dedupe claim keys (``seen_key``)
+ANSWERED = b"1"  # a turn's stored result once its replies were sent (see ``settle_result``)
+ANSWERED_SECONDS = 3600
+FLOW_MEMORY_SECONDS = 86400  # how long "your report timed out" can still be said after a session expired
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def guarded(fn: Callable[P, T]) -> Callable[P, T]:
+    """Turn any Redis connection problem into StoreUnavailable, which the edge maps to 503."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreUnavailable(f"session store unreachable: {type(exc).__name__}") from exc
+
+    return wrapper
+
+
+class SessionStore:
+    """Sessions and everything per user on one redis-py client; its numbers come from ``Settings``."""
+
+    def __init__(self, client: redis.Redis, settings: Settings, *, shared: bool = True) -> None:
+        self.redis = client
+        # False for the embedded in-process store: another process (the ops CLI) sees none of it.
+        self.shared = shared
+        self.prefix = settings.redis_prefix
+        self.ttl_seconds = settings.session_ttl_seconds
+        self.lock_timeout_seconds = settings.lock_timeout_seconds
+        self.dedupe_ttl_seconds = settings.dedupe_ttl_seconds
+        self.line = Line(client)  # the hot paths' round trips (bot.adapters.redis.direct)
+        self.scripts = Scripts(client, self.line)
+        self.index = SessionIndex(client, self.key)
+        self.heartbeats = Heartbeats(client, int(self.lock_timeout_seconds * 1000))
+
+    # -- key building: the only place key shapes are written ------------------------------
+    def key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    def user_key(self, kind: str, skey: str, *rest: str) -> str:
+        return ":".join((self.prefix, kind, "{" + skey + "}", *rest))
+
+    def result_key(self, skey: str, event_id: str) -> str:
+        # "r", not "result": the key name is most of a marker's memory (see ``settle_result``)
+        return self.user_key("r", skey, event_id)
+
+    def seen_key(self, namespace: str, ident: str) -> str:
+        """The dedupe claim of a platform id (``claim_all``; ``Runtime.take`` claims in its hand-off script).
+
+        An id longer than ``SHORT_ID`` is named by a 128-bit digest instead: a claim is kept a day for every
+        message, and past some 45 bytes of key Redis's allocator moves it up a size class (a Feishu message id
+        made a claim of 104 B, a digest 88 B). Short ids stay readable for whoever looks in Redis.
+        """
+        if len(ident) > SHORT_ID:
+            digest = hashlib.blake2b(ident.encode(), digest_size=16).digest()
+            ident = "~" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        return self.key("seen", namespace, ident)
+
+    def session_redis_key(self, skey: str) -> str:
+        return self.user_key("session", skey)
+
+    # -- sessions --------------------------------------------------------------------------
+    @guarded
+    def load(self, skey: str) -> Session | None:
+        raw: bytes | None = self.redis.get(self.session_redis_key(skey))  # type: ignore[assignment]
+        return self._decode(skey, raw)
+
+    def _decode(self, skey: str, raw: bytes | None) -> Session | None:
+        if raw is None:
+            return None
+        try:
+            session = Session.from_json(raw)
+        except (ValueError, KeyError, TypeError, zlib.error):
+            # A record we cannot read must not wedge the user: start over, and say so in the log.
+            log.warning("unreadable session record dropped", extra={"session": skey})
+            return None
+        if session.state not in STATES:
+            log.warning("session record with unknown state %r dropped", session.state, extra={"session": skey})
+            return None
+        return session
+
+    @guarded
+    def open_turn(
+        self, skey: str, event_id: str | None, ticket: Ticket | None = None
+    ) -> tuple[dict[str, Any] | None, Session | None]:
+        """What a turn starts from: the stored result of ``event_id`` if it was processed already, and the
+        session. Free when the turn's ``ticket`` brought them; else one round trip."""
+        if ticket is not None and ticket.preloaded is not None:
+            raw, seen, _ = ticket.preloaded
+        elif not event_id:
+            return None, self.load(skey)
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.get(self.result_key(skey, event_id))
+            pipe.get(self.session_redis_key(skey))
+            seen, raw = pipe.execute()
+        if seen == ANSWERED:
+            return {}, self._decode(skey, raw)  # processed and answered: nothing left to send
+        return (orjson.loads(seen) if seen else None), self._decode(skey, raw)
+
+    @guarded
+    def settle_result(self, skey: str, event_id: str) -> bool:
+        """The replies of ``event_id`` were sent: keep a marker instead of its result, for an hour. True if this
+        call replaced the result, so of two re-runs of a crashed turn only one sends its replies.
+
+        The marker only has to outlive a re-run of the turn (a take-over after ``TURN_VISIBILITY_SECONDS``, or
+        RQ's retry of an abandoned job); a platform's own redeliveries are dropped at the webhook by the
+        ``seen`` claims, which last ``DEDUPE_TTL_SECONDS``."""
+        key = self.result_key(skey, event_id)
+        (old,) = self.line.send([("SET", key, ANSWERED, "XX", "EX", ANSWERED_SECONDS, "GET")], raise_on_error=True)
+        return old is not None and old != ANSWERED
+
+    @guarded
+    def answered(self, skey: str, event_id: str | None, ticket: Ticket) -> bool:
+        """A turn that held its lock while its replies were sent (``Conversation.handle(…, deliver=…)``) is done:
+        its stored result shrinks to the marker, as ``settle_result``, and the lock is released, in one round trip.
+        True if this call replaced the result."""
+        self.heartbeats.remove(ticket.token)
+        replaced = self.scripts.call(
+            ANSWER,
+            [self.result_key(skey, event_id or ""), ticket.queue, ticket.alive_key],
+            [ANSWERED if event_id else "", ANSWERED_SECONDS, ticket.token, ticket.wake_prefix],
+        )
+        ticket.released = True
+        return bool(replaced)
+
+    @guarded
+    def expired_flow(self, skey: str, ticket: Ticket | None = None) -> str | None:
+        """The state of this user's session if it expired mid-flow; told once. Free when the turn's ``ticket``
+        brought it (its save then forgets it: ``FINISH`` overwrites the key); else one round trip that
+        forgets it at once."""
+        if ticket is not None and ticket.preloaded is not None:
+            state = ticket.preloaded[2]
+        else:
+            flow_key = self.user_key("flow", skey)
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.get(flow_key)
+            pipe.delete(flow_key)
+            state, _ = pipe.execute()
+        return state.decode() if state else None
+
+    @guarded
+    def save(
+        self,
+        session: Session,
+        ttl_seconds: int | None = None,
+        result: tuple[str, dict[str, Any]] | None = None,
+        ticket: Ticket | None = None,
+    ) -> None:
+        """Write the session, refresh its TTL, keep the ops index and counters current; given
+        ``(event_id, result)``, remember the turn's result for redeliveries; given the turn's lock
+        ``ticket``, release it. One round trip: one script (``SAVE``), or on a Cluster a script on the user's slot
+        and one on the index shard's."""
+        now = time.time()
+        session.updated_at = now
+        ttl = ttl_seconds or self.ttl_seconds
+        skey = session.key
+        event_id, body = result if result is not None else ("", None)
+        if ticket is not None:
+            self.heartbeats.remove(ticket.token)
+        keys = [
+            self.session_redis_key(skey),
+            self.user_key("flow", skey),
+            self.result_key(skey, event_id),
+            self.user_key("lockq", skey),
+            ticket.alive_key if ticket else self.user_key("lockalive", skey, ""),
+        ]
+        args = [
+            session.to_record(),
+            ttl,
+            "" if session.state == State.idle else session.state,
+            ttl + FLOW_MEMORY_SECONDS,
+            orjson.dumps(body) if body is not None else "",
+            self.dedupe_ttl_seconds,
+            ticket.token if ticket else "",
+            self.user_key("lockwake", skey, ""),
+        ]
+        index_keys, index_args = self.index.record(skey, session.state, session.stored_state, now)
+        if self.line.direct:  # one Redis: one script for all of it
+            self.scripts.call(SAVE, keys + index_keys, args + index_args)
+        else:  # a Cluster: the user's slot and the index shard's, one script each, in one round trip
+            self.scripts.run([(FINISH, keys, args), (RECORD, index_keys, index_args)])
+        if ticket is not None:
+            ticket.released = True
+        session.stored_state = session.state
+
+    @guarded
+    def delete(self, skey: str) -> bool:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(self.session_redis_key(skey))
+        pipe.delete(self.user_key("flow", skey))
+        self.index.forget(pipe, skey)
+        return bool(pipe.execute()[0])
+
+    @guarded
+    def load_many(self, skeys: list[str]) -> list[tuple[Session | None, int | None]]:
+        """Sessions and their seconds left, in one round trip; (None, None) for those gone."""
+        pipe = self.redis.pipeline(transaction=False)
+        for skey in skeys:
+            pipe.get(self.session_redis_key(skey))
+            pipe.ttl(self.session_redis_key(skey))
+        replies = pipe.execute()
+        out: list[tuple[Session | None, int | None]] = []
+        for i, skey in enumerate(skeys):
+            session = self._decode(skey, replies[2 * i])
+            left = replies[2 * i + 1]
+            out.append((session, int(left) if session is not None and left is not None and left >= 0 else None))
+        return out
+
+    @guarded
+    def ttl(self, skey: str) -> int | None:
+        """Seconds the session has left, or None if there is none."""
+        left = self.redis.ttl(self.session_redis_key(skey))
+        return None if left is None or left < 0 else int(left)
+
+    @guarded
+    def set_ttl(self, skey: str, seconds: int) -> bool:
+        return bool(self.redis.expire(self.session_redis_key(skey), seconds))
+
+    @guarded
+    def ping(self) -> None:
+        self.redis.ping()
+
+    # -- dedupe ----------------------------------------------------------------------------
+    def claim(self, namespace: str, ident: str, ttl_seconds: int | None = None) -> bool:
+        """True the first time ``ident`` is seen in ``namespace`` within the TTL (SET NX EX)."""
+        return self.claim_all(namespace, (ident,), ttl_seconds)
+
+    @guarded
+    def claim_all(self, namespace: str, idents: tuple[str, ...], ttl_seconds: int | None = None) -> bool:
+        """Claim every one of ``idents`` in one round trip; True if none was seen before (an event that names
+        its message twice, as Feishu's do, is new only if both ids are)."""
+        ttl = ttl_seconds or self.dedupe_ttl_seconds
+        claims = [("SET", self.seen_key(namespace, ident), b"1", "NX", "EX", ttl) for ident in idents]
+        answers = self.line.send(claims, raise_on_error=True)
+        return all(answer is not None for answer in answers)  # OK when set; nil when it was there
+
+    @guarded
+    def release(self, namespace: str, ident: str) -> None:
+        """Forget a claim, so the next delivery of ``ident`` is processed (when handing it on failed)."""
+        self.redis.delete(self.seen_key(namespace, ident))
+
+    # -- per-user FIFO lock (bot.adapters.redis.user_lock) ---------------------------------------------------------
+    def lock(
+        self, skey: str, wait_seconds: float | None = None, event_id: str | None = None, reserved: bool = False
+    ) -> Any:
+        """A context manager holding the user's turn lock; given ``event_id``, the lock comes with the
+        session and that event's stored result (``open_turn`` then needs no round trip of its own). ``reserved``:
+        the turn's place may have been reserved as its message arrived (``user_lock.Reservation``), take it up."""
+        return hold(self, skey, event_id, wait_seconds, reserved)
+
+    def server_info(self, problems: list[str]) -> dict[str, Any]:
+        """Redis version and memory for ops stats (a Cluster: summed over its masters, and how many there are);
+        a failure is named in ``problems``, never raised."""
+        info: dict[str, Any] = {"version": None, "used_memory": None, "used_memory_human": None}
+        try:
+            server = self.redis.info("server")
+            if isinstance(self.redis, RedisCluster):
+                per_master = self.redis.info("memory", target_nodes=RedisCluster.PRIMARIES)
+                memory = {"used_memory": sum(int(node["used_memory"]) for node in per_master.values())}
+                memory["used_memory_human"] = _human(memory["used_memory"])
+                info["masters"] = len(per_master)
+            else:
+                memory = self.redis.info("memory")
+        except redis.ResponseError:  # fakeredis, the embedded store
+            info["version"] = "embedded (in-process)"
+            return info
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            problems.append(f"redis info unavailable: {type(exc).__name__}")
+            return info
+        info.update(
+            version=str(server.get("redis_version")) if server.get("redis_version") else None,
+            used_memory=int(memory["used_memory"]) if "used_memory" in memory else None,
+            used_memory_human=str(memory["used_memory_human"]) if "used_memory_human" in memory else None,
+        )
+        return info
+
+    # -- counters --------------------------------------------------------------------------
+    @guarded
+    def turns_since(self, seconds: int) -> int:
+        return self.index.turns_since(seconds)
+
+
+def _human(size: int) -> str:
+    """Bytes as Redis writes ``used_memory_human`` (``1.78M``)."""
+    for unit, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.2f}{unit}"
+    return f"{size}B"
+
+
+def build_store(settings: Settings) -> SessionStore:
+    """A store on the shared Redis the settings describe, else on an in-process fake (one process only)."""
+    client = build_redis(settings)
+    if client is None:
+        import fakeredis  # only needed for the embedded default
+
+        log.warning("REDIS_URL is not set: sessions live in this process only (fine for trying the bot)")
+        return SessionStore(fakeredis.FakeRedis(), settings, shared=False)
+    return SessionStore(client, settings)

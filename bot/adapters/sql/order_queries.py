@@ -1,0 +1,154 @@
+"""The work-order queries of dispatch: claim, duplicate reports, escalation, export.
+
+A mixin of :class:`bot.adapters.sql.orders.SqlWorkOrders`. As there, correctness across processes comes from
+the database: a claim and an escalation are each one conditional ``UPDATE``, so of two technicians
+tapping "Claim" at once, or two processes sweeping at once, exactly one wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+
+from bot.adapters.sql.database import guarded
+from bot.adapters.sql.tables import person_columns, row_to_order, tenant_clauses, work_orders
+from bot.orders.ids import normalize_order_id
+from bot.ports import ORDER_STATUSES, Order, OrderError, OrderNotFound, Reporter, Tenant
+
+_EXPORT_BATCH = 500  # rows fetched from the server at a time while an export streams
+
+
+class DispatchQueries:
+    _engine: Engine
+
+    def _ready(self) -> None:  # provided by SqlWorkOrders
+        raise NotImplementedError
+
+    def _known_id(self, order_id: str) -> str:
+        """The stored form of an id a person typed (OrderNotFound if it cannot be one); tables ready."""
+        oid = normalize_order_id(order_id)
+        if oid is None:
+            raise OrderNotFound(f"order {order_id!r} not found")
+        self._ready()
+        return oid
+
+    def claim(self, order_id: str, by: Reporter) -> tuple[Order, bool]:
+        oid = self._known_id(order_id)
+        c = work_orders.c
+        where = [c.id == oid, *tenant_clauses(by.home)]
+        with guarded("claiming order"), self._engine.begin() as conn:
+            won = conn.execute(
+                update(work_orders)
+                .where(*where, c.status == "open", c.assignee_user.is_(None))
+                .values(claimed_at=datetime.now(UTC), **person_columns("assignee", by))
+            )
+            row = conn.execute(select(work_orders).where(*where)).first()
+        if row is None:
+            raise OrderNotFound(f"order {order_id!r} not found")
+        order = row_to_order(row)
+        if won.rowcount != 1 and order.status != "open":
+            raise OrderError(f"not open: {order.status}")
+        return order, won.rowcount == 1
+
+    def add_report(self, order_id: str, by: Reporter, photo_keys: Sequence[str]) -> Order:
+        oid = self._known_id(order_id)
+        c = work_orders.c
+        where = [c.id == oid, *tenant_clauses(by.home)]
+        with guarded("adding a report to an order"), self._engine.begin() as conn:
+            # FOR UPDATE (PostgreSQL; SQLite serialises writers anyway): two "Same" taps at once both count.
+            row = conn.execute(select(work_orders).where(*where).with_for_update()).first()
+            if row is None:
+                raise OrderNotFound(f"order {order_id!r} not found")
+            order = row_to_order(row)
+            if order.status != "open":
+                raise OrderError(f"not open: {order.status}")
+            reporters = [[r.platform, r.tenant, r.user] for r in order.more_reporters]
+            if by not in order.reporters:
+                reporters.append([by.platform, by.tenant, by.user])
+            photos = [*order.more_photo_keys, *(k for k in photo_keys if k not in order.photo_keys)]
+            conn.execute(
+                update(work_orders).where(c.id == oid).values(more_reporters=reporters, more_photo_keys=photos)
+            )
+            row = conn.execute(select(work_orders).where(c.id == oid)).first()
+        assert row is not None
+        return row_to_order(row)
+
+    def open_like(self, home: Tenant, alarm_type: str, limit: int = 50) -> list[Order]:
+        self._ready()
+        c = work_orders.c
+        query = (
+            select(work_orders)
+            .where(*tenant_clauses(home), c.status == "open", c.alarm_type == alarm_type)
+            .order_by(c.created_at.desc(), c.id.desc())
+            .limit(limit)
+        )
+        with guarded("looking for the same problem"), self._engine.connect() as conn:
+            return [row_to_order(row) for row in conn.execute(query)]
+
+    def overdue(self, older_than: datetime, max_escalations: int) -> list[Order]:
+        self._ready()
+        c = work_orders.c
+        last_posted = func.coalesce(c.escalated_at, c.created_at)
+        query = (
+            select(work_orders)
+            .where(
+                c.status == "open",
+                c.assignee_user.is_(None),
+                func.coalesce(c.escalations, 0) < max_escalations,
+                last_posted <= older_than,
+            )
+            .order_by(c.created_at)
+            .limit(500)
+        )
+        with guarded("looking for overdue orders"), self._engine.connect() as conn:
+            return [row_to_order(row) for row in conn.execute(query)]
+
+    def mark_escalated(self, order_id: str, seen: int) -> Order | None:
+        self._ready()
+        c = work_orders.c
+        with guarded("escalating order"), self._engine.begin() as conn:
+            won = conn.execute(
+                update(work_orders)
+                .where(
+                    c.id == order_id,
+                    c.status == "open",
+                    c.assignee_user.is_(None),
+                    func.coalesce(c.escalations, 0) == seen,
+                )
+                .values(escalations=seen + 1, escalated_at=datetime.now(UTC))
+            )
+            if won.rowcount != 1:
+                return None
+            row = conn.execute(select(work_orders).where(c.id == order_id)).first()
+        return None if row is None else row_to_order(row)
+
+    def export(
+        self,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        tenant: str | None = None,
+    ) -> Iterator[Order]:
+        """Raises ValueError for an unknown status (before the first row, so an API can answer 400)."""
+        if status and status not in ORDER_STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        self._ready()
+        c = work_orders.c
+        clauses: list[Any] = [c.reporter_tenant == tenant] if tenant else []
+        if status:
+            clauses.append(c.status == status)
+        if since is not None:
+            clauses.append(c.created_at >= since)
+        if until is not None:
+            clauses.append(c.created_at < until)
+        query = select(work_orders).where(*clauses).order_by(c.created_at, c.id)
+        return self._stream(query)
+
+    def _stream(self, query: Any) -> Iterator[Order]:
+        with guarded("exporting orders"), self._engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=_EXPORT_BATCH).execute(query)
+            for row in result:
+                yield row_to_order(row)

@@ -1,0 +1,233 @@
+"""The dialogue: what each state does with each kind of message.
+
+``Conversation.handle(incoming)`` is the engine's one entry point. Under the user's
+lock it loads the session, lets a ``bot.dialogue.turn.Turn`` move it through ``bot.dialogue.machine``
+and saves it with the turn's replies and result, in one round trip.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+import orjson
+
+from bot.adapters.redis.store import SessionStore, Ticket
+from bot.config import Settings
+from bot.dialogue import choices
+from bot.dialogue.flows.base import forget_photo
+from bot.dialogue.machine import CLOSE_PHOTO, IDLE, SharedMachine
+from bot.dialogue.turn import Turn
+from bot.messages import Incoming, Reply, TurnResult
+from bot.observe import NullObserver, Observer
+from bot.orders.events import Events, NoEvents
+from bot.ports import ObjectStore, ServiceError, StoreUnavailable, Vlm, WorkOrders
+from bot.replies import say
+from bot.session import Session
+
+log = logging.getLogger(__name__)
+
+# Downloads a platform message's photos: (the photos downloaded, the problem of one that was not, or None),
+# a problem being "too_large", "not_image", "download_failed"…
+FetchImage = Callable[[], tuple[list[bytes], str | None]]
+# Sends a turn's replies to the user; given to ``handle``, it runs while the turn still holds the user's lock.
+Deliver = Callable[[TurnResult], None]
+
+
+class Engine(Protocol):
+    """What the edge calls: one turn, and an ops reset."""
+
+    def handle(
+        self, incoming: Incoming, fetch_image: FetchImage | None = None, deliver: Deliver | None = None
+    ) -> TurnResult: ...
+
+    def reset(self, skey: str) -> Session | None: ...
+
+
+@dataclass
+class Services:
+    """The ports one turn may use."""
+
+    settings: Settings
+    store: SessionStore
+    storage: ObjectStore
+    orders: WorkOrders
+    vlm: Vlm | None
+    observer: Observer = field(default_factory=NullObserver)
+    events: Events = field(default_factory=NoEvents)  # order events for the duty chat and other systems
+
+
+class Conversation(Engine):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.machine = SharedMachine()
+
+    # -- entry points ------------------------------------------------------------------------------------
+    def handle(
+        self, incoming: Incoming, fetch_image: FetchImage | None = None, deliver: Deliver | None = None
+    ) -> TurnResult:
+        """Run one turn for one message. Raises StoreUnavailable when Redis is down (the edge answers 503).
+
+        ``fetch_image`` downloads the photo of a platform message; it runs under the user's lock so
+        a slow download cannot let the user's next message overtake the photo. ``deliver`` sends the turn's
+        replies, under the lock too, so the answers to messages sent in a burst reach the user in the order
+        the messages were sent (its result is then ``delivered``; a duplicate's stored answer is not delivered).
+        """
+        store = self.services.store
+        skey = incoming.session_key
+        with store.lock(skey, event_id=incoming.event_id, reserved=incoming.queued) as ticket:
+            seen, session = store.open_turn(skey, incoming.event_id, ticket)
+            if seen is not None:
+                return TurnResult.from_json(seen, duplicate=True)
+            if not incoming.addressed and not _flow_open(session):
+                # Group chatter: the bot never talks unless spoken to (nothing fetched, nothing saved).
+                return TurnResult([], session.state if session else IDLE, skey)
+            if fetch_image is not None:
+                images, problem = fetch_image()
+                incoming = replace(
+                    incoming,
+                    image=images[0] if images else None,
+                    more_images=tuple(images[1:]),
+                    image_problem=problem,
+                )
+            result = self._turn(incoming, session, ticket, release=deliver is None)
+            if deliver is not None:
+                deliver(result)
+                # The stored result becomes the "answered" marker and the lock is released, in one round trip.
+                store.answered(skey, incoming.event_id if result.saved else None, ticket)
+                result = replace(result, delivered=True)
+            return result
+
+    def reset(self, skey: str) -> Session | None:
+        """Ops reset: back to idle, pending cleared, history kept, time left kept if longer. None if no session."""
+        store = self.services.store
+        with store.lock(skey):
+            session = store.load(skey)
+            if session is None:
+                return None
+            left = store.ttl(skey) or 0
+            report_photo = session.pending.get("image_key")
+            session.state = self.machine.fire(_Bare(session), session.state, "reset")
+            session.offer = None  # its buttons answer "no longer open"
+            if report_photo:
+                forget_photo(session, report_photo)
+            # Keep an ops extension: the longer of the time left and a fresh session's TTL.
+            store.save(session, ttl_seconds=max(left, self.settings.session_ttl_seconds))
+            self._delete_photos([report_photo] if report_photo else [], skey)
+            return session
+
+    def _delete_photos(self, keys: list[str], skey: str) -> None:
+        """Delete report photos no order will hold, after the session that named them is saved without them.
+
+        Best effort: a photo left behind costs storage, never a turn.
+        """
+        for key in keys:
+            try:
+                self.services.storage.delete(key)
+            except (KeyError, ServiceError) as exc:
+                log.warning("could not delete a replaced report photo: %s", exc, extra={"session": skey})
+
+    # -- one turn ----------------------------------------------------------------------------------------
+    def _turn(self, incoming: Incoming, session: Session | None, ticket: Ticket, *, release: bool) -> TurnResult:
+        """The turn itself; its save releases the lock unless told not to (``release``: replies are sent first)."""
+        store = self.services.store
+        observer = self.services.observer
+        started = time.perf_counter()
+        skey = incoming.session_key
+        notices: list[str] = []
+        if session is None:
+            session = Session(key=skey, chat=incoming.chat if incoming.group else "")
+            expired = store.expired_flow(skey, ticket)
+            if expired and expired != IDLE:
+                notices.append(self._timed_out(expired))
+        situation = (session.state, _fingerprint(session.pending))
+        if incoming.group and not _flow_open(session):
+            session.thread = incoming.thread  # a flow starts here: its answers go to this message's thread
+        turn = Turn(self.services, session, incoming)
+        try:
+            turn.run(self.machine)
+        except StoreUnavailable:
+            raise
+        except Exception:
+            # A bug must not reach the user as a stack trace, nor half-change the session: nothing is saved.
+            log.exception("turn failed", extra={"session": skey, "event_id": incoming.event_id})
+            observer.error("internal")
+            text = say(self.settings.language, "internal_error")
+            # Nor is the result remembered, so the platform's redelivery gets a real retry.
+            return TurnResult([Reply(text)], session.state, skey)
+        replies = [*notices, *turn.replies]
+        max_turns = self.settings.history_max_turns
+        session.add_turn("user", **turn.user_entry, max_turns=max_turns)
+        for text in replies:
+            session.add_turn("bot", text, max_turns=max_turns)
+        session.turns += 1
+        unchanged = situation == (session.state, _fingerprint(session.pending))
+        result = TurnResult(
+            self._with_buttons(session, replies, turn, still_open=unchanged),
+            session.state,
+            skey,
+            order_id=turn.order_id,
+            picked=turn.picked,
+            card=turn.card,
+            stale=turn.stale,
+            thread=session.thread if incoming.group else "",
+            saved=True,
+        )
+        store.save(
+            session,
+            result=(incoming.event_id, result.to_json()) if incoming.event_id else None,
+            ticket=ticket if release else None,
+        )
+        self._delete_photos(turn.discarded, skey)
+        if turn.state_before != session.state:
+            observer.transition(turn.state_before, session.state)
+        for kind in turn.errors:
+            observer.error(kind)
+        observer.turn(incoming.platform, incoming.kind, time.perf_counter() - started)
+        return result
+
+    @staticmethod
+    def _with_buttons(session: Session, texts: list[str], turn: Turn, *, still_open: bool) -> list[Reply]:
+        """The replies, the last one carrying the buttons of the question the turn asked.
+
+        That question becomes the session's open offer; a turn that asked none leaves the offer open
+        while the session is as it was (help, a look-up) and closes it when the session moved on.
+        """
+        replies = [Reply(text) for text in texts]
+        if turn.offered:
+            current = session.offer if still_open else None
+            session.offer = choices.settle_offer(current, "\n\n".join(texts), turn.offered)
+            replies[-1] = Reply(replies[-1].text, choices.choices_of(session.offer))
+        elif not still_open:
+            session.offer = None
+        return replies
+
+    def _timed_out(self, state: str) -> str:
+        lang = self.settings.language
+        flow = say(lang, "flow_close" if state == CLOSE_PHOTO else "flow_report")
+        return say(lang, "timed_out", flow=flow, minutes=max(1, self.settings.session_ttl_seconds // 60))
+
+
+def _fingerprint(pending: dict[str, Any]) -> bytes:
+    """The pending fields as canonical JSON: equal before and after a turn when it changed none of them."""
+    return orjson.dumps(pending, option=orjson.OPT_SORT_KEYS)
+
+
+def _flow_open(session: Session | None) -> bool:
+    """Is the user in the middle of something (a report, a close, photos held for a question)? In a group,
+    only then does a message without a mention reach the bot."""
+    return session is not None and (session.state != IDLE or bool(session.pending.get("image_key")))
+
+
+class _Bare:
+    """A model for machine moves that need no conversation (ops reset)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def forget_pending(self) -> None:
+        self._session.clear_pending()

@@ -1,4 +1,0 @@
-"""What one turn does, by flow: ``report`` (photo → where → confirm), ``close`` ("结单 WO-…" → photo)
-and ``lookups`` (replies that change no state). ``bot.turn.Turn`` puts them together; the
-machine's table in ``bot.machine`` names their methods.
-"""

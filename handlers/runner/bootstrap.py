@@ -1,0 +1,74 @@
+"""The runner's composition root: every port built from settings (or handed in by a test), the engine, the
+outbox and its sinks, and what runs one handed-on job."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.adapters.redis.outbox import Outbox
+from bot.adapters.redis.store import SessionStore, build_store
+from bot.adapters.redis.user_lock import Reservation, give_back
+from bot.adapters.sql.orders import build_orders
+from bot.adapters.storage import build_storage
+from bot.adapters.vlm import build_vlm
+from bot.config import Settings
+from bot.dialogue.engine import Conversation, Services
+from bot.observe import Observer
+from bot.ports import ObjectStore, Vlm, WorkOrders
+from handlers.logs import ContextualEngine
+from handlers.metrics import PrometheusObserver
+from handlers.runner.courier import Courier
+from handlers.runner.duty import DutySink
+from handlers.runner.order_webhook import OrderWebhook
+from handlers.runner.runtime import Runtime
+from handlers.runner.turns import run_turn
+
+log = logging.getLogger(__name__)
+
+UNSET: Any = object()
+
+
+def run_job_logged(runtime: Runtime, platform: str, job: dict[str, Any]) -> None:
+    try:
+        run_turn(runtime, runtime.platforms[platform], job)
+    except Exception:
+        log.exception("background turn failed", extra={"platform": platform})
+    finally:
+        if isinstance(place := job.get("place"), list) and len(place) == len(Reservation._fields):
+            give_back(runtime.store, Reservation(*place))  # reserved by ``dispatch``; a no-op if the turn took it
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    store: SessionStore | None = None,
+    vlm: Vlm | None = UNSET,
+    storage: ObjectStore | None = None,
+    orders: WorkOrders | None = None,
+    observer: Observer | None = None,
+) -> Runtime:
+    """Build every port from settings unless a test hands one in."""
+    store = store or build_store(settings)
+    # Metrics and the per-turn log context belong to every process that runs turns: web and worker processes.
+    observer = observer or PrometheusObserver()
+    services = Services(
+        settings=settings,
+        store=store,
+        storage=storage or build_storage(settings),
+        orders=orders or build_orders(settings),
+        vlm=build_vlm(settings, on_call=observer.vlm_call) if vlm is UNSET else vlm,
+        observer=observer,
+    )
+    engine = ContextualEngine(Conversation(services))
+    runtime = Runtime(settings, store, services, engine)
+    runtime.run_job = lambda platform, job: run_job_logged(runtime, platform, job)
+    if settings.duty_routes or settings.order_webhook_url:
+        outbox = Outbox(store.redis, store.key, (), retry_base_seconds=settings.order_webhook_retry_base_seconds)
+        if settings.duty_routes:
+            outbox.add_sink(DutySink(runtime))
+        if settings.order_webhook_url:
+            outbox.add_sink(OrderWebhook(settings.order_webhook_url, settings.order_webhook_secret, services.storage))
+        runtime.outbox = services.events = outbox
+        runtime.courier = lambda rt: Courier(rt, outbox)
+    return runtime

@@ -1,0 +1,71 @@
+"""A platform turn after the ack: the photo fetched under the user's lock, the engine, the replies sent."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from bot.messages import TurnResult
+from handlers.platforms.base import PlatformModule, incoming_from_job
+from handlers.runner.duty import claim_tap
+
+if TYPE_CHECKING:
+    from bot.dialogue.engine import FetchImage
+    from handlers.runner.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def run_turn(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> None:
+    """After the ack: run the turn (the photo is fetched under the user's lock) and send its replies before the lock
+    is given up.
+
+    A photo the VLM will look at is acknowledged first (a reaction, or a short text), so the user
+    knows it arrived even when the analysis takes a while. A tap's card is closed afterwards: its
+    buttons give way to the choice taken, or to "no longer open".
+    """
+    if job.get("image") and not job.get("images"):  # a job queued by the version before several photos
+        job = {**job, "images": [job["image"]]}
+    if job.get("foreign_tap"):  # a tap on a card meant for someone else: only they are told
+        _quietly(module.tell_tapper, runtime, job)
+        return
+
+    if claim_tap(runtime, module, job):  # Claim on a duty card: about the order, not the tapper's conversation
+        return
+    incoming = incoming_from_job(job, addressed=module.addressed(runtime, job) if job.get("mentions") else None)
+    fetch_image = _announced(runtime, module, job) if job.get("images") else None
+
+    def deliver(result: TurnResult) -> None:
+        """Sent while the turn holds the user's lock, so a burst's answers arrive in the order it was sent."""
+        if job.get("card") and (result.picked or result.stale):
+            _quietly(module.close_card, runtime, job, result)
+        module.sender(runtime).send(replace(incoming, reply_to=result.thread or incoming.reply_to), result.replies)
+
+    result = runtime.engine.handle(incoming, fetch_image=fetch_image, deliver=deliver)
+    event_id = incoming.event_id
+    # A re-run of a turn taken over after a crash: the engine kept the answer; send it unless it was sent.
+    if result.duplicate and event_id and runtime.store.settle_result(incoming.session_key, event_id):
+        deliver(result)
+
+
+def _announced(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> FetchImage:
+    """The job's photo download, which first tells the user their photo arrived when the VLM will look
+    at it. It runs only for a turn that goes ahead (never for group chatter the bot ignores)."""
+    fetch = module.fetch_image(runtime, job)
+
+    def announced() -> tuple[list[bytes], str | None]:
+        if runtime.services.vlm is not None:
+            _quietly(module.photo_arrived, runtime, job)
+        return fetch()
+
+    return announced
+
+
+def _quietly(call: Callable[..., None], runtime: Runtime, job: dict[str, Any], *args: Any) -> None:
+    """A courtesy call (a reaction, a card's buttons greyed out): its failure is logged, the turn goes on."""
+    try:
+        call(runtime, job, *args)
+    except Exception as exc:
+        log.warning("%s: %s failed (%s)", job.get("platform"), call.__name__, type(exc).__name__)
