@@ -45,13 +45,14 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
+from bot.adapters.redis.records import record_json  # noqa: E402
+from bot.adapters.redis.sessions import RedisSessions  # noqa: E402
 from bot.adapters.redis.store import SessionStore  # noqa: E402
 from bot.adapters.sql.orders import SqlWorkOrders  # noqa: E402
 from bot.adapters.storage import LocalFolderStore  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.dialogue.engine import Conversation, Services  # noqa: E402
 from bot.messages import Incoming  # noqa: E402
-from bot.session import record_json  # noqa: E402
 
 # Commands the bench itself sends around the measured loop; never counted.
 _OWN_COMMANDS = {"info", "config", "memory", "scan", "strlen", "dbsize", "ping", "client", "hello", "select"}
@@ -181,7 +182,9 @@ def run_engine(url: str, prefix: str, plan: list[tuple[str, str]], users: int, w
     client = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url, connection_class=CountingConnection))
     store = SessionStore(client, settings)
     orders = SqlWorkOrders(settings.database_url)
-    engine = Conversation(Services(settings, store, LocalFolderStore(settings.storage_dir), orders, None))
+    engine = Conversation(
+        Services(settings, RedisSessions(store), LocalFolderStore(settings.storage_dir), orders, None)
+    )
     picture = tiny_jpeg()
     for u in range(users):  # not measured: put every user into waiting_location
         engine.handle(Incoming("bench", "t", f"u{u:03d}", "image", image=picture, event_id=f"setup-{u}"))

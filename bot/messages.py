@@ -64,9 +64,6 @@ class Incoming:
     In a group chat (``group``) the session is the user's in that chat, ``addressed`` says whether
     the message mentions the bot (a message that does not only continues a flow already open), and
     ``thread`` is the platform's thread the message belongs to, where the bot answers.
-
-    ``queued``: the message came through the webhook's hand-off, which reserved its turn's place in the user's
-    lock queue as it arrived (``bot.adapters.redis.user_lock``); only such a turn looks for that place.
     """
 
     platform: str
@@ -88,7 +85,6 @@ class Incoming:
     group: bool = False
     addressed: bool = True
     thread: str = ""
-    queued: bool = False
 
     @property
     def session_key(self) -> str:

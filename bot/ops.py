@@ -2,8 +2,8 @@
 
 Platform-neutral and Flask-free: the admin API, the admin page and the CLI all call ``Ops``,
 and shape what it returns for their reader (``handlers/web/admin/views.py``). The data lives
-with its owners: sessions in ``bot.adapters.redis.store``, the ops index in ``bot.adapters.redis.session_index``, the
-audit trail in ``bot.adapters.redis.audit``, orders behind the ``WorkOrders`` port. Every change (reset,
+with its owners, behind ports: sessions, their activity index and the audit trail behind ``SessionRecords``
+(``bot.session_admin``; Redis implements it), orders behind ``WorkOrders``. Every change (reset,
 delete, TTL, order cancel) is written to the audit trail.
 """
 
@@ -18,9 +18,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import paging
-from bot.adapters.redis.audit import AUDIT_MAX, AuditEntry, AuditTrail
-from bot.adapters.redis.session_index import Entry, after, split_key
-from bot.adapters.redis.store import SessionStore, guarded
 from bot.config import Settings
 from bot.dialogue.engine import Engine
 from bot.dialogue.machine import STATES
@@ -30,6 +27,7 @@ from bot.paging import Page
 from bot.ports import ObjectStore, Order, OrderError, OrderNotFound, Reporter, ServiceError, WorkOrders
 from bot.replies import say
 from bot.session import Session
+from bot.session_admin import AUDIT_MAX, AuditEntry, Entry, SessionRecords, after, split_key
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +123,7 @@ class Ops:
     def __init__(
         self,
         settings: Settings,
-        store: SessionStore,
+        store: SessionRecords,
         engine: Engine,
         orders: WorkOrders,
         storage: ObjectStore,
@@ -148,10 +146,9 @@ class Ops:
         self.image_link = image_link
         self.clock = clock
         self.events = events or NoEvents()
-        self.trail = AuditTrail(store.redis, store.key("audit"), audit_max)
+        self.trail = store.audit_trail(audit_max)
 
     # -- sessions: list ---------------------------------------------------------------------------------------
-    @guarded
     def list_sessions(
         self,
         *,
@@ -214,7 +211,6 @@ class Ops:
         return Page(items, None)
 
     # -- sessions: one ----------------------------------------------------------------------------------------
-    @guarded
     def session(self, skey: str) -> SessionView:
         """One live session with the seconds it has left."""
         session = self.store.load(skey)
@@ -222,7 +218,6 @@ class Ops:
             raise NotFound(f"no live session {skey!r}")
         return SessionView(session, self.store.ttl(skey))
 
-    @guarded
     def sessions_of(self, user: str) -> list[SessionView]:
         """The live sessions whose user id is exactly ``user``, on every platform and tenant."""
         found: list[SessionView] = []
@@ -250,7 +245,6 @@ class Ops:
         return url
 
     # -- sessions: changes ------------------------------------------------------------------------------------
-    @guarded
     def reset(self, skey: str, *, who: str, notify: bool = False) -> dict[str, Any]:
         """Back to idle with pending fields cleared, history kept; optionally tell the user."""
         before = self.store.load(skey)
@@ -279,7 +273,6 @@ class Ops:
             log.exception("ops notice not delivered", extra={"session": skey})
             return False
 
-    @guarded
     def delete(self, skey: str, *, who: str) -> dict[str, Any]:
         """Forget the session entirely (the user's next message starts a new one)."""
         before = self.store.load(skey)
@@ -295,7 +288,6 @@ class Ops:
         )
         return {"key": skey, "deleted": True}
 
-    @guarded
     def set_ttl(self, skey: str, seconds: Any, *, who: str) -> dict[str, Any]:
         """Give the session ``seconds`` more to live (60 s to one day)."""
         if isinstance(seconds, bool) or not isinstance(seconds, int) or not TTL_MIN <= seconds <= TTL_MAX:
@@ -307,7 +299,6 @@ class Ops:
         return {"key": skey, "seconds_left": seconds}
 
     # -- stats ------------------------------------------------------------------------------------------------
-    @guarded
     def session_counts(self) -> dict[str, Any]:
         """Sessions active within one session TTL, by state and by platform."""
         window = self.settings.session_ttl_seconds
@@ -317,7 +308,6 @@ class Ops:
             by_platform["other"] = other
         return {"active": total, "by_state": by_state, "by_platform": by_platform, "window_seconds": window}
 
-    @guarded
     def stats(self) -> dict[str, Any]:
         """The numbers for the top of the page; parts that are down are named in ``problems``."""
         started = time.perf_counter()
@@ -384,7 +374,6 @@ class Ops:
         self.trail.append(who=who, at=iso(self.clock()) or "", action=action, target=target, before=before, after=after)
         log.info("ops %s %s by %s", action, target, who)
 
-    @guarded
     def audit_log(self, *, cursor: str | None = None, limit: Any = None) -> Page[AuditEntry]:
         """Newest first; the cursor is the id of the last entry seen."""
         try:

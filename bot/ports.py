@@ -1,15 +1,19 @@
 """The domain's ports: small interfaces the engine talks to, and their value types.
 
-Adapters live beside them (``bot/adapters/vlm.py``, ``bot/adapters/storage.py``, ``bot/adapters/sql/orders.py``),
-each with a ``build_…(settings)`` that the edge's runtime calls.
+Their adapters live in ``bot/adapters/`` (``vlm.py``, ``storage.py``, ``sql/orders.py``, ``redis/sessions.py``),
+each with a ``build_…(settings)`` that the runner's bootstrap calls.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from bot.session import Session
 
 Severity = Literal["low", "medium", "high"]
 OrderStatus = Literal["open", "closed", "cancelled"]
@@ -243,4 +247,44 @@ class WorkOrders(Protocol):
 
     def ping(self) -> None:
         """Raise if the database is unreachable."""
+        ...
+
+
+class TurnStore(Protocol):
+    """One turn's storage, from ``Sessions.begin`` to the end of its ``with`` block: the user's turns run one at a
+    time, in the order their messages arrived, and this one holds that turn until the block ends.
+
+    Leaving the block without ``commit`` changes nothing (a turn that failed, group chatter not meant for the bot).
+    """
+
+    session: Session | None  # as stored; None when the user has none
+    repeat: dict[str, Any] | None  # the stored result of this message when it was handled already ({}: and answered)
+
+    def expired_flow(self) -> str | None:
+        """The state of the user's session if it expired mid-flow, told once (only asked when there is none)."""
+        ...
+
+    def seconds_left(self) -> int | None:
+        """Seconds the stored session has left, None when there is none."""
+        ...
+
+    def commit(self, session: Session, result: dict[str, Any] | None = None, *, ttl_seconds: int | None = None) -> None:
+        """Save ``session`` (for ``ttl_seconds``, else the session TTL) and remember ``result`` (the turn's answer,
+        JSON) for a repeat of this message; unless the turn answers before it ends (``Sessions.begin(…,
+        answering=True)``), the turn ends here too."""
+        ...
+
+    def answered(self, remembered: bool = True) -> None:
+        """The replies were sent: the remembered result shrinks to a marker (when ``remembered``), the turn ends."""
+        ...
+
+
+class Sessions(Protocol):
+    """Where sessions live, and who owns a turn's storage life (lock, load, save, release, a repeat's answer)."""
+
+    def begin(
+        self, key: str, message_id: str | None = None, *, answering: bool = False
+    ) -> AbstractContextManager[TurnStore]:
+        """The turn of message ``message_id`` in session ``key``, once the user's earlier turns are done.
+        ``answering``: its replies are sent before it ends (``TurnStore.answered`` ends it)."""
         ...

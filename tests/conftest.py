@@ -17,6 +17,7 @@ import fakeredis
 import pytest
 import redis
 
+from bot.adapters.redis.sessions import RedisSessions
 from bot.adapters.redis.store import SessionStore
 from bot.adapters.sql.orders import SqlWorkOrders
 from bot.adapters.storage import LocalFolderStore
@@ -114,7 +115,8 @@ def make_engine(
 
     def build(**overrides: Any) -> Conversation:
         s = overrides.pop("settings", settings)
-        parts: dict[str, Any] = {"settings": s, "store": fake_store, "storage": storage, "orders": orders, "vlm": None}
+        parts: dict[str, Any] = {"settings": s, "storage": storage, "orders": orders, "vlm": None}
+        parts["sessions"] = RedisSessions(overrides.pop("store", fake_store))
         parts.update(overrides)
         return Conversation(Services(**parts))
 

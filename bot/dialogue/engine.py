@@ -1,8 +1,8 @@
 """The dialogue: what each state does with each kind of message.
 
-``Conversation.handle(incoming)`` is the engine's one entry point. Under the user's
-lock it loads the session, lets a ``bot.dialogue.turn.Turn`` move it through ``bot.dialogue.machine``
-and saves it with the turn's replies and result, in one round trip.
+``Conversation.handle(incoming)`` is the engine's one entry point. In the user's turn (``Sessions.begin``:
+their turns run one at a time, in arrival order) a ``bot.dialogue.turn.Turn`` moves the session through
+``bot.dialogue.machine``, and the turn commits the session with its replies and result.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 import orjson
 
-from bot.adapters.redis.store import SessionStore, Ticket
 from bot.config import Settings
 from bot.dialogue import choices
 from bot.dialogue.flows.base import forget_photo
@@ -24,7 +23,7 @@ from bot.dialogue.turn import Turn
 from bot.messages import Incoming, Reply, TurnResult
 from bot.observe import NullObserver, Observer
 from bot.orders.events import Events, NoEvents
-from bot.ports import ObjectStore, ServiceError, StoreUnavailable, Vlm, WorkOrders
+from bot.ports import ObjectStore, ServiceError, Sessions, StoreUnavailable, TurnStore, Vlm, WorkOrders
 from bot.replies import say
 from bot.session import Session
 
@@ -52,7 +51,7 @@ class Services:
     """The ports one turn may use."""
 
     settings: Settings
-    store: SessionStore
+    sessions: Sessions
     storage: ObjectStore
     orders: WorkOrders
     vlm: Vlm | None
@@ -77,15 +76,13 @@ class Conversation(Engine):
         replies, under the lock too, so the answers to messages sent in a burst reach the user in the order
         the messages were sent (its result is then ``delivered``; a duplicate's stored answer is not delivered).
         """
-        store = self.services.store
         skey = incoming.session_key
-        with store.lock(skey, event_id=incoming.event_id, reserved=incoming.queued) as ticket:
-            seen, session = store.open_turn(skey, incoming.event_id, ticket)
-            if seen is not None:
-                return TurnResult.from_json(seen, duplicate=True)
-            if not incoming.addressed and not _flow_open(session):
+        with self.services.sessions.begin(skey, incoming.event_id, answering=deliver is not None) as stored:
+            if stored.repeat is not None:
+                return TurnResult.from_json(stored.repeat, duplicate=True)
+            if not incoming.addressed and not _flow_open(stored.session):
                 # Group chatter: the bot never talks unless spoken to (nothing fetched, nothing saved).
-                return TurnResult([], session.state if session else IDLE, skey)
+                return TurnResult([], stored.session.state if stored.session else IDLE, skey)
             if fetch_image is not None:
                 images, problem = fetch_image()
                 incoming = replace(
@@ -94,29 +91,27 @@ class Conversation(Engine):
                     more_images=tuple(images[1:]),
                     image_problem=problem,
                 )
-            result = self._turn(incoming, session, ticket, release=deliver is None)
+            result = self._turn(incoming, stored)
             if deliver is not None:
                 deliver(result)
-                # The stored result becomes the "answered" marker and the lock is released, in one round trip.
-                store.answered(skey, incoming.event_id if result.saved else None, ticket)
+                stored.answered(remembered=result.saved)
                 result = replace(result, delivered=True)
             return result
 
     def reset(self, skey: str) -> Session | None:
         """Ops reset: back to idle, pending cleared, history kept, time left kept if longer. None if no session."""
-        store = self.services.store
-        with store.lock(skey):
-            session = store.load(skey)
+        with self.services.sessions.begin(skey) as stored:
+            session = stored.session
             if session is None:
                 return None
-            left = store.ttl(skey) or 0
+            left = stored.seconds_left() or 0
             report_photo = session.pending.get("image_key")
             session.state = self.machine.fire(_Bare(session), session.state, "reset")
             session.offer = None  # its buttons answer "no longer open"
             if report_photo:
                 forget_photo(session, report_photo)
             # Keep an ops extension: the longer of the time left and a fresh session's TTL.
-            store.save(session, ttl_seconds=max(left, self.settings.session_ttl_seconds))
+            stored.commit(session, ttl_seconds=max(left, self.settings.session_ttl_seconds))
             self._delete_photos([report_photo] if report_photo else [], skey)
             return session
 
@@ -132,16 +127,16 @@ class Conversation(Engine):
                 log.warning("could not delete a replaced report photo: %s", exc, extra={"session": skey})
 
     # -- one turn ----------------------------------------------------------------------------------------
-    def _turn(self, incoming: Incoming, session: Session | None, ticket: Ticket, *, release: bool) -> TurnResult:
-        """The turn itself; its save releases the lock unless told not to (``release``: replies are sent first)."""
-        store = self.services.store
+    def _turn(self, incoming: Incoming, stored: TurnStore) -> TurnResult:
+        """The turn itself, committed to ``stored`` (an error leaves it uncommitted: nothing changes)."""
+        session = stored.session
         observer = self.services.observer
         started = time.perf_counter()
         skey = incoming.session_key
         notices: list[str] = []
         if session is None:
             session = Session(key=skey, chat=incoming.chat if incoming.group else "")
-            expired = store.expired_flow(skey, ticket)
+            expired = stored.expired_flow()
             if expired and expired != IDLE:
                 notices.append(self._timed_out(expired))
         situation = (session.state, _fingerprint(session.pending))
@@ -177,11 +172,7 @@ class Conversation(Engine):
             thread=session.thread if incoming.group else "",
             saved=True,
         )
-        store.save(
-            session,
-            result=(incoming.event_id, result.to_json()) if incoming.event_id else None,
-            ticket=ticket if release else None,
-        )
+        stored.commit(session, result.to_json() if incoming.event_id else None)
         self._delete_photos(turn.discarded, skey)
         if turn.state_before != session.state:
             observer.transition(turn.state_before, session.state)

@@ -182,7 +182,6 @@ def incoming_from_job(
         addressed=job.get("addressed", True) is not False if addressed is None else addressed,
         thread=job.get("thread") or "",
         sent_at=float(sent_at) if isinstance(sent_at, int | float) else time.time(),
-        queued=True,
     )
 
 

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from bot.adapters.redis.outbox import Outbox
+from bot.adapters.redis.sessions import RedisSessions
 from bot.adapters.redis.store import SessionStore, build_store
 from bot.adapters.redis.user_lock import Reservation, give_back
 from bot.adapters.sql.orders import build_orders
@@ -54,7 +55,7 @@ def build_runtime(
     observer = observer or PrometheusObserver()
     services = Services(
         settings=settings,
-        store=store,
+        sessions=RedisSessions(store),
         storage=storage or build_storage(settings),
         orders=orders or build_orders(settings),
         vlm=build_vlm(settings, on_call=observer.vlm_call) if vlm is UNSET else vlm,

@@ -34,6 +34,8 @@ from typing import Any
 import pytest
 import redis
 
+from bot.adapters.redis.records import record_json
+from bot.adapters.redis.sessions import RedisSessions
 from bot.adapters.redis.store import build_store
 from bot.adapters.sql.orders import build_orders
 from bot.adapters.storage import build_storage
@@ -42,7 +44,6 @@ from bot.config import Settings
 from bot.dialogue.engine import Conversation, Services
 from bot.messages import Incoming
 from bot.replies import say
-from bot.session import record_json
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.engine import REDIS_URL, photo, wipe_prefix
 from tests.support.workers import open_orders
@@ -70,13 +71,15 @@ def picture(i: int) -> bytes:
 def build_engine(settings: Settings) -> Conversation:
     """What each web or worker process builds at start-up: its own store client, engine and adapters."""
     store = build_store(settings)
-    services = Services(settings, store, build_storage(settings), build_orders(settings), build_vlm(settings))
+    services = Services(
+        settings, RedisSessions(store), build_storage(settings), build_orders(settings), build_vlm(settings)
+    )
     return Conversation(services)
 
 
 def close_engine(engine: Conversation) -> None:
     engine.services.orders.dispose()  # type: ignore[attr-defined]
-    engine.services.store.redis.close()
+    engine.services.sessions.store.redis.close()  # type: ignore[attr-defined]
 
 
 def send_at(engine: Conversation, indices: list[int], start: float) -> list[dict[str, Any]]:
@@ -119,7 +122,7 @@ def send_at(engine: Conversation, indices: list[int], start: float) -> list[dict
 def process_worker(settings: Settings, indices: list[int], ready: Any, go: Any, t0: Any, results: Any) -> None:
     try:
         engine = build_engine(settings)
-        engine.services.store.ping()
+        engine.services.sessions.store.ping()  # type: ignore[attr-defined]
     except BaseException:
         ready.put(("error", traceback.format_exc()))
         return

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import redis
 
+from bot.adapters.redis.sessions import RedisSessions
 from bot.adapters.redis.store import SessionStore
 from bot.adapters.sql.orders import SqlWorkOrders
 from bot.adapters.storage import LocalFolderStore
@@ -149,7 +150,13 @@ def test_the_ops_commands_as_shown(tmp_path: Path, redis_client: redis.Redis) ->
     )
     orders = SqlWorkOrders(settings.database_url)
     engine = Conversation(
-        Services(settings, SessionStore(redis_client, settings), LocalFolderStore(settings.storage_dir), orders, None)
+        Services(
+            settings,
+            RedisSessions(SessionStore(redis_client, settings)),
+            LocalFolderStore(settings.storage_dir),
+            orders,
+            None,
+        )
     )
     try:
         to_cancel = report_order(Chat(engine, user="lisi", platform="generic", tenant="default"))

@@ -14,9 +14,9 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from bot.adapters.redis.records import record_json
 from bot.config import Settings
 from bot.ports import Order, Reporter
-from bot.session import record_json
 from handlers.runner.runtime import Runtime
 from handlers.web.app import runtime_of
 from tests.fakes.openai_server import FakeOpenAI

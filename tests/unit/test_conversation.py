@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
+from bot.adapters.redis.records import record_json
 from bot.adapters.redis.store import SessionStore
 from bot.adapters.sql.orders import SqlWorkOrders
 from bot.adapters.storage import LocalFolderStore
@@ -20,7 +21,7 @@ from bot.dialogue.engine import Conversation
 from bot.messages import TurnResult
 from bot.ports import Analysis, Order, Photo
 from bot.replies import say
-from bot.session import Session, record_json
+from bot.session import Session
 from tests.support.conversation import (
     CHOICES_ZH,
     UNKNOWN_ORDER,

@@ -14,12 +14,13 @@ from collections.abc import Callable
 import lz4.block
 import pytest
 
+from bot.adapters.redis.records import COMPRESS_ABOVE, LZ4_GOOD_ENOUGH, from_record, record_json, to_record
 from bot.adapters.redis.store import ANSWERED, SessionStore
 from bot.config import Settings
 from bot.dialogue.engine import Conversation
 from bot.messages import Incoming, TurnResult
 from bot.replies import say
-from bot.session import COMPRESS_ABOVE, LZ4_GOOD_ENOUGH, Session, record_json
+from bot.session import Session
 from tests.support.engine import Chat, wipe_prefix
 
 SKEY = "slack:T1:U1"
@@ -113,7 +114,7 @@ def test_a_full_history_is_stored_compressed_and_read_back(real_store: SessionSt
     loaded = real_store.load(SKEY)
     assert loaded is not None and loaded.history == session.history
     small = Session(key=SKEY)
-    assert len(small.to_record()) < COMPRESS_ABOVE and small.to_record().startswith(b"{")  # small stays JSON
+    assert len(to_record(small)) < COMPRESS_ABOVE and to_record(small).startswith(b"{")  # small stays JSON
 
 
 def test_a_record_compressed_with_zlibs_default_window_still_loads(real_store: SessionStore) -> None:
@@ -135,18 +136,18 @@ def test_repeated_text_is_kept_by_lz4_and_varied_text_by_zlib_whichever_is_small
     for _ in range(10):
         chatty.add_turn("user", "我下周二想请一天年假", kind="text")
         chatty.add_turn("bot", "报修请直接发送现场照片；结单请发修好后的现场照片（或“结单 WO-…”）。")
-    record = chatty.to_record()
+    record = to_record(chatty)
     assert record[:1] == b"L" and len(record) * 4 < len(chatty.to_json().encode())
     varied = Session(key=SKEY)
     words = "东西南北楼层走廊电梯消防栓积水漏电照明门禁监控空调管道配电箱屋顶地下车库停车场楼梯间水泵房"
     for n in range(10):
         varied.add_turn("user", "".join(words[(n * 7 + i * i) % len(words)] for i in range(45)), kind="text")
         varied.add_turn("bot", f"收到。位置：{words[n : n + 12]}。请回复“确认”提交，或“取消”。")
-    record = varied.to_record()
+    record = to_record(varied)
     quick = b"L" + lz4.block.compress(varied.to_json().encode(), store_size=True)
     assert len(quick) > LZ4_GOOD_ENOUGH and record[:1] == b"H" and len(record) < len(quick)
     for stored in (chatty, varied):
-        assert Session.from_json(stored.to_record()).history == stored.history
+        assert from_record(to_record(stored)).history == stored.history
 
 
 @pytest.mark.parametrize(

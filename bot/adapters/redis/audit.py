@@ -5,36 +5,26 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import redis
 
+from bot.adapters.redis.errors import guarded
 from bot.paging import Page
+from bot.session_admin import AUDIT_MAX, AuditEntry, AuditLog
 
 log = logging.getLogger(__name__)
 
-AUDIT_MAX = 10_000
 _CURSOR = re.compile(r"\d{1,20}-\d{1,20}")
 
 
-@dataclass(frozen=True)
-class AuditEntry:
-    id: str
-    who: str
-    at: str
-    action: str
-    target: str
-    before: Any
-    after: Any
-
-
-class AuditTrail:
+class AuditTrail(AuditLog):
     def __init__(self, client: redis.Redis, key: str, max_entries: int = AUDIT_MAX) -> None:
         self.redis = client
         self.key = key
         self.max_entries = max_entries
 
+    @guarded
     def append(self, *, who: str, at: str, action: str, target: str, before: Any, after: Any) -> None:
         """Write one entry, trimming the stream; a Redis failure is logged (the change is made already)."""
         fields: dict[Any, Any] = {  # redis-py's own key/value union, spelled loosely
@@ -50,6 +40,7 @@ class AuditTrail:
         except (redis.ConnectionError, redis.TimeoutError):
             log.error("audit entry not written: %s %s by %s", action, target, who)
 
+    @guarded
     def page(self, cursor: str | None, size: int) -> Page[AuditEntry]:
         """Newest first; the cursor is the id of the last entry seen. ValueError for a cursor not handed out."""
         top = "+"

@@ -25,22 +25,15 @@ from typing import Any
 
 import redis
 
+from bot.adapters.redis.errors import guarded, guarded_walk
 from bot.dialogue.machine import STATES
+from bot.session_admin import Entry, split_key
 
 _FIRST_CHUNK = 64  # entries per shard a walk reads first: a page of 50 from one shard needs no second read
 TURN_COUNTER_SECONDS = 7200  # an hour's turn counters outlive the hour that ops stats sum
 SHARDS = 16  # fixed: changing it re-homes every entry (they come back within one session TTL)
 
 # An (index member, score) pair: a session key and its last activity (unix seconds).
-Entry = tuple[str, float]
-
-
-def split_key(skey: str) -> tuple[str, str, str]:
-    """``platform:tenant:user`` → its parts (the user part may itself hold ':')."""
-    parts = skey.split(":", 2)
-    while len(parts) < 3:
-        parts.append("")
-    return parts[0], parts[1], parts[2]
 
 
 def shard_tag(n: int) -> str:
@@ -99,6 +92,7 @@ class SessionIndex:
             pipe.zrem(self.key(shard, state=state), skey)
 
     # -- reads ------------------------------------------------------------------------------------------
+    @guarded_walk
     def walk(self, indexes: list[str], after: Entry | None, keep: Callable[[str], bool] | None) -> Iterator[Entry]:
         """(member, score) from the shards ``indexes`` merged newest first, strictly after ``after``.
 
@@ -139,6 +133,7 @@ class SessionIndex:
                 index, top, "-inf", start=offset, num=chunk, withscores=True
             )
 
+    @guarded
     def search(self, indexes: list[str], q: str, platform: str | None, cap: int) -> list[Entry]:
         """Up to ``cap`` entries of the shards ``indexes`` whose user id contains ``q`` (case-insensitive),
         newest first.
@@ -164,6 +159,7 @@ class SessionIndex:
         found.sort(key=lambda entry: (entry[1], entry[0]), reverse=True)
         return found[:cap]
 
+    @guarded
     def counts(self, since: float, platforms: list[str]) -> tuple[int, dict[str, int], dict[str, int]]:
         """Sessions active since ``since``: in all, by state, by platform (one pipeline of ZCOUNTs)."""
         groups = [self.keys(), *(self.keys(state=s) for s in STATES), *(self.keys(platform=p) for p in platforms)]
@@ -177,6 +173,7 @@ class SessionIndex:
         by_platform = dict(zip(platforms, counts[1 + len(STATES) :], strict=True))
         return counts[0], by_state, by_platform
 
+    @guarded
     def turns_since(self, seconds: int) -> int:
         """Turns recorded in the last ``seconds`` (whole minutes), summed over the shards in one pipeline."""
         now_minute = int(time.time() // 60)
@@ -190,6 +187,7 @@ class SessionIndex:
             int(count) for minutes in pipe.execute() for minute, count in minutes.items() if int(minute) >= first
         )
 
+    @guarded
     def prune(self, horizon: float, platforms: list[str]) -> None:
         """Drop entries idle since before ``horizon`` (O(log N + removed) per shard, one pipeline)."""
         groups = [self.keys(), *(self.keys(state=s) for s in STATES), *(self.keys(platform=p) for p in platforms)]
@@ -198,14 +196,6 @@ class SessionIndex:
             for key in group:
                 pipe.zremrangebyscore(key, "-inf", f"({horizon}")
         pipe.execute()
-
-
-def after(entries: list[Entry], position: Entry | None) -> list[Entry]:
-    """The entries of a newest-first list that come strictly after ``position``."""
-    if position is None:
-        return entries
-    member, score = position
-    return [(m, s) for m, s in entries if s < score or (s == score and m < member)]
 
 
 def _glob_escape_ci(text: str) -> str:

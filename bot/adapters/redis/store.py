@@ -22,20 +22,21 @@ Redis Cluster hash tag so one user's keys share a slot):
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import logging
 import time
 import zlib
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import orjson
 import redis
 from redis.cluster import RedisCluster
 
+from bot.adapters.redis.audit import AuditTrail
 from bot.adapters.redis.client import build_redis
 from bot.adapters.redis.direct import Line
+from bot.adapters.redis.errors import guarded
+from bot.adapters.redis.records import from_record, to_record
 from bot.adapters.redis.scripts import ANSWER, FINISH, RECORD, SAVE, Scripts
 from bot.adapters.redis.session_index import SessionIndex
 from bot.adapters.redis.user_lock import Heartbeats, LockTimeout, Ticket, hold
@@ -52,21 +53,6 @@ SHORT_ID = 24  # longer platform ids are digested in dedupe claim keys (``seen_k
 ANSWERED = b"1"  # a turn's stored result once its replies were sent (see ``settle_result``)
 ANSWERED_SECONDS = 3600
 FLOW_MEMORY_SECONDS = 86400  # how long "your report timed out" can still be said after a session expired
-T = TypeVar("T")
-P = ParamSpec("P")
-
-
-def guarded(fn: Callable[P, T]) -> Callable[P, T]:
-    """Turn any Redis connection problem into StoreUnavailable, which the edge maps to 503."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return fn(*args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StoreUnavailable(f"session store unreachable: {type(exc).__name__}") from exc
-
-    return wrapper
 
 
 class SessionStore:
@@ -121,7 +107,7 @@ class SessionStore:
         if raw is None:
             return None
         try:
-            session = Session.from_json(raw)
+            session = from_record(raw)
         except (ValueError, KeyError, TypeError, zlib.error):
             # A record we cannot read must not wedge the user: start over, and say so in the log.
             log.warning("unreadable session record dropped", extra={"session": skey})
@@ -218,7 +204,7 @@ class SessionStore:
             ticket.alive_key if ticket else self.user_key("lockalive", skey, ""),
         ]
         args = [
-            session.to_record(),
+            to_record(session),
             ttl,
             "" if session.state == State.idle else session.state,
             ttl + FLOW_MEMORY_SECONDS,
@@ -326,6 +312,10 @@ class SessionStore:
             used_memory_human=str(memory["used_memory_human"]) if "used_memory_human" in memory else None,
         )
         return info
+
+    def audit_trail(self, max_entries: int) -> AuditTrail:
+        """The ops audit trail, kept beside the sessions (``bot.adapters.redis.audit``)."""
+        return AuditTrail(self.redis, self.key("audit"), max_entries)
 
     # -- counters --------------------------------------------------------------------------
     @guarded

@@ -27,15 +27,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import redis
 
-from bot.adapters.redis.scripts import BEGIN, GIVE_BACK, RELEASE, RESERVE
+from bot.adapters.redis.scripts import BEGIN, GIVE_BACK, RELEASE, RESERVE, Scripts
 from bot.ports import StoreUnavailable
-
-if TYPE_CHECKING:
-    from bot.adapters.redis.store import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +43,27 @@ class LockTimeout(StoreUnavailable):
     """A turn waited too long for the user's previous turn to finish."""
 
 
+class LockHost(Protocol):
+    """What the lock needs of the store it lives beside (``SessionStore`` is one): its client and scripts, the
+    shapes of a user's keys, the heartbeat thread, and how long a ticket lives without one."""
+
+    redis: redis.Redis
+    scripts: Scripts
+    heartbeats: Heartbeats
+    lock_timeout_seconds: float
+
+    def user_key(self, kind: str, skey: str, *rest: str) -> str: ...
+
+    def result_key(self, skey: str, event_id: str) -> str: ...
+
+    def session_redis_key(self, skey: str) -> str: ...
+
+
 class Ticket:
     """A held turn lock; ``preloaded`` is (raw session, raw result, raw expired flow) when the lock came with
     them (the flow only when there is no session)."""
 
-    def __init__(self, store: SessionStore, skey: str, token: str) -> None:
+    def __init__(self, store: LockHost, skey: str, token: str) -> None:
         self.store, self.skey, self.token = store, skey, token
         self.queue = store.user_key("lockq", skey)
         self.alive_key = store.user_key("lockalive", skey, token)
@@ -72,7 +85,7 @@ class Reservation(NamedTuple):
     wake_prefix: str
 
 
-def reservation(store: SessionStore, skey: str, event_id: str) -> Reservation:
+def reservation(store: LockHost, skey: str, event_id: str) -> Reservation:
     """The place a message's turn takes up: its token follows from the event, so the turn finds it again
     without being told (and a re-run after a crash, finding it taken, queues at the end like any turn)."""
     token = "r" + hashlib.blake2b(event_id.encode(), digest_size=8).hexdigest()
@@ -84,7 +97,7 @@ def reservation(store: SessionStore, skey: str, event_id: str) -> Reservation:
     )
 
 
-def reserve(store: SessionStore, place: Reservation, ttl_ms: int) -> None:
+def reserve(store: LockHost, place: Reservation, ttl_ms: int) -> None:
     """Reserve ``place`` on its own round trip: where the hand-off cannot do it in its script (a Cluster, RQ mode)."""
     try:
         store.scripts.call(RESERVE, [place.queue, place.alive_key], [place.token, ttl_ms])
@@ -92,7 +105,7 @@ def reserve(store: SessionStore, place: Reservation, ttl_ms: int) -> None:
         raise StoreUnavailable(f"session store unreachable: {type(exc).__name__}") from exc
 
 
-def give_back(store: SessionStore, place: Reservation) -> None:
+def give_back(store: LockHost, place: Reservation) -> None:
     """Give ``place`` back if no turn took it up (its job ran no turn, or was never handed on). Best effort: a
     reservation that stays expires in the heartbeat's time."""
     try:
@@ -103,7 +116,7 @@ def give_back(store: SessionStore, place: Reservation) -> None:
 
 @contextmanager
 def hold(
-    store: SessionStore, skey: str, event_id: str | None, wait_seconds: float | None, reserved: bool = False
+    store: LockHost, skey: str, event_id: str | None, wait_seconds: float | None, reserved: bool = False
 ) -> Iterator[Ticket]:
     """Run the body while holding the user's lock (see the module's text)."""
     ticket = Ticket(store, skey, os.urandom(8).hex())  # unique enough per user queue; uuid4 costs more
@@ -145,7 +158,7 @@ def hold(
             release(ticket)
 
 
-def _wait_for_head(store: SessionStore, ticket: Ticket, wait_seconds: float) -> None:
+def _wait_for_head(store: LockHost, ticket: Ticket, wait_seconds: float) -> None:
     r = store.redis
     deadline = time.monotonic() + wait_seconds
     while True:

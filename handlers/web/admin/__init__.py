@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from bot.adapters.redis.session_index import split_key
 from bot.ops import Ops
+from bot.session_admin import split_key
 from handlers.metrics import known_platforms
 from handlers.runner.runtime import Runtime
 from handlers.web.admin import api, cli, page

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.adapters.redis.audit import AUDIT_MAX
 from bot.dialogue.machine import STATES
 from bot.ops import TTL_MAX, TTL_MIN
 from bot.paging import MAX_PAGE
 from bot.ports import ORDER_STATUSES
+from bot.session_admin import AUDIT_MAX
 from handlers.web.admin.openapi_schemas import SCHEMAS, nullable, ref
 
 

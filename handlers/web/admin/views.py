@@ -10,14 +10,13 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from bot.adapters.redis.audit import AuditEntry
-from bot.adapters.redis.session_index import split_key
 from bot.dialogue.next_step import Need, next_steps
 from bot.messages import person_key
 from bot.ops import Ops, SessionView, iso, pending_summary
 from bot.orders.duty_card import map_link
 from bot.paging import Page
 from bot.ports import Order, Reporter
+from bot.session_admin import AuditEntry, split_key
 
 T = TypeVar("T")
 Shaped = dict[str, Any]

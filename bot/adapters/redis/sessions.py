@@ -1,0 +1,59 @@
+"""``Sessions`` on Redis: a turn's storage life — the user's FIFO lock, the session and a repeat's stored answer
+brought with it, the save that ends the turn — owned here, with the lock released in one place.
+
+``begin`` queues the turn for the user's lock (``user_lock.hold``: one round trip, ``BEGIN``, that also brings the
+session, the message's stored result and the flow of an expired session). The turn ends in exactly one of three
+ways, each one round trip: ``commit`` (the save releases the lock: ``SAVE``/``FINISH``), ``answered`` after a commit
+that kept it (``ANSWER``: the result shrinks to a marker), or leaving the block (``RELEASE``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.redis.user_lock import Ticket
+from bot.ports import Sessions, TurnStore
+from bot.session import Session
+
+
+class RedisTurn(TurnStore):
+    def __init__(
+        self,
+        store: SessionStore,
+        ticket: Ticket,
+        message_id: str | None,
+        repeat: dict[str, Any] | None,
+        session: Session | None,
+        answering: bool,
+    ) -> None:
+        self._store, self._ticket, self._message_id, self._answering = store, ticket, message_id, answering
+        self.repeat, self.session = repeat, session
+
+    def expired_flow(self) -> str | None:
+        return self._store.expired_flow(self._ticket.skey, self._ticket)
+
+    def seconds_left(self) -> int | None:
+        return self._store.ttl(self._ticket.skey)
+
+    def commit(self, session: Session, result: dict[str, Any] | None = None, *, ttl_seconds: int | None = None) -> None:
+        remembered = (self._message_id, result) if self._message_id and result else None
+        self._store.save(session, ttl_seconds, result=remembered, ticket=None if self._answering else self._ticket)
+
+    def answered(self, remembered: bool = True) -> None:
+        self._store.answered(self._ticket.skey, self._message_id if remembered else None, self._ticket)
+
+
+class RedisSessions(Sessions):
+    def __init__(self, store: SessionStore) -> None:
+        self.store = store
+
+    @contextmanager
+    def begin(self, key: str, message_id: str | None = None, *, answering: bool = False) -> Iterator[RedisTurn]:
+        # A message handed on from a webhook may have had its place in the user's queue reserved as it arrived
+        # (``user_lock.Reservation``): the turn takes that place up, so turns run in the order messages arrived.
+        with self.store.lock(key, event_id=message_id, reserved=message_id is not None) as ticket:
+            repeat, session = self.store.open_turn(key, message_id, ticket)
+            yield RedisTurn(self.store, ticket, message_id, repeat, session, answering)
