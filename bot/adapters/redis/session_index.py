@@ -26,6 +26,7 @@ from typing import Any
 import redis
 
 from bot.adapters.redis.errors import guarded, guarded_walk
+from bot.adapters.redis.scripts import RECORD, Call
 from bot.dialogue.machine import STATES
 from bot.session_admin import Entry, split_key
 
@@ -66,23 +67,28 @@ class SessionIndex:
         return [self.key(shard, state, platform) for shard in ALL_SHARDS]
 
     # -- writes (in the store's round trips) ----------------------------------------------------------
-    def record(self, skey: str, state: str, before: str | None, now: float) -> tuple[list[str], list[Any]]:
-        """The keys and arguments of the ``RECORD`` script for the turn of ``skey`` at ``now`` in ``state``;
-        ``before`` is the state it was read in (None: new). All on the session's shard: its indexes, and the
-        turn counter. The store runs it in the save's round trip."""
+    def record(self, skey: str, state: str, before: str | None, now: float) -> Call:
+        """The ``RECORD`` script's call for the turn of ``skey`` at ``now`` in ``state``; ``before`` is the state it
+        was read in (None: new). All on the session's shard: its indexes, and the turn counter. The store runs it in
+        the save's round trip."""
         shard = shard_of(skey)
         minute = int(now // 60)
         # A new session may have an entry left from an expired one in any state; otherwise only
         # the state it left needs clearing.
-        left = [self.key(shard, state=other) for other in (STATES if before is None else (before,)) if other != state]
-        keys = [
-            self.key(shard),
-            self.key(shard, platform=split_key(skey)[0]),
-            self.key(shard, state=state),
-            self._key("turns", shard, str(minute // 60)),
-            *left,
-        ]
-        return keys, [skey, now, minute, TURN_COUNTER_SECONDS]
+        stale = tuple(
+            self.key(shard, state=other) for other in (STATES if before is None else (before,)) if other != state
+        )
+        return RECORD.bind(
+            stale,
+            all_index=self.key(shard),
+            platform_index=self.key(shard, platform=split_key(skey)[0]),
+            state_index=self.key(shard, state=state),
+            counter=self._key("turns", shard, str(minute // 60)),
+            member=skey,
+            now=now,
+            minute=minute,
+            counter_ttl=TURN_COUNTER_SECONDS,
+        )
 
     def forget(self, pipe: Any, skey: str) -> None:
         shard = shard_of(skey)

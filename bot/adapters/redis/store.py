@@ -37,7 +37,7 @@ from bot.adapters.redis.client import build_redis
 from bot.adapters.redis.direct import Line
 from bot.adapters.redis.errors import guarded
 from bot.adapters.redis.records import from_record, to_record
-from bot.adapters.redis.scripts import ANSWER, FINISH, RECORD, SAVE, Scripts
+from bot.adapters.redis.scripts import ANSWER, FINISH, SAVE, Call, Scripts
 from bot.adapters.redis.session_index import SessionIndex
 from bot.adapters.redis.user_lock import Heartbeats, LockTimeout, Ticket, hold
 from bot.config import Settings
@@ -156,8 +156,13 @@ class SessionStore:
         self.heartbeats.remove(ticket.token)
         replaced = self.scripts.call(
             ANSWER,
-            [self.result_key(skey, event_id or ""), ticket.queue, ticket.alive_key],
-            [ANSWERED if event_id else "", ANSWERED_SECONDS, ticket.token, ticket.wake_prefix],
+            result=self.result_key(skey, event_id or ""),
+            queue=ticket.queue,
+            alive=ticket.alive_key,
+            marker=ANSWERED if event_id else "",
+            marker_ttl=ANSWERED_SECONDS,
+            token=ticket.token,
+            wake_prefix=ticket.wake_prefix,
         )
         ticket.released = True
         return bool(replaced)
@@ -196,28 +201,26 @@ class SessionStore:
         event_id, body = result if result is not None else ("", None)
         if ticket is not None:
             self.heartbeats.remove(ticket.token)
-        keys = [
-            self.session_redis_key(skey),
-            self.user_key("flow", skey),
-            self.result_key(skey, event_id),
-            self.user_key("lockq", skey),
-            ticket.alive_key if ticket else self.user_key("lockalive", skey, ""),
-        ]
-        args = [
-            to_record(session),
-            ttl,
-            "" if session.state == State.idle else session.state,
-            ttl + FLOW_MEMORY_SECONDS,
-            orjson.dumps(body) if body is not None else "",
-            self.dedupe_ttl_seconds,
-            ticket.token if ticket else "",
-            self.user_key("lockwake", skey, ""),
-        ]
-        index_keys, index_args = self.index.record(skey, session.state, session.stored_state, now)
+        finish = FINISH.bind(
+            session=self.session_redis_key(skey),
+            flow=self.user_key("flow", skey),
+            result=self.result_key(skey, event_id),
+            queue=self.user_key("lockq", skey),
+            alive=ticket.alive_key if ticket else self.user_key("lockalive", skey, ""),
+            record=to_record(session),
+            ttl=ttl,
+            flow_state="" if session.state == State.idle else session.state,
+            flow_ttl=ttl + FLOW_MEMORY_SECONDS,
+            result_json=orjson.dumps(body) if body is not None else "",
+            result_ttl=self.dedupe_ttl_seconds,
+            token=ticket.token if ticket else "",
+            wake_prefix=self.user_key("lockwake", skey, ""),
+        )
+        record = self.index.record(skey, session.state, session.stored_state, now)
         if self.line.direct:  # one Redis: one script for all of it
-            self.scripts.call(SAVE, keys + index_keys, args + index_args)
+            self.scripts.run([Call(SAVE, finish.keys + record.keys, finish.args + record.args)])
         else:  # a Cluster: the user's slot and the index shard's, one script each, in one round trip
-            self.scripts.run([(FINISH, keys, args), (RECORD, index_keys, index_args)])
+            self.scripts.run([finish, record])
         if ticket is not None:
             ticket.released = True
         session.stored_state = session.state

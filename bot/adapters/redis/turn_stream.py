@@ -20,7 +20,7 @@ import orjson
 import redis
 
 from bot.adapters.redis.direct import Line
-from bot.adapters.redis.scripts import GIVE_BACK_STEPS, Scripts, script
+from bot.adapters.redis.scripts import ACCEPT, DONE, Scripts
 from bot.adapters.redis.store import guarded
 from bot.adapters.redis.user_lock import Reservation
 
@@ -29,53 +29,6 @@ log = logging.getLogger(__name__)
 GROUP = "turns"
 MAX_DELIVERIES = 5  # a job that took its process down this often is dropped, not retried for ever
 _BLOCK_MS = 1000
-
-
-# A webhook's claims and its hand-off in one round trip (one Redis, not a Cluster: the claims and the stream are
-# in different slots), with the turn's place in its user's lock queue reserved in the same step, so that turns run
-# in the order their messages arrived (``bot.adapters.redis.user_lock``). KEYS: the stream, the user's lock queue, the
-# reservation's
-# heartbeat, then the event's claims. ARGV: claim TTL, the bound, the reservation's token ('' none) and time to
-# live (ms), then the entry's fields. Every claim is tried (as two round trips would); 0 if any was held already,
-# -1 when the stream is at its bound (the claims are given back, so the platform's retry is taken), else the new
-# entry's id.
-ACCEPT = script(
-    """
-local fresh = true
-for i = 4, #KEYS do
-  if not redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then fresh = false end
-end
-if not fresh then return 0 end
-if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[2]) then
-  for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
-  return -1
-end
-if ARGV[3] ~= '' then
-  redis.call('RPUSH', KEYS[2], ARGV[3])
-  redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]) * 4)
-  redis.call('SET', KEYS[3], 'r', 'PX', ARGV[4])
-end
-return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 5))
-"""
-)
-
-
-# A finished entry: acknowledged and deleted together (the stream's length is what is unfinished), in one step.
-# KEYS: the stream, then (when its turn's place was reserved) the user's lock queue and the reservation's heartbeat.
-# ARGV: the group, the entry, then the reservation's token and wake-key prefix. A reservation still marked 'r'
-# was never taken up (a tap that ran no turn, a turn that failed before its lock): given back, waking the next.
-DONE = script(
-    """
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-if ARGV[3] then
-"""
-    + GIVE_BACK_STEPS.format(q=2, a=3, t=3, w=4)
-    + """
-end
-return 1
-"""
-)
 
 
 class Taken(enum.Enum):
@@ -154,8 +107,15 @@ class TurnQueue:
             fields += ["place", orjson.dumps(list(place))]  # for ``done``, which gives it back if no turn took it up
         answer = self.scripts.call(
             ACCEPT,
-            [self.key, place.queue if place else self.key, place.alive_key if place else self.key, *claims],
-            [claim_ttl, self.max_len, place.token if place else "", place_ttl_ms, *fields],
+            tuple(claims),
+            tuple(fields),
+            stream=self.key,
+            queue=place.queue if place else self.key,
+            place_alive=place.alive_key if place else self.key,
+            mark_ttl=claim_ttl,
+            max_len=self.max_len,
+            place_token=place.token if place else "",
+            place_ttl_ms=place_ttl_ms,
         )
         if answer == -1:
             raise QueueFull(f"{self.max_len} turns waiting")
@@ -204,12 +164,16 @@ class TurnQueue:
         """The entry is finished: acknowledged and deleted, and its turn's reserved place given back if no turn
         took it up."""
         place = self._places.pop(entry_id, None)
-        if place is None:
-            self.scripts.call(DONE, [self.key], [GROUP, entry_id])
-        else:
-            self.scripts.call(
-                DONE, [self.key, place.queue, place.alive_key], [GROUP, entry_id, place.token, place.wake_prefix]
-            )
+        self.scripts.call(
+            DONE,
+            stream=self.key,
+            queue=place.queue if place else self.key,
+            place_alive=place.alive_key if place else self.key,
+            group=GROUP,
+            entry=entry_id,
+            place_token=place.token if place else "",
+            wake_prefix=place.wake_prefix if place else "",
+        )
 
     def touch(self, consumer: str, entry_ids: list[str]) -> None:
         """Reset the idle time of entries still being worked on, so no other process claims them."""

@@ -100,7 +100,7 @@ def reservation(store: LockHost, skey: str, event_id: str) -> Reservation:
 def reserve(store: LockHost, place: Reservation, ttl_ms: int) -> None:
     """Reserve ``place`` on its own round trip: where the hand-off cannot do it in its script (a Cluster, RQ mode)."""
     try:
-        store.scripts.call(RESERVE, [place.queue, place.alive_key], [place.token, ttl_ms])
+        store.scripts.call(RESERVE, queue=place.queue, alive=place.alive_key, token=place.token, alive_ms=ttl_ms)
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise StoreUnavailable(f"session store unreachable: {type(exc).__name__}") from exc
 
@@ -109,7 +109,9 @@ def give_back(store: LockHost, place: Reservation) -> None:
     """Give ``place`` back if no turn took it up (its job ran no turn, or was never handed on). Best effort: a
     reservation that stays expires in the heartbeat's time."""
     try:
-        store.scripts.call(GIVE_BACK, [place.queue, place.alive_key], [place.token, place.wake_prefix])
+        store.scripts.call(
+            GIVE_BACK, queue=place.queue, alive=place.alive_key, token=place.token, wake_prefix=place.wake_prefix
+        )
     except redis.RedisError as exc:  # any: it runs in a consumer thread's ``finally``, which must not raise
         log.warning("could not give back a reserved turn place (%s); it will expire", type(exc).__name__)
 
@@ -127,15 +129,16 @@ def hold(
     try:
         answer = store.scripts.call(
             BEGIN,
-            [
-                ticket.queue,
-                ticket.alive_key,
-                store.session_redis_key(skey),
-                result_key,
-                store.user_key("flow", skey),
-                place.alive_key if place else ticket.alive_key,
-            ],
-            [ticket.token, alive_ms, "1" if event_id else "0", place.token if place else ""],
+            queue=ticket.queue,
+            alive=ticket.alive_key,
+            session=store.session_redis_key(skey),
+            result=result_key,
+            flow=store.user_key("flow", skey),
+            place_alive=place.alive_key if place else ticket.alive_key,
+            token=ticket.token,
+            alive_ms=alive_ms,
+            read_result="1" if event_id else "0",
+            place_token=place.token if place else "",
         )
         if place is not None and answer[-1] == 1:
             ticket.token, ticket.alive_key = place.token, place.alive_key
@@ -186,7 +189,9 @@ def _wait_for_head(store: LockHost, ticket: Ticket, wait_seconds: float) -> None
 def release(ticket: Ticket) -> None:
     """Give the lock up outside a save (a turn that saved nothing, or failed), waking the next turn."""
     try:
-        ticket.store.scripts.call(RELEASE, [ticket.queue, ticket.alive_key], [ticket.token, ticket.wake_prefix])
+        ticket.store.scripts.call(
+            RELEASE, queue=ticket.queue, alive=ticket.alive_key, token=ticket.token, wake_prefix=ticket.wake_prefix
+        )
         ticket.released = True
     except (redis.ConnectionError, redis.TimeoutError):
         # Its heartbeat is no longer renewed, so the ticket expires on its own.
