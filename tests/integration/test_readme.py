@@ -40,7 +40,9 @@ _BLOCK = re.compile(r"<!-- tested: (?P<name>[\w-]+) -->\n```sh\n(?P<code>.*?)```
 
 
 def readme_blocks() -> dict[str, str]:
-    return {m["name"]: m["code"] for m in _BLOCK.finditer((ROOT / "README.md").read_text())}
+    """The marked blocks of the README and of docs/ops.md (where the ops commands live)."""
+    texts = [(ROOT / page).read_text() for page in ("README.md", "docs/ops.md")]
+    return {m["name"]: m["code"] for text in texts for m in _BLOCK.finditer(text)}
 
 
 def quiet_env(**extra: str) -> dict[str, str]:
