@@ -49,9 +49,9 @@ _background_after_fork()  # at load: before gunicorn preloads the app
 def when_ready(server: Any) -> None:
     """In the master, once the app is loaded and before the first fork: freeze what exists now.
 
-    A full garbage collection walks every tracked object, and the app holds some 96,000 after import
-    (SQLAlchemy, boto3, Flask…): 40–55 ms on a small machine, a stall every few thousand requests that the
-    requests queued behind it pay for (p99). Frozen objects are never walked again, and the collector no
+    A full garbage collection walks every tracked object, and the app holds tens of thousands after import
+    (SQLAlchemy, boto3, Flask…): a stall every few thousand requests that the requests queued behind it pay for
+    (p99; the figures are in docs/redis-and-performance.md). Frozen objects are never walked again, and the collector no
     longer writes to the pages the workers share with the master (copy-on-write stays shared).
     """
     gc.collect()

@@ -53,8 +53,8 @@ class Session:
         return self.json_bytes().decode()
 
     def json_bytes(self) -> bytes:
-        # orjson: a turn reads and writes the whole record, and the stdlib takes some 25 times as long
-        # (~45 µs against under 2 for a full history of Chinese text). Same bytes: compact, UTF-8, in order.
+        # orjson: a turn reads and writes the whole record, and the stdlib is much slower at it (figures:
+        # docs/redis-and-performance.md). Same bytes: compact, UTF-8, in order.
         return orjson.dumps(
             {
                 "v": SCHEMA_VERSION,

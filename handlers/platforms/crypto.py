@@ -48,7 +48,7 @@ def wecom_key(encoding_aes_key: str) -> bytes:
 
 @functools.lru_cache(maxsize=8)
 def _wecom_cipher(encoding_aes_key: str) -> Cipher[modes.CBC]:
-    """Built once per key (its IV is the key's first 16 bytes): building it took a tenth of an ack."""
+    """Built once per key (its IV is the key's first 16 bytes): building it is a large part of an ack."""
     key = wecom_key(encoding_aes_key)
     return Cipher(algorithms.AES(key), modes.CBC(key[:16]))
 

@@ -1,8 +1,8 @@
 """Commands sent in one round trip on the calling thread's own connection, past redis-py's per-command layers.
 
 redis-py wraps every command (or pipeline) in a pool checkout with a readiness poll, a retry policy, reply
-callbacks and observability hooks: some 45 µs of CPU a round trip on a small machine, as much as the round
-trip's own system calls. The hot paths (a turn's two round trips, a webhook's dedupe claim and hand-off)
+callbacks and observability hooks, as much CPU as the round trip's own system calls (``bench/turn_cpu.py``
+measures it). The hot paths (a turn's two round trips, a webhook's dedupe claim and hand-off)
 send through a ``Line`` instead: one connection per thread, kept. Replies come raw (no callbacks).
 
 Only for a plain client, a Sentinel master included (its connections find the master themselves). A Cluster
@@ -95,8 +95,8 @@ def _packed(commands: list[tuple[Any, ...]]) -> list[bytes]:
     """The commands in Redis's protocol, as one buffer: one ``sendall`` a round trip.
 
     hiredis packs a command in C. redis-py's packer around it first walks every argument in Python, to split
-    a command name with a space in it and copy buffers, neither of which a caller here sends: about 3 % of a
-    text turn's instructions (50,000 of 1.57 million, counted by callgrind) went there.
+    a command name with a space in it and copy buffers, neither of which a caller here sends
+    (``bench/turn_instructions.py`` counts what it cost).
     """
     try:
         return [b"".join(map(pack_command, commands))]

@@ -86,8 +86,8 @@ class SessionStore:
         """The dedupe claim of a platform id (``claim_all``; ``Runtime.take`` claims in its hand-off script).
 
         An id longer than ``SHORT_ID`` is named by a 128-bit digest instead: a claim is kept a day for every
-        message, and past some 45 bytes of key Redis's allocator moves it up a size class (a Feishu message id
-        made a claim of 104 B, a digest 88 B). Short ids stay readable for whoever looks in Redis.
+        message, and past some 45 bytes of key Redis's allocator moves it up a size class (``bench/engine_turns.py``
+        prints the sizes). Short ids stay readable for whoever looks in Redis.
         """
         if len(ident) > SHORT_ID:
             digest = hashlib.blake2b(ident.encode(), digest_size=16).digest()

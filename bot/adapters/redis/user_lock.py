@@ -202,7 +202,7 @@ class Heartbeats:
     """Renews the heartbeat of every lock ticket this process holds or waits with.
 
     One daemon thread per store (started on first use), not one per turn: starting a thread
-    for every turn cost a tenth of a turn's time.
+    is a large part of a turn's own time.
     """
 
     def __init__(self, client: redis.Redis, alive_ms: int) -> None:
