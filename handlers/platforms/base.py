@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.messages import MAX_TEXT, Incoming, Location, coordinate, session_key, storable
+from bot.messages import Location, coordinate
 from handlers.platforms import safe_json
 from handlers.platforms.http_client import DownloadError
+from handlers.platforms.job import Job
 from handlers.platforms.tokens import TokenError
 
 if TYPE_CHECKING:
@@ -89,100 +90,12 @@ class Accepted:
     """A user message to handle after the ack. ``dedupe`` lists the platform ids a redelivery repeats;
     ``answer`` replaces the platform's usual ack (Feishu answers a card tap with a toast)."""
 
-    job: dict[str, Any]
+    job: Job
     dedupe: tuple[str, ...] = field(default=())
     answer: Ack | None = None
 
 
 Outcome = Handshake | Ignored | Accepted
-
-
-def make_job(
-    platform: str,
-    *,
-    tenant: str,
-    user: str,
-    kind: str,
-    event_id: str,
-    text: str = "",
-    location: Location | None = None,
-    images: list[dict[str, Any]] | None = None,
-    chat: str = "",
-    reply_to: str = "",
-    action: str = "",
-    card: dict[str, Any] | None = None,
-    group: bool = False,
-    addressed: bool = True,
-    thread: str = "",
-    mentions: list[str] | None = None,
-) -> dict[str, Any]:
-    """The background job for one message: plain JSON, so RQ can carry it; ``images`` are platform refs.
-
-    A tap is ``kind="action"`` with the choice id in ``action`` and, in ``card``, the platform's
-    reference to the message it was on (to close its buttons once the turn has run). In a group
-    chat, ``addressed`` says the bot was mentioned (or ``mentions`` lists who was, when only the
-    platform's module can tell whether that is the bot: ``PlatformModule.addressed``) and ``thread`` is
-    the message's thread. ``sent_at`` is when the webhook took it (a burst of photos is one report).
-    """
-    return {
-        "platform": platform,
-        "tenant": tenant,
-        "user": user,
-        "kind": kind,
-        "text": text[:MAX_TEXT],
-        "location": (
-            {"label": location.label, "latitude": location.latitude, "longitude": location.longitude}
-            if location
-            else None
-        ),
-        "images": images or [],
-        "event_id": event_id,
-        "chat": chat,
-        "reply_to": reply_to,
-        "action": action,
-        "card": card,
-        "group": group,
-        "addressed": addressed,
-        "thread": thread,
-        "mentions": mentions or [],
-        "sent_at": time.time(),
-    }
-
-
-def session_of(job: Mapping[str, Any]) -> str:
-    """The session a job's turn is in (as its ``incoming_from_job(job).session_key``, without building the
-    message); "" for a job that names no user."""
-    if not (job.get("platform") and job.get("tenant") is not None and job.get("user")):
-        return ""
-    return session_key(job["platform"], job["tenant"], job["user"], (job.get("chat") or "") if job.get("group") else "")
-
-
-def incoming_from_job(
-    job: Mapping[str, Any], image: bytes | None = None, image_problem: str | None = None, addressed: bool | None = None
-) -> Incoming:
-    """The job's message; ``addressed`` (a platform's look at its ``mentions``) overrides the job's own."""
-    loc = job.get("location")
-    sent_at = job.get("sent_at")
-    return Incoming(
-        platform=job["platform"],
-        tenant=job["tenant"],
-        user=job["user"],
-        kind=job["kind"],
-        text=storable(job.get("text") or ""),
-        image=image,
-        image_problem=image_problem,
-        location=(
-            Location(storable(loc.get("label") or ""), loc.get("latitude"), loc.get("longitude")) if loc else None
-        ),
-        event_id=job.get("event_id") or None,
-        chat=job.get("chat") or "",
-        reply_to=job.get("reply_to") or "",
-        action=job.get("action") or "",
-        group=bool(job.get("group")),
-        addressed=job.get("addressed", True) is not False if addressed is None else addressed,
-        thread=job.get("thread") or "",
-        sent_at=float(sent_at) if isinstance(sent_at, int | float) else time.time(),
-    )
 
 
 def shared_location(latitude: Any, longitude: Any, label: str) -> Location:
@@ -224,14 +137,14 @@ def string(data: dict[str, Any], key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def photo_fetcher(platform: str, job: dict[str, Any], download: Callable[[dict[str, Any]], bytes]) -> FetchImage:
+def photo_fetcher(platform: str, job: Job, download: Callable[[dict[str, Any]], bytes]) -> FetchImage:
     """The engine's ``fetch_image`` for a job: each of its photo refs downloaded; a failed download
     becomes a problem the user is told about, and the others still arrive."""
 
     def fetch() -> tuple[list[bytes], str | None]:
         images: list[bytes] = []
         problem: str | None = None
-        for ref in job.get("images") or []:
+        for ref in job.images or []:
             try:
                 images.append(download(ref))
             except (DownloadError, TokenError) as exc:
@@ -239,7 +152,7 @@ def photo_fetcher(platform: str, job: dict[str, Any], download: Callable[[dict[s
                     "%s photo not downloaded: %s",
                     platform,
                     exc,
-                    extra={"platform": platform, "event_id": job.get("event_id")},
+                    extra={"platform": platform, "event_id": job.event_id},
                 )
                 problem = problem or (exc.problem if isinstance(exc, DownloadError) else "download_failed")
         return images, problem
@@ -264,7 +177,7 @@ class PlatformModule(Protocol):
         """The Sender that answers a turn through the platform's API."""
         ...
 
-    def fetch_image(self, runtime: PlatformContext, job: dict[str, Any]) -> FetchImage:
+    def fetch_image(self, runtime: PlatformContext, job: Job) -> FetchImage:
         """Downloads the job's photo when called: (bytes, None) or (None, problem)."""
         ...
 
@@ -272,19 +185,19 @@ class PlatformModule(Protocol):
         """A message from ops outside any turn; True if delivered."""
         ...
 
-    def photo_arrived(self, runtime: PlatformContext, job: dict[str, Any]) -> None:
+    def photo_arrived(self, runtime: PlatformContext, job: Job) -> None:
         """Tell the user at once that their photo arrived and is being analysed (a reaction or a short text)."""
         ...
 
-    def addressed(self, runtime: PlatformContext, job: dict[str, Any]) -> bool:
+    def addressed(self, runtime: PlatformContext, job: Job) -> bool:
         """In a group: do the job's ``mentions`` include this app's bot? (Asked only when there are some.)"""
         ...
 
-    def tell_tapper(self, runtime: PlatformContext, job: dict[str, Any]) -> None:
+    def tell_tapper(self, runtime: PlatformContext, job: Job) -> None:
         """Tell only the tapper that the card they tapped was someone else's (a job with ``foreign_tap``)."""
         ...
 
-    def close_card(self, runtime: PlatformContext, job: dict[str, Any], result: TurnResult) -> None:
+    def close_card(self, runtime: PlatformContext, job: Job, result: TurnResult) -> None:
         """Redraw the tapped card without its buttons: the choice taken (``result.picked``), or "no longer open"."""
         ...
 

@@ -38,6 +38,7 @@ from handlers.platforms.base import (
     photo_fetcher,
 )
 from handlers.platforms.duty_media import duty_photos
+from handlers.platforms.job import Job
 from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, SendFailed, deliver, fail, retry, sent
 from handlers.platforms.tokens import TokenError, TokenSource
 
@@ -320,37 +321,37 @@ def sender(runtime: PlatformContext) -> Sender:
     return FeishuSender(FeishuApi(runtime.settings, runtime, runtime.reply_policy(PLATFORM)))
 
 
-def photo_arrived(runtime: PlatformContext, job: dict[str, Any]) -> None:
+def photo_arrived(runtime: PlatformContext, job: Job) -> None:
     """An "OK" reaction on the user's photo: it arrived and is being looked at."""
-    FeishuApi(runtime.settings, runtime).react(job["images"][0]["message_id"], "OK")
+    FeishuApi(runtime.settings, runtime).react(job.images[0]["message_id"], "OK")
 
 
-def addressed(runtime: PlatformContext, job: dict[str, Any]) -> bool:
+def addressed(runtime: PlatformContext, job: Job) -> bool:
     """Is this app's bot among a group message's mentions? Unknown (bot info unreachable) counts as no:
     the bot never answers chatter, and the user can mention it again."""
     try:
-        return FeishuApi(runtime.settings, runtime).bot_open_id() in job.get("mentions", [])
+        return FeishuApi(runtime.settings, runtime).bot_open_id() in job.mentions
     except (TokenError, http.HttpError) as exc:
         log.warning("feishu bot info unavailable, a mention is not recognised: %s", exc)
         return False
 
 
-def tell_tapper(runtime: PlatformContext, job: dict[str, Any]) -> None:
+def tell_tapper(runtime: PlatformContext, job: Job) -> None:
     """Never asked: a tap on someone else's card is answered by a toast in ``parse`` (``feishu_cards.tap``)."""
 
 
-def close_card(runtime: PlatformContext, job: dict[str, Any], result: TurnResult) -> None:
+def close_card(runtime: PlatformContext, job: Job, result: TurnResult) -> None:
     """Redraw the tapped card: its text, and the choice taken in place of its buttons. A stale tap's card
     is left as it is (the callback does not carry the card's text); the user was told in a reply."""
-    if not result.picked or result.card is None:
+    if not result.picked or result.card is None or not job.card:
         return
     note = say(runtime.settings.language, "card_picked", label=result.picked)
     api = FeishuApi(runtime.settings, runtime)
     deliver(
-        lambda: api.patch_card(job["card"]["message_id"], feishu_cards.closed(result.card or "", note)),
+        lambda: api.patch_card((job.card or {})["message_id"], feishu_cards.closed(result.card or "", note)),
         policy=api.policy,
         platform=PLATFORM,
-        session=job["user"],
+        session=job.user,
         what="card update",
     )
 
@@ -370,7 +371,7 @@ def update_card(runtime: PlatformContext, ref: dict[str, Any], card: DutyCard) -
     sent(api.patch_card(ref["message_id"], feishu_cards.duty(card, list(ref.get("images") or []))))
 
 
-def fetch_image(runtime: PlatformContext, job: dict[str, Any]) -> FetchImage:
+def fetch_image(runtime: PlatformContext, job: Job) -> FetchImage:
     """A user's images (and files) from its message's resources."""
     api, max_bytes = FeishuApi(runtime.settings, runtime), runtime.settings.max_image_bytes
     return photo_fetcher(

@@ -15,7 +15,8 @@ from typing import Any
 from bot.messages import Reply
 from bot.orders.duty_card import DutyCard
 from bot.replies import say
-from handlers.platforms.base import Accepted, Ack, Ignored, Outcome, Rejected, make_job, string
+from handlers.platforms.base import Accepted, Ack, Ignored, Outcome, Rejected, string
+from handlers.platforms.job import make_job
 
 PLATFORM = "feishu"
 _BUTTON_TYPES = {"primary": "primary", "danger": "danger", "": "default"}

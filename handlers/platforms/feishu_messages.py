@@ -16,7 +16,8 @@ import re
 from typing import Any
 
 from bot.config import Settings
-from handlers.platforms.base import Accepted, Ignored, Outcome, Rejected, json_object, make_job, shared_location, string
+from handlers.platforms.base import Accepted, Ignored, Outcome, Rejected, json_object, shared_location, string
+from handlers.platforms.job import make_job
 
 PLATFORM = "feishu"
 _MENTION = re.compile(r"@_user_\d+")

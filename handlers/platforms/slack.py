@@ -20,6 +20,7 @@ import html
 import logging
 import re
 import urllib.parse
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -37,11 +38,11 @@ from handlers.platforms.base import (
     Rejected,
     WebhookRequest,
     json_object,
-    make_job,
     photo_fetcher,
     string,
 )
 from handlers.platforms.duty_media import duty_photo_links
+from handlers.platforms.job import Job, make_job
 from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry, sent
 
 if TYPE_CHECKING:
@@ -190,7 +191,7 @@ def _interaction(body: bytes) -> Outcome:
     if owner and owner != user_id:
         # Someone else's card in a group: only the tapper is told (an ephemeral message); nothing changes.
         notice = make_job(PLATFORM, tenant=team_id, user=user_id, kind="other", event_id=event_id, chat=channel_id)
-        return Accepted({**notice, "foreign_tap": True, "thread": string(message, "thread_ts")}, dedupe=(event_id,))
+        return Accepted(replace(notice, foreign_tap=True, thread=string(message, "thread_ts")), dedupe=(event_id,))
     job = make_job(
         PLATFORM,
         tenant=team_id,
@@ -327,36 +328,41 @@ def sender(runtime: PlatformContext) -> Sender:
     return SlackSender(SlackApi(runtime.settings, runtime.reply_policy(PLATFORM)), runtime.settings.language)
 
 
-def photo_arrived(runtime: PlatformContext, job: dict[str, Any]) -> None:
+def photo_arrived(runtime: PlatformContext, job: Job) -> None:
     """👀 on the user's photo: it arrived and is being looked at."""
-    ts = job["images"][0].get("message_ts")
+    ts = job.images[0].get("message_ts")
     if ts:
         api = SlackApi(runtime.settings, RetryPolicy(attempts=1))
-        api.call("reactions.add", {"channel": job["chat"], "timestamp": ts, "name": "eyes"})
+        api.call("reactions.add", {"channel": job.chat, "timestamp": ts, "name": "eyes"})
 
 
-def addressed(runtime: PlatformContext, job: dict[str, Any]) -> bool:
+def addressed(runtime: PlatformContext, job: Job) -> bool:
     """Slack tells in ``parse`` (app_mention, or the bot's ``<@U…>`` in the text); no job lists mentions."""
-    return bool(job.get("addressed", True))
+    return bool(job.addressed)
 
 
-def tell_tapper(runtime: PlatformContext, job: dict[str, Any]) -> None:
+def tell_tapper(runtime: PlatformContext, job: Job) -> None:
     """``chat.postEphemeral``: the card someone tapped was another user's; only they see this."""
     api = SlackApi(runtime.settings, RetryPolicy(attempts=1))
-    body = {"channel": job["chat"], "user": job["user"], "text": say(runtime.settings.language, "not_your_card")}
-    if job.get("thread"):
-        body["thread_ts"] = job["thread"]
+    body = {"channel": job.chat, "user": job.user, "text": say(runtime.settings.language, "not_your_card")}
+    if job.thread:
+        body["thread_ts"] = job.thread
     api.call("chat.postEphemeral", body)
 
 
-def close_card(runtime: PlatformContext, job: dict[str, Any], result: TurnResult) -> None:
+def close_card(runtime: PlatformContext, job: Job, result: TurnResult) -> None:
     """``chat.update``: the tapped message keeps its text; its buttons become what was chosen."""
-    card, language = job["card"], runtime.settings.language
+    card, language = job.card or {}, runtime.settings.language
     note = say(language, "card_picked", label=result.picked) if result.picked else say(language, "card_closed")
     text = card.get("text") or result.card or ""
     api = SlackApi(runtime.settings)
-    body = {"channel": card["channel"], "ts": card["ts"], "text": text, "blocks": slack_blocks.closed(text, note)}
-    deliver(lambda: api.call("chat.update", body), policy=api.policy, platform=PLATFORM, session=job["user"])
+    body = {
+        "channel": card.get("channel"),
+        "ts": card.get("ts"),
+        "text": text,
+        "blocks": slack_blocks.closed(text, note),
+    }
+    deliver(lambda: api.call("chat.update", body), policy=api.policy, platform=PLATFORM, session=job.user)
 
 
 def post_card(runtime: PlatformContext, tenant: str, address: str, card: DutyCard) -> dict[str, Any]:
@@ -375,7 +381,7 @@ def update_card(runtime: PlatformContext, ref: dict[str, Any], card: DutyCard) -
     sent(SlackApi(runtime.settings).call("chat.update", body))
 
 
-def fetch_image(runtime: PlatformContext, job: dict[str, Any]) -> FetchImage:
+def fetch_image(runtime: PlatformContext, job: Job) -> FetchImage:
     api = SlackApi(runtime.settings)
     return photo_fetcher(PLATFORM, job, lambda ref: api.download(ref, runtime.settings.max_image_bytes))
 

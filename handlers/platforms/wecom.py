@@ -34,11 +34,11 @@ from handlers.platforms.base import (
     Rejected,
     WebhookRequest,
     fresh,
-    make_job,
     photo_fetcher,
     shared_location,
 )
 from handlers.platforms.duty_media import duty_photos
+from handlers.platforms.job import Job, make_job
 from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, SendFailed, deliver, fail, retry, sent, split_utf8
 from handlers.platforms.tokens import TokenError, TokenSource
 
@@ -310,34 +310,34 @@ def sender(runtime: PlatformContext) -> Sender:
     return WeComSender(WeComApi(runtime.settings, runtime, runtime.reply_policy(PLATFORM)), runtime.settings.language)
 
 
-def photo_arrived(runtime: PlatformContext, job: dict[str, Any]) -> None:
+def photo_arrived(runtime: PlatformContext, job: Job) -> None:
     """A short text: the photo arrived and is being analysed (WeCom bots have no reactions)."""
     text = say(runtime.settings.language, "photo_being_analysed")
-    WeComApi(runtime.settings, runtime, RetryPolicy(attempts=1)).send_text(job["user"], text)
+    WeComApi(runtime.settings, runtime, RetryPolicy(attempts=1)).send_text(job.user, text)
 
 
-def addressed(runtime: PlatformContext, job: dict[str, Any]) -> bool:
+def addressed(runtime: PlatformContext, job: Job) -> bool:
     """A self-built app hears direct chats only (no group messages reach it), so every message is to the bot."""
     return True
 
 
-def tell_tapper(runtime: PlatformContext, job: dict[str, Any]) -> None:
+def tell_tapper(runtime: PlatformContext, job: Job) -> None:
     """Never asked: WeCom cards go to one user in a direct chat, so nobody else can tap them."""
 
 
-def close_card(runtime: PlatformContext, job: dict[str, Any], result: TurnResult) -> None:
+def close_card(runtime: PlatformContext, job: Job, result: TurnResult) -> None:
     """``update_template_card``: the tapped card's buttons greyed out, named after the choice taken."""
-    code = job["card"].get("response_code")
+    code = (job.card or {}).get("response_code")
     if not code:
         return
     language = runtime.settings.language
     note = say(language, "card_picked", label=result.picked) if result.picked else say(language, "card_closed")
     api = WeComApi(runtime.settings, runtime)
     deliver(
-        lambda: api.update_card(job["user"], code, note),
+        lambda: api.update_card(job.user, code, note),
         policy=api.policy,
         platform=PLATFORM,
-        session=job["user"],
+        session=job.user,
         what="card update",
     )
 
@@ -364,7 +364,7 @@ def update_card(runtime: PlatformContext, ref: dict[str, Any], card: DutyCard) -
     sent(api.send_to(ref["address"], "text", {"content": f"{card.title}\n{card.status}"}))
 
 
-def fetch_image(runtime: PlatformContext, job: dict[str, Any]) -> FetchImage:
+def fetch_image(runtime: PlatformContext, job: Job) -> FetchImage:
     """A photo by MediaId (``media/get``), or by the PicUrl of older callbacks."""
     api, max_bytes = WeComApi(runtime.settings, runtime), runtime.settings.max_image_bytes
 

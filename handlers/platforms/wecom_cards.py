@@ -16,7 +16,8 @@ from typing import Any
 from bot.messages import Choice, Reply
 from bot.orders.duty_card import DutyCard
 from bot.replies import say
-from handlers.platforms.base import Accepted, Outcome, Rejected, make_job
+from handlers.platforms.base import Accepted, Outcome, Rejected
+from handlers.platforms.job import make_job
 
 PLATFORM = "wecom"
 MAX_BUTTONS = 6

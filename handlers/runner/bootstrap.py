@@ -9,7 +9,6 @@ from typing import Any
 from bot.adapters.redis.outbox import Outbox
 from bot.adapters.redis.sessions import RedisSessions
 from bot.adapters.redis.store import SessionStore, build_store
-from bot.adapters.redis.user_lock import Reservation, give_back
 from bot.adapters.sql.orders import build_orders
 from bot.adapters.storage import build_storage
 from bot.adapters.vlm import build_vlm
@@ -19,6 +18,7 @@ from bot.observe import Observer
 from bot.ports import ObjectStore, Vlm, WorkOrders
 from handlers.logs import ContextualEngine
 from handlers.metrics import PrometheusObserver
+from handlers.platforms.job import Job
 from handlers.runner.courier import Courier
 from handlers.runner.duty import DutySink
 from handlers.runner.order_webhook import OrderWebhook
@@ -30,14 +30,18 @@ log = logging.getLogger(__name__)
 UNSET: Any = object()
 
 
-def run_job_logged(runtime: Runtime, platform: str, job: dict[str, Any]) -> None:
+def run_job_logged(runtime: Runtime, platform: str, raw: bytes) -> None:
+    """Run one job from the turn stream; whatever happens is logged, never raised (a consumer thread runs it).
+    Its turn's reserved place, if no turn took it up, is given back as the entry is done (``DONE``)."""
+    try:
+        job = Job.from_json(raw)
+    except (ValueError, TypeError) as exc:
+        log.error("unreadable job dropped (%s: %.200s)", type(exc).__name__, exc, extra={"platform": platform})
+        return
     try:
         run_turn(runtime, runtime.platforms[platform], job)
     except Exception:
         log.exception("background turn failed", extra={"platform": platform})
-    finally:
-        if isinstance(place := job.get("place"), list) and len(place) == len(Reservation._fields):
-            give_back(runtime.store, Reservation(*place))  # reserved by ``dispatch``; a no-op if the turn took it
 
 
 def build_runtime(

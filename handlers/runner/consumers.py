@@ -9,7 +9,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import redis
 
@@ -21,7 +20,7 @@ log = logging.getLogger(__name__)
 class TurnWorkers:
     """Consumer threads of one process, and the heartbeat that keeps their entries theirs."""
 
-    def __init__(self, queue: TurnQueue, threads: int, run: Callable[[str, dict[str, Any]], None]) -> None:
+    def __init__(self, queue: TurnQueue, threads: int, run: Callable[[str, bytes], None]) -> None:
         self.queue, self.run = queue, run
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{id(self):x}"
         self._stop = threading.Event()

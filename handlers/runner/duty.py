@@ -28,6 +28,7 @@ from handlers.platforms.outbound import SendFailed
 
 if TYPE_CHECKING:
     from handlers.platforms.base import PlatformModule
+    from handlers.platforms.job import Job
     from handlers.runner.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -114,13 +115,13 @@ class DutySink:
                 _courtesy(module, self.runtime, who, text)
 
 
-def claim_tap(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> bool:
+def claim_tap(runtime: Runtime, module: PlatformModule, job: Job) -> bool:
     """A tap on a duty card's Claim: the first tap wins; the tapper hears the outcome in a direct message.
     False when the job is not a Claim tap."""
-    order_id = claim_of(job.get("action") or "")
-    if order_id is None or job.get("kind") != "action":
+    order_id = claim_of(job.action or "")
+    if order_id is None or job.kind != "action":
         return False
-    by = Reporter(module.PLATFORM, job["tenant"], job["user"])
+    by = Reporter(module.PLATFORM, job.tenant, job.user)
     services = runtime.services
     try:
         outcome = dispatch.claim(services.orders, services.events, order_id, by)

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.adapters.redis.outbox import Outbox
 from bot.adapters.redis.store import SessionStore
@@ -20,7 +20,8 @@ from bot.adapters.redis.turn_stream import Taken, TurnQueue
 from bot.adapters.redis.user_lock import Reservation, give_back, reservation, reserve
 from bot.config import Settings
 from bot.dialogue.engine import Engine, Services
-from handlers.platforms.base import PlatformModule, session_of
+from handlers.platforms.base import PlatformModule
+from handlers.platforms.job import Job
 from handlers.platforms.outbound import Outage, RetryPolicy
 from handlers.platforms.registry import PLATFORMS
 from handlers.runner.consumers import TurnWorkers
@@ -40,7 +41,7 @@ class Runtime:
     services: Services
     engine: Engine  # wrapped so every log line of a turn names the user
     platforms: dict[str, PlatformModule] = field(default_factory=lambda: dict(PLATFORMS))
-    run_job: Callable[[str, dict[str, Any]], None] | None = None  # one handed-on job (``bootstrap.run_job_logged``)
+    run_job: Callable[[str, bytes], None] | None = None  # one handed-on job (``bootstrap.run_job_logged``)
     courier: Callable[[Runtime], Stoppable] | None = None  # starts this process's courier (``bootstrap``)
     _workers: TurnWorkers | None = None
     _pool_guard: threading.Lock = field(default_factory=threading.Lock)
@@ -60,7 +61,7 @@ class Runtime:
     def recent_claims(self) -> RecentClaims:
         return RecentClaims(self.settings.dedupe_ttl_seconds)
 
-    def take(self, platform: str, idents: tuple[str, ...], job: dict[str, Any]) -> Taken:
+    def take(self, platform: str, idents: tuple[str, ...], job: Job) -> Taken:
         """Claim an event's ids: SEEN if they were claimed before, else CLAIMED (hand it on with ``dispatch``,
         then ``recent_claims.remember`` it) or, in thread mode on one Redis, QUEUED: claimed and handed on in the
         same round trip, and remembered here.
@@ -75,19 +76,19 @@ class Runtime:
         if self.claims_are_final:
             asked_at = time.monotonic()
             claims = [self.store.seen_key(platform, ident) for ident in idents]
-            queued = self.turn_queue.add_claimed(platform, job, claims, ttl, *self._place_of(job))
+            queued = self.turn_queue.add_claimed(platform, job.to_json(), claims, ttl, *self._place_of(job))
             # Queued here, or queued by another process: either way a claim no one gives back (``RecentClaims``).
             self.recent_claims.remember(platform, idents, asked_at)
             self.start_workers()
             return Taken.QUEUED if queued else Taken.SEEN
         return Taken.CLAIMED if self.store.claim_all(platform, idents, ttl) else Taken.SEEN
 
-    def _place_of(self, job: dict[str, Any]) -> tuple[Reservation | None, int]:
+    def _place_of(self, job: Job) -> tuple[Reservation | None, int]:
         """The place in its user's lock queue that ``job``'s turn is to keep (``bot.adapters.redis.user_lock``),
         reserved as it
         arrives, and for how long (as a turn's heartbeat)."""
-        skey, event_id = session_of(job), job.get("event_id")
-        if not skey or not event_id:
+        skey, event_id = job.session_key, job.event_id
+        if not job.user or not event_id:
             return None, 0
         return reservation(self.store, skey, event_id), int(self.store.lock_timeout_seconds * 1000)
 
@@ -98,20 +99,19 @@ class Runtime:
         queue is full. Elsewhere a process claims first and gives its claim back if the hand-off fails."""
         return self.turn_queue.takes_claims
 
-    def dispatch(self, platform: str, job: dict[str, Any]) -> None:
+    def dispatch(self, platform: str, job: Job) -> None:
         """Hand the turn of ``job`` on durably, before the webhook answers; raise QueueFull when full.
 
         A Redis stream that the consumers of every process read (web processes in thread mode, the ``worker``
         processes in worker mode); a process that dies mid-turn leaves its entries to the others.
         """
         # The turn's place in its user's queue, reserved before the hand-off (its own round trip here), and given
-        # back by ``run_job_logged`` when no turn took it up; given back at once if the hand-off fails.
+        # back with the stream entry's ``DONE`` when no turn took it up; given back at once if the hand-off fails.
         place, ttl_ms = self._place_of(job)
         if place is not None:
             reserve(self.store, place, ttl_ms)
-            job = {**job, "place": list(place)}
         try:
-            self.turn_queue.add(platform, job)
+            self.turn_queue.add(platform, job.to_json(), place)
         except BaseException:
             if place is not None:
                 give_back(self.store, place)

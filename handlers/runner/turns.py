@@ -8,7 +8,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bot.messages import TurnResult
-from handlers.platforms.base import PlatformModule, incoming_from_job
+from handlers.platforms.base import PlatformModule
+from handlers.platforms.job import Job
 from handlers.runner.duty import claim_tap
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def run_turn(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> None:
+def run_turn(runtime: Runtime, module: PlatformModule, job: Job) -> None:
     """After the ack: run the turn (the photo is fetched under the user's lock) and send its replies before the lock
     is given up.
 
@@ -26,20 +27,18 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> N
     knows it arrived even when the analysis takes a while. A tap's card is closed afterwards: its
     buttons give way to the choice taken, or to "no longer open".
     """
-    if job.get("image") and not job.get("images"):  # a job queued by the version before several photos
-        job = {**job, "images": [job["image"]]}
-    if job.get("foreign_tap"):  # a tap on a card meant for someone else: only they are told
+    if job.foreign_tap:  # a tap on a card meant for someone else: only they are told
         _quietly(module.tell_tapper, runtime, job)
         return
 
     if claim_tap(runtime, module, job):  # Claim on a duty card: about the order, not the tapper's conversation
         return
-    incoming = incoming_from_job(job, addressed=module.addressed(runtime, job) if job.get("mentions") else None)
-    fetch_image = _announced(runtime, module, job) if job.get("images") else None
+    incoming = job.incoming(addressed=module.addressed(runtime, job) if job.mentions else None)
+    fetch_image = _announced(runtime, module, job) if job.images else None
 
     def deliver(result: TurnResult) -> None:
         """Sent while the turn holds the user's lock, so a burst's answers arrive in the order it was sent."""
-        if job.get("card") and (result.picked or result.stale):
+        if job.card and (result.picked or result.stale):
             _quietly(module.close_card, runtime, job, result)
         module.sender(runtime).send(replace(incoming, reply_to=result.thread or incoming.reply_to), result.replies)
 
@@ -50,7 +49,7 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> N
         deliver(result)
 
 
-def _announced(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) -> FetchImage:
+def _announced(runtime: Runtime, module: PlatformModule, job: Job) -> FetchImage:
     """The job's photo download, which first tells the user their photo arrived when the VLM will look
     at it. It runs only for a turn that goes ahead (never for group chatter the bot ignores)."""
     fetch = module.fetch_image(runtime, job)
@@ -63,9 +62,9 @@ def _announced(runtime: Runtime, module: PlatformModule, job: dict[str, Any]) ->
     return announced
 
 
-def _quietly(call: Callable[..., None], runtime: Runtime, job: dict[str, Any], *args: Any) -> None:
+def _quietly(call: Callable[..., None], runtime: Runtime, job: Job, *args: Any) -> None:
     """A courtesy call (a reaction, a card's buttons greyed out): its failure is logged, the turn goes on."""
     try:
         call(runtime, job, *args)
     except Exception as exc:
-        log.warning("%s: %s failed (%s)", job.get("platform"), call.__name__, type(exc).__name__)
+        log.warning("%s: %s failed (%s)", job.platform, call.__name__, type(exc).__name__)

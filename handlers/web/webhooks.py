@@ -79,7 +79,7 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
             log.debug(
                 "%s redelivery acknowledged and dropped",
                 platform,
-                extra={"platform": platform, "event_id": outcome.job.get("event_id")},
+                extra={"platform": platform, "event_id": outcome.job.event_id},
             )
         elif taken is Taken.CLAIMED:
             try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import fakeredis
@@ -24,7 +25,7 @@ import pytest
 from bot.adapters.redis.store import SessionStore
 from bot.config import Settings
 from bot.replies import say
-from handlers.platforms.base import incoming_from_job, session_of
+from handlers.platforms.job import Job
 from handlers.runner.bootstrap import run_job_logged
 from handlers.runner.runtime import Runtime
 from handlers.web.app import create_app, runtime_of
@@ -46,7 +47,7 @@ def _runtime(settings: Settings, store: SessionStore, slack: FakeSlack) -> tuple
     return runtime, SlackClient(FlaskTarget(app.test_client()))  # type: ignore[arg-type]
 
 
-def _take(runtime: Runtime) -> tuple[str, dict[str, Any]]:
+def _take(runtime: Runtime) -> tuple[str, bytes]:
     taken = runtime.turn_queue.take("test", reclaim=False)
     assert taken is not None
     entry, _, job = taken
@@ -152,26 +153,25 @@ def test_a_place_no_turn_took_up_is_given_back_when_its_entry_is_done(
 def test_a_place_reserved_apart_from_the_hand_off_is_given_back_by_a_job_that_ran_no_turn(
     settings: Settings,
 ) -> None:
-    """Claim, then hand on (a Cluster, RQ mode, the embedded store): the job carries its place, and whatever the job
-    did, it gives back a place no turn took up. Here: a tap on a card meant for someone else."""
+    """Mark, then hand on (a Cluster, the embedded store): the stream entry carries its place, and whatever the job
+    did, a place no turn took up is given back as the entry is done. Here: a tap on a card meant for someone else."""
     store = store_for(fakeredis.FakeRedis(), settings)
     with FakeSlack(bot_token=BOT_TOKEN) as slack:
         runtime, client = _runtime(settings, store, slack)
         assert not runtime.claims_are_final
         assert client.post(client.event({"text": "help"})).status_code == 200
-        entry, job = _take(runtime)
+        entry, raw = _take(runtime)
         queue = store.user_key("lockq", f"slack:{TEAM}:{USER}")
-        assert store.redis.llen(queue) == 1 and job["place"][0] == queue  # reserved as it arrived
-        run_job_logged(runtime, "slack", {**job, "foreign_tap": True})
-        assert not store.redis.exists(queue)
+        assert store.redis.llen(queue) == 1  # reserved as it arrived
+        run_job_logged(runtime, "slack", replace(Job.from_json(raw), foreign_tap=True).to_json())
         runtime.turn_queue.done(entry)
+        assert not store.redis.exists(queue)
 
 
 def test_a_job_s_session_is_the_one_its_turn_runs_in() -> None:
-    """The hand-off reserves the place in the queue of ``session_of(job)``; the turn locks its message's session."""
-    direct = {"platform": "slack", "tenant": "T1", "user": "U1", "kind": "text", "chat": "D1", "event_id": "e"}
-    group = {**direct, "chat": "C1", "group": True}
+    """The hand-off reserves the place in the queue of ``job.session_key``; the turn locks its message's session."""
+    direct = Job("slack", "T1", "U1", "text", event_id="e", chat="D1")
+    group = replace(direct, chat="C1", group=True)
     for job in (direct, group):
-        assert session_of(job) == incoming_from_job(job).session_key
-    assert session_of(group) != session_of(direct)
-    assert session_of({"platform": "slack", "kind": "text"}) == ""  # no user: nothing to reserve
+        assert job.session_key == job.incoming().session_key
+    assert group.session_key != direct.session_key

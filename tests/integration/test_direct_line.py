@@ -59,7 +59,7 @@ def test_a_webhook_claims_and_queues_in_one_round_trip_and_a_full_queue_gives_th
     app = create_app(configured, store=real_store, vlm=None)
     runtime = runtime_of(app)
     assert runtime.turn_queue.takes_claims  # one Redis: the ACCEPT script, not claim + XLEN/XADD
-    runtime.turn_queue.add("slack", {"filler": True})  # the one place is taken and nobody consumes it yet
+    runtime.turn_queue.add("slack", b'{"filler": true}')  # the one place is taken and nobody consumes it yet
     slack = SlackClient(FlaskTarget(app.test_client()))  # type: ignore[arg-type]
     event = slack.event({"text": "hello"})
 

@@ -113,7 +113,7 @@ def test_feishu_tap_without_a_choice_is_400() -> None:
         feishu_cards.tap("zh", header, event)
     event["action"]["value"] = {"choice": "t0k3n.confirm", "label": "确认"}
     accepted = feishu_cards.tap("zh", header, event)
-    assert isinstance(accepted, Accepted) and accepted.job["action"] == "t0k3n.confirm"
+    assert isinstance(accepted, Accepted) and accepted.job.action == "t0k3n.confirm"
     assert accepted.answer is not None and "确认" in accepted.answer.body
 
 

@@ -10,9 +10,11 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings
+from bot.messages import Location
 from handlers.platforms import crypto as pc
 from handlers.platforms import feishu, slack, wecom
-from handlers.platforms.base import Accepted, Handshake, Ignored, Rejected, WebhookRequest, incoming_from_job
+from handlers.platforms.base import Accepted, Handshake, Ignored, Rejected, WebhookRequest
+from handlers.platforms.job import Job
 from handlers.platforms.outbound import RetryPolicy, deliver, fail, retry, split_utf8
 from handlers.platforms.tokens import TokenSource
 from tests.support.engine import store_for
@@ -82,8 +84,8 @@ def test_wecom_messages_become_jobs():
         "<Location_Y>113.3</Location_Y><Label>Gate</Label><MsgId>9</MsgId><AgentID>1000002</AgentID></xml>"
     )
     assert isinstance(out, Accepted) and out.dedupe == ("9",)
-    json.dumps(out.job)  # RQ carries it as JSON
-    incoming = incoming_from_job(out.job)
+    assert Job.from_json(out.job.to_json()) == out.job  # the turn stream carries it as JSON
+    incoming = out.job.incoming()
     assert incoming.session_key == f"wecom:{CORP}:li"
     assert (incoming.kind, incoming.location.latitude, incoming.location.longitude) == ("location", 23.1, 113.3)
 
@@ -141,11 +143,11 @@ def test_feishu_post_with_a_picture_is_an_image_and_mentions_are_dropped():
     }
     out = feishu.parse(FEISHU, WebhookRequest("POST", _feishu_event("post", post)))
     assert isinstance(out, Accepted)
-    assert out.job["kind"] == "image"
-    assert out.job["images"] == [{"message_id": "om_1", "file_key": "img_1", "type": "image"}]
+    assert out.job.kind == "image"
+    assert out.job.images == ({"message_id": "om_1", "file_key": "img_1", "type": "image"},)
     assert out.dedupe == ("om_1",)  # one claim: a retry and a re-push under a new event_id both repeat it
     text = feishu.parse(FEISHU, WebhookRequest("POST", _feishu_event("text", {"text": "@_user_1 确认"})))
-    assert text.job["text"] == "确认"
+    assert text.job.text == "确认"
     assert isinstance(
         feishu.parse(FEISHU, WebhookRequest("POST", _feishu_event("text", {"text": "@_user_1"}))), Ignored
     )
@@ -181,7 +183,7 @@ def test_slack_text_is_unescaped_and_keyed_by_team_and_user():
     )
     # deduped on channel + ts: a mention delivered as app_mention and as message is one message
     assert isinstance(out, Accepted) and out.dedupe == ("D1-1.2",)
-    incoming = incoming_from_job(out.job)
+    incoming = out.job.incoming()
     assert (incoming.session_key, incoming.text, incoming.event_id) == ("slack:T1:U1", "a & b <", "D1-1.2")
 
 
@@ -229,17 +231,8 @@ def test_token_source_caches_with_a_margin_and_invalidates_only_the_stale_token(
 
 
 def test_a_lone_surrogate_from_a_platform_cannot_break_the_session_save():
-    from handlers.platforms.base import incoming_from_job
-
-    job = {
-        "platform": "slack",
-        "tenant": "T1",
-        "user": "U1",
-        "kind": "location",
-        "text": "b\ud800",
-        "location": {"label": "gate \udfff", "latitude": 1.0, "longitude": 2.0},
-    }
-    incoming = incoming_from_job(job)
+    job = Job("slack", "T1", "U1", "location", text="b\ud800", location=Location("gate \udfff", 1.0, 2.0))
+    incoming = job.incoming()
     assert incoming.text == "b?"
     assert incoming.location is not None and incoming.location.label == "gate ?"
     incoming.text.encode("utf-8")  # storable

@@ -87,7 +87,7 @@ def test_a_claim_given_back_is_not_remembered(settings: Settings) -> None:
     """The queue was full: the claim is released and the platform's retry must run, not be dropped."""
     app = _slack_app(settings, turn_queue_max=1)
     runtime = runtime_of(app)
-    runtime.turn_queue.add("slack", {"filler": True})
+    runtime.turn_queue.add("slack", b'{"filler": true}')
     slack = SlackClient(FlaskTarget(app.test_client()))  # type: ignore[arg-type]
     event = slack.event({"text": "hello"})
     assert slack.post(event).status_code == 503

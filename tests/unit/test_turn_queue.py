@@ -17,19 +17,19 @@ from tests.support.slack import SECRET, TEAM, USER, SlackClient
 
 def test_a_turn_left_by_a_dead_consumer_is_taken_over_after_the_visibility_timeout() -> None:
     queue = TurnQueue(fakeredis.FakeRedis(), "t:turns", max_len=10, visibility_seconds=0.2)
-    entry = queue.add("slack", {"event_id": "e1"})
-    assert queue.take("dead-process", reclaim=True) == (entry, "slack", {"event_id": "e1"})
+    entry = queue.add("slack", b'{"event_id": "e1"}')
+    assert queue.take("dead-process", reclaim=True) == (entry, "slack", b'{"event_id": "e1"}')
     # the dead process never calls done(); a live one sees nothing new and, too early, nothing abandoned
     assert queue.take("live-process", reclaim=True) is None
     time.sleep(0.25)
-    assert queue.take("live-process", reclaim=True) == (entry, "slack", {"event_id": "e1"})
+    assert queue.take("live-process", reclaim=True) == (entry, "slack", b'{"event_id": "e1"}')
     queue.done(entry)
     assert queue.unfinished() == 0
 
 
 def test_a_running_turn_kept_fresh_by_its_heartbeat_is_not_taken() -> None:
     queue = TurnQueue(fakeredis.FakeRedis(), "t:turns", max_len=10, visibility_seconds=0.2)
-    entry = queue.add("slack", {"event_id": "e1"})
+    entry = queue.add("slack", b'{"event_id": "e1"}')
     queue.take("busy-process", reclaim=False)
     for _ in range(3):
         time.sleep(0.1)
@@ -39,7 +39,7 @@ def test_a_running_turn_kept_fresh_by_its_heartbeat_is_not_taken() -> None:
 
 def test_a_turn_that_keeps_killing_its_process_is_dropped() -> None:
     queue = TurnQueue(fakeredis.FakeRedis(), "t:turns", max_len=10, visibility_seconds=0)
-    queue.add("slack", {"event_id": "poison"})
+    queue.add("slack", b'{"event_id": "poison"}')
     taken = [queue.take(f"p{n}", reclaim=True) for n in range(MAX_DELIVERIES + 1)]
     assert all(taken[:MAX_DELIVERIES]) and taken[MAX_DELIVERIES] is None
     assert queue.unfinished() == 0
@@ -47,10 +47,10 @@ def test_a_turn_that_keeps_killing_its_process_is_dropped() -> None:
 
 def test_the_queue_is_bounded() -> None:
     queue = TurnQueue(fakeredis.FakeRedis(), "t:turns", max_len=2, visibility_seconds=60)
-    queue.add("slack", {})
-    queue.add("slack", {})
+    queue.add("slack", b"{}")
+    queue.add("slack", b"{}")
     with pytest.raises(QueueFull):
-        queue.add("slack", {})
+        queue.add("slack", b"{}")
 
 
 class FlaskTarget:
@@ -69,7 +69,7 @@ def test_a_flood_is_answered_503_and_the_platforms_retry_is_taken_later(settings
     )
     app = create_app(configured, store=store_for(fakeredis.FakeRedis(), configured), vlm=None)
     runtime = runtime_of(app)
-    runtime.turn_queue.add("slack", {"filler": True})  # the one place is taken and nobody consumes it yet
+    runtime.turn_queue.add("slack", b'{"filler": true}')  # the one place is taken and nobody consumes it yet
     slack = SlackClient(FlaskTarget(app.test_client()))  # type: ignore[arg-type]
     event = slack.event({"text": "hello"})
 

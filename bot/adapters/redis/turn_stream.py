@@ -69,13 +69,13 @@ class TurnQueue:
     def forget_group(self) -> None:
         self._group_ready = False
 
-    def add(self, platform: str, job: dict[str, Any]) -> str:
-        """Store the job durably; raise QueueFull when the stream is at its bound."""
+    def add(self, platform: str, job: bytes, place: Reservation | None = None) -> str:
+        """Store the job durably, with its turn's reserved ``place`` for ``done`` to give back if no turn took it
+        up; raise QueueFull when the stream is at its bound."""
         self._ensure_group()
         # One round trip: add, and learn how many were waiting before; over the bound, take it back.
         waiting, entry_id = self.line.send(
-            [("XLEN", self.key), ("XADD", self.key, "*", "platform", platform, "job", orjson.dumps(job))],
-            raise_on_error=True,
+            [("XLEN", self.key), ("XADD", self.key, "*", *_fields(platform, job, place))], raise_on_error=True
         )
         entry = _text(entry_id)
         if waiting >= self.max_len:
@@ -92,7 +92,7 @@ class TurnQueue:
     def add_claimed(
         self,
         platform: str,
-        job: dict[str, Any],
+        job: bytes,
         claims: list[str],
         claim_ttl: int,
         place: Reservation | None = None,
@@ -102,13 +102,10 @@ class TurnQueue:
         the user's lock queue: one round trip. False: seen before. QueueFull when the stream is at its bound (the
         claims are given back); StoreUnavailable when Redis cannot be reached."""
         self._ensure_group()
-        fields: list[Any] = ["platform", platform, "job", orjson.dumps(job)]
-        if place is not None:
-            fields += ["place", orjson.dumps(list(place))]  # for ``done``, which gives it back if no turn took it up
         answer = self.scripts.call(
             ACCEPT,
             tuple(claims),
-            tuple(fields),
+            tuple(_fields(platform, job, place)),
             stream=self.key,
             queue=place.queue if place else self.key,
             place_alive=place.alive_key if place else self.key,
@@ -121,7 +118,7 @@ class TurnQueue:
             raise QueueFull(f"{self.max_len} turns waiting")
         return bool(answer != 0)
 
-    def take(self, consumer: str, *, reclaim: bool) -> tuple[str, str, dict[str, Any]] | None:
+    def take(self, consumer: str, *, reclaim: bool) -> tuple[str, str, bytes] | None:
         """The next entry for ``consumer``: an abandoned one (when ``reclaim``) or a new one; None if idle."""
         self._ensure_group()
         if reclaim:
@@ -153,12 +150,20 @@ class TurnQueue:
             return True
         return False
 
-    def _decode(self, entry_id: Any, fields: dict[Any, Any]) -> tuple[str, str, dict[str, Any]]:
-        values = {_text(k): _text(v) for k, v in fields.items()}
-        entry = _text(entry_id)
-        if "place" in values:
-            self._places[entry] = Reservation(*orjson.loads(values["place"]))
-        return entry, values["platform"], orjson.loads(values["job"])
+    def _decode(self, entry_id: Any, fields: dict[Any, Any]) -> tuple[str, str, bytes]:
+        values = {_text(k): v for k, v in fields.items()}
+        entry, job = _text(entry_id), values["job"]
+        job = job if isinstance(job, bytes) else str(job).encode()
+        place = values.get("place")
+        if place is None and b'"place"' in job:  # an entry of the version that kept the place in the job
+            place = orjson.dumps(orjson.loads(job).get("place"))
+        if (
+            place is not None
+            and isinstance(found := orjson.loads(place), list)
+            and len(found) == len(Reservation._fields)
+        ):
+            self._places[entry] = Reservation(*found)
+        return entry, _text(values["platform"]), job
 
     def done(self, entry_id: str) -> None:
         """The entry is finished: acknowledged and deleted, and its turn's reserved place given back if no turn
@@ -182,6 +187,14 @@ class TurnQueue:
 
     def unfinished(self) -> int:
         return int(self.redis.xlen(self.key))
+
+
+def _fields(platform: str, job: bytes, place: Reservation | None) -> list[Any]:
+    """An entry's fields: the job, and its reserved place for ``done``, which gives it back if no turn took it up."""
+    fields: list[Any] = ["platform", platform, "job", job]
+    if place is not None:
+        fields += ["place", orjson.dumps(list(place))]
+    return fields
 
 
 def _text(value: Any) -> str:
