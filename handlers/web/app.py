@@ -89,7 +89,8 @@ background_after_fork = False
 
 
 def start_background(app: Flask) -> None:
-    """Start this process's background work: the turn consumers (thread mode, with Redis) and the courier."""
+    """Start this process's background work in thread mode: the turn consumers (with Redis) and the courier. In
+    worker mode a web process only acks: the ``turns work`` processes run both."""
     runtime = runtime_of(app)
     settings = runtime.settings
     if settings.worker_mode == "thread" and settings.redis_configured:
@@ -97,7 +98,7 @@ def start_background(app: Flask) -> None:
         # turns the dead one left. On SIGTERM (a deploy) gunicorn's worker exits through atexit: finish them.
         runtime.start_workers()
         atexit.register(runtime.stop)
-    if runtime.outbox is not None:
+    if runtime.outbox is not None and settings.worker_mode == "thread":  # else the ``turns work`` processes run it
         runtime.start_courier()
         atexit.register(runtime.stop)
 
