@@ -10,29 +10,25 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
 import orjson
 
-from bot.adapters.redis.store import SessionStore, Ticket
-from bot.config import Settings
+from bot.adapters.redis.store import Ticket
 from bot.dialogue import choices
-from bot.dialogue.flows.base import forget_photo
 from bot.dialogue.machine import CLOSE_PHOTO, IDLE, SharedMachine
+from bot.dialogue.services import FetchImage as FetchImage  # re-exported: the edge imports it, and Services, from here
+from bot.dialogue.services import Services as Services
+from bot.dialogue.services import forget_photo
 from bot.dialogue.turn import Turn
 from bot.messages import Incoming, Reply, TurnResult
-from bot.observe import NullObserver, Observer
-from bot.orders.events import Events, NoEvents
-from bot.ports import ObjectStore, ServiceError, StoreUnavailable, Vlm, WorkOrders
+from bot.ports import ServiceError, StoreUnavailable
 from bot.replies import say
 from bot.session import Session
 
 log = logging.getLogger(__name__)
 
-# Downloads a platform message's photos: (the photos downloaded, the problem of one that was not, or None),
-# a problem being "too_large", "not_image", "download_failed"…
-FetchImage = Callable[[], tuple[list[bytes], str | None]]
 # Sends a turn's replies to the user; given to ``handle``, it runs while the turn still holds the user's lock.
 Deliver = Callable[[TurnResult], None]
 
@@ -45,19 +41,6 @@ class Engine(Protocol):
     ) -> TurnResult: ...
 
     def reset(self, skey: str) -> Session | None: ...
-
-
-@dataclass
-class Services:
-    """The ports one turn may use."""
-
-    settings: Settings
-    store: SessionStore
-    storage: ObjectStore
-    orders: WorkOrders
-    vlm: Vlm | None
-    observer: Observer = field(default_factory=NullObserver)
-    events: Events = field(default_factory=NoEvents)  # order events for the duty chat and other systems
 
 
 class Conversation(Engine):

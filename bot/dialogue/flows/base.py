@@ -5,34 +5,22 @@ from __future__ import annotations
 import functools
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.dialogue import choices, intents
 from bot.dialogue.machine import IDLE
+from bot.dialogue.services import Services, forget_photo
 from bot.images import ImageRejected, check_image, upright
 from bot.messages import Incoming, Location
 from bot.ports import Order, Reporter, ServiceError
 from bot.replies import say
 from bot.session import Session
 
-if TYPE_CHECKING:
-    from bot.dialogue.engine import Services
-
 log = logging.getLogger(__name__)
 
 
 # A report photo read back from storage: (bytes, content type, storage key).
 StoredPhoto = tuple[bytes, str, str]
-
-
-def forget_photo(session: Session, key: str) -> None:
-    """Drop a deleted photo's key from the history (the admin page then shows "[image]", not a broken link)."""
-    for entry in session.history:
-        if entry.get("image_key") == key:
-            del entry["image_key"]
-        more = entry.get("more_image_keys")
-        if isinstance(more, list) and key in more:
-            more.remove(key)
 
 
 class Refused(Exception):
