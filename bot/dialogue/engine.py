@@ -17,6 +17,7 @@ import orjson
 
 from bot.adapters.redis.store import Ticket
 from bot.dialogue import choices
+from bot.dialogue.context import TurnContext
 from bot.dialogue.machine import CLOSE_PHOTO, IDLE, SharedMachine
 from bot.dialogue.services import FetchImage as FetchImage  # re-exported: the edge imports it, and Services, from here
 from bot.dialogue.services import Services as Services
@@ -130,9 +131,9 @@ class Conversation(Engine):
         situation = (session.state, _fingerprint(session.pending))
         if incoming.group and not _flow_open(session):
             session.thread = incoming.thread  # a flow starts here: its answers go to this message's thread
-        turn = Turn(self.services, session, incoming)
+        turn = TurnContext(self.services, session, incoming)  # what the turn did: its replies, its result
         try:
-            turn.run(self.machine)
+            Turn(turn).run(self.machine)
         except StoreUnavailable:
             raise
         except Exception:
@@ -174,7 +175,7 @@ class Conversation(Engine):
         return result
 
     @staticmethod
-    def _with_buttons(session: Session, texts: list[str], turn: Turn, *, still_open: bool) -> list[Reply]:
+    def _with_buttons(session: Session, texts: list[str], turn: TurnContext, *, still_open: bool) -> list[Reply]:
         """The replies, the last one carrying the buttons of the question the turn asked.
 
         That question becomes the session's open offer; a turn that asked none leaves the offer open
