@@ -1,6 +1,6 @@
 """Buttons as the domain sees them: what each choice means, and the offer a session holds open.
 
-A turn that asks a question offers choices (``TurnBase.offer``). At the end of the turn they
+A turn that asks a question offers choices (``TurnContext.offer``). At the end of the turn they
 become the session's *offer*: a random token, the question's text and the choices. Every
 ``Choice.id`` sent out is ``"<token>.<what>"``; a tap comes back with that id, and it is taken
 only while the session still holds that very offer. A double tap, a tap on an old card, or a tap

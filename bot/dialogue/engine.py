@@ -10,28 +10,25 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
 import orjson
 
-from bot.config import Settings
 from bot.dialogue import choices
-from bot.dialogue.flows.base import forget_photo
+from bot.dialogue.context import TurnContext
 from bot.dialogue.machine import CLOSE_PHOTO, IDLE, SharedMachine
+from bot.dialogue.services import FetchImage as FetchImage  # re-exported: the edge imports it, and Services, from here
+from bot.dialogue.services import Services as Services
+from bot.dialogue.services import forget_photo
 from bot.dialogue.turn import Turn
 from bot.messages import Incoming, Reply, TurnResult
-from bot.observe import NullObserver, Observer
-from bot.orders.events import Events, NoEvents
-from bot.ports import ObjectStore, ServiceError, Sessions, StoreUnavailable, TurnStore, Vlm, WorkOrders
+from bot.ports import ServiceError, StoreUnavailable, TurnStore
 from bot.replies import say
 from bot.session import Session
 
 log = logging.getLogger(__name__)
 
-# Downloads a platform message's photos: (the photos downloaded, the problem of one that was not, or None),
-# a problem being "too_large", "not_image", "download_failed"…
-FetchImage = Callable[[], tuple[list[bytes], str | None]]
 # Sends a turn's replies to the user; given to ``handle``, it runs while the turn still holds the user's lock.
 Deliver = Callable[[TurnResult], None]
 
@@ -44,19 +41,6 @@ class Engine(Protocol):
     ) -> TurnResult: ...
 
     def reset(self, skey: str) -> Session | None: ...
-
-
-@dataclass
-class Services:
-    """The ports one turn may use."""
-
-    settings: Settings
-    sessions: Sessions
-    storage: ObjectStore
-    orders: WorkOrders
-    vlm: Vlm | None
-    observer: Observer = field(default_factory=NullObserver)
-    events: Events = field(default_factory=NoEvents)  # order events for the duty chat and other systems
 
 
 class Conversation(Engine):
@@ -142,9 +126,9 @@ class Conversation(Engine):
         situation = (session.state, _fingerprint(session.pending))
         if incoming.group and not _flow_open(session):
             session.thread = incoming.thread  # a flow starts here: its answers go to this message's thread
-        turn = Turn(self.services, session, incoming)
+        turn = TurnContext(self.services, session, incoming)  # what the turn did: its replies, its result
         try:
-            turn.run(self.machine)
+            Turn(turn).run(self.machine)
         except StoreUnavailable:
             raise
         except Exception:
@@ -182,7 +166,7 @@ class Conversation(Engine):
         return result
 
     @staticmethod
-    def _with_buttons(session: Session, texts: list[str], turn: Turn, *, still_open: bool) -> list[Reply]:
+    def _with_buttons(session: Session, texts: list[str], turn: TurnContext, *, still_open: bool) -> list[Reply]:
         """The replies, the last one carrying the buttons of the question the turn asked.
 
         That question becomes the session's open offer; a turn that asked none leaves the offer open

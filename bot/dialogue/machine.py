@@ -75,7 +75,7 @@ TRANSITIONS: list[dict[str, Any]] = [
 
 TRIGGERS = frozenset(row["trigger"] for row in TRANSITIONS)
 
-# Which trigger (or reply-only responder of ``bot.dialogue.flows.lookups.RESPONDERS``) handles each input in each state.
+# Which trigger (or reply-only responder of ``bot.dialogue.turn.RESPONDERS``) handles each input in each state.
 # Inputs: "image", "location", "other", the intents of bot.dialogue.intents, and "stale_choice" (a tap on a button
 # no longer open). A tap that is open routes as the intent its choice stands for. "*" is the fallback.
 ROUTES: dict[str, dict[str, str]] = {

@@ -6,9 +6,8 @@ import inspect
 
 import pytest
 
-from bot.dialogue.flows.lookups import RESPONDERS
 from bot.dialogue.machine import ROUTES, STATES, TRANSITIONS, TRIGGERS, route
-from bot.dialogue.turn import Turn
+from bot.dialogue.turn import RESPONDERS, Turn
 
 CALLBACK_KEYS = ("conditions", "unless", "prepare", "before", "after")
 

@@ -1,0 +1,39 @@
+"""What the engine and a turn's flows both use: the ports (``Services``), ``FetchImage``, ``forget_photo``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.config import Settings
+from bot.observe import NullObserver, Observer
+from bot.orders.events import Events, NoEvents
+from bot.ports import ObjectStore, Sessions, Vlm, WorkOrders
+from bot.session import Session
+
+# Downloads a platform message's photos: (the photos downloaded, the problem of one that was not, or None),
+# a problem being "too_large", "not_image", "download_failed"…
+FetchImage = Callable[[], tuple[list[bytes], str | None]]
+
+
+@dataclass
+class Services:
+    """The ports one turn may use."""
+
+    settings: Settings
+    sessions: Sessions
+    storage: ObjectStore
+    orders: WorkOrders
+    vlm: Vlm | None
+    observer: Observer = field(default_factory=NullObserver)
+    events: Events = field(default_factory=NoEvents)  # order events for the duty chat and other systems
+
+
+def forget_photo(session: Session, key: str) -> None:
+    """Drop a deleted photo's key from the history (the admin page then shows "[image]", not a broken link)."""
+    for entry in session.history:
+        if entry.get("image_key") == key:
+            del entry["image_key"]
+        more = entry.get("more_image_keys")
+        if isinstance(more, list) and key in more:
+            more.remove(key)
