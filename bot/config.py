@@ -102,7 +102,7 @@ class Settings:
     photo_burst_seconds: float = 8.0  # photos sent this close together make one report
     max_photos_per_report: int = 4
     max_body_bytes: int = 16 * 1024 * 1024
-    # dispatch: duty chats, claims, escalation, duplicates, events for other systems
+    # the order's life: duty chats, claims, escalation, duplicates, events for other systems
     duty_routes: str = ""  # empty: no duty messages (see bot.orders.duty_routes)
     claim_sla_minutes: float = 30.0  # unclaimed this long: posted again as overdue (high severity: half)
     max_escalations: int = 3

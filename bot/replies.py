@@ -6,7 +6,7 @@ through ``say`` so a wording change is made here once.
 
 from __future__ import annotations
 
-from bot.replies_orders import DISPATCH_SENTENCES
+from bot.replies_orders import ORDER_SENTENCES
 
 _SENTENCES: dict[str, dict[str, str]] = {
     # -- greetings and help ------------------------------------------------------------------
@@ -305,7 +305,7 @@ _SENTENCES: dict[str, dict[str, str]] = {
 }
 
 
-_SENTENCES.update(DISPATCH_SENTENCES)
+_SENTENCES.update(ORDER_SENTENCES)
 
 
 def say(lang: str, name: str, **values: object) -> str:

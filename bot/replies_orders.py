@@ -1,11 +1,11 @@
-"""The sentences of dispatch (duty cards, claims, escalations, duplicate reports), zh and en.
+"""The sentences of the order's life (duty cards, claims, escalations, duplicate reports), zh and en.
 
 Part of the one sentence table: ``bot.replies`` merges them, and ``say`` is still the way to read one.
 """
 
 from __future__ import annotations
 
-DISPATCH_SENTENCES: dict[str, dict[str, str]] = {
+ORDER_SENTENCES: dict[str, dict[str, str]] = {
     # -- the duty card -------------------------------------------------------------------------
     "duty_title": {"zh": "新工单 {order_id}：{alarm_type}", "en": "New work order {order_id}: {alarm_type}"},
     "duty_title_overdue": {

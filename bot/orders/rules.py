@@ -1,4 +1,4 @@
-"""Dispatch in the domain: claiming an order, escalating the unclaimed ones, spotting a duplicate report.
+"""The order's rules after it exists: claiming it, escalating the unclaimed ones, spotting a duplicate report.
 
 What the duty chat and other systems hear of it goes through ``bot.orders.events`` (the ``Events`` port); this module
 decides what happened. No platform, no HTTP.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
-from bot.orders import rules as dispatch
+from bot.orders import rules
 from bot.ports import ServiceError
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def sweep_once(runtime: Runtime, outbox: Outbox) -> int:
     if not store.redis.set(store.key("escalation-sweep"), b"1", nx=True, px=int(sweep_every(runtime) * 1000)):
         return 0
     services = runtime.services
-    return dispatch.sweep(
+    return rules.sweep(
         services.orders, outbox, runtime.settings, datetime.now(UTC), on_escalation=services.observer.escalation
     )
 

@@ -19,7 +19,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from bot.orders import rules as dispatch
+from bot.orders import rules
 from bot.orders.duty_card import claim_of, duty_card
 from bot.orders.events import DELIVERED, Delivery
 from bot.ports import Order, Reporter, ServiceError
@@ -124,12 +124,12 @@ def claim_tap(runtime: Runtime, module: PlatformModule, job: Job) -> bool:
     by = Reporter(module.PLATFORM, job.tenant, job.user)
     services = runtime.services
     try:
-        outcome = dispatch.claim(services.orders, services.events, order_id, by)
+        outcome = rules.claim(services.orders, services.events, order_id, by)
     except ServiceError as exc:
         log.warning("claim of %s failed: %s", order_id, exc)
         _courtesy(module, runtime, by, say(runtime.settings.language, "orders_down"))
         return True
-    _courtesy(module, runtime, by, dispatch.claim_reply(runtime.settings.language, outcome, order_id))
+    _courtesy(module, runtime, by, rules.claim_reply(runtime.settings.language, outcome, order_id))
     return True
 
 

@@ -62,7 +62,7 @@ class Runtime:
         return RecentClaims(self.settings.dedupe_ttl_seconds)
 
     def take(self, platform: str, idents: tuple[str, ...], job: Job) -> Taken:
-        """Claim an event's ids: SEEN if they were claimed before, else CLAIMED (hand it on with ``dispatch``,
+        """Claim an event's ids: SEEN if they were claimed before, else CLAIMED (hand it on with ``hand_on``,
         then ``recent_claims.remember`` it) or, in thread mode on one Redis, QUEUED: claimed and handed on in the
         same round trip, and remembered here.
 
@@ -99,7 +99,7 @@ class Runtime:
         queue is full. Elsewhere a process claims first and gives its claim back if the hand-off fails."""
         return self.turn_queue.takes_claims
 
-    def dispatch(self, platform: str, job: Job) -> None:
+    def hand_on(self, platform: str, job: Job) -> None:
         """Hand the turn of ``job`` on durably, before the webhook answers; raise QueueFull when full.
 
         A Redis stream that the consumers of every process read (web processes in thread mode, the ``worker``

@@ -2,7 +2,7 @@
 
 Production calls ``create_app()`` (settings from the environment); tests pass their
 own Settings and ports. Nothing is built at import time. The services are built once
-here and handed out: the runtime (store, engine, dispatcher) and the one ``Ops``.
+here and handed out: the runtime (store, engine, intake) and the one ``Ops``.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ def blueprint(runtime: Runtime, module: PlatformModule) -> Blueprint:
 
 
 def respond(runtime: Runtime, module: PlatformModule) -> Response:
-    """Run one webhook request through parse → dedupe → dispatch and answer at once."""
+    """Run one webhook request through parse → dedupe → hand-off and answer at once."""
     settings, platform = runtime.settings, module.PLATFORM
     length = request.content_length
     if length is not None and length > settings.max_body_bytes:
@@ -83,7 +83,7 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
             )
         elif taken is Taken.CLAIMED:
             try:
-                runtime.dispatch(platform, outcome.job)
+                runtime.hand_on(platform, outcome.job)
             except QueueFull as exc:  # a flood: the platform retries later, memory stays bounded
                 log.warning("%s webhook: %s; answered 503", platform, exc, extra={"platform": platform})
                 _release(runtime, platform, outcome.dedupe)

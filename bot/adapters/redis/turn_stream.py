@@ -35,7 +35,7 @@ class Taken(enum.Enum):
     """What became of a platform event at the webhook (``Runtime.take``)."""
 
     SEEN = "seen"  # a redelivery: answer 200, do nothing
-    CLAIMED = "claimed"  # new: hand it on (``Runtime.dispatch``), give the claims back if that fails
+    CLAIMED = "claimed"  # new: hand it on (``Runtime.hand_on``), give the claims back if that fails
     QUEUED = "queued"  # new, and already handed on in the claim's round trip
 
 

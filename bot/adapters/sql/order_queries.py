@@ -1,4 +1,4 @@
-"""The work-order queries of dispatch: claim, duplicate reports, escalation, export.
+"""The work-order queries of the order's rules: claim, duplicate reports, escalation, export.
 
 A mixin of :class:`bot.adapters.sql.orders.SqlWorkOrders`. As there, correctness across processes comes from
 the database: a claim and an escalation are each one conditional ``UPDATE``, so of two technicians
@@ -21,7 +21,7 @@ from bot.ports import ORDER_STATUSES, Order, OrderError, OrderNotFound, Reporter
 _EXPORT_BATCH = 500  # rows fetched from the server at a time while an export streams
 
 
-class DispatchQueries:
+class OrderQueries:
     _engine: Engine
 
     def _ready(self) -> None:  # provided by SqlWorkOrders

@@ -23,7 +23,7 @@ from sqlalchemy import exc as sa_exc
 
 from bot import paging
 from bot.adapters.sql.database import guarded, make_engine
-from bot.adapters.sql.order_queries import DispatchQueries
+from bot.adapters.sql.order_queries import OrderQueries
 from bot.adapters.sql.tables import (
     ensure_schema,
     person_columns,
@@ -62,7 +62,7 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class SqlWorkOrders(DispatchQueries):
+class SqlWorkOrders(OrderQueries):
     """The ``WorkOrders`` port over any SQLAlchemy URL (SQLite file, PostgreSQL via psycopg 3).
 
     ``engine_options`` go to ``create_engine`` (``connect_args`` are merged with ours);

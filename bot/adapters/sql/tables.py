@@ -87,7 +87,7 @@ work_orders = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("closed_at", UtcDateTime, nullable=True),
     Column("history", JSON, nullable=False),
-    # dispatch: who claimed it, how often it was posted again as overdue, who else reported it
+    # the order's life: who claimed it, how often it was posted again as overdue, who else reported it
     Column("assignee_platform", Text, nullable=True),
     Column("assignee_tenant", Text, nullable=True),
     Column("assignee_user", Text, nullable=True),

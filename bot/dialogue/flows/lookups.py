@@ -6,7 +6,7 @@ from bot.dialogue.context import TurnContext
 from bot.dialogue.flows.report import ReportFlow
 from bot.dialogue.machine import CLOSE_PHOTO, CONFIRM, IDLE, LOCATION
 from bot.dialogue.next_step import next_step
-from bot.orders import rules as dispatch
+from bot.orders import rules
 from bot.orders.events import person
 from bot.ports import OrderError, ServiceError
 
@@ -125,11 +125,11 @@ class Lookups:
         """``认领 WO-…``: take an order from the duty chat by typing (WeCom group chats have no buttons)."""
         ctx = self.ctx
         try:
-            outcome = dispatch.claim(ctx.services.orders, ctx.services.events, ctx.intent.arg, ctx.reporter())
+            outcome = rules.claim(ctx.services.orders, ctx.services.events, ctx.intent.arg, ctx.reporter())
         except ServiceError:
             ctx.fail("orders", "orders_down")
             return
-        ctx.replies.append(dispatch.claim_reply(ctx.settings.language, outcome, ctx.intent.arg))
+        ctx.replies.append(rules.claim_reply(ctx.settings.language, outcome, ctx.intent.arg))
 
     def say_unsupported(self) -> None:
         self.ctx.say("unsupported_kind")

@@ -15,7 +15,7 @@ from bot.dialogue.next_step import next_step
 from bot.dialogue.photos import StoredPhoto, TurnPhotos
 from bot.images import ImageRejected, perceptual_hash
 from bot.messages import Location
-from bot.orders import rules as dispatch
+from bot.orders import rules
 from bot.orders.events import person
 from bot.ports import NewOrder, Order, OrderError, Photo, ServiceError, VlmError
 
@@ -270,7 +270,7 @@ class ReportFlow:
         if not p.get("alarm_type"):
             return None
         home = ctx.reporter().home
-        return dispatch.find_same(
+        return rules.find_same(
             ctx.services.orders, ctx.settings, home, p["alarm_type"], p.get("location") or {}, p.get("photo_hash")
         )
 

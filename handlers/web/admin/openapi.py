@@ -268,7 +268,7 @@ _OTHER_PATHS: dict[str, Any] = {
 
 
 _MOMENT = r"^(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})?)?)?$"
-_DISPATCH_PATHS: dict[str, Any] = {
+_ORDER_PATHS: dict[str, Any] = {
     "/orders.csv": {
         "get": {
             "operationId": "exportOrders",
@@ -359,7 +359,7 @@ def document() -> dict[str, Any]:
             },
             "servers": [{"url": "/admin/api"}],
             "security": [{"bearer": []}],
-            "paths": {**_SESSION_PATHS, **_OTHER_PATHS, **_DISPATCH_PATHS},
+            "paths": {**_SESSION_PATHS, **_OTHER_PATHS, **_ORDER_PATHS},
             "components": {
                 "securitySchemes": {
                     "bearer": {

@@ -1,4 +1,4 @@
-"""The order repository's dispatch queries on SQLite and PostgreSQL: a claim raced by several processes has
+"""The order repository's order-rule queries on SQLite and PostgreSQL: a claim raced by several processes has
 one winner; a duplicate report adds its photos and reporter; escalation counts once per period; the CSV
 export streams 10 000 orders with Chinese text."""
 

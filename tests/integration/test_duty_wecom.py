@@ -1,4 +1,4 @@
-"""Dispatch on WeCom, end to end: a route to an app group chat (``appchat/send``: the photo uploaded with
+"""Duty chats on WeCom, end to end: a route to an app group chat (``appchat/send``: the photo uploaded with
 ``media/upload``, then the text saying how to claim by typing) and to two people (the same, plus a
 ``button_interaction`` card with Claim). One of them taps Claim (``template_card_event``, as in
 tests/integration/test_wecom_buttons.py): the group and the people get the change as a short text."""

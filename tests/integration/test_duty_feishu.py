@@ -1,4 +1,4 @@
-"""Dispatch on Feishu, end to end: the duty card goes to the duty chat (``receive_id_type=chat_id``) with
+"""Duty chats on Feishu, end to end: the duty card goes to the duty chat (``receive_id_type=chat_id``) with
 the report photo uploaded through ``im/v1/images`` (multipart, ``image_type=message``) and a Claim button;
 a Claim tap (a ``card.action.trigger`` as lark-oapi's P2CardActionTrigger names its fields) makes the
 tapper the assignee and the card is PATCHed to say so; the reporter hears who is on it."""

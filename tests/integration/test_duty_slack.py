@@ -1,4 +1,4 @@
-"""Dispatch on Slack, end to end: a confirmed report reaches the duty channel as a card with Claim; two
+"""Duty chats on Slack, end to end: a confirmed report reaches the duty channel as a card with Claim; two
 technicians tap Claim at once and exactly one gets it; the card, the reporter and the other technician are
 told; the close and a duplicate report reach the card too; an unclaimed order is posted again as overdue.
 
