@@ -20,7 +20,7 @@ import orjson
 import redis
 
 from bot.adapters.redis.direct import Line
-from bot.adapters.redis.scripts import ACCEPT, DONE, Scripts
+from bot.adapters.redis.scripts import ACCEPT, DONE, GIVE_BACK, Call, Scripts
 from bot.adapters.redis.store import guarded
 from bot.adapters.redis.user_lock import Reservation
 
@@ -167,18 +167,30 @@ class TurnQueue:
 
     def done(self, entry_id: str) -> None:
         """The entry is finished: acknowledged and deleted, and its turn's reserved place given back if no turn
-        took it up."""
+        took it up — in one script on one Redis; on a Cluster (the stream and the user's keys are in different
+        slots) in two, sent in one round trip."""
         place = self._places.pop(entry_id, None)
-        self.scripts.call(
-            DONE,
-            stream=self.key,
-            queue=place.queue if place else self.key,
-            place_alive=place.alive_key if place else self.key,
-            group=GROUP,
-            entry=entry_id,
-            place_token=place.token if place else "",
-            wake_prefix=place.wake_prefix if place else "",
+        calls: list[Call] = []
+        if place is not None and not self.line.direct:
+            calls.append(
+                GIVE_BACK.bind(
+                    queue=place.queue, alive=place.alive_key, token=place.token, wake_prefix=place.wake_prefix
+                )
+            )
+            place = None
+        here = place or Reservation(self.key, self.key, "", "")  # no place: the script gives nothing back
+        calls.append(
+            DONE.bind(
+                stream=self.key,
+                queue=here.queue,
+                place_alive=here.alive_key,
+                group=GROUP,
+                entry=entry_id,
+                place_token=here.token,
+                wake_prefix=here.wake_prefix,
+            )
         )
+        self.scripts.run(calls)
 
     def touch(self, consumer: str, entry_ids: list[str]) -> None:
         """Reset the idle time of entries still being worked on, so no other process claims them."""
