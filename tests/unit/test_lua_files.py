@@ -34,10 +34,12 @@ def test_the_header_binds_each_name_to_its_position() -> None:
 
 
 def test_a_call_must_name_every_key_and_argument() -> None:
-    with pytest.raises(KeyError):
-        RESERVE.bind(queue="q", alive="a", token="t")  # alive_ms missing
-    with pytest.raises(TypeError, match="no key or argument named tokn"):
-        RESERVE.bind(queue="q", alive="a", token="t", alive_ms=1, tokn="x")
+    with pytest.raises(TypeError, match=r"missing \['alive_ms'\]"):
+        RESERVE.bind(queue="q", alive="a", token="t")
+    with pytest.raises(TypeError, match=r"unknown \['tokn'\], missing \['token'\]"):
+        RESERVE.bind(queue="q", alive="a", tokn="t", alive_ms=1)
+    with pytest.raises(TypeError, match=r"unknown \['extra'\]"):
+        RESERVE.bind(queue="q", alive="a", token="t", alive_ms=1, extra="x")
 
 
 def test_combining_scripts_that_share_a_name_is_refused() -> None:

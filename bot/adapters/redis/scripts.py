@@ -18,8 +18,10 @@ answers NOSCRIPT and the script is loaded and run again.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -54,12 +56,28 @@ class Script:
 
     def bind(self, rest_keys: tuple[Any, ...] = (), rest_args: tuple[Any, ...] = (), **named: Any) -> Call:
         """A call of this script with every key and argument given by its name (a missing or unknown one raises)."""
+        try:
+            if len(named) == len(self.keys) + len(self.args):
+                return Call(self, [*self._keys_of(named), *rest_keys], [*self._args_of(named), *rest_args])
+        except KeyError:
+            pass
         unknown = set(named) - set(self.keys) - set(self.args)
-        if unknown:
-            raise TypeError(f"{self.name}: no key or argument named {', '.join(sorted(unknown))}")
-        keys = [named[name] for name in self.keys]
-        args = [named[name] for name in self.args]
-        return Call(self, [*keys, *rest_keys], [*args, *rest_args])
+        missing = (set(self.keys) | set(self.args)) - set(named)
+        raise TypeError(f"{self.name}: unknown {sorted(unknown)}, missing {sorted(missing)}")
+
+    @cached_property
+    def _keys_of(self) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+        return _getter(self.keys)
+
+    @cached_property
+    def _args_of(self) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+        return _getter(self.args)
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The values of ``names`` from a mapping, in order, as a tuple (itemgetter of one name returns the value)."""
+    get = itemgetter(*names)
+    return get if len(names) > 1 else lambda named: (get(named),)
 
 
 class Call(NamedTuple):
