@@ -12,8 +12,9 @@ Redis Cluster hash tag so one user's keys share a slot):
                            (so the next message can say "your report timed out")
     P:lockq:{K}, P:lockalive:{K}:T, P:lockwake:{K}:T
                            the user's turn lock, owned by ``bot.adapters.redis.user_lock``
-    P:r:{K}:EVENT          a processed event's result (24 h), for redeliveries; "1" for an hour once its
-                           replies were sent
+    P:r:{S}:D              a processed event's result (24 h), for redeliveries; "1" for an hour once its
+                           replies were sent. D digests the user and the event, S is three letters of the
+                           user's slot (``result_key``)
     P:seen:NS:ID           edge dedupe claims (SET NX); an ID over 24 characters as ~ and its digest
     P:idx:{sB}:…           the ops index in shards, and turn counters, owned by ``bot.adapters.redis.session_index``
     P:audit                the ops audit trail, owned by ``bot.adapters.redis.audit``
@@ -24,7 +25,9 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import itertools
 import logging
+import string
 import time
 import zlib
 from collections.abc import Callable
@@ -33,6 +36,7 @@ from typing import Any, ParamSpec, TypeVar
 import orjson
 import redis
 from redis.cluster import RedisCluster
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from bot.adapters.redis.client import build_redis
 from bot.adapters.redis.direct import Line
@@ -93,8 +97,16 @@ class SessionStore:
         return ":".join((self.prefix, kind, "{" + skey + "}", *rest))
 
     def result_key(self, skey: str, event_id: str) -> str:
-        # "r", not "result": the key name is most of a marker's memory (see ``settle_result``)
-        return self.user_key("r", skey, event_id)
+        """The stored result of a user's event, then its "answered" marker (``settle_result``): a key for every
+        platform message, so the key name is most of its memory.
+
+        Past some 44 bytes of key Redis's allocator moves a key up a size class, and the user's own hash tag
+        ``{K}`` is that long already on WeCom and Feishu (a marker was 120 B on Slack and WeCom, 152 B on
+        Feishu). So the key is a 128-bit digest of the user and the event under a three-letter hash tag that
+        Redis Cluster puts in the user's slot (``_slot_tags``): the scripts still have all of a user's keys in
+        one slot, and a marker is 88 B whatever the ids.
+        """
+        return self.key("r", _result_name(self.user_key("r", skey), skey, event_id))
 
     def seen_key(self, namespace: str, ident: str) -> str:
         """The dedupe claim of a platform id (``claim_all``; ``Runtime.take`` claims in its hand-off script).
@@ -331,6 +343,28 @@ class SessionStore:
     @guarded
     def turns_since(self, seconds: int) -> int:
         return self.index.turns_since(seconds)
+
+
+@functools.lru_cache(maxsize=256)  # a turn names its result three times (BEGIN, the save, the marker)
+def _result_name(user_key: str, skey: str, event_id: str) -> str:
+    """``{tag}:digest`` of ``SessionStore.result_key``: ``user_key`` is any key of the user's, for its slot."""
+    digest = hashlib.blake2b(f"{len(skey)}:{skey}{event_id}".encode(), digest_size=16).digest()
+    tag = _slot_tags()[key_slot(user_key.encode())]
+    return "{" + tag + "}:" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@functools.cache
+def _slot_tags() -> tuple[str, ...]:
+    """For each Redis Cluster hash slot, the first three-letter name (URL-safe base64 letters) that hashes to it:
+    a key tagged ``{name}`` lives in that slot. Some 68,000 names tried, once a process (70 ms)."""
+    alphabet = string.ascii_letters + string.digits + "-_"
+    tags: dict[int, str] = {}
+    for letters in itertools.product(alphabet, repeat=3):
+        name = "".join(letters)
+        tags.setdefault(key_slot(name.encode()), name)
+        if len(tags) == REDIS_CLUSTER_HASH_SLOTS:
+            break
+    return tuple(tags[slot] for slot in range(REDIS_CLUSTER_HASH_SLOTS))
 
 
 def _human(size: int) -> str:
