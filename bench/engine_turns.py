@@ -47,7 +47,7 @@ import redis  # noqa: E402
 
 from bot.adapters.redis.records import record_json  # noqa: E402
 from bot.adapters.redis.sessions import RedisSessions  # noqa: E402
-from bot.adapters.redis.store import SessionStore  # noqa: E402
+from bot.adapters.redis.store import ANSWERED, ANSWERED_SECONDS, SessionStore  # noqa: E402
 from bot.adapters.sql.orders import SqlWorkOrders  # noqa: E402
 from bot.adapters.storage import LocalFolderStore  # noqa: E402
 from bot.config import Settings  # noqa: E402
@@ -296,26 +296,38 @@ def table(runs: list[Run]) -> str:
     return "\n".join([line(headers), line(tuple("-" * w for w in widths)), *(line(row) for row in rows)])
 
 
-# Platform ids of their real shapes (PLATFORMS.md): what one event's dedupe claim is keyed by.
+# Platform ids of their real shapes (PLATFORMS.md): what one event's dedupe claim is keyed by, and its user.
 EVENT_IDS = {
     "slack": ("D0123ABCD:1652227646.593159",),
     "wecom": ("7300000000000000123",),
     "feishu": ("om_5ce6d572455d361153b7cb51da133945",),
 }
+USERS = {
+    "slack": "slack:T0123ABCD:U0123ABCDE",
+    "wecom": "wecom:ww1436e0e65a779aee:zhangsan",
+    "feishu": "feishu:2ca1d211f64f6438:ou_84aad35d084aa403a838cf73ee18467",
+}
 
 
 def claim_sizes(url: str, prefix: str) -> str:
-    """MEMORY USAGE of one platform event's dedupe claims, with the default prefix's length."""
+    """MEMORY USAGE of one platform event's dedupe claims and of its turn's "answered" marker (``settle_result``),
+    with the default prefix's length."""
     client = redis.Redis.from_url(url)
     store = SessionStore(client, Settings(redis_prefix=prefix[:5]))
-    sizes = []
+    claims, markers = [], []
     for platform, idents in EVENT_IDS.items():
         store.claim_all(platform, idents)
         keys = [store.seen_key(platform, ident) for ident in idents]
-        sizes.append(f"{platform} {sum(int(client.memory_usage(key, samples=0) or 0) for key in keys)}")
-        client.delete(*keys)
+        claims.append(f"{platform} {sum(int(client.memory_usage(key, samples=0) or 0) for key in keys)}")
+        marker = store.result_key(USERS[platform], idents[0])
+        client.set(marker, ANSWERED, ex=ANSWERED_SECONDS)
+        markers.append(f"{platform} {int(client.memory_usage(marker, samples=0) or 0)}")
+        client.delete(*keys, marker)
     client.close()
-    return "dedupe claim per platform event, MEMORY USAGE B: " + ", ".join(sizes) + " (goal <= 100)"
+    return (
+        f"dedupe claim per platform event, MEMORY USAGE B: {', '.join(claims)} (goal <= 100)\n"
+        f"answered marker per platform event, MEMORY USAGE B: {', '.join(markers)} (goal <= 100)"
+    )
 
 
 def breakdown(run: Run, users: int) -> str:

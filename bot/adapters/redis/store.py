@@ -12,8 +12,9 @@ Redis Cluster hash tag so one user's keys share a slot):
                            (so the next message can say "your report timed out")
     P:lockq:{K}, P:lockalive:{K}:T, P:lockwake:{K}:T
                            the user's turn lock, owned by ``bot.adapters.redis.user_lock``
-    P:r:{K}:EVENT          a processed event's result (24 h), for redeliveries; "1" for an hour once its
-                           replies were sent
+    P:r:{S}:D              a processed event's result (24 h), for redeliveries; "1" for an hour once its
+                           replies were sent. D digests the user and the event, S is three letters of the
+                           user's slot (``result_key``)
     P:seen:NS:ID           edge dedupe claims (SET NX); an ID over 24 characters as ~ and its digest
     P:idx:{sB}:…           the ops index in shards, and turn counters, owned by ``bot.adapters.redis.session_index``
     P:audit                the ops audit trail, owned by ``bot.adapters.redis.audit``
@@ -39,6 +40,7 @@ from bot.adapters.redis.errors import guarded
 from bot.adapters.redis.records import from_record, to_record
 from bot.adapters.redis.scripts import ANSWER, FINISH, SAVE, Call, Scripts
 from bot.adapters.redis.session_index import SessionIndex
+from bot.adapters.redis.slots import short_name
 from bot.adapters.redis.user_lock import Heartbeats, LockTimeout, Ticket, hold
 from bot.config import Settings
 from bot.dialogue.machine import STATES, State
@@ -79,8 +81,16 @@ class SessionStore:
         return ":".join((self.prefix, kind, "{" + skey + "}", *rest))
 
     def result_key(self, skey: str, event_id: str) -> str:
-        # "r", not "result": the key name is most of a marker's memory (see ``settle_result``)
-        return self.user_key("r", skey, event_id)
+        """The stored result of a user's event, then its "answered" marker (``settle_result``): a key for every
+        platform message, so the key name is most of its memory.
+
+        Past some 44 bytes of key Redis's allocator moves a key up a size class, and the user's own hash tag
+        ``{K}`` is that long already on WeCom and Feishu (a marker was 120 B on Slack and WeCom, 152 B on
+        Feishu). So the key is a 128-bit digest of the user and the event under a three-letter hash tag that
+        Redis Cluster puts in the user's slot (``_slot_tags``): the scripts still have all of a user's keys in
+        one slot, and a marker is 88 B whatever the ids.
+        """
+        return self.key("r", short_name(self.user_key("r", skey), skey, event_id))
 
     def seen_key(self, namespace: str, ident: str) -> str:
         """The dedupe claim of a platform id (``claim_all``; ``Runtime.take`` claims in its hand-off script).
