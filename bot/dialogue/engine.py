@@ -136,7 +136,7 @@ class Conversation(Engine):
             log.exception("turn failed", extra={"session": skey, "event_id": incoming.event_id})
             observer.error("internal")
             text = say(self.settings.language, "internal_error")
-            # Nor is the result remembered, so the platform's redelivery gets a real retry.
+            # Nor is the result remembered: a re-run (a take-over after a crash, a generic client's retry) is real.
             return TurnResult([Reply(text)], session.state, skey)
         replies = [*notices, *turn.replies]
         max_turns = self.settings.history_max_turns

@@ -11,6 +11,8 @@ import pytest
 
 from bot.adapters.redis import scripts
 from bot.adapters.redis.scripts import ALL, LUA, RESERVE, SAVE, Scripts, combine, load
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.redis.user_lock import reservation, reserve
 
 
 @pytest.mark.parametrize("script", ALL, ids=lambda s: s.name)
@@ -53,3 +55,16 @@ def test_a_named_script_runs() -> None:
     runner = Scripts(client)
     assert runner.call(RESERVE, queue="q", alive="a", token="t1", alive_ms=5000) == 1
     assert client.lrange("q", 0, -1) == [b"t1"] and client.get("a") == b"r"
+
+
+def test_a_place_reserved_again_while_its_turn_holds_it_is_left_as_it_is(fake_store: SessionStore) -> None:
+    """The same message handed on twice (a mark given back after its hand-off reached Redis, then the platform's
+    retry) must not reset its place to 'reserved' under the turn that holds it: a second run would then take the
+    place too and run beside the first, answering twice."""
+    place = reservation(fake_store, "slack:T1:U1", "Ev1")
+    reserve(fake_store, place, 5000)
+    with fake_store.lock("slack:T1:U1", event_id="Ev1", reserved=True) as ticket:
+        assert ticket.token == place.token  # the turn took its place up: its heartbeat says held
+        reserve(fake_store, place, 5000)
+        assert fake_store.redis.get(place.alive_key) == b"1"
+        assert fake_store.redis.lrange(place.queue, 0, -1) == [place.token.encode()]

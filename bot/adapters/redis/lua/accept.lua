@@ -13,9 +13,8 @@ if redis.call('XLEN', stream) >= tonumber(max_len) then
   for i = marks_from, #KEYS do redis.call('DEL', KEYS[i]) end
   return -1
 end
-if place_token ~= '' then
+if place_token ~= '' and redis.call('SET', place_alive, 'r', 'PX', place_ttl_ms, 'NX') then
   redis.call('RPUSH', queue, place_token)
   redis.call('PEXPIRE', queue, tonumber(place_ttl_ms) * 4)
-  redis.call('SET', place_alive, 'r', 'PX', place_ttl_ms)
 end
 return redis.call('XADD', stream, '*', unpack(ARGV, fields_from))
