@@ -296,7 +296,7 @@ def table(runs: list[Run]) -> str:
     return "\n".join([line(headers), line(tuple("-" * w for w in widths)), *(line(row) for row in rows)])
 
 
-# Platform ids of their real shapes (PLATFORMS.md): what one event's dedupe claim is keyed by, and its user.
+# Platform ids of their real shapes (PLATFORMS.md): what one event's dedupe mark is keyed by, and its user.
 EVENT_IDS = {
     "slack": ("D0123ABCD:1652227646.593159",),
     "wecom": ("7300000000000000123",),
@@ -309,23 +309,23 @@ USERS = {
 }
 
 
-def claim_sizes(url: str, prefix: str) -> str:
-    """MEMORY USAGE of one platform event's dedupe claims and of its turn's "answered" marker (``settle_result``),
+def mark_sizes(url: str, prefix: str) -> str:
+    """MEMORY USAGE of one platform event's dedupe marks and of its turn's "answered" marker (``settle_result``),
     with the default prefix's length."""
     client = redis.Redis.from_url(url)
     store = SessionStore(client, Settings(redis_prefix=prefix[:5]))
-    claims, markers = [], []
+    marks, markers = [], []
     for platform, idents in EVENT_IDS.items():
-        store.claim_all(platform, idents)
-        keys = [store.seen_key(platform, ident) for ident in idents]
-        claims.append(f"{platform} {sum(int(client.memory_usage(key, samples=0) or 0) for key in keys)}")
+        store.mark_all(platform, idents)
+        keys = [store.mark_key(platform, ident) for ident in idents]
+        marks.append(f"{platform} {sum(int(client.memory_usage(key, samples=0) or 0) for key in keys)}")
         marker = store.result_key(USERS[platform], idents[0])
         client.set(marker, ANSWERED, ex=ANSWERED_SECONDS)
         markers.append(f"{platform} {int(client.memory_usage(marker, samples=0) or 0)}")
         client.delete(*keys, marker)
     client.close()
     return (
-        f"dedupe claim per platform event, MEMORY USAGE B: {', '.join(claims)} (goal <= 100)\n"
+        f"dedupe mark per platform event, MEMORY USAGE B: {', '.join(marks)} (goal <= 100)\n"
         f"answered marker per platform event, MEMORY USAGE B: {', '.join(markers)} (goal <= 100)"
     )
 
@@ -363,7 +363,7 @@ def main() -> None:
             naive_run = run_naive(
                 url, naive_prefix, transcript, args.users, settings.session_ttl_seconds, settings.history_max_turns
             )
-            claims = claim_sizes(url, prefix)
+            marks = mark_sizes(url, prefix)
     finally:
         wipe(admin, prefix)
         wipe(admin, naive_prefix)
@@ -381,7 +381,7 @@ def main() -> None:
     print(table([engine_run, naive_run]))
     print(breakdown(engine_run, args.users))
     print(breakdown(naive_run, args.users))
-    print(claims)
+    print(marks)
     print("history = messages kept per session; JSON B = stored session JSON; MEMORY B = MEMORY USAGE of that key;")
     print(
         "all keys B/user = MEMORY USAGE of every key under the prefix (sessions, flow, dedupe results, index) / users"

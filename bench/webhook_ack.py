@@ -1,7 +1,7 @@
 """Webhook ack latency per platform (p50/p99) for a signed text event, beside a plain Flask route.
 
 What is measured: the time from sending the request to having the answer, through Flask's
-test client (``--http`` for a real loopback server): verify, decrypt, parse, dedupe claim in
+test client (``--http`` for a real loopback server): verify, decrypt, parse, dedupe mark in
 Redis, hand-off to the background pool, answer. The turns themselves run in the background,
 as in production, against local fake platform APIs; they share the CPU with the acks.
 

@@ -68,7 +68,7 @@ class TurnWorkers:
                     self._in_flight.discard(entry_id)
             try:
                 self.queue.done(entry_id)
-            except Exception as exc:  # it will be claimed again and answered from the kept result
+            except Exception as exc:  # it will be taken over again and answered from the kept result
                 log.warning("turn %s not marked done (%s)", entry_id, type(exc).__name__)
 
     def _heartbeat(self) -> None:

@@ -25,7 +25,7 @@ from handlers.platforms.job import Job
 from handlers.platforms.outbound import Outage, RetryPolicy
 from handlers.platforms.registry import PLATFORMS
 from handlers.runner.consumers import TurnWorkers
-from handlers.runner.recent_claims import RecentClaims
+from handlers.runner.recent_marks import RecentMarks
 
 log = logging.getLogger(__name__)
 
@@ -58,30 +58,30 @@ class Runtime:
         return RetryPolicy(outage=self._outages.get(platform))
 
     @functools.cached_property
-    def recent_claims(self) -> RecentClaims:
-        return RecentClaims(self.settings.dedupe_ttl_seconds)
+    def recent_marks(self) -> RecentMarks:
+        return RecentMarks(self.settings.dedupe_ttl_seconds)
 
     def take(self, platform: str, idents: tuple[str, ...], job: Job) -> Taken:
-        """Claim an event's ids: SEEN if they were claimed before, else CLAIMED (hand it on with ``hand_on``,
-        then ``recent_claims.remember`` it) or, in thread mode on one Redis, QUEUED: claimed and handed on in the
+        """Mark an event's ids: SEEN if they were marked before, else MARKED (hand it on with ``hand_on``,
+        then ``recent_marks.remember`` it) or, in thread mode on one Redis, QUEUED: marked and handed on in the
         same round trip, and remembered here.
 
-        Raises StoreUnavailable when Redis cannot be reached, QueueFull when the hand-off is full (the claims
+        Raises StoreUnavailable when Redis cannot be reached, QueueFull when the hand-off is full (the marks
         are given back)."""
         if not idents:
-            return Taken.CLAIMED  # nothing to deduplicate by
-        if self.recent_claims.holds(platform, idents):
+            return Taken.MARKED  # nothing to deduplicate by
+        if self.recent_marks.holds(platform, idents):
             return Taken.SEEN
         ttl = self.settings.dedupe_ttl_seconds
-        if self.claims_are_final:
+        if self.marks_are_final:
             asked_at = time.monotonic()
-            claims = [self.store.seen_key(platform, ident) for ident in idents]
-            queued = self.turn_queue.add_claimed(platform, job.to_json(), claims, ttl, *self._place_of(job))
-            # Queued here, or queued by another process: either way a claim no one gives back (``RecentClaims``).
-            self.recent_claims.remember(platform, idents, asked_at)
+            marks = [self.store.mark_key(platform, ident) for ident in idents]
+            queued = self.turn_queue.add_marked(platform, job.to_json(), marks, ttl, *self._place_of(job))
+            # Queued here, or queued by another process: either way a mark no one gives back (``RecentMarks``).
+            self.recent_marks.remember(platform, idents, asked_at)
             self.start_workers()
             return Taken.QUEUED if queued else Taken.SEEN
-        return Taken.CLAIMED if self.store.claim_all(platform, idents, ttl) else Taken.SEEN
+        return Taken.MARKED if self.store.mark_all(platform, idents, ttl) else Taken.SEEN
 
     def _place_of(self, job: Job) -> tuple[Reservation | None, int]:
         """The place in its user's lock queue that ``job``'s turn is to keep (``bot.adapters.redis.user_lock``),
@@ -93,11 +93,11 @@ class Runtime:
         return reservation(self.store, skey, event_id), int(self.store.lock_timeout_seconds * 1000)
 
     @property
-    def claims_are_final(self) -> bool:
-        """Are claims made in the same script as the hand-off (on one Redis, not a Cluster)? Then a claim anyone
-        can see stays for the whole dedupe TTL: only that script gives claims back, in the same step, when the
-        queue is full. Elsewhere a process claims first and gives its claim back if the hand-off fails."""
-        return self.turn_queue.takes_claims
+    def marks_are_final(self) -> bool:
+        """Are marks made in the same script as the hand-off (on one Redis, not a Cluster)? Then a mark anyone
+        can see stays for the whole dedupe TTL: only that script gives marks back, in the same step, when the
+        queue is full. Elsewhere a process marks first and takes its mark back if the hand-off fails."""
+        return self.turn_queue.takes_marks
 
     def hand_on(self, platform: str, job: Job) -> None:
         """Hand the turn of ``job`` on durably, before the webhook answers; raise QueueFull when full.

@@ -63,13 +63,13 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
         return Response(outcome.body, status=200, content_type=outcome.content_type)
     if isinstance(outcome, Accepted):
         idents = tuple(ident for ident in outcome.dedupe if ident)
-        claimed_at = time.monotonic()
+        marked_at = time.monotonic()
         try:
             taken = runtime.take(platform, idents, outcome.job)
         except StoreUnavailable as exc:
             log.warning("%s webhook: store unavailable: %s", platform, exc, extra={"platform": platform})
             return _text(503, "store unavailable, retry later", retry_after="5")
-        except QueueFull as exc:  # a flood: the claims were given back, the platform retries later
+        except QueueFull as exc:  # a flood: the marks were taken back, the platform retries later
             log.warning("%s webhook: %s; answered 503", platform, exc, extra={"platform": platform})
             return _text(503, "busy, retry later", retry_after="5")
         if taken is Taken.SEEN:
@@ -81,33 +81,33 @@ def respond(runtime: Runtime, module: PlatformModule) -> Response:
                 platform,
                 extra={"platform": platform, "event_id": outcome.job.event_id},
             )
-        elif taken is Taken.CLAIMED:
+        elif taken is Taken.MARKED:
             try:
                 runtime.hand_on(platform, outcome.job)
             except QueueFull as exc:  # a flood: the platform retries later, memory stays bounded
                 log.warning("%s webhook: %s; answered 503", platform, exc, extra={"platform": platform})
-                _release(runtime, platform, outcome.dedupe)
+                _unmark(runtime, platform, outcome.dedupe)
                 return _text(503, "busy, retry later", retry_after="5")
             except Exception:
-                # Not handed on (the RQ queue is unreachable…): forget the claims, so the platform's
+                # Not handed on (Redis failed mid-way…): forget the marks, so the platform's
                 # retry of this event is processed rather than dropped as a duplicate.
                 log.exception("%s webhook: could not hand the turn on", platform, extra={"platform": platform})
-                _release(runtime, platform, outcome.dedupe)
+                _unmark(runtime, platform, outcome.dedupe)
                 return _text(503, "cannot take the message now, retry later", retry_after="5")
-            runtime.recent_claims.remember(platform, idents, claimed_at)  # handed on: this claim stays
+            runtime.recent_marks.remember(platform, idents, marked_at)  # handed on: this mark stays
     elif isinstance(outcome, Ignored):
         log.debug("%s event ignored: %s", platform, outcome.reason, extra={"platform": platform})
     ack = outcome.answer or module.ACK
     return Response(ack.body, status=200, content_type=ack.content_type)
 
 
-def _release(runtime: Runtime, platform: str, idents: tuple[str, ...]) -> None:
+def _unmark(runtime: Runtime, platform: str, idents: tuple[str, ...]) -> None:
     for ident in idents:
         if ident:
             try:
-                runtime.store.release(platform, ident)
+                runtime.store.unmark(platform, ident)
             except StoreUnavailable:
-                log.warning("%s webhook: claim not released; the retry will be dropped", platform)
+                log.warning("%s webhook: mark not taken back; the retry will be dropped", platform)
 
 
 def _text(status: int, reason: str, retry_after: str | None = None) -> Response:

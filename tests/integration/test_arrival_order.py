@@ -32,7 +32,7 @@ from handlers.web.app import create_app, runtime_of
 from tests.fakes.platform_servers import FakeSlack
 from tests.support.engine import store_for
 from tests.support.slack import BOT_TOKEN, SECRET, TEAM, USER, SlackClient
-from tests.unit.test_recent_claims import FlaskTarget
+from tests.unit.test_recent_marks import FlaskTarget
 
 pytestmark = pytest.mark.integration
 
@@ -158,7 +158,7 @@ def test_a_place_reserved_apart_from_the_hand_off_is_given_back_by_a_job_that_ra
     store = store_for(fakeredis.FakeRedis(), settings)
     with FakeSlack(bot_token=BOT_TOKEN) as slack:
         runtime, client = _runtime(settings, store, slack)
-        assert not runtime.claims_are_final
+        assert not runtime.marks_are_final
         assert client.post(client.event({"text": "help"})).status_code == 200
         entry, raw = _take(runtime)
         queue = store.user_key("lockq", f"slack:{TEAM}:{USER}")

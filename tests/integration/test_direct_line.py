@@ -17,7 +17,7 @@ from handlers.web.app import create_app, runtime_of
 from tests.support.engine import Chat, store_for
 from tests.support.slack import SECRET, TEAM, USER, SlackClient
 from tests.support.tcp_forward import free_port
-from tests.unit.test_recent_claims import FlaskTarget
+from tests.unit.test_recent_marks import FlaskTarget
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def test_a_webhook_claims_and_queues_in_one_round_trip_and_a_full_queue_gives_th
     )
     app = create_app(configured, store=real_store, vlm=None)
     runtime = runtime_of(app)
-    assert runtime.turn_queue.takes_claims  # one Redis: the ACCEPT script, not claim + XLEN/XADD
+    assert runtime.turn_queue.takes_marks  # one Redis: the ACCEPT script, not claim + XLEN/XADD
     runtime.turn_queue.add("slack", b'{"filler": true}')  # the one place is taken and nobody consumes it yet
     slack = SlackClient(FlaskTarget(app.test_client()))  # type: ignore[arg-type]
     event = slack.event({"text": "hello"})
@@ -84,7 +84,7 @@ def test_redis_down_at_the_webhook_is_503_never_500(settings: Settings) -> None:
         slack_signing_secret=SECRET, slack_bot_token="xoxb-1", slack_api_base="http://127.0.0.1:9/api"
     )
     app = create_app(configured, store=store_for(dead, configured), vlm=None)
-    assert runtime_of(app).turn_queue.takes_claims
+    assert runtime_of(app).turn_queue.takes_marks
     slack = SlackClient(FlaskTarget(app.test_client()))  # type: ignore[arg-type]
     answer = slack.post(slack.event({"text": "hello"}))
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
@@ -95,19 +95,19 @@ def test_a_process_remembers_an_event_another_process_claimed_when_claims_are_fi
     settings: Settings, real_store: SessionStore
 ) -> None:
     """Two web processes on one Redis: the second learns of the first's claim once, then drops the event's
-    redeliveries without asking (``Runtime.claims_are_final``: no claim is given back once anyone can see it)."""
+    redeliveries without asking (``Runtime.marks_are_final``: no claim is given back once anyone can see it)."""
     configured = settings.with_(
         slack_signing_secret=SECRET, slack_bot_token="xoxb-1", slack_api_base="http://127.0.0.1:9/api"
     )
     first, second = (create_app(configured, store=store_for(real_store.redis, configured), vlm=None) for _ in "12")
-    assert runtime_of(second).claims_are_final
+    assert runtime_of(second).marks_are_final
     event = SlackClient(FlaskTarget(first.test_client())).event({"text": "hello"})  # type: ignore[arg-type]
     assert SlackClient(FlaskTarget(first.test_client())).post(event).status_code == 200  # type: ignore[arg-type]
     to_second = SlackClient(FlaskTarget(second.test_client()))  # type: ignore[arg-type]
     assert to_second.post(event).status_code == 200  # asked Redis: claimed already
 
-    claims = list(real_store.redis.scan_iter(match=real_store.key("seen", "*")))
-    real_store.redis.delete(*claims)  # only the second process's memory can still recognise the event
+    marks = list(real_store.redis.scan_iter(match=real_store.key("seen", "*")))
+    real_store.redis.delete(*marks)  # only the second process's memory can still recognise the event
     assert to_second.post(event).status_code == 200
     assert not list(real_store.redis.scan_iter(match=real_store.key("seen", "*")))  # Redis was not asked again
     for app in (first, second):

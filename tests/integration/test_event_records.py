@@ -1,9 +1,9 @@
 """Every record a platform message leaves in Redis is at most 100 bytes (``MEMORY USAGE``).
 
-A message leaves its dedupe claim (``P:seen:…``, kept ``DEDUPE_TTL_SECONDS``) and its turn's stored result, shrunk to
+A message leaves its dedupe mark (``P:seen:…``, kept ``DEDUPE_TTL_SECONDS``) and its turn's stored result, shrunk to
 the "answered" marker once the replies were sent (``P:r:…``, an hour). Past some 44 bytes of key Redis's allocator
 moves a key up a size class (88 → 104 B), so both are named by digests where the platform's ids are long
-(``SessionStore.seen_key``, ``SessionStore.result_key``). Each platform's message goes through its real webhook on
+(``SessionStore.mark_key``, ``SessionStore.result_key``). Each platform's message goes through its real webhook on
 real Redis, with ids of the lengths the platforms use (../shared/PLATFORMS.md) and the default prefix's length.
 """
 
@@ -93,7 +93,7 @@ def test_every_record_a_platform_message_leaves_is_at_most_100_bytes(
     left = {key for key in left if ":idx:" not in key}
     sizes = {key: store.redis.memory_usage(key, samples=0) or 0 for key in left}
     kinds = sorted(key.split(":")[1] for key in left)
-    assert kinds == ["r", "seen"], sizes  # the dedupe claim and the turn's result, nothing else
+    assert kinds == ["r", "seen"], sizes  # the dedupe mark and the turn's result, nothing else
     (marker,) = (key for key in left if key.split(":")[1] == "r")
     assert store.redis.get(marker) == ANSWERED  # the replies were sent: the result shrank to the marker
     assert all(size <= LIMIT for size in sizes.values()), sizes

@@ -9,7 +9,7 @@ second while the first's turn still runs (for the photo: while the VLM is lookin
 finished. The messages the user received at each step, the instant "analysing…" text included, must be the same.
 
 Through the real webhook to a live app, replies on the local FakeWeCom, on real Redis (the claim and the hand-off
-in one script: ``Taken.QUEUED``) and on the embedded store (a claim, then the hand-off: ``Taken.CLAIMED``, as on
+in one script: ``Taken.QUEUED``) and on the embedded store (a claim, then the hand-off: ``Taken.MARKED``, as on
 a Cluster).
 """
 
@@ -53,7 +53,7 @@ def live(
     configured = wecom_settings(settings, wecom, vlm_base_url=fake_openai.base_url, vlm_api_key="sk-test")
     store = real_store if request.param == "redis" else None  # None: the in-process store
     with live_app(configured, store=store, orders=orders, storage=storage) as app:
-        assert app.runtime.claims_are_final is (request.param == "redis")
+        assert app.runtime.marks_are_final is (request.param == "redis")
         yield app
 
 

@@ -184,15 +184,15 @@ def test_turn_counter(fake_store: SessionStore) -> None:
 
 # -- dedupe ---------------------------------------------------------------------------------------------------
 def test_claim_once(fake_store: SessionStore) -> None:
-    assert fake_store.claim("wecom", "msg-1") is True
-    assert fake_store.claim("wecom", "msg-1") is False
-    assert fake_store.claim("slack", "msg-1") is True
-    assert fake_store.claim("wecom", "msg-2") is True
+    assert fake_store.mark("wecom", "msg-1") is True
+    assert fake_store.mark("wecom", "msg-1") is False
+    assert fake_store.mark("slack", "msg-1") is True
+    assert fake_store.mark("wecom", "msg-2") is True
 
 
 def test_claim_ttl(fake_store: SessionStore, settings: Settings) -> None:
-    fake_store.claim("wecom", "msg-1")
-    fake_store.claim("wecom", "msg-2", ttl_seconds=30)
+    fake_store.mark("wecom", "msg-1")
+    fake_store.mark("wecom", "msg-2", ttl_seconds=30)
     ttls = {k: fake_store.redis.ttl(k) for k in fake_store.redis.scan_iter(match=f"{settings.redis_prefix}:seen:*")}
     assert sorted(ttls.values()) == [30, settings.dedupe_ttl_seconds]
 
@@ -347,7 +347,7 @@ def test_lock_heartbeat_keeps_a_long_turn_alive(settings: Settings) -> None:
         pytest.param(lambda s: s.load(SKEY), id="load"),
         pytest.param(lambda s: s.save(Session(key=SKEY)), id="save"),
         pytest.param(lambda s: s.expired_flow(SKEY), id="expired_flow"),
-        pytest.param(lambda s: s.claim("ns", "1"), id="claim"),
+        pytest.param(lambda s: s.mark("ns", "1"), id="mark"),
         pytest.param(lambda s: s.open_turn(SKEY, "e"), id="open_turn"),
         pytest.param(lambda s: s.save(Session(key=SKEY), result=("e", {})), id="save_with_result"),
         pytest.param(lambda s: s.ping(), id="ping"),

@@ -179,16 +179,16 @@ def test_a_dedupe_claim_is_a_record_under_100_bytes_whatever_the_id(
     }
     try:
         for namespace, ident in ids.items():
-            assert real_store.claim(namespace, ident) is True
-            assert real_store.claim(namespace, ident) is False  # the same id finds the same key
-            key = real_store.seen_key(namespace, ident)
+            assert real_store.mark(namespace, ident) is True
+            assert real_store.mark(namespace, ident) is False  # the same id finds the same key
+            key = real_store.mark_key(namespace, ident)
             assert (real_store.redis.memory_usage(key, samples=0) or 0) <= 100, (namespace, key)
-        assert ids["wecom"] in real_store.seen_key("wecom", ids["wecom"])
-        assert ids["feishu"] not in real_store.seen_key("feishu", ids["feishu"])
-        assert real_store.seen_key("feishu", ids["feishu"] + "x") != real_store.seen_key("feishu", ids["feishu"])
+        assert ids["wecom"] in real_store.mark_key("wecom", ids["wecom"])
+        assert ids["feishu"] not in real_store.mark_key("feishu", ids["feishu"])
+        assert real_store.mark_key("feishu", ids["feishu"] + "x") != real_store.mark_key("feishu", ids["feishu"])
     finally:
         for namespace, ident in ids.items():
-            real_store.redis.delete(real_store.seen_key(namespace, ident))
+            real_store.redis.delete(real_store.mark_key(namespace, ident))
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ Redis Cluster hash tag so one user's keys share a slot):
     P:r:{S}:D              a processed event's result (24 h), for redeliveries; "1" for an hour once its
                            replies were sent. D digests the user and the event, S is three letters of the
                            user's slot (``result_key``)
-    P:seen:NS:ID           edge dedupe claims (SET NX); an ID over 24 characters as ~ and its digest
+    P:seen:NS:ID           dedupe marks of platform events (SET NX); an ID over 24 characters as ~ and its digest
     P:idx:{sB}:…           the ops index in shards, and turn counters, owned by ``bot.adapters.redis.session_index``
     P:audit                the ops audit trail, owned by ``bot.adapters.redis.audit``
 """
@@ -51,7 +51,7 @@ __all__ = ["LockTimeout", "SessionStore", "StoreUnavailable", "Ticket", "build_s
 
 log = logging.getLogger(__name__)
 
-SHORT_ID = 24  # longer platform ids are digested in dedupe claim keys (``seen_key``)
+SHORT_ID = 24  # longer platform ids are digested in dedupe mark keys (``mark_key``)
 ANSWERED = b"1"  # a turn's stored result once its replies were sent (see ``settle_result``)
 ANSWERED_SECONDS = 3600
 FLOW_MEMORY_SECONDS = 86400  # how long "your report timed out" can still be said after a session expired
@@ -92,10 +92,10 @@ class SessionStore:
         """
         return self.key("r", short_name(self.user_key("r", skey), skey, event_id))
 
-    def seen_key(self, namespace: str, ident: str) -> str:
-        """The dedupe claim of a platform id (``claim_all``; ``Runtime.take`` claims in its hand-off script).
+    def mark_key(self, namespace: str, ident: str) -> str:
+        """The dedupe mark of a platform id (``mark_all``; ``Runtime.take`` marks in its hand-off script).
 
-        An id longer than ``SHORT_ID`` is named by a 128-bit digest instead: a claim is kept a day for every
+        An id longer than ``SHORT_ID`` is named by a 128-bit digest instead: a mark is kept a day for every
         message, and past some 45 bytes of key Redis's allocator moves it up a size class (``bench/engine_turns.py``
         prints the sizes). Short ids stay readable for whoever looks in Redis.
         """
@@ -153,7 +153,7 @@ class SessionStore:
 
         The marker only has to outlive a re-run of the turn (a take-over after ``TURN_VISIBILITY_SECONDS``, or
         RQ's retry of an abandoned job); a platform's own redeliveries are dropped at the webhook by the
-        ``seen`` claims, which last ``DEDUPE_TTL_SECONDS``."""
+        ``seen`` marks, which last ``DEDUPE_TTL_SECONDS``."""
         key = self.result_key(skey, event_id)
         (old,) = self.line.send([("SET", key, ANSWERED, "XX", "EX", ANSWERED_SECONDS, "GET")], raise_on_error=True)
         return old is not None and old != ANSWERED
@@ -273,23 +273,23 @@ class SessionStore:
         self.redis.ping()
 
     # -- dedupe ----------------------------------------------------------------------------
-    def claim(self, namespace: str, ident: str, ttl_seconds: int | None = None) -> bool:
+    def mark(self, namespace: str, ident: str, ttl_seconds: int | None = None) -> bool:
         """True the first time ``ident`` is seen in ``namespace`` within the TTL (SET NX EX)."""
-        return self.claim_all(namespace, (ident,), ttl_seconds)
+        return self.mark_all(namespace, (ident,), ttl_seconds)
 
     @guarded
-    def claim_all(self, namespace: str, idents: tuple[str, ...], ttl_seconds: int | None = None) -> bool:
-        """Claim every one of ``idents`` in one round trip; True if none was seen before (an event that names
+    def mark_all(self, namespace: str, idents: tuple[str, ...], ttl_seconds: int | None = None) -> bool:
+        """Mark every one of ``idents`` in one round trip; True if none was seen before (an event that names
         its message twice, as Feishu's do, is new only if both ids are)."""
         ttl = ttl_seconds or self.dedupe_ttl_seconds
-        claims = [("SET", self.seen_key(namespace, ident), b"1", "NX", "EX", ttl) for ident in idents]
-        answers = self.line.send(claims, raise_on_error=True)
+        marks = [("SET", self.mark_key(namespace, ident), b"1", "NX", "EX", ttl) for ident in idents]
+        answers = self.line.send(marks, raise_on_error=True)
         return all(answer is not None for answer in answers)  # OK when set; nil when it was there
 
     @guarded
-    def release(self, namespace: str, ident: str) -> None:
-        """Forget a claim, so the next delivery of ``ident`` is processed (when handing it on failed)."""
-        self.redis.delete(self.seen_key(namespace, ident))
+    def unmark(self, namespace: str, ident: str) -> None:
+        """Forget a mark, so the next delivery of ``ident`` is processed (when handing it on failed)."""
+        self.redis.delete(self.mark_key(namespace, ident))
 
     # -- per-user FIFO lock (bot.adapters.redis.user_lock) ---------------------------------------------------------
     def lock(

@@ -2,7 +2,7 @@
 
 The webhook adds the job to the stream *before* it acks, so an acked event outlives the process that
 took it. Each process runs consumer threads; an entry a process read and never finished (SIGKILL,
-OOM, a lost node) stays pending and is claimed by any live process once it has been idle for
+OOM, a lost node) stays pending and is taken over by any live process once it has been idle for
 ``visibility`` seconds (``XAUTOCLAIM``). A live process keeps its in-flight entries fresh (``XCLAIM``
 by the heartbeat) so a slow turn is never taken from under it. Running a turn twice is safe: the
 engine keeps each message's result, and ``handlers.runner.turns.run_turn`` sends a stored answer only if it was not
@@ -35,8 +35,8 @@ class Taken(enum.Enum):
     """What became of a platform event at the webhook (``Runtime.take``)."""
 
     SEEN = "seen"  # a redelivery: answer 200, do nothing
-    CLAIMED = "claimed"  # new: hand it on (``Runtime.hand_on``), give the claims back if that fails
-    QUEUED = "queued"  # new, and already handed on in the claim's round trip
+    MARKED = "marked"  # new: hand it on (``Runtime.hand_on``), take the marks back if that fails
+    QUEUED = "queued"  # new, and already handed on in the marks' round trip
 
 
 class QueueFull(Exception):
@@ -84,32 +84,32 @@ class TurnQueue:
         return entry
 
     @property
-    def takes_claims(self) -> bool:
-        """Can ``add_claimed`` claim and add in one round trip here (one Redis, not a Cluster)?"""
+    def takes_marks(self) -> bool:
+        """Can ``add_marked`` mark and add in one round trip here (one Redis, not a Cluster)?"""
         return self.line.direct
 
     @guarded
-    def add_claimed(
+    def add_marked(
         self,
         platform: str,
         job: bytes,
-        claims: list[str],
-        claim_ttl: int,
+        marks: list[str],
+        mark_ttl: int,
         place: Reservation | None = None,
         place_ttl_ms: int = 0,
     ) -> bool:
-        """Claim ``claims`` (SET NX EX) and, if none was held, add the job and reserve its turn's ``place`` in
+        """Mark ``marks`` (SET NX EX) and, if none was there, add the job and reserve its turn's ``place`` in
         the user's lock queue: one round trip. False: seen before. QueueFull when the stream is at its bound (the
-        claims are given back); StoreUnavailable when Redis cannot be reached."""
+        marks are taken back); StoreUnavailable when Redis cannot be reached."""
         self._ensure_group()
         answer = self.scripts.call(
             ACCEPT,
-            tuple(claims),
+            tuple(marks),
             tuple(_fields(platform, job, place)),
             stream=self.key,
             queue=place.queue if place else self.key,
             place_alive=place.alive_key if place else self.key,
-            mark_ttl=claim_ttl,
+            mark_ttl=mark_ttl,
             max_len=self.max_len,
             place_token=place.token if place else "",
             place_ttl_ms=place_ttl_ms,
@@ -193,7 +193,7 @@ class TurnQueue:
         self.scripts.run(calls)
 
     def touch(self, consumer: str, entry_ids: list[str]) -> None:
-        """Reset the idle time of entries still being worked on, so no other process claims them."""
+        """Reset the idle time of entries still being worked on, so no other process takes them over."""
         if entry_ids:
             self.redis.xclaim(self.key, GROUP, consumer, 0, entry_ids, justid=True)
 

@@ -1,5 +1,5 @@
 """A process drops redeliveries of events it accepted itself without a Redis round trip
-(``handlers.runner.recent_claims``)."""
+(``handlers.runner.recent_marks``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import fakeredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Settings
-from handlers.runner.recent_claims import RecentClaims
+from handlers.runner.recent_marks import RecentMarks
 from handlers.web.app import create_app, runtime_of
 from tests.support.engine import store_for
 from tests.support.slack import SECRET, TEAM, USER, SlackClient
@@ -27,24 +27,24 @@ class FlaskTarget:
 
 
 def test_every_id_must_be_held_and_unexpired() -> None:
-    claims = RecentClaims(ttl_seconds=60)
+    marks = RecentMarks(ttl_seconds=60)
     now = time.monotonic()
-    claims.remember("feishu", ("ev-1", "om-1"), now)
-    assert claims.holds("feishu", ("ev-1", "om-1"))
-    assert claims.holds("feishu", ("om-1",))
-    assert not claims.holds("feishu", ("ev-1", "om-2"))  # a new message id under a known event id: ask Redis
-    assert not claims.holds("slack", ("ev-1",))  # per platform
-    assert not claims.holds("feishu", ())  # an event without ids is never a known redelivery
-    claims.remember("slack", ("old",), now - 61)  # claimed longer ago than the dedupe TTL: Redis has forgotten it
-    assert not claims.holds("slack", ("old",))
+    marks.remember("feishu", ("ev-1", "om-1"), now)
+    assert marks.holds("feishu", ("ev-1", "om-1"))
+    assert marks.holds("feishu", ("om-1",))
+    assert not marks.holds("feishu", ("ev-1", "om-2"))  # a new message id under a known event id: ask Redis
+    assert not marks.holds("slack", ("ev-1",))  # per platform
+    assert not marks.holds("feishu", ())  # an event without ids is never a known redelivery
+    marks.remember("slack", ("old",), now - 61)  # marked longer ago than the dedupe TTL: Redis has forgotten it
+    assert not marks.holds("slack", ("old",))
 
 
 def test_the_oldest_are_forgotten_past_the_capacity() -> None:
-    claims = RecentClaims(ttl_seconds=60, capacity=3)
+    marks = RecentMarks(ttl_seconds=60, capacity=3)
     now = time.monotonic()
     for n in range(5):
-        claims.remember("slack", (f"ev-{n}",), now)
-    assert [claims.holds("slack", (f"ev-{n}",)) for n in range(5)] == [False, False, True, True, True]
+        marks.remember("slack", (f"ev-{n}",), now)
+    assert [marks.holds("slack", (f"ev-{n}",)) for n in range(5)] == [False, False, True, True, True]
 
 
 def _slack_app(settings: Settings, **changes: Any) -> Any:
@@ -108,7 +108,7 @@ def test_another_process_s_claim_is_asked_about_every_time_where_it_may_be_given
     )
     shared = fakeredis.FakeRedis()
     first, second = (create_app(configured, store=store_for(shared, configured), vlm=None) for _ in "12")
-    assert not runtime_of(second).claims_are_final
+    assert not runtime_of(second).marks_are_final
     event = SlackClient(FlaskTarget(first.test_client())).event({"text": "hello"})  # type: ignore[arg-type]
     assert SlackClient(FlaskTarget(first.test_client())).post(event).status_code == 200  # type: ignore[arg-type]
     to_second = SlackClient(FlaskTarget(second.test_client()))  # type: ignore[arg-type]
