@@ -57,13 +57,17 @@ class Script:
     def bind(self, rest_keys: tuple[Any, ...] = (), rest_args: tuple[Any, ...] = (), **named: Any) -> Call:
         """A call of this script with every key and argument given by its name (a missing or unknown one raises)."""
         try:
-            if len(named) == len(self.keys) + len(self.args):
+            if len(named) == self._count:
                 return Call(self, [*self._keys_of(named), *rest_keys], [*self._args_of(named), *rest_args])
         except KeyError:
             pass
         unknown = set(named) - set(self.keys) - set(self.args)
         missing = (set(self.keys) | set(self.args)) - set(named)
         raise TypeError(f"{self.name}: unknown {sorted(unknown)}, missing {sorted(missing)}")
+
+    @cached_property
+    def _count(self) -> int:
+        return len(self.keys) + len(self.args)
 
     @cached_property
     def _keys_of(self) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
