@@ -274,6 +274,11 @@ class TurnStore(Protocol):
         answering=True)``), the turn ends here too."""
         ...
 
+    def answer_once(self) -> bool:
+        """This message was handled before a crash and its answer maybe never sent (``repeat`` is not ``{}``):
+        mark it sent; True if this call did, so of two re-runs only one sends it."""
+        ...
+
     def answered(self, remembered: bool = True) -> None:
         """The replies were sent: the remembered result shrinks to a marker (when ``remembered``), the turn ends."""
         ...

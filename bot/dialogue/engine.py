@@ -58,12 +58,17 @@ class Conversation(Engine):
         ``fetch_image`` downloads the photo of a platform message; it runs under the user's lock so
         a slow download cannot let the user's next message overtake the photo. ``deliver`` sends the turn's
         replies, under the lock too, so the answers to messages sent in a burst reach the user in the order
-        the messages were sent (its result is then ``delivered``; a duplicate's stored answer is not delivered).
+        the messages were sent (its result is then ``delivered``; a repeat's stored answer only if it was never sent).
         """
         skey = incoming.session_key
         with self.services.sessions.begin(skey, incoming.event_id, answering=deliver is not None) as stored:
             if stored.repeat is not None:
-                return TurnResult.from_json(stored.repeat, duplicate=True)
+                repeated = TurnResult.from_json(stored.repeat, duplicate=True)
+                # A re-run of a turn taken over after a crash: its answer is sent unless it was.
+                if deliver is not None and stored.repeat and stored.answer_once():
+                    deliver(repeated)
+                    repeated = replace(repeated, delivered=True)
+                return repeated
             if not incoming.addressed and not _flow_open(stored.session):
                 # Group chatter: the bot never talks unless spoken to (nothing fetched, nothing saved).
                 return TurnResult([], stored.session.state if stored.session else IDLE, skey)

@@ -42,11 +42,7 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: Job) -> None:
             _quietly(module.close_card, runtime, job, result)
         module.sender(runtime).send(replace(incoming, reply_to=result.thread or incoming.reply_to), result.replies)
 
-    result = runtime.engine.handle(incoming, fetch_image=fetch_image, deliver=deliver)
-    event_id = incoming.event_id
-    # A re-run of a turn taken over after a crash: the engine kept the answer; send it unless it was sent.
-    if result.duplicate and event_id and runtime.store.settle_result(incoming.session_key, event_id):
-        deliver(result)
+    runtime.engine.handle(incoming, fetch_image=fetch_image, deliver=deliver)
 
 
 def _announced(runtime: Runtime, module: PlatformModule, job: Job) -> FetchImage:

@@ -18,7 +18,7 @@ from bot.adapters.sql.orders import SqlWorkOrders
 from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
 from bot.dialogue.engine import Conversation
-from bot.messages import TurnResult
+from bot.messages import Incoming, TurnResult
 from bot.ports import Analysis, Order, Photo
 from bot.replies import say
 from bot.session import Session
@@ -294,3 +294,19 @@ def test_ops_reset(chat: Chat, fake_store: SessionStore) -> None:
 
 def test_ops_reset_unknown_session(chat: Chat) -> None:
     assert chat.engine.reset("test:t1:nobody") is None
+
+
+def test_a_re_run_sends_a_kept_answer_that_was_never_sent_and_only_once(
+    make_engine: Callable[..., Conversation],
+) -> None:
+    """A turn that saved its answer and died before sending it (a consumer killed mid-delivery) is run again by the
+    process that takes it over: that re-run sends the kept answer; a second re-run sends nothing."""
+    engine = make_engine()
+    message = Incoming(platform="slack", tenant="T1", user="U1", kind="text", text="help", event_id="Ev-9")
+    first = engine.handle(message)  # answered, and no delivery: as if the process died before sending
+    assert first.replies and not first.delivered
+    sent: list[TurnResult] = []
+    again = engine.handle(message, deliver=sent.append)
+    assert again.duplicate and again.delivered and [r.replies for r in sent] == [first.replies]
+    third = engine.handle(message, deliver=sent.append)
+    assert third.duplicate and not third.delivered and len(sent) == 1

@@ -42,6 +42,9 @@ class RedisTurn(TurnStore):
         remembered = (self._message_id, result) if self._message_id and result else None
         self._store.save(session, ttl_seconds, result=remembered, ticket=None if self._answering else self._ticket)
 
+    def answer_once(self) -> bool:
+        return bool(self._message_id) and self._store.settle_result(self._ticket.skey, self._message_id or "")
+
     def answered(self, remembered: bool = True) -> None:
         self._store.answered(self._ticket.skey, self._message_id if remembered else None, self._ticket)
 
