@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cached_property
 from typing import TypeVar
 
 from bot.dialogue.context import Abandoned, Refused, TurnContext
@@ -61,23 +60,10 @@ class Turn:
 
     def __init__(self, ctx: TurnContext) -> None:
         self.ctx = ctx
-
-    # Built when a callback first needs them: most turns use one flow.
-    @cached_property
-    def photos(self) -> TurnPhotos:
-        return TurnPhotos(self.ctx)
-
-    @cached_property
-    def report_flow(self) -> ReportFlow:
-        return ReportFlow(self.ctx, self.photos)
-
-    @cached_property
-    def close_flow(self) -> CloseFlow:
-        return CloseFlow(self.ctx, self.photos)
-
-    @cached_property
-    def lookups(self) -> Lookups:
-        return Lookups(self.ctx, self.report_flow)
+        self.photos = TurnPhotos(ctx)
+        self.report_flow = ReportFlow(ctx, self.photos)
+        self.close_flow = CloseFlow(ctx, self.photos)
+        self.lookups = Lookups(ctx, self.report_flow)
 
     # The machine's model attribute; it lives on the context so that a flow's callback run after a move
     # (``ReportFlow.ask_next``) reads the state the move went to.

@@ -79,7 +79,6 @@ class SessionIndex:
             self.key(shard, state=other) for other in (STATES if before is None else (before,)) if other != state
         )
         return RECORD.bind(
-            stale,
             all_index=self.key(shard),
             platform_index=self.key(shard, platform=split_key(skey)[0]),
             state_index=self.key(shard, state=state),
@@ -88,6 +87,7 @@ class SessionIndex:
             now=now,
             minute=minute,
             counter_ttl=TURN_COUNTER_SECONDS,
+            rest_keys=stale,
         )
 
     def forget(self, pipe: Any, skey: str) -> None:

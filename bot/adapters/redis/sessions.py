@@ -9,8 +9,8 @@ that kept it (``ANSWER``: the result shrinks to a marker), or leaving the block 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import sys
+from types import TracebackType
 from typing import Any
 
 from bot.adapters.redis.store import SessionStore
@@ -20,43 +20,51 @@ from bot.session import Session
 
 
 class RedisTurn(TurnStore):
-    def __init__(
-        self,
-        store: SessionStore,
-        ticket: Ticket,
-        message_id: str | None,
-        repeat: dict[str, Any] | None,
-        session: Session | None,
-        answering: bool,
+    """One turn's storage, from entering the ``with`` block (the user's lock, and what the turn starts from) to
+    leaving it (the lock released, unless ``commit`` or ``answered`` did)."""
+
+    def __init__(self, store: SessionStore, key: str, message_id: str | None, answering: bool) -> None:
+        self._store, self._key, self._message_id, self._answering = store, key, message_id, answering
+        self.repeat: dict[str, Any] | None = None
+        self.session: Session | None = None
+
+    def __enter__(self) -> RedisTurn:
+        # A message handed on from a webhook may have had its place in the user's queue reserved as it arrived
+        # (``user_lock.Reservation``): the turn takes that place up, so turns run in the order messages arrived.
+        self._lock = self._store.lock(self._key, event_id=self._message_id, reserved=self._message_id is not None)
+        self._ticket: Ticket = self._lock.__enter__()
+        try:
+            self.repeat, self.session = self._store.open_turn(self._key, self._message_id, self._ticket)
+        except BaseException:
+            self._lock.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        self._store, self._ticket, self._message_id, self._answering = store, ticket, message_id, answering
-        self.repeat, self.session = repeat, session
+        self._lock.__exit__(kind, error, trace)
 
     def expired_flow(self) -> str | None:
-        return self._store.expired_flow(self._ticket.skey, self._ticket)
+        return self._store.expired_flow(self._key, self._ticket)
 
     def seconds_left(self) -> int | None:
-        return self._store.ttl(self._ticket.skey)
+        return self._store.ttl(self._key)
 
     def commit(self, session: Session, result: dict[str, Any] | None = None, *, ttl_seconds: int | None = None) -> None:
         remembered = (self._message_id, result) if self._message_id and result else None
         self._store.save(session, ttl_seconds, result=remembered, ticket=None if self._answering else self._ticket)
 
     def answer_once(self) -> bool:
-        return bool(self._message_id) and self._store.settle_result(self._ticket.skey, self._message_id or "")
+        return bool(self._message_id) and self._store.settle_result(self._key, self._message_id or "")
 
     def answered(self, remembered: bool = True) -> None:
-        self._store.answered(self._ticket.skey, self._message_id if remembered else None, self._ticket)
+        self._store.answered(self._key, self._message_id if remembered else None, self._ticket)
 
 
 class RedisSessions(Sessions):
     def __init__(self, store: SessionStore) -> None:
         self.store = store
 
-    @contextmanager
-    def begin(self, key: str, message_id: str | None = None, *, answering: bool = False) -> Iterator[RedisTurn]:
-        # A message handed on from a webhook may have had its place in the user's queue reserved as it arrived
-        # (``user_lock.Reservation``): the turn takes that place up, so turns run in the order messages arrived.
-        with self.store.lock(key, event_id=message_id, reserved=message_id is not None) as ticket:
-            repeat, session = self.store.open_turn(key, message_id, ticket)
-            yield RedisTurn(self.store, ticket, message_id, repeat, session, answering)
+    def begin(self, key: str, message_id: str | None = None, *, answering: bool = False) -> RedisTurn:
+        return RedisTurn(self.store, key, message_id, answering)

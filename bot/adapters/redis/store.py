@@ -38,7 +38,7 @@ from bot.adapters.redis.client import build_redis
 from bot.adapters.redis.direct import Line
 from bot.adapters.redis.errors import guarded
 from bot.adapters.redis.records import from_record, to_record
-from bot.adapters.redis.scripts import ANSWER, FINISH, SAVE, Call, Scripts
+from bot.adapters.redis.scripts import ANSWER, FINISH, SAVE, Scripts, joined
 from bot.adapters.redis.session_index import SessionIndex
 from bot.adapters.redis.slots import short_name
 from bot.adapters.redis.user_lock import Heartbeats, LockTimeout, Ticket, hold
@@ -165,14 +165,15 @@ class SessionStore:
         True if this call replaced the result."""
         self.heartbeats.remove(ticket.token)
         replaced = self.scripts.call(
-            ANSWER,
-            result=self.result_key(skey, event_id or ""),
-            queue=ticket.queue,
-            alive=ticket.alive_key,
-            marker=ANSWERED if event_id else "",
-            marker_ttl=ANSWERED_SECONDS,
-            token=ticket.token,
-            wake_prefix=ticket.wake_prefix,
+            ANSWER.bind(
+                result=self.result_key(skey, event_id or ""),
+                queue=ticket.queue,
+                alive=ticket.alive_key,
+                marker=ANSWERED if event_id else "",
+                marker_ttl=ANSWERED_SECONDS,
+                token=ticket.token,
+                wake_prefix=ticket.wake_prefix,
+            )
         )
         ticket.released = True
         return bool(replaced)
@@ -228,7 +229,7 @@ class SessionStore:
         )
         record = self.index.record(skey, session.state, session.stored_state, now)
         if self.line.direct:  # one Redis: one script for all of it
-            self.scripts.run([Call(SAVE, finish.keys + record.keys, finish.args + record.args)])
+            self.scripts.run([joined(SAVE, finish, record)])
         else:  # a Cluster: the user's slot and the index shard's, one script each, in one round trip
             self.scripts.run([finish, record])
         if ticket is not None:

@@ -103,16 +103,17 @@ class TurnQueue:
         marks are taken back); StoreUnavailable when Redis cannot be reached."""
         self._ensure_group()
         answer = self.scripts.call(
-            ACCEPT,
-            tuple(marks),
-            tuple(_fields(platform, job, place)),
-            stream=self.key,
-            queue=place.queue if place else self.key,
-            place_alive=place.alive_key if place else self.key,
-            mark_ttl=mark_ttl,
-            max_len=self.max_len,
-            place_token=place.token if place else "",
-            place_ttl_ms=place_ttl_ms,
+            ACCEPT.bind(
+                rest_keys=tuple(marks),
+                rest_args=tuple(_fields(platform, job, place)),
+                stream=self.key,
+                queue=place.queue if place else self.key,
+                place_alive=place.alive_key if place else self.key,
+                mark_ttl=mark_ttl,
+                max_len=self.max_len,
+                place_token=place.token if place else "",
+                place_ttl_ms=place_ttl_ms,
+            )
         )
         if answer == -1:
             raise QueueFull(f"{self.max_len} turns waiting")

@@ -100,7 +100,7 @@ def reservation(store: LockHost, skey: str, event_id: str) -> Reservation:
 def reserve(store: LockHost, place: Reservation, ttl_ms: int) -> None:
     """Reserve ``place`` on its own round trip: where the hand-off cannot do it in its script (a Cluster, RQ mode)."""
     try:
-        store.scripts.call(RESERVE, queue=place.queue, alive=place.alive_key, token=place.token, alive_ms=ttl_ms)
+        store.scripts.call(RESERVE.bind(queue=place.queue, alive=place.alive_key, token=place.token, alive_ms=ttl_ms))
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise StoreUnavailable(f"session store unreachable: {type(exc).__name__}") from exc
 
@@ -110,7 +110,7 @@ def give_back(store: LockHost, place: Reservation) -> None:
     reservation that stays expires in the heartbeat's time."""
     try:
         store.scripts.call(
-            GIVE_BACK, queue=place.queue, alive=place.alive_key, token=place.token, wake_prefix=place.wake_prefix
+            GIVE_BACK.bind(queue=place.queue, alive=place.alive_key, token=place.token, wake_prefix=place.wake_prefix)
         )
     except redis.RedisError as exc:  # any: it runs in a consumer thread's ``finally``, which must not raise
         log.warning("could not give back a reserved turn place (%s); it will expire", type(exc).__name__)
@@ -128,17 +128,18 @@ def hold(
     place = reservation(store, skey, event_id) if event_id and reserved else None  # else BEGIN skips its GET
     try:
         answer = store.scripts.call(
-            BEGIN,
-            queue=ticket.queue,
-            alive=ticket.alive_key,
-            session=store.session_redis_key(skey),
-            result=result_key,
-            flow=store.user_key("flow", skey),
-            place_alive=place.alive_key if place else ticket.alive_key,
-            token=ticket.token,
-            alive_ms=alive_ms,
-            read_result="1" if event_id else "0",
-            place_token=place.token if place else "",
+            BEGIN.bind(
+                queue=ticket.queue,
+                alive=ticket.alive_key,
+                session=store.session_redis_key(skey),
+                result=result_key,
+                flow=store.user_key("flow", skey),
+                place_alive=place.alive_key if place else ticket.alive_key,
+                token=ticket.token,
+                alive_ms=alive_ms,
+                read_result="1" if event_id else "0",
+                place_token=place.token if place else "",
+            )
         )
         if place is not None and answer[-1] == 1:
             ticket.token, ticket.alive_key = place.token, place.alive_key
@@ -190,7 +191,7 @@ def release(ticket: Ticket) -> None:
     """Give the lock up outside a save (a turn that saved nothing, or failed), waking the next turn."""
     try:
         ticket.store.scripts.call(
-            RELEASE, queue=ticket.queue, alive=ticket.alive_key, token=ticket.token, wake_prefix=ticket.wake_prefix
+            RELEASE.bind(queue=ticket.queue, alive=ticket.alive_key, token=ticket.token, wake_prefix=ticket.wake_prefix)
         )
         ticket.released = True
     except (redis.ConnectionError, redis.TimeoutError):
