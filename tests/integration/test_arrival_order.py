@@ -7,7 +7,7 @@ hand-off therefore reserves each turn's place in the user's lock queue as its me
 (``bot.adapters.redis.user_lock``).
 
 Real Redis (the one-trip hand-off exists only there) and the embedded store (a claim, then a hand-off: as on a
-Cluster and in RQ mode), the app's own webhook, the local FakeSlack for the replies; the consumer threads are
+Cluster and on the embedded store), the app's own webhook, the local FakeSlack for the replies; the consumer threads are
 replaced by explicit takes so the test decides who runs first.
 """
 
@@ -63,7 +63,7 @@ def _user_texts(store: SessionStore) -> list[str]:
 @pytest.fixture(params=["one Redis", "claim, then hand on"])
 def any_store(request: pytest.FixtureRequest, settings: Settings, real_store: SessionStore) -> SessionStore:
     """Real Redis, where the hand-off's own script reserves the place; or the embedded store, where the hand-off is
-    a step after the claim (as on a Cluster and in RQ mode) and the place is reserved on a round trip of its own."""
+    a step after the mark (as on a Cluster) and the place is reserved on a round trip of its own."""
     return real_store if request.param == "one Redis" else store_for(fakeredis.FakeRedis(), settings)
 
 

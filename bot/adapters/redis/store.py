@@ -151,9 +151,9 @@ class SessionStore:
         """The replies of ``event_id`` were sent: keep a marker instead of its result, for an hour. True if this
         call replaced the result, so of two re-runs of a crashed turn only one sends its replies.
 
-        The marker only has to outlive a re-run of the turn (a take-over after ``TURN_VISIBILITY_SECONDS``, or
-        RQ's retry of an abandoned job); a platform's own redeliveries are dropped at the webhook by the
-        ``seen`` marks, which last ``DEDUPE_TTL_SECONDS``."""
+        The marker only has to outlive a re-run of the turn (a take-over after ``TURN_VISIBILITY_SECONDS``); a
+        platform's own redeliveries are dropped at the webhook by the ``seen`` marks, which last
+        ``DEDUPE_TTL_SECONDS``."""
         key = self.result_key(skey, event_id)
         (old,) = self.line.send([("SET", key, ANSWERED, "XX", "EX", ANSWERED_SECONDS, "GET")], raise_on_error=True)
         return old is not None and old != ANSWERED

@@ -10,8 +10,8 @@ A turn handed on from a webhook keeps the order its message *arrived* in, not th
 to pick it up in: the hand-off reserves the turn's place in the queue (``Reservation``: a ticket whose heartbeat
 says 'r', set to expire in the heartbeat's time), and the turn's ``BEGIN`` takes that place up. A reservation nobody
 took up is given back when its job ends (the stream entry's ``DONE``, or ``give_back``), or expires like a dead
-worker's ticket. Where the hand-off cannot reserve in its own script (a Cluster, RQ mode), ``reserve`` does it on a
-round trip of its own.
+worker's ticket. Where the hand-off cannot reserve in its own script (a Cluster, the embedded store), ``reserve``
+does it on a round trip of its own.
 
 The uncontended case costs one round trip: the ``BEGIN`` script queues the ticket and, at the head, returns
 the session and the event's stored result with it (with no session: the state of one that expired mid-flow).
@@ -98,7 +98,8 @@ def reservation(store: LockHost, skey: str, event_id: str) -> Reservation:
 
 
 def reserve(store: LockHost, place: Reservation, ttl_ms: int) -> None:
-    """Reserve ``place`` on its own round trip: where the hand-off cannot do it in its script (a Cluster, RQ mode)."""
+    """Reserve ``place`` on its own round trip, where the hand-off cannot do it in its script (a Cluster, the embedded
+    store)."""
     try:
         store.scripts.call(RESERVE.bind(queue=place.queue, alive=place.alive_key, token=place.token, alive_ms=ttl_ms))
     except (redis.ConnectionError, redis.TimeoutError) as exc:
