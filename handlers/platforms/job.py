@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
@@ -83,16 +83,16 @@ class Job:
             data["images"] = [data["image"]]
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known and v is not None}
-        loc = values.pop("location", None)
-        job = cls(**{**values, "tenant": str(values.get("tenant") or "")})
-        return replace(
-            job,
+        loc, card, sent_at = values.get("location"), values.get("card"), values.get("sent_at")
+        values.update(
+            tenant=str(values.get("tenant") or ""),
             location=_location(loc) if isinstance(loc, dict) else None,
-            images=tuple(i for i in job.images if isinstance(i, dict)),
-            card=job.card if isinstance(job.card, dict) else None,
-            mentions=tuple(m for m in job.mentions if isinstance(m, str)),
-            sent_at=float(job.sent_at) if isinstance(job.sent_at, int | float) else time.time(),
+            images=tuple(i for i in values.get("images", ()) if isinstance(i, dict)),
+            card=card if isinstance(card, dict) else None,
+            mentions=tuple(m for m in values.get("mentions", ()) if isinstance(m, str)),
+            sent_at=float(sent_at) if isinstance(sent_at, int | float) else time.time(),
         )
+        return cls(**values)
 
 
 def _location(loc: dict[str, Any] | Location) -> Location:

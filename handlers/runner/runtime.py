@@ -63,11 +63,11 @@ class Runtime:
 
     def take(self, platform: str, idents: tuple[str, ...], job: Job) -> Taken:
         """Mark an event's ids: SEEN if they were marked before, else MARKED (hand it on with ``hand_on``,
-        then ``recent_marks.remember`` it) or, in thread mode on one Redis, QUEUED: marked and handed on in the
-        same round trip, and remembered here.
+        then ``recent_marks.remember`` it) or, on one Redis, QUEUED: marked and handed on in the same round trip,
+        and remembered here.
 
         Raises StoreUnavailable when Redis cannot be reached, QueueFull when the hand-off is full (the marks
-        are given back)."""
+        are taken back)."""
         if not idents:
             return Taken.MARKED  # nothing to deduplicate by
         if self.recent_marks.holds(platform, idents):
@@ -85,12 +85,10 @@ class Runtime:
 
     def _place_of(self, job: Job) -> tuple[Reservation | None, int]:
         """The place in its user's lock queue that ``job``'s turn is to keep (``bot.adapters.redis.user_lock``),
-        reserved as it
-        arrives, and for how long (as a turn's heartbeat)."""
-        skey, event_id = job.session_key, job.event_id
-        if not job.user or not event_id:
+        reserved as it arrives, and for how long (as a turn's heartbeat)."""
+        if not job.user or not job.event_id:
             return None, 0
-        return reservation(self.store, skey, event_id), int(self.store.lock_timeout_seconds * 1000)
+        return reservation(self.store, job.session_key, job.event_id), int(self.store.lock_timeout_seconds * 1000)
 
     @property
     def marks_are_final(self) -> bool:

@@ -64,7 +64,7 @@ def test_a_place_reserved_again_while_its_turn_holds_it_is_left_as_it_is(fake_st
     place too and run beside the first, answering twice."""
     place = reservation(fake_store, "slack:T1:U1", "Ev1")
     reserve(fake_store, place, 5000)
-    with fake_store.lock("slack:T1:U1", event_id="Ev1", reserved=True) as ticket:
+    with fake_store.lock("slack:T1:U1", event_id="Ev1") as ticket:
         assert ticket.token == place.token  # the turn took its place up: its heartbeat says held
         reserve(fake_store, place, 5000)
         assert fake_store.redis.get(place.alive_key) == b"1"

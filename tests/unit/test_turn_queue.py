@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import fakeredis
+import orjson
 import pytest
 
 from bot.adapters.redis.turn_stream import MAX_DELIVERIES, QueueFull, TurnQueue
@@ -84,3 +85,14 @@ def test_a_flood_is_answered_503_and_the_platforms_retry_is_taken_later(settings
     runtime.drain()
     runtime.stop(timeout=1)
     assert runtime.store.load(f"slack:{TEAM}:{USER}").turns == 1  # the retried event's turn ran, once
+
+
+def test_an_entrys_place_is_read_from_its_field_or_an_older_versions_job_and_a_damaged_one_is_ignored() -> None:
+    from bot.adapters.redis.turn_stream import _place
+
+    place = ["q", "a", "rtok", "w:"]
+    assert _place(orjson.dumps(place), b"{}") == tuple(place)
+    assert _place(None, orjson.dumps({"user": "U1", "place": place})) == tuple(place)  # kept in the job before
+    assert _place(b"{not json", b"{}") is None
+    assert _place(None, b'["place"]') is None  # a job that is not an object
+    assert _place(None, b'{"user": "U1"}') is None

@@ -31,7 +31,7 @@ class RedisTurn(TurnStore):
     def __enter__(self) -> RedisTurn:
         # A message handed on from a webhook may have had its place in the user's queue reserved as it arrived
         # (``user_lock.Reservation``): the turn takes that place up, so turns run in the order messages arrived.
-        self._lock = self._store.lock(self._key, event_id=self._message_id, reserved=self._message_id is not None)
+        self._lock = self._store.lock(self._key, event_id=self._message_id)
         self._ticket: Ticket = self._lock.__enter__()
         try:
             self.repeat, self.session = self._store.open_turn(self._key, self._message_id, self._ticket)

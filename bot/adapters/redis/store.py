@@ -85,10 +85,10 @@ class SessionStore:
         platform message, so the key name is most of its memory.
 
         Past some 44 bytes of key Redis's allocator moves a key up a size class, and the user's own hash tag
-        ``{K}`` is that long already on WeCom and Feishu (a marker was 120 B on Slack and WeCom, 152 B on
-        Feishu). So the key is a 128-bit digest of the user and the event under a three-letter hash tag that
-        Redis Cluster puts in the user's slot (``_slot_tags``): the scripts still have all of a user's keys in
-        one slot, and a marker is 88 B whatever the ids.
+        ``{K}`` is that long already on WeCom and Feishu. So the key is a digest of the user and the event under a
+        three-letter hash tag that Redis Cluster puts in the user's slot (``slots.short_name``): the scripts still
+        have all of a user's keys in one slot, and a marker's size does not depend on the ids
+        (``bench/engine_turns.py`` prints it).
         """
         return self.key("r", short_name(self.user_key("r", skey), skey, event_id))
 
@@ -293,13 +293,11 @@ class SessionStore:
         self.redis.delete(self.mark_key(namespace, ident))
 
     # -- per-user FIFO lock (bot.adapters.redis.user_lock) ---------------------------------------------------------
-    def lock(
-        self, skey: str, wait_seconds: float | None = None, event_id: str | None = None, reserved: bool = False
-    ) -> Any:
-        """A context manager holding the user's turn lock; given ``event_id``, the lock comes with the
-        session and that event's stored result (``open_turn`` then needs no round trip of its own). ``reserved``:
-        the turn's place may have been reserved as its message arrived (``user_lock.Reservation``), take it up."""
-        return hold(self, skey, event_id, wait_seconds, reserved)
+    def lock(self, skey: str, wait_seconds: float | None = None, event_id: str | None = None) -> Any:
+        """A context manager holding the user's turn lock; given ``event_id``, the lock comes with the session and
+        that event's stored result (``open_turn`` then needs no round trip of its own), and the turn takes up the
+        place reserved for it as its message arrived (``user_lock.Reservation``), if there is one."""
+        return hold(self, skey, event_id, wait_seconds)
 
     def server_info(self, problems: list[str]) -> dict[str, Any]:
         """Redis version and memory for ops stats (a Cluster: summed over its masters, and how many there are);

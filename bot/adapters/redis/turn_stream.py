@@ -155,15 +155,9 @@ class TurnQueue:
         values = {_text(k): v for k, v in fields.items()}
         entry, job = _text(entry_id), values["job"]
         job = job if isinstance(job, bytes) else str(job).encode()
-        place = values.get("place")
-        if place is None and b'"place"' in job:  # an entry of the version that kept the place in the job
-            place = orjson.dumps(orjson.loads(job).get("place"))
-        if (
-            place is not None
-            and isinstance(found := orjson.loads(place), list)
-            and len(found) == len(Reservation._fields)
-        ):
-            self._places[entry] = Reservation(*found)
+        place = _place(values.get("place"), job)
+        if place is not None:
+            self._places[entry] = place
         return entry, _text(values["platform"]), job
 
     def done(self, entry_id: str) -> None:
@@ -208,6 +202,18 @@ def _fields(platform: str, job: bytes, place: Reservation | None) -> list[Any]:
     if place is not None:
         fields += ["place", orjson.dumps(list(place))]
     return fields
+
+
+def _place(field: Any, job: bytes) -> Reservation | None:
+    """An entry's reserved place: its own field, or (an entry of the version that kept it in the job) the job's
+    ``place``; None when there is none or it does not read as one (its reservation then expires on its own)."""
+    if field is None and b'"place"' not in job:
+        return None
+    try:
+        found = orjson.loads(field) if field is not None else orjson.loads(job).get("place")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return Reservation(*found) if isinstance(found, list) and len(found) == len(Reservation._fields) else None
 
 
 def _text(value: Any) -> str:

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple, Protocol
 
 import redis
 
+from bot.adapters.redis.errors import unavailable
 from bot.adapters.redis.scripts import BEGIN, GIVE_BACK, RELEASE, RESERVE, Scripts
 from bot.ports import StoreUnavailable
 
@@ -103,7 +104,7 @@ def reserve(store: LockHost, place: Reservation, ttl_ms: int) -> None:
     try:
         store.scripts.call(RESERVE.bind(queue=place.queue, alive=place.alive_key, token=place.token, alive_ms=ttl_ms))
     except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise StoreUnavailable(f"session store unreachable: {type(exc).__name__}") from exc
+        raise unavailable(exc) from exc
 
 
 def give_back(store: LockHost, place: Reservation) -> None:
@@ -113,20 +114,19 @@ def give_back(store: LockHost, place: Reservation) -> None:
         store.scripts.call(
             GIVE_BACK.bind(queue=place.queue, alive=place.alive_key, token=place.token, wake_prefix=place.wake_prefix)
         )
-    except redis.RedisError as exc:  # any: it runs in a consumer thread's ``finally``, which must not raise
+    except redis.RedisError as exc:  # any: it runs while a failed hand-off's own error is on its way up
         log.warning("could not give back a reserved turn place (%s); it will expire", type(exc).__name__)
 
 
 @contextmanager
-def hold(
-    store: LockHost, skey: str, event_id: str | None, wait_seconds: float | None, reserved: bool = False
-) -> Iterator[Ticket]:
-    """Run the body while holding the user's lock (see the module's text)."""
+def hold(store: LockHost, skey: str, event_id: str | None, wait_seconds: float | None) -> Iterator[Ticket]:
+    """Run the body while holding the user's lock (see the module's text); the turn of ``event_id`` takes up the
+    place reserved for it as its message arrived, if there is one."""
     ticket = Ticket(store, skey, os.urandom(8).hex())  # unique enough per user queue; uuid4 costs more
     alive_ms = int(store.lock_timeout_seconds * 1000)
     wait = store.lock_timeout_seconds * 2 if wait_seconds is None else wait_seconds
     result_key = store.result_key(skey, event_id) if event_id else ticket.alive_key
-    place = reservation(store, skey, event_id) if event_id and reserved else None  # else BEGIN skips its GET
+    place = reservation(store, skey, event_id) if event_id else None  # else BEGIN skips its GET
     try:
         answer = store.scripts.call(
             BEGIN.bind(
@@ -153,7 +153,7 @@ def hold(
         store.heartbeats.remove(ticket.token)
         release(ticket)
         if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
-            raise StoreUnavailable(f"session store unreachable: {type(exc).__name__}") from exc
+            raise unavailable(exc) from exc
         raise
     try:
         yield ticket
