@@ -6,7 +6,7 @@ each with a ``build_…(settings)`` that the runner's bootstrap calls.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +26,10 @@ class ServiceError(Exception):
 
 class VlmError(ServiceError):
     """The VLM timed out, answered an HTTP error, or said something we cannot use."""
+
+
+class NluError(ServiceError):
+    """The language model for free text timed out, failed, or answered something we cannot use."""
 
 
 class StoreUnavailable(ServiceError):
@@ -73,6 +77,32 @@ class Vlm(Protocol):
         self, before: Sequence[Photo], after: Photo, description: str, history: list[dict[str, Any]]
     ) -> Verdict:
         """Is the problem seen in the report photos ``before`` resolved in ``after``? Raises VlmError."""
+        ...
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the language model made of a text the keyword rules could not place.
+
+    ``intent`` is one of the intents it was offered, or ``"unsure"``; the slots hold what that intent
+    needs: ``place`` (the words that say where), ``alarm_type`` (one of the offered types, exactly),
+    ``order_ref`` (an order id, its last five characters, or a list number).
+    """
+
+    intent: str
+    place: str = ""
+    alarm_type: str = ""
+    order_ref: str = ""
+
+
+UNSURE = Reading("unsure")
+
+
+class Nlu(Protocol):
+    def read(self, text: str, intents: Mapping[str, str], alarm_types: Sequence[str]) -> Reading:
+        """Classify ``text`` (already folded) among ``intents`` (name → what it means, in English).
+        The answer is validated: an intent not offered, a type not listed or a slot its intent needs
+        missing gives ``UNSURE``. Raises NluError when the model is slow, down or unreadable."""
         ...
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from bot.config import Settings
 from bot.observe import NullObserver, Observer
 from bot.orders.events import Events, NoEvents
-from bot.ports import ObjectStore, Sessions, Vlm, WorkOrders
+from bot.ports import Nlu, ObjectStore, Sessions, Vlm, WorkOrders
 from bot.session import Session
 
 # Downloads a platform message's photos: (the photos downloaded, the problem of one that was not, or None),
@@ -27,6 +27,7 @@ class Services:
     vlm: Vlm | None
     observer: Observer = field(default_factory=NullObserver)
     events: Events = field(default_factory=NoEvents)  # order events for the duty chat and other systems
+    nlu: Nlu | None = None  # reads free text the keyword rules cannot place; None: the bot asks instead
 
 
 def forget_photo(session: Session, key: str) -> None:
