@@ -149,6 +149,7 @@ class TurnResult:
     thread: str = ""  # in a group: the thread of the message that started the flow, where answers go
     saved: bool = False  # the turn saved the session and its result (not: a duplicate, chatter, a failed turn)
     delivered: bool = False  # the replies were sent by ``handle``'s ``deliver``, under the user's lock
+    waiting_for: str | None = None  # the open question (``bot.dialogue.next_step``): "location", "alarm_type"…
 
     @property
     def choices(self) -> tuple[Choice, ...]:
@@ -165,6 +166,7 @@ class TurnResult:
             "card": self.card,
             "stale": self.stale,
             "thread": self.thread,
+            "waiting_for": self.waiting_for,
         }
 
     @classmethod
@@ -183,6 +185,7 @@ class TurnResult:
             card=data.get("card"),
             stale=bool(data.get("stale")),
             thread=data.get("thread") or "",
+            waiting_for=data.get("waiting_for"),
         )
 
 

@@ -241,6 +241,10 @@ class WorkOrders(Protocol):
         or OrderError if it is not open."""
         ...
 
+    def ending_with(self, home: Tenant, suffix: str, limit: int = 3) -> list[Order]:
+        """Orders of a tenant whose id ends with ``suffix`` (what "查工单 7KQ2M" names), newest first."""
+        ...
+
     def open_like(self, home: Tenant, alarm_type: str, limit: int = 50) -> list[Order]:
         """Open orders of a tenant with this alarm type, newest first (duplicate candidates)."""
         ...
@@ -290,8 +294,9 @@ class TurnStore(Protocol):
     session: Session | None  # as stored; None when the user has none
     repeat: dict[str, Any] | None  # the stored result of this message when it was handled already ({}: and answered)
 
-    def expired_flow(self) -> str | None:
-        """The state of the user's session if it expired mid-flow, told once (only asked when there is none)."""
+    def expired_flow(self) -> tuple[str, int] | None:
+        """(state, seconds it waited for a reply) of the user's session if it expired mid-flow, told once
+        (only asked when there is none)."""
         ...
 
     def seconds_left(self) -> int | None:

@@ -7,6 +7,7 @@ through ``say`` so a wording change is made here once.
 from __future__ import annotations
 
 from bot.replies_orders import ORDER_SENTENCES
+from bot.replies_questions import QUESTION_SENTENCES
 
 _SENTENCES: dict[str, dict[str, str]] = {
     # -- greetings and help ------------------------------------------------------------------
@@ -22,21 +23,6 @@ _SENTENCES: dict[str, dict[str, str]] = {
         'the order (or "close WO-…", then the photo)\n· link an alarm: send "alarm ALM-…" and the next report '
         'is linked to it\n· look up: "my orders", "order WO-…", "status"\n· withdraw an order you reported: "cancel WO-…"\n· send "cancel" at any time '
         "to start over",
-    },
-    "help_waiting_location": {
-        "zh": "我在等问题的位置：发送文字地址（如“3号楼2层东侧走廊”）或分享位置。\n也可以：回复数字或“类型 漏水”改类型，发新照片替换，发“取消”放弃。",
-        "en": 'I am waiting for where the problem is: type the place (e.g. "Building 3, 2nd floor, east corridor") '
-        'or share a location.\nYou can also reply a number or "type water leak" to change the type, send a new '
-        'photo to replace it, or "cancel".',
-    },
-    "help_waiting_confirm": {
-        "zh": "请核对上面的摘要：回复“确认”创建工单；发新位置或“类型 漏水”更正；发新照片替换；发“取消”放弃。",
-        "en": 'Check the summary above: reply "confirm" to create the order; send a new location or "type water '
-        'leak" to correct it; send a new photo to replace it; or "cancel".',
-    },
-    "help_waiting_close_photo": {
-        "zh": "我在等工单 {order_id} 修复后的现场照片。请直接发送照片，或发“取消”退出结单。",
-        "en": 'I am waiting for a photo of the fixed site for order {order_id}. Send the photo, or "cancel".',
     },
     "unsupported_kind": {
         "zh": "我能理解文字、照片和位置。报修请发送现场照片，发“帮助”查看指令。",
@@ -56,26 +42,9 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "zh": "已关联告警 {alarm_id}，将用于下一次报修。",
         "en": " Alarm {alarm_id} is linked to your next report.",
     },
-    "status_waiting_location": {
-        "zh": "正在报修（类型：{alarm_type}），等你告诉我位置。",
-        "en": "Reporting a problem (type: {alarm_type}); waiting for its location.",
-    },
-    "status_waiting_confirm": {
-        "zh": "正在报修，等你回复“确认”创建工单。",
-        "en": 'Reporting a problem; waiting for you to reply "confirm".',
-    },
-    "status_waiting_type": {
-        "zh": "正在报修，还差告警类型：选好类型后回复“确认”即可创建工单。",
-        "en": 'Reporting a problem; the alarm type is still missing: pick it, then reply "confirm".',
-    },
-    "status_waiting_close_photo": {
-        "zh": "正在结单 {order_id}，等你发送修复后的现场照片。",
-        "en": "Closing {order_id}; waiting for a photo of the fixed site.",
-    },
     "timed_out": {
-        "zh": "之前的{flow}因 {minutes} 分钟未操作已过期，需要的话请重新开始。",
-        # "min" reads right for 1 and for 10 (no "1 minutes")
-        "en": "Your earlier {flow} timed out after {minutes} min without a reply; please start again if needed.",
+        "zh": "之前的{flow}因 {span}未操作已过期，需要的话请重新开始。",
+        "en": "Your earlier {flow} timed out after {span} without a reply; please start again if needed.",
     },
     "flow_report": {"zh": "报修", "en": "report"},
     "flow_close": {"zh": "结单", "en": "order closing"},
@@ -96,6 +65,7 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "zh": "已加入本次上报，共 {count} 张照片，一起识别。",
         "en": "Added to this report: {count} photos, analysed together.",
     },
+    "photo_added_plain": {"zh": "已加入本次上报，共 {count} 张照片。", "en": "Added to this report: {count} photos."},
     "photos_over_limit": {
         "zh": "一次上报最多 {limit} 张照片，多出的 {count} 张没有加入。",
         "en": "A report holds at most {limit} photos; {count} more were not added.",
@@ -140,10 +110,11 @@ _SENTENCES: dict[str, dict[str, str]] = {
     },
     # Only the fields that have values, one per line (bot.dialogue.flows.report.ReportFlow.show_summary).
     "summary": {
-        "zh": "请核对工单信息：\n{fields}\n点“确认”创建工单，或直接发送更正（新位置，或“类型 漏水”）。",
-        "en": 'Please check:\n{fields}\nTap "Confirm" to create the order, or send a correction (a new location, '
+        "zh": "请核对工单信息：\n{fields}\n点“确认”创建工单，或直接发送更正（“位置 …”，或“类型 漏水”）。",
+        "en": 'Please check:\n{fields}\nTap "Confirm" to create the order, or send a correction ("place …", '
         'or "type water leak").',
     },
+    "summary_same": {"zh": "请核对工单信息：\n{fields}", "en": "Please check:\n{fields}"},
     "summary_type": {"zh": "类型：{value}", "en": "Type: {value}"},
     "summary_severity": {"zh": "严重程度：{value}", "en": "Severity: {value}"},
     "summary_description": {"zh": "描述：{value}", "en": "Description: {value}"},
@@ -212,7 +183,7 @@ _SENTENCES: dict[str, dict[str, str]] = {
     "choice_cancel": {"zh": "取消", "en": "Cancel"},
     "choice_retry": {"zh": "重新识别", "en": "Retry"},
     "choice_new": {"zh": "新报修", "en": "New report"},
-    "choice_close": {"zh": "{short} {what}", "en": "{short} {what}"},
+    "choice_order": {"zh": "{short} {what}", "en": "{short} {what}"},
     "close_which_none": {
         "zh": "请发“结单 工单号”，例如“结单 WO-20260101-ABCDE”。",
         "en": 'Send "close <order id>", for example "close WO-20260101-ABCDE".',
@@ -228,14 +199,6 @@ _SENTENCES: dict[str, dict[str, str]] = {
     "withdraw_not_reporter": {
         "zh": "只有报告人可以取消工单 {order_id}。如需撤销，请联系报告人或值班运维。",
         "en": "Only the person who reported {order_id} can cancel it; ask them or the on-call ops team.",
-    },
-    "withdraw_not_open": {
-        "zh": "工单 {order_id} 已{status}，无法取消。",
-        "en": "Order {order_id} is already {status}; it cannot be cancelled.",
-    },
-    "order_not_open": {
-        "zh": "工单 {order_id} 已{status}，无需结单。",
-        "en": "Order {order_id} is already {status}; nothing to close.",
     },
     "ask_close_photo": {
         "zh": "请发送工单 {order_id}（{alarm_type}，{location}）修复后的现场照片。",
@@ -306,12 +269,46 @@ _SENTENCES: dict[str, dict[str, str]] = {
 
 
 _SENTENCES.update(ORDER_SENTENCES)
+_SENTENCES.update(QUESTION_SENTENCES)
+
+# Reasons stored in English on an order (they reach the events and the admin page as they are), said in the
+# user's language when the order is shown in a chat. Others (what ops typed) are shown as written.
+WITHDRAWN_REASON = "cancelled by reporter"
+_REASONS = {WITHDRAWN_REASON: "reason_withdrawn"}
+
+
+def reason_text(lang: str, reason: str) -> str:
+    """A stored cancel reason as the user reads it."""
+    name = _REASONS.get(reason)
+    return say(lang, name) if name else reason
 
 
 def say(lang: str, name: str, **values: object) -> str:
     """One sentence in ``lang`` (falling back to zh), formatted with ``values``."""
     texts = _SENTENCES[name]
     return texts.get(lang, texts["zh"]).format(**values)
+
+
+def ago(lang: str, seconds: float) -> str:
+    """ "刚刚" under a minute, then minutes, hours, days."""
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return say(lang, "ago_now")
+    if minutes < 60:
+        return say(lang, "ago_minutes", count=minutes)
+    if minutes < 48 * 60:
+        return say(lang, "ago_hours", count=minutes // 60)
+    return say(lang, "ago_days", count=minutes // (24 * 60))
+
+
+def span(lang: str, seconds: float) -> str:
+    """A length of time as a setting gives it: "45 秒", "10 分钟", "2 小时" (rounded down, never 0)."""
+    whole = max(1, int(seconds))
+    if whole < 60 or whole % 60:
+        return say(lang, "span_seconds", count=whole) if whole < 120 else say(lang, "span_minutes", count=whole // 60)
+    if whole < 3600 or whole % 3600:
+        return say(lang, "span_minutes", count=whole // 60)
+    return say(lang, "span_hours", count=whole // 3600)
 
 
 def catalogue() -> dict[str, dict[str, str]]:

@@ -36,8 +36,8 @@ ORDER_SENTENCES: dict[str, dict[str, str]] = {
     },
     "claim_taken": {"zh": "工单 {order_id} 已由 {who} 认领。", "en": "{order_id} is already claimed by {who}."},
     "claim_not_open": {
-        "zh": "工单 {order_id} 已{status}，无需认领。",
-        "en": "{order_id} is already {status}; there is nothing to claim.",
+        "zh": "工单 {order_id} 当前状态：{status}，无需认领。",
+        "en": "{order_id} is {status}; there is nothing to claim.",
     },
     "claim_unknown": {"zh": "没有找到工单 {order_id}。", "en": "There is no order {order_id}."},
     "tell_reporter_claimed": {
@@ -58,10 +58,11 @@ ORDER_SENTENCES: dict[str, dict[str, str]] = {
     },
     # -- duplicate reports ---------------------------------------------------------------------
     "same_problem": {
-        "zh": "这看起来和工单 {order_id} 是同一个问题（{place}，{minutes} 分钟前报修，照片 {photos} 张）。"
-        "是同一个吗？\n回复“同一个”把你的照片加到该工单，回复“确认”仍新建工单，或“取消”。",
-        "en": "This looks like {order_id} ({place}, reported {minutes} min ago, {photos} photo(s)). Same problem?\n"
-        'Reply "same" to add your photo to it, "confirm" to make a new order anyway, or "cancel".',
+        "zh": "这看起来和工单 {order_id} 是同一个问题（{place}，{ago}报修，照片 {photos} 张）。是同一个吗？\n"
+        "点“同一个”（或回复“同一个”）把你的照片加到该工单，点“新建工单”（或回复“确认”）仍新建，或“取消”。",
+        "en": "This looks like {order_id} ({place}, reported {ago}, {photos} photo(s)). Same problem?\n"
+        'Tap "Same" (or reply "same") to add your photo to it, "New order" (or reply "confirm") to make a new '
+        'one anyway, or "cancel".',
     },
     "choice_same": {"zh": "同一个，加上我的照片", "en": "Same — add my photo"},
     "choice_new_order": {"zh": "新建工单", "en": "New order"},

@@ -33,6 +33,8 @@ class Session:
     offer: dict[str, Any] | None = None
     chat: str = ""  # the group chat this session belongs to ("" in a direct chat); see messages.session_key
     thread: str = ""  # in a group: the thread of the message that started the current flow
+    listed: list[str] = field(default_factory=list)  # the order ids of the last numbered list shown ("结单 2")
+    reset_from: str = ""  # the state an ops reset ended, told to the user with their next message
     # The state as last read from the store (None: new); not persisted. Lets the store update
     # only the index entries that changed.
     stored_state: str | None = field(default=None, compare=False, repr=False)
@@ -67,6 +69,8 @@ class Session:
                 "turns": self.turns,
                 "offer": self.offer,
                 **({"chat": self.chat, "thread": self.thread} if self.chat else {}),
+                **({"listed": self.listed} if self.listed else {}),
+                **({"reset_from": self.reset_from} if self.reset_from else {}),
             }
         )
 
@@ -90,5 +94,9 @@ class Session:
             offer=data.get("offer") if isinstance(data.get("offer"), dict) else None,
             chat=str(data.get("chat") or ""),
             thread=str(data.get("thread") or ""),
+            listed=[i for i in data["listed"] if isinstance(i, str)][:20]
+            if isinstance(data.get("listed"), list)
+            else [],
+            reset_from=str(data.get("reset_from") or ""),
             stored_state=data.get("state", State.idle.value),
         )

@@ -7,8 +7,10 @@ only while the session still holds that very offer. A double tap, a tap on an ol
 by someone the card was not for finds another token (or none) and changes nothing.
 
 ``what`` is the choice's meaning, the same as a typed message: ``confirm``, ``cancel``, ``retry``,
-``new`` (a new report from the photo held in idle), ``type=3`` (the third alarm type) and
-``close=WO-…`` (close that order). ``intent_of`` turns it into the intent the typed words give.
+``new`` (a new report from the photo held in idle), ``place_yes`` / ``place_no`` (the answer to "is «…» the
+place?"), ``change_place`` / ``change_type`` (what "不对" at the summary wants changed), ``type=3`` (the third
+alarm type) and ``close=WO-…``, ``order=WO-…``, ``withdraw=WO-…`` (that command on that order). ``intent_of``
+turns it into the intent the typed words give.
 """
 
 from __future__ import annotations
@@ -20,8 +22,18 @@ from bot.dialogue.intents import Intent
 from bot.messages import Choice
 
 # what → the intent a typed message would give; "type=" and "close=" carry an argument
-_PLAIN = {"confirm": "confirm", "cancel": "cancel", "retry": "retry", "new": "new_report", "same": "same_problem"}
-_WITH_ARG = {"type": "choose_type", "close": "close"}
+_PLAIN = {
+    "confirm": "confirm",
+    "cancel": "cancel",
+    "retry": "retry",
+    "new": "new_report",
+    "same": "same_problem",
+    "place_yes": "accept_place",
+    "place_no": "reject_place",
+    "change_place": "change_place",
+    "change_type": "change_type",
+}
+_WITH_ARG = {"type": "choose_type", "close": "close", "order": "order_query", "withdraw": "withdraw"}
 
 
 def intent_of(what: str) -> Intent | None:
@@ -38,8 +50,9 @@ def type_choice(number: int) -> str:
     return f"type={number}"
 
 
-def close_choice(order_id: str) -> str:
-    return f"close={order_id}"
+def order_choice(command: str, order_id: str) -> str:
+    """A button doing ``command`` (close, order, withdraw) on one order."""
+    return f"{command}={order_id}"
 
 
 Style = Literal["", "primary", "danger"]

@@ -8,9 +8,10 @@ from typing import Any
 from bot.dialogue import choices, intents
 from bot.dialogue.machine import IDLE
 from bot.dialogue.services import Services
-from bot.messages import Incoming
+from bot.dialogue.understanding import understand
+from bot.messages import Incoming, Location
 from bot.ports import Order, Reporter
-from bot.replies import say
+from bot.replies import ago, say
 from bot.session import Session
 
 # The most open orders offered as buttons ("which one?"); the typed list shows them all.
@@ -73,7 +74,7 @@ class TurnContext:
             return intent
         if incoming.kind != "text":
             return intents.Intent(incoming.kind)
-        intent = intents.parse(incoming.text)
+        intent = understand(incoming.text, self.session, self.settings.alarm_type_list, self.services.nlu)
         if intent.name == "number" and self.session.state == IDLE:
             listed = choices.numbered(offer, int(intent.arg))
             chosen = choices.intent_of(listed[0]) if listed else None
@@ -94,18 +95,27 @@ class TurnContext:
     def offer_cancel(self) -> None:
         self.offer("cancel", self.t("choice_cancel"), "danger")
 
-    def offer_orders(self, orders: list[Order]) -> None:
-        """A "close WO-…" button for each of the first orders (the report's "new or fix?" and "close which?")."""
+    def offer_confirm(self) -> None:
+        self.offer("confirm", self.t("choice_confirm"), "primary")
+        self.offer_cancel()
+
+    def offer_orders(self, orders: list[Order], command: str = "close") -> None:
+        """A button doing ``command`` on each of the first orders ("new or fix?", "which order?")."""
         for order in orders[:MAX_ORDER_BUTTONS]:
-            self.offer(
-                choices.close_choice(order.id), self.t("choice_close", short=order.id[-5:], what=order.alarm_type)
-            )
+            label = self.t("choice_order", short=order.id[-5:], what=order.alarm_type)
+            self.offer(choices.order_choice(command, order.id), label)
 
     def repeat_offer(self) -> None:
         """Ask the open question again, with the same buttons (they stay valid)."""
         offer = self.session.offer
         if offer:
             self.replies.append(offer["text"])
+            self.keep_buttons()
+
+    def keep_buttons(self) -> None:
+        """Carry the open question's buttons on this turn's reply (a help text about that question)."""
+        offer = self.session.offer
+        if offer:
             self.offered = [(what, label, style) for what, label, style in offer["choices"]]
 
     def fail(self, kind: str, name: str, **values: object) -> None:
@@ -129,13 +139,25 @@ class TurnContext:
         return Reporter(i.platform, i.tenant, i.user)
 
     def order_lines(self, orders: list[Order], *, numbered: bool = False) -> str:
-        """One line per order (id · type · place · reported at); ``numbered`` puts "1. " in front, for a list
-        the user picks from by number. An order without a place has no empty slot for it."""
+        """One line per order (id · type · place · reported at). ``numbered`` puts "1. " in front and remembers
+        the list, so "结单 2" or "查工单 2" next names its second order."""
+        if numbered:
+            self.session.listed = [order.id for order in orders]
         return "\n".join(
             (f"{n}. " if numbered else "")
-            + " · ".join(part for part in (o.id, o.alarm_type, o.location_text, self.when(o.created_at)) if part)
+            + " · ".join(part for part in (o.id, o.alarm_type, self.place(o), self.when(o.created_at)) if part)
             for n, o in enumerate(orders, 1)
         )
+
+    def place(self, order: Order) -> str:
+        """Where an order is, as people read it: its place, else its coordinates, else ""."""
+        return Location(order.location_text, order.latitude, order.longitude).describe()
+
+    def ago(self, moment: datetime) -> str:
+        """How long ago, as people say it: "刚刚" / "just now", "12 分钟前", "3 小时前"."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return ago(self.lang, (datetime.now(UTC) - moment).total_seconds())
 
     def when(self, moment: datetime) -> str:
         """A time as users read it: in ``TIMEZONE`` (stored times are UTC)."""

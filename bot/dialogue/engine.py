@@ -18,13 +18,14 @@ import orjson
 from bot.dialogue import choices
 from bot.dialogue.context import TurnContext
 from bot.dialogue.machine import CLOSE_PHOTO, IDLE, SharedMachine
+from bot.dialogue.next_step import next_step
 from bot.dialogue.services import FetchImage as FetchImage  # re-exported: the edge imports it, and Services, from here
 from bot.dialogue.services import Services as Services
 from bot.dialogue.services import forget_photo
 from bot.dialogue.turn import Turn
 from bot.messages import Incoming, Reply, TurnResult
 from bot.ports import ServiceError, StoreUnavailable, TurnStore
-from bot.replies import say
+from bot.replies import say, span
 from bot.session import Session
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,10 @@ class Conversation(Engine):
                 return None
             left = stored.seconds_left() or 0
             report_photo = session.pending.get("image_key")
+            was = session.state if session.state != IDLE or report_photo else None
             session.state = self.machine.fire(_Bare(session), session.state, "reset")
+            if was:  # the user's next message hears why their report (or close) is gone
+                session.reset_from = was
             session.offer = None  # its buttons answer "no longer open"
             if report_photo:
                 forget_photo(session, report_photo)
@@ -126,8 +130,11 @@ class Conversation(Engine):
         if session is None:
             session = Session(key=skey, chat=incoming.chat if incoming.group else "")
             expired = stored.expired_flow()
-            if expired and expired != IDLE:
-                notices.append(self._timed_out(expired))
+            if expired and expired[0] != IDLE:
+                notices.append(self._ended("timed_out", *expired))
+        elif session.reset_from:
+            notices.append(self._ended("reset_notice", session.reset_from, 0))
+            session.reset_from = ""
         situation = (session.state, _fingerprint(session.pending))
         if incoming.group and not _flow_open(session):
             session.thread = incoming.thread  # a flow starts here: its answers go to this message's thread
@@ -160,6 +167,7 @@ class Conversation(Engine):
             stale=turn.stale,
             thread=session.thread if incoming.group else "",
             saved=True,
+            waiting_for=next_step(session.state, session.pending),
         )
         stored.commit(session, result.to_json() if incoming.event_id else None)
         self._delete_photos(turn.discarded, skey)
@@ -186,10 +194,11 @@ class Conversation(Engine):
             session.offer = None
         return replies
 
-    def _timed_out(self, state: str) -> str:
+    def _ended(self, name: str, state: str, waited: int) -> str:
+        """Why the flow the user was in is gone: it timed out after ``waited`` seconds, or ops reset it."""
         lang = self.settings.language
         flow = say(lang, "flow_close" if state == CLOSE_PHOTO else "flow_report")
-        return say(lang, "timed_out", flow=flow, minutes=max(1, self.settings.session_ttl_seconds // 60))
+        return say(lang, name, flow=flow, span=span(lang, waited))
 
 
 def _fingerprint(pending: dict[str, Any]) -> bytes:

@@ -1,47 +1,76 @@
 """What a text message asks for, in Chinese or English, whatever the bot's reply language.
 
-Pure parsing: no state, no I/O. The conversation decides what an intent means in each state.
+Pure parsing: no state, no I/O. Messages are folded first (``bot.dialogue.folding``), so "確 認!",
+"好的确认" and "confirm please" are all a confirm. What an intent means in each state, and what a
+text none of these rules knows becomes, is ``bot.dialogue.understanding``'s to say.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
+from bot.dialogue.folding import clean, keys, keyword
 from bot.orders.ids import ID_ALPHABET
 
-_ID = r"([A-Za-z]{2,5}-[A-Za-z0-9][A-Za-z0-9-]{0,63})"
+_ID = r"[A-Za-z]{2,5}-[A-Za-z0-9][A-Za-z0-9-]{0,63}"
+# An order named the ways people name one: its id, the id's last five characters, or its number in a list.
+_REF = rf"#?\s*({_ID}|[{ID_ALPHABET}{ID_ALPHABET.lower()}]{{5}}|[1-9][0-9]?)"
 
-# Whole-message keywords (after normalizing): the message *is* the command.
+# Whole-message keywords (compared folded): the message *is* the command. Yes-like and no-like answers are
+# here too; where "好" or "不对" means something (a summary, a question with buttons) is the state's to say.
 _KEYWORDS: dict[str, tuple[str, ...]] = {
-    "cancel": ("取消", "算了", "cancel", "/cancel", "stop", "abort"),
-    "help": ("帮助", "help", "/help", "?", "菜单", "menu"),
-    "status": ("状态", "status", "/status"),
-    "my_orders": ("我的工单", "my orders", "/orders", "orders"),
-    "confirm": ("确认", "确定", "是", "好", "confirm", "yes", "y", "ok", "okay"),
-    "retry": ("重试", "再试", "retry", "try again"),
-    "close": ("结单", "close"),
-    "new_report": ("新报修", "新的报修", "new report", "new"),
-    "same_problem": ("同一个", "是同一个", "同一问题", "same", "same problem"),
+    "cancel": ("取消", "算了", "不报了", "不用了", "退出", "cancel", "/cancel", "stop", "abort", "quit", "never mind"),
+    "help": ("帮助", "帮忙", "怎么用", "菜单", "说明", "help", "/help", "menu", "commands"),
+    "status": ("状态", "进度", "status", "/status"),
+    "my_orders": ("我的工单", "我的单", "我报的单", "工单列表", "my orders", "/orders", "orders", "my tickets"),
+    "same_problem": ("同一个", "是同一个", "同一问题", "同一个问题", "same", "same problem", "same one"),
+    "confirm": (
+        *("确认", "确定", "是", "是的", "对", "对的", "好", "好的", "行", "可以", "没问题", "提交", "没错", "正确"),
+        *("嗯", "嗯嗯", "同意", "确认提交", "确认无误", "就这样", "ok", "okay", "k", "yes", "y", "yep", "yeah"),
+        *("yup", "ya", "sure", "correct", "right", "confirm", "confirmed", "submit", "go", "go ahead", "lgtm"),
+        *("looks good", "👍", "👌", "✅", "✔"),
+    ),
+    "deny": (
+        *("不", "不对", "不是", "不是的", "错了", "错", "不行", "不正确", "有误", "不要", "否", "no", "n", "nope"),
+        *("nah", "wrong", "incorrect", "not right", "not correct", "👎", "❌"),
+    ),
+    "change_place": ("改位置", "位置不对", "地点不对", "换位置", "change place", "wrong place"),
+    "change_type": ("改类型", "类型不对", "换类型", "change type", "wrong type"),
+    "retry": ("重试", "再试", "再试一次", "重新识别", "retry", "try again", "again"),
+    "new_report": ("新报修", "新的报修", "新问题", "报修", "new report", "new", "new problem"),
+    # an order command without the order: the bot asks which, with the user's orders as buttons
+    "close": ("结单", "关单", "完工", "close", "close order"),
+    "withdraw": ("取消工单", "撤销工单", "撤回工单", "撤回", "撤销", "withdraw", "cancel order"),
+    "order_query": ("查工单", "查询工单", "查单", "查工单状态", "look up", "lookup", "find order"),
+    "claim": ("认领", "接单", "claim"),
 }
+_BY_KEY: dict[str, str] = {}
+for _name, _words in _KEYWORDS.items():
+    for _word in _words:
+        _BY_KEY.setdefault(keyword(_word), _name)
 
-# Commands followed by an argument.
+
+def _command(words: str, arg: str) -> re.Pattern[str]:
+    return re.compile(rf"^(?:{words})\s*[:：#]?\s*{arg}$", re.I)
+
+
+# Commands followed by an argument, matched on the cleaned text (case aside).
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("withdraw", re.compile(r"^(?:取消工单|撤销工单|撤回工单|cancel)\s*[:：]?\s*" + _ID + r"$", re.I)),
-    ("close", re.compile(r"^(?:结单|关单|close)\s*[:：]?\s*" + _ID + r"$", re.I)),
-    # "结单 2" (its number in the list the bot showed) or "结单 7KQ2M" (the id's last five characters)
-    ("close", re.compile(rf"^(?:结单|关单|close)\s*[:：]?\s*([1-9][0-9]?|[{ID_ALPHABET}]{{5}})$", re.I)),
-    ("claim", re.compile(r"^(?:认领|接单|claim)\s*[:：]?\s*" + _ID + r"$", re.I)),
-    ("order_query", re.compile(r"^(?:查工单|查询工单|工单|order)\s*[:：]?\s*" + _ID + r"$", re.I)),
-    ("link_alarm", re.compile(r"^(?:告警|报警|alarm)\s*[:：]?\s*" + _ID + r"$", re.I)),
-    ("choose_type", re.compile(r"^(?:类型|type)\s*[:：]?\s*(.+)$", re.I)),
+    ("withdraw", _command(r"取消工单|撤销工单|撤回工单|撤回|撤销|取消|withdraw|cancel order|cancel", _REF)),
+    ("close", _command(r"结单|关单|完工|close order|close", _REF)),
+    ("claim", _command(r"认领|接单|claim", _REF)),
+    ("order_query", _command(r"查询工单|查工单|查单|工单|查询|查|order|look up|lookup|status", _REF)),
+    ("link_alarm", _command(r"告警|报警|alarm", f"({_ID})")),
+    ("choose_type", _command(r"类型|类别|改类型|改成类型|type|kind|change type to", r"(?:[是为]\s*)?(.+)")),
+    ("location", _command(r"位置|地点|地址|改位置|位置改成|place|location|change place to", r"(?:[是在为]\s*)?(.+)")),
 )
+_UPPER = frozenset({"withdraw", "close", "claim", "order_query", "link_alarm"})
 
 # "收到告警 ALM-123，请处理" also links the alarm: the id may stand anywhere in the message.
-_ALARM_ANYWHERE = re.compile(r"(?:告警|报警|alarm)\s*[:：#]?\s*" + _ID, re.I)
+_ALARM_ANYWHERE = re.compile(rf"(?:告警|报警|alarm)\s*[:：#]?\s*({_ID})", re.I)
 _NUMBER = re.compile(r"^(\d{1,2})$")
-_TRAILING = "。．.!！~～"
+_BARE_ID = re.compile(rf"^#?\s*(WO-\d{{8}}-[{ID_ALPHABET}]{{5}})$", re.I)
 
 
 @dataclass(frozen=True)
@@ -51,27 +80,31 @@ class Intent:
 
 
 def normalize(text: str) -> str:
-    """Full-width to half-width, collapse spaces, trim trailing punctuation: '  确认。' -> '确认'."""
-    folded = unicodedata.normalize("NFKC", text or "")
-    folded = " ".join(folded.split())
-    return folded.strip().rstrip(_TRAILING).strip()
+    """The text as the bot keeps it (a place): folded to one spelling, trailing punctuation dropped."""
+    return clean(text)
 
 
 def parse(text: str) -> Intent:
-    clean = normalize(text)
-    lowered = clean.lower()
-    for name, words in _KEYWORDS.items():
-        if lowered in words:
+    cleaned = clean(text)
+    forms = keys(text)
+    for form in forms:
+        name = _BY_KEY.get(form)
+        if name is not None:
             return Intent(name)
     for name, pattern in _PATTERNS:
-        match = pattern.match(clean)
+        match = pattern.match(cleaned)
         if match:
             arg = match.group(1).strip()
-            return Intent(name, arg.upper() if name != "choose_type" else arg)
-    alarm = _ALARM_ANYWHERE.search(clean)
+            return Intent(name, arg.upper() if name in _UPPER else arg)
+    alarm = _ALARM_ANYWHERE.search(cleaned)
     if alarm:
         return Intent("link_alarm", alarm.group(1).upper())
-    number = _NUMBER.match(clean)
+    bare_id = _BARE_ID.match(cleaned)
+    if bare_id:  # an order id sent alone is a question about that order
+        return Intent("order_query", bare_id.group(1).upper())
+    number = _NUMBER.match(cleaned)
     if number:
         return Intent("number", number.group(1))
-    return Intent("text", clean)
+    if not forms[0] and "?" in cleaned:
+        return Intent("help")
+    return Intent("text", cleaned)

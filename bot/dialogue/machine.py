@@ -61,6 +61,16 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "same_problem", "source": CONFIRM, "dest": IDLE,
      "conditions": "has_same_order", "before": "join_order", "after": "announce_joined"},
     {"trigger": "same_problem", "source": CONFIRM, "dest": None, "after": "show_summary"},
+    # text the bot was not sure is a place: "is «…» the place?" — yes takes it, no asks again
+    {"trigger": "propose_place", "source": REPORTING, "dest": None, "before": "hold_proposed_place",
+     "after": "ask_next"},
+    {"trigger": "accept_place", "source": REPORTING, "dest": CONFIRM,
+     "conditions": "has_proposed_place", "before": "take_proposed_place", "after": "ask_next"},
+    {"trigger": "accept_place", "source": REPORTING, "dest": None, "after": "ask_next"},
+    {"trigger": "reject_place", "source": REPORTING, "dest": None, "before": "drop_proposed_place",
+     "after": "ask_next"},
+    # "不对" at the summary, then [Change place]: back to "where?"
+    {"trigger": "change_place", "source": CONFIRM, "dest": LOCATION, "before": "drop_location", "after": "ask_next"},
     {"trigger": "link_alarm", "source": [IDLE, *REPORTING], "dest": None, "after": "remember_alarm"},
     # -- close: "结单 WO-…" → photo of the fixed site (a photo held in idle is checked at once) ------------
     {"trigger": "close", "source": IDLE, "dest": CLOSE_PHOTO,
@@ -76,13 +86,14 @@ TRANSITIONS: list[dict[str, Any]] = [
 TRIGGERS = frozenset(row["trigger"] for row in TRANSITIONS)
 
 # Which trigger (or reply-only responder of ``bot.dialogue.turn.RESPONDERS``) handles each input in each state.
-# Inputs: "image", "location", "other", the intents of bot.dialogue.intents, and "stale_choice" (a tap on a button
-# no longer open). A tap that is open routes as the intent its choice stands for. "*" is the fallback.
+# Inputs: "image", "location", "other", the intents of bot.dialogue.understanding (the keywords of
+# bot.dialogue.intents read in the state they are sent in), and "stale_choice" (a tap on a button no longer
+# open). A tap that is open routes as the intent its choice stands for. "*" is the fallback.
 ROUTES: dict[str, dict[str, str]] = {
     "*": {
         "cancel": "cancel", "help": "say_help", "status": "say_status", "my_orders": "say_my_orders",
         "order_query": "say_order", "withdraw": "withdraw_order", "claim": "claim_order",
-        "other": "say_unsupported",
+        "other": "say_unsupported", "unclear": "say_not_understood",
         "video": "say_video",
         "stale_choice": "say_choice_closed",
     },
@@ -91,14 +102,18 @@ ROUTES: dict[str, dict[str, str]] = {
         "*": "say_idle_hint",
     },
     LOCATION: {
-        "image": "photo", "location": "location", "text": "location", "choose_type": "choose_type",
-        "number": "choose_type", "retry": "retry", "link_alarm": "link_alarm", "confirm": "say_need_location",
-        "close": "say_finish_first", "*": "say_help",
+        "image": "photo", "location": "location", "propose_place": "propose_place", "accept_place": "accept_place",
+        "reject_place": "reject_place", "choose_type": "choose_type", "number": "choose_type",
+        "change_type": "say_type_list", "deny": "say_which_type", "retry": "retry", "link_alarm": "link_alarm",
+        "confirm": "say_need_location", "change_place": "say_need_location", "close": "say_finish_first",
+        "*": "say_help",
     },
     CONFIRM: {
-        "image": "photo", "location": "location", "text": "location", "choose_type": "choose_type",
-        "number": "choose_type", "retry": "retry", "link_alarm": "link_alarm", "confirm": "confirm",
-        "same_problem": "same_problem", "close": "say_finish_first", "*": "say_help",
+        "image": "photo", "location": "location", "propose_place": "propose_place", "accept_place": "accept_place",
+        "reject_place": "reject_place", "choose_type": "choose_type", "number": "choose_type",
+        "change_type": "say_type_list", "change_place": "change_place", "deny": "ask_what_to_change",
+        "retry": "retry", "link_alarm": "link_alarm", "confirm": "confirm", "same_problem": "same_problem",
+        "close": "say_finish_first", "*": "say_help",
     },
     CLOSE_PHOTO: {
         "image": "close_photo", "close": "say_finish_first", "*": "say_expect_close_photo",

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from bot.dialogue.machine import IDLE, TRANSITIONS
 
-Need = Literal["location", "alarm_type", "confirm", "close_photo", "photo"]
+Need = Literal["location", "alarm_type", "confirm", "close_photo", "photo", "place_check", "photo_use"]
 
 SESSION_CONDITIONS: dict[str, Callable[[Mapping[str, Any]], bool]] = {
     "has_report_photo": lambda pending: bool(pending.get("image_key")),
@@ -55,11 +55,17 @@ def _conditions(row: dict[str, Any]) -> list[str]:
 def next_steps(state: str, pending: Mapping[str, Any]) -> list[Need]:
     """The inputs, in order, that take a flow in ``state`` back to idle; ``[]`` in idle (anything starts).
 
+    A question the bot asked on the way comes first: "is «…» the place?" (``place_check``) while a text
+    it was not sure of waits for a yes or no, and in idle "a new report, or the fix of …?" (``photo_use``)
+    while a photo is held.
+
     What a later row's condition needs from the session is asked first, so one question comes at a
     time in the order a field worker expects: ``waiting_location`` without an alarm type gives
     ``["alarm_type", "location", "confirm"]``, ``waiting_confirm`` without one ``["alarm_type", "confirm"]``.
     """
-    needs: list[Need] = []  # what the session must hold (asked first)
+    if state == IDLE:
+        return ["photo_use"] if pending.get("image_key") else []
+    needs: list[Need] = ["place_check"] if pending.get("proposed_place") else []
     steps: list[Need] = []  # the triggers along the path
     supposed = dict(pending)  # what the session will hold once the user has given each step
     while state != IDLE and (row := _forward_row(state)) is not None and len(needs) + len(steps) < 8:
@@ -75,6 +81,9 @@ def next_steps(state: str, pending: Mapping[str, Any]) -> list[Need]:
 
 
 def next_step(state: str, pending: Mapping[str, Any]) -> Need | None:
-    """The one input that moves the session on now, or None in idle."""
+    """The open question: the one input that moves the session on now, or None (idle, nothing held).
+
+    What the bot asks, what "status" and "help" say, the webhook's ``waiting_for`` and the admin page's
+    "waiting for" are all read from here."""
     steps = next_steps(state, pending)
     return steps[0] if steps else None

@@ -8,6 +8,7 @@ from typing import TypeVar
 from bot.dialogue.context import Abandoned, Refused, TurnContext
 from bot.dialogue.flows.close import CloseFlow
 from bot.dialogue.flows.lookups import Lookups
+from bot.dialogue.flows.places import PlaceQuestion
 from bot.dialogue.flows.report import ReportFlow
 from bot.dialogue.machine import IDLE, TRIGGERS, SharedMachine, route
 from bot.dialogue.next_step import SESSION_CONDITIONS
@@ -28,6 +29,13 @@ def _report(method: Callable[[ReportFlow], R]) -> Callable[[Turn], R]:
 def _close(method: Callable[[CloseFlow], R]) -> Callable[[Turn], R]:
     def callback(turn: Turn) -> R:
         return method(turn.close_flow)
+
+    return _named(callback, method)
+
+
+def _place(method: Callable[[PlaceQuestion], R]) -> Callable[[Turn], R]:
+    def callback(turn: Turn) -> R:
+        return method(turn.places)
 
     return _named(callback, method)
 
@@ -61,7 +69,8 @@ class Turn:
     def __init__(self, ctx: TurnContext) -> None:
         self.ctx = ctx
         self.photos = TurnPhotos(ctx)
-        self.report_flow = ReportFlow(ctx, self.photos)
+        self.places = PlaceQuestion(ctx)
+        self.report_flow = ReportFlow(ctx, self.photos, self.places)
         self.close_flow = CloseFlow(ctx, self.photos)
         self.lookups = Lookups(ctx, self.report_flow)
 
@@ -144,6 +153,14 @@ class Turn:
     show_summary = _report(ReportFlow.show_summary)
     remember_alarm = _report(ReportFlow.remember_alarm)
 
+    # -- the questions about the place (bot.dialogue.flows.places) ----------------------------------------
+    has_proposed_place = _place(PlaceQuestion.has_proposed_place)
+    hold_proposed_place = _place(PlaceQuestion.hold_proposed_place)
+    take_proposed_place = _place(PlaceQuestion.take_proposed_place)
+    drop_proposed_place = _place(PlaceQuestion.drop_proposed_place)
+    drop_location = _place(PlaceQuestion.drop_location)
+    ask_what_to_change = _place(PlaceQuestion.ask_what_to_change)
+
     # -- the close flow's callbacks (bot.dialogue.flows.close) --------------------------------------------
     find_order_to_close = _close(CloseFlow.find_order_to_close)
     ask_for_close_photo = _close(CloseFlow.ask_for_close_photo)
@@ -164,6 +181,9 @@ class Turn:
     say_need_location = _lookup(Lookups.say_need_location)
     say_finish_first = _lookup(Lookups.say_finish_first)
     say_expect_close_photo = _lookup(Lookups.say_expect_close_photo)
+    say_not_understood = _lookup(Lookups.say_not_understood)
+    say_which_type = _lookup(Lookups.say_which_type)
+    say_type_list = _lookup(Lookups.say_type_list)
 
 
 # The reply-only names ``bot.dialogue.machine.ROUTES`` may give for an input (the others are the machine's triggers).
@@ -181,4 +201,8 @@ RESPONDERS: dict[str, Callable[[Turn], None]] = {
     "say_need_location": Turn.say_need_location,
     "say_finish_first": Turn.say_finish_first,
     "say_expect_close_photo": Turn.say_expect_close_photo,
+    "say_not_understood": Turn.say_not_understood,
+    "say_which_type": Turn.say_which_type,
+    "say_type_list": Turn.say_type_list,
+    "ask_what_to_change": Turn.ask_what_to_change,
 }

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from bot.config import Settings
 from bot.messages import Choice
 from bot.ports import Order, Reporter
-from bot.replies import say
+from bot.replies import reason_text, say
 
 CLAIM_PREFIX = "duty.claim="
 
@@ -76,7 +76,7 @@ def duty_card(order: Order, settings: Settings, overdue: int = 0) -> DutyCard:
     if order.status == "closed":
         status = say(lang, "duty_closed", who=_name(order.closed_by), at=when(order.closed_at or datetime.now(UTC)))
     elif order.status == "cancelled":
-        status = say(lang, "duty_cancelled", reason=order.cancel_reason or "-")
+        status = say(lang, "duty_cancelled", reason=reason_text(lang, order.cancel_reason or "") or "-")
     elif order.assignee is not None:
         status = say(lang, "duty_claimed", who=order.assignee.user, at=when(order.claimed_at or order.created_at))
     else:

@@ -23,7 +23,7 @@ from bot.orders import rules
 from bot.orders.duty_card import claim_of, duty_card
 from bot.orders.events import DELIVERED, Delivery
 from bot.ports import Order, Reporter, ServiceError
-from bot.replies import say
+from bot.replies import reason_text, say
 from handlers.platforms.outbound import SendFailed
 
 if TYPE_CHECKING:
@@ -106,7 +106,9 @@ class DutySink:
             text = say(lang, "tell_reporter_closed", who=actor.user if actor else "-", **values)
             told = [(r, text) for r in order.reporters]
         elif kind == "order.cancelled":
-            text = say(lang, "tell_reporter_cancelled", reason=order.cancel_reason or "-", **values)
+            text = say(
+                lang, "tell_reporter_cancelled", reason=reason_text(lang, order.cancel_reason or "") or "-", **values
+            )
             told = [(r, text) for r in order.reporters]
         elif kind == "order.duplicate_reported" and order.assignee:
             told = [(order.assignee, say(lang, "tell_assignee_more", who=actor.user if actor else "-", **values))]

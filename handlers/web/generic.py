@@ -125,11 +125,12 @@ def _coordinate(value: dict[str, Any], name: str, limit: float) -> float:
 
 
 def answer(result: TurnResult) -> dict[str, Any]:
-    """The response body: the replies, the buttons on offer, the state."""
+    """The response body: the replies, the buttons on offer, the state and the question it asked."""
     return {
         "replies": [reply.text for reply in result.replies],
         "actions": [{"id": choice.id, "label": choice.label} for choice in result.choices],
         "state": result.state,
+        "waiting_for": result.waiting_for,
         "session": result.session,
         "order_id": result.order_id,
     }

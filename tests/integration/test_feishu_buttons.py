@@ -102,7 +102,7 @@ def test_report_and_close_by_taps(client: FeishuClient, feishu: FakeFeishu, orde
     assert orders.get(order_id).status == "open"
 
     client.image(feishu, photo(2))  # the fixed site, without typing "close" first
-    tap(client, feishu, say("en", "choice_close", short=order_id[-5:], what="water leak"))
+    tap(client, feishu, say("en", "choice_order", short=order_id[-5:], what="water leak"))
     assert orders.get(order_id).status == "closed"
     assert feishu.texts()[-1] == say("en", "close_unverified", order_id=order_id)
 

@@ -75,7 +75,7 @@ def test_report_and_close_by_taps(client: SlackClient, slack: FakeSlack, orders:
     client.image(slack, photo(2))  # the fixed site, without typing "close" first
     question = last(slack)
     assert order_id in question["text"] and buttons(question)[-2:] == [say("en", "choice_new"), CANCEL]
-    client.tap(slack, say("en", "choice_close", short=order_id[-5:], what="water leak"))
+    client.tap(slack, say("en", "choice_order", short=order_id[-5:], what="water leak"))
     assert orders.get(order_id).status == "closed"
     assert last(slack)["text"] == say("en", "close_unverified", order_id=order_id)
 

@@ -93,7 +93,7 @@ def test_report_and_close_by_taps(client: WeComClient, wecom: FakeWeCom, orders:
 
     wecom.add_media("M2", photo(2))
     client.image("M2")  # the fixed site, without typing "close" first
-    tap(client, wecom, say("en", "choice_close", short=order_id[-5:], what="water leak"))
+    tap(client, wecom, say("en", "choice_order", short=order_id[-5:], what="water leak"))
     assert orders.get(order_id).status == "closed"
     assert wecom.sent_texts(USER)[-1] == say("en", "close_unverified", order_id=order_id)
 

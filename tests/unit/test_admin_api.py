@@ -181,7 +181,9 @@ def test_reset_keeps_history_and_the_next_webhook_message_starts_fresh(app: Flas
         json={"user_id": "field-7", "tenant": "t1", "image_base64": base64.b64encode(photo(9)).decode()},
     )
     assert turn.status_code == 200 and turn.json["state"] == "idle"
-    assert turn.json["replies"][0].startswith(say("zh", "new_or_fix", orders="")[:10])
+    # the user hears first why the close they were in is gone
+    assert turn.json["replies"][0] == say("zh", "reset_notice", flow=say("zh", "flow_close"))
+    assert turn.json["replies"][1].startswith(say("zh", "new_or_fix", orders="")[:10])
 
 
 def test_reset_errors(app: Flask, client: FlaskClient) -> None:

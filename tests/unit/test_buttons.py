@@ -85,7 +85,7 @@ def test_a_double_tap_makes_one_order_and_the_second_is_told(chat: Chat, orders:
     first = chat.tap(CONFIRM, summary)
     second = chat.tap(CONFIRM, summary)
     assert first.order_id and second.order_id is None
-    assert second.stale and texts(second) == [say("zh", "choice_closed")]
+    assert second.stale and texts(second) == [say("zh", "choice_closed"), say("zh", "idle_text")]
     assert orders.counts()["open"] == 1
 
 
@@ -94,7 +94,7 @@ def test_a_tap_after_cancel_changes_nothing(chat: Chat, fake_store: SessionStore
     card = chat.last
     assert chat.text("取消").state == "idle"
     r = chat.tap("漏水", card)
-    assert r.stale and r.state == "idle" and texts(r) == [say("zh", "choice_closed")]
+    assert r.stale and r.state == "idle" and texts(r) == [say("zh", "choice_closed"), say("zh", "idle_text")]
     assert fake_store.load(chat.key).pending == {}  # type: ignore[union-attr]
 
 
@@ -111,7 +111,8 @@ def test_a_tap_on_a_card_sent_to_someone_else_is_not_theirs(
 @pytest.mark.parametrize("action", ["nonsense", "deadbeef.confirm", "x" * 200, "."])
 def test_an_unknown_action_is_answered_not_an_error(chat: Chat, action: str) -> None:
     r = chat.action(action)
-    assert r.stale and texts(r) == [say("zh", "choice_closed")]
+    # nothing is open in idle: what the bot can do follows
+    assert r.stale and texts(r) == [say("zh", "choice_closed"), say("zh", "idle_text")]
 
 
 def test_the_same_question_asked_again_keeps_its_buttons_valid(chat: Chat) -> None:
@@ -126,8 +127,9 @@ def test_a_changed_report_closes_the_old_cards(chat: Chat) -> None:
     chat.image(photo(1))
     chat.text("1")
     summary = chat.text("大堂")
-    chat.text("二楼")  # a correction: the old summary is not what would be confirmed
+    chat.text("二楼")  # "change the place to 二楼?": the old summary is not what would be confirmed
     assert chat.tap(CONFIRM, summary).stale
+    chat.tap(say("zh", "choice_change_place"))
     assert chat.tap(CONFIRM).order_id
 
 
@@ -165,7 +167,7 @@ def test_a_photo_with_open_orders_asks_new_or_fix_and_the_fix_closes(
     stored = len(files(settings))
     r = chat.image(photo(5))
     assert r.state == "idle" and order_id in texts(r)[0]
-    label = say("zh", "choice_close", short=order_id[-5:], what="火情/烟雾")
+    label = say("zh", "choice_order", short=order_id[-5:], what="火情/烟雾")
     assert list(chat.buttons()) == [label, NEW, CANCEL]
     r = chat.tap(label)
     assert r.state == "idle" and r.order_id == order_id
@@ -203,7 +205,7 @@ def test_the_held_photo_is_dropped_by_cancel(chat: Chat, settings: Settings) -> 
 def test_the_same_photo_as_the_report_is_refused_and_the_next_photo_closes(chat: Chat, settings: Settings) -> None:
     order_id = report_order(chat, seed=1)
     chat.image(photo(1))  # the report photo again
-    r = chat.tap(say("zh", "choice_close", short=order_id[-5:], what="火情/烟雾"))
+    r = chat.tap(say("zh", "choice_order", short=order_id[-5:], what="火情/烟雾"))
     assert r.state == "waiting_close_photo" and texts(r) == [say("zh", "close_same_photo")]
     assert chat.image(photo(6)).order_id == order_id
 
@@ -228,7 +230,7 @@ def test_a_tapped_order_waits_for_its_photo(chat: Chat) -> None:
     older = report_order(chat, seed=1)
     report_order(chat, seed=2)
     chat.text("结单")
-    r = chat.tap(say("zh", "choice_close", short=older[-5:], what="火情/烟雾"))
+    r = chat.tap(say("zh", "choice_order", short=older[-5:], what="火情/烟雾"))
     assert r.state == "waiting_close_photo" and older in texts(r)[0] and list(chat.buttons()) == [CANCEL]
 
 

@@ -41,7 +41,7 @@ def test_a_reference_that_names_no_open_order_is_not_found(chat: Chat, ref: str)
     report_order(chat, seed=2)
     refused = chat.text(f"结单 {ref}")
     assert refused.state == "idle"
-    assert [r.text for r in refused.replies] == [say("zh", "order_not_found", order_id=ref)]
+    assert [r.text for r in refused.replies] == [say("zh", "order_ref_unknown", ref=ref)]
 
 
 def test_only_order_ids_alphabet_counts_as_a_suffix() -> None:

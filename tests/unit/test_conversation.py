@@ -10,17 +10,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 
+import fakeredis
 import pytest
 
 from bot.adapters.redis.records import record_json
 from bot.adapters.redis.store import SessionStore
 from bot.adapters.sql.orders import SqlWorkOrders
 from bot.adapters.storage import LocalFolderStore
-from bot.config import Settings
+from bot.config import DEFAULT_ALARM_TYPES, Settings
 from bot.dialogue.engine import Conversation
 from bot.messages import Incoming, TurnResult
 from bot.ports import Analysis, Order, Photo
-from bot.replies import say
+from bot.replies import say, span
 from bot.session import Session
 from tests.support.conversation import (
     CHOICES_ZH,
@@ -33,7 +34,7 @@ from tests.support.conversation import (
     session_of,
     texts,
 )
-from tests.support.engine import Chat
+from tests.support.engine import Chat, store_for
 
 MESSAGES: dict[str, Callable[[Chat, str], TurnResult]] = {
     "text": lambda c, o: c.text("随便说点什么"),
@@ -104,21 +105,27 @@ def test_cancel_in_idle_with_a_linked_alarm_clears_it(chat: Chat, fake_store: Se
 def test_help_and_status_depend_on_state(chat: Chat, open_order: Order) -> None:
     assert texts(chat.text("帮助")) == [say("zh", "help_idle")]
     assert texts(chat.text("状态")) == [say("zh", "status_idle", alarm="")]
-    chat.report_photo(pic(1))
-    assert texts(chat.text("help")) == [say("zh", "help_waiting_location"), say("zh", "need_type", choices=CHOICES_ZH)]
-    assert texts(chat.text("status")) == [
-        say("zh", "status_waiting_location", alarm_type=say("zh", "unknown")),
-        say("zh", "ask_type", choices=CHOICES_ZH),
-    ]
+    # right after a photo without a VLM the open question is the type: help, status and the response agree
+    r = chat.report_photo(pic(1))
+    assert r.waiting_for == "alarm_type"
+    assert texts(chat.text("help")) == [say("zh", "help_alarm_type")]
+    assert list(chat.buttons()) == [*DEFAULT_ALARM_TYPES["zh"], say("zh", "choice_cancel")]
+    assert texts(chat.text("status")) == [say("zh", "status_alarm_type"), say("zh", "ask_type", choices=CHOICES_ZH)]
     chat.text("1")
-    chat.text("配电房")
-    assert texts(chat.text("帮助")) == [say("zh", "help_waiting_confirm")]
+    assert chat.text("状态").replies[0].text == say("zh", "status_location", alarm_type="火情/烟雾")
+    r = chat.text("配电房")
+    assert r.waiting_for == "confirm"
+    assert texts(chat.text("帮助")) == [say("zh", "help_confirm")]
     assert list(chat.buttons()) == [say("zh", "choice_confirm"), say("zh", "choice_cancel")]
     assert "配电房" in joined(chat.text("状态"))
     chat.text("取消")
-    chat.text(f"结单 {open_order.id}")
-    assert texts(chat.text("帮助")) == [say("zh", "help_waiting_close_photo", order_id=open_order.id)]
-    assert texts(chat.text("状态")) == [say("zh", "status_waiting_close_photo", order_id=open_order.id)]
+    r = chat.text(f"结单 {open_order.id}")
+    assert r.waiting_for == "close_photo"
+    assert texts(chat.text("帮助")) == [say("zh", "help_close_photo", order_id=open_order.id)]
+    assert texts(chat.text("状态")) == [
+        say("zh", "status_close_photo", order_id=open_order.id),
+        say("zh", "expect_close_photo", order_id=open_order.id),
+    ]
 
 
 def test_my_orders_and_order_query(chat: Chat, open_order: Order) -> None:
@@ -148,22 +155,34 @@ def test_expired_report_is_announced_and_starts_over(chat: Chat, fake_store: Ses
     chat.image(pic(1))
     fake_store.redis.delete(fake_store.session_redis_key(chat.key))  # what the TTL would do
     r = chat.text("配电房")
-    minutes = settings.session_ttl_seconds // 60
-    assert texts(r)[0] == say("zh", "timed_out", flow=say("zh", "flow_report"), minutes=minutes)
+    told = say("zh", "timed_out", flow=say("zh", "flow_report"), span=span("zh", settings.session_ttl_seconds))
+    assert texts(r)[0] == told and "10 分钟" in told
     assert r.state == "idle"
     assert session_of(fake_store, chat).pending == {}
     # announced once only
     r = chat.text("你好")
-    assert say("zh", "timed_out", flow=say("zh", "flow_report"), minutes=minutes) not in texts(r)
+    assert told not in texts(r)
 
 
 def test_expired_close_is_announced(chat: Chat, fake_store: SessionStore, open_order: Order) -> None:
     chat.text(f"结单 {open_order.id}")
     fake_store.redis.delete(fake_store.session_redis_key(chat.key))
     r = chat.image(pic(3))
-    assert texts(r)[0] == say("zh", "timed_out", flow=say("zh", "flow_close"), minutes=10)
+    assert texts(r)[0] == say("zh", "timed_out", flow=say("zh", "flow_close"), span=say("zh", "span_minutes", count=10))
     assert r.state == "idle"  # the photo is held: "a new report, or the fix for …?"
     assert open_order.id[-5:] in " ".join(chat.buttons())
+
+
+def test_the_expiry_says_the_time_the_session_really_had(
+    make_engine: Callable[..., Conversation], settings: Settings
+) -> None:
+    # a store keeping sessions 60 s: "after 1 分钟", not the 10 minutes of the engine's own settings
+    store = store_for(fakeredis.FakeRedis(), settings.with_(session_ttl_seconds=60))
+    chat = Chat(make_engine(store=store))
+    chat.image(pic(1))
+    store.redis.delete(store.session_redis_key(chat.key))
+    r = chat.text("配电房")
+    assert texts(r)[0] == "之前的报修因 1 分钟未操作已过期，需要的话请重新开始。"
 
 
 def test_expired_idle_session_gives_no_notice(chat: Chat, fake_store: SessionStore) -> None:

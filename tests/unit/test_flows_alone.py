@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.dialogue.context import Refused, TurnContext
 from bot.dialogue.flows.close import CloseFlow
 from bot.dialogue.flows.lookups import Lookups
+from bot.dialogue.flows.places import PlaceQuestion
 from bot.dialogue.flows.report import ReportFlow
 from bot.dialogue.machine import IDLE
 from bot.dialogue.photos import TurnPhotos
@@ -60,13 +61,13 @@ def test_the_close_flow_alone_refuses_an_unknown_order(services: Services) -> No
 
 def test_the_report_flow_alone_takes_a_typed_place(services: Services) -> None:
     ctx = context(services, "  3号楼 地下室 ", state="waiting_location")
-    ReportFlow(ctx, TurnPhotos(ctx)).take_location()
+    ReportFlow(ctx, TurnPhotos(ctx), PlaceQuestion(ctx)).take_location()
     assert ctx.pending == {"location": {"label": "3号楼 地下室"}}
     assert ctx.replies == []
 
 
 def test_the_lookups_list_the_users_open_orders(services: Services, open_order: Order) -> None:
     ctx = context(services, "我的工单")
-    Lookups(ctx, ReportFlow(ctx, TurnPhotos(ctx))).say_my_orders()
+    Lookups(ctx, ReportFlow(ctx, TurnPhotos(ctx), PlaceQuestion(ctx))).say_my_orders()
     assert len(ctx.replies) == 1 and open_order.id in ctx.replies[0]
     assert ctx.errors == [] and ctx.session.state == IDLE

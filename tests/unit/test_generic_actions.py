@@ -40,7 +40,7 @@ def test_report_and_close_by_actions(client: FlaskClient, orders: SqlWorkOrders)
     assert order_id and orders.get(order_id).status == "open"  # type: ignore[union-attr]
 
     question = post(client, image_base64=base64.b64encode(photo(2)).decode())
-    closed = tap(client, question, say("zh", "choice_close", short=order_id[-5:], what="漏水"))
+    closed = tap(client, question, say("zh", "choice_order", short=order_id[-5:], what="漏水"))
     assert closed["order_id"] == order_id and orders.get(order_id).status == "closed"  # type: ignore[union-attr]
     assert tap(client, question, say("zh", "choice_new"))["replies"][0] == say("zh", "choice_closed")
 
@@ -48,7 +48,7 @@ def test_report_and_close_by_actions(client: FlaskClient, orders: SqlWorkOrders)
 @pytest.mark.parametrize("action", ["deadbeef.confirm", "nonsense", "a.b.c"])
 def test_a_stale_or_unknown_action_is_answered_200(client: FlaskClient, action: str) -> None:
     answer = post(client, action=action)
-    assert answer["replies"] == [say("zh", "choice_closed")] and answer["state"] == "idle"
+    assert answer["replies"] == [say("zh", "choice_closed"), say("zh", "idle_text")] and answer["state"] == "idle"
 
 
 @pytest.mark.parametrize("action", ["", "   ", 7, None, ["x"], "x" * 300])

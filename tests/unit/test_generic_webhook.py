@@ -77,6 +77,7 @@ def test_full_report_and_close(client: FlaskClient, orders: SqlWorkOrders, stora
         "replies": [say("zh", "welcome")],
         "actions": [],
         "state": "idle",
+        "waiting_for": None,
         "session": "generic:default:alice",
         "order_id": None,
     }
@@ -84,6 +85,7 @@ def test_full_report_and_close(client: FlaskClient, orders: SqlWorkOrders, stora
     r = post(client, user_id="alice", image_base64=b64(pic(1)))
     body = r.get_json()
     assert r.status_code == 200 and body["state"] == "waiting_location" and body["order_id"] is None
+    assert body["waiting_for"] == "alarm_type"  # no VLM: the question asked is the type, not the place
     assert body["replies"][-1] == say("zh", "ask_type", choices=TYPE_LIST)
     assert [a["label"] for a in body["actions"]] == [*DEFAULT_ALARM_TYPES["zh"], say("zh", "choice_cancel")]
 
@@ -114,6 +116,7 @@ def test_full_report_and_close(client: FlaskClient, orders: SqlWorkOrders, stora
         "replies": [say("zh", "close_unverified", order_id=oid)],
         "actions": [],
         "state": "idle",
+        "waiting_for": None,
         "session": "generic:default:alice",
         "order_id": oid,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
@@ -14,8 +14,8 @@ from bot.adapters.storage import LocalFolderStore
 from bot.config import DEFAULT_ALARM_TYPES
 from bot.dialogue.engine import Conversation
 from bot.dialogue.machine import CLOSE_PHOTO, CONFIRM, IDLE, LOCATION
-from bot.dialogue.next_step import next_step, next_steps
-from bot.replies import say
+from bot.dialogue.next_step import Need, next_step, next_steps
+from bot.replies import catalogue, say
 from bot.session import Session
 from handlers.web.admin.views import waiting_for
 from tests.support.admin import report_order
@@ -91,7 +91,17 @@ def test_the_summary_and_status_say_the_same_next_step(
     asks_confirm = say("zh", "choice_confirm") in chat.buttons()
     lists_types = replies[1:] == [say("zh", "ask_type", choices=TYPE_LIST)]
     assert asks_confirm is (step == "confirm") and lists_types is (step == "alarm_type")
-    assert replies[0] == say("zh", "status_waiting_type" if step == "alarm_type" else "status_waiting_confirm")
+    assert replies[0] == say("zh", f"status_{step}")
+
+
+def test_every_open_question_has_its_help_status_and_admin_words() -> None:
+    # the question asked, "帮助", "状态" and the admin page's "waiting for" are read from one list of steps
+    asked_in_a_flow = set(get_args(Need)) - {"photo", "photo_use"}  # "photo" is a condition's; photo_use repeats
+    sentences = catalogue()
+    for step in asked_in_a_flow:
+        assert f"help_{step}" in sentences and f"status_{step}" in sentences, step
+    for step in get_args(Need):
+        assert waiting_for([step], None), step
 
 
 def test_a_close_waits_for_the_photo_of_the_fix(engine: Conversation, fake_store: SessionStore) -> None:

@@ -212,10 +212,12 @@ def test_reset_goes_idle_keeps_history_and_the_next_message_starts_fresh(ops: Op
     after = detail(ops, chat.key)
     assert after["state"] == "idle" and after["pending"] == {}
     assert after["history"] == history_before
-    # the next message is handled as from an idle user: no "finish first", no timeout notice
+    # the next message is handled as from an idle user (no "finish first", no timeout notice), told once why
     reply = chat.text("你好")
     assert reply.state == "idle"
-    assert [r.text for r in reply.replies] == [say("zh", "idle_text")]
+    told = say("zh", "reset_notice", flow=say("zh", "flow_close"))
+    assert [r.text for r in reply.replies] == [told, say("zh", "idle_text")]
+    assert [r.text for r in chat.text("你好").replies] == [say("zh", "idle_text")]
     with pytest.raises(NotFound):
         ops.reset("generic:t:nobody", who="alice")
 

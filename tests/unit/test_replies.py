@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import string
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
+from bot.dialogue.next_step import Need
 from bot.replies import catalogue, say
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +34,10 @@ def test_every_sentence_named_in_the_code_exists() -> None:
         used |= set(
             re.findall(r"""\b(?:say|t|fail|refuse)\(\s*(?:self\.lang,\s*|[\w.]+,\s*)?["']([a-z_]+)["']""", source)
         )
-    used |= {f"help_{s}" for s in ("idle", "waiting_location", "waiting_confirm", "waiting_close_photo")}
+    used |= {
+        f"{kind}_{step}" for kind in ("help", "status") for step in get_args(Need) if step not in ("photo", "photo_use")
+    }
+    used.add("help_idle")
     used |= {f"severity_{s}" for s in ("low", "medium", "high")}
     used |= {f"status_{s}" for s in ("open", "closed", "cancelled")}
     assert len(used) > 40  # the scan found the names (a broken pattern would pass vacuously)

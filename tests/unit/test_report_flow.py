@@ -188,7 +188,9 @@ def test_corrections_in_waiting_confirm(chat: Chat, fake_store: SessionStore, or
     chat.text("1")
     chat.location("旧位置", 30.0, 120.0)
 
-    r = chat.text("4号楼屋顶东侧")
+    r = chat.text("4号楼屋顶东侧")  # a text at the summary is asked about, never taken silently
+    assert texts(r) == [say("zh", "place_check_change", place="4号楼屋顶东侧", current="旧位置 (30.000000,120.000000)")]
+    r = chat.tap(say("zh", "choice_change_place"))
     assert r.state == "waiting_confirm"
     assert "4号楼屋顶东侧" in joined(r) and "旧位置" not in joined(r) and "30.000000" not in joined(r)
 

@@ -107,7 +107,7 @@ def test_unreadable_session_is_treated_as_none(fake_store: SessionStore, raw: by
 def test_expired_flow_marker(fake_store: SessionStore) -> None:
     fake_store.save(mid_flow_session())
     fake_store.redis.delete(fake_store.session_redis_key(SKEY))  # the TTL ran out
-    assert fake_store.expired_flow(SKEY) == "waiting_location"
+    assert fake_store.expired_flow(SKEY) == ("waiting_location", fake_store.ttl_seconds)  # the state and its wait
     assert fake_store.expired_flow(SKEY) is None  # told once
 
 

@@ -45,7 +45,7 @@ class RedisTurn(TurnStore):
     ) -> None:
         self._lock.__exit__(kind, error, trace)
 
-    def expired_flow(self) -> str | None:
+    def expired_flow(self) -> tuple[str, int] | None:
         return self._store.expired_flow(self._key, self._ticket)
 
     def seconds_left(self) -> int | None:

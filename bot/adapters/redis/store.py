@@ -179,19 +179,22 @@ class SessionStore:
         return bool(replaced)
 
     @guarded
-    def expired_flow(self, skey: str, ticket: Ticket | None = None) -> str | None:
-        """The state of this user's session if it expired mid-flow; told once. Free when the turn's ``ticket``
-        brought it (its save then forgets it: ``FINISH`` overwrites the key); else one round trip that
-        forgets it at once."""
+    def expired_flow(self, skey: str, ticket: Ticket | None = None) -> tuple[str, int] | None:
+        """(state, seconds it waited) of this user's session if it expired mid-flow; told once. Free when the
+        turn's ``ticket`` brought it (its save then forgets it: ``FINISH`` overwrites the key); else one round
+        trip that forgets it at once."""
         if ticket is not None and ticket.preloaded is not None:
-            state = ticket.preloaded[2]
+            marker = ticket.preloaded[2]
         else:
             flow_key = self.user_key("flow", skey)
             pipe = self.redis.pipeline(transaction=False)
             pipe.get(flow_key)
             pipe.delete(flow_key)
-            state, _ = pipe.execute()
-        return state.decode() if state else None
+            marker, _ = pipe.execute()
+        if not marker:
+            return None
+        state, _, waited = marker.decode().partition(" ")  # a marker from before the wait was kept has none
+        return state, int(waited) if waited.isdigit() else self.ttl_seconds
 
     @guarded
     def save(
@@ -220,7 +223,8 @@ class SessionStore:
             alive=ticket.alive_key if ticket else self.user_key("lockalive", skey, ""),
             record=to_record(session),
             ttl=ttl,
-            flow_state="" if session.state == State.idle else session.state,
+            # the state, and the time it was given without a reply: "timed out after 60 s" says what really was
+            flow_state="" if session.state == State.idle else f"{session.state} {ttl}",
             flow_ttl=ttl + FLOW_MEMORY_SECONDS,
             result_json=orjson.dumps(body) if body is not None else "",
             result_ttl=self.dedupe_ttl_seconds,

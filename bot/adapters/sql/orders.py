@@ -212,6 +212,18 @@ class SqlWorkOrders(OrderQueries):
         with guarded("listing orders"), self._engine.connect() as conn:
             return [row_to_order(row) for row in conn.execute(query)]
 
+    def ending_with(self, home: Tenant, suffix: str, limit: int = 3) -> list[Order]:
+        # A scan of the tenant's orders (LIKE '%…'): a person's look-up, never a turn's hot path.
+        self._ready()
+        query = (
+            select(work_orders)
+            .where(work_orders.c.id.endswith(suffix.upper(), autoescape=True), *tenant_clauses(home))
+            .order_by(work_orders.c.created_at.desc(), work_orders.c.id.desc())
+            .limit(paging.clamp(limit))
+        )
+        with guarded("finding an order"), self._engine.connect() as conn:
+            return [row_to_order(row) for row in conn.execute(query)]
+
     def list(
         self, status: str | None = None, q: str | None = None, cursor: str | None = None, limit: int = 50
     ) -> tuple[list[Order], str | None]:

@@ -5,20 +5,13 @@ from __future__ import annotations
 import logging
 
 from bot.dialogue.context import Abandoned, Refused, TurnContext
+from bot.dialogue.order_refs import find_order
 from bot.dialogue.photos import StoredPhoto, TurnPhotos
 from bot.images import ImageRejected, same_picture, sniff_image_type
 from bot.orders.events import person
 from bot.ports import Order, OrderError, Photo, ServiceError, VlmError
 
 log = logging.getLogger(__name__)
-
-
-def _picked(mine: list[Order], ref: str) -> Order | None:
-    """The user's open order that ``ref`` names: its number in the list shown, or the id's last characters."""
-    if ref.isdigit():
-        return mine[int(ref) - 1] if int(ref) <= len(mine) else None
-    matches = [order for order in mine if order.id.endswith(ref)]
-    return matches[0] if len(matches) == 1 else None
 
 
 class CloseFlow:
@@ -40,24 +33,24 @@ class CloseFlow:
         orders = ctx.services.orders
         order_id = ctx.intent.arg
         try:
-            if "-" in order_id:
-                order = orders.get(order_id, ctx.reporter().home)
+            if order_id:
+                order = find_order(ctx, order_id)
             else:
                 mine = orders.open_for(ctx.reporter())
                 if not mine:
                     ctx.say("close_which_none")
                     raise ctx.refused()
-                if not order_id and len(mine) > 1:
+                if len(mine) > 1:
                     ctx.say("close_which", orders=ctx.order_lines(mine, numbered=True))
                     ctx.offer_orders(mine)
                     if ctx.pending.get("image_key"):  # the held photo can still be dropped
                         ctx.offer_cancel()
                     raise ctx.refused()
-                order = _picked(mine, order_id) if order_id else mine[0]
+                order = mine[0]
         except ServiceError:
             raise ctx.refuse("orders", "orders_down") from None
         if order is None:
-            ctx.say("order_not_found", order_id=order_id)
+            ctx.say("order_not_found" if "-" in order_id else "order_ref_unknown", order_id=order_id, ref=order_id)
             raise ctx.refused()
         if order.status != "open":
             ctx.say("order_not_open", order_id=order.id, status=ctx.t(f"status_{order.status}"))

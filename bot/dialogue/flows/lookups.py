@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from bot.dialogue.context import TurnContext
 from bot.dialogue.flows.report import ReportFlow
-from bot.dialogue.machine import CLOSE_PHOTO, CONFIRM, IDLE, LOCATION
+from bot.dialogue.machine import CLOSE_PHOTO, IDLE
 from bot.dialogue.next_step import next_step
+from bot.dialogue.order_refs import find_order
 from bot.orders import rules
 from bot.orders.events import person
-from bot.ports import OrderError, ServiceError
-
-WITHDRAWN_REASON = "cancelled by reporter"
+from bot.ports import Order, OrderError, ServiceError
+from bot.replies import WITHDRAWN_REASON, reason_text
 
 
 class Lookups:
@@ -25,40 +25,53 @@ class Lookups:
         self.ctx = ctx
         self.report = report
 
+    def ask_again(self) -> None:
+        """Ask the open question again (``bot.dialogue.next_step``), with its buttons; in idle, the hint."""
+        ctx = self.ctx
+        step = next_step(ctx.session.state, ctx.pending)
+        if step is None:
+            ctx.say("idle_text")
+        elif step == "photo_use":
+            ctx.repeat_offer()
+        elif step == "close_photo":
+            ctx.say("expect_close_photo", order_id=ctx.pending.get("order_id", ""))
+            ctx.offer_cancel()
+        else:
+            self.report.ask_next()
+
     def say_help(self) -> None:
         ctx = self.ctx
-        state = ctx.session.state
-        if state == CLOSE_PHOTO:
-            ctx.say("help_waiting_close_photo", order_id=ctx.pending.get("order_id", ""))
-        elif state == IDLE and ctx.pending.get("image_key"):
+        step = next_step(ctx.session.state, ctx.pending)
+        if step is None:
+            ctx.say("help_idle")
+        elif step == "photo_use":
             ctx.repeat_offer()  # a photo is held: the open question is the help that matters
-            return
         else:
-            ctx.say(f"help_{state}")
-        step = next_step(state, ctx.pending)
-        if step == "alarm_type":
-            self.report.ask_type("need_type")  # "reply confirm" in the help would be refused until a type is chosen
-        elif step == "confirm":
-            self.report.offer_confirm()
-        elif step is not None:
-            ctx.offer_cancel()
+            ctx.say(f"help_{step}", order_id=ctx.pending.get("order_id", ""))
+            ctx.keep_buttons()
 
     def say_status(self) -> None:
         ctx = self.ctx
-        p, state = ctx.pending, ctx.session.state
-        if state == IDLE:
+        p = ctx.pending
+        step = next_step(ctx.session.state, p)
+        if step in (None, "photo_use"):
             alarm = ctx.t("status_alarm", alarm_id=p["alarm_id"]) if p.get("alarm_id") else ""
             ctx.say("status_idle", alarm=alarm)
             ctx.repeat_offer()
-        elif state == LOCATION:
-            ctx.say("status_waiting_location", alarm_type=p.get("alarm_type") or ctx.t("unknown"))
-            self.report.ask_next()
-        elif state == CONFIRM:
-            ctx.say("status_waiting_type" if next_step(state, p) == "alarm_type" else "status_waiting_confirm")
-            self.report.ask_next()
-        else:
-            ctx.say("status_waiting_close_photo", order_id=p.get("order_id", ""))
-            ctx.offer_cancel()
+            return
+        ctx.say(f"status_{step}", alarm_type=p.get("alarm_type") or ctx.t("unknown"), order_id=p.get("order_id", ""))
+        self.ask_again()
+
+    def say_not_understood(self) -> None:
+        self.ctx.say("not_understood")
+        self.ask_again()
+
+    def say_which_type(self) -> None:
+        """ "不对" while the bot asks where: it is the type it showed that is wrong."""
+        self.report.ask_type("type_which")
+
+    def say_type_list(self) -> None:
+        self.report.ask_type()
 
     def say_my_orders(self) -> None:
         ctx = self.ctx
@@ -68,55 +81,73 @@ class Lookups:
             ctx.fail("orders", "orders_down")
             return
         if mine:
-            ctx.say("my_orders", orders=ctx.order_lines(mine))
+            ctx.say("my_orders", orders=ctx.order_lines(mine, numbered=True))
         else:
             ctx.say("my_orders_none")
 
-    def say_order(self) -> None:
+    def _named_order(self, command: str, which: str) -> Order | None:
+        """The order the message names; when it names none, "which one?" with the user's open orders as
+        buttons (None: the user was told)."""
         ctx = self.ctx
+        ref = ctx.intent.arg
         try:
-            order = ctx.services.orders.get(ctx.intent.arg, ctx.reporter().home)
+            if not ref:
+                mine = ctx.services.orders.open_for(ctx.reporter())
+                if mine:
+                    ctx.say(which, orders=ctx.order_lines(mine, numbered=True))
+                    ctx.offer_orders(mine, command)
+                else:
+                    ctx.say("order_which_none")
+                return None
+            order = find_order(ctx, ref)
         except ServiceError:
             ctx.fail("orders", "orders_down")
-            return
+            return None
         if order is None:
-            ctx.say("order_not_found", order_id=ctx.intent.arg)
+            ctx.say("order_not_found" if "-" in ref else "order_ref_unknown", order_id=ref, ref=ref)
+        return order
+
+    def say_order(self) -> None:
+        ctx = self.ctx
+        order = self._named_order("order", "order_which")
+        if order is None:
             return
-        closed = ""
+        ended = ""
         if order.closed_at:
-            reason = order.vlm_reason or order.cancel_reason
-            closed = ctx.t("order_closed_line", closed=ctx.when(order.closed_at))
-            closed += ctx.t("order_closed_reason", reason=reason) if reason else ""
+            line = "order_cancelled_line" if order.status == "cancelled" else "order_closed_line"
+            ended = ctx.t(line, closed=ctx.when(order.closed_at))
+            reason = order.vlm_reason or reason_text(ctx.lang, order.cancel_reason or "")
+            ended += ctx.t("order_closed_reason", reason=reason) if reason else ""
         ctx.say(
             "order_status",
             order_id=order.id,
             status=ctx.t(f"status_{order.status}"),
             alarm_type=order.alarm_type,
-            location=order.location_text or ctx.t("unknown"),
+            location=ctx.place(order) or ctx.t("unknown"),
             created=ctx.when(order.created_at),
-            closed=closed,
+            closed=ended,
         )
 
     def withdraw_order(self) -> None:
         """``取消工单 WO-…``: the reporter withdraws an open order; others in the tenant are refused."""
         ctx = self.ctx
-        orders, me, order_id = ctx.services.orders, ctx.reporter(), ctx.intent.arg
+        order = self._named_order("withdraw", "withdraw_which")
+        if order is None:
+            return
+        orders, me = ctx.services.orders, ctx.reporter()
         try:
-            order = orders.get(order_id, me.home)
-            if order is not None and order.reporter == me and order.status == "open":
+            if order.reporter == me and order.status == "open":
                 try:
                     order = orders.cancel(order.id, WITHDRAWN_REASON, me, me.home)
                     ctx.services.events.emit("order.cancelled", order, by=person(me))
                     ctx.say("withdrawn", order_id=order.id)
                     return
                 except OrderError:  # closed or cancelled by someone else since we read it
-                    order = orders.get(order_id, me.home)
+                    order = orders.get(order.id, me.home) or order
         except ServiceError:
             ctx.fail("orders", "orders_down")
             return
-        if order is None:
-            ctx.say("order_not_found", order_id=order_id)
-        elif order.reporter != me:
+        if order.reporter != me:
             ctx.say("withdraw_not_reporter", order_id=order.id)
         else:
             ctx.say("withdraw_not_open", order_id=order.id, status=ctx.t(f"status_{order.status}"))
@@ -124,12 +155,17 @@ class Lookups:
     def claim_order(self) -> None:
         """``认领 WO-…``: take an order from the duty chat by typing (WeCom group chats have no buttons)."""
         ctx = self.ctx
+        if not ctx.intent.arg:
+            ctx.say("claim_which")
+            return
         try:
-            outcome = rules.claim(ctx.services.orders, ctx.services.events, ctx.intent.arg, ctx.reporter())
+            found = find_order(ctx, ctx.intent.arg) if "-" not in ctx.intent.arg else None
+            order_id = found.id if found else ctx.intent.arg
+            outcome = rules.claim(ctx.services.orders, ctx.services.events, order_id, ctx.reporter())
         except ServiceError:
             ctx.fail("orders", "orders_down")
             return
-        ctx.replies.append(rules.claim_reply(ctx.settings.language, outcome, ctx.intent.arg))
+        ctx.replies.append(rules.claim_reply(ctx.settings.language, outcome, order_id))
 
     def say_unsupported(self) -> None:
         self.ctx.say("unsupported_kind")
@@ -139,7 +175,7 @@ class Lookups:
         ctx = self.ctx
         ctx.say("video_not_photo")
         if ctx.session.state != IDLE or ctx.pending.get("image_key"):
-            ctx.repeat_offer()
+            self.ask_again()
 
     def say_idle_hint(self) -> None:
         ctx = self.ctx
@@ -150,9 +186,10 @@ class Lookups:
         ctx.say("welcome" if ctx.incoming.kind == "text" and first_words else "idle_text")
 
     def say_choice_closed(self) -> None:
-        """A tap on a button whose question is over (or was for someone else): nothing changes."""
+        """A tap on a button whose question is over (or was for someone else): nothing changes, and the
+        question open now is asked again (in idle, what the bot can do)."""
         self.ctx.say("choice_closed")
-        self.ctx.repeat_offer()
+        self.ask_again()
 
     def say_need_location(self) -> None:
         self.ctx.say("need_location")

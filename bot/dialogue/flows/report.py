@@ -5,16 +5,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from datetime import UTC, datetime
-from typing import Any
 
-from bot.dialogue import choices, intents
+from bot.dialogue import alarm_types, choices
 from bot.dialogue.context import MAX_ORDER_BUTTONS, TurnContext
+from bot.dialogue.flows.places import MAX_LABEL_CHARS, PlaceQuestion, location_text
 from bot.dialogue.machine import IDLE
 from bot.dialogue.next_step import next_step
 from bot.dialogue.photos import StoredPhoto, TurnPhotos
 from bot.images import ImageRejected, perceptual_hash
-from bot.messages import Location
 from bot.orders import rules
 from bot.orders.events import person
 from bot.ports import NewOrder, Order, OrderError, Photo, ServiceError, VlmError
@@ -41,12 +39,14 @@ REPORT_FIELDS = (
 class ReportFlow:
     """A report from its first photo to the order it makes (or joins)."""
 
-    def __init__(self, ctx: TurnContext, photos: TurnPhotos) -> None:
+    def __init__(self, ctx: TurnContext, photos: TurnPhotos, places: PlaceQuestion) -> None:
         self.ctx = ctx
         self.photos = photos
+        self.places = places
         self.created: Order | None = None
         self.joined: Order | None = None
         self.open_orders: tuple[Order, ...] = ()
+        self.burst_added = False
 
     # -- the photo ------------------------------------------------------------------------------------------
     def take_report_photo(self) -> None:
@@ -59,7 +59,9 @@ class ReportFlow:
             earlier = self.burst_photos()
             added = self._store_new(len(earlier))
             if earlier:
-                ctx.say("photo_added", count=len(earlier) + len(added))
+                self.burst_added = True  # the types were listed moments ago: the next question is short
+                analysed = ctx.services.vlm is not None
+                ctx.say("photo_added" if analysed else "photo_added_plain", count=len(earlier) + len(added))
             elif pending.get("image_key"):
                 ctx.say("photo_replaced")
                 self.photos.discard_report()
@@ -178,8 +180,10 @@ class ReportFlow:
     def ask_next(self) -> None:
         """Ask for what the report needs next (``bot.dialogue.next_step``): the type, the place, or the confirm."""
         step = next_step(self.ctx.state, self.ctx.pending)
-        if step == "alarm_type":
-            self.ask_type()
+        if step == "place_check":
+            self.places.ask_place_check()
+        elif step == "alarm_type":
+            self.ask_type("type_still_needed" if self.burst_added else "ask_type")
         elif step == "location":
             self.ctx.say("ask_location")
             self.ctx.offer_cancel()
@@ -197,26 +201,17 @@ class ReportFlow:
         ctx.offer_cancel()
 
     def take_location(self) -> None:
-        incoming = self.ctx.incoming
-        loc = incoming.location
+        ctx = self.ctx
+        loc = ctx.incoming.location
+        ctx.pending.pop("proposed_place", None)
         if loc is not None:
-            self.ctx.pending["location"] = {"label": loc.label, "latitude": loc.latitude, "longitude": loc.longitude}
+            ctx.pending["location"] = {"label": loc.label, "latitude": loc.latitude, "longitude": loc.longitude}
         else:
-            self.ctx.pending["location"] = {"label": intents.normalize(incoming.text)[:500]}
+            ctx.pending["location"] = {"label": ctx.intent.arg[:MAX_LABEL_CHARS]}
 
     def chosen_type(self) -> str | None:
-        """The alarm type the user's answer names (a list number, the name, or an unambiguous part of it)."""
-        types = self.ctx.settings.alarm_type_list
-        answer = self.ctx.intent.arg.strip()
-        if answer.isdigit():
-            index = int(answer)
-            return types[index - 1] if 1 <= index <= len(types) else None
-        lowered = answer.lower()
-        exact = [t for t in types if t.lower() == lowered]
-        partial = [t for t in types if lowered and (lowered in t.lower() or t.lower() in lowered)]
-        if exact:
-            return exact[0]
-        return partial[0] if len(partial) == 1 else None
+        """The alarm type the user's answer names (a list number, the name, an alias, or a part of one name)."""
+        return alarm_types.named_type(self.ctx.intent.arg, self.ctx.settings.alarm_type_list)
 
     def take_type(self) -> None:
         chosen = self.chosen_type()
@@ -247,20 +242,22 @@ class ReportFlow:
             ("summary_type", p.get("alarm_type")),
             ("summary_severity", ctx.t(f"severity_{p['severity']}") if p.get("severity") else ""),
             ("summary_description", p.get("description")),
-            ("summary_location", _location_text(p.get("location"))),
+            ("summary_location", location_text(p.get("location"))),
             ("summary_alarm", p.get("alarm_id")),
         ]
         lines = "\n".join(ctx.t(name, value=value) for name, value in fields if value)
-        ctx.say("summary", fields=lines)
         same = self._same_order()
         if same is None:
             p.pop("same_as", None)
+            ctx.say("summary", fields=lines)
             self.offer_confirm()
             return
         p["same_as"] = same.id
-        minutes = max(0, int((datetime.now(UTC) - same.created_at).total_seconds() // 60))
-        place = same.location_text or ctx.t("place_unknown")
-        ctx.say("same_problem", order_id=same.id, place=place, minutes=minutes, photos=len(same.photo_keys))
+        ctx.say("summary_same", fields=lines)
+        place = ctx.place(same) or ctx.t("place_unknown")
+        ctx.say(
+            "same_problem", order_id=same.id, place=place, ago=ctx.ago(same.created_at), photos=len(same.photo_keys)
+        )
         ctx.offer("same", ctx.t("choice_same"), "primary")
         ctx.offer("confirm", ctx.t("choice_new_order"))
         ctx.offer_cancel()
@@ -300,8 +297,7 @@ class ReportFlow:
         self.ctx.say("joined_order", order_id=self.joined.id)
 
     def offer_confirm(self) -> None:
-        self.ctx.offer("confirm", self.ctx.t("choice_confirm"), "primary")
-        self.ctx.offer_cancel()
+        self.ctx.offer_confirm()
 
     def create_order(self) -> None:
         ctx, p = self.ctx, self.ctx.pending
@@ -337,10 +333,3 @@ class ReportFlow:
         self.ctx.order_id = self.created.id
         self.ctx.session.clear_pending()
         self.ctx.say("order_created", order_id=self.created.id, created=self.ctx.when(self.created.created_at))
-
-
-def _location_text(location: dict[str, Any] | None) -> str:
-    """A pending location as the user reads it (``Location.describe``)."""
-    if not location:
-        return ""
-    return Location(location.get("label") or "", location.get("latitude"), location.get("longitude")).describe()

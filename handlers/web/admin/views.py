@@ -37,6 +37,8 @@ _NEED_WORDS: dict[Need, str] = {
     "confirm": 'the user to reply "confirm"',
     "close_photo": "a photo of the fixed site",
     "photo": "a photo",
+    "place_check": "a yes or no: the bot asked whether a text it was not sure of is the place",
+    "photo_use": "what the photo sent is for: a new report, or the fix of one of the user's orders",
 }
 _NEED_SHORT: dict[Need, str] = {
     "location": "location",
@@ -44,6 +46,8 @@ _NEED_SHORT: dict[Need, str] = {
     "confirm": "confirm",
     "close_photo": "photo of the fix",
     "photo": "photo",
+    "place_check": "is that the place?",
+    "photo_use": "new report or fix?",
 }
 
 

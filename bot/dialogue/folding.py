@@ -1,0 +1,79 @@
+"""Folding what people type before it is matched: one spelling for the many ways a word arrives.
+
+``clean`` is the text as the bot keeps it (a place, a type name typed): full-width to half-width,
+traditional to simplified Chinese, spaces collapsed, trailing punctuation dropped. ``key`` is the
+form words are compared in: ``clean`` in lower case without spaces, punctuation or symbols, and
+without polite padding — "确 认", "確認。", "好的确认", "Confirm please!" and "OK!" fold to the key of
+a keyword. Both languages are folded whatever ``BOT_LANGUAGE`` is: a Slack workspace in Shanghai
+types Chinese to an English bot.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+import opencc
+
+# Trailing marks a sentence ends with; a place keeps any inside it ("3-2号楼").
+_TRAILING = "。．.!！~～、,，;；"
+_CONVERTER = opencc.OpenCC("t2s")
+
+# Polite words around a command that do not change it ("请确认", "确认一下吧", "confirm please"). Each is
+# stripped only while something is left, and every step is tried as a key, so "好的" alone stays a yes.
+_CJK_FRONT = ("麻烦你", "麻烦", "请帮我", "帮我", "请", "那就", "好的", "嗯")
+_CJK_BACK = ("一下吧", "一下", "吧", "啊", "呀", "哦", "噢", "呢", "啦", "谢谢", "多谢", "谢了", "了")
+# English padding is whole words, so "okay" never loses its "ok" and "know" its "now".
+_EN_FRONT = re.compile(r"^(?:please|pls|plz|ok|okay|yes|sure|well|um+|uh+)\b[\s,.!]*(?=\S)")
+_EN_BACK = re.compile(r"(?<=\S)[\s,.!]*\b(?:please|pls|plz|thanks|thank you|thx|now|then|mate)$")
+
+
+def clean(text: str) -> str:
+    """'  確認。 ' → '确认'; 'ＷＯ－１' → 'WO-1'; '3号楼  东门' → '3号楼 东门'."""
+    folded = unicodedata.normalize("NFKC", text or "")
+    if not folded.isascii():
+        folded = _CONVERTER.convert(folded)
+    folded = " ".join(folded.split())
+    return folded.rstrip(_TRAILING).strip()
+
+
+def keys(text: str) -> list[str]:
+    """The forms a message is compared to keywords in, closest first: 'Confirm please!' → ['confirmplease',
+    'confirm']; '好的确认' → ['好的确认', '确认']; '确 认' → ['确认']."""
+    lowered = clean(text).lower()
+    found = [_bare(lowered)]
+    words = _EN_FRONT.sub("", _EN_BACK.sub("", lowered))
+    if words != lowered:
+        found.append(_bare(words))
+    bare = found[-1]
+    changed = True
+    while changed:
+        changed = False
+        for pad in _CJK_FRONT:
+            if bare.startswith(pad) and len(bare) > len(pad):
+                bare, changed = bare[len(pad) :], True
+                found.append(bare)
+        for pad in _CJK_BACK:
+            if bare.endswith(pad) and len(bare) > len(pad):
+                bare, changed = bare[: -len(pad)], True
+                found.append(bare)
+    return found
+
+
+def key(text: str) -> str:
+    """The message with all its padding stripped: the form a type name or a place is matched in."""
+    return keys(text)[-1]
+
+
+@functools.lru_cache(maxsize=1024)
+def keyword(word: str) -> str:
+    """One of the bot's own words (a keyword, a type name) in the form messages are compared to it."""
+    return _bare(clean(word).lower())
+
+
+def _bare(text: str) -> str:
+    """Letters, digits and CJK only: spaces, punctuation and symbols go (emoji stay: 👍 is an answer)."""
+    if text.isascii():
+        return "".join(ch for ch in text if ch.isalnum())
+    return "".join(ch for ch in text if ch.isalnum() or unicodedata.category(ch) == "So")

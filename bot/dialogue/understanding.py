@@ -1,0 +1,108 @@
+"""A text read in the state it is sent in: understood, or the user is asked — never silently misread.
+
+The keyword rules (``bot.dialogue.intents``) answer first. What they do not know is, in order: a type
+name while a type is open; then, when a language model is configured (``Services.nlu``), its reading
+among the intents this state accepts; then the rules' own line:
+
+* waiting for the place, a text is the place — unless it reads like something else (a question, a
+  long sentence, a type inside other words): then the bot asks "is «…» the place?";
+* at the summary, a text that is no command asks "change the place to «…»?" (never replaces it silently);
+* elsewhere it is what the state does with text it does not know (a hint, the open question again).
+
+A yes or a no while "is «…» the place?" is open answers that question.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from bot.dialogue import alarm_types
+from bot.dialogue.folding import key
+from bot.dialogue.intents import Intent, parse
+from bot.dialogue.machine import CONFIRM, LOCATION, REPORTING, ROUTES, route
+from bot.ports import Nlu, NluError, Reading
+from bot.session import Session
+
+log = logging.getLogger(__name__)
+
+# What each intent the model may pick means (the model reads English best); "place" is the intent
+# "location" of a typed text.
+MEANINGS: dict[str, str] = {
+    "place": "the text says where the problem is (a building, floor, room, gate, street or landmark)",
+    "choose_type": "the text names the kind of problem",
+    "confirm": "yes / agreed / go ahead / submit it",
+    "deny": "no / that is wrong / something must change",
+    "cancel": "give up what is in progress",
+    "help": "asks what the bot can do or how to use it",
+    "status": "asks what is in progress now",
+    "my_orders": "asks for the list of their work orders",
+    "order_query": "asks about one work order",
+    "close": "wants to close (finish) a work order",
+    "withdraw": "wants to withdraw a work order they reported",
+    "retry": "asks to analyse the photo again",
+}
+_AS_ROUTED = {"place": "location"}
+_NEEDS_REF = frozenset({"order_query", "close", "withdraw"})
+
+# Text that reads like a question or a story rather than a place.
+_QUESTION = re.compile(
+    r"[?？]|[吗呢嘛]$|^(?:怎么|为什么|什么|如何|能不能|可以吗|how|what|why|when|who|can|could|is|are|do|does)\b", re.I
+)
+MAX_PLACE_CHARS = 60  # longer than any place people type: a description, pasted text
+
+
+def understand(text: str, session: Session, types: tuple[str, ...], nlu: Nlu | None) -> Intent:
+    """What ``text`` means in ``session``'s state (the session is only read)."""
+    intent = parse(text)
+    state, pending = session.state, session.pending
+    if pending.get("proposed_place") and intent.name in ("confirm", "deny"):
+        return Intent("accept_place" if intent.name == "confirm" else "reject_place")
+    if intent.name != "text":
+        return intent
+    said = intent.arg
+    if not key(said):
+        return Intent("unclear", said)  # "…", "!!", a lone sticker code: nothing to read
+    if state in REPORTING and (typed := alarm_types.typed_type(said, types)):
+        return Intent("choose_type", typed)
+    if nlu is not None and (read := _model_reading(nlu, said, state, types)) is not None:
+        return read
+    if state == LOCATION:
+        doubtful = _QUESTION.search(said) or len(said) > MAX_PLACE_CHARS or alarm_types.mentions_type(said, types)
+        return Intent("propose_place" if doubtful else "location", said)
+    if state == CONFIRM:
+        return Intent("propose_place", said)
+    return intent
+
+
+def accepted(state: str) -> dict[str, str]:
+    """The intents the model may pick in ``state``: those the table does something with there."""
+    fallback = ROUTES[state]["*"]
+    return {
+        name: meaning
+        for name, meaning in MEANINGS.items()
+        if route(state, _AS_ROUTED.get(name, name)) != fallback or name in ROUTES["*"]
+    }
+
+
+def _model_reading(nlu: Nlu, said: str, state: str, types: tuple[str, ...]) -> Intent | None:
+    """The model's reading as an intent, or None when it is unsure, down or slow (the rules' line then holds)."""
+    try:
+        reading = nlu.read(said, accepted(state), types)
+    except NluError as exc:
+        log.warning("language model unavailable: %s", exc)
+        return None
+    return _as_intent(reading, said)
+
+
+def _as_intent(reading: Reading, said: str) -> Intent | None:
+    name = reading.intent
+    if name == "place":
+        return Intent("location", reading.place or said)
+    if name == "choose_type":
+        return Intent("choose_type", reading.alarm_type) if reading.alarm_type else None
+    if name in _NEEDS_REF:
+        return Intent(name, reading.order_ref.upper())
+    if name in MEANINGS:
+        return Intent(name)
+    return None  # "unsure", or a name the adapter let through that this version does not know
