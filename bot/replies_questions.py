@@ -64,6 +64,10 @@ QUESTION_SENTENCES: dict[str, dict[str, str]] = {
         "zh": "要把位置改成“{place}”吗？（现在是：{current}）",
         "en": "Change the place to “{place}”? (Now: {current})",
     },
+    "rough_is_fine": {
+        "zh": "没关系，说个大概就行（比如楼号、附近的标志）；类型拿不准就选“其他”。",
+        "en": "No problem: roughly is fine (a building, a landmark nearby); if unsure of the type, pick “other”.",
+    },
     "place_kept": {"zh": "位置不变。", "en": "The place stays as it was."},
     "place_not_taken": {"zh": "好的，不用它作位置。", "en": "OK, I will not use that as the place."},
     "what_to_change": {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 
 from bot.config import DEFAULT_ALARM_TYPES, catch_all_type
-from bot.dialogue.folding import key, keyword
+from bot.dialogue.folding import key, keys, keyword
 
 # Everyday words for the default types, in the order of DEFAULT_ALARM_TYPES.
 _EVERYDAY: tuple[tuple[str, ...], ...] = (
@@ -43,11 +43,12 @@ def _names(types: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
 def typed_type(text: str, types: tuple[str, ...]) -> str | None:
     """The type a message names by itself: its name or an alias, else the start of exactly one name.
     "漏水" / "water leak" / "leaking" / "elec" → that type; "3号楼漏水" → None (a place that mentions one)."""
-    said = key(text)
+    forms = keys(text)
+    said = forms[-1]
     if not said:
         return None
     named = _names(types)
-    exact = [alarm_type for alarm_type, words in named if said in words]
+    exact = [alarm_type for form in forms for alarm_type, words in named if form in words]
     if exact:
         return exact[0]
     if len(said) < _MIN_PREFIX:

@@ -50,13 +50,13 @@ def keys(text: str) -> list[str]:
     changed = True
     while changed:
         changed = False
+        for pad in _CJK_BACK:  # the end first: "好的谢谢" is a yes, not "谢谢"
+            if bare.endswith(pad) and len(bare) > len(pad):
+                bare, changed = bare[: -len(pad)], True
+                found.append(bare)
         for pad in _CJK_FRONT:
             if bare.startswith(pad) and len(bare) > len(pad):
                 bare, changed = bare[len(pad) :], True
-                found.append(bare)
-        for pad in _CJK_BACK:
-            if bare.endswith(pad) and len(bare) > len(pad):
-                bare, changed = bare[: -len(pad)], True
                 found.append(bare)
     return found
 

@@ -33,10 +33,12 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
     ),
     "deny": (
         *("不", "不对", "不是", "不是的", "错了", "错", "不行", "不正确", "有误", "不要", "否", "no", "n", "nope"),
-        *("nah", "wrong", "incorrect", "not right", "not correct", "👎", "❌"),
+        *("nah", "wrong", "incorrect", "not right", "not correct", "不对劲", "👎", "❌"),
     ),
     "change_place": ("改位置", "位置不对", "地点不对", "换位置", "change place", "wrong place"),
     "change_type": ("改类型", "类型不对", "换类型", "change type", "wrong type"),
+    # "I don't know" answers the question without an answer: the bot says a rough answer will do and asks again
+    "unsure": ("不知道", "不清楚", "不确定", "不懂", "看不出", "说不清", "idk", "dont know", "not sure", "no idea"),
     "retry": ("重试", "再试", "再试一次", "重新识别", "retry", "try again", "again"),
     "new_report": ("新报修", "新的报修", "新问题", "报修", "new report", "new", "new problem"),
     # an order command without the order: the bot asks which, with the user's orders as buttons

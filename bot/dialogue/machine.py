@@ -93,7 +93,7 @@ ROUTES: dict[str, dict[str, str]] = {
     "*": {
         "cancel": "cancel", "help": "say_help", "status": "say_status", "my_orders": "say_my_orders",
         "order_query": "say_order", "withdraw": "withdraw_order", "claim": "claim_order",
-        "other": "say_unsupported", "unclear": "say_not_understood",
+        "other": "say_unsupported", "unclear": "say_not_understood", "unsure": "say_rough_is_fine",
         "video": "say_video",
         "stale_choice": "say_choice_closed",
     },

@@ -182,6 +182,7 @@ class Turn:
     say_finish_first = _lookup(Lookups.say_finish_first)
     say_expect_close_photo = _lookup(Lookups.say_expect_close_photo)
     say_not_understood = _lookup(Lookups.say_not_understood)
+    say_rough_is_fine = _lookup(Lookups.say_rough_is_fine)
     say_which_type = _lookup(Lookups.say_which_type)
     say_type_list = _lookup(Lookups.say_type_list)
 
@@ -202,6 +203,7 @@ RESPONDERS: dict[str, Callable[[Turn], None]] = {
     "say_finish_first": Turn.say_finish_first,
     "say_expect_close_photo": Turn.say_expect_close_photo,
     "say_not_understood": Turn.say_not_understood,
+    "say_rough_is_fine": Turn.say_rough_is_fine,
     "say_which_type": Turn.say_which_type,
     "say_type_list": Turn.say_type_list,
     "ask_what_to_change": Turn.ask_what_to_change,

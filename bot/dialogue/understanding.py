@@ -45,9 +45,11 @@ MEANINGS: dict[str, str] = {
 _AS_ROUTED = {"place": "location"}
 _NEEDS_REF = frozenset({"order_query", "close", "withdraw"})
 
-# Text that reads like a question or a story rather than a place.
-_QUESTION = re.compile(
-    r"[?？]|[吗呢嘛]$|^(?:怎么|为什么|什么|如何|能不能|可以吗|how|what|why|when|who|can|could|is|are|do|does)\b", re.I
+# Text that reads like a question, an objection or talk about the report rather than a place.
+_NOT_A_PLACE = re.compile(
+    r"[?？]|[吗呢嘛]$|^(?:怎么|为什么|什么|如何|能不能|可以吗|不是|不对|错了|没有)|类型|工单|照片"
+    r"|^(?:how|what|why|when|who|can|could|is|are|do|does|no|not)\b|\b(?:type|order|photo)\b",
+    re.I,
 )
 MAX_PLACE_CHARS = 60  # longer than any place people type: a description, pasted text
 
@@ -62,13 +64,13 @@ def understand(text: str, session: Session, types: tuple[str, ...], nlu: Nlu | N
         return intent
     said = intent.arg
     if not key(said):
-        return Intent("unclear", said)  # "…", "!!", a lone sticker code: nothing to read
+        return Intent("unclear")  # "…", "!!": nothing to read
     if state in REPORTING and (typed := alarm_types.typed_type(said, types)):
         return Intent("choose_type", typed)
     if nlu is not None and (read := _model_reading(nlu, said, state, types)) is not None:
         return read
     if state == LOCATION:
-        doubtful = _QUESTION.search(said) or len(said) > MAX_PLACE_CHARS or alarm_types.mentions_type(said, types)
+        doubtful = _NOT_A_PLACE.search(said) or len(said) > MAX_PLACE_CHARS or alarm_types.mentions_type(said, types)
         return Intent("propose_place" if doubtful else "location", said)
     if state == CONFIRM:
         return Intent("propose_place", said)

@@ -66,6 +66,12 @@ class Lookups:
         self.ctx.say("not_understood")
         self.ask_again()
 
+    def say_rough_is_fine(self) -> None:
+        """ "不知道": a rough answer will do, and the open question again."""
+        if self.ctx.session.state != IDLE:
+            self.ctx.say("rough_is_fine")
+        self.ask_again()
+
     def say_which_type(self) -> None:
         """ "不对" while the bot asks where: it is the type it showed that is wrong."""
         self.report.ask_type("type_which")
