@@ -125,7 +125,8 @@ class ReportFlow:
         vlm = ctx.services.vlm
         if vlm is None:
             pending["analysis_failed"] = "off"
-            ctx.say("photo_received")
+            if not self.burst_added:  # "added to this report" said it already
+                ctx.say("photo_received")
             return
         try:
             analysis = vlm.analyze(photos, ctx.settings.alarm_type_list, ctx.session.history)
