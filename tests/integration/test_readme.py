@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -120,6 +121,21 @@ def bot_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
         log.close()
+
+
+def test_run_says_at_once_that_the_port_is_taken_and_how_to_change_it() -> None:
+    """Before: "bot on :8000", then gunicorn's retries and "Can't connect" after about 6 s."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        done = subprocess.run(
+            ["./scripts/run"], cwd=ROOT, env=quiet_env(PORT=str(port)), capture_output=True, text=True, timeout=20
+        )
+    assert done.returncode != 0
+    assert f"port {port} is taken" in done.stderr, done.stderr
+    assert f"PORT={port + 1} ./scripts/run" in done.stderr
+    assert "bot on" not in done.stdout and "Can't connect" not in done.stderr
+    assert time.monotonic() - started < 5
 
 
 def test_report_then_close_with_the_sample_photos(bot_url: str) -> None:
