@@ -19,7 +19,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from bot.ops import TTL_MAX, TTL_MIN, Conflict, Invalid, NotFound, Ops, iso
+from bot.ops import TTL_MAX, TTL_MIN, Ambiguous, Conflict, Invalid, NotFound, Ops, SessionView, UnknownUser, iso
 from bot.ports import ORDER_STATUSES, ServiceError
 from handlers.logs import verbose_option
 from handlers.web.admin import context, views
@@ -55,6 +55,8 @@ def _errors() -> Iterator[None]:
         yield
     except (NotFound, Conflict) as exc:
         click.echo(f"error: {exc}", err=True)
+        if isinstance(exc, (UnknownUser, Ambiguous)):
+            _candidates(exc.candidates)
         sys.exit(EXIT_NOT_FOUND)
     except Invalid as exc:
         raise click.UsageError(str(exc)) from None
@@ -121,27 +123,11 @@ def _pending_rows(shown: dict[str, Any]) -> list[tuple[str, Any]]:
     return rows
 
 
-def _session_key(given: str) -> str:
-    """``given`` when it is a full key (platform:tenant:user), else the one live session of that user id.
-
-    Several sessions of the user (two platforms or tenants), or none: the candidates on stderr, exit 1.
-    """
-    if given.count(":") >= 2:
-        return given
-    found = ops().sessions_of(given)
-    if len(found) == 1:
-        return found[0].session.key
+def _candidates(found: list[SessionView]) -> None:
+    """The sessions a bare user id could have meant (``Ops.resolve`` found several, or none exactly)."""
     if found:
-        click.echo(f"error: user id {given!r} has {len(found)} live sessions; give one of these keys:", err=True)
-        candidates = found
-    else:
-        candidates = ops().list_sessions(q=given, limit=10).items
-        hint = "user ids containing it:" if candidates else "a key is platform:tenant:user."
-        click.echo(f"error: no live session of user id {given!r}; {hint}", err=True)
-    if candidates:
-        rows = [(v.session.key, v.session.state, iso(v.session.updated_at)) for v in candidates]
+        rows = [(v.session.key, v.session.state, iso(v.session.updated_at)) for v in found]
         click.echo(table(rows, ("KEY", "STATE", "LAST ACTIVITY")), err=True)
-    sys.exit(EXIT_NOT_FOUND)
 
 
 @sessions.command("show")
@@ -150,7 +136,7 @@ def _session_key(given: str) -> str:
 def sessions_show(key: str, as_json: bool) -> None:
     """Everything about one session. KEY is platform:tenant:user, or a user id found on any platform."""
     with _errors():
-        s = views.session_detail(ops(), ops().session(_session_key(key)))
+        s = views.session_detail(ops(), ops().session(ops().resolve(key)))
     if as_json:
         _json(s)
         return
@@ -191,7 +177,7 @@ def sessions_show(key: str, as_json: bool) -> None:
 def sessions_reset(key: str, notify: bool, as_json: bool) -> None:
     """Back to idle, pending fields cleared, history kept (KEY as for show)."""
     with _errors():
-        key = _session_key(key)
+        key = ops().resolve(key)
         result = ops().reset(key, who=WHO, notify=notify)
     if as_json:
         _json(result)
@@ -206,7 +192,7 @@ def sessions_reset(key: str, notify: bool, as_json: bool) -> None:
 def sessions_delete(key: str, as_json: bool) -> None:
     """Forget the session entirely (KEY as for show)."""
     with _errors():
-        key = _session_key(key)
+        key = ops().resolve(key)
         result = ops().delete(key, who=WHO)
     _json(result) if as_json else click.echo(f"{key}: deleted")
 
@@ -218,7 +204,7 @@ def sessions_delete(key: str, as_json: bool) -> None:
 def sessions_ttl(key: str, seconds: int, as_json: bool) -> None:
     """Set how long the session lives from now (60 to 86400 seconds; KEY as for show)."""
     with _errors():
-        key = _session_key(key)
+        key = ops().resolve(key)
         result = ops().set_ttl(key, seconds, who=WHO)
     _json(result) if as_json else click.echo(f"{key}: expires in {seconds} s")
 
