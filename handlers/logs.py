@@ -43,6 +43,8 @@ _BEARER_VALUE = re.compile(
       | [a-z]{20} )                 # or too long for a word
     [a-z0-9._~+/-]+=*"""
 )
+# In an Authorization header the value is a credential, whatever it looks like.
+_AUTH_HEADER = re.compile(r"(?i)(\bauthorization:\s*(?:bearer|basic|token)\s+)[^\s,;\"']+")
 MASK = "***"
 
 log = logging.getLogger(__name__)
@@ -53,8 +55,9 @@ def redact(text: str, secrets: re.Pattern[str] | None = None) -> str:
     ``secrets`` (the configured values, ``secrets_pattern``) → ``***``."""
     if secrets is not None:
         text = secrets.sub(MASK, text)
-    text = _KEY_VALUE.sub(lambda m: m.group(1) + MASK, text)
-    return _BEARER_VALUE.sub(lambda m: m.group(1) + MASK, text)
+    for shape in (_KEY_VALUE, _AUTH_HEADER, _BEARER_VALUE):
+        text = shape.sub(lambda m: m.group(1) + MASK, text)
+    return text
 
 
 def secrets_pattern(values: tuple[str, ...]) -> re.Pattern[str] | None:

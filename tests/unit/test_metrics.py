@@ -206,6 +206,7 @@ def test_every_line_logged_during_a_turn_gets_its_context(json_log_lines: tuple[
 def test_redact() -> None:
     assert redact("Authorization: Bearer abc.def") == "Authorization: Bearer ***"
     assert redact("Authorization: bearer xoxb-17-Abc") == "Authorization: bearer ***"
+    assert redact("headers={'Authorization: Bearer guess'}") == "headers={'Authorization: Bearer ***'}"
     assert redact("gettoken?corpid=x&corpsecret=s3&x=1") == "gettoken?corpid=x&corpsecret=***&x=1"
     assert redact("nothing to hide here") == "nothing to hide here"
     # words after "bearer" in a sentence are not credentials
