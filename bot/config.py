@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.orders.duty_routes import DutyRoutes, parse_duty_routes
@@ -35,6 +36,7 @@ class SettingsError(ValueError):
     """A variable is missing or malformed; the message names it."""
 
 
+_SECRET_MIN_LENGTH = 4
 ADMIN_DEFAULT_NAME = "admin"  # the audit name of a single unnamed ADMIN_TOKEN
 _ADMIN_NAMED = re.compile(r"^([A-Za-z][\w.-]{0,31}):(.*)$")
 
@@ -235,6 +237,16 @@ class Settings:
         return parse_admin_tokens(self.admin_token)
 
     @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret this deployment is given: the fields kept out of ``repr``, each ADMIN_TOKEN secret on
+        its own and the passwords in REDIS_URL and DATABASE_URL. The logs mask them wherever they appear."""
+        values = {str(getattr(self, f.name)) for f in fields(self) if not f.repr}
+        values |= set(self.admin_tokens.values())
+        values |= {_url_password(url) for url in (self.redis_url, self.database_url)}
+        # Shorter strings are not worth masking: they would cut holes in ordinary words.
+        return tuple(sorted(v for v in values if len(v) >= _SECRET_MIN_LENGTH))
+
+    @property
     def generic_webhook_mode(self) -> Literal["token", "open", "off"]:
         """Secure by default: with a shared store (a real deployment) the generic webhook needs its token.
 
@@ -272,6 +284,13 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{name} must be a number, not {raw!r}") from None
         return cls(**values)
+
+
+def _url_password(url: str) -> str:
+    try:
+        return urlsplit(url).password or ""
+    except ValueError:  # a malformed URL fails where it is used, naming itself; here it holds no password
+        return ""
 
 
 def parse_sentinels(text: str) -> list[tuple[str, int]]:

@@ -38,6 +38,8 @@ IMAGE_LINK_SECONDS = 600
 _PRUNE_AFTER_EXTRA = TTL_MAX + 3600
 _SCAN_BUDGET = 5000  # index entries one list call may walk before answering with a cursor
 _Q_MATCH_CAP = 10_000  # matches kept by one search
+_Q_MAX = 128  # characters of a search
+_NEAR_MATCHES = 10  # sessions offered when a user id matches none exactly
 _VISIBLE = re.compile(r"[^\x00-\x20\x7f]")  # the same rule as the OpenAPI document's pattern
 
 Notify = Callable[[str, str], bool]
@@ -54,6 +56,24 @@ class Invalid(ValueError):
 
 class Conflict(RuntimeError):
     """The change cannot be made in the object's current state (e.g. cancelling a closed order)."""
+
+
+class UnknownUser(NotFound):
+    """No live session of a bare user id; ``candidates``: sessions whose user id contains it (maybe none)."""
+
+    def __init__(self, user: str, candidates: list[SessionView]) -> None:
+        hint = "user ids containing it:" if candidates else "a key is platform:tenant:user."
+        super().__init__(f"no live session of user id {user!r}; {hint}")
+        self.candidates = candidates
+
+
+class Ambiguous(Conflict):
+    """A bare user id has several live sessions (two platforms or tenants, a group chat): ``candidates``. Acting on
+    one of them at a guess could reset the wrong conversation, so the caller is asked to pick a key."""
+
+    def __init__(self, user: str, candidates: list[SessionView]) -> None:
+        super().__init__(f"user id {user!r} has {len(candidates)} live sessions; give one of these keys")
+        self.candidates = candidates
 
 
 @dataclass(frozen=True)
@@ -165,8 +185,8 @@ class Ops:
             raise Invalid(f"state must be one of {', '.join(STATES)}")
         if platform and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", platform):
             raise Invalid("platform must be a platform name")
-        if q and len(q) > 128:
-            raise Invalid("q must be at most 128 characters")
+        if q and len(q) > _Q_MAX:
+            raise Invalid(f"q must be at most {_Q_MAX} characters")
         position = _index_cursor(cursor) if cursor else None
         if position is None:
             horizon = self.clock() - self.settings.session_ttl_seconds - _PRUNE_AFTER_EXTRA
@@ -217,6 +237,21 @@ class Ops:
         if session is None:
             raise NotFound(f"no live session {skey!r}")
         return SessionView(session, self.store.ttl(skey))
+
+    def resolve(self, given: str) -> str:
+        """The session key ``given`` names: itself when it is a full key (platform:tenant:user), else the one live
+        session whose user id is exactly ``given``, on any platform and tenant. Several: ``Ambiguous``; none:
+        ``UnknownUser``. The admin API and the CLI both take a key or a bare user id through here."""
+        if given.count(":") >= 2:
+            return given
+        if not given.strip() or len(given) > _Q_MAX:
+            raise UnknownUser(given, [])  # no user id is blank, and search takes no longer text
+        found = self.sessions_of(given)
+        if len(found) == 1:
+            return found[0].session.key
+        if found:
+            raise Ambiguous(given, found)
+        raise UnknownUser(given, self.list_sessions(q=given, limit=_NEAR_MATCHES).items)
 
     def sessions_of(self, user: str) -> list[SessionView]:
         """The live sessions whose user id is exactly ``user``, on every platform and tenant."""

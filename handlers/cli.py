@@ -26,7 +26,7 @@ def parse_line(line: str, user: str, tenant: str) -> Incoming | str:
     if line.startswith("/photo"):
         given = line[len("/photo") :].strip()
         if not given:
-            return "usage: /photo PATH   e.g. /photo samples/leak.jpg"
+            return "usage: /photo PATH   e.g. /photo samples/wall.jpg"
         path = Path(given).expanduser()
         if not path.is_file():
             return f"no such file: {path}"

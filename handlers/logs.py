@@ -4,8 +4,10 @@ Turn code logs with ``extra={"session": key, "event_id": id}``; both formats sho
 ``turn_context(incoming)`` puts the user key and event id on *every* line logged while
 a turn runs, in any module (a log-record factory reads a context variable), and
 ``ContextualEngine`` opens that context around each ``engine.handle``. Formatters
-scrub bearer tokens and ``token=``/``secret=``-style values from messages, so a
-library that logs a URL with an access token in it cannot leak it.
+scrub secret *values* from every line: the ones this deployment is configured with, wherever
+they appear, and credential-shaped ones (``Bearer <value>``, ``token=<value>``), so a library
+that logs a URL with an access token in it cannot leak it. Words stay: "bearer token" in a
+sentence is prose, not a credential.
 """
 
 from __future__ import annotations
@@ -31,14 +33,38 @@ from bot.session import Session
 _CONTEXT_FIELDS = ("session", "event_id", "platform")
 SLOW_TURN_SECONDS = 1.0  # a turn this slow is logged at INFO even when it was chatter
 _context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("wobot_log_context", default=None)
-_SECRET_VALUE = re.compile(r"(?i)(bearer\s+|(?:access_token|token|secret|password|signature|sig|key)=)[^\s&\"',;]+")
+_KEY_VALUE = re.compile(r"(?i)((?:access_token|token|secret|password|signature|sig|key)=)[^\s&\"',;]+")
+# After "Bearer": RFC 6750's token characters, and only a value shaped like a credential. A plain word is
+# the sentence going on ("on (bearer token)", "a bearer token."), not a secret.
+_BEARER_VALUE = re.compile(
+    r"""(?ix) (\bbearer\s+)
+    (?= [a-z]*[0-9]                 # a digit in it
+      | [a-z]*[._~+/-][a-z0-9]      # a symbol inside it (not a full stop ending the sentence)
+      | [a-z]{20} )                 # or too long for a word
+    [a-z0-9._~+/-]+=*"""
+)
+# In an Authorization header the value is a credential, whatever it looks like.
+_AUTH_HEADER = re.compile(r"(?i)(\bauthorization:\s*(?:bearer|basic|token)\s+)[^\s,;\"']+")
+MASK = "***"
 
 log = logging.getLogger(__name__)
 
 
-def redact(text: str) -> str:
-    """``Bearer abc`` → ``Bearer ***``; ``access_token=abc`` → ``access_token=***``."""
-    return _SECRET_VALUE.sub(lambda m: m.group(1) + "***", text)
+def redact(text: str, secrets: re.Pattern[str] | None = None) -> str:
+    """``Bearer abc.def`` → ``Bearer ***``; ``access_token=abc`` → ``access_token=***``; any match of
+    ``secrets`` (the configured values, ``secrets_pattern``) → ``***``."""
+    if secrets is not None:
+        text = secrets.sub(MASK, text)
+    for shape in (_KEY_VALUE, _AUTH_HEADER, _BEARER_VALUE):
+        text = shape.sub(lambda m: m.group(1) + MASK, text)
+    return text
+
+
+def secrets_pattern(values: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern for the configured secret values, longest first (a secret holding another is masked whole)."""
+    if not values:
+        return None
+    return re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
 
 
 @contextmanager
@@ -122,28 +148,33 @@ def _install_record_factory() -> None:
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self._secrets = secrets_pattern(secrets)
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": redact(record.getMessage()),
+            "msg": redact(record.getMessage(), self._secrets),
         }
         for name in _CONTEXT_FIELDS:
             value = context_field(record, name)
             if value is not None:
                 entry[name] = value
         if record.exc_info:
-            entry["exc"] = redact(self.formatException(record.exc_info))
+            entry["exc"] = redact(self.formatException(record.exc_info), self._secrets)
         return json.dumps(entry, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
-    def __init__(self) -> None:
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._secrets = secrets_pattern(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
-        line = redact(super().format(record))
+        line = redact(super().format(record), self._secrets)
         context = " ".join(f"{n}={v}" for n in _CONTEXT_FIELDS if (v := context_field(record, n)))
         return f"{line} [{context}]" if context else line
 
@@ -155,7 +186,8 @@ COMMAND_LINE_LEVEL = logging.ERROR
 def configure_logging(settings: Settings, *, command_line: bool = False) -> None:
     _install_record_factory()
     root = logging.getLogger()
-    formatter = JsonFormatter() if settings.log_format == "json" else TextFormatter()
+    formatter_class = JsonFormatter if settings.log_format == "json" else TextFormatter
+    formatter = formatter_class(settings.secret_values)
     handler = next((h for h in root.handlers if getattr(h, "_wobot", False)), None)
     if handler is None:
         handler = logging.StreamHandler()

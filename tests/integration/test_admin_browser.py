@@ -157,6 +157,88 @@ def test_find_a_stuck_user_and_reset_them(server: tuple[str, Flask], browser: An
     shot(browser, "5-audit")
 
 
+# The lines the text of an element takes, from the boxes the browser laid its text out in.
+TEXT_LINES = """
+const walker = document.createTreeWalker(arguments[0], NodeFilter.SHOW_TEXT);
+const tops = new Set();
+for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+  if (!node.textContent.trim()) { continue; }
+  const range = document.createRange(); range.selectNodeContents(node);
+  for (const box of range.getClientRects()) { if (box.width > 0) { tops.add(Math.round(box.top)); } }
+}
+return tops.size;
+"""
+# Where a field worker types the place in detail: the text that squeezed the other columns.
+LONG_PLACE = (
+    "地下车库B2层东北角消防通道入口处旁边的配电室门口，靠近3号电梯和东侧楼梯间，"
+    "墙上有红色消防栓标识，地面有明显积水，请带上抽水泵"
+)
+
+
+def on_one_line(driver: Any, selector: str) -> list[str]:
+    """The cells matching ``selector``, each asserted to render on one line; their texts."""
+    from selenium.webdriver.common.by import By
+
+    cells = driver.find_elements(By.CSS_SELECTOR, selector)
+    assert cells, selector
+    for cell in cells:
+        lines = driver.execute_script(TEXT_LINES, cell)
+        assert lines == 1, f"{selector}: {cell.text!r} is broken over {lines} lines"
+    return [cell.text for cell in cells]
+
+
+def test_ids_and_states_stay_on_one_line_at_desktop_width(server: tuple[str, Flask], browser: Any) -> None:
+    """Seen on a desktop: ``WO-/202612/06-/LHS3A`` and ``waiting_confir/m`` when a long place took the room."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, app = server
+    engine = runtime(app).engine
+    reporter = Chat(engine, user="zhangsan-0042", platform="wecom", tenant="ww1436e0e65a779aee")
+    reporter.report_photo(photo(3))
+    reporter.text("1")
+    reporter.text(LONG_PLACE)
+    order_id = reporter.text("确认").order_id
+    assert order_id
+    confirming = Chat(engine, user="lisi-0007", platform="wecom", tenant="ww1436e0e65a779aee")
+    confirming.report_photo(photo(4))
+    confirming.text("2")
+    assert confirming.text(LONG_PLACE).state == "waiting_confirm"
+    stuck_closing(reporter, order_id)
+    wait = WebDriverWait(browser, WAIT)
+
+    browser.get(f"{base}/admin")
+    wait.until(ec.presence_of_element_located((By.ID, "token"))).send_keys(TOKEN)
+    browser.find_element(By.ID, "sign-in").click()
+    wait.until(ec.presence_of_element_located((By.ID, "sessions")))
+    assert browser.execute_script("return window.innerWidth") >= 1280  # a desktop window
+    states = on_one_line(browser, "#sessions tbody td[data-label='State'] .state")
+    assert sorted(states) == ["waiting_close_photo", "waiting_confirm"]
+    for label in ("User", "Platform", "Tenant", "Last activity", "Time left"):
+        on_one_line(browser, f"#sessions tbody td[data-label='{label}']")
+    shot(browser, "desktop-1-sessions")
+
+    browser.get(f"{base}/admin/orders")
+    wait.until(ec.presence_of_element_located((By.ID, "orders")))
+    assert on_one_line(browser, "#orders tbody td[data-label='Order'] a") == [order_id]
+    assert on_one_line(browser, "#orders tbody td[data-label='Status']") == ["open"]
+    # the long place itself wraps, the room it takes being what squeezed the ids
+    place = browser.find_element(By.CSS_SELECTOR, "#orders tbody td[data-label='Location']")
+    assert place.text == runtime(app).services.orders.get(order_id).location_text  # type: ignore[union-attr]
+    assert browser.execute_script(TEXT_LINES, place) > 1
+    shot(browser, "desktop-2-orders")
+
+    # A narrow window (above phone width): the table scrolls sideways, the words stay whole, the page does not widen.
+    browser.set_window_size(760, 900)
+    browser.get(f"{base}/admin/sessions")
+    wait.until(ec.presence_of_element_located((By.ID, "sessions")))
+    on_one_line(browser, "#sessions tbody td[data-label='State'] .state")
+    width = browser.execute_script("return window.innerWidth")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+    shot(browser, "desktop-3-narrow")
+
+
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}  # an iPhone 12-14 screen
 
 # Draws two different Chinese characters in the page's font; without a CJK font both are the same

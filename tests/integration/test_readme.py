@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -36,13 +37,17 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_ORDER = "WO-20261121-7KQ2M"
-_BLOCK = re.compile(r"<!-- tested: (?P<name>[\w-]+) -->\n```sh\n(?P<code>.*?)```", re.S)
+_BLOCK = re.compile(r"<!-- tested: (?P<name>[\w-]+) -->\n```(?P<lang>sh|text)\n(?P<code>.*?)```", re.S)
 
 
 def readme_blocks() -> dict[str, str]:
     """The marked blocks of the README and of docs/ops.md (where the ops commands live)."""
+    return {m["name"]: m["code"] for m in _marked()}
+
+
+def _marked() -> list[re.Match[str]]:
     texts = [(ROOT / page).read_text() for page in ("README.md", "docs/ops.md")]
-    return {m["name"]: m["code"] for text in texts for m in _BLOCK.finditer(text)}
+    return [m for text in texts for m in _BLOCK.finditer(text)]
 
 
 def quiet_env(**extra: str) -> dict[str, str]:
@@ -76,7 +81,15 @@ def answers(output: str) -> list[dict[str, Any]]:
 
 
 def test_the_readme_marks_every_example_it_promises() -> None:
-    assert set(readme_blocks()) == {"run", "report", "close", "chat", "ops"}
+    assert set(readme_blocks()) == {"run", "report", "close", "chat", "chat-transcript", "ops"}
+
+
+def test_every_shell_block_can_be_pasted_into_a_shell() -> None:
+    """A ``sh`` block holds commands only: what is typed into a program (``you> …``) is a ``text`` transcript."""
+    for block in _marked():
+        if block["lang"] == "sh":
+            assert not re.search(r"^\s*(you|bot)>", block["code"], re.M), block["name"]
+    assert readme_blocks()["chat"].strip() == ".venv/bin/flask --app wsgi bot chat --user zhangsan"
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +123,21 @@ def bot_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
+def test_run_says_at_once_that_the_port_is_taken_and_how_to_change_it() -> None:
+    """Before: "bot on :8000", then gunicorn's retries and "Can't connect" after about 6 s."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        done = subprocess.run(
+            ["./scripts/run"], cwd=ROOT, env=quiet_env(PORT=str(port)), capture_output=True, text=True, timeout=20
+        )
+    assert done.returncode != 0
+    assert f"port {port} is taken" in done.stderr, done.stderr
+    assert f"PORT={port + 1} ./scripts/run" in done.stderr
+    assert "bot on" not in done.stdout and "Can't connect" not in done.stderr
+    assert time.monotonic() - started < 5
+
+
 def test_report_then_close_with_the_sample_photos(bot_url: str) -> None:
     blocks = readme_blocks()
     report = blocks["report"].replace("localhost:8000", bot_url)
@@ -132,8 +160,10 @@ def test_report_then_close_with_the_sample_photos(bot_url: str) -> None:
 
 
 def test_the_console_chat_as_shown(tmp_path: Path) -> None:
-    lines = readme_blocks()["chat"].strip().splitlines()
-    command, typed = lines[0], [line.removeprefix("you> ") for line in lines[1:]]
+    command = readme_blocks()["chat"].strip()
+    transcript = readme_blocks()["chat-transcript"].strip().splitlines()
+    typed = [line.removeprefix("you> ") for line in transcript if line.startswith("you> ")]
+    assert typed and all(line.startswith(("you> ", "bot> ")) for line in transcript)
     env = quiet_env(DATABASE_URL=f"sqlite:///{tmp_path / 'orders.db'}", STORAGE_DIR=str(tmp_path / "img"))
     done = bash(command, env, stdin="\n".join([*typed, "/photo", "/quit"]) + "\n")
     assert done.returncode == 0, done.stderr

@@ -156,6 +156,49 @@ def test_session_detail_with_photo_links(app: Flask, client: FlaskClient) -> Non
     assert client.get(f"{API}/sessions/generic:t1:nobody", headers=AUTH).status_code == 404
 
 
+def test_a_bare_user_id_finds_the_one_session_of_that_user_as_the_cli_does(app: Flask, client: FlaskClient) -> None:
+    wangwu = chat(app, "wangwu", platform="wecom")
+    stuck_closing(wangwu, report_order(wangwu))
+    chat(app, "wangwu2").text("hi")
+
+    shown = client.get(f"{API}/sessions/wangwu", headers=AUTH)
+    assert shown.status_code == 200 and shown.json["key"] == "wecom:t1:wangwu"
+    assert shown.json["state"] == "waiting_close_photo"
+    reset = client.post(f"{API}/sessions/wangwu/reset", headers=AUTH)
+    assert reset.status_code == 200 and reset.json["key"] == "wecom:t1:wangwu" and reset.json["state"] == "idle"
+    ttl = client.put(f"{API}/sessions/wangwu/ttl", headers=AUTH, json={"seconds": 3600})
+    assert ttl.json == {"key": "wecom:t1:wangwu", "seconds_left": 3600}
+    audit = client.get(f"{API}/audit", headers=AUTH).json["items"]
+    assert [e["target"] for e in audit] == ["wecom:t1:wangwu", "wecom:t1:wangwu"]  # the full key, not the given id
+
+    # the same user on a second platform: no guess, the keys to choose from (and nothing changed)
+    chat(app, "wangwu", platform="slack").text("hi")
+    for resp in (
+        client.get(f"{API}/sessions/wangwu", headers=AUTH),
+        client.post(f"{API}/sessions/wangwu/reset", headers=AUTH),
+        client.delete(f"{API}/sessions/wangwu", headers=AUTH),
+    ):
+        assert resp.status_code == 409, resp.json
+        assert resp.json["error"] == "user id 'wangwu' has 2 live sessions; give one of these keys"
+        assert sorted(resp.json["candidates"]) == ["slack:t1:wangwu", "wecom:t1:wangwu"]
+    assert runtime(app).store.load("slack:t1:wangwu") is not None
+    assert runtime(app).store.load("wecom:t1:wangwu") is not None
+
+    near = client.get(f"{API}/sessions/wang", headers=AUTH)
+    assert near.status_code == 404
+    assert near.json["error"] == "no live session of user id 'wang'; user ids containing it:"
+    assert set(near.json["candidates"]) == {"generic:t1:wangwu2", "slack:t1:wangwu", "wecom:t1:wangwu"}
+    nobody = client.get(f"{API}/sessions/zhaoliu", headers=AUTH)
+    assert nobody.status_code == 404 and nobody.json == {
+        "error": "no live session of user id 'zhaoliu'; a key is platform:tenant:user.",
+        "candidates": [],
+    }
+    assert client.get(f"{API}/sessions/generic:t1:zhaoliu", headers=AUTH).json == {
+        "error": "no live session 'generic:t1:zhaoliu'"
+    }
+    assert client.get(f"{API}/sessions/{'x' * 129}", headers=AUTH).status_code == 404  # longer than a search
+
+
 def test_reset_keeps_history_and_the_next_webhook_message_starts_fresh(app: Flask, client: FlaskClient) -> None:
     user = chat(app, "field-7", platform="generic")
     order_id = report_order(user)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 import wcwidth
@@ -40,7 +43,17 @@ def test_sessions_list_table_and_json(app: Flask, cli: FlaskCliRunner) -> None:
     table = cli.invoke(args=["sessions", "list"])
     assert table.exit_code == 0
     lines = table.output.splitlines()
-    assert lines[0].split() == ["KEY", "STATE", "WAITING", "FOR", "PENDING", "LAST", "ACTIVITY", "LEFT"]
+    assert lines[0].split() == [
+        "KEY",
+        "STATE",
+        "WAITING",
+        "FOR",
+        "PENDING",
+        "LAST",
+        "ACTIVITY",
+        "(Asia/Shanghai)",
+        "LEFT",
+    ]
     assert "generic:t1:zhang-0042" in table.output and "waiting_close_photo" in table.output
     filtered = cli.invoke(args=["sessions", "list", "--state", "waiting_close_photo", "--json"])
     data = json.loads(filtered.output)
@@ -194,3 +207,34 @@ def test_reset_keeps_the_time_an_ops_engineer_gave(app: Flask, cli: FlaskCliRunn
     stuck_closing(bob, report_order(bob, seed=2))
     assert cli.invoke(args=["sessions", "reset", bob.key]).exit_code == 0
     assert 590 <= runtime(app).store.ttl(bob.key) <= 600
+
+
+def test_tables_show_times_in_the_users_time_zone_and_name_it(
+    settings: Settings, fake_store: SessionStore, storage: LocalFolderStore, orders: SqlWorkOrders
+) -> None:
+    """The bot tells users the time in TIMEZONE; the engineer comparing notes with them reads the same clock."""
+    app = admin_app(settings, fake_store, storage, orders, token="", timezone="America/Sao_Paulo")
+    cli, zone = app.test_cli_runner(), ZoneInfo("America/Sao_Paulo")
+    alice = user(app, "alice")
+    order_id = report_order(alice)
+    updated_at = runtime(app).store.load(alice.key).updated_at  # type: ignore[union-attr]
+    last, last_utc = (datetime.fromtimestamp(updated_at, z).strftime("%Y-%m-%d %H:%M:%S") for z in (zone, UTC))
+    created = orders.get(order_id).created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[union-attr]
+
+    listed = cli.invoke(args=["sessions", "list"]).output
+    assert "LAST ACTIVITY (America/Sao_Paulo)" in listed and last in listed and last_utc not in listed
+    shown = cli.invoke(args=["sessions", "show", alice.key]).output
+    assert re.search(rf"^last activity +{last} \(America/Sao_Paulo\)$", shown, re.M), shown
+    assert "AT (America/Sao_Paulo)" in shown
+    orders_listed = cli.invoke(args=["orders", "list"]).output
+    assert "CREATED (America/Sao_Paulo)" in orders_listed and created in orders_listed
+    order_shown = cli.invoke(args=["orders", "show", order_id]).output
+    assert re.search(rf"^created +{created} \(America/Sao_Paulo\)$", order_shown, re.M), order_shown
+    assert cli.invoke(args=["sessions", "reset", alice.key]).exit_code == 0
+    audited_at = json.loads(cli.invoke(args=["audit", "--json"]).output)["items"][0]["at"]
+    audit = cli.invoke(args=["audit"]).output
+    assert "AT (America/Sao_Paulo)" in audit
+    assert datetime.fromisoformat(audited_at).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") in audit
+    # for scripts, --json keeps ISO 8601 in UTC
+    as_json = json.loads(cli.invoke(args=["sessions", "show", alice.key, "--json"]).output)
+    assert as_json["last_activity"].endswith("Z")

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.admin import AUTH, TOKEN, report_order, stuck_closing
+from bot.adapters.redis.store import SessionStore
+from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
+from bot.config import Settings
+from tests.support.admin import AUTH, TOKEN, admin_app, report_order, runtime, stuck_closing
 from tests.support.engine import photo
 from tests.unit.test_admin_api import app, chat, client  # noqa: F401 - fixtures
 
@@ -101,3 +107,42 @@ def test_sign_out(client: FlaskClient) -> None:
     resp = client.post("/admin/logout", data={"csrf": _csrf(html)})
     assert resp.status_code == 302
     assert client.get("/admin/sessions").status_code == 302
+
+
+def test_page_shows_times_in_the_users_time_zone_and_names_it(
+    settings: Settings, fake_store: SessionStore, storage: LocalFolderStore, orders: SqlWorkOrders
+) -> None:
+    """The bot tells users the time in TIMEZONE; the engineer comparing notes with them reads the same clock."""
+    app = admin_app(settings, fake_store, storage, orders, timezone="America/Sao_Paulo")
+    client, zone = app.test_client(), ZoneInfo("America/Sao_Paulo")
+    user = chat(app, "alice")
+    order_id = report_order(user)
+    session = runtime(app).store.load(user.key)
+    assert session is not None
+    order = orders.get(order_id)
+    assert order is not None
+
+    def local(moment: datetime | float) -> str:
+        at = moment if isinstance(moment, datetime) else datetime.fromtimestamp(moment, zone)
+        return at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+    _login(client)
+    html = client.get(f"/admin/sessions/{user.key}").get_data(as_text=True)
+    assert f'id="last-activity">{local(session.updated_at)} (America/Sao_Paulo), ' in html
+    assert f'id="started">{local(session.created_at)} (America/Sao_Paulo)<' in html
+    assert f'title="{local(session.history[0]["at"])} (America/Sao_Paulo)"' in html  # the history's When
+
+    listing = client.get("/admin/sessions").get_data(as_text=True)
+    assert f'title="{local(session.updated_at)} (America/Sao_Paulo)"' in listing
+    assert f'title="{local(order.created_at)} (America/Sao_Paulo)"' in client.get("/admin/orders").get_data(
+        as_text=True
+    )
+    detail = client.get(f"/admin/orders/{order_id}").get_data(as_text=True)
+    assert f'id="created">{local(order.created_at)} (America/Sao_Paulo)<' in detail
+    assert "<th>When (America/Sao_Paulo)</th>" in detail
+
+    client.post(f"/admin/sessions/{user.key}/reset", data={"csrf": _csrf(html)})
+    audit = client.get("/admin/audit").get_data(as_text=True)
+    audited_at = client.get("/admin/api/audit", headers=AUTH).json["items"][0]["at"]
+    assert "<th>When (America/Sao_Paulo)</th>" in audit
+    assert f">{local(datetime.fromisoformat(audited_at))}<" in audit

@@ -205,5 +205,47 @@ def test_every_line_logged_during_a_turn_gets_its_context(json_log_lines: tuple[
 
 def test_redact() -> None:
     assert redact("Authorization: Bearer abc.def") == "Authorization: Bearer ***"
+    assert redact("Authorization: bearer xoxb-17-Abc") == "Authorization: bearer ***"
+    assert redact("headers={'Authorization: Bearer guess'}") == "headers={'Authorization: Bearer ***'}"
     assert redact("gettoken?corpid=x&corpsecret=s3&x=1") == "gettoken?corpid=x&corpsecret=***&x=1"
     assert redact("nothing to hide here") == "nothing to hide here"
+    # words after "bearer" in a sentence are not credentials
+    for prose in ("generic webhook: on (bearer token); store: redis", "send a bearer token."):
+        assert redact(prose) == prose
+
+
+@pytest.fixture
+def text_log() -> Iterator[io.StringIO]:
+    """The app's log handler (installed by the first app built) writing into a buffer."""
+    handler = next((h for h in logging.getLogger().handlers if getattr(h, "_wobot", False)), None)
+    if handler is None:
+        logging.getLogger().addHandler(handler := logging.StreamHandler())
+        handler._wobot = True  # type: ignore[attr-defined]
+    buffer = io.StringIO()
+    old = handler.setStream(buffer)  # type: ignore[attr-defined]
+    try:
+        yield buffer
+    finally:
+        handler.setStream(old)  # type: ignore[attr-defined]
+
+
+def test_the_start_up_line_is_logged_intact_and_the_secrets_never(make_app: Any, text_log: io.StringIO) -> None:
+    """A configured secret is masked wherever it appears, even one a library logs in a sentence of its own."""
+    make_app(
+        generic_webhook_token="swordfish",  # a plain word: only knowing it is a secret can mask it
+        admin_token="alice:opensesame,bob:hunter2-bob",
+        slack_signing_secret="8f742231b10e8888abcd99yyyzzz85a5",
+        slack_bot_token="xoxb-1234-5678-abcdef",
+        database_url="postgresql://wobot:pg-pass-77@127.0.0.1:5432/orders?connect_timeout=1",
+        redis_url="",
+    )
+    logging.getLogger("some.library").warning("retrying: swordfish was refused; opensesame too; as was hunter2-bob")
+    logging.getLogger("some.library").warning("POST https://slack.example/chat xoxb-1234-5678-abcdef sig 8f742231b10e")
+    logging.getLogger("some.library").warning("connect postgresql://wobot:pg-pass-77@db failed")
+
+    text = text_log.getvalue()
+    assert "INFO handlers.web.app: platforms on: slack; generic webhook: on (bearer token); store: " in text, text
+    for secret in ("swordfish", "opensesame", "hunter2-bob", "xoxb-1234-5678-abcdef", "pg-pass-77"):
+        assert secret not in text
+    assert "retrying: *** was refused; *** too; as was ***" in text
+    assert "connect postgresql://wobot:***@db failed" in text

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from bot.ops import Conflict, Invalid, NotFound
+from bot.ops import Ambiguous, Conflict, Invalid, NotFound, UnknownUser
 from bot.ports import ServiceError
 from handlers.platforms import safe_json
 from handlers.web.admin import export, views
@@ -75,6 +75,14 @@ def conflict(exc: Conflict) -> Any:
     return jsonify(error=str(exc)), 409
 
 
+@bp.errorhandler(UnknownUser)
+@bp.errorhandler(Ambiguous)
+def no_single_session(exc: UnknownUser | Ambiguous) -> Any:
+    """A bare user id with several live sessions (409) or none (404): the keys to choose from, never a guess."""
+    status = 409 if isinstance(exc, Ambiguous) else 404
+    return jsonify(error=str(exc), candidates=[view.session.key for view in exc.candidates]), status
+
+
 @bp.errorhandler(ServiceError)
 def service_down(exc: ServiceError) -> Any:
     # StoreUnavailable is a ServiceError too: both mean "try again shortly"
@@ -116,9 +124,10 @@ def sessions() -> Any:
     return jsonify(views.page_json(views.page(found, views.session_row)))
 
 
+# ``key`` in the session routes: a full key, or a bare user id that ``Ops.resolve`` finds (as the CLI does).
 @bp.get("/sessions/<path:key>")
 def session(key: str) -> Any:
-    return jsonify(views.session_detail(ops(), ops().session(key)))
+    return jsonify(views.session_detail(ops(), ops().session(ops().resolve(key))))
 
 
 @bp.post("/sessions/<path:key>/reset")
@@ -126,12 +135,12 @@ def reset(key: str) -> Any:
     notify = body().get("notify", False)
     if not isinstance(notify, bool):
         raise Invalid("notify must be true or false")
-    return jsonify(ops().reset(key, who=who(), notify=notify))
+    return jsonify(ops().reset(ops().resolve(key), who=who(), notify=notify))
 
 
 @bp.delete("/sessions/<path:key>")
 def delete(key: str) -> Any:
-    return jsonify(ops().delete(key, who=who()))
+    return jsonify(ops().delete(ops().resolve(key), who=who()))
 
 
 @bp.put("/sessions/<path:key>/ttl")
@@ -139,7 +148,7 @@ def ttl(key: str) -> Any:
     data = body()
     if "seconds" not in data:
         raise Invalid("seconds is required")
-    return jsonify(ops().set_ttl(key, data["seconds"], who=who()))
+    return jsonify(ops().set_ttl(ops().resolve(key), data["seconds"], who=who()))
 
 
 @bp.get("/stats")

@@ -14,15 +14,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from bot.ops import TTL_MAX, TTL_MIN, Conflict, Invalid, NotFound, Ops, iso
+from bot.ops import TTL_MAX, TTL_MIN, Ambiguous, Conflict, Invalid, NotFound, Ops, SessionView, UnknownUser, iso
 from bot.ports import ORDER_STATUSES, ServiceError
 from handlers.logs import verbose_option
-from handlers.web.admin import context, views
+from handlers.web.admin import context, times, views
 from handlers.web.admin.terminal import table
 
 WHO = "cli"
@@ -44,6 +45,21 @@ def ops() -> Ops:
     return found
 
 
+def _zone() -> ZoneInfo:
+    """Tables show times in TIMEZONE, as the users see them (``--json`` keeps ISO 8601 UTC for scripts)."""
+    return context.ops().settings.zone
+
+
+def _when(moment: str | None) -> str | None:
+    """A time in a column whose header names the zone (``times.heading``)."""
+    return times.local(moment, _zone())
+
+
+def _named(moment: str | None) -> str | None:
+    """A time standing alone, with its zone."""
+    return times.named(moment, _zone())
+
+
 def _json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
@@ -55,6 +71,8 @@ def _errors() -> Iterator[None]:
         yield
     except (NotFound, Conflict) as exc:
         click.echo(f"error: {exc}", err=True)
+        if isinstance(exc, (UnknownUser, Ambiguous)):
+            _candidates(exc.candidates)
         sys.exit(EXIT_NOT_FOUND)
     except Invalid as exc:
         raise click.UsageError(str(exc)) from None
@@ -102,10 +120,11 @@ def sessions_list(
         _json(views.page_json(page))
         return
     rows = [
-        (s["key"], s["state"], s["waiting_for"], s["pending"], s["last_activity"], _minutes(s["seconds_left"]))
+        (s["key"], s["state"], s["waiting_for"], s["pending"], _when(s["last_activity"]), _minutes(s["seconds_left"]))
         for s in page.items
     ]
-    click.echo(table(rows, ("KEY", "STATE", "WAITING FOR", "PENDING", "LAST ACTIVITY", "LEFT")))
+    last_activity = times.heading("LAST ACTIVITY", _zone())
+    click.echo(table(rows, ("KEY", "STATE", "WAITING FOR", "PENDING", last_activity, "LEFT")))
     if page.next_cursor:
         click.echo(f"\nmore: --cursor {page.next_cursor}")
 
@@ -121,27 +140,11 @@ def _pending_rows(shown: dict[str, Any]) -> list[tuple[str, Any]]:
     return rows
 
 
-def _session_key(given: str) -> str:
-    """``given`` when it is a full key (platform:tenant:user), else the one live session of that user id.
-
-    Several sessions of the user (two platforms or tenants), or none: the candidates on stderr, exit 1.
-    """
-    if given.count(":") >= 2:
-        return given
-    found = ops().sessions_of(given)
-    if len(found) == 1:
-        return found[0].session.key
+def _candidates(found: list[SessionView]) -> None:
+    """The sessions a bare user id could have meant (``Ops.resolve`` found several, or none exactly)."""
     if found:
-        click.echo(f"error: user id {given!r} has {len(found)} live sessions; give one of these keys:", err=True)
-        candidates = found
-    else:
-        candidates = ops().list_sessions(q=given, limit=10).items
-        hint = "user ids containing it:" if candidates else "a key is platform:tenant:user."
-        click.echo(f"error: no live session of user id {given!r}; {hint}", err=True)
-    if candidates:
-        rows = [(v.session.key, v.session.state, iso(v.session.updated_at)) for v in candidates]
-        click.echo(table(rows, ("KEY", "STATE", "LAST ACTIVITY")), err=True)
-    sys.exit(EXIT_NOT_FOUND)
+        rows = [(v.session.key, v.session.state, _when(iso(v.session.updated_at))) for v in found]
+        click.echo(table(rows, ("KEY", "STATE", times.heading("LAST ACTIVITY", _zone()))), err=True)
 
 
 @sessions.command("show")
@@ -150,7 +153,7 @@ def _session_key(given: str) -> str:
 def sessions_show(key: str, as_json: bool) -> None:
     """Everything about one session. KEY is platform:tenant:user, or a user id found on any platform."""
     with _errors():
-        s = views.session_detail(ops(), ops().session(_session_key(key)))
+        s = views.session_detail(ops(), ops().session(ops().resolve(key)))
     if as_json:
         _json(s)
         return
@@ -161,8 +164,8 @@ def sessions_show(key: str, as_json: bool) -> None:
                 ("state", s["state"]),
                 ("waiting for", s["waiting_for"]),
                 ("time left", _minutes(s["seconds_left"])),
-                ("last activity", s["last_activity"]),
-                ("started", s["created_at"]),
+                ("last activity", _named(s["last_activity"])),
+                ("started", _named(s["created_at"])),
                 ("turns", s["turns"]),
             ],
             ("FIELD", "VALUE"),
@@ -174,14 +177,14 @@ def sessions_show(key: str, as_json: bool) -> None:
     click.echo("\nhistory (oldest first):")
     rows = [
         (
-            h.get("at"),
+            _when(h.get("at")),
             h.get("role"),
             h.get("text") or (f"[{h.get('kind')}]" if h.get("kind") else ""),
             h.get("image_key"),
         )
         for h in s["history"]
     ]
-    click.echo(table(rows, ("AT", "WHO", "MESSAGE", "PHOTO")))
+    click.echo(table(rows, (times.heading("AT", _zone()), "WHO", "MESSAGE", "PHOTO")))
 
 
 @sessions.command("reset")
@@ -191,7 +194,7 @@ def sessions_show(key: str, as_json: bool) -> None:
 def sessions_reset(key: str, notify: bool, as_json: bool) -> None:
     """Back to idle, pending fields cleared, history kept (KEY as for show)."""
     with _errors():
-        key = _session_key(key)
+        key = ops().resolve(key)
         result = ops().reset(key, who=WHO, notify=notify)
     if as_json:
         _json(result)
@@ -206,7 +209,7 @@ def sessions_reset(key: str, notify: bool, as_json: bool) -> None:
 def sessions_delete(key: str, as_json: bool) -> None:
     """Forget the session entirely (KEY as for show)."""
     with _errors():
-        key = _session_key(key)
+        key = ops().resolve(key)
         result = ops().delete(key, who=WHO)
     _json(result) if as_json else click.echo(f"{key}: deleted")
 
@@ -218,7 +221,7 @@ def sessions_delete(key: str, as_json: bool) -> None:
 def sessions_ttl(key: str, seconds: int, as_json: bool) -> None:
     """Set how long the session lives from now (60 to 86400 seconds; KEY as for show)."""
     with _errors():
-        key = _session_key(key)
+        key = ops().resolve(key)
         result = ops().set_ttl(key, seconds, who=WHO)
     _json(result) if as_json else click.echo(f"{key}: expires in {seconds} s")
 
@@ -243,10 +246,10 @@ def orders_list(status: str | None, q: str | None, limit: int, cursor: str | Non
         _json(views.page_json(page))
         return
     rows = [
-        (o["id"], o["status"], o["alarm_type"], o["location"], o["reporter"]["session_key"], o["created_at"])
+        (o["id"], o["status"], o["alarm_type"], o["location"], o["reporter"]["session_key"], _when(o["created_at"]))
         for o in page.items
     ]
-    click.echo(table(rows, ("ID", "STATUS", "TYPE", "LOCATION", "REPORTER", "CREATED")))
+    click.echo(table(rows, ("ID", "STATUS", "TYPE", "LOCATION", "REPORTER", times.heading("CREATED", _zone()))))
     if page.next_cursor:
         click.echo(f"\nmore: --cursor {page.next_cursor}")
 
@@ -270,8 +273,8 @@ def orders_show(order_id: str, as_json: bool) -> None:
                 ("description", o["description"]),
                 ("location", o["location"]),
                 ("reporter", o["reporter"]["session_key"]),
-                ("created", o["created_at"]),
-                ("closed", o["closed_at"]),
+                ("created", _named(o["created_at"])),
+                ("closed", _named(o["closed_at"])),
                 ("photo check", o["vlm_reason"]),
                 ("cancel reason", o["cancel_reason"]),
                 ("before photo", _photo(o["report_photo"])),
@@ -335,8 +338,8 @@ def audit(limit: int, cursor: str | None, as_json: bool) -> None:
     if as_json:
         _json(views.page_json(page))
         return
-    rows = [(e["at"], e["who"], e["action"], e["target"], e["before"], e["after"]) for e in page.items]
-    click.echo(table(rows, ("AT", "WHO", "ACTION", "TARGET", "BEFORE", "AFTER")))
+    rows = [(_when(e["at"]), e["who"], e["action"], e["target"], e["before"], e["after"]) for e in page.items]
+    click.echo(table(rows, (times.heading("AT", _zone()), "WHO", "ACTION", "TARGET", "BEFORE", "AFTER")))
     if page.next_cursor:
         click.echo(f"\nmore: --cursor {page.next_cursor}")
 

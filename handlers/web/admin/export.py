@@ -17,6 +17,7 @@ from flask import Response, stream_with_context
 
 from bot.ops import Invalid
 from bot.ports import Order, Reporter
+from handlers.web.admin import times
 from handlers.web.admin.context import ops
 
 BOM = "\ufeff"
@@ -77,7 +78,7 @@ def _who(person: Reporter | None) -> str:
 
 
 def _when(moment: datetime | None, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+    return times.local(moment, zone) or ""
 
 
 def row(order: Order, zone: ZoneInfo) -> list[str | int | float | None]:

@@ -33,6 +33,18 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(c): {"$ref": f"#/components/responses/E{c}"} for c in codes}
 
 
+def _session_errors(*codes: int) -> dict[str, Any]:
+    """The answers of a route taking a session key or a bare user id: its 404 and 409 may name candidate keys."""
+    return {
+        **_errors(*codes),
+        "404": _json_response(
+            "no such session (or it has expired); for a bare user id, the keys of user ids containing it",
+            ref("SessionChoice"),
+        ),
+        "409": _json_response("the bare user id has several live sessions: pick one of the keys", ref("SessionChoice")),
+    }
+
+
 def _page(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",
@@ -64,7 +76,8 @@ _KEY = {
     "in": "path",
     "required": True,
     "schema": {"type": "string", "minLength": 1},
-    "description": "session key platform:tenant:user",
+    "description": "session key platform:tenant:user, or a bare user id: the one live session of that user on any "
+    "platform and tenant (several: 409 with their keys; none: 404 with the keys of user ids containing it)",
     "example": EXAMPLE_SESSION_KEY,
 }
 _ORDER_ID = {
@@ -126,13 +139,13 @@ _SESSION_PATHS: dict[str, Any] = {
             "operationId": "getSession",
             "summary": "Everything about one session",
             "parameters": [_KEY],
-            "responses": {"200": _json_response("the session", ref("SessionDetail")), **_errors(401, 404, 503)},
+            "responses": {"200": _json_response("the session", ref("SessionDetail")), **_session_errors(401, 503)},
         },
         "delete": {
             "operationId": "deleteSession",
             "summary": "Forget the session entirely (audited)",
             "parameters": [_KEY],
-            "responses": {"200": _json_response("deleted", ref("DeleteResult")), **_errors(401, 404, 503)},
+            "responses": {"200": _json_response("deleted", ref("DeleteResult")), **_session_errors(401, 503)},
         },
     },
     "/sessions/{key}/reset": {
@@ -157,7 +170,7 @@ _SESSION_PATHS: dict[str, Any] = {
                     }
                 },
             },
-            "responses": {"200": _json_response("reset", ref("ResetResult")), **_errors(400, 401, 404, 503)},
+            "responses": {"200": _json_response("reset", ref("ResetResult")), **_session_errors(400, 401, 503)},
         }
     },
     "/sessions/{key}/ttl": {
@@ -177,7 +190,7 @@ _SESSION_PATHS: dict[str, Any] = {
                     }
                 },
             },
-            "responses": {"200": _json_response("changed", ref("TtlResult")), **_errors(400, 401, 404, 503)},
+            "responses": {"200": _json_response("changed", ref("TtlResult")), **_session_errors(400, 401, 503)},
         }
     },
 }

@@ -24,6 +24,14 @@ TIME = {"type": "string", "description": "ISO 8601, UTC"}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": STR}},
+    "SessionChoice": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": STR,
+            "candidates": {"type": "array", "items": STR, "description": "session keys to choose from"},
+        },
+    },
     "SessionSummary": {
         "type": "object",
         "required": [

@@ -23,7 +23,7 @@ from itsdangerous import BadSignature
 from bot.dialogue.machine import STATES
 from bot.ops import TTL_MAX, TTL_MIN, Conflict, Invalid, NotFound
 from bot.ports import ORDER_STATUSES, ServiceError
-from handlers.web.admin import export, views
+from handlers.web.admin import export, times, views
 from handlers.web.admin.auth import bearer, token_name
 from handlers.web.admin.context import admin, ops
 
@@ -154,6 +154,7 @@ def down(exc: ServiceError) -> Any:
 
 
 def page(template: str, **values: Any) -> str:
+    zone = ops().settings.zone
     return render_template(
         f"admin/{template}",
         admin=getattr(g, "admin", None),
@@ -161,6 +162,10 @@ def page(template: str, **values: Any) -> str:
         message=values.pop("message", None) or _MESSAGES.get(request.args.get("done", "")),
         ago=ago,
         duration=duration,
+        # times in TIMEZONE, as the users see them: ``when`` for a column headed with ``zone``, ``named`` alone
+        when=lambda moment: times.local(moment, zone),
+        named=lambda moment: times.named(moment, zone),
+        zone=zone.key,
         **values,
     )
 
