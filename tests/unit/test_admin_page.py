@@ -72,6 +72,17 @@ def test_page_search_view_and_reset_with_csrf(app: Flask, client: FlaskClient) -
     assert "session.reset" in audit and user.key in audit
 
 
+def test_a_bare_user_id_in_the_page_address_opens_that_users_session(app: Flask, client: FlaskClient) -> None:
+    wangwu = chat(app, "wangwu", platform="wecom")
+    wangwu.text("hi")
+    _login(client)
+    found = client.get("/admin/sessions/wangwu")
+    assert found.status_code == 302 and found.headers["Location"].endswith("/admin/sessions/wecom:t1:wangwu")
+    chat(app, "wangwu", platform="slack").text("hi")  # two sessions: the search shows both to choose from
+    both = client.get("/admin/sessions/wangwu", follow_redirects=True).get_data(as_text=True)
+    assert "wecom:t1:wangwu" in both and "slack:t1:wangwu" in both
+
+
 def test_page_delete_ttl_orders_and_thumbnails(app: Flask, client: FlaskClient) -> None:
     user = chat(app, "alice")
     order_id = report_order(user)

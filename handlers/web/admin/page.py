@@ -21,7 +21,7 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, requ
 from itsdangerous import BadSignature
 
 from bot.dialogue.machine import STATES
-from bot.ops import TTL_MAX, TTL_MIN, Conflict, Invalid, NotFound
+from bot.ops import TTL_MAX, TTL_MIN, Ambiguous, Conflict, Invalid, NotFound, UnknownUser
 from bot.ports import ORDER_STATUSES, ServiceError
 from handlers.web.admin import export, times, views
 from handlers.web.admin.auth import bearer, token_name
@@ -263,6 +263,11 @@ def sessions() -> Any:
 
 @bp.get("/sessions/<path:key>")
 def session(key: str) -> Any:
+    if key.count(":") < 2:  # a bare user id, as the API and the CLI take it: its one session, else the search
+        try:
+            return redirect(url_for("admin_page.session", key=ops().resolve(key)))
+        except (Ambiguous, UnknownUser):
+            return redirect(url_for("admin_page.sessions", q=key))
     return page("session.html", s=views.session_detail(ops(), ops().session(key)), ttl_min=TTL_MIN, ttl_max=TTL_MAX)
 
 
