@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.dialogue.folding import clean, keys, keyword
+from bot.dialogue.folding import clean, forms, keyword
 from bot.orders.ids import ID_ALPHABET
 
 _ID = r"[A-Za-z]{2,5}-[A-Za-z0-9][A-Za-z0-9-]{0,63}"
@@ -29,11 +29,11 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
         *("确认", "确定", "是", "是的", "对", "对的", "好", "好的", "行", "可以", "没问题", "提交", "没错", "正确"),
         *("嗯", "嗯嗯", "同意", "确认提交", "确认无误", "就这样", "ok", "okay", "k", "yes", "y", "yep", "yeah"),
         *("yup", "ya", "sure", "correct", "right", "confirm", "confirmed", "submit", "go", "go ahead", "lgtm"),
-        *("looks good", "👍", "👌", "✅", "✔"),
+        *("looks good",),
     ),
     "deny": (
         *("不", "不对", "不是", "不是的", "错了", "错", "不行", "不正确", "有误", "不要", "否", "no", "n", "nope"),
-        *("nah", "wrong", "incorrect", "not right", "not correct", "不对劲", "👎", "❌"),
+        *("nah", "wrong", "incorrect", "not right", "not correct", "不对劲"),
     ),
     "change_place": ("改位置", "位置不对", "地点不对", "换位置", "change place", "wrong place"),
     "change_type": ("改类型", "类型不对", "换类型", "change type", "wrong type"),
@@ -47,6 +47,8 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
     "order_query": ("查工单", "查询工单", "查单", "查工单状态", "look up", "lookup", "find order"),
     "claim": ("认领", "接单", "claim"),
 }
+# A message that is one of these symbols alone (they fold to nothing).
+_SYMBOLS = {"👍": "confirm", "👌": "confirm", "✅": "confirm", "✔": "confirm", "👎": "deny", "❌": "deny", "?": "help"}
 _BY_KEY: dict[str, str] = {}
 for _name, _words in _KEYWORDS.items():
     for _word in _words:
@@ -67,6 +69,12 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("choose_type", _command(r"类型|类别|改类型|改成类型|type|kind|change type to", r"(?:[是为]\s*)?(.+)")),
     ("location", _command(r"位置|地点|地址|改位置|位置改成|place|location|change place to", r"(?:[是在为]\s*)?(.+)")),
 )
+# The words a command above starts with: a message starting otherwise (most chatter) skips the patterns.
+_COMMAND_START = re.compile(
+    r"^(?:取消|撤|结|关单|完工|认领|接单|查|工单|告警|报警|类|改|位置|地点|地址|withdraw|cancel|close|claim|order"
+    r"|look|status|alarm|type|kind|change|place|location)",
+    re.I,
+)
 _UPPER = frozenset({"withdraw", "close", "claim", "order_query", "link_alarm"})
 
 # "收到告警 ALM-123，请处理" also links the alarm: the id may stand anywhere in the message.
@@ -77,7 +85,7 @@ _BARE_ID = re.compile(rf"^#?\s*(WO-\d{{8}}-[{ID_ALPHABET}]{{5}})$", re.I)
 
 @dataclass(frozen=True)
 class Intent:
-    name: str  # a keyword above, a pattern name, "number", or "text"
+    name: str  # a keyword above, a pattern name, "number", "unclear" (nothing to read), or "text"
     arg: str = ""
 
 
@@ -88,12 +96,15 @@ def normalize(text: str) -> str:
 
 def parse(text: str) -> Intent:
     cleaned = clean(text)
-    forms = keys(text)
-    for form in forms:
+    found = forms(cleaned)
+    for form in found:
         name = _BY_KEY.get(form)
         if name is not None:
             return Intent(name)
-    for name, pattern in _PATTERNS:
+    if not found[0]:  # nothing but punctuation or symbols
+        symbol = _SYMBOLS.get(cleaned.replace("\ufe0f", "").strip())
+        return Intent(symbol) if symbol else Intent("help") if "?" in cleaned else Intent("unclear")
+    for name, pattern in _PATTERNS if _COMMAND_START.match(cleaned) else ():
         match = pattern.match(cleaned)
         if match:
             arg = match.group(1).strip()
@@ -107,6 +118,4 @@ def parse(text: str) -> Intent:
     number = _NUMBER.match(cleaned)
     if number:
         return Intent("number", number.group(1))
-    if not forms[0] and "?" in cleaned:
-        return Intent("help")
     return Intent("text", cleaned)

@@ -18,7 +18,6 @@ import logging
 import re
 
 from bot.dialogue import alarm_types
-from bot.dialogue.folding import key
 from bot.dialogue.intents import Intent, parse
 from bot.dialogue.machine import CONFIRM, LOCATION, REPORTING, ROUTES, route
 from bot.ports import Nlu, NluError, Reading
@@ -63,8 +62,6 @@ def understand(text: str, session: Session, types: tuple[str, ...], nlu: Nlu | N
     if intent.name != "text":
         return intent
     said = intent.arg
-    if not key(said):
-        return Intent("unclear")  # "…", "!!": nothing to read
     if state in REPORTING and (typed := alarm_types.typed_type(said, types)):
         return Intent("choose_type", typed)
     if nlu is not None and (read := _model_reading(nlu, said, state, types)) is not None:

@@ -49,9 +49,9 @@ def test_the_first_message_after_an_expired_flow_is_two_round_trips_and_told_onc
     with round_trips(monkeypatch) as sent:
         replies = [reply.text for reply in chat.text("配电房").replies]
     assert len(sent) == 2, sent  # BEGIN brought the expired flow; the save forgot it
-    assert replies[0] == say("zh", "timed_out", flow=say("zh", "flow_report"), minutes=10)
+    assert replies[0] == say("zh", "timed_out", flow=say("zh", "flow_report"), span=say("zh", "span_minutes", count=10))
     assert real_store.redis.get(real_store.user_key("flow", chat.key)) is None
-    assert say("zh", "timed_out", flow=say("zh", "flow_report"), minutes=10) not in [
+    assert say("zh", "timed_out", flow=say("zh", "flow_report"), span=say("zh", "span_minutes", count=10)) not in [
         reply.text for reply in chat.text("你好").replies
     ]
 
@@ -64,4 +64,4 @@ def test_group_chatter_not_meant_for_the_bot_leaves_the_expired_flow_to_be_told(
     real_store.redis.delete(real_store.session_redis_key(chat.key))
     assert chat.text("午饭吃什么", addressed=False).replies == []  # not to the bot: nothing said, nothing saved
     replies = [reply.text for reply in chat.text("配电房").replies]
-    assert replies[0] == say("zh", "timed_out", flow=say("zh", "flow_report"), minutes=10)
+    assert replies[0] == say("zh", "timed_out", flow=say("zh", "flow_report"), span=say("zh", "span_minutes", count=10))

@@ -27,6 +27,9 @@ from tests.integration.test_feishu import (
 from tests.support.engine import photo
 from tests.support.live import Live, live_app, order_id_in
 
+# a tap no longer open, in idle: said so, then what the bot can do (one message)
+STALE_IN_IDLE = say("en", "choice_closed") + "\n\n" + say("en", "idle_text")
+
 pytestmark = pytest.mark.integration
 
 CONFIRM, CANCEL = say("en", "choice_confirm"), say("en", "choice_cancel")
@@ -114,7 +117,7 @@ def test_a_double_tap_makes_one_order(client: FeishuClient, feishu: FakeFeishu, 
     summary = dict(last_card(feishu))
     tap(client, feishu, CONFIRM, summary)
     tap(client, feishu, CONFIRM, summary)
-    assert orders.counts()["open"] == 1 and feishu.texts()[-1] == say("en", "choice_closed")
+    assert orders.counts()["open"] == 1 and feishu.texts()[-1] == STALE_IN_IDLE
 
 
 def test_a_stale_tap_after_cancel_changes_nothing(client: FeishuClient, feishu: FakeFeishu) -> None:
@@ -122,7 +125,7 @@ def test_a_stale_tap_after_cancel_changes_nothing(client: FeishuClient, feishu: 
     card = dict(last_card(feishu))
     client.text("cancel")
     tap(client, feishu, "water leak", card)
-    assert feishu.texts()[-1] == say("en", "choice_closed")
+    assert feishu.texts()[-1] == STALE_IN_IDLE
     client.text("status")
     assert feishu.texts()[-1] == say("en", "status_idle", alarm="")
 

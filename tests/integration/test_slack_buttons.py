@@ -17,6 +17,9 @@ from tests.support.engine import photo
 from tests.support.live import live_app, order_id_in
 from tests.support.slack import BOT_TOKEN, CHANNEL, SECRET, SlackClient, buttons
 
+# a tap no longer open, in idle: said so, then what the bot can do (one message)
+STALE_IN_IDLE = say("en", "choice_closed") + "\n\n" + say("en", "idle_text")
+
 pytestmark = pytest.mark.integration
 
 CONFIRM, CANCEL = say("en", "choice_confirm"), say("en", "choice_cancel")
@@ -88,7 +91,7 @@ def test_a_double_tap_makes_one_order(client: SlackClient, slack: FakeSlack, ord
     client.tap(slack, CONFIRM, message=summary)
     client.tap(slack, CONFIRM, message=summary)  # the second tap of a double tap
     assert orders.counts()["open"] == 1
-    assert last(slack)["text"] == say("en", "choice_closed")
+    assert last(slack)["text"] == STALE_IN_IDLE
 
 
 def test_a_stale_tap_after_cancel_changes_nothing(client: SlackClient, slack: FakeSlack) -> None:
@@ -96,7 +99,7 @@ def test_a_stale_tap_after_cancel_changes_nothing(client: SlackClient, slack: Fa
     card = last(slack)
     client.text("cancel")
     client.tap(slack, "water leak", message=card)
-    assert last(slack)["text"] == say("en", "choice_closed")
+    assert last(slack)["text"] == STALE_IN_IDLE
     assert say("en", "card_closed") in str(slack.message(card["ts"])["blocks"])  # its buttons are gone
     client.text("status")
     assert last(slack)["text"] == say("en", "status_idle", alarm="")

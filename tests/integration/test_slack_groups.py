@@ -86,8 +86,10 @@ def test_chatter_is_ignored_and_a_flow_continues_without_a_mention(
     summary = slack.posted[-1]
     assert summary["thread_ts"] == thread and "B2 pump room" in summary["text"]
     assert buttons(summary) == [say("en", "choice_confirm"), say("en", "choice_cancel")]
-    client.post(in_channel(client, {"text": "nice work team"}))  # chatter from the same user: the location?
-    assert real_store.load(KEY).pending["location"]["label"] == "nice work team"  # type: ignore[union-attr]
+    client.post(in_channel(client, {"text": "nice work team"}))  # chatter from the same user: the place? asked
+    assert real_store.load(KEY).pending["location"]["label"] == "B2 pump room"  # type: ignore[union-attr]
+    asked = say("en", "place_check_change", place="nice work team", current="B2 pump room")
+    assert slack.posted[-1]["text"].endswith(asked)
 
 
 def test_a_tap_on_someone_elses_card_is_told_to_the_tapper_only(

@@ -18,6 +18,9 @@ from tests.integration.test_wecom import AGENT, CORP, USER, WeComClient, wecom_s
 from tests.support.engine import photo
 from tests.support.live import live_app, order_id_in
 
+# a tap no longer open, in idle: said so, then what the bot can do (one message)
+STALE_IN_IDLE = say("en", "choice_closed") + "\n\n" + say("en", "idle_text")
+
 pytestmark = pytest.mark.integration
 
 CONFIRM, CANCEL = say("en", "choice_confirm"), say("en", "choice_cancel")
@@ -107,7 +110,7 @@ def test_a_double_tap_makes_one_order(client: WeComClient, wecom: FakeWeCom, ord
     tap(client, wecom, CONFIRM, summary)
     tap(client, wecom, CONFIRM, summary)
     assert orders.counts()["open"] == 1
-    assert wecom.sent_texts(USER)[-1] == say("en", "choice_closed")
+    assert wecom.sent_texts(USER)[-1] == STALE_IN_IDLE
     assert wecom.card_updates[-1]["button"]["replace_name"] == say("en", "card_closed")
 
 
@@ -117,7 +120,7 @@ def test_a_stale_tap_after_cancel_changes_nothing(client: WeComClient, wecom: Fa
     types = card(wecom)
     client.text("cancel")
     tap(client, wecom, "water leak", types)
-    assert wecom.sent_texts(USER)[-1] == say("en", "choice_closed")
+    assert wecom.sent_texts(USER)[-1] == STALE_IN_IDLE
     client.text("status")
     assert wecom.sent_texts(USER)[-1] == say("en", "status_idle", alarm="")
 
