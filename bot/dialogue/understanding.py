@@ -4,8 +4,9 @@ The keyword rules (``bot.dialogue.intents``) answer first. What they do not know
 name while a type is open; then, when a language model is configured (``Services.nlu``), its reading
 among the intents this state accepts; then the rules' own line:
 
-* waiting for the place, a text is the place — unless it reads like something else (a question, a
-  long sentence, a type inside other words): then the bot asks "is «…» the place?";
+* waiting for the place, a text is the place — unless it reads like something else (a question, an
+  objection, talk of the type, order or photo, a long sentence, a type inside other words): then the bot
+  asks "is «…» the place?";
 * at the summary, a text that is no command asks "change the place to «…»?" (never replaces it silently);
 * elsewhere it is what the state does with text it does not know (a hint, the open question again).
 
