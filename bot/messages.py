@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 
 from bot.dialogue.machine import State
 
-Kind = Literal["text", "image", "location", "other", "action", "video"]
+Kind = Literal["text", "image", "location", "other", "action", "video", "voice"]
 
 MAX_TEXT = 4000  # characters of one message handed to the engine
 
@@ -85,6 +85,13 @@ class Incoming:
     group: bool = False
     addressed: bool = True
     thread: str = ""
+    # A voice note (``kind="voice"``): its bytes as downloaded under the user's lock (``FetchVoice``), the
+    # platform's own transcript where it sends one (WeCom's ``Recognition``), the length the platform says,
+    # and the edge's problem with it ("too_large", "download_failed") like ``image_problem``.
+    voice: bytes | None = field(default=None, repr=False)
+    transcript: str | None = None
+    voice_seconds: float | None = None
+    voice_problem: str | None = None
 
     @property
     def session_key(self) -> str:

@@ -32,6 +32,20 @@ class NluError(ServiceError):
     """The language model for free text timed out, failed, or answered something we cannot use."""
 
 
+class SttError(ServiceError):
+    """The speech-to-text service timed out, failed, or answered something we cannot use."""
+
+
+class VoiceRejected(Exception):
+    """A voice note that is not sent to the speech-to-text service: ``reason`` is "too_long" (over
+    ``MAX_VOICE_SECONDS``) or "unsupported" (SILK, or bytes no decoder reads)."""
+
+    def __init__(self, reason: str, seconds: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.seconds = seconds
+
+
 class StoreUnavailable(ServiceError):
     """Redis (or the session backend) cannot be reached; the edge answers 503."""
 
@@ -103,6 +117,20 @@ class Nlu(Protocol):
         """Classify ``text`` (already folded) among ``intents`` (name → what it means, in English).
         The answer is validated: an intent not offered, a type not listed or a slot its intent needs
         missing gives ``UNSURE``. Raises NluError when the model is slow, down or unreadable."""
+        ...
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    seconds: float  # the note's length, as decoded
+
+
+class Stt(Protocol):
+    def transcribe(self, audio: bytes, *, language: str, prompt: str) -> Transcript:
+        """The words of a voice note. The adapter sniffs the container from the bytes, converts what the
+        service does not take (AMR to WAV), and names the file by its real type. Raises VoiceRejected
+        ("too_long", "unsupported") before any call, SttError when the service is slow, down or unreadable."""
         ...
 
 

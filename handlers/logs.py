@@ -25,7 +25,7 @@ import click
 from flask import current_app
 
 from bot.config import Settings
-from bot.dialogue.engine import Deliver, Engine, FetchImage
+from bot.dialogue.engine import Deliver, Engine, FetchImage, FetchVoice
 from bot.dialogue.machine import IDLE
 from bot.messages import Incoming, TurnResult
 from bot.session import Session
@@ -95,11 +95,15 @@ class ContextualEngine(Engine):
         self._engine = engine
 
     def handle(
-        self, incoming: Incoming, fetch_image: FetchImage | None = None, deliver: Deliver | None = None
+        self,
+        incoming: Incoming,
+        fetch_image: FetchImage | None = None,
+        deliver: Deliver | None = None,
+        fetch_voice: FetchVoice | None = None,
     ) -> TurnResult:
         with turn_context(incoming):
             started = time.perf_counter()
-            result = self._engine.handle(incoming, fetch_image, deliver)
+            result = self._engine.handle(incoming, fetch_image, deliver, fetch_voice)
             seconds = time.perf_counter() - started
             notable = result.state != IDLE or result.order_id or result.duplicate or seconds >= SLOW_TURN_SECONDS
             level = logging.INFO if notable else logging.DEBUG

@@ -20,6 +20,7 @@ from bot.dialogue.context import TurnContext
 from bot.dialogue.machine import CLOSE_PHOTO, IDLE, SharedMachine
 from bot.dialogue.next_step import next_step
 from bot.dialogue.services import FetchImage as FetchImage  # re-exported: the edge imports it, and Services, from here
+from bot.dialogue.services import FetchVoice as FetchVoice
 from bot.dialogue.services import Services as Services
 from bot.dialogue.services import forget_photo
 from bot.dialogue.turn import Turn
@@ -38,7 +39,11 @@ class Engine(Protocol):
     """What the edge calls: one turn, and an ops reset."""
 
     def handle(
-        self, incoming: Incoming, fetch_image: FetchImage | None = None, deliver: Deliver | None = None
+        self,
+        incoming: Incoming,
+        fetch_image: FetchImage | None = None,
+        deliver: Deliver | None = None,
+        fetch_voice: FetchVoice | None = None,
     ) -> TurnResult: ...
 
     def reset(self, skey: str) -> Session | None: ...
@@ -52,14 +57,19 @@ class Conversation(Engine):
 
     # -- entry points ------------------------------------------------------------------------------------
     def handle(
-        self, incoming: Incoming, fetch_image: FetchImage | None = None, deliver: Deliver | None = None
+        self,
+        incoming: Incoming,
+        fetch_image: FetchImage | None = None,
+        deliver: Deliver | None = None,
+        fetch_voice: FetchVoice | None = None,
     ) -> TurnResult:
         """Run one turn for one message. Raises StoreUnavailable when Redis is down (the edge answers 503).
 
-        ``fetch_image`` downloads the photo of a platform message; it runs under the user's lock so
-        a slow download cannot let the user's next message overtake the photo. ``deliver`` sends the turn's
-        replies, under the lock too, so the answers to messages sent in a burst reach the user in the order
-        the messages were sent (its result is then ``delivered``; a repeat's stored answer only if it was never sent).
+        ``fetch_image`` downloads the photo of a platform message (``fetch_voice`` its voice note); it runs
+        under the user's lock so a slow download cannot let the user's next message overtake the photo.
+        ``deliver`` sends the turn's replies, under the lock too, so the answers to messages sent in a burst
+        reach the user in the order the messages were sent (its result is then ``delivered``; a repeat's stored
+        answer only if it was never sent).
         """
         skey = incoming.session_key
         with self.services.sessions.begin(skey, incoming.event_id, answering=deliver is not None) as stored:
@@ -81,6 +91,9 @@ class Conversation(Engine):
                     more_images=tuple(images[1:]),
                     image_problem=problem,
                 )
+            if fetch_voice is not None:
+                audio, problem = fetch_voice()
+                incoming = replace(incoming, voice=audio, voice_problem=problem)
             result = self._turn(incoming, stored)
             if deliver is not None:
                 deliver(result)

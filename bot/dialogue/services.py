@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from bot.config import Settings
 from bot.observe import NullObserver, Observer
 from bot.orders.events import Events, NoEvents
-from bot.ports import Nlu, ObjectStore, Sessions, Vlm, WorkOrders
+from bot.ports import Nlu, ObjectStore, Sessions, Stt, Vlm, WorkOrders
 from bot.session import Session
 
 # Downloads a platform message's photos: (the photos downloaded, the problem of one that was not, or None),
 # a problem being "too_large", "not_image", "download_failed"…
 FetchImage = Callable[[], tuple[list[bytes], str | None]]
+# Downloads a platform message's voice note: (its bytes or None, the problem: "too_large", "download_failed").
+FetchVoice = Callable[[], tuple[bytes | None, str | None]]
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Services:
     observer: Observer = field(default_factory=NullObserver)
     events: Events = field(default_factory=NoEvents)  # order events for the duty chat and other systems
     nlu: Nlu | None = None  # reads free text the keyword rules cannot place; None: the bot asks instead
+    stt: Stt | None = None  # hears voice notes; None: the bot asks the user to type
 
 
 def forget_photo(session: Session, key: str) -> None:
