@@ -94,6 +94,11 @@ class Settings:
     vlm_model: str = "gpt-4o-mini"
     vlm_timeout_seconds: float = 30.0
     vlm_image_mode: str = "base64"  # or "url" (presigned storage URL)
+    # the language model for free text the keyword rules cannot place (``nlu_endpoint`` resolves the defaults)
+    nlu_base_url: str = ""  # empty: the VLM's endpoint and key, when one is set; "off": none
+    nlu_api_key: str = field(default="", repr=False)
+    nlu_model: str = ""  # empty: the VLM's model
+    nlu_timeout_seconds: float = 5.0
     # object storage
     s3_bucket: str = ""  # empty: local folder
     s3_endpoint_url: str = ""
@@ -167,6 +172,10 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name.upper()} must be at least 1")
+        if not 0 < self.nlu_timeout_seconds <= 60:
+            raise SettingsError("NLU_TIMEOUT_SECONDS must be above 0 and at most 60 (a user waits for it)")
+        if self.nlu_base_url and self.nlu_base_url != "off" and not re.match(r"^https?://[^\s/]+", self.nlu_base_url):
+            raise SettingsError("NLU_BASE_URL must be an http(s) URL, or off")
         if not 0 <= self.photo_burst_seconds <= 300:
             raise SettingsError("PHOTO_BURST_SECONDS must be between 0 and 300")
         if self.max_photos_per_report > 10:
@@ -245,6 +254,18 @@ class Settings:
         values |= {_url_password(url) for url in (self.redis_url, self.database_url)}
         # Shorter strings are not worth masking: they would cut holes in ordinary words.
         return tuple(sorted(v for v in values if len(v) >= _SECRET_MIN_LENGTH))
+
+    @property
+    def nlu_endpoint(self) -> tuple[str, str, str] | None:
+        """(base URL, key, model) of the language model for free text, or None when there is none: its own
+        ``NLU_*`` settings, else the VLM's endpoint, key and model; ``NLU_BASE_URL=off`` turns it off."""
+        if self.nlu_base_url == "off":
+            return None
+        url = self.nlu_base_url or self.vlm_base_url
+        if not url:
+            return None
+        key = self.nlu_api_key if self.nlu_base_url else (self.nlu_api_key or self.vlm_api_key)
+        return url, key, self.nlu_model or self.vlm_model
 
     @property
     def generic_webhook_mode(self) -> Literal["token", "open", "off"]:

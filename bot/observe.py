@@ -24,6 +24,9 @@ class Observer(Protocol):
     def vlm_call(self, kind: str, seconds: float, ok: bool) -> None:
         """One VLM call (analyze / verify_fixed)."""
 
+    def nlu_call(self, seconds: float, outcome: str) -> None:
+        """One reading of free text by the language model: outcome "read", "unsure" or "error"."""
+
     def escalation(self, order: Order) -> None:
         """An unclaimed order was posted again to its duty chat as overdue."""
 
@@ -39,6 +42,9 @@ class NullObserver:
         pass
 
     def vlm_call(self, kind: str, seconds: float, ok: bool) -> None:
+        pass
+
+    def nlu_call(self, seconds: float, outcome: str) -> None:
         pass
 
     def escalation(self, order: Order) -> None:

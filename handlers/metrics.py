@@ -57,6 +57,12 @@ class PrometheusObserver:
         self.vlm_seconds = Histogram(
             "wobot_vlm_call_duration_seconds", "VLM call latency.", ["kind"], buckets=_VLM_BUCKETS, registry=r
         )
+        self.nlu_calls = Counter(
+            "wobot_nlu_calls", "Free texts read by the language model, by outcome.", ["outcome"], registry=r
+        )
+        self.nlu_seconds = Histogram(
+            "wobot_nlu_call_duration_seconds", "Language model latency.", buckets=_VLM_BUCKETS, registry=r
+        )
         self.escalations = Counter(
             "wobot_order_escalations",
             "Unclaimed orders posted again as overdue, by severity.",
@@ -101,6 +107,10 @@ class PrometheusObserver:
     def vlm_call(self, kind: str, seconds: float, ok: bool) -> None:
         self.vlm_calls.labels(kind, "ok" if ok else "error").inc()
         self.vlm_seconds.labels(kind).observe(seconds)
+
+    def nlu_call(self, seconds: float, outcome: str) -> None:
+        self.nlu_calls.labels(outcome).inc()
+        self.nlu_seconds.observe(seconds)
 
     def escalation(self, order: Order) -> None:
         self.escalations.labels(order.severity).inc()

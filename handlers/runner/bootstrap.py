@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.adapters.nlu import build_nlu
 from bot.adapters.redis.outbox import Outbox
 from bot.adapters.redis.sessions import RedisSessions
 from bot.adapters.redis.store import SessionStore, build_store
@@ -15,7 +16,7 @@ from bot.adapters.vlm import build_vlm
 from bot.config import Settings
 from bot.dialogue.engine import Conversation, Services
 from bot.observe import Observer
-from bot.ports import ObjectStore, Vlm, WorkOrders
+from bot.ports import Nlu, ObjectStore, Vlm, WorkOrders
 from handlers.logs import ContextualEngine
 from handlers.metrics import PrometheusObserver
 from handlers.platforms.job import Job
@@ -49,6 +50,7 @@ def build_runtime(
     *,
     store: SessionStore | None = None,
     vlm: Vlm | None = UNSET,
+    nlu: Nlu | None = UNSET,
     storage: ObjectStore | None = None,
     orders: WorkOrders | None = None,
     observer: Observer | None = None,
@@ -63,6 +65,7 @@ def build_runtime(
         storage=storage or build_storage(settings),
         orders=orders or build_orders(settings),
         vlm=build_vlm(settings, on_call=observer.vlm_call) if vlm is UNSET else vlm,
+        nlu=build_nlu(settings, on_call=observer.nlu_call) if nlu is UNSET else nlu,
         observer=observer,
     )
     engine = ContextualEngine(Conversation(services))

@@ -73,6 +73,7 @@ def create_app(
             f"generic webhook: {_GENERIC_WEBHOOK[settings.generic_webhook_mode]}",
             f"store: {_store_kind(settings)}",
             f"VLM: {'on' if runtime.services.vlm else 'off (users pick the type)'}",
+            f"language model for free text: {'on' if runtime.services.nlu else 'off (the bot asks when unsure)'}",
             f"storage: {'s3' if settings.s3_bucket else f'local folder {settings.storage_dir}'}",
             admin_line,
         )

@@ -159,6 +159,7 @@ def settings(tmp_path: Path, fake_openai: FakeOpenAI, redis_client: redis.Redis)
         storage_dir=str(tmp_path / "images"),
         database_url=f"sqlite:///{tmp_path / 'orders.db'}",
         vlm_base_url=fake_openai.base_url,
+        nlu_base_url="off",
         vlm_api_key="sk-conc",
         vlm_timeout_seconds=10,
         photo_burst_seconds=0,  # each photo replaces the last, so the order of turns shows in the session

@@ -42,6 +42,7 @@ def live(
         slack_signing_secret=SECRET,
         slack_bot_token=BOT_TOKEN,
         vlm_base_url=fake_openai.base_url,
+        nlu_base_url="off",
         vlm_api_key="sk-test",
     )
     with (

@@ -143,6 +143,7 @@ def app_settings(settings: Settings, feishu: FakeFeishu, fake_openai: Any) -> Se
         settings,
         feishu,
         vlm_base_url=fake_openai.base_url,
+        nlu_base_url="off",
         vlm_api_key="sk-test",
         max_image_bytes=200_000,
         max_body_bytes=64_000,

@@ -139,7 +139,9 @@ def test_a_tap_with_a_wrong_token_is_refused(client: FeishuClient, feishu: FakeF
 def test_a_photo_gets_a_reaction_before_the_analysis(
     settings: Settings, feishu: FakeFeishu, fake_openai: Any, real_store: Any, orders: Any, storage: Any
 ) -> None:
-    app_settings = feishu_settings(settings, feishu, vlm_base_url=fake_openai.base_url, vlm_api_key="sk-test")
+    app_settings = feishu_settings(
+        settings, feishu, vlm_base_url=fake_openai.base_url, vlm_api_key="sk-test", nlu_base_url="off"
+    )
     with live_app(app_settings, store=real_store, orders=orders, storage=storage) as live:
         FeishuClient(live).image(feishu, photo(1))
         reaction = feishu.calls("reaction")[0]

@@ -35,6 +35,7 @@ def app_settings(settings: Settings, slack: FakeSlack, fake_openai: Any) -> Sett
         slack_bot_token=BOT_TOKEN,
         slack_api_base=slack.base_url,
         vlm_base_url=fake_openai.base_url,
+        nlu_base_url="off",
         vlm_api_key="sk-test",
         max_image_bytes=200_000,
         max_body_bytes=64_000,

@@ -133,7 +133,7 @@ def test_a_photo_gets_an_eyes_reaction_before_the_analysis(
     settings: Settings, slack: FakeSlack, fake_openai: Any, real_store: Any, orders: Any, storage: Any
 ) -> None:
     with live_app(
-        _settings(settings, slack, vlm_base_url=fake_openai.base_url, vlm_api_key="sk-test"),
+        _settings(settings, slack, vlm_base_url=fake_openai.base_url, vlm_api_key="sk-test", nlu_base_url="off"),
         store=real_store,
         orders=orders,
         storage=storage,

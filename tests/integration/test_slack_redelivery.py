@@ -48,6 +48,7 @@ def live(
         slack_bot_token=BOT_TOKEN,
         slack_api_base=slack.base_url,
         vlm_base_url=fake_openai.base_url,
+        nlu_base_url="off",
         vlm_api_key="sk-test",
     )
     store = real_store if request.param == "redis" else None  # None: the in-process store

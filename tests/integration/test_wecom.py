@@ -128,6 +128,7 @@ def app_settings(settings: Settings, wecom: FakeWeCom, fake_openai: Any) -> Sett
         settings,
         wecom,
         vlm_base_url=fake_openai.base_url,
+        nlu_base_url="off",  # the VLM's endpoint answers photos here, not free text
         vlm_api_key="sk-test",
         max_image_bytes=200_000,
         max_body_bytes=64_000,

@@ -50,7 +50,9 @@ def live(
     orders: Any,
     storage: Any,
 ) -> Iterator[Live]:
-    configured = wecom_settings(settings, wecom, vlm_base_url=fake_openai.base_url, vlm_api_key="sk-test")
+    configured = wecom_settings(
+        settings, wecom, vlm_base_url=fake_openai.base_url, vlm_api_key="sk-test", nlu_base_url="off"
+    )
     store = real_store if request.param == "redis" else None  # None: the in-process store
     with live_app(configured, store=store, orders=orders, storage=storage) as app:
         assert app.runtime.marks_are_final is (request.param == "redis")

@@ -144,6 +144,7 @@ def base_settings(tmp_path: Path, vlm: FakeOpenAI, s3: LocalS3) -> Settings:
         lock_timeout_seconds=5,
         database_url=f"sqlite:///{tmp_path / f'orders-{tag}.db'}",
         vlm_base_url=vlm.base_url,
+        nlu_base_url="off",
         vlm_api_key="sk-e2e",
         vlm_model="vlm-e2e-model",
         vlm_timeout_seconds=5,

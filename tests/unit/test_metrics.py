@@ -56,7 +56,7 @@ def send(app: Flask, headers: dict[str, str] | None = None, **body: Any) -> Any:
 
 
 def test_metrics_is_open_and_counts_turns_transitions_vlm_and_errors(make_app: Any, fake_openai: Any) -> None:
-    app = make_app(vlm_base_url=fake_openai.base_url, vlm_api_key="sk-test")
+    app = make_app(vlm_base_url=fake_openai.base_url, vlm_api_key="sk-test", nlu_base_url="off")
     assert isinstance(runtime(app).services.observer, PrometheusObserver)
     assert value(app, "wobot_turns_total", platform="generic", kind="image") == 0
 
@@ -79,7 +79,7 @@ def test_metrics_is_open_and_counts_turns_transitions_vlm_and_errors(make_app: A
 
 def test_vlm_failures_are_counted(make_app: Any, fake_openai: Any) -> None:
     fake_openai.respond_with("this is not the JSON the adapter asked for")
-    app = make_app(vlm_base_url=fake_openai.base_url, vlm_api_key="sk-test", vlm_timeout_seconds=2)
+    app = make_app(vlm_base_url=fake_openai.base_url, vlm_api_key="sk-test", vlm_timeout_seconds=2, nlu_base_url="off")
     send(app, image_base64=base64.b64encode(photo(2)).decode())
     assert value(app, "wobot_vlm_calls_total", kind="analyze", outcome="error") >= 1
     assert value(app, "wobot_errors_total", kind="vlm") == 1
@@ -132,6 +132,7 @@ def json_log_lines(make_app: Any, fake_openai: Any) -> Iterator[tuple[Flask, io.
         generic_webhook_token="whsec-generic-123",
         admin_token="adm-tok-456",
         vlm_base_url=fake_openai.base_url,
+        nlu_base_url="off",
         vlm_api_key="sk-vlm-secret-000",
     )
     handler = next(h for h in logging.getLogger().handlers if getattr(h, "_wobot", False))
