@@ -106,6 +106,7 @@ class Settings:
     s3_prefix: str = "wobot/"
     storage_dir: str = "data/images"
     max_image_bytes: int = 10 * 1024 * 1024
+    max_voice_seconds: int = 120  # a longer voice note is refused, never sent to speech-to-text
     photo_burst_seconds: float = 8.0  # photos sent this close together make one report
     max_photos_per_report: int = 4
     max_body_bytes: int = 16 * 1024 * 1024
@@ -176,6 +177,8 @@ class Settings:
             raise SettingsError("NLU_TIMEOUT_SECONDS must be above 0 and at most 60 (a user waits for it)")
         if self.nlu_base_url and self.nlu_base_url != "off" and not re.match(r"^https?://[^\s/]+", self.nlu_base_url):
             raise SettingsError("NLU_BASE_URL must be an http(s) URL, or off")
+        if not 1 <= self.max_voice_seconds <= 600:
+            raise SettingsError("MAX_VOICE_SECONDS must be between 1 and 600")
         if not 0 <= self.photo_burst_seconds <= 300:
             raise SettingsError("PHOTO_BURST_SECONDS must be between 0 and 300")
         if self.max_photos_per_report > 10:

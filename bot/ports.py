@@ -188,6 +188,8 @@ class NewOrder:
     history: list[dict[str, Any]]
     more_photo_keys: tuple[str, ...] = ()  # the report's other photos (a burst, or one message with several)
     photo_hash: str | None = None  # the first photo's perceptual hash (hex): a repeat report is spotted by it
+    note: str = ""  # the reporter's own words that were no place, command or choice (a voice note's, say)
+    voice_keys: tuple[str, ...] = ()  # the report's voice notes in storage
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,8 @@ class Order:
     escalated_at: datetime | None = None
     more_reporters: tuple[Reporter, ...] = ()  # people who reported the same problem ("Same — add my photo")
     photo_hash: str | None = None
+    note: str = ""  # the reporter's note (NewOrder.note)
+    voice_keys: tuple[str, ...] = ()
 
     @property
     def photo_keys(self) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ ORDER_SENTENCES: dict[str, dict[str, str]] = {
     },
     "duty_severity": {"zh": "严重程度：{value}", "en": "Severity: {value}"},
     "duty_description": {"zh": "描述：{value}", "en": "Description: {value}"},
+    "duty_note": {"zh": "报修人说：{value}", "en": "Reporter says: {value}"},
     "duty_location": {"zh": "位置：{value}", "en": "Location: {value}"},
     "duty_map": {"zh": "地图：{value}", "en": "Map: {value}"},
     "duty_reporter": {"zh": "报修人：{value}", "en": "Reported by: {value}"},

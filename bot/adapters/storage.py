@@ -24,7 +24,20 @@ from bot.ports import ObjectStore, ServiceError
 if TYPE_CHECKING:
     from bot.config import Settings
 
-_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
+_EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "image/gif": "gif",
+    # voice notes kept with their report (bot.audio names their type)
+    "audio/amr": "amr",
+    "audio/ogg": "ogg",
+    "audio/wav": "wav",
+    "audio/mp4": "m4a",
+    "audio/webm": "webm",
+    "audio/mpeg": "mp3",
+    "audio/flac": "flac",
+}
 _FALLBACK_EXT = "bin"
 _CONTENT_TYPES = {ext: ct for ct, ext in _EXTENSIONS.items()} | {_FALLBACK_EXT: "application/octet-stream"}
 

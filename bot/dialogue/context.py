@@ -9,6 +9,7 @@ from bot.dialogue import choices, intents
 from bot.dialogue.machine import IDLE
 from bot.dialogue.services import Services
 from bot.dialogue.understanding import understand
+from bot.dialogue.voice import hear
 from bot.messages import Incoming, Location
 from bot.ports import Order, Reporter
 from bot.replies import ago, say
@@ -16,6 +17,11 @@ from bot.session import Session
 
 # The most open orders offered as buttons ("which one?"); the typed list shows them all.
 MAX_ORDER_BUTTONS = 5
+MAX_ECHO_CHARS = 300  # of a voice note's words quoted back (its note keeps them whole)
+
+
+def _quoted(words: str) -> str:
+    return words if len(words) <= MAX_ECHO_CHARS else words[: MAX_ECHO_CHARS - 1] + "…"
 
 
 class Refused(Exception):
@@ -50,13 +56,13 @@ class TurnContext:
         self.stale = False  # this turn's tap was on a choice no longer open
         self.follow_up: str | None = None  # a trigger to fire after this one (a held photo's next use)
         self.user_entry: dict[str, Any] = {"text": incoming.text, "kind": incoming.kind}
-        self.intent = self._intent()
         if incoming.location:
             self.user_entry["location"] = incoming.location.describe()
         self.order_id: str | None = None  # set on the turn that created or closed an order
         self.errors: list[str] = []  # failures the user was told about, for the observer
         self.discarded: list[str] = []  # report photos no order will hold: deleted once the turn is saved
         self.state_before = session.state
+        self.intent = self._intent()  # last: reading a voice note may already say something, or fail
 
     def _intent(self) -> intents.Intent:
         """What the message asks for. A tap means what its choice means, while that choice is open; a
@@ -72,6 +78,14 @@ class TurnContext:
             self.picked = self.user_entry["text"] = picked[1]
             self.card = offer["text"] if offer else None
             return intent
+        if incoming.kind == "voice":
+            heard = hear(incoming, self.session, self.services)
+            if heard.failed:
+                self.errors.append("stt")
+            if heard.words:  # quoted first, so a wrong transcription is seen before anything it led to
+                self.say("voice_heard", words=_quoted(heard.words))
+            self.user_entry["text"] = heard.words or f"[voice: {heard.intent.arg}]"
+            return heard.intent
         if incoming.kind != "text":
             return intents.Intent(incoming.kind)
         intent = understand(incoming.text, self.session, self.settings.alarm_type_list, self.services.nlu)

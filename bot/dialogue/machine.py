@@ -69,6 +69,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "accept_place", "source": REPORTING, "dest": None, "after": "ask_next"},
     {"trigger": "reject_place", "source": REPORTING, "dest": None, "before": "drop_proposed_place",
      "after": "ask_next"},
+    # a voice note's words that are no place, command or choice: the reporter's note on the order
+    {"trigger": "add_note", "source": REPORTING, "dest": None, "before": "take_note", "after": "ask_next"},
     # "不对" at the summary, then [Change place]: back to "where?"
     {"trigger": "change_place", "source": CONFIRM, "dest": LOCATION, "before": "drop_location", "after": "ask_next"},
     {"trigger": "link_alarm", "source": [IDLE, *REPORTING], "dest": None, "after": "remember_alarm"},
@@ -94,6 +96,7 @@ ROUTES: dict[str, dict[str, str]] = {
         "cancel": "cancel", "help": "say_help", "status": "say_status", "my_orders": "say_my_orders",
         "order_query": "say_order", "withdraw": "withdraw_order", "claim": "claim_order",
         "other": "say_unsupported", "unclear": "say_not_understood", "unsure": "say_rough_is_fine",
+        "voice_unheard": "say_voice_unheard",
         "video": "say_video",
         "stale_choice": "say_choice_closed",
     },
@@ -103,14 +106,14 @@ ROUTES: dict[str, dict[str, str]] = {
     },
     LOCATION: {
         "image": "photo", "location": "location", "propose_place": "propose_place", "accept_place": "accept_place",
-        "reject_place": "reject_place", "choose_type": "choose_type", "number": "choose_type",
+        "reject_place": "reject_place", "choose_type": "choose_type", "number": "choose_type", "note": "add_note",
         "change_type": "say_type_list", "deny": "say_which_type", "retry": "retry", "link_alarm": "link_alarm",
         "confirm": "say_need_location", "change_place": "say_need_location", "close": "say_finish_first",
         "*": "say_help",
     },
     CONFIRM: {
         "image": "photo", "location": "location", "propose_place": "propose_place", "accept_place": "accept_place",
-        "reject_place": "reject_place", "choose_type": "choose_type", "number": "choose_type",
+        "reject_place": "reject_place", "choose_type": "choose_type", "number": "choose_type", "note": "add_note",
         "change_type": "say_type_list", "change_place": "change_place", "deny": "ask_what_to_change",
         "retry": "retry", "link_alarm": "link_alarm", "confirm": "confirm", "same_problem": "same_problem",
         "close": "say_finish_first", "*": "say_help",

@@ -10,7 +10,7 @@ from bot.dialogue.flows.close import CloseFlow
 from bot.dialogue.flows.lookups import Lookups
 from bot.dialogue.flows.places import PlaceQuestion
 from bot.dialogue.flows.report import ReportFlow
-from bot.dialogue.machine import IDLE, TRIGGERS, SharedMachine, route
+from bot.dialogue.machine import IDLE, REPORTING, TRIGGERS, SharedMachine, route
 from bot.dialogue.next_step import SESSION_CONDITIONS
 from bot.dialogue.photos import TurnPhotos
 
@@ -86,7 +86,9 @@ class Turn:
 
     def run(self, machine: SharedMachine) -> None:
         ctx = self.ctx
-        what = ctx.incoming.kind if ctx.incoming.kind not in ("text", "action") else ctx.intent.name
+        what = ctx.incoming.kind if ctx.incoming.kind not in ("text", "action", "voice") else ctx.intent.name
+        if ctx.incoming.kind == "voice" and ctx.session.state in REPORTING:
+            self.report_flow.keep_voice()  # the audio goes with the report, whatever its words did
         first = route(ctx.session.state, what)
         if first not in TRIGGERS:
             RESPONDERS[first](self)
@@ -125,6 +127,7 @@ class Turn:
         ctx = self.ctx
         had_something = ctx.state_before != IDLE or bool(ctx.pending)
         self.photos.discard_report()
+        ctx.discarded += ctx.pending.get("voice_keys") or []  # no order will hold them
         ctx.session.clear_pending()
         ctx.say("cancelled" if had_something else "nothing_to_cancel")
 
@@ -152,6 +155,7 @@ class Turn:
     announce_joined = _report(ReportFlow.announce_joined)
     show_summary = _report(ReportFlow.show_summary)
     remember_alarm = _report(ReportFlow.remember_alarm)
+    take_note = _report(ReportFlow.take_note)
 
     # -- the questions about the place (bot.dialogue.flows.places) ----------------------------------------
     has_proposed_place = _place(PlaceQuestion.has_proposed_place)
@@ -183,6 +187,7 @@ class Turn:
     say_expect_close_photo = _lookup(Lookups.say_expect_close_photo)
     say_not_understood = _lookup(Lookups.say_not_understood)
     say_rough_is_fine = _lookup(Lookups.say_rough_is_fine)
+    say_voice_unheard = _lookup(Lookups.say_voice_unheard)
     say_which_type = _lookup(Lookups.say_which_type)
     say_type_list = _lookup(Lookups.say_type_list)
 
@@ -204,6 +209,7 @@ RESPONDERS: dict[str, Callable[[Turn], None]] = {
     "say_expect_close_photo": Turn.say_expect_close_photo,
     "say_not_understood": Turn.say_not_understood,
     "say_rough_is_fine": Turn.say_rough_is_fine,
+    "say_voice_unheard": Turn.say_voice_unheard,
     "say_which_type": Turn.say_which_type,
     "say_type_list": Turn.say_type_list,
     "ask_what_to_change": Turn.ask_what_to_change,

@@ -68,11 +68,15 @@ def understand(text: str, session: Session, types: tuple[str, ...], nlu: Nlu | N
     if nlu is not None and (read := _model_reading(nlu, said, state, types)) is not None:
         return read
     if state == LOCATION:
-        doubtful = _NOT_A_PLACE.search(said) or len(said) > MAX_PLACE_CHARS or alarm_types.mentions_type(said, types)
-        return Intent("propose_place" if doubtful else "location", said)
+        return Intent("propose_place" if reads_like_no_place(said, types) else "location", said)
     if state == CONFIRM:
         return Intent("propose_place", said)
     return intent
+
+
+def reads_like_no_place(said: str, types: tuple[str, ...]) -> bool:
+    """A question, an objection, talk of the type, order or photo, a long sentence, a type inside other words."""
+    return bool(_NOT_A_PLACE.search(said)) or len(said) > MAX_PLACE_CHARS or alarm_types.mentions_type(said, types)
 
 
 def accepted(state: str) -> dict[str, str]:

@@ -62,6 +62,8 @@ def duty_card(order: Order, settings: Settings, overdue: int = 0) -> DutyCard:
     lines = [say(lang, "duty_severity", value=say(lang, f"severity_{order.severity}"))]
     if order.description:
         lines.append(say(lang, "duty_description", value=order.description))
+    if order.note:
+        lines.append(say(lang, "duty_note", value=order.note))
     if order.location_text:
         lines.append(say(lang, "duty_location", value=order.location_text))
     if order.latitude is not None and order.longitude is not None:

@@ -121,6 +121,8 @@ class SqlWorkOrders(OrderQueries):
                     history=list(new.history),
                     more_photo_keys=new.more_photo_keys,
                     photo_hash=new.photo_hash,
+                    note=new.note,
+                    voice_keys=new.voice_keys,
                 )
                 try:
                     with self._engine.begin() as conn:
@@ -302,6 +304,8 @@ class SqlWorkOrders(OrderQueries):
             "closed_at": order.closed_at,
             "history": order.history,
             "photo_hash": order.photo_hash,
+            "note": order.note or None,
+            "voice_keys": list(order.voice_keys) or None,
         }
 
 

@@ -96,6 +96,8 @@ work_orders = Table(
     Column("escalated_at", UtcDateTime, nullable=True),
     Column("more_reporters", JSON, nullable=True),
     Column("photo_hash", String(16), nullable=True),  # [[platform, tenant, user], …] of duplicate reports
+    Column("note", Text, nullable=True),  # the reporter's own words (a voice note's that were no place or command)
+    Column("voice_keys", JSON, nullable=True),  # the report's voice notes in storage
     CheckConstraint("status IN ('open', 'closed', 'cancelled')", name="ck_work_orders_status"),
     Index("ix_work_orders_status_created", "status", "created_at"),
     Index("ix_work_orders_reporter", "reporter_platform", "reporter_tenant", "reporter_user"),
@@ -132,6 +134,8 @@ def row_to_order(row: Row[Any]) -> Order:
         escalated_at=m["escalated_at"],
         more_reporters=tuple(Reporter(*who) for who in m["more_reporters"] or ()),
         photo_hash=m["photo_hash"],
+        note=m["note"] or "",
+        voice_keys=tuple(m["voice_keys"] or ()),
     )
 
 

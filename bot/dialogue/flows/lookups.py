@@ -11,6 +11,7 @@ from bot.orders import rules
 from bot.orders.events import person
 from bot.ports import Order, OrderError, ServiceError
 from bot.replies import WITHDRAWN_REASON, reason_text
+from bot.replies_voice import VOICE_PROBLEMS
 
 
 class Lookups:
@@ -70,6 +71,13 @@ class Lookups:
         """ "不知道": a rough answer will do, and the open question again."""
         if self.ctx.session.state != IDLE:
             self.ctx.say("rough_is_fine")
+        self.ask_again()
+
+    def say_voice_unheard(self) -> None:
+        """A voice note not heard: why, in one sentence, and the open question again (never a dead end)."""
+        reason = self.ctx.intent.arg
+        name = f"voice_{reason}" if f"voice_{reason}" in VOICE_PROBLEMS else "voice_stt_failed"
+        self.ctx.say(name, limit=self.ctx.settings.max_voice_seconds)
         self.ask_again()
 
     def say_which_type(self) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import time
 
+from bot.audio import audio_type
 from bot.dialogue import alarm_types, choices
 from bot.dialogue.context import MAX_ORDER_BUTTONS, TurnContext
 from bot.dialogue.flows.places import MAX_LABEL_CHARS, PlaceQuestion, location_text
@@ -18,6 +19,8 @@ from bot.orders.events import person
 from bot.ports import NewOrder, Order, OrderError, Photo, ServiceError, VlmError
 
 log = logging.getLogger(__name__)
+
+MAX_NOTE_CHARS = 1000
 
 # The pending fields a report photo brings; a new photo replaces them (a type the user chose stays).
 REPORT_FIELDS = (
@@ -235,6 +238,26 @@ class ReportFlow:
         ctx.pending["alarm_id"] = ctx.intent.arg
         ctx.say("alarm_linked" if ctx.session.state == IDLE else "alarm_linked_pending", alarm_id=ctx.intent.arg)
 
+    # -- the reporter's own words, and their voice --------------------------------------------------------
+    def take_note(self) -> None:
+        ctx = self.ctx
+        earlier = ctx.pending.get("note") or ""
+        ctx.pending["note"] = (f"{earlier}；{ctx.intent.arg}" if earlier else ctx.intent.arg)[:MAX_NOTE_CHARS]
+        ctx.say("note_added")
+
+    def keep_voice(self) -> None:
+        """Store a voice note of the report (its audio goes on the order, playable on the admin page)."""
+        ctx, audio = self.ctx, self.ctx.incoming.voice
+        if not audio:
+            return
+        try:
+            key = ctx.services.storage.put(audio, audio_type(audio) or "application/octet-stream")
+        except ServiceError as exc:  # the words still count; only the recording is lost
+            log.warning("voice note not stored: %s", exc, extra={"session": ctx.session.key})
+            return
+        ctx.pending.setdefault("voice_keys", []).append(key)
+        ctx.user_entry["voice_key"] = key
+
     # -- summary and confirm --------------------------------------------------------------------------------
     def show_summary(self) -> None:
         """The report as it stands, only the fields that have values, with Confirm / Cancel."""
@@ -244,6 +267,7 @@ class ReportFlow:
             ("summary_severity", ctx.t(f"severity_{p['severity']}") if p.get("severity") else ""),
             ("summary_description", p.get("description")),
             ("summary_location", location_text(p.get("location"))),
+            ("summary_note", p.get("note")),
             ("summary_alarm", p.get("alarm_id")),
         ]
         lines = "\n".join(ctx.t(name, value=value) for name, value in fields if value)
@@ -320,6 +344,8 @@ class ReportFlow:
             alarm_id=p.get("alarm_id"),
             history=history,
             photo_hash=p.get("photo_hash"),
+            note=p.get("note") or "",
+            voice_keys=tuple(p.get("voice_keys") or ()),
         )
         try:
             self.created, created_now = ctx.services.orders.create(new)
