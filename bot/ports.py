@@ -331,6 +331,10 @@ class TurnStore(Protocol):
         (only asked when there is none)."""
         ...
 
+    def photos_behind(self) -> bool:
+        """Has another photo of this user arrived whose turn comes after this one (a burst still arriving)?"""
+        ...
+
     def seconds_left(self) -> int | None:
         """Seconds the stored session has left, None when there is none."""
         ...
@@ -355,8 +359,9 @@ class Sessions(Protocol):
     """Where sessions live, and who owns a turn's storage life (lock, load, save, release, a repeat's answer)."""
 
     def begin(
-        self, key: str, message_id: str | None = None, *, answering: bool = False
+        self, key: str, message_id: str | None = None, *, answering: bool = False, photo: bool = False
     ) -> AbstractContextManager[TurnStore]:
         """The turn of message ``message_id`` in session ``key``, once the user's earlier turns are done.
-        ``answering``: its replies are sent before it ends (``TurnStore.answered`` ends it)."""
+        ``answering``: its replies are sent before it ends (``TurnStore.answered`` ends it). ``photo``: the
+        message is a photo (a photo turn before it can see it coming: ``TurnStore.photos_behind``)."""
         ...

@@ -66,6 +66,10 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "zh": "已加入本次上报，共 {count} 张照片，一起识别。",
         "en": "Added to this report: {count} photos, analysed together.",
     },
+    "photo_burst_waiting": {
+        "zh": "照片已收到，等这组照片到齐后一起识别…",
+        "en": "Photo received; I will analyse it with the others on their way…",
+    },
     "photo_added_plain": {"zh": "已加入本次上报，共 {count} 张照片。", "en": "Added to this report: {count} photos."},
     "photos_over_limit": {
         "zh": "一次上报最多 {limit} 张照片，多出的 {count} 张没有加入。",

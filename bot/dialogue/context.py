@@ -39,7 +39,9 @@ class TurnContext:
     ``card``, ``stale``, ``errors``, ``discarded``, ``user_entry`` and ``state_before``.
     """
 
-    def __init__(self, services: Services, session: Session, incoming: Incoming) -> None:
+    def __init__(
+        self, services: Services, session: Session, incoming: Incoming, *, more_photos_coming: bool = False
+    ) -> None:
         self.services = services
         self.settings = services.settings
         self.lang = self.settings.language
@@ -62,6 +64,7 @@ class TurnContext:
         self.errors: list[str] = []  # failures the user was told about, for the observer
         self.discarded: list[str] = []  # report photos no order will hold: deleted once the turn is saved
         self.state_before = session.state
+        self.more_photos_coming = more_photos_coming  # more photos of a burst are queued behind this one
         self.intent = self._intent()  # last: reading a voice note may already say something, or fail
 
     def _intent(self) -> intents.Intent:

@@ -72,7 +72,10 @@ class Conversation(Engine):
         answer only if it was never sent).
         """
         skey = incoming.session_key
-        with self.services.sessions.begin(skey, incoming.event_id, answering=deliver is not None) as stored:
+        photo = incoming.kind == "image"
+        with self.services.sessions.begin(
+            skey, incoming.event_id, answering=deliver is not None, photo=photo
+        ) as stored:
             if stored.repeat is not None:
                 repeated = TurnResult.from_json(stored.repeat, duplicate=True)
                 # A re-run of a turn taken over after a crash: its answer is sent unless it was.
@@ -151,7 +154,9 @@ class Conversation(Engine):
         situation = (session.state, _fingerprint(session.pending))
         if incoming.group and not _flow_open(session):
             session.thread = incoming.thread  # a flow starts here: its answers go to this message's thread
-        turn = TurnContext(self.services, session, incoming)  # what the turn did: its replies, its result
+        # One analysis per burst: a photo with more of the user's photos queued behind it leaves the analysis to them.
+        coming = incoming.kind == "image" and self._analyses_bursts() and stored.photos_behind()
+        turn = TurnContext(self.services, session, incoming, more_photos_coming=coming)  # its replies, its result
         try:
             Turn(turn).run(self.machine)
         except StoreUnavailable:
@@ -206,6 +211,9 @@ class Conversation(Engine):
         elif not still_open:
             session.offer = None
         return replies
+
+    def _analyses_bursts(self) -> bool:
+        return self.services.vlm is not None and self.settings.photo_burst_seconds > 0
 
     def _ended(self, name: str, state: str, waited: int) -> str:
         """Why the flow the user was in is gone: it timed out after ``waited`` seconds, or ops reset it."""

@@ -88,7 +88,8 @@ class Runtime:
         reserved as it arrives, and for how long (as a turn's heartbeat)."""
         if not job.user or not job.event_id:
             return None, 0
-        return reservation(self.store, job.session_key, job.event_id), int(self.store.lock_timeout_seconds * 1000)
+        place = reservation(self.store, job.session_key, job.event_id, photo=bool(job.images))
+        return place, int(self.store.lock_timeout_seconds * 1000)
 
     @property
     def marks_are_final(self) -> bool:

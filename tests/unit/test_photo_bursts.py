@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from bot.adapters.redis.store import SessionStore
+from bot.adapters.redis.user_lock import reservation, reserve
 from bot.adapters.sql.orders import SqlWorkOrders
 from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
@@ -217,3 +218,35 @@ def test_held_photos_used_as_a_fix_keep_no_links_to_the_photos_dropped(
     history = fake_store.load(chat.key).history  # type: ignore[union-attr]
     linked = [key for entry in history for key in [entry.get("image_key"), *entry.get("more_image_keys", [])] if key]
     assert len(set(linked)) == 2  # the report photo and the fix photo; the dropped one is unlinked
+
+
+# -- one analysis per burst ------------------------------------------------------------------------------------
+def test_a_burst_still_arriving_is_analysed_once_by_its_last_photo(
+    chat: Chat, vlm: ScriptedVlm, fake_store: SessionStore
+) -> None:
+    """Three photos arrive (the hand-off reserves each one's place in the user's queue) before the first turn runs:
+    the first two leave the analysis to the last, which sends all three in one request and asks the next question."""
+    for event in ("p1", "p2", "p3"):
+        reserve(fake_store, reservation(fake_store, chat.key, event, photo=True), 30_000)
+    first = chat.image(photo(1), sent_at=T0, event_id="p1")
+    second = chat.image(photo(2), sent_at=T0 + 1, event_id="p2")
+    assert texts(first) == [say("zh", "photo_burst_waiting")] and first.choices == ()
+    assert texts(second) == [say("zh", "photo_added_plain", count=2)] and vlm.analyze_calls == []
+    last = chat.image(photo(3), sent_at=T0 + 2, event_id="p3")
+    assert len(vlm.analyze_calls) == 1
+    assert [p.data for p in vlm.analyze_calls[0]["photos"]] == [photo(1), photo(2), photo(3)]
+    assert texts(last)[0] == say("zh", "photo_added", count=3) and texts(last)[-1] == say("zh", "ask_location")
+
+
+def test_a_text_queued_behind_a_photo_does_not_hold_its_analysis(
+    chat: Chat, vlm: ScriptedVlm, fake_store: SessionStore
+) -> None:
+    reserve(fake_store, reservation(fake_store, chat.key, "p1", photo=True), 30_000)
+    reserve(fake_store, reservation(fake_store, chat.key, "t1"), 30_000)  # "3号楼", typed right after
+    r = chat.image(photo(1), sent_at=T0, event_id="p1")
+    assert len(vlm.analyze_calls) == 1 and texts(r)[-1] == say("zh", "ask_location")
+
+
+def test_a_single_photo_is_analysed_at_once(chat: Chat, vlm: ScriptedVlm) -> None:
+    chat.image(photo(1), sent_at=T0, event_id="only")
+    assert len(vlm.analyze_calls) == 1

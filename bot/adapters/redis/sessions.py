@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from bot.adapters.redis.store import SessionStore
-from bot.adapters.redis.user_lock import Ticket
+from bot.adapters.redis.user_lock import Ticket, photos_behind
 from bot.ports import Sessions, TurnStore
 from bot.session import Session
 
@@ -23,15 +23,16 @@ class RedisTurn(TurnStore):
     """One turn's storage, from entering the ``with`` block (the user's lock, and what the turn starts from) to
     leaving it (the lock released, unless ``commit`` or ``answered`` did)."""
 
-    def __init__(self, store: SessionStore, key: str, message_id: str | None, answering: bool) -> None:
+    def __init__(self, store: SessionStore, key: str, message_id: str | None, answering: bool, photo: bool) -> None:
         self._store, self._key, self._message_id, self._answering = store, key, message_id, answering
+        self._photo = photo
         self.repeat: dict[str, Any] | None = None
         self.session: Session | None = None
 
     def __enter__(self) -> RedisTurn:
         # A message handed on from a webhook may have had its place in the user's queue reserved as it arrived
         # (``user_lock.Reservation``): the turn takes that place up, so turns run in the order messages arrived.
-        self._lock = self._store.lock(self._key, event_id=self._message_id)
+        self._lock = self._store.lock(self._key, event_id=self._message_id, photo=self._photo)
         self._ticket: Ticket = self._lock.__enter__()
         try:
             self.repeat, self.session = self._store.open_turn(self._key, self._message_id, self._ticket)
@@ -51,6 +52,9 @@ class RedisTurn(TurnStore):
     def seconds_left(self) -> int | None:
         return self._store.ttl(self._key)
 
+    def photos_behind(self) -> bool:
+        return photos_behind(self._store, self._ticket)
+
     def commit(self, session: Session, result: dict[str, Any] | None = None, *, ttl_seconds: int | None = None) -> None:
         remembered = (self._message_id, result) if self._message_id and result else None
         self._store.save(session, ttl_seconds, result=remembered, ticket=None if self._answering else self._ticket)
@@ -66,5 +70,7 @@ class RedisSessions(Sessions):
     def __init__(self, store: SessionStore) -> None:
         self.store = store
 
-    def begin(self, key: str, message_id: str | None = None, *, answering: bool = False) -> RedisTurn:
-        return RedisTurn(self.store, key, message_id, answering)
+    def begin(
+        self, key: str, message_id: str | None = None, *, answering: bool = False, photo: bool = False
+    ) -> RedisTurn:
+        return RedisTurn(self.store, key, message_id, answering, photo)

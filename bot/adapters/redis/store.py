@@ -297,11 +297,13 @@ class SessionStore:
         self.redis.delete(self.mark_key(namespace, ident))
 
     # -- per-user FIFO lock (bot.adapters.redis.user_lock) ---------------------------------------------------------
-    def lock(self, skey: str, wait_seconds: float | None = None, event_id: str | None = None) -> Any:
+    def lock(
+        self, skey: str, wait_seconds: float | None = None, event_id: str | None = None, photo: bool = False
+    ) -> Any:
         """A context manager holding the user's turn lock; given ``event_id``, the lock comes with the session and
         that event's stored result (``open_turn`` then needs no round trip of its own), and the turn takes up the
         place reserved for it as its message arrived (``user_lock.Reservation``), if there is one."""
-        return hold(self, skey, event_id, wait_seconds)
+        return hold(self, skey, event_id, wait_seconds, photo)
 
     def server_info(self, problems: list[str]) -> dict[str, Any]:
         """Redis version and memory for ops stats (a Cluster: summed over its masters, and how many there are);

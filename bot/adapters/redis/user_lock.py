@@ -86,10 +86,14 @@ class Reservation(NamedTuple):
     wake_prefix: str
 
 
-def reservation(store: LockHost, skey: str, event_id: str) -> Reservation:
-    """The place a message's turn takes up: its token follows from the event, so the turn finds it again
-    without being told (and a re-run after a crash, finding it taken, queues at the end like any turn)."""
-    token = "r" + hashlib.blake2b(event_id.encode(), digest_size=8).hexdigest()
+PHOTO_MARK = "rp"  # the start of a photo message's token: the turn of a photo before it sees a burst coming
+
+
+def reservation(store: LockHost, skey: str, event_id: str, photo: bool = False) -> Reservation:
+    """The place a message's turn takes up: its token follows from the event (and whether it is a photo), so the
+    turn finds it again without being told (and a re-run after a crash, finding it taken, queues at the end like
+    any turn)."""
+    token = (PHOTO_MARK if photo else "r") + hashlib.blake2b(event_id.encode(), digest_size=8).hexdigest()
     return Reservation(
         store.user_key("lockq", skey),
         store.user_key("lockalive", skey, token),
@@ -119,14 +123,16 @@ def give_back(store: LockHost, place: Reservation) -> None:
 
 
 @contextmanager
-def hold(store: LockHost, skey: str, event_id: str | None, wait_seconds: float | None) -> Iterator[Ticket]:
+def hold(
+    store: LockHost, skey: str, event_id: str | None, wait_seconds: float | None, photo: bool = False
+) -> Iterator[Ticket]:
     """Run the body while holding the user's lock (see the module's text); the turn of ``event_id`` takes up the
     place reserved for it as its message arrived, if there is one."""
     ticket = Ticket(store, skey, os.urandom(8).hex())  # unique enough per user queue; uuid4 costs more
     alive_ms = int(store.lock_timeout_seconds * 1000)
     wait = store.lock_timeout_seconds * 2 if wait_seconds is None else wait_seconds
     result_key = store.result_key(skey, event_id) if event_id else ticket.alive_key
-    place = reservation(store, skey, event_id) if event_id else None  # else BEGIN skips its GET
+    place = reservation(store, skey, event_id, photo) if event_id else None  # else BEGIN skips its GET
     try:
         answer = store.scripts.call(
             BEGIN.bind(
@@ -161,6 +167,18 @@ def hold(store: LockHost, skey: str, event_id: str | None, wait_seconds: float |
         store.heartbeats.remove(ticket.token)
         if not ticket.released:
             release(ticket)
+
+
+def photos_behind(store: LockHost, ticket: Ticket) -> bool:
+    """Is a photo of this user queued behind this turn, still alive (its message arrived, its turn is to come)?
+    One round trip, and a second only when a photo's place is there."""
+    queued: list[bytes] = store.redis.lrange(ticket.queue, 0, -1)  # type: ignore[assignment]
+    tokens = [token.decode() for token in queued]
+    later = tokens[tokens.index(ticket.token) + 1 :] if ticket.token in tokens else []
+    photos = [token for token in later if token.startswith(PHOTO_MARK)]
+    if not photos:
+        return False
+    return bool(store.redis.exists(*(store.user_key("lockalive", ticket.skey, token) for token in photos)))
 
 
 def _wait_for_head(store: LockHost, ticket: Ticket, wait_seconds: float) -> None:

@@ -50,6 +50,7 @@ class ReportFlow:
         self.joined: Order | None = None
         self.open_orders: tuple[Order, ...] = ()
         self.burst_added = False
+        self.burst_waiting = False  # more photos of this report are on their way: no analysis, no question yet
 
     # -- the photo ------------------------------------------------------------------------------------------
     def take_report_photo(self) -> None:
@@ -63,7 +64,7 @@ class ReportFlow:
             added = self._store_new(len(earlier))
             if earlier:
                 self.burst_added = True  # the types were listed moments ago: the next question is short
-                analysed = ctx.services.vlm is not None
+                analysed = ctx.services.vlm is not None and not ctx.more_photos_coming
                 ctx.say("photo_added" if analysed else "photo_added_plain", count=len(earlier) + len(added))
             elif pending.get("image_key"):
                 ctx.say("photo_replaced")
@@ -75,6 +76,11 @@ class ReportFlow:
                 pending.pop(name, None)
         self.photos.set_report(photos, ctx.incoming.sent_at)
         self._remember_hash(photos[0][0])
+        if ctx.more_photos_coming:  # the burst's last photo analyses them all, in one request, and asks next
+            self.burst_waiting = True
+            if not self.burst_added:
+                ctx.say("photo_burst_waiting")
+            return
         self._analyze([Photo(data, kind, self.photos.url(key)) for data, kind, key in photos])
 
     def in_burst(self) -> bool:
@@ -183,6 +189,8 @@ class ReportFlow:
     # -- the next question: one per turn, the type before the place -----------------------------------------
     def ask_next(self) -> None:
         """Ask for what the report needs next (``bot.dialogue.next_step``): the type, the place, or the confirm."""
+        if self.burst_waiting:
+            return
         step = next_step(self.ctx.state, self.ctx.pending)
         if step == "place_check":
             self.places.ask_place_check()
