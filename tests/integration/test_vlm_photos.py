@@ -14,7 +14,7 @@ from bot.adapters.storage import LocalFolderStore
 from bot.adapters.vlm import OpenAIVlm
 from bot.config import Settings
 from bot.images import perceptual_hash
-from bot.ports import Photo
+from bot.ports import Photo, ServiceError
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.e2e import FIXED, Stack, answer, data_url_bytes, report
 from tests.support.engine import photo
@@ -51,9 +51,9 @@ def server() -> Iterator[FakeOpenAI]:
         yield fake
 
 
-def make_vlm(server: FakeOpenAI, **changes: object) -> OpenAIVlm:
+def make_vlm(server: FakeOpenAI, store: LocalFolderStore | None = None, **changes: object) -> OpenAIVlm:
     settings = Settings(vlm_base_url=server.base_url, vlm_timeout_seconds=5, language="en", vlm_image_max_side=LIMIT)
-    return OpenAIVlm(settings.with_(**changes))
+    return OpenAIVlm(settings.with_(**changes), store=store)
 
 
 def test_analyze_sends_a_jpeg_within_the_limit(server: FakeOpenAI) -> None:
@@ -123,7 +123,7 @@ def test_the_copy_hashes_like_the_photo(server: FakeOpenAI) -> None:
 def test_url_mode_with_a_store_that_gives_no_links_sends_the_copy_inline(server: FakeOpenAI, tmp_path) -> None:
     store = LocalFolderStore(str(tmp_path))
     key = store.put(big(11), "image/jpeg")
-    vlm = OpenAIVlm(make_vlm(server)._settings.with_(vlm_image_mode="url"), store=store)
+    vlm = make_vlm(server, store, vlm_image_mode="url")
     vlm.analyze([Photo(store.get(key), "image/jpeg", store.url(key))], TYPES, [])
     assert received(server.requests[0].image_urls[0]).size == (LIMIT, 384)
     assert [p.name for p in tmp_path.rglob("*.jpg")] == [key.rsplit("/", 1)[1]]  # no copy left behind
@@ -172,3 +172,42 @@ def test_url_mode_links_the_stored_photo_when_it_needs_no_copy(build: Callable[.
     (key,) = stack.objects()
     assert key in stack.vlm.requests[0].image_urls[0]
     assert stack.vlm.requests[0].fetched == (small,)
+
+
+class BrokenStore(LocalFolderStore):
+    """A folder whose puts (or deletes) fail the way S3's do."""
+
+    def __init__(self, root: str, *, put_fails: bool, delete_fails: bool) -> None:
+        super().__init__(root)
+        self.put_fails, self.delete_fails = put_fails, delete_fails
+
+    def put(self, data: bytes, content_type: str) -> str:
+        if self.put_fails:
+            raise ServiceError("object storage put failed: SlowDown")
+        return super().put(data, content_type)
+
+    def url(self, key: str, expires_seconds: int = 600) -> str | None:
+        super().url(key, expires_seconds)
+        return f"http://127.0.0.1:1/{key}"
+
+    def delete(self, key: str) -> None:
+        if self.delete_fails:
+            raise ServiceError("object storage delete failed: SlowDown")
+        super().delete(key)
+
+
+def test_a_copy_storage_will_not_take_goes_inline(server: FakeOpenAI, tmp_path, caplog) -> None:
+    store = BrokenStore(str(tmp_path), put_fails=True, delete_fails=False)
+    vlm = make_vlm(server, store, vlm_image_mode="url")
+    vlm.analyze([Photo(big(16), "image/jpeg", "http://127.0.0.1:1/original.jpg")], TYPES, [])
+    assert received(server.requests[0].image_urls[0]).size == (LIMIT, 384)
+    assert "vlm copy not stored, sent inline" in caplog.text
+
+
+def test_a_copy_storage_will_not_delete_is_logged_and_the_answer_kept(server: FakeOpenAI, tmp_path, caplog) -> None:
+    store = BrokenStore(str(tmp_path), put_fails=False, delete_fails=True)
+    vlm = make_vlm(server, store, vlm_image_mode="url")
+    assert vlm.analyze([Photo(big(17), "image/jpeg", "http://127.0.0.1:1/original.jpg")], TYPES, []).alarm_type
+    (url,) = server.requests[0].image_urls
+    assert url.startswith("http://127.0.0.1:1/") and url != "http://127.0.0.1:1/original.jpg"
+    assert "vlm copy not deleted" in caplog.text
