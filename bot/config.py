@@ -94,6 +94,8 @@ class Settings:
     vlm_model: str = "gpt-4o-mini"
     vlm_timeout_seconds: float = 30.0
     vlm_image_mode: str = "base64"  # or "url" (presigned storage URL)
+    vlm_image_max_side: int = 1536  # pixels, the long side of the copy the VLM is sent; 0: the photo as stored
+    vlm_image_quality: int = 85  # JPEG quality of that copy
     # the language model for free text the keyword rules cannot place (``nlu_endpoint`` resolves the defaults)
     nlu_base_url: str = ""  # empty: the VLM's endpoint and key, when one is set; "off": none
     nlu_api_key: str = field(default="", repr=False)
@@ -152,6 +154,10 @@ class Settings:
             raise SettingsError(f"BOT_LANGUAGE must be zh or en, not {self.language!r}")
         if self.vlm_image_mode not in ("base64", "url"):
             raise SettingsError(f"VLM_IMAGE_MODE must be base64 or url, not {self.vlm_image_mode!r}")
+        if self.vlm_image_max_side != 0 and not 256 <= self.vlm_image_max_side <= 8192:
+            raise SettingsError(f"VLM_IMAGE_MAX_SIDE must be 0 (as is) or 256 to 8192, not {self.vlm_image_max_side}")
+        if not 1 <= self.vlm_image_quality <= 95:  # Pillow: above 95 only grows the file
+            raise SettingsError(f"VLM_IMAGE_QUALITY must be 1 to 95, not {self.vlm_image_quality}")
         if self.worker_mode == "rq":
             raise SettingsError(
                 "WORKER_MODE=rq is retired: use WORKER_MODE=worker and run `flask --app wsgi turns work` "

@@ -5,13 +5,16 @@ decided by magic bytes, never by file name or a declared content type, and
 decoding is limited to the formats we accept with Pillow's decompression-bomb
 guard turned into a rejection. ``upright`` turns what phones send into what storage and the
 VLM take: HEIC/HEIF (iPhones) becomes JPEG, and a photo rotated by its EXIF orientation tag
-is turned upright, so every later reader sees the picture as the user did.
+is turned upright, so every later reader sees the picture as the user did. ``for_model`` makes the
+smaller copy a VLM is sent (storage keeps the photo as it came): a VLM bills and reads by pixels,
+so a phone's full resolution buys cost and latency, not answers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import math
 import threading
 import warnings
 from collections.abc import Callable
@@ -109,6 +112,45 @@ def upright(data: bytes, content_type: str) -> tuple[bytes, str]:
     if content_type not in _SAVE_AS:
         return data, content_type
     return _decoded(data, lambda img: _turned(img, _SAVE_AS[content_type])) or data, content_type
+
+
+def for_model(data: bytes, max_side: int, quality: int) -> tuple[bytes, str]:
+    """The copy of a photo a VLM is sent: (bytes, type), its long side at most ``max_side`` pixels.
+
+    Upright (EXIF orientation applied, the tag dropped), transparency flattened onto white,
+    re-encoded as JPEG at ``quality``. A JPEG already upright and within the limit is returned
+    as it came: re-encoding it would cost CPU and detail and save little. ``max_side`` 0 returns
+    every photo as it came. Raises ImageRejected when the bytes are not an image we decode.
+    """
+    if max_side <= 0:
+        content_type = sniff_image_type(data)
+        if content_type is None:
+            raise ImageRejected("empty" if not data else "not_image")
+        return data, content_type
+    scaled = _decoded(data, lambda img: _for_model(img, max_side, quality))
+    return (data, "image/jpeg") if scaled is None else (scaled, "image/jpeg")
+
+
+def _for_model(img: Image.Image, max_side: int, quality: int) -> bytes | None:
+    """None when the photo may go as it is (an upright JPEG within the limit), else the JPEG copy."""
+    width, height = img.size
+    upright_tag = img.getexif().get(_ORIENTATION, 1) in (1, None)
+    if img.format == "JPEG" and upright_tag and max(width, height) <= max_side:
+        return None
+    scale = min(1.0, max_side / max(width, height))
+    # libjpeg decodes at 1/2, 1/4 or 1/8 scale when asked (never below the size asked for):
+    # most of a phone photo's pixels are then never decoded.
+    img.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+    turned = _flatten(ImageOps.exif_transpose(img)).convert("RGB")
+    long_side = max(turned.size)
+    if long_side > max_side:
+        ratio = max_side / long_side
+        size = (max(1, round(turned.width * ratio)), max(1, round(turned.height * ratio)))
+        # Bicubic: Lanczos costs more CPU and shows a VLM nothing more at these ratios.
+        turned = turned.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+    out = io.BytesIO()
+    turned.save(out, format="JPEG", quality=quality)  # no exif=: the tag (and GPS) stay home
+    return out.getvalue()
 
 
 def _decoded(data: bytes, use: Callable[[Image.Image], T]) -> T:

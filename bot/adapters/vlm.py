@@ -4,6 +4,11 @@ The model is asked for JSON in the prompt only: many compatible servers reject
 ``response_format``. Its answer is then parsed leniently (bare, fenced, wrapped in
 prose) and validated strictly, so the rest of the bot only ever sees an
 :class:`Analysis` or :class:`Verdict` it can trust, or a :class:`VlmError`.
+
+Photos are sent as :func:`bot.images.for_model` copies (``VLM_IMAGE_MAX_SIDE``), made here so the
+dialogue keeps handing over the photos as stored. In ``url`` mode a copy that differs from the stored
+photo is put in storage for the one call and deleted after it (see ``_Copies``): the link must show
+the VLM the small copy, and a copy that outlives its call would need its own deletion rules.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ import math
 import re
 import time
 from collections.abc import Callable, Sequence
+from types import TracebackType
 from typing import Any, TypeVar
 
 from bot.config import Settings, catch_all_type
-from bot.ports import Analysis, Photo, Severity, Verdict, Vlm, VlmError
+from bot.images import ImageRejected, for_model
+from bot.ports import Analysis, ObjectStore, Photo, ServiceError, Severity, Verdict, Vlm, VlmError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,9 +75,10 @@ Answer with JSON ONLY: one object, no code fence, no text before or after it, wi
 class OpenAIVlm:
     """:class:`bot.ports.Vlm` over the ``openai`` client; one client per instance, made here, not at import."""
 
-    def __init__(self, settings: Settings, on_call: OnCall | None = None) -> None:
+    def __init__(self, settings: Settings, on_call: OnCall | None = None, store: ObjectStore | None = None) -> None:
         self._settings = settings
         self._on_call = on_call
+        self._store = store  # url mode: where the scaled copies are linked from; None sends them inline
         # Imported here, not at the top: the SDK takes about a second to import, which every gunicorn worker
         # would pay at boot (while requests queue) even when no VLM is configured.
         import openai
@@ -94,8 +102,9 @@ class OpenAIVlm:
         )
         ask = "Describe the problem in this photo." if len(photos) == 1 else _SEVERAL_PHOTOS.format(n=len(photos))
         user: list[dict[str, Any]] = [{"type": "text", "text": _with_history(ask, history)}]
-        user += [self._image_part(photo) for photo in photos]
-        return self._call("analyze", system, user, lambda answer: parse_analysis(answer, types, fallback))
+        with _Copies(self._store) as copies:
+            user += [self._image_part(photo, copies) for photo in photos]
+            return self._call("analyze", system, user, lambda answer: parse_analysis(answer, types, fallback))
 
     def verify_fixed(
         self, before: Sequence[Photo], after: Photo, description: str, history: list[dict[str, Any]]
@@ -105,21 +114,32 @@ class OpenAIVlm:
         system = _VERIFY_PROMPT.format(language=_LANGUAGE_NAME.get(self._settings.language, "English"))
         text = _with_history(f"The reported problem: {description.strip()[:MAX_DESCRIPTION_CHARS]}", history)
         user: list[dict[str, Any]] = [{"type": "text", "text": text}]
-        for n, photo in enumerate(before, 1):
-            label = "the report, before the repair" if len(before) == 1 else f"report photo {n} of {len(before)}"
-            user += [{"type": "text", "text": f"Photo {n} ({label}):"}, self._image_part(photo)]
-        user += [{"type": "text", "text": f"Photo {len(before) + 1} (after the repair):"}, self._image_part(after)]
-        return self._call("verify_fixed", system, user, parse_verdict)
+        with _Copies(self._store) as copies:
+            for n, photo in enumerate(before, 1):
+                label = "the report, before the repair" if len(before) == 1 else f"report photo {n} of {len(before)}"
+                user += [{"type": "text", "text": f"Photo {n} ({label}):"}, self._image_part(photo, copies)]
+            after_part = self._image_part(after, copies)
+            user += [{"type": "text", "text": f"Photo {len(before) + 1} (after the repair):"}, after_part]
+            return self._call("verify_fixed", system, user, parse_verdict)
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _image_part(self, photo: Photo) -> dict[str, Any]:
-        if self._settings.vlm_image_mode == "url" and photo.url:
-            url = photo.url
-        elif photo.data:
-            url = f"data:{photo.content_type or 'image/jpeg'};base64,{base64.b64encode(photo.data).decode('ascii')}"
-        else:
+    def _image_part(self, photo: Photo, copies: _Copies) -> dict[str, Any]:
+        """The photo as the VLM gets it: the scaled copy inline, or a link to the photo or to the copy."""
+        if not photo.data:
             raise VlmError("the photo is empty")
+        data, content_type = photo.data, photo.content_type or "image/jpeg"
+        max_side, quality = self._settings.vlm_image_max_side, self._settings.vlm_image_quality
+        if max_side:
+            try:
+                data, content_type = for_model(data, max_side, quality)
+            except ImageRejected:
+                raise VlmError("a photo does not decode as an image") from None
+        url = None
+        if self._settings.vlm_image_mode == "url" and photo.url:
+            url = photo.url if data is photo.data else copies.link(data, content_type)
+        if url is None:
+            url = f"data:{content_type};base64,{base64.b64encode(data).decode('ascii')}"
         return {"type": "image_url", "image_url": {"url": url}}
 
     def _call(self, kind: str, system: str, user: list[dict[str, Any]], parse: Callable[[str], T]) -> T:
@@ -177,11 +197,52 @@ class OpenAIVlm:
             log.exception("vlm on_call hook failed")
 
 
-def build_vlm(settings: Settings, on_call: OnCall | None = None) -> Vlm | None:
-    """The configured VLM, or None when VLM_BASE_URL is empty (the user then picks the type by hand)."""
+def build_vlm(settings: Settings, on_call: OnCall | None = None, store: ObjectStore | None = None) -> Vlm | None:
+    """The configured VLM, or None when VLM_BASE_URL is empty (the user then picks the type by hand).
+
+    ``store`` is the photos' storage: in url mode the scaled copies are linked from it."""
     if not settings.vlm_base_url:
         return None
-    return OpenAIVlm(settings, on_call=on_call)
+    return OpenAIVlm(settings, on_call=on_call, store=store)
+
+
+class _Copies:
+    """The scaled copies one VLM call links to: put on demand, deleted when the call is over.
+
+    A copy that cannot be put is sent inline instead (the user still gets an answer); one that cannot be
+    deleted is logged and left (its key is unguessable and nothing refers to it)."""
+
+    def __init__(self, store: ObjectStore | None) -> None:
+        self._store = store
+        self._keys: list[str] = []
+
+    def link(self, data: bytes, content_type: str) -> str | None:
+        """A presigned link to a stored copy of ``data``, or None to send it inline."""
+        if self._store is None:
+            return None
+        try:
+            key = self._store.put(data, content_type)
+        except (ServiceError, OSError) as exc:
+            log.warning("vlm copy not stored, sent inline: %s", exc)
+            return None
+        self._keys.append(key)
+        try:
+            return self._store.url(key)
+        except ServiceError as exc:
+            log.warning("vlm copy not linked, sent inline: %s", exc)
+            return None
+
+    def __enter__(self) -> _Copies:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._store is None:
+            return
+        for key in self._keys:
+            try:
+                self._store.delete(key)
+            except (ServiceError, OSError) as error:
+                log.warning("vlm copy not deleted: %s", error)
 
 
 # -- parsing: pure functions, tested without a server -------------------------------------------

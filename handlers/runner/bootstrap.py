@@ -59,12 +59,13 @@ def build_runtime(
     store = store or build_store(settings)
     # Metrics and the per-turn log context belong to every process that runs turns: web and worker processes.
     observer = observer or PrometheusObserver()
+    storage = storage or build_storage(settings)
     services = Services(
         settings=settings,
         sessions=RedisSessions(store),
-        storage=storage or build_storage(settings),
+        storage=storage,
         orders=orders or build_orders(settings),
-        vlm=build_vlm(settings, on_call=observer.vlm_call) if vlm is UNSET else vlm,
+        vlm=build_vlm(settings, on_call=observer.vlm_call, store=storage) if vlm is UNSET else vlm,
         nlu=build_nlu(settings, on_call=observer.nlu_call) if nlu is UNSET else nlu,
         observer=observer,
     )

@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.request
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -44,6 +45,7 @@ class RecordedRequest:
     headers: dict[str, str]  # names lower-cased
     body: bytes = field(repr=False)
     json: Any
+    fetched: tuple[bytes | None, ...] = field(default=(), repr=False)  # see FakeOpenAI.fetch_links
 
     @property
     def model(self) -> str | None:
@@ -103,6 +105,7 @@ class FakeOpenAI(LoopbackServer):
         self._default = _Behaviour("reply", DEFAULT_CONTENT)
         self._delays: deque[float] = deque()
         self._default_delay = 0.0
+        self._fetch_links = False
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         return _handler_for(self)
@@ -145,6 +148,13 @@ class FakeOpenAI(LoopbackServer):
                 self._delays.extend([seconds] * times)
         return self
 
+    def fetch_links(self, on: bool = True) -> FakeOpenAI:
+        """Fetch every http(s) image URL while the request is open, as a real VLM does; the bytes (None for a
+        failed fetch) are in ``RecordedRequest.fetched``, in the order of ``image_urls``."""
+        with self._lock:
+            self._fetch_links = on
+        return self
+
     def reset(self) -> None:
         """Forget recorded requests and scripted behaviours."""
         with self._lock:
@@ -153,6 +163,7 @@ class FakeOpenAI(LoopbackServer):
             self._delays.clear()
             self._default = _Behaviour("reply", DEFAULT_CONTENT)
             self._default_delay = 0.0
+            self._fetch_links = False
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -202,6 +213,17 @@ def _completion(content: str | None, model: str) -> bytes:
     ).encode()
 
 
+def _fetch(url: str) -> bytes | None:
+    if not url.startswith(("http://", "https://")):
+        return None
+    try:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=5) as response:
+            data: bytes = response.read()
+            return data
+    except OSError:
+        return None
+
+
 def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"  # one request per connection: no keep-alive state to get wrong
@@ -234,6 +256,8 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 body=body,
                 json=parsed,
             )
+            if fake._fetch_links:
+                recorded = replace(recorded, fetched=tuple(_fetch(url) for url in recorded.image_urls))
             delay, behaviour = fake._take(recorded)
             fake._sleep(delay)
             if not isinstance(parsed, dict):

@@ -13,11 +13,13 @@ from bot.adapters.vlm import OpenAIVlm
 from bot.config import Settings
 from bot.ports import Analysis, Photo, Verdict, VlmError
 from tests.fakes.openai_server import FakeOpenAI
+from tests.support.engine import photo
 
 pytestmark = pytest.mark.integration
 
-REPORT = Photo(b"\xff\xd8\xff report-bytes", "image/jpeg", url="http://127.0.0.1:1/report.jpg")
-FIXED = Photo(b"\x89PNG fixed-bytes", "image/png", url="http://127.0.0.1:1/fixed.png")
+# Small upright JPEGs go to the VLM as they are; the PNG is sent as a JPEG copy (see test_vlm_photos.py).
+REPORT = Photo(photo(1), "image/jpeg", url="http://127.0.0.1:1/report.jpg")
+FIXED = Photo(photo(2, fmt="PNG"), "image/png", url="http://127.0.0.1:1/fixed.png")
 TYPES = ("fire/smoke", "water leak", "electrical", "other")
 
 
@@ -93,8 +95,8 @@ def test_url_mode_sends_the_url(server: FakeOpenAI) -> None:
 
 
 def test_url_mode_without_a_url_falls_back_to_base64(server: FakeOpenAI) -> None:
-    make_vlm(server, vlm_image_mode="url").analyze([Photo(b"abc", "image/jpeg")], TYPES, [])
-    assert server.requests[0].image_urls == ["data:image/jpeg;base64,YWJj"]
+    make_vlm(server, vlm_image_mode="url").analyze([Photo(REPORT.data, "image/jpeg")], TYPES, [])
+    assert server.requests[0].image_urls == ["data:image/jpeg;base64," + base64.b64encode(REPORT.data).decode()]
 
 
 def test_verify_fixed_sends_the_report_photo_first(server: FakeOpenAI) -> None:
@@ -105,9 +107,9 @@ def test_verify_fixed_sends_the_report_photo_first(server: FakeOpenAI) -> None:
     (request,) = server.requests
     before, after = request.image_urls
     assert before.startswith("data:image/jpeg;base64,")
-    assert after.startswith("data:image/png;base64,")
+    assert after.startswith("data:image/jpeg;base64,")  # the PNG goes as a JPEG copy
     assert base64.b64decode(before.split(",", 1)[1]) == REPORT.data
-    assert base64.b64decode(after.split(",", 1)[1]) == FIXED.data
+    assert base64.b64decode(after.split(",", 1)[1]).startswith(b"\xff\xd8\xff")
     assert "Water on the floor." in request.text
     assert "resolved" in request.messages[0]["content"]
 
@@ -116,7 +118,9 @@ def test_verify_fixed_in_url_mode(server: FakeOpenAI) -> None:
     server.respond_with(answer(resolved="true", reason="Dry."))
     verdict = make_vlm(server, vlm_image_mode="url").verify_fixed([REPORT], FIXED, "leak", [])
     assert verdict.resolved is True
-    assert server.requests[0].image_urls == [REPORT.url, FIXED.url]
+    before, after = server.requests[0].image_urls
+    assert before == REPORT.url  # sent as stored: linked
+    assert after.startswith("data:image/jpeg;base64,")  # a copy, and this adapter has no storage to link it from
 
 
 def test_base_url_without_v1(server: FakeOpenAI) -> None:
