@@ -2,14 +2,14 @@
 
 Inbound: v0 signature with the 5-minute window (``slack_sdk.signature``), the
 ``url_verification`` challenge, ``message`` events (text, or a ``file_share``
-carrying an image), and button taps: interactivity posts form-encoded ``payload=`` to the
+carrying an image or a voice clip), and button taps: interactivity posts form-encoded ``payload=`` to the
 same URL, signed the same way, ``type: block_actions``. Messages from bots and from this
 app itself are dropped, as are edits, deletions, joins and other subtypes, so a reply can
 never trigger a reply.
 Acked at once (Slack's budget is 3 s); the turn runs in the background. Outbound:
 one ``chat.postMessage`` per turn in the same channel (and thread), with Block Kit buttons
 (``slack_blocks``); ``chat.update`` closes a tapped card; ``reactions.add`` 👀 says a photo
-arrived; files by ``url_private_download`` with the bot token, which is only ever sent to Slack.
+arrived (👂 a voice clip); files by ``url_private_download`` with the bot token, which is only ever sent to Slack.
 Session key: ``slack:<team_id>:<user id>``.
 """
 
@@ -35,9 +35,11 @@ from handlers.platforms.base import (
     Outcome,
     Rejected,
     WebhookRequest,
+    declared_seconds,
     json_object,
     photo_fetcher,
     string,
+    voice_fetcher,
 )
 from handlers.platforms.duty_media import duty_photo_links
 from handlers.platforms.job import Job, make_job
@@ -45,7 +47,7 @@ from handlers.platforms.outbound import RetryPolicy, deliver, sent
 from handlers.platforms.slack_api import SlackApi
 
 if TYPE_CHECKING:
-    from bot.dialogue.engine import FetchImage
+    from bot.dialogue.engine import FetchImage, FetchVoice
     from bot.orders.duty_card import DutyCard
     from handlers.platforms.base import PlatformContext
 
@@ -120,7 +122,13 @@ def parse(settings: Settings, request: WebhookRequest, verifier: Any = None) -> 
     listed = event.get("files")
     files = [f for f in listed if isinstance(f, dict)] if isinstance(listed, list) else []
     photos = [_file_ref(f, ts) for f in files if _may_be_photo(string(f, "mimetype"))]
-    if photos:
+    # A clip recorded in Slack (``slack_audio``: m4a as audio/mp4 or video/mp4, or webm); a real video is
+    # ``slack_video``. Its ``transcription`` is not relied on: it is undocumented and often still processing.
+    clip = next((f for f in files if string(f, "subtype") == "slack_audio"), None)
+    if clip is not None and not photos:
+        seconds = declared_seconds(clip.get("duration_ms"))
+        job = make_job(PLATFORM, kind="voice", voice=_file_ref(clip, ts), voice_seconds=seconds, **common)
+    elif photos:
         job = make_job(PLATFORM, kind="image", text=text, images=photos[: settings.max_photos_per_report], **common)
     elif any(string(f, "mimetype").startswith("video/") for f in files):
         job = make_job(PLATFORM, kind="video", text="[video]", **common)
@@ -260,6 +268,14 @@ def photo_arrived(runtime: PlatformContext, job: Job) -> None:
         api.call("reactions.add", {"channel": job.chat, "timestamp": ts, "name": "eyes"})
 
 
+def voice_arrived(runtime: PlatformContext, job: Job) -> None:
+    """👂 on the user's voice clip: it arrived and is being transcribed."""
+    ts = (job.voice or {}).get("message_ts")
+    if ts:
+        api = SlackApi(runtime.settings, RetryPolicy(attempts=1))
+        api.call("reactions.add", {"channel": job.chat, "timestamp": ts, "name": "ear"})
+
+
 def addressed(runtime: PlatformContext, job: Job) -> bool:
     """Slack tells in ``parse`` (app_mention, or the bot's ``<@U…>`` in the text); no job lists mentions."""
     return bool(job.addressed)
@@ -308,6 +324,14 @@ def update_card(runtime: PlatformContext, ref: dict[str, Any], card: DutyCard) -
 def fetch_image(runtime: PlatformContext, job: Job) -> FetchImage:
     api = SlackApi(runtime.settings)
     return photo_fetcher(PLATFORM, job, lambda ref: api.download(ref, runtime.settings.max_image_bytes))
+
+
+def fetch_voice(runtime: PlatformContext, job: Job) -> FetchVoice:
+    """A voice clip by its private URL with the bot token, capped at ``MAX_VOICE_BYTES``."""
+    api, settings = SlackApi(runtime.settings), runtime.settings
+    return voice_fetcher(
+        PLATFORM, job, settings.max_voice_seconds, lambda ref: api.download(ref, settings.max_voice_bytes)
+    )
 
 
 def notify(runtime: PlatformContext, tenant: str, user: str, text: str) -> bool:

@@ -35,6 +35,7 @@ from handlers.platforms.base import (
     fresh,
     photo_fetcher,
     shared_location,
+    voice_fetcher,
 )
 from handlers.platforms.duty_media import duty_photos
 from handlers.platforms.job import Job, make_job
@@ -42,7 +43,7 @@ from handlers.platforms.outbound import Attempt, RetryPolicy, deliver, sent, spl
 from handlers.platforms.wecom_api import WeComApi
 
 if TYPE_CHECKING:
-    from bot.dialogue.engine import FetchImage
+    from bot.dialogue.engine import FetchImage, FetchVoice
     from bot.orders.duty_card import DutyCard
     from handlers.platforms.base import PlatformContext
 
@@ -52,7 +53,7 @@ ACK = Ack()
 log = logging.getLogger(__name__)
 
 MAX_TEXT_BYTES = 2048
-_USER_KINDS_WE_DO_NOT_READ = frozenset({"voice", "link", "miniprogram", "mixed"})
+_USER_KINDS_WE_DO_NOT_READ = frozenset({"link", "miniprogram", "mixed"})
 
 
 def enabled(settings: Settings) -> bool:
@@ -166,6 +167,12 @@ def _message(settings: Settings, msg: ET.Element) -> Outcome:
         if not media_id and not pic_url:
             raise Rejected(400, f"{kind_raw} message without MediaId")
         job = make_job(PLATFORM, kind="image", images=[{"media_id": media_id, "pic_url": pic_url}], **common)
+    elif kind_raw == "voice":  # 8 kHz AMR-NB by MediaId; a transcript in Recognition where WeCom sends one
+        media_id, heard = _text(msg, "MediaId"), _text(msg, "Recognition")
+        if not media_id and not heard:
+            raise Rejected(400, "voice message without MediaId")
+        ref = {"media_id": media_id, "format": _text(msg, "Format")}
+        job = make_job(PLATFORM, kind="voice", voice=ref, transcript=heard, **common)
     elif kind_raw == "video":
         job = make_job(PLATFORM, kind="video", text="[video]", **common)
     elif kind_raw == "location":
@@ -210,6 +217,12 @@ def sender(runtime: PlatformContext) -> Sender:
 def photo_arrived(runtime: PlatformContext, job: Job) -> None:
     """A short text: the photo arrived and is being analysed (WeCom bots have no reactions)."""
     text = say(runtime.settings.language, "photo_being_analysed")
+    WeComApi(runtime.settings, runtime, RetryPolicy(attempts=1)).send_text(job.user, text)
+
+
+def voice_arrived(runtime: PlatformContext, job: Job) -> None:
+    """A short text: the voice note arrived and is being transcribed."""
+    text = say(runtime.settings.language, "voice_being_transcribed")
     WeComApi(runtime.settings, runtime, RetryPolicy(attempts=1)).send_text(job.user, text)
 
 
@@ -271,6 +284,16 @@ def fetch_image(runtime: PlatformContext, job: Job) -> FetchImage:
         return http.download_image(ref["pic_url"], max_bytes=max_bytes)
 
     return photo_fetcher(PLATFORM, job, download)
+
+
+def fetch_voice(runtime: PlatformContext, job: Job) -> FetchVoice:
+    """A voice note by MediaId (``media/get``), capped at ``MAX_VOICE_BYTES``."""
+    api, settings = WeComApi(runtime.settings, runtime), runtime.settings
+
+    def download(ref: dict[str, Any]) -> bytes:
+        return api.download(ref["media_id"], settings.max_voice_bytes)
+
+    return voice_fetcher(PLATFORM, job, settings.max_voice_seconds, download)
 
 
 def notify(runtime: PlatformContext, tenant: str, user: str, text: str) -> bool:

@@ -96,7 +96,7 @@ class WeComApi:
         return _classify(resp)
 
     def download(self, media_id: str, max_bytes: int) -> bytes:
-        """The photo behind a MediaId (valid 3 days); raises DownloadError, TokenError."""
+        """The photo or voice note behind a MediaId (valid 3 days); raises DownloadError, TokenError."""
 
         def fetch(token: str) -> bytes:
             url = f"{self.base}/media/get?{urlencode({'access_token': token, 'media_id': media_id})}"
