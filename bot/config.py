@@ -101,6 +101,15 @@ class Settings:
     nlu_api_key: str = field(default="", repr=False)
     nlu_model: str = ""  # empty: the VLM's model
     nlu_timeout_seconds: float = 5.0
+    # speech to text (voice notes)
+    stt_base_url: str = ""  # empty: no transcription, a voice note is answered with a request to type
+    stt_api_key: str = field(default="", repr=False)
+    stt_model: str = "whisper-1"
+    stt_timeout_seconds: float = 30.0
+    max_voice_seconds: float = 120.0  # longer notes are refused before any transcription
+    # A voice note's own download cap, apart from photos': a 2-minute note is well under 1 MB in every format
+    # the platforms send, and the converted WAV (32 kB/s) must stay under the 25 MiB the API takes.
+    max_voice_bytes: int = 10 * 1024 * 1024
     # object storage
     s3_bucket: str = ""  # empty: local folder
     s3_endpoint_url: str = ""
@@ -108,7 +117,6 @@ class Settings:
     s3_prefix: str = "wobot/"
     storage_dir: str = "data/images"
     max_image_bytes: int = 10 * 1024 * 1024
-    max_voice_seconds: int = 120  # a longer voice note is refused, never sent to speech-to-text
     photo_burst_seconds: float = 8.0  # photos sent this close together make one report
     max_photos_per_report: int = 4
     max_body_bytes: int = 16 * 1024 * 1024
@@ -183,8 +191,7 @@ class Settings:
             raise SettingsError("NLU_TIMEOUT_SECONDS must be above 0 and at most 60 (a user waits for it)")
         if self.nlu_base_url and self.nlu_base_url != "off" and not re.match(r"^https?://[^\s/]+", self.nlu_base_url):
             raise SettingsError("NLU_BASE_URL must be an http(s) URL, or off")
-        if not 1 <= self.max_voice_seconds <= 600:
-            raise SettingsError("MAX_VOICE_SECONDS must be between 1 and 600")
+        _check_voice(self)
         if not 0 <= self.photo_burst_seconds <= 300:
             raise SettingsError("PHOTO_BURST_SECONDS must be between 0 and 300")
         if self.max_photos_per_report > 10:
@@ -332,6 +339,21 @@ def parse_sentinels(text: str) -> list[tuple[str, int]]:
             raise ValueError(f"entry {entry!r} is not host:port")
         addresses.append((host.strip("[]"), int(port)))
     return addresses
+
+
+# What the transcription API takes (whisper-1: 25 MiB); a note converted to 16 kHz 16-bit WAV is 32 kB a second,
+# so 600 s (19.2 MB) is the longest that always fits.
+_STT_MAX_BYTES = 25 * 1024 * 1024
+_MAX_VOICE_SECONDS = 600
+
+
+def _check_voice(s: Settings) -> None:
+    if not 0 < s.stt_timeout_seconds <= 600:
+        raise SettingsError("STT_TIMEOUT_SECONDS must be above 0 and at most 600")
+    if not 0 < s.max_voice_seconds <= _MAX_VOICE_SECONDS:
+        raise SettingsError(f"MAX_VOICE_SECONDS must be above 0 and at most {_MAX_VOICE_SECONDS}")
+    if not 1 <= s.max_voice_bytes <= _STT_MAX_BYTES:
+        raise SettingsError(f"MAX_VOICE_BYTES must be between 1 and {_STT_MAX_BYTES} (what the speech API takes)")
 
 
 def _check_redis(s: Settings) -> None:

@@ -88,6 +88,10 @@ _SENTENCES: dict[str, dict[str, str]] = {
         "zh": "照片已收到，正在识别，请稍候…",
         "en": "Got your photo; analysing it, one moment…",
     },
+    "voice_being_transcribed": {
+        "zh": "语音已收到，正在识别，请稍候…",
+        "en": "Got your voice note; listening to it, one moment…",
+    },
     "vlm_failed": {
         "zh": "图像识别暂时不可用，照片已保存。可以直接选类型，或点“重新识别”。",
         "en": 'Photo analysis is unavailable right now; your photo is saved. Pick the type, or tap "Retry".',

@@ -22,7 +22,7 @@ from handlers.platforms.tokens import TokenError
 if TYPE_CHECKING:
     from bot.adapters.redis.store import SessionStore
     from bot.config import Settings
-    from bot.dialogue.engine import FetchImage, Services
+    from bot.dialogue.engine import FetchImage, FetchVoice, Services
     from bot.messages import Sender, TurnResult
     from bot.orders.duty_card import DutyCard
     from handlers.platforms.outbound import RetryPolicy
@@ -160,6 +160,37 @@ def photo_fetcher(platform: str, job: Job, download: Callable[[dict[str, Any]], 
     return fetch
 
 
+def voice_fetcher(
+    platform: str, job: Job, max_seconds: float, download: Callable[[dict[str, Any]], bytes]
+) -> FetchVoice:
+    """The engine's ``fetch_voice`` for a job: its voice note downloaded (``download`` caps the size); a failed
+    download becomes a problem the user is told about. A note the platform says is longer than ``max_seconds``
+    is not downloaded: the engine refuses it by the job's ``voice_seconds``."""
+
+    def fetch() -> tuple[bytes | None, str | None]:
+        if job.voice is None or (job.voice_seconds is not None and job.voice_seconds > max_seconds):
+            return None, None
+        try:
+            return download(job.voice), None
+        except (DownloadError, TokenError) as exc:
+            log.warning(
+                "%s voice note not downloaded: %s",
+                platform,
+                exc,
+                extra={"platform": platform, "event_id": job.event_id},
+            )
+            return None, exc.problem if isinstance(exc, DownloadError) else "download_failed"
+
+    return fetch
+
+
+def declared_seconds(milliseconds: Any) -> float | None:
+    """A platform's ``duration`` in milliseconds as seconds; None when it sends none, or nonsense."""
+    if isinstance(milliseconds, bool) or not isinstance(milliseconds, int | float) or not 0 < milliseconds < 1e9:
+        return None
+    return round(milliseconds / 1000, 3)
+
+
 class PlatformModule(Protocol):
     PLATFORM: str  # the first part of its session keys and its route: /webhook/<PLATFORM>
     METHODS: tuple[str, ...]  # HTTP methods its route answers
@@ -187,6 +218,15 @@ class PlatformModule(Protocol):
 
     def photo_arrived(self, runtime: PlatformContext, job: Job) -> None:
         """Tell the user at once that their photo arrived and is being analysed (a reaction or a short text)."""
+        ...
+
+    def fetch_voice(self, runtime: PlatformContext, job: Job) -> FetchVoice:
+        """Downloads the job's voice note when called, capped at ``MAX_VOICE_BYTES``: (bytes, None) or
+        (None, problem)."""
+        ...
+
+    def voice_arrived(self, runtime: PlatformContext, job: Job) -> None:
+        """Tell the user at once that their voice note arrived and is being transcribed (as ``photo_arrived``)."""
         ...
 
     def addressed(self, runtime: PlatformContext, job: Job) -> bool:

@@ -5,7 +5,8 @@ and card taps (``card.action.trigger``, ``feishu_cards``); with ``FEISHU_ENCRYPT
 every event must carry a valid ``X-Lark-Signature`` over the exact body bytes, and ``encrypt`` bodies are
 decrypted; the verification token is always checked (constant time). Acked at once;
 the turn runs in the background. Outbound: one message per turn, a reply to the user's message
-(or sent to the chat), a card when it has buttons; an "OK" reaction on a photo being analysed;
+(or sent to the chat), a card when it has buttons; an "OK" reaction on a photo being analysed (and on a
+voice note being transcribed);
 images from the message's resources; the tenant token cached in Redis.
 Session key: ``feishu:<tenant_key>:<open_id>``.
 """
@@ -36,6 +37,7 @@ from handlers.platforms.base import (
     fresh,
     json_object,
     photo_fetcher,
+    voice_fetcher,
 )
 from handlers.platforms.duty_media import duty_photos
 from handlers.platforms.job import Job
@@ -43,7 +45,7 @@ from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, SendFailed, 
 from handlers.platforms.tokens import TokenError, TokenSource
 
 if TYPE_CHECKING:
-    from bot.dialogue.engine import FetchImage
+    from bot.dialogue.engine import FetchImage, FetchVoice
     from bot.orders.duty_card import DutyCard
     from handlers.platforms.base import PlatformContext
 
@@ -326,6 +328,11 @@ def photo_arrived(runtime: PlatformContext, job: Job) -> None:
     FeishuApi(runtime.settings, runtime).react(job.images[0]["message_id"], "OK")
 
 
+def voice_arrived(runtime: PlatformContext, job: Job) -> None:
+    """An "OK" reaction on the user's voice note: it arrived and is being transcribed."""
+    FeishuApi(runtime.settings, runtime).react((job.voice or {})["message_id"], "OK")
+
+
 def addressed(runtime: PlatformContext, job: Job) -> bool:
     """Is this app's bot among a group message's mentions? Unknown (bot info unreachable) counts as no:
     the bot never answers chatter, and the user can mention it again."""
@@ -379,3 +386,13 @@ def fetch_image(runtime: PlatformContext, job: Job) -> FetchImage:
         job,
         lambda ref: api.download(ref["message_id"], ref["file_key"], max_bytes, ref.get("type", "image")),
     )
+
+
+def fetch_voice(runtime: PlatformContext, job: Job) -> FetchVoice:
+    """A voice note from its message's resources (``type=file``), capped at ``MAX_VOICE_BYTES``."""
+    api, settings = FeishuApi(runtime.settings, runtime), runtime.settings
+
+    def download(ref: dict[str, Any]) -> bytes:
+        return api.download(ref["message_id"], ref["file_key"], settings.max_voice_bytes, "file")
+
+    return voice_fetcher(PLATFORM, job, settings.max_voice_seconds, download)

@@ -7,7 +7,9 @@ In a group the job lists the open_ids mentioned; whether one is this app's bot i
 background (``feishu.addressed``: its open_id comes from ``GET /open-apis/bot/v3/info``).
 Photos: an ``image``, every ``img`` of a ``post`` (a photo with words, or several photos), and a
 ``file`` (an iPhone's HEIC, a photo sent as a document: its bytes decide). A ``media`` (video) is
-answered with a request for a photo.
+answered with a request for a photo. An ``audio`` (a voice note: ``{"file_key", "duration"}`` in ms, Opus in
+Ogg) is downloaded as a ``type=file`` resource; it cannot carry a mention, so in a group it only continues a
+flow the user has open.
 """
 
 from __future__ import annotations
@@ -16,14 +18,22 @@ import re
 from typing import Any
 
 from bot.config import Settings
-from handlers.platforms.base import Accepted, Ignored, Outcome, Rejected, json_object, shared_location, string
+from handlers.platforms.base import (
+    Accepted,
+    Ignored,
+    Outcome,
+    Rejected,
+    declared_seconds,
+    json_object,
+    shared_location,
+    string,
+)
 from handlers.platforms.job import make_job
 
 PLATFORM = "feishu"
 _MENTION = re.compile(r"@_user_\d+")
 _OTHER_KINDS = frozenset(
     {
-        "audio",
         "sticker",
         "interactive",
         "share_chat",
@@ -87,9 +97,13 @@ def message(settings: Settings, header: dict[str, Any], event: Any) -> Outcome:
     elif kind_raw == "location":
         where = shared_location(content.get("latitude"), content.get("longitude"), string(content, "name"))
         job = make_job(PLATFORM, kind="location", location=where, **common)
+    elif kind_raw == "audio" and string(content, "file_key"):
+        ref = _ref(message_id, string(content, "file_key"), "file")
+        seconds = declared_seconds(content.get("duration"))
+        job = make_job(PLATFORM, kind="voice", voice=ref, voice_seconds=seconds, **common)
     elif kind_raw == "media":
         job = make_job(PLATFORM, kind="video", text="[video]", **common)
-    elif kind_raw in _OTHER_KINDS or kind_raw in ("image", "file"):
+    elif kind_raw in _OTHER_KINDS or kind_raw in ("image", "file", "audio"):
         job = make_job(PLATFORM, kind="other", text=f"[{kind_raw}]", **common)
     else:
         return Ignored(f"message type {kind_raw}")

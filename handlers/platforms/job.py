@@ -22,6 +22,8 @@ class Job:
     bot was mentioned (or ``mentions`` lists who was, when only the platform's module can tell whether that is
     the bot: ``PlatformModule.addressed``) and ``thread`` is the message's thread. ``sent_at`` is when the
     webhook took it (a burst of photos is one report). ``foreign_tap``: a tap on a card meant for someone else.
+    A voice note (``kind="voice"``) carries the platform's reference to its audio in ``voice``, the platform's
+    own transcript where it sends one (WeCom's ``Recognition``: nothing to download) and the length it declares.
     """
 
     platform: str
@@ -42,6 +44,9 @@ class Job:
     mentions: tuple[str, ...] = ()
     sent_at: float = field(default_factory=time.time)
     foreign_tap: bool = False
+    voice: dict[str, Any] | None = None
+    transcript: str = ""
+    voice_seconds: float | None = None
 
     @property
     def session_key(self) -> str:
@@ -65,6 +70,8 @@ class Job:
             addressed=self.addressed if addressed is None else addressed,
             thread=self.thread,
             sent_at=self.sent_at,
+            transcript=storable(self.transcript) or None,
+            voice_seconds=self.voice_seconds,
         )
 
     def to_json(self) -> bytes:
@@ -84,6 +91,7 @@ class Job:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known and v is not None}
         loc, card, sent_at = values.get("location"), values.get("card"), values.get("sent_at")
+        voice, seconds = values.get("voice"), values.get("voice_seconds")
         values.update(
             tenant=str(values.get("tenant") or ""),
             location=_location(loc) if isinstance(loc, dict) else None,
@@ -91,6 +99,11 @@ class Job:
             card=card if isinstance(card, dict) else None,
             mentions=tuple(m for m in values.get("mentions", ()) if isinstance(m, str)),
             sent_at=float(sent_at) if isinstance(sent_at, int | float) else time.time(),
+            voice=voice if isinstance(voice, dict) else None,
+            transcript=str(values.get("transcript") or ""),
+            voice_seconds=float(seconds)
+            if isinstance(seconds, int | float) and not isinstance(seconds, bool)
+            else None,
         )
         return cls(**values)
 
@@ -120,6 +133,9 @@ def make_job(
     addressed: bool = True,
     thread: str = "",
     mentions: list[str] | None = None,
+    voice: dict[str, Any] | None = None,
+    transcript: str = "",
+    voice_seconds: float | None = None,
 ) -> Job:
     """The job of one message a platform's ``parse`` read (its text cut to what a message may hold)."""
     return Job(
@@ -139,4 +155,7 @@ def make_job(
         addressed,
         thread,
         tuple(mentions or ()),
+        voice=voice,
+        transcript=transcript[:MAX_TEXT],
+        voice_seconds=voice_seconds,
     )

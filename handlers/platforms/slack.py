@@ -2,14 +2,14 @@
 
 Inbound: v0 signature with the 5-minute window (``slack_sdk.signature``), the
 ``url_verification`` challenge, ``message`` events (text, or a ``file_share``
-carrying an image), and button taps: interactivity posts form-encoded ``payload=`` to the
+carrying an image or a voice clip), and button taps: interactivity posts form-encoded ``payload=`` to the
 same URL, signed the same way, ``type: block_actions``. Messages from bots and from this
 app itself are dropped, as are edits, deletions, joins and other subtypes, so a reply can
 never trigger a reply.
 Acked at once (Slack's budget is 3 s); the turn runs in the background. Outbound:
 one ``chat.postMessage`` per turn in the same channel (and thread), with Block Kit buttons
 (``slack_blocks``); ``chat.update`` closes a tapped card; ``reactions.add`` 👀 says a photo
-arrived; files by ``url_private_download`` with the bot token, which is only ever sent to Slack.
+arrived (👂 a voice clip); files by ``url_private_download`` with the bot token, which is only ever sent to Slack.
 Session key: ``slack:<team_id>:<user id>``.
 """
 
@@ -22,13 +22,11 @@ import re
 import urllib.parse
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from bot.config import Settings
 from bot.messages import Incoming, Reply, Sender, TurnResult, one_message, session_key
 from bot.replies import say
 from handlers.platforms import crypto, slack_blocks
-from handlers.platforms import http_client as http
 from handlers.platforms.base import (
     Accepted,
     Ack,
@@ -37,16 +35,19 @@ from handlers.platforms.base import (
     Outcome,
     Rejected,
     WebhookRequest,
+    declared_seconds,
     json_object,
     photo_fetcher,
     string,
+    voice_fetcher,
 )
 from handlers.platforms.duty_media import duty_photo_links
 from handlers.platforms.job import Job, make_job
-from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, deliver, fail, retry, sent
+from handlers.platforms.outbound import RetryPolicy, deliver, sent
+from handlers.platforms.slack_api import SlackApi
 
 if TYPE_CHECKING:
-    from bot.dialogue.engine import FetchImage
+    from bot.dialogue.engine import FetchImage, FetchVoice
     from bot.orders.duty_card import DutyCard
     from handlers.platforms.base import PlatformContext
 
@@ -56,9 +57,6 @@ ACK = Ack()
 log = logging.getLogger(__name__)
 
 _ACCEPTED_SUBTYPES = (None, "", "file_share", "thread_broadcast")
-_RETRYABLE_ERRORS = frozenset(
-    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
 _USER_MENTION = re.compile(r"<@[UW][A-Z0-9]+(\|[^>]*)?>")
 
 
@@ -124,7 +122,13 @@ def parse(settings: Settings, request: WebhookRequest, verifier: Any = None) -> 
     listed = event.get("files")
     files = [f for f in listed if isinstance(f, dict)] if isinstance(listed, list) else []
     photos = [_file_ref(f, ts) for f in files if _may_be_photo(string(f, "mimetype"))]
-    if photos:
+    # A clip recorded in Slack (``slack_audio``: m4a as audio/mp4 or video/mp4, or webm); a real video is
+    # ``slack_video``. Its ``transcription`` is not relied on: it is undocumented and often still processing.
+    clip = next((f for f in files if string(f, "subtype") == "slack_audio"), None)
+    if clip is not None and not photos:
+        seconds = declared_seconds(clip.get("duration_ms"))
+        job = make_job(PLATFORM, kind="voice", voice=_file_ref(clip, ts), voice_seconds=seconds, **common)
+    elif photos:
         job = make_job(PLATFORM, kind="image", text=text, images=photos[: settings.max_photos_per_report], **common)
     elif any(string(f, "mimetype").startswith("video/") for f in files):
         job = make_job(PLATFORM, kind="video", text="[video]", **common)
@@ -228,78 +232,6 @@ def _plain_text(raw: Any) -> str:
 # --- outbound -----------------------------------------------------------------------------------------------
 
 
-class SlackApi:
-    def __init__(self, settings: Settings, policy: RetryPolicy | None = None) -> None:
-        self.base = settings.slack_api_base.rstrip("/")
-        self._auth = {"Authorization": f"Bearer {settings.slack_bot_token}"}
-        self.policy = policy or RetryPolicy()
-        self._api_host = urlsplit(self.base).hostname or ""
-
-    def post_message(
-        self, channel: str, text: str, thread_ts: str = "", blocks: list[dict[str, Any]] | None = None
-    ) -> Attempt:
-        body: dict[str, Any] = {"channel": channel, "text": text}
-        if thread_ts:
-            body["thread_ts"] = thread_ts
-        if blocks:
-            body["blocks"] = blocks
-        return self.call("chat.postMessage", body)
-
-    def call(self, method: str, body: dict[str, Any]) -> Attempt:
-        return self.call_for(method, body)[0]
-
-    def call_for(self, method: str, body: dict[str, Any]) -> tuple[Attempt, dict[str, Any]]:
-        """The call's outcome and Slack's answer (``{}`` when none came)."""
-        try:
-            resp = http.request("POST", f"{self.base}/{method}", json_body=body, secret_headers=self._auth)
-        except http.HttpError as exc:
-            return retry(str(exc)), {}
-        return _classify(resp), resp.json()
-
-    def file_url(self, file_id: str) -> str:
-        """``files.info`` for a file shared without URLs (Slack Connect ``check_file_info``)."""
-        try:
-            resp = http.request("GET", f"{self.base}/files.info", params={"file": file_id}, secret_headers=self._auth)
-        except http.HttpError as exc:
-            raise http.DownloadError("download_failed", f"files.info: {exc}") from exc
-        info = resp.json().get("file") or {}
-        url = info.get("url_private_download") or info.get("url_private")
-        if not resp.json().get("ok") or not url:
-            raise http.DownloadError("download_failed", f"files.info: {resp.json().get('error')}")
-        return str(url)
-
-    def trusted(self, url: str) -> bool:
-        """The bot token goes to Slack's hosts (or the configured API host, for tests and proxies) only."""
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if host == self._api_host and parts.scheme in ("http", "https"):
-            return True
-        return parts.scheme == "https" and (host == "slack.com" or host.endswith(".slack.com"))
-
-    def download(self, ref: dict[str, Any], max_bytes: int) -> bytes:
-        size = ref.get("size")
-        if isinstance(size, int) and size > max_bytes:
-            raise http.DownloadError("too_large", f"file size {size} > {max_bytes}")
-        url = ref.get("url") or (self.file_url(ref["file_id"]) if ref.get("file_id") else "")
-        if not url or not self.trusted(url):
-            raise http.DownloadError("download_failed", "no Slack file URL to fetch")
-        return http.download_image(url, max_bytes=max_bytes, secret_headers=self._auth)
-
-
-def _classify(resp: http.Response) -> Attempt:
-    if resp.status == 429:
-        return retry("HTTP 429", resp.retry_after())
-    if resp.status >= 500:
-        return retry(f"HTTP {resp.status}")
-    data = resp.json()
-    if data.get("ok") is True:
-        return DONE
-    error = str(data.get("error") or f"HTTP {resp.status}")
-    if error in _RETRYABLE_ERRORS:
-        return retry(error, resp.retry_after())
-    return fail(error)
-
-
 class SlackSender(Sender):
     """One ``chat.postMessage`` per turn in the user's channel (in the thread when they wrote in one)."""
 
@@ -334,6 +266,14 @@ def photo_arrived(runtime: PlatformContext, job: Job) -> None:
     if ts:
         api = SlackApi(runtime.settings, RetryPolicy(attempts=1))
         api.call("reactions.add", {"channel": job.chat, "timestamp": ts, "name": "eyes"})
+
+
+def voice_arrived(runtime: PlatformContext, job: Job) -> None:
+    """👂 on the user's voice clip: it arrived and is being transcribed."""
+    ts = (job.voice or {}).get("message_ts")
+    if ts:
+        api = SlackApi(runtime.settings, RetryPolicy(attempts=1))
+        api.call("reactions.add", {"channel": job.chat, "timestamp": ts, "name": "ear"})
 
 
 def addressed(runtime: PlatformContext, job: Job) -> bool:
@@ -384,6 +324,14 @@ def update_card(runtime: PlatformContext, ref: dict[str, Any], card: DutyCard) -
 def fetch_image(runtime: PlatformContext, job: Job) -> FetchImage:
     api = SlackApi(runtime.settings)
     return photo_fetcher(PLATFORM, job, lambda ref: api.download(ref, runtime.settings.max_image_bytes))
+
+
+def fetch_voice(runtime: PlatformContext, job: Job) -> FetchVoice:
+    """A voice clip by its private URL with the bot token, capped at ``MAX_VOICE_BYTES``."""
+    api, settings = SlackApi(runtime.settings), runtime.settings
+    return voice_fetcher(
+        PLATFORM, job, settings.max_voice_seconds, lambda ref: api.download(ref, settings.max_voice_bytes)
+    )
 
 
 def notify(runtime: PlatformContext, tenant: str, user: str, text: str) -> bool:

@@ -4,7 +4,7 @@ Inbound: the URL check (echostr decrypted and echoed) and encrypted XML messages
 verified by SHA-1 ``msg_signature``, decrypted with the EncodingAESKey (receive id =
 corp id), parsed with defusedxml. Acked with an empty 200 at once; the turn runs in
 the background. Outbound: ``message/send`` with the app's agent id, media by
-``media/get``, the access token cached in Redis (``handlers.platforms.tokens``).
+``media/get``, the access token cached in Redis (``wecom_api``, ``handlers.platforms.tokens``).
 Session key: ``wecom:<corp id>:<UserID>``.
 """
 
@@ -15,7 +15,6 @@ import logging
 import xml.etree.ElementTree as ET  # the C parser for plain bodies; anything with a DTD is defusedxml's
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 import defusedxml
 from defusedxml.ElementTree import fromstring
@@ -36,14 +35,15 @@ from handlers.platforms.base import (
     fresh,
     photo_fetcher,
     shared_location,
+    voice_fetcher,
 )
 from handlers.platforms.duty_media import duty_photos
 from handlers.platforms.job import Job, make_job
-from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, SendFailed, deliver, fail, retry, sent, split_utf8
-from handlers.platforms.tokens import TokenError, TokenSource
+from handlers.platforms.outbound import Attempt, RetryPolicy, deliver, sent, split_utf8
+from handlers.platforms.wecom_api import WeComApi
 
 if TYPE_CHECKING:
-    from bot.dialogue.engine import FetchImage
+    from bot.dialogue.engine import FetchImage, FetchVoice
     from bot.orders.duty_card import DutyCard
     from handlers.platforms.base import PlatformContext
 
@@ -52,10 +52,8 @@ METHODS: tuple[str, ...] = ("GET", "POST")  # GET is the URL check
 ACK = Ack()
 log = logging.getLogger(__name__)
 
-TOKEN_EXPIRED = frozenset({40001, 40014, 42001})
-RETRYABLE = frozenset({-1, 45009, 45033})  # system busy, API frequency limits
 MAX_TEXT_BYTES = 2048
-_USER_KINDS_WE_DO_NOT_READ = frozenset({"voice", "link", "miniprogram", "mixed"})
+_USER_KINDS_WE_DO_NOT_READ = frozenset({"link", "miniprogram", "mixed"})
 
 
 def enabled(settings: Settings) -> bool:
@@ -169,6 +167,12 @@ def _message(settings: Settings, msg: ET.Element) -> Outcome:
         if not media_id and not pic_url:
             raise Rejected(400, f"{kind_raw} message without MediaId")
         job = make_job(PLATFORM, kind="image", images=[{"media_id": media_id, "pic_url": pic_url}], **common)
+    elif kind_raw == "voice":  # 8 kHz AMR-NB by MediaId; a transcript in Recognition where WeCom sends one
+        media_id, heard = _text(msg, "MediaId"), _text(msg, "Recognition")
+        if not media_id and not heard:
+            raise Rejected(400, "voice message without MediaId")
+        ref = {"media_id": media_id, "format": _text(msg, "Format")}
+        job = make_job(PLATFORM, kind="voice", voice=ref, transcript=heard, **common)
     elif kind_raw == "video":
         job = make_job(PLATFORM, kind="video", text="[video]", **common)
     elif kind_raw == "location":
@@ -182,106 +186,6 @@ def _message(settings: Settings, msg: ET.Element) -> Outcome:
 
 
 # --- outbound -----------------------------------------------------------------------------------------------
-
-
-class WeComApi:
-    """The three calls we need, with the shared token and one refresh on "token expired"."""
-
-    def __init__(self, settings: Settings, runtime: PlatformContext, policy: RetryPolicy | None = None) -> None:
-        self.settings = settings
-        self.base = settings.wecom_api_base.rstrip("/") + "/cgi-bin"
-        self.agent_id = int(settings.wecom_agent_id)
-        self.policy = policy or RetryPolicy()
-        self.tokens = TokenSource(
-            runtime.store, PLATFORM, f"{settings.wecom_corp_id}-{settings.wecom_agent_id}", self._fetch_token
-        )
-
-    def _fetch_token(self) -> tuple[str, int]:
-        params = {"corpid": self.settings.wecom_corp_id, "corpsecret": self.settings.wecom_secret}
-        try:
-            resp = http.request("GET", f"{self.base}/gettoken", params=params)
-        except http.HttpError as exc:
-            raise TokenError(f"wecom gettoken unreachable: {exc}") from exc
-        data = resp.json()
-        if resp.status != 200 or data.get("errcode", 0) != 0 or not data.get("access_token"):
-            raise TokenError(f"wecom gettoken: HTTP {resp.status} errcode {data.get('errcode')} {data.get('errmsg')}")
-        return str(data["access_token"]), int(data.get("expires_in") or 7200)
-
-    def send_text(self, user: str, text: str) -> Attempt:
-        return self.send(user, "text", {"content": text})
-
-    def send(self, user: str, msgtype: str, payload: dict[str, Any]) -> Attempt:
-        body = {"touser": user, "msgtype": msgtype, "agentid": self.agent_id, msgtype: payload, "safe": 0}
-        return self._call("/message/send", body)
-
-    def send_to(self, address: str, msgtype: str, payload: dict[str, Any]) -> Attempt:
-        """To a duty address: ``chat:<id>`` (``appchat/send``, a group the app made) or ``users:<id>|<id>``."""
-        kind, _, ids = address.partition(":")
-        if kind == "chat":
-            return self._call("/appchat/send", {"chatid": ids, "msgtype": msgtype, msgtype: payload, "safe": 0})
-        return self.send(ids, msgtype, payload)
-
-    def upload_image(self, data: bytes) -> str:
-        """``media/upload?type=image``: a media_id (valid 3 days) to send the photo by. Raises SendFailed."""
-        body, content_type = http.multipart({}, "media", "photo.jpg", data, "application/octet-stream")
-
-        def send(token: str) -> http.Response:
-            params = {"access_token": token, "type": "image"}
-            headers = {"Content-Type": content_type}
-            return http.request("POST", f"{self.base}/media/upload", data=body, params=params, headers=headers)
-
-        try:
-            resp = self.tokens.call(send, lambda answer: answer.json().get("errcode") in TOKEN_EXPIRED)
-        except (TokenError, http.HttpError) as exc:
-            raise SendFailed(retry(str(exc))) from exc
-        sent(_classify(resp))
-        media_id = resp.json().get("media_id")
-        if not isinstance(media_id, str) or not media_id:
-            raise SendFailed(fail("media/upload answered without a media_id"))
-        return media_id
-
-    def update_card(self, user: str, response_code: str, replace_name: str) -> Attempt:
-        """Grey out the buttons of a tapped card (``response_code`` is valid 72 h, once)."""
-        body = {
-            "userids": [user],
-            "agentid": self.agent_id,
-            "response_code": response_code,
-            "button": {"replace_name": replace_name},
-        }
-        return self._call("/message/update_template_card", body)
-
-    def _call(self, path: str, body: dict[str, Any]) -> Attempt:
-        def send(token: str) -> http.Response:
-            return http.request("POST", f"{self.base}{path}", params={"access_token": token}, json_body=body)
-
-        try:
-            resp = self.tokens.call(send, lambda answer: answer.json().get("errcode") in TOKEN_EXPIRED)
-        except (TokenError, http.HttpError) as exc:
-            return retry(str(exc))
-        return _classify(resp)
-
-    def download(self, media_id: str, max_bytes: int) -> bytes:
-        """The photo behind a MediaId (valid 3 days); raises DownloadError, TokenError."""
-
-        def fetch(token: str) -> bytes:
-            url = f"{self.base}/media/get?{urlencode({'access_token': token, 'media_id': media_id})}"
-            return http.download_image(url, max_bytes=max_bytes)
-
-        return self.tokens.download(fetch, "errcode", TOKEN_EXPIRED, "media/get")
-
-
-def _classify(resp: http.Response) -> Attempt:
-    data = resp.json()
-    code = data.get("errcode")
-    if resp.status == 429 or resp.status >= 500:
-        return retry(f"HTTP {resp.status}", resp.retry_after())
-    if code == 0:
-        if data.get("invaliduser"):
-            return fail(f"user outside the app's visible range: {data.get('invaliduser')}")
-        return DONE
-    if code in RETRYABLE:
-        return retry(f"errcode {code}")
-    return fail(f"HTTP {resp.status} errcode {code} {str(data.get('errmsg', ''))[:200]}")
 
 
 class WeComSender(Sender):
@@ -313,6 +217,12 @@ def sender(runtime: PlatformContext) -> Sender:
 def photo_arrived(runtime: PlatformContext, job: Job) -> None:
     """A short text: the photo arrived and is being analysed (WeCom bots have no reactions)."""
     text = say(runtime.settings.language, "photo_being_analysed")
+    WeComApi(runtime.settings, runtime, RetryPolicy(attempts=1)).send_text(job.user, text)
+
+
+def voice_arrived(runtime: PlatformContext, job: Job) -> None:
+    """A short text: the voice note arrived and is being transcribed."""
+    text = say(runtime.settings.language, "voice_being_transcribed")
     WeComApi(runtime.settings, runtime, RetryPolicy(attempts=1)).send_text(job.user, text)
 
 
@@ -374,6 +284,16 @@ def fetch_image(runtime: PlatformContext, job: Job) -> FetchImage:
         return http.download_image(ref["pic_url"], max_bytes=max_bytes)
 
     return photo_fetcher(PLATFORM, job, download)
+
+
+def fetch_voice(runtime: PlatformContext, job: Job) -> FetchVoice:
+    """A voice note by MediaId (``media/get``), capped at ``MAX_VOICE_BYTES``."""
+    api, settings = WeComApi(runtime.settings, runtime), runtime.settings
+
+    def download(ref: dict[str, Any]) -> bytes:
+        return api.download(ref["media_id"], settings.max_voice_bytes)
+
+    return voice_fetcher(PLATFORM, job, settings.max_voice_seconds, download)
 
 
 def notify(runtime: PlatformContext, tenant: str, user: str, text: str) -> bool:

@@ -12,11 +12,12 @@ from bot.adapters.redis.sessions import RedisSessions
 from bot.adapters.redis.store import SessionStore, build_store
 from bot.adapters.sql.orders import build_orders
 from bot.adapters.storage import build_storage
+from bot.adapters.stt import build_stt
 from bot.adapters.vlm import build_vlm
 from bot.config import Settings
 from bot.dialogue.engine import Conversation, Services
 from bot.observe import Observer
-from bot.ports import Nlu, ObjectStore, Vlm, WorkOrders
+from bot.ports import Nlu, ObjectStore, Stt, Vlm, WorkOrders
 from handlers.logs import ContextualEngine
 from handlers.metrics import PrometheusObserver
 from handlers.platforms.job import Job
@@ -51,6 +52,7 @@ def build_runtime(
     store: SessionStore | None = None,
     vlm: Vlm | None = UNSET,
     nlu: Nlu | None = UNSET,
+    stt: Stt | None = UNSET,
     storage: ObjectStore | None = None,
     orders: WorkOrders | None = None,
     observer: Observer | None = None,
@@ -67,6 +69,7 @@ def build_runtime(
         orders=orders or build_orders(settings),
         vlm=build_vlm(settings, on_call=observer.vlm_call, store=storage) if vlm is UNSET else vlm,
         nlu=build_nlu(settings, on_call=observer.nlu_call) if nlu is UNSET else nlu,
+        stt=build_stt(settings) if stt is UNSET else stt,
         observer=observer,
     )
     engine = ContextualEngine(Conversation(services))

@@ -1,4 +1,5 @@
-"""A platform turn after the ack: the photo fetched under the user's lock, the engine, the replies sent."""
+"""A platform turn after the ack: the photo (or voice note) fetched under the user's lock, the engine, the replies
+sent."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from handlers.platforms.job import Job
 from handlers.runner.duty import claim_tap
 
 if TYPE_CHECKING:
-    from bot.dialogue.engine import FetchImage
+    from bot.dialogue.engine import FetchImage, FetchVoice
     from handlers.runner.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,9 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: Job) -> None:
     is given up.
 
     A photo the VLM will look at is acknowledged first (a reaction, or a short text), so the user
-    knows it arrived even when the analysis takes a while. A tap's card is closed afterwards: its
-    buttons give way to the choice taken, or to "no longer open".
+    knows it arrived even when the analysis takes a while; so is a voice note that will be transcribed. A
+    voice note the platform transcribed itself (WeCom's ``Recognition``) is not downloaded. A tap's card is
+    closed afterwards: its buttons give way to the choice taken, or to "no longer open".
     """
     if job.foreign_tap:  # a tap on a card meant for someone else: only they are told
         _quietly(module.tell_tapper, runtime, job)
@@ -35,6 +37,7 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: Job) -> None:
         return
     incoming = job.incoming(addressed=module.addressed(runtime, job) if job.mentions else None)
     fetch_image = _announced(runtime, module, job) if job.images else None
+    fetch_voice = _heard(runtime, module, job) if job.voice is not None and not job.transcript else None
 
     def deliver(result: TurnResult) -> None:
         """Sent while the turn holds the user's lock, so a burst's answers arrive in the order it was sent."""
@@ -42,7 +45,7 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: Job) -> None:
             _quietly(module.close_card, runtime, job, result)
         module.sender(runtime).send(replace(incoming, reply_to=result.thread or incoming.reply_to), result.replies)
 
-    runtime.engine.handle(incoming, fetch_image=fetch_image, deliver=deliver)
+    runtime.engine.handle(incoming, fetch_image=fetch_image, deliver=deliver, fetch_voice=fetch_voice)
 
 
 def _announced(runtime: Runtime, module: PlatformModule, job: Job) -> FetchImage:
@@ -56,6 +59,21 @@ def _announced(runtime: Runtime, module: PlatformModule, job: Job) -> FetchImage
         return fetch()
 
     return announced
+
+
+def _heard(runtime: Runtime, module: PlatformModule, job: Job) -> FetchVoice:
+    """The job's voice note download, which first tells the user it arrived when it will be transcribed (a
+    speech service is set, and the platform's length is within ``MAX_VOICE_SECONDS``)."""
+    fetch = module.fetch_voice(runtime, job)
+    settings = runtime.settings
+
+    def heard() -> tuple[bytes | None, str | None]:
+        too_long = job.voice_seconds is not None and job.voice_seconds > settings.max_voice_seconds
+        if runtime.services.stt is not None and not too_long:
+            _quietly(module.voice_arrived, runtime, job)
+        return fetch()
+
+    return heard
 
 
 def _quietly(call: Callable[..., None], runtime: Runtime, job: Job, *args: Any) -> None:

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from bot.adapters.redis.store import SessionStore
 from bot.config import Settings
 from bot.observe import Observer
-from bot.ports import ObjectStore, StoreUnavailable, Vlm, WorkOrders
+from bot.ports import ObjectStore, StoreUnavailable, Stt, Vlm, WorkOrders
 from handlers import cli, metrics
 from handlers.logs import STARTUP_SUMMARY, configure_logging
 from handlers.platforms import safe_json
@@ -36,16 +36,20 @@ def create_app(
     runtime: Runtime | None = None,
     store: SessionStore | None = None,
     vlm: Vlm | None = UNSET,
+    stt: Stt | None = UNSET,
     storage: ObjectStore | None = None,
     orders: WorkOrders | None = None,
     observer: Observer | None = None,
 ) -> Flask:
-    """Build the app. The ports given replace the ones ``settings`` would build (``vlm=None``: no VLM)."""
+    """Build the app. The ports given replace the ones ``settings`` would build (``vlm=None``: no VLM,
+    ``stt=None``: no speech to text)."""
     settings = settings or (runtime.settings if runtime else Settings.from_env())
     command_line = _loaded_by_a_command()
     configure_logging(settings, command_line=command_line)
     if runtime is None:
-        runtime = build_runtime(settings, store=store, vlm=vlm, storage=storage, orders=orders, observer=observer)
+        runtime = build_runtime(
+            settings, store=store, vlm=vlm, stt=stt, storage=storage, orders=orders, observer=observer
+        )
     app = Flask(__name__)
     app.json = safe_json.Utf8JsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

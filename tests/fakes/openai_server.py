@@ -1,4 +1,5 @@
-"""A local HTTP server that speaks enough of the OpenAI chat.completions API for the real ``openai`` client.
+"""A local HTTP server that speaks enough of the OpenAI chat.completions and audio.transcriptions APIs for the
+real ``openai`` client.
 
 Scriptable (reply with content, HTTP error, delay, malformed body; one-shot or as the default) and
 recording (every request's path, headers and parsed JSON), so tests assert on what the adapter sent.
@@ -8,10 +9,17 @@ recording (every request's path, headers and parsed JSON), so tests assert on wh
         vlm = OpenAIVlm(Settings(vlm_base_url=server.base_url, vlm_api_key="sk-test"))
         ...
         assert server.requests[0].image_urls[0].startswith("data:image/jpeg;base64,")
+
+A transcription (``POST /v1/audio/transcriptions``, multipart) is recorded with its form fields and file
+(``rec.form``, ``rec.file_name``, ``rec.file_bytes``) and answered ``{"text": DEFAULT_TRANSCRIPT}``, or what
+``transcribe_as(text)`` scripts; ``fail_with``, ``delay`` and ``respond_raw`` apply to it as to completions.
 """
 
 from __future__ import annotations
 
+import email.message
+import email.parser
+import email.policy
 import json
 import threading
 import time
@@ -34,6 +42,8 @@ DEFAULT_CONTENT = json.dumps(
         "reason": "The problem is no longer visible.",
     }
 )
+DEFAULT_TRANSCRIPT = "三号楼二层走廊漏水"
+TRANSCRIPTION_PATHS = ("/v1/audio/transcriptions", "/audio/transcriptions")
 
 
 @dataclass(frozen=True)
@@ -49,7 +59,41 @@ class RecordedRequest:
 
     @property
     def model(self) -> str | None:
+        if self.path in TRANSCRIPTION_PATHS:
+            return self.form.get("model")
         return self.json.get("model") if isinstance(self.json, dict) else None
+
+    def _parts(self) -> list[email.message.EmailMessage]:
+        """A multipart/form-data body's parts, read by the stdlib's MIME parser."""
+        head = f"Content-Type: {self.headers.get('content-type', '')}\r\n\r\n".encode()
+        form = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + self.body)
+        if not form.is_multipart():
+            return []
+        return [part for part in form.iter_parts() if isinstance(part, email.message.EmailMessage)]
+
+    @property
+    def form(self) -> dict[str, str]:
+        """A transcription's text fields (model, language, prompt, response_format)."""
+        fields = {}
+        for part in self._parts():
+            if part.get_filename() is None:
+                payload = part.get_payload(decode=True)
+                fields[str(part.get_param("name", header="content-disposition"))] = (
+                    payload.decode() if isinstance(payload, bytes) else ""
+                )
+        return fields
+
+    @property
+    def file_name(self) -> str | None:
+        return next((p.get_filename() for p in self._parts() if p.get_filename() is not None), None)
+
+    @property
+    def file_bytes(self) -> bytes:
+        for part in self._parts():
+            if part.get_filename() is not None:
+                payload = part.get_payload(decode=True)
+                return payload if isinstance(payload, bytes) else b""
+        return b""
 
     @property
     def messages(self) -> list[dict]:
@@ -81,7 +125,7 @@ class RecordedRequest:
 
 @dataclass(frozen=True)
 class _Behaviour:
-    kind: str  # "reply" | "status" | "raw"
+    kind: str  # "reply" | "status" | "raw" | "transcript"
     content: str | None = None
     status: int = 200
     body: bytes = b""
@@ -129,6 +173,10 @@ class FakeOpenAI(LoopbackServer):
         """Answer HTTP ``status`` with an OpenAI-style error body (or ``body`` as JSON)."""
         payload = body if body is not None else {"error": {"message": f"fake error {status}", "type": "server_error"}}
         return self._script(_Behaviour("status", status=status, body=json.dumps(payload).encode()), times)
+
+    def transcribe_as(self, text: str, *, times: int | None = None) -> FakeOpenAI:
+        """Answer a transcription with ``{"text": text}``."""
+        return self._script(_Behaviour("transcript", text), times)
 
     def malformed(self, *, times: int | None = None) -> FakeOpenAI:
         """Answer 200 with a body that is not JSON at all."""
@@ -246,6 +294,9 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 parsed = None
             path = self.path.split("?", 1)[0].rstrip("/")
+            if path in TRANSCRIPTION_PATHS:
+                self._transcription(path, body)
+                return
             if path not in ("/v1/chat/completions", "/chat/completions"):
                 self._not_found()
                 return
@@ -264,6 +315,19 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._send(400, json.dumps({"error": {"message": "body is not a JSON object"}}).encode())
             elif behaviour.kind == "reply":
                 self._send(200, _completion(behaviour.content, str(parsed.get("model", "fake"))))
+            else:
+                self._send(behaviour.status, behaviour.body)
+
+        def _transcription(self, path: str, body: bytes) -> None:
+            recorded = RecordedRequest("POST", path, {k.lower(): v for k, v in self.headers.items()}, body, None)
+            delay, behaviour = fake._take(recorded)
+            fake._sleep(delay)
+            if recorded.file_name is None or not recorded.form.get("model"):
+                self._send(400, json.dumps({"error": {"message": "file and model are required"}}).encode())
+            elif behaviour.kind == "transcript":
+                self._send(200, json.dumps({"text": behaviour.content}, ensure_ascii=False).encode())
+            elif behaviour.kind == "reply":  # not scripted for speech: the default transcript
+                self._send(200, json.dumps({"text": DEFAULT_TRANSCRIPT}, ensure_ascii=False).encode())
             else:
                 self._send(behaviour.status, behaviour.body)
 

@@ -289,7 +289,7 @@ def test_unknown_media_id_tells_the_user_to_resend(client: WeComClient, wecom: F
     assert "did not come through" in wecom.sent_texts(USER)[-1]
 
 
-def test_events_are_ignored_and_voice_gets_a_polite_answer(client: WeComClient, wecom: FakeWeCom):
+def test_events_are_ignored_and_voice_is_a_turn_of_its_own(client: WeComClient, wecom: FakeWeCom):
     event = (
         f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><FromUserName><![CDATA[{USER}]]></FromUserName>"
         f"<CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType>"
@@ -298,9 +298,10 @@ def test_events_are_ignored_and_voice_gets_a_polite_answer(client: WeComClient, 
     assert client.post_plain(event).status == 200
     assert wecom.requests == []
     client.post_plain(client.message("voice", "<MediaId><![CDATA[v1]]></MediaId><Format>amr</Format>"))
-    assert wecom.sent_texts(USER) == [
-        'I understand text, photos and locations. Send a photo to report a problem, or "help".'
-    ]
+    # A voice note is no longer dropped: its AMR is fetched by MediaId and the turn answers once (what it says is
+    # the conversation's: tests/integration/test_voice_platforms.py follows the note to the engine).
+    assert [c.query["media_id"] for c in wecom.calls("media")] == ["v1"]
+    assert len(wecom.sent_texts(USER)) == 1
 
 
 def test_token_expiry_mid_conversation_refreshes_once(client: WeComClient, wecom: FakeWeCom):

@@ -14,8 +14,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BOT = ROOT / "bot"
 FORBIDDEN = {"flask", "slack_sdk", "slack_bolt", "lark_oapi", "wechatpy", "werkzeug", "handlers"}
-# What only ``bot/adapters/`` may import: the libraries that talk to Redis, SQL, S3 and the VLM, and the adapters.
+# What only ``bot/adapters/`` may import: the libraries that talk to Redis, SQL, S3, the VLM, speech (PyAV), and the
+# adapters.
 ADAPTER_LIBRARIES = {"redis", "hiredis", "sqlalchemy", "psycopg", "boto3", "botocore", "openai", "lz4", "fakeredis"}
+ADAPTER_LIBRARIES |= {"av"}
 ADAPTERS = BOT / "adapters"
 
 

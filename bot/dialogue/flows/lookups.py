@@ -77,7 +77,7 @@ class Lookups:
         """A voice note not heard: why, in one sentence, and the open question again (never a dead end)."""
         reason = self.ctx.intent.arg
         name = f"voice_{reason}" if f"voice_{reason}" in VOICE_PROBLEMS else "voice_stt_failed"
-        self.ctx.say(name, limit=self.ctx.settings.max_voice_seconds)
+        self.ctx.say(name, limit=f"{self.ctx.settings.max_voice_seconds:g}")
         self.ask_again()
 
     def say_which_type(self) -> None:
