@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from bot.adapters.openai_calls import failures_as, report
 from bot.adapters.vlm import extract_json
 from bot.config import Settings
 from bot.ports import UNSURE, Nlu, NluError, Reading, VlmError
@@ -73,10 +74,10 @@ class OpenAINlu:
             answer = self._complete(text, intents, alarm_types)
             reading = parse_reading(answer, intents, alarm_types)
         except NluError as exc:
-            self._report(time.monotonic() - started, "error")
+            report(self._on_call, time.monotonic() - started, "error")
             log.warning("language model reading failed after %.2f s: %s", time.monotonic() - started, exc)
             raise
-        self._report(time.monotonic() - started, "unsure" if reading == UNSURE else "read")
+        report(self._on_call, time.monotonic() - started, "unsure" if reading == UNSURE else "read")
         with self._lock:
             self._cache[cache_key] = reading
             if len(self._cache) > CACHE_SIZE:
@@ -84,40 +85,22 @@ class OpenAINlu:
         return reading
 
     def _complete(self, text: str, intents: Mapping[str, str], alarm_types: Sequence[str]) -> str:
-        import openai  # loaded by __init__ already: a lookup in sys.modules
-
         system = _PROMPT.format(
             intents="\n".join(f"- {name}: {meaning}" for name, meaning in intents.items()),
             types=", ".join(alarm_types),
         )
-        try:
+        with failures_as(NluError, "the language model", self._timeout):
             response = self._client.chat.completions.create(
                 model=self._model,
                 messages=[{"role": "system", "content": system}, {"role": "user", "content": text}],
                 temperature=0,
             )
-        except openai.APITimeoutError:
-            raise NluError(f"the language model did not answer within {self._timeout:g} s") from None
-        except openai.APIConnectionError:
-            raise NluError("the language model could not be reached") from None
-        except openai.APIStatusError as exc:
-            raise NluError(f"the language model answered HTTP {exc.status_code}") from None
-        except Exception as exc:  # anything else from a foreign client (a body that is not JSON…) is a failed read
-            raise NluError(f"the language model call failed ({type(exc).__name__})") from None
         choices = getattr(response, "choices", None)
         message = getattr(choices[0], "message", None) if isinstance(choices, list) and choices else None
         content = getattr(message, "content", None)
         if not isinstance(content, str) or not content.strip():
             raise NluError("the language model answer is empty")
         return content
-
-    def _report(self, seconds: float, outcome: str) -> None:
-        if self._on_call is None:
-            return
-        try:
-            self._on_call(seconds, outcome)
-        except Exception:  # a metrics hook must never break a user's turn
-            log.exception("nlu on_call hook failed")
 
 
 def build_nlu(settings: Settings, on_call: OnCall | None = None) -> Nlu | None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.adapters.audio import PreparedAudio, prepare
+from bot.adapters.openai_calls import failures_as, report
 from bot.config import Settings
 from bot.ports import Stt, SttError, Transcript
 
@@ -56,7 +57,7 @@ class OpenAIStt:
             log.warning("stt failed after %.2f s: %s", time.monotonic() - started, exc)
             raise
         finally:
-            self._report(time.monotonic() - started, ok)
+            report(self._on_call, time.monotonic() - started, ok)
         log.info(
             "stt ok in %.2f s (%.1f s of %s%s)",
             time.monotonic() - started,
@@ -68,43 +69,19 @@ class OpenAIStt:
 
     def _request(self, note: PreparedAudio, language: str, prompt: str) -> str:
         """One transcription call; every client failure becomes an SttError with a short reason."""
-        import openai  # loaded by __init__ already: a lookup in sys.modules
-
         optional: dict[str, Any] = {}
         if language:
             optional["language"] = language  # ISO 639-1: spares the model guessing from a few seconds
         if prompt:
             optional["prompt"] = prompt
-        try:
+        with failures_as(SttError, "the speech service", self._settings.stt_timeout_seconds):
             response = self._client.audio.transcriptions.create(
                 model=self._settings.stt_model, file=(note.filename, note.data), **optional
             )
-        except openai.APITimeoutError:
-            raise SttError(
-                f"the speech service did not answer within {self._settings.stt_timeout_seconds:g} s"
-            ) from None
-        except openai.APIConnectionError:
-            raise SttError("the speech service could not be reached") from None
-        except openai.APIStatusError as exc:
-            raise SttError(f"the speech service answered HTTP {exc.status_code}") from None
-        except openai.OpenAIError as exc:
-            raise SttError(f"the speech call failed ({type(exc).__name__})") from None
-        except ValueError:  # a 200 whose body is not JSON
-            raise SttError("the speech service sent a body that is not JSON") from None
-        except Exception as exc:  # anything else from a foreign client must not crash the user's turn
-            raise SttError(f"the speech call failed ({type(exc).__name__})") from None
         text = response if isinstance(response, str) else getattr(response, "text", None)
         if not isinstance(text, str) or not text.strip():
             raise SttError("the speech service heard no words")
         return " ".join(text.split())[:MAX_TRANSCRIPT_CHARS]
-
-    def _report(self, seconds: float, ok: bool) -> None:
-        if self._on_call is None:
-            return
-        try:
-            self._on_call(seconds, ok)
-        except Exception:  # a metrics hook must never break a user's turn
-            log.exception("stt on_call hook failed")
 
 
 def build_stt(settings: Settings, on_call: OnCall | None = None) -> Stt | None:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
+from bot.adapters.openai_calls import failures_as, report
 from bot.config import Settings, catch_all_type
 from bot.images import ImageRejected, for_model
 from bot.ports import Analysis, ObjectStore, Photo, ServiceError, Severity, Verdict, Vlm, VlmError
@@ -155,29 +156,16 @@ class OpenAIVlm:
             log.warning("vlm %s failed after %.2f s: %s", kind, time.monotonic() - started, exc)
             raise
         finally:
-            self._report(kind, time.monotonic() - started, ok)
+            report(self._on_call, kind, time.monotonic() - started, ok)
 
     def _complete(self, system: str, user: list[dict[str, Any]]) -> str:
         """One chat.completions call; every client failure becomes a VlmError with a short reason."""
-        import openai  # loaded by __init__ already: a lookup in sys.modules
 
-        try:
+        with failures_as(VlmError, "the VLM server", self._settings.vlm_timeout_seconds):
             response = self._client.chat.completions.create(
                 model=self._settings.vlm_model,
                 messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],  # type: ignore[list-item,misc]
             )
-        except openai.APITimeoutError:
-            raise VlmError(f"the VLM did not answer within {self._settings.vlm_timeout_seconds:g} s") from None
-        except openai.APIConnectionError:
-            raise VlmError("the VLM server could not be reached") from None
-        except openai.APIStatusError as exc:
-            raise VlmError(f"the VLM server answered HTTP {exc.status_code}") from None
-        except openai.OpenAIError as exc:
-            raise VlmError(f"the VLM call failed ({type(exc).__name__})") from None
-        except ValueError:  # a 200 whose body is not JSON
-            raise VlmError("the VLM server sent a body that is not JSON") from None
-        except Exception as exc:  # anything else from a foreign client must not crash the user's turn
-            raise VlmError(f"the VLM call failed ({type(exc).__name__})") from None
         choices = getattr(response, "choices", None)
         if not isinstance(choices, list) or not choices:
             raise VlmError("the VLM answer has no choices")
@@ -187,14 +175,6 @@ class OpenAIVlm:
             refused = getattr(message, "refusal", None)
             raise VlmError("the VLM refused to answer" if refused else "the VLM answer is empty")
         return content
-
-    def _report(self, kind: str, seconds: float, ok: bool) -> None:
-        if self._on_call is None:
-            return
-        try:
-            self._on_call(kind, seconds, ok)
-        except Exception:  # a metrics hook must never break a user's turn
-            log.exception("vlm on_call hook failed")
 
 
 def build_vlm(settings: Settings, on_call: OnCall | None = None, store: ObjectStore | None = None) -> Vlm | None:
