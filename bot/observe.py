@@ -27,6 +27,9 @@ class Observer(Protocol):
     def nlu_call(self, seconds: float, outcome: str) -> None:
         """One reading of free text by the language model: outcome "read", "unsure" or "error"."""
 
+    def stt_call(self, seconds: float, ok: bool) -> None:
+        """One voice note sent to speech to text."""
+
     def escalation(self, order: Order) -> None:
         """An unclaimed order was posted again to its duty chat as overdue."""
 
@@ -45,6 +48,9 @@ class NullObserver:
         pass
 
     def nlu_call(self, seconds: float, outcome: str) -> None:
+        pass
+
+    def stt_call(self, seconds: float, ok: bool) -> None:
         pass
 
     def escalation(self, order: Order) -> None:

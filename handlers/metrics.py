@@ -63,6 +63,10 @@ class PrometheusObserver:
         self.nlu_seconds = Histogram(
             "wobot_nlu_call_duration_seconds", "Language model latency.", buckets=_VLM_BUCKETS, registry=r
         )
+        self.stt_calls = Counter("wobot_stt_calls", "Voice notes transcribed, by outcome.", ["outcome"], registry=r)
+        self.stt_seconds = Histogram(
+            "wobot_stt_call_duration_seconds", "Speech-to-text latency.", buckets=_VLM_BUCKETS, registry=r
+        )
         self.escalations = Counter(
             "wobot_order_escalations",
             "Unclaimed orders posted again as overdue, by severity.",
@@ -111,6 +115,10 @@ class PrometheusObserver:
     def nlu_call(self, seconds: float, outcome: str) -> None:
         self.nlu_calls.labels(outcome).inc()
         self.nlu_seconds.observe(seconds)
+
+    def stt_call(self, seconds: float, ok: bool) -> None:
+        self.stt_calls.labels("ok" if ok else "error").inc()
+        self.stt_seconds.observe(seconds)
 
     def escalation(self, order: Order) -> None:
         self.escalations.labels(order.severity).inc()

@@ -18,6 +18,7 @@ from typing import Any
 from bot.adapters.openai_calls import failures_as, report
 from bot.adapters.vlm import extract_json
 from bot.config import Settings
+from bot.orders.ids import ORDER_REF
 from bot.ports import UNSURE, Nlu, NluError, Reading, VlmError
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ OnCall = Callable[[float, str], None]  # (seconds, outcome: "read" | "unsure" | 
 CACHE_SIZE = 4096  # readings kept per process; a field team's phrasings repeat
 MIN_CONFIDENCE = 0.6
 MAX_PLACE_CHARS = 200
-_REF = re.compile(r"^(?:[A-Za-z]{2,5}-[A-Za-z0-9-]{1,64}|[A-Za-z0-9]{5}|[1-9][0-9]?)$")
+_REF = re.compile(rf"^{ORDER_REF}$")
 _NEEDS_REF = frozenset({"order_query", "close", "withdraw"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -130,8 +131,8 @@ def parse_reading(text: str, intents: Mapping[str, str], alarm_types: Sequence[s
         said = _text(data.get("alarm_type")).strip().lower()
         listed = next((t for t in alarm_types if t.lower() == said), None)
         return Reading(intent, alarm_type=listed) if listed else UNSURE
-    ref = _text(data.get("order_ref")).strip().lstrip("#")
-    ref = ref if _REF.match(ref) else ""
+    found = _REF.match(_text(data.get("order_ref")).strip())
+    ref = found.group(1) if found else ""
     if intent in _NEEDS_REF and not ref:
         return UNSURE
     return Reading(intent, order_ref=ref)

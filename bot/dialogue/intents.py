@@ -11,11 +11,7 @@ import re
 from dataclasses import dataclass
 
 from bot.dialogue.folding import clean, forms, keyword
-from bot.orders.ids import ID_ALPHABET
-
-_ID = r"[A-Za-z]{2,5}-[A-Za-z0-9][A-Za-z0-9-]{0,63}"
-# An order named the ways people name one: its id, the id's last five characters, or its number in a list.
-_REF = rf"#?\s*({_ID}|[{ID_ALPHABET}{ID_ALPHABET.lower()}]{{5}}|[1-9][0-9]?)"
+from bot.orders.ids import ANY_ID, ID_ALPHABET, ORDER_REF
 
 # Whole-message keywords (compared folded): the message *is* the command. Yes-like and no-like answers are
 # here too; where "好" or "不对" means something (a summary, a question with buttons) is the state's to say.
@@ -61,11 +57,11 @@ def _command(words: str, arg: str) -> re.Pattern[str]:
 
 # Commands followed by an argument, matched on the cleaned text (case aside).
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("withdraw", _command(r"取消工单|撤销工单|撤回工单|撤回|撤销|取消|withdraw|cancel order|cancel", _REF)),
-    ("close", _command(r"结单|关单|完工|close order|close", _REF)),
-    ("claim", _command(r"认领|接单|claim", _REF)),
-    ("order_query", _command(r"查询工单|查工单|查单|工单|查询|查|order|look up|lookup|status", _REF)),
-    ("link_alarm", _command(r"告警|报警|alarm", f"({_ID})")),
+    ("withdraw", _command(r"取消工单|撤销工单|撤回工单|撤回|撤销|取消|withdraw|cancel order|cancel", ORDER_REF)),
+    ("close", _command(r"结单|关单|完工|close order|close", ORDER_REF)),
+    ("claim", _command(r"认领|接单|claim", ORDER_REF)),
+    ("order_query", _command(r"查询工单|查工单|查单|工单|查询|查|order|look up|lookup|status", ORDER_REF)),
+    ("link_alarm", _command(r"告警|报警|alarm", f"({ANY_ID})")),
     ("choose_type", _command(r"类型|类别|改类型|改成类型|type|kind|change type to", r"(?:[是为]\s*)?(.+)")),
     ("location", _command(r"位置|地点|地址|改位置|位置改成|place|location|change place to", r"(?:[是在为]\s*)?(.+)")),
 )
@@ -78,7 +74,7 @@ _COMMAND_START = re.compile(
 _UPPER = frozenset({"withdraw", "close", "claim", "order_query", "link_alarm"})
 
 # "收到告警 ALM-123，请处理" also links the alarm: the id may stand anywhere in the message.
-_ALARM_ANYWHERE = re.compile(rf"(?:告警|报警|alarm)\s*[:：#]?\s*({_ID})", re.I)
+_ALARM_ANYWHERE = re.compile(rf"(?:告警|报警|alarm)\s*[:：#]?\s*({ANY_ID})", re.I)
 _NUMBER = re.compile(r"^(\d{1,2})$")
 _BARE_ID = re.compile(rf"^#?\s*(WO-\d{{8}}-[{ID_ALPHABET}]{{5}})$", re.I)
 

@@ -69,7 +69,7 @@ def build_runtime(
         orders=orders or build_orders(settings),
         vlm=build_vlm(settings, on_call=observer.vlm_call, store=storage) if vlm is UNSET else vlm,
         nlu=build_nlu(settings, on_call=observer.nlu_call) if nlu is UNSET else nlu,
-        stt=build_stt(settings) if stt is UNSET else stt,
+        stt=build_stt(settings, on_call=observer.stt_call) if stt is UNSET else stt,
         observer=observer,
     )
     engine = ContextualEngine(Conversation(services))

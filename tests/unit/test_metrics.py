@@ -250,3 +250,22 @@ def test_the_start_up_line_is_logged_intact_and_the_secrets_never(make_app: Any,
         assert secret not in text
     assert "retrying: *** was refused; *** too; as was ***" in text
     assert "connect postgresql://wobot:***@db failed" in text
+
+
+def test_language_model_and_speech_calls_are_counted_by_outcome() -> None:
+    from handlers.metrics import PrometheusObserver
+
+    observer = PrometheusObserver()
+    observer.nlu_call(0.2, "read")
+    observer.nlu_call(0.3, "unsure")
+    observer.nlu_call(5.0, "error")
+    observer.stt_call(1.5, True)
+    observer.stt_call(30.0, False)
+    sample = observer.registry.get_sample_value
+    assert [sample("wobot_nlu_calls_total", {"outcome": o}) for o in ("read", "unsure", "error")] == [1, 1, 1]
+    assert sample("wobot_nlu_call_duration_seconds_count") == 3
+    assert (
+        sample("wobot_stt_calls_total", {"outcome": "ok"}) == 1
+        and sample("wobot_stt_calls_total", {"outcome": "error"}) == 1
+    )
+    assert sample("wobot_stt_call_duration_seconds_sum") == 31.5
