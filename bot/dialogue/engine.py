@@ -112,6 +112,7 @@ class Conversation(Engine):
                 return None
             left = stored.seconds_left() or 0
             report_photo = session.pending.get("image_key")
+            voices = list(session.pending.get("voice_keys") or [])  # a report's voice notes no order will hold
             was = session.state if session.state != IDLE or report_photo else None
             session.state = self.machine.fire(_Bare(session), session.state, "reset")
             if was:  # the user's next message hears why their report (or close) is gone
@@ -121,7 +122,7 @@ class Conversation(Engine):
                 forget_photo(session, report_photo)
             # Keep an ops extension: the longer of the time left and a fresh session's TTL.
             stored.commit(session, ttl_seconds=max(left, self.settings.session_ttl_seconds))
-            self._delete_photos([report_photo] if report_photo else [], skey)
+            self._delete_photos(([report_photo] if report_photo else []) + voices, skey)
             return session
 
     def _delete_photos(self, keys: list[str], skey: str) -> None:

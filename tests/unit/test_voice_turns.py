@@ -150,3 +150,11 @@ def test_a_voice_note_in_a_group_continues_an_open_flow_without_a_mention(
     stt.say("大家好")
     quiet = Chat(chat.engine, user="u2", group="chat-9")
     assert texts(voice(quiet, addressed=False)) == [] and len(stt.calls) == 1  # chatter: nothing heard, nothing said
+
+
+def test_an_ops_reset_deletes_the_reports_voice_notes(chat: Chat, stt: SpokenStt, settings: Settings) -> None:
+    stt.say("B2")
+    voice(chat)
+    assert len(list(Path(settings.storage_dir).rglob("*.ogg"))) == 1
+    chat.engine.reset(chat.key)
+    assert list(Path(settings.storage_dir).rglob("*.ogg")) == []

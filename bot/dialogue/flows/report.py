@@ -326,6 +326,7 @@ class ReportFlow:
     def announce_joined(self) -> None:
         assert self.joined is not None
         self.ctx.order_id = self.joined.id
+        self.ctx.discarded += self.ctx.pending.get("voice_keys") or []  # the joined order keeps photos, not voices
         self.ctx.session.clear_pending()
         self.ctx.say("joined_order", order_id=self.joined.id)
 
