@@ -110,6 +110,7 @@ class Reading:
 
 
 UNSURE = Reading("unsure")
+ORDER_INTENTS = frozenset({"order_query", "close", "withdraw"})  # a reading of these needs its ``order_ref``
 
 
 class Nlu(Protocol):

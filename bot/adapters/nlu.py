@@ -19,7 +19,7 @@ from bot.adapters.openai_calls import failures_as, report
 from bot.adapters.vlm import extract_json
 from bot.config import Settings
 from bot.orders.ids import ORDER_REF
-from bot.ports import UNSURE, Nlu, NluError, Reading, VlmError
+from bot.ports import ORDER_INTENTS, UNSURE, Nlu, NluError, Reading, VlmError
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,6 @@ CACHE_SIZE = 4096  # readings kept per process; a field team's phrasings repeat
 MIN_CONFIDENCE = 0.6
 MAX_PLACE_CHARS = 200
 _REF = re.compile(rf"^{ORDER_REF}$")
-_NEEDS_REF = frozenset({"order_query", "close", "withdraw"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _PROMPT = """\
@@ -133,7 +132,7 @@ def parse_reading(text: str, intents: Mapping[str, str], alarm_types: Sequence[s
         return Reading(intent, alarm_type=listed) if listed else UNSURE
     found = _REF.match(_text(data.get("order_ref")).strip())
     ref = found.group(1) if found else ""
-    if intent in _NEEDS_REF and not ref:
+    if intent in ORDER_INTENTS and not ref:
         return UNSURE
     return Reading(intent, order_ref=ref)
 

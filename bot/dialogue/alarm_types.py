@@ -36,7 +36,7 @@ def _names(types: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
                 index = defaults.index(alarm_type)
                 words.update(other[index] for other in DEFAULT_ALARM_TYPES.values() if index < len(other))
                 words.update(_EVERYDAY[index] if index < len(_EVERYDAY) else ())
-        named.append((alarm_type, tuple(sorted({keyword(word) for word in words if keyword(word)}))))
+        named.append((alarm_type, tuple(sorted({folded for folded in map(keyword, words) if folded}))))
     return tuple(named)
 
 

@@ -20,8 +20,8 @@ import re
 
 from bot.dialogue import alarm_types
 from bot.dialogue.intents import Intent, parse
-from bot.dialogue.machine import CONFIRM, LOCATION, REPORTING, ROUTES, route
-from bot.ports import Nlu, NluError, Reading
+from bot.dialogue.machine import CONFIRM, LOCATION, REPORTING, ROUTES, STATES, route
+from bot.ports import ORDER_INTENTS, Nlu, NluError, Reading
 from bot.session import Session
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,6 @@ MEANINGS: dict[str, str] = {
     "retry": "asks to analyse the photo again",
 }
 _AS_ROUTED = {"place": "location"}
-_NEEDS_REF = frozenset({"order_query", "close", "withdraw"})
 
 # Text that reads like a question, an objection or talk about the report rather than a place.
 _NOT_A_PLACE = re.compile(
@@ -79,8 +78,7 @@ def reads_like_no_place(said: str, types: tuple[str, ...]) -> bool:
     return bool(_NOT_A_PLACE.search(said)) or len(said) > MAX_PLACE_CHARS or alarm_types.mentions_type(said, types)
 
 
-def accepted(state: str) -> dict[str, str]:
-    """The intents the model may pick in ``state``: those the table does something with there."""
+def _accepted(state: str) -> dict[str, str]:
     fallback = ROUTES[state]["*"]
     return {
         name: meaning
@@ -89,10 +87,18 @@ def accepted(state: str) -> dict[str, str]:
     }
 
 
+# The intents the model may pick in each state: those the table does something with there (read once).
+_ACCEPTED = {state: _accepted(state) for state in STATES}
+
+
+def accepted(state: str) -> dict[str, str]:
+    return _ACCEPTED[state]
+
+
 def _model_reading(nlu: Nlu, said: str, state: str, types: tuple[str, ...]) -> Intent | None:
     """The model's reading as an intent, or None when it is unsure, down or slow (the rules' line then holds)."""
     try:
-        reading = nlu.read(said, accepted(state), types)
+        reading = nlu.read(said, _ACCEPTED[state], types)
     except NluError as exc:
         log.warning("language model unavailable: %s", exc)
         return None
@@ -105,7 +111,7 @@ def _as_intent(reading: Reading, said: str) -> Intent | None:
         return Intent("location", reading.place or said)
     if name == "choose_type":
         return Intent("choose_type", reading.alarm_type) if reading.alarm_type else None
-    if name in _NEEDS_REF:
+    if name in ORDER_INTENTS:
         return Intent(name, reading.order_ref.upper())
     if name in MEANINGS:
         return Intent(name)

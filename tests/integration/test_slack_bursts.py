@@ -17,7 +17,7 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.platform_servers import FakeSlack
 from tests.support.engine import photo
 from tests.support.live import Live, live_app
-from tests.support.slack import BOT_TOKEN, SECRET, SlackClient
+from tests.support.slack import BOT_TOKEN, SlackClient, slack_settings
 
 pytestmark = pytest.mark.integration
 
@@ -32,11 +32,9 @@ def slack() -> Iterator[FakeSlack]:
 def live(
     settings: Settings, slack: FakeSlack, fake_openai: FakeOpenAI, real_store: Any, orders: Any, storage: Any
 ) -> Iterator[Live]:
-    configured = settings.with_(
-        language="en",
-        slack_signing_secret=SECRET,
-        slack_bot_token=BOT_TOKEN,
-        slack_api_base=slack.base_url,
+    configured = slack_settings(
+        settings,
+        slack,
         vlm_base_url=fake_openai.base_url,
         nlu_base_url="off",
         photo_burst_seconds=8.0,

@@ -230,16 +230,6 @@ def slack_api() -> Iterator[FakeSlack]:
         yield server
 
 
-def slack_settings(settings: Settings, api: FakeSlack, **extra: Any) -> Settings:
-    return settings.with_(
-        language="en",
-        slack_signing_secret=slack_test.SECRET,
-        slack_bot_token=slack_test.BOT_TOKEN,
-        slack_api_base=api.base_url,
-        **extra,
-    )
-
-
 def slack_clip(api: FakeSlack, data: bytes, mimetype: str, duration_ms: int) -> WebhookRequest:
     file = api.add_file("F0VOICE1", data, mimetype, name="audio_message.m4a")
     file.update(subtype="slack_audio", duration_ms=duration_ms, media_display_type="audio")
@@ -255,7 +245,7 @@ def test_a_slack_audio_clip_is_a_voice_note_downloaded_with_the_bot_token(
     settings: Settings, slack_api: FakeSlack, turn: Any, kind: str, mimetype: str
 ) -> None:
     clip = note(kind, 2.0)
-    seen = turn(slack_settings(settings, slack_api), slack, slack_clip(slack_api, clip, mimetype, 2000))
+    seen = turn(slack_test.slack_settings(settings, slack_api), slack, slack_clip(slack_api, clip, mimetype, 2000))
 
     (given,) = seen.given
     assert (given.kind, given.voice_seconds) == ("voice", 2.0)
@@ -268,7 +258,7 @@ def test_a_slack_audio_clip_is_a_voice_note_downloaded_with_the_bot_token(
 def test_a_slack_clip_larger_than_the_cap_is_too_large_unfetched(
     settings: Settings, slack_api: FakeSlack, turn: Any
 ) -> None:
-    config = slack_settings(settings, slack_api, max_voice_bytes=1000)
+    config = slack_test.slack_settings(settings, slack_api, max_voice_bytes=1000)
     seen = turn(config, slack, slack_clip(slack_api, note("m4a"), "audio/mp4", 2000))
     assert seen.fetched == [(None, "too_large")]
     assert not [r for r in slack_api.requests if r.endpoint == "download"]  # the file's size said so

@@ -18,7 +18,7 @@ from tests.fakes.platform_servers import FakeSlack
 from tests.support.audio import note
 from tests.support.engine import photo
 from tests.support.live import Live, live_app
-from tests.support.slack import BOT_TOKEN, SECRET, SlackClient
+from tests.support.slack import BOT_TOKEN, SlackClient, slack_settings
 
 pytestmark = pytest.mark.integration
 
@@ -35,11 +35,10 @@ def slack() -> Iterator[FakeSlack]:
 def live(
     settings: Settings, slack: FakeSlack, fake_openai: FakeOpenAI, real_store: Any, orders: Any, storage: Any
 ) -> Iterator[Live]:
-    configured = settings.with_(
+    configured = slack_settings(
+        settings,
+        slack,
         language="zh",
-        slack_signing_secret=SECRET,
-        slack_bot_token=BOT_TOKEN,
-        slack_api_base=slack.base_url,
         vlm_base_url=fake_openai.base_url,
         nlu_base_url="off",
         stt_base_url=fake_openai.base_url,

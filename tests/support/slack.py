@@ -10,11 +10,25 @@ from typing import Any
 
 from slack_sdk.signature import SignatureVerifier
 
+from bot.config import Settings
 from tests.fakes.platform_servers import FakeSlack
 from tests.support.live import Live
 
 SECRET, BOT_TOKEN = "8f742231b10e8888abcd99yyyzzz85a5", "xoxb-111-222-abc"
 TEAM, USER, BOT_USER, CHANNEL = "T111", "U111", "U222", "D111"
+
+
+def slack_settings(settings: Settings, api: FakeSlack, **extra: Any) -> Settings:
+    """``settings`` for the Slack app served by the fake ``api`` (English unless ``extra`` says otherwise)."""
+    return settings.with_(
+        **{
+            "language": "en",
+            "slack_signing_secret": SECRET,
+            "slack_bot_token": BOT_TOKEN,
+            "slack_api_base": api.base_url,
+            **extra,
+        }
+    )
 
 
 class SlackClient:
