@@ -137,6 +137,8 @@ def test_an_unclaimed_order_is_posted_again_as_overdue_at_most_max_times(
         client = SlackClient(live)
         order_id = order_id_in([report(client, slack, "Gate 4, pump room")])
         wait_until(lambda: orders.get(order_id).escalations == 2, 10, "two escalations")
+        # The row counts the reminder before the courier posts it: wait for the card itself.
+        wait_until(lambda: len(duty_cards(slack)) == 3, 10, "the second reminder's card")
         live.delivered()
         cards = copy.deepcopy(duty_cards(slack))
         titles = [c["blocks"][0]["text"]["text"] for c in cards]

@@ -98,9 +98,52 @@ work_orders = Table(
     Column("photo_hash", String(16), nullable=True),  # [[platform, tenant, user], …] of duplicate reports
     Column("note", Text, nullable=True),  # the reporter's own words (a voice note's that were no place or command)
     Column("voice_keys", JSON, nullable=True),  # the report's voice notes in storage
+    # where: the registry site the place landed on (sites), and how it got there
+    Column("site_id", Text, nullable=True),
+    Column("site_name", Text, nullable=True),
+    Column("zone", Text, nullable=True),
+    Column("place_source", String(16), nullable=True),  # typed | matched | qr | snapped | shared
+    Column("coord_datum", String(8), nullable=True),  # wgs84 | gcj02: the datum the coordinates came in
+    # the order's life after the claim. ``status`` stays open/closed/cancelled (old databases carry a CHECK
+    # on it that SQLite cannot drop); ``stage`` says where an open order is: NULL (unclaimed, or claimed
+    # before stages existed: read with the assignee), claimed, in_progress, on_hold, resolved.
+    Column("stage", String(16), nullable=True),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("hold_reason", Text, nullable=True),
+    Column("on_hold_since", UtcDateTime, nullable=True),
+    Column("held_seconds", Double, nullable=True),  # on-hold time so far (the SLA clock stops while held)
+    Column("resolved_at", UtcDateTime, nullable=True),
+    Column("auto_confirmed", Boolean, nullable=True),
+    Column("reopen_count", Integer, nullable=True),
+    Column("rating", Integer, nullable=True),
+    Column("resolve_escalations", Integer, nullable=True),
+    Column("resolve_escalated_at", UtcDateTime, nullable=True),
     CheckConstraint("status IN ('open', 'closed', 'cancelled')", name="ck_work_orders_status"),
     Index("ix_work_orders_status_created", "status", "created_at"),
     Index("ix_work_orders_reporter", "reporter_platform", "reporter_tenant", "reporter_user"),
+)
+
+# Every move of an order, one row each: who, when, from, to, why. Reports count from it.
+# ``kind``: created, claimed, started, on_hold, resumed, handed_over, unclaimed, resolved, fix_rejected
+# (the VLM refused a fix photo; the status does not move), reopened, confirmed, auto_confirmed, closed,
+# cancelled, note_added, escalated. ``from_status``/``to_status`` are life statuses: open, claimed,
+# in_progress, on_hold, resolved, closed, cancelled (equal when the status does not move).
+order_timeline = Table(
+    "order_timeline",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", String(32), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("from_status", String(16), nullable=True),
+    Column("to_status", String(16), nullable=True),
+    Column("actor_platform", Text, nullable=True),  # NULL actor: the bot itself (auto-confirm, escalation)
+    Column("actor_tenant", Text, nullable=True),
+    Column("actor_user", Text, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("detail", JSON, nullable=True),  # kind-specific: {"to": person} for a hand-over, {"rating": 4}, …
+    Index("ix_order_timeline_order", "order_id", "at"),
+    Index("ix_order_timeline_kind_at", "kind", "at"),
 )
 
 
