@@ -14,6 +14,7 @@ from bot.paging import MAX_PAGE
 from bot.ports import ORDER_STATUSES
 from bot.session_admin import AUDIT_MAX
 from handlers.web.admin.openapi_schemas import SCHEMAS, nullable, ref
+from handlers.web.admin.openapi_sites import SITE_PATHS
 
 
 def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -372,7 +373,7 @@ def document() -> dict[str, Any]:
             },
             "servers": [{"url": "/admin/api"}],
             "security": [{"bearer": []}],
-            "paths": {**_SESSION_PATHS, **_OTHER_PATHS, **_ORDER_PATHS},
+            "paths": {**_SESSION_PATHS, **_OTHER_PATHS, **_ORDER_PATHS, **SITE_PATHS},
             "components": {
                 "securitySchemes": {
                     "bearer": {
