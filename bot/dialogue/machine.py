@@ -47,7 +47,13 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "new_report", "source": IDLE, "dest": LOCATION,
      "conditions": "has_report_photo", "before": "take_report_photo", "after": "ask_next"},
     {"trigger": "new_report", "source": IDLE, "dest": None, "after": "say_no_held_photo"},
+    # typed words close to several registry sites: the words wait with the candidates ("which one?")
+    {"trigger": "location", "source": REPORTING, "dest": None,
+     "conditions": "place_unsure", "before": "hold_site_choices", "after": "ask_next"},
     {"trigger": "location", "source": REPORTING, "dest": CONFIRM, "before": "take_location", "after": "ask_next"},
+    {"trigger": "pick_site", "source": REPORTING, "dest": CONFIRM,
+     "conditions": "site_offered", "before": "take_site", "after": "ask_next"},
+    {"trigger": "pick_site", "source": REPORTING, "dest": None, "after": "ask_next"},
     {"trigger": "choose_type", "source": REPORTING, "dest": None,
      "conditions": "type_known", "before": "take_type", "after": "ask_next"},
     {"trigger": "choose_type", "source": REPORTING, "dest": None, "after": "say_type_unknown"},
@@ -106,6 +112,7 @@ ROUTES: dict[str, dict[str, str]] = {
     },
     LOCATION: {
         "image": "photo", "location": "location", "propose_place": "propose_place", "accept_place": "accept_place",
+        "pick_site": "pick_site",
         "reject_place": "reject_place", "choose_type": "choose_type", "number": "choose_type", "note": "add_note",
         "change_type": "say_type_list", "deny": "say_which_type", "retry": "retry", "link_alarm": "link_alarm",
         "confirm": "say_need_location", "change_place": "say_need_location", "close": "say_finish_first",
@@ -113,6 +120,7 @@ ROUTES: dict[str, dict[str, str]] = {
     },
     CONFIRM: {
         "image": "photo", "location": "location", "propose_place": "propose_place", "accept_place": "accept_place",
+        "pick_site": "pick_site",
         "reject_place": "reject_place", "choose_type": "choose_type", "number": "choose_type", "note": "add_note",
         "change_type": "say_type_list", "change_place": "change_place", "deny": "ask_what_to_change",
         "retry": "retry", "link_alarm": "link_alarm", "confirm": "confirm", "same_problem": "same_problem",

@@ -9,7 +9,8 @@ import time
 from bot.audio import audio_type
 from bot.dialogue import alarm_types, choices
 from bot.dialogue.context import MAX_ORDER_BUTTONS, TurnContext
-from bot.dialogue.flows.places import MAX_LABEL_CHARS, PlaceQuestion, location_text
+from bot.dialogue.flows.places import MAX_LABEL_CHARS, PlaceQuestion
+from bot.dialogue.flows.sites import site_place
 from bot.dialogue.machine import IDLE
 from bot.dialogue.next_step import next_step
 from bot.dialogue.photos import StoredPhoto, TurnPhotos
@@ -220,6 +221,7 @@ class ReportFlow:
             ctx.pending["location"] = {"label": loc.label, "latitude": loc.latitude, "longitude": loc.longitude}
         else:
             ctx.pending["location"] = {"label": ctx.intent.arg[:MAX_LABEL_CHARS]}
+            self.places.sites.land_typed(ctx.pending["location"])
 
     def chosen_type(self) -> str | None:
         """The alarm type the user's answer names (a list number, the name, an alias, or a part of one name)."""
@@ -274,7 +276,7 @@ class ReportFlow:
             ("summary_type", p.get("alarm_type")),
             ("summary_severity", ctx.t(f"severity_{p['severity']}") if p.get("severity") else ""),
             ("summary_description", p.get("description")),
-            ("summary_location", location_text(p.get("location"))),
+            ("summary_location", self.places.sites.shown(p.get("location"))),
             ("summary_note", p.get("note")),
             ("summary_alarm", p.get("alarm_id")),
         ]
@@ -355,6 +357,8 @@ class ReportFlow:
             photo_hash=p.get("photo_hash"),
             note=p.get("note") or "",
             voice_keys=tuple(p.get("voice_keys") or ()),
+            site=site_place(location),
+            coord_datum=location.get("datum"),
         )
         try:
             self.created, created_now = ctx.services.orders.create(new)
