@@ -14,6 +14,7 @@ from bot.ops import Invalid, NotFound
 from bot.ports import Tenant
 from bot.sites.csv_io import BadSiteFile, read_sites, write_sites
 from bot.sites.model import Applied, Site, SiteRegistry
+from bot.sites.tags import sheet_pdf, tag_png
 
 MAX_CSV_BYTES = 2 * 1024 * 1024
 _PLATFORM = re.compile(r"[A-Za-z0-9_.-]{1,32}")
@@ -93,6 +94,17 @@ class SiteOps:
             },
         )
         return applied
+
+    def tag(self, home: Tenant, site_id: str) -> bytes:
+        """The site's QR tag as a PNG (NotFound for an id the tenant has no site of)."""
+        return tag_png(home.tenant, self.site(home, site_id))
+
+    def sheet(self, home: Tenant, zone: str | None = None) -> bytes:
+        """A4 sheets of the tenant's (or one zone's) tags as one PDF; NotFound when there are none."""
+        found = self.list(home, zone)
+        if not found:
+            raise NotFound(f"no sites in {home.platform}:{home.tenant}" + (f" zone {zone!r}" if zone else ""))
+        return sheet_pdf(home.tenant, found)
 
     @staticmethod
     def applied_json(applied: Applied) -> dict[str, int]:

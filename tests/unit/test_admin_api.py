@@ -386,4 +386,6 @@ def test_openapi_document_is_served_and_valid(client: FlaskClient) -> None:
         "/sites",
         "/sites.csv",
         "/sites/tenants",
+        "/sites/tag.png",
+        "/sites/tags.pdf",
     }

@@ -8,6 +8,7 @@ from bot.sites.csv_io import COLUMNS
 from bot.sites.model import MAX_NAME_CHARS
 
 _ERRORS = {str(code): {"$ref": f"#/components/responses/E{code}"} for code in (400, 401, 503)}
+_NOT_FOUND = {"404": {"$ref": "#/components/responses/E404"}}
 _PLATFORM = {
     "name": "platform",
     "in": "query",
@@ -139,5 +140,33 @@ SITE_PATHS: dict[str, Any] = {
                 **_ERRORS,
             },
         },
+    },
+    "/sites/tag.png": {
+        "get": {
+            "operationId": "siteTag",
+            "summary": "A site's printable QR tag (PNG): the code holds WOBOT:<tenant>:<site id>, the name is under it",
+            "parameters": [
+                _PLATFORM,
+                _TENANT,
+                {"name": "site", "in": "query", "required": True, "schema": {"type": "string"}, "description": "id"},
+            ],
+            "responses": {
+                "200": {"description": "the tag", "content": {"image/png": {"schema": {"type": "string"}}}},
+                **_ERRORS,
+                **_NOT_FOUND,
+            },
+        }
+    },
+    "/sites/tags.pdf": {
+        "get": {
+            "operationId": "siteTagSheet",
+            "summary": "A4 sheets of the tenant's (or one zone's) tags, 12 a page, as one PDF",
+            "parameters": [_PLATFORM, _TENANT, _ZONE],
+            "responses": {
+                "200": {"description": "the sheets", "content": {"application/pdf": {"schema": {"type": "string"}}}},
+                **_ERRORS,
+                **_NOT_FOUND,
+            },
+        }
     },
 }

@@ -66,6 +66,24 @@ def site_import() -> Any:
     return jsonify(SiteOps.applied_json(sites().import_csv(home, data, replace=replace, who=who())))
 
 
+@bp.get("/sites/tag.png")
+def site_tag() -> Response:
+    site_id = request.args.get("site", "")
+    png = sites().tag(_home(), site_id)
+    return Response(png, content_type="image/png", headers={"Content-Disposition": _inline(f"tag-{site_id}.png")})
+
+
+@bp.get("/sites/tags.pdf")
+def site_sheet() -> Response:
+    pdf = sites().sheet(_home(), request.args.get("zone") or None)
+    return Response(pdf, content_type="application/pdf", headers={"Content-Disposition": _inline("tags.pdf")})
+
+
+def _inline(name: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return f'inline; filename="{safe}"'
+
+
 @bp.record_once
 def _query_params(state: Any) -> None:
     """These routes' query parameters, once they are in the app's URL map."""

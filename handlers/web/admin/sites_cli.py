@@ -84,5 +84,27 @@ def sites_import(platform: str, tenant: str, csv_file: IO[bytes], replace: bool,
         )
 
 
+@sites.command("tag")
+@click.argument("platform")
+@click.argument("tenant")
+@click.argument("site_id")
+@click.option("-o", "--output", type=click.File("wb"), required=True, help="the PNG file to write")
+def sites_tag(platform: str, tenant: str, site_id: str, output: IO[bytes]) -> None:
+    """A site's QR tag as a PNG."""
+    with cli._errors():
+        output.write(_sites().tag(tenant_of(platform, tenant), site_id))
+
+
+@sites.command("sheet")
+@click.argument("platform")
+@click.argument("tenant")
+@click.option("--zone", default=None, help="only this zone's sites")
+@click.option("-o", "--output", type=click.File("wb"), required=True, help="the PDF file to write")
+def sites_sheet(platform: str, tenant: str, zone: str | None, output: IO[bytes]) -> None:
+    """A4 sheets of QR tags (12 a page) as one PDF."""
+    with cli._errors():
+        output.write(_sites().sheet(tenant_of(platform, tenant), zone))
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(sites)

@@ -33,6 +33,18 @@ def sites_csv() -> Response:
     )
 
 
+@bp.get("/sites/tag.png")
+def sites_tag() -> Response:
+    home = tenant_of(request.args.get("platform"), request.args.get("tenant"))
+    return Response(sites().tag(home, request.args.get("site", "")), content_type="image/png")
+
+
+@bp.get("/sites/tags.pdf")
+def sites_sheet() -> Response:
+    home = tenant_of(request.args.get("platform"), request.args.get("tenant"))
+    return Response(sites().sheet(home, request.args.get("zone") or None), content_type="application/pdf")
+
+
 @bp.post("/sites/import")
 def sites_import() -> Any:
     form = request.form
