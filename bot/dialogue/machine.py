@@ -39,11 +39,16 @@ TRANSITIONS: list[dict[str, Any]] = [
     # a photo in idle from someone with open orders: hold it and ask "a new report, or the fix for WO-…?"
     {"trigger": "photo", "source": IDLE, "dest": None, "prepare": "look_up_open_orders",
      "conditions": ["photo_usable", "has_open_orders"], "before": "hold_photo", "after": "ask_new_or_fix"},
+    # a photo with a QR tag of this tenant's sites in it: the place is known, "where?" is skipped
+    {"trigger": "photo", "source": [IDLE, LOCATION], "dest": CONFIRM,
+     "conditions": ["photo_usable", "photo_tagged"], "before": "take_report_photo", "after": "ask_next"},
     {"trigger": "photo", "source": IDLE, "dest": LOCATION,
      "conditions": "photo_usable", "before": "take_report_photo", "after": "ask_next"},
     {"trigger": "photo", "source": REPORTING, "dest": None,
      "conditions": "photo_usable", "before": "take_report_photo", "after": "ask_next"},
     {"trigger": "photo", "source": [IDLE, *REPORTING], "dest": None, "after": "say_photo_problem"},
+    {"trigger": "new_report", "source": IDLE, "dest": CONFIRM,
+     "conditions": ["has_report_photo", "photo_tagged"], "before": "take_report_photo", "after": "ask_next"},
     {"trigger": "new_report", "source": IDLE, "dest": LOCATION,
      "conditions": "has_report_photo", "before": "take_report_photo", "after": "ask_next"},
     {"trigger": "new_report", "source": IDLE, "dest": None, "after": "say_no_held_photo"},

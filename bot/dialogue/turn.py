@@ -120,6 +120,10 @@ class Turn:
     def type_known(self) -> bool:
         return self.report_flow.chosen_type() is not None
 
+    def photo_tagged(self) -> bool:
+        """A QR tag of this tenant's sites is in the report's photos (``bot.sites.qr``)."""
+        return self.places.sites.scanned(self.report_flow.tag_photos) is not None
+
     def has_report_photo(self) -> bool:
         return SESSION_CONDITIONS["has_report_photo"](self.ctx.pending)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -77,12 +78,20 @@ class ReportFlow:
                 pending.pop(name, None)
         self.photos.set_report(photos, ctx.incoming.sent_at)
         self._remember_hash(photos[0][0])
+        self.places.sites.take_scanned(self.tag_photos)
         if ctx.more_photos_coming:  # the burst's last photo analyses them all, in one request, and asks next
             self.burst_waiting = True
             if not self.burst_added:
                 ctx.say("photo_burst_waiting")
             return
         self._analyze([Photo(data, kind, self.photos.url(key)) for data, kind, key in photos])
+
+    @functools.cached_property
+    def tag_photos(self) -> list[bytes]:
+        """The photos a QR tag is looked for in: this message's, or those held in idle (a burst's earlier photos
+        were looked at on their own turns)."""
+        held = self.photos.held_key() is not None
+        return [data for data, _, _ in self.photos.held()] if held else [d for d, _ in self.photos.accepted()]
 
     def in_burst(self) -> bool:
         """Does this photo follow the report's last one within ``PHOTO_BURST_SECONDS`` (one report)?"""

@@ -17,6 +17,7 @@ from bot.messages import Location
 from bot.ports import ServiceError, SitePlace
 from bot.sites.matching import Match, match
 from bot.sites.model import Site
+from bot.sites.qr import scan
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def site_place(location: dict[str, Any] | None) -> SitePlace | None:
 class SitePlaces:
     def __init__(self, ctx: TurnContext) -> None:
         self.ctx = ctx
+        self._scanned: dict[tuple[int, ...], Site | None] = {}
 
     def registry(self) -> list[Site]:
         """This tenant's sites; none when there is no registry or the database is down (places stay as typed)."""
@@ -88,6 +90,26 @@ class SitePlaces:
             ctx.offer(f"site={choice['id']}", f"{number}. {label}", "primary" if number == 1 else "")
         ctx.offer("place_yes", ctx.t("choice_site_words"))
         ctx.offer_cancel()
+
+    # -- a QR tag in the report photo ----------------------------------------------------------------------------
+    def scanned(self, photos: list[bytes]) -> Site | None:
+        """The site of this tenant a tag in ``photos`` names (decoded once a turn)."""
+        marker = tuple(id(data) for data in photos)
+        if marker not in self._scanned:
+            self._scanned[marker] = scan(photos, self.ctx.incoming.tenant, self.registry())
+        return self._scanned[marker]
+
+    def take_scanned(self, photos: list[bytes]) -> None:
+        """A tag found: its site is the report's place (coordinates shared before stay)."""
+        site = self.scanned(photos)
+        if site is None:
+            return
+        location = dict(self.ctx.pending.get("location") or {})
+        location["label"] = site.name
+        location["site"] = site_entry(site, "qr")
+        self.ctx.pending["location"] = location
+        self.ctx.pending.pop("proposed_place", None)
+        self.ctx.pending.pop("site_choices", None)
 
     # -- used by the place questions and the report ----------------------------------------------------------
     def land_typed(self, location: dict[str, Any]) -> None:
