@@ -14,8 +14,6 @@ SITE_SENTENCES: dict[str, dict[str, str]] = {
         "en": "Which of these is “{words}”? Tap one, or “Use my words”.",
     },
     "choice_site_words": {"zh": "用我的原话", "en": "Use my words"},
-    # a QR tag of this tenant's registry in the report photo
-    "site_scanned": {"zh": "扫到位置码：{site}。", "en": "Tag scanned: {site}."},
     # a shared location near sites
     "site_near": {
         "zh": "你在这些位置附近，是哪一个？（坐标都会记在工单上）",

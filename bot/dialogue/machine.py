@@ -52,6 +52,9 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "new_report", "source": IDLE, "dest": LOCATION,
      "conditions": "has_report_photo", "before": "take_report_photo", "after": "ask_next"},
     {"trigger": "new_report", "source": IDLE, "dest": None, "after": "say_no_held_photo"},
+    # a shared location near registry sites: the coordinates wait with the nearest three ("which one?")
+    {"trigger": "location", "source": REPORTING, "dest": None,
+     "conditions": "near_sites", "before": "hold_near_sites", "after": "ask_next"},
     # typed words close to several registry sites: the words wait with the candidates ("which one?")
     {"trigger": "location", "source": REPORTING, "dest": None,
      "conditions": "place_unsure", "before": "hold_site_choices", "after": "ask_next"},

@@ -178,6 +178,8 @@ class Turn:
     ask_what_to_change = _place(PlaceQuestion.ask_what_to_change)
 
     # -- the registry's sites (bot.dialogue.flows.sites) ------------------------------------------------------
+    near_sites = _site(SitePlaces.near_sites)
+    hold_near_sites = _site(SitePlaces.hold_near_sites)
     place_unsure = _site(SitePlaces.place_unsure)
     hold_site_choices = _site(SitePlaces.hold_site_choices)
     site_offered = _site(SitePlaces.site_offered)

@@ -44,13 +44,15 @@ class PlaceQuestion:
     def take_proposed_place(self) -> None:
         """Yes (or "use my words" when sites came close): the words are the place; on a site if one clearly matches."""
         location = {"label": self.ctx.pending.pop("proposed_place")}
+        shared = self.ctx.pending.pop("shared_location", None)
         if self.ctx.pending.pop("site_choices", None) is None:
             self.sites.land_typed(location)
-        self.ctx.pending["location"] = location
+        self.ctx.pending["location"] = shared or location  # "somewhere else": the coordinates, on no site
 
     def drop_proposed_place(self) -> None:
         ctx = self.ctx
         ctx.pending.pop("site_choices", None)
+        ctx.pending.pop("shared_location", None)
         if ctx.pending.pop("proposed_place", None) is not None:
             ctx.say("place_kept" if ctx.pending.get("location") else "place_not_taken")
 
@@ -59,6 +61,7 @@ class PlaceQuestion:
         self.ctx.pending.pop("location", None)
         self.ctx.pending.pop("proposed_place", None)
         self.ctx.pending.pop("site_choices", None)
+        self.ctx.pending.pop("shared_location", None)
 
     def ask_what_to_change(self) -> None:
         ctx = self.ctx

@@ -19,6 +19,7 @@ from bot.images import ImageRejected, perceptual_hash
 from bot.orders import rules
 from bot.orders.events import person
 from bot.ports import NewOrder, Order, OrderError, Photo, ServiceError, VlmError
+from bot.sites.geo import datum_of
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,8 @@ class ReportFlow:
         ctx.pending.pop("proposed_place", None)
         if loc is not None:
             ctx.pending["location"] = {"label": loc.label, "latitude": loc.latitude, "longitude": loc.longitude}
+            if loc.latitude is not None:
+                ctx.pending["location"]["datum"] = datum_of(ctx.incoming.platform)
         else:
             ctx.pending["location"] = {"label": ctx.intent.arg[:MAX_LABEL_CHARS]}
             self.places.sites.land_typed(ctx.pending["location"])

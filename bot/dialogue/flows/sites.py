@@ -15,6 +15,7 @@ from typing import Any
 from bot.dialogue.context import TurnContext
 from bot.messages import Location
 from bot.ports import ServiceError, SitePlace
+from bot.sites.geo import datum_of, nearest
 from bot.sites.matching import Match, match
 from bot.sites.model import Site
 from bot.sites.qr import scan
@@ -72,23 +73,52 @@ class SitePlaces:
         pending["proposed_place"] = self.ctx.intent.arg[:500]
         pending["site_choices"] = [site_entry(site, "matched") for site in self.typed.choices]
 
+    @functools.cached_property
+    def near(self) -> list[tuple[Site, float]]:
+        """The sites a shared location is near (``SITE_SNAP_METERS``), nearest first, at most three."""
+        loc = self.ctx.incoming.location
+        if loc is None or loc.latitude is None or loc.longitude is None:
+            return []
+        within = self.ctx.settings.site_snap_meters
+        return nearest(self.registry(), loc.latitude, loc.longitude, datum_of(self.ctx.incoming.platform), within)
+
+    def near_sites(self) -> bool:
+        return bool(self.near)
+
+    def hold_near_sites(self) -> None:
+        """A shared location near sites: its coordinates wait (kept whatever is chosen) with the nearest sites."""
+        loc, pending = self.ctx.incoming.location, self.ctx.pending
+        assert loc is not None
+        shared = {"label": loc.label, "latitude": loc.latitude, "longitude": loc.longitude}
+        pending["shared_location"] = {**shared, "datum": datum_of(self.ctx.incoming.platform)}
+        pending["proposed_place"] = loc.describe()
+        pending["site_choices"] = [{**site_entry(site, "snapped"), "meters": round(m)} for site, m in self.near]
+
     def site_offered(self) -> bool:
         return any(c.get("id") == self.ctx.intent.arg for c in self.ctx.pending.get("site_choices") or ())
 
     def take_site(self) -> None:
         pending = self.ctx.pending
         chosen = next(c for c in pending.pop("site_choices") if c.get("id") == self.ctx.intent.arg)
+        chosen.pop("meters", None)
         words = pending.pop("proposed_place", "") or chosen["name"]
-        pending["location"] = {"label": words, "site": chosen}
+        shared = pending.pop("shared_location", None)
+        pending["location"] = {**shared, "site": chosen} if shared else {"label": words, "site": chosen}
 
     def ask_site_choice(self) -> None:
         ctx, pending = self.ctx, self.ctx.pending
-        ctx.say("site_which", words=pending.get("proposed_place", ""))
+        snapped = "shared_location" in pending
+        if snapped:
+            ctx.say("site_near")
+        else:
+            ctx.say("site_which", words=pending.get("proposed_place", ""))
         for number, choice in enumerate(pending.get("site_choices") or (), 1):
             name = choice["name"]
             label = name if len(name) <= BUTTON_SITE_CHARS else name[: BUTTON_SITE_CHARS - 1] + "…"
+            if snapped:
+                label = ctx.t("site_distance", site=label, meters=choice.get("meters", "?"))
             ctx.offer(f"site={choice['id']}", f"{number}. {label}", "primary" if number == 1 else "")
-        ctx.offer("place_yes", ctx.t("choice_site_words"))
+        ctx.offer("place_yes", ctx.t("choice_site_elsewhere" if snapped else "choice_site_words"))
         ctx.offer_cancel()
 
     # -- a QR tag in the report photo ----------------------------------------------------------------------------
