@@ -314,8 +314,11 @@ class WorkOrders(Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
         tenant: str | None = None,
+        site: str | None = None,
+        zone: str | None = None,
     ) -> Iterator[Order]:
-        """Every matching order, oldest first, read in batches (never all at once)."""
+        """Every matching order, oldest first, read in batches (never all at once); ``site``/``zone``: only orders
+        on that registry site or in that zone."""
         ...
 
     def list(

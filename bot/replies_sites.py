@@ -21,4 +21,7 @@ SITE_SENTENCES: dict[str, dict[str, str]] = {
     },
     "choice_site_elsewhere": {"zh": "别处", "en": "Somewhere else"},
     "site_distance": {"zh": "{site}（{meters} 米）", "en": "{site} ({meters} m)"},
+    # the duty card
+    "duty_site": {"zh": "站点：{site}（{id}）", "en": "Site: {site} ({id})"},
+    "duty_zone": {"zh": "区域：{value}", "en": "Zone: {value}"},
 }

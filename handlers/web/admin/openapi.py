@@ -304,6 +304,14 @@ _ORDER_PATHS: dict[str, Any] = {
                     "schema": {"type": "string", "pattern": _MOMENT},
                 },
                 {"name": "tenant", "in": "query", "required": False, "schema": {"type": "string"}},
+                {
+                    "name": "site",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "a site id",
+                },
+                {"name": "zone", "in": "query", "required": False, "schema": {"type": "string"}},
             ],
             "responses": {
                 "200": {"description": "the CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
