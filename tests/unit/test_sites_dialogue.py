@@ -116,3 +116,13 @@ def test_another_tenants_registry_is_not_used(make_engine: Callable[..., Convers
     other = Chat(make_engine(sites=campus(orders)), tenant="t2")
     _to_place(other)
     assert _row(orders, (other.text("3号楼东门"), other.text("确认"))[1].order_id)["site_id"] is None
+
+
+def test_another_place_typed_while_sites_are_offered_answers_the_question(
+    site_chat: Chat, orders: SqlWorkOrders
+) -> None:
+    _to_place(site_chat)
+    site_chat.text("gate")
+    r = site_chat.text("停车场入口")
+    assert r.state == "waiting_confirm" and list(site_chat.buttons()) == ["确认", "取消"]
+    assert _row(orders, site_chat.text("确认").order_id)["location_text"] == "停车场入口"

@@ -226,7 +226,8 @@ class ReportFlow:
     def take_location(self) -> None:
         ctx = self.ctx
         loc = ctx.incoming.location
-        ctx.pending.pop("proposed_place", None)
+        for waiting in ("proposed_place", "site_choices", "shared_location"):  # a new place answers those questions
+            ctx.pending.pop(waiting, None)
         if loc is not None:
             ctx.pending["location"] = {"label": loc.label, "latitude": loc.latitude, "longitude": loc.longitude}
             if loc.latitude is not None:
