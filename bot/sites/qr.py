@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 
 DECODE_SIDE = 2000  # px: the longer side a photo is decoded at (a JPEG is decoded straight at this scale)
 MAX_PIXELS = 80_000_000  # beyond this an image is not decoded at all
-_QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
 def read_codes(data: bytes) -> list[str]:
