@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.adapters.sql.orders import SqlWorkOrders
 from bot.adapters.sql.tables import work_orders
+from bot.config import Settings
 from bot.dialogue.engine import Conversation
 from bot.replies import say
 from tests.support.conversation import pic, texts
@@ -126,3 +127,22 @@ def test_another_place_typed_while_sites_are_offered_answers_the_question(
     r = site_chat.text("停车场入口")
     assert r.state == "waiting_confirm" and list(site_chat.buttons()) == ["确认", "取消"]
     assert _row(orders, site_chat.text("确认").order_id)["location_text"] == "停车场入口"
+
+
+def test_in_english_one_several_and_no_match(
+    make_engine: Callable[..., Conversation], orders: SqlWorkOrders, settings: Settings
+) -> None:
+    engine = make_engine(settings=settings.with_(language="en"), sites=campus(orders))
+    for user, typed in (("one", "east gate B3"), ("several", "gate"), ("none", "car park")):
+        chat = Chat(engine, user=user)
+        chat.image(pic(1))
+        chat.text("2")
+        r = chat.text(typed)
+        if user == "one":
+            shown = say("en", "site_place_with_zone", place="3号楼东门 (you wrote: east gate B3)", zone="east")
+            assert say("en", "summary_location", value=shown) in texts(r)[0]
+        elif user == "several":
+            assert texts(r) == [say("en", "site_which", words="gate")]
+            assert list(chat.buttons()) == ["1. 3号楼东门", "2. 3号楼西门", "Use my words", "Cancel"]
+        else:
+            assert say("en", "summary_location", value="car park") in texts(r)[0]
