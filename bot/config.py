@@ -125,6 +125,7 @@ class Settings:
     claim_sla_minutes: float = 30.0  # unclaimed this long: posted again as overdue (high severity: half)
     max_escalations: int = 3
     duplicate_radius_meters: float = 50.0
+    site_snap_meters: float = 80.0  # a shared location this close to registry sites offers them (bot.sites)
     order_webhook_url: str = ""
     order_webhook_secret: str = field(default="", repr=False)
     order_webhook_retry_base_seconds: float = 5.0
@@ -210,6 +211,8 @@ class Settings:
             raise SettingsError("CLAIM_SLA_MINUTES must be above 0 and MAX_ESCALATIONS between 0 and 10")
         if not 0 <= self.duplicate_radius_meters <= 10_000:
             raise SettingsError("DUPLICATE_RADIUS_METERS must be between 0 and 10000")
+        if not 0 <= self.site_snap_meters <= 5000:
+            raise SettingsError("SITE_SNAP_METERS must be between 0 and 5000")
         if not 0 < self.order_webhook_retry_base_seconds <= 3600:
             raise SettingsError("ORDER_WEBHOOK_RETRY_BASE_SECONDS must be above 0 and at most 3600")
         if self.order_webhook_url and not re.match(r"^https?://[^\s/]+", self.order_webhook_url):

@@ -175,6 +175,18 @@ class Reporter:
 
 
 @dataclass(frozen=True)
+class SitePlace:
+    """The registry site an order's place landed on (``bot.sites``): its id, name and zone, and where the place
+    came from: "matched" (typed words, or picked among close ones), "qr" (a tag in the photo), "snapped" (a shared
+    location near it)."""
+
+    id: str
+    name: str
+    zone: str = ""
+    source: str = "matched"
+
+
+@dataclass(frozen=True)
 class NewOrder:
     report_key: str  # idempotency key derived from the pending report
     reporter: Reporter
@@ -191,6 +203,8 @@ class NewOrder:
     photo_hash: str | None = None  # the first photo's perceptual hash (hex): a repeat report is spotted by it
     note: str = ""  # the reporter's own words that were no place, command or choice (a voice note's, say)
     voice_keys: tuple[str, ...] = ()  # the report's voice notes in storage
+    site: SitePlace | None = None  # the registry site the place landed on (bot.sites), and how
+    coord_datum: str | None = None  # wgs84 | gcj02: the datum of latitude/longitude as sent
 
 
 @dataclass(frozen=True)
@@ -224,6 +238,8 @@ class Order:
     photo_hash: str | None = None
     note: str = ""  # the reporter's note (NewOrder.note)
     voice_keys: tuple[str, ...] = ()
+    site: SitePlace | None = None
+    coord_datum: str | None = None
 
     @property
     def photo_keys(self) -> tuple[str, ...]:
@@ -298,8 +314,11 @@ class WorkOrders(Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
         tenant: str | None = None,
+        site: str | None = None,
+        zone: str | None = None,
     ) -> Iterator[Order]:
-        """Every matching order, oldest first, read in batches (never all at once)."""
+        """Every matching order, oldest first, read in batches (never all at once); ``site``/``zone``: only orders
+        on that registry site or in that zone."""
         ...
 
     def list(

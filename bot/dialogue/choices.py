@@ -9,7 +9,8 @@ by someone the card was not for finds another token (or none) and changes nothin
 ``what`` is the choice's meaning, the same as a typed message: ``confirm``, ``cancel``, ``retry``,
 ``new`` (a new report from the photo held in idle), ``place_yes`` / ``place_no`` (the answer to "is «…» the
 place?"), ``change_place`` / ``change_type`` (what "不对" at the summary wants changed), ``type=3`` (the third
-alarm type) and ``close=WO-…``, ``order=WO-…``, ``withdraw=WO-…`` (that command on that order). ``intent_of``
+alarm type) and ``close=WO-…``, ``order=WO-…``, ``withdraw=WO-…`` (that command on that order), ``site=B3-E`` (that
+registry site, among close ones). ``intent_of``
 turns it into the intent the typed words give.
 """
 
@@ -33,7 +34,13 @@ _PLAIN = {
     "change_place": "change_place",
     "change_type": "change_type",
 }
-_WITH_ARG = {"type": "choose_type", "close": "close", "order": "order_query", "withdraw": "withdraw"}
+_WITH_ARG = {
+    "type": "choose_type",
+    "close": "close",
+    "order": "order_query",
+    "withdraw": "withdraw",
+    "site": "pick_site",
+}
 
 
 def intent_of(what: str) -> Intent | None:

@@ -167,7 +167,10 @@ class TurnContext:
         )
 
     def place(self, order: Order) -> str:
-        """Where an order is, as people read it: its place, else its coordinates, else ""."""
+        """Where an order is, as people read it: its registry site's name, else its place, else its coordinates,
+        else ""."""
+        if order.site is not None:
+            return order.site.name
         return Location(order.location_text, order.latitude, order.longitude).describe()
 
     def ago(self, moment: datetime) -> str:

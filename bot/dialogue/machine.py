@@ -39,15 +39,29 @@ TRANSITIONS: list[dict[str, Any]] = [
     # a photo in idle from someone with open orders: hold it and ask "a new report, or the fix for WO-…?"
     {"trigger": "photo", "source": IDLE, "dest": None, "prepare": "look_up_open_orders",
      "conditions": ["photo_usable", "has_open_orders"], "before": "hold_photo", "after": "ask_new_or_fix"},
+    # a photo with a QR tag of this tenant's sites in it: the place is known, "where?" is skipped
+    {"trigger": "photo", "source": [IDLE, LOCATION], "dest": CONFIRM,
+     "conditions": ["photo_usable", "photo_tagged"], "before": "take_report_photo", "after": "ask_next"},
     {"trigger": "photo", "source": IDLE, "dest": LOCATION,
      "conditions": "photo_usable", "before": "take_report_photo", "after": "ask_next"},
     {"trigger": "photo", "source": REPORTING, "dest": None,
      "conditions": "photo_usable", "before": "take_report_photo", "after": "ask_next"},
     {"trigger": "photo", "source": [IDLE, *REPORTING], "dest": None, "after": "say_photo_problem"},
+    {"trigger": "new_report", "source": IDLE, "dest": CONFIRM,
+     "conditions": ["has_report_photo", "photo_tagged"], "before": "take_report_photo", "after": "ask_next"},
     {"trigger": "new_report", "source": IDLE, "dest": LOCATION,
      "conditions": "has_report_photo", "before": "take_report_photo", "after": "ask_next"},
     {"trigger": "new_report", "source": IDLE, "dest": None, "after": "say_no_held_photo"},
+    # a shared location near registry sites: the coordinates wait with the nearest three ("which one?")
+    {"trigger": "location", "source": REPORTING, "dest": None,
+     "conditions": "near_sites", "before": "hold_near_sites", "after": "ask_next"},
+    # typed words close to several registry sites: the words wait with the candidates ("which one?")
+    {"trigger": "location", "source": REPORTING, "dest": None,
+     "conditions": "place_unsure", "before": "hold_site_choices", "after": "ask_next"},
     {"trigger": "location", "source": REPORTING, "dest": CONFIRM, "before": "take_location", "after": "ask_next"},
+    {"trigger": "pick_site", "source": REPORTING, "dest": CONFIRM,
+     "conditions": "site_offered", "before": "take_site", "after": "ask_next"},
+    {"trigger": "pick_site", "source": REPORTING, "dest": None, "after": "ask_next"},
     {"trigger": "choose_type", "source": REPORTING, "dest": None,
      "conditions": "type_known", "before": "take_type", "after": "ask_next"},
     {"trigger": "choose_type", "source": REPORTING, "dest": None, "after": "say_type_unknown"},
@@ -106,6 +120,7 @@ ROUTES: dict[str, dict[str, str]] = {
     },
     LOCATION: {
         "image": "photo", "location": "location", "propose_place": "propose_place", "accept_place": "accept_place",
+        "pick_site": "pick_site",
         "reject_place": "reject_place", "choose_type": "choose_type", "number": "choose_type", "note": "add_note",
         "change_type": "say_type_list", "deny": "say_which_type", "retry": "retry", "link_alarm": "link_alarm",
         "confirm": "say_need_location", "change_place": "say_need_location", "close": "say_finish_first",
@@ -113,6 +128,7 @@ ROUTES: dict[str, dict[str, str]] = {
     },
     CONFIRM: {
         "image": "photo", "location": "location", "propose_place": "propose_place", "accept_place": "accept_place",
+        "pick_site": "pick_site",
         "reject_place": "reject_place", "choose_type": "choose_type", "number": "choose_type", "note": "add_note",
         "change_type": "say_type_list", "change_place": "change_place", "deny": "ask_what_to_change",
         "retry": "retry", "link_alarm": "link_alarm", "confirm": "confirm", "same_problem": "same_problem",

@@ -28,8 +28,8 @@ _SUPPLIED_BY: dict[str, tuple[Need, str]] = {
     "has_report_photo": ("photo", "image_key"),
     "has_alarm_type": ("alarm_type", "alarm_type"),
 }
-# Triggers that do not move a flow forward: ways out, and ops.
-_NOT_FORWARD = frozenset({"cancel", "reset", "abandon"})
+# Triggers that do not move a flow forward: ways out, ops, and a new photo (one with a site's QR tag skips "where?").
+_NOT_FORWARD = frozenset({"cancel", "reset", "abandon", "photo"})
 # The input each trigger on a flow's path takes (the triggers out of idle start a flow: never walked).
 _TRIGGER_NEEDS: dict[str, Need] = {"location": "location", "confirm": "confirm", "close_photo": "close_photo"}
 

@@ -10,6 +10,7 @@ from bot.observe import NullObserver, Observer
 from bot.orders.events import Events, NoEvents
 from bot.ports import Nlu, ObjectStore, Sessions, Stt, Vlm, WorkOrders
 from bot.session import Session
+from bot.sites.model import SiteRegistry
 
 # Downloads a platform message's photos: (the photos downloaded, the problem of one that was not, or None),
 # a problem being "too_large", "not_image", "download_failed"…
@@ -31,6 +32,7 @@ class Services:
     events: Events = field(default_factory=NoEvents)  # order events for the duty chat and other systems
     nlu: Nlu | None = None  # reads free text the keyword rules cannot place; None: the bot asks instead
     stt: Stt | None = None  # hears voice notes; None: the bot asks the user to type
+    sites: SiteRegistry | None = None  # the tenants' site registries (bot.sites); None: places stay as typed
 
 
 def forget_photo(session: Session, key: str) -> None:

@@ -10,6 +10,7 @@ from bot.dialogue.flows.close import CloseFlow
 from bot.dialogue.flows.lookups import Lookups
 from bot.dialogue.flows.places import PlaceQuestion
 from bot.dialogue.flows.report import ReportFlow
+from bot.dialogue.flows.sites import SitePlaces
 from bot.dialogue.machine import IDLE, REPORTING, TRIGGERS, SharedMachine, route
 from bot.dialogue.next_step import SESSION_CONDITIONS
 from bot.dialogue.photos import TurnPhotos
@@ -36,6 +37,13 @@ def _close(method: Callable[[CloseFlow], R]) -> Callable[[Turn], R]:
 def _place(method: Callable[[PlaceQuestion], R]) -> Callable[[Turn], R]:
     def callback(turn: Turn) -> R:
         return method(turn.places)
+
+    return _named(callback, method)
+
+
+def _site(method: Callable[[SitePlaces], R]) -> Callable[[Turn], R]:
+    def callback(turn: Turn) -> R:
+        return method(turn.places.sites)
 
     return _named(callback, method)
 
@@ -112,6 +120,10 @@ class Turn:
     def type_known(self) -> bool:
         return self.report_flow.chosen_type() is not None
 
+    def photo_tagged(self) -> bool:
+        """A QR tag of this tenant's sites is in the report's photos (``bot.sites.qr``)."""
+        return self.places.sites.scanned(self.report_flow.tag_photos) is not None
+
     def has_report_photo(self) -> bool:
         return SESSION_CONDITIONS["has_report_photo"](self.ctx.pending)
 
@@ -164,6 +176,14 @@ class Turn:
     drop_proposed_place = _place(PlaceQuestion.drop_proposed_place)
     drop_location = _place(PlaceQuestion.drop_location)
     ask_what_to_change = _place(PlaceQuestion.ask_what_to_change)
+
+    # -- the registry's sites (bot.dialogue.flows.sites) ------------------------------------------------------
+    near_sites = _site(SitePlaces.near_sites)
+    hold_near_sites = _site(SitePlaces.hold_near_sites)
+    place_unsure = _site(SitePlaces.place_unsure)
+    hold_site_choices = _site(SitePlaces.hold_site_choices)
+    site_offered = _site(SitePlaces.site_offered)
+    take_site = _site(SitePlaces.take_site)
 
     # -- the close flow's callbacks (bot.dialogue.flows.close) --------------------------------------------
     find_order_to_close = _close(CloseFlow.find_order_to_close)

@@ -64,7 +64,11 @@ def duty_card(order: Order, settings: Settings, overdue: int = 0) -> DutyCard:
         lines.append(say(lang, "duty_description", value=order.description))
     if order.note:
         lines.append(say(lang, "duty_note", value=order.note))
-    if order.location_text:
+    if order.site is not None:
+        lines.append(say(lang, "duty_site", site=order.site.name, id=order.site.id))
+        if order.site.zone:
+            lines.append(say(lang, "duty_zone", value=order.site.zone))
+    if order.location_text and (order.site is None or order.location_text != order.site.name):
         lines.append(say(lang, "duty_location", value=order.location_text))
     if order.latitude is not None and order.longitude is not None:
         lines.append(say(lang, "duty_map", value=map_link(order.latitude, order.longitude)))

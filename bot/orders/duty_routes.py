@@ -2,8 +2,10 @@
 
 ``slack:T0123=C0456, slack:T0123:火情/烟雾=C0789, feishu:*=oc_abc, wecom:ww12=chat:wrk123|users:zhangsan;lisi``
 
-Each entry is ``platform:tenant[:alarm type]=target``; ``*`` as the tenant matches any tenant. The most
-specific entry wins: tenant and type, then tenant, then any tenant with the type, then any tenant.
+Each entry is ``platform:tenant[:alarm type]=target``; ``*`` as the tenant matches any tenant. The third part
+may instead name a registry site or zone (``bot.sites``): ``slack:T0123:site:B3-E=C0111``,
+``slack:T0123:zone:east=C0222``. The most specific entry wins: tenant and type, then tenant and the order's
+site, then tenant and its zone, then tenant; then the same for any tenant (type, site, zone, none).
 A target is the platform's chat id (Slack channel, Feishu ``oc_…`` chat). On WeCom it is
 ``chat:<appchat id>`` (a group chat the app made), ``users:<id>;<id>`` (each person's app chat),
 or both joined by ``|``.
@@ -15,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 ANY_TENANT = "*"
+SITE, ZONE = "site:", "zone:"  # the third part of an entry that names a registry site or zone, not a type
 _PLATFORM = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _ID = re.compile(r"^[\w.@-]{1,128}$")
 
@@ -40,15 +43,15 @@ class DutyRoutes:
     def __bool__(self) -> bool:
         return bool(self.routes)
 
-    def target(self, platform: str, tenant: str, alarm_type: str) -> DutyTarget | None:
-        for key in (
-            (platform, tenant, alarm_type),
-            (platform, tenant, ""),
-            (platform, ANY_TENANT, alarm_type),
-            (platform, ANY_TENANT, ""),
-        ):
-            if key in self.routes:
-                return self.routes[key]
+    def target(
+        self, platform: str, tenant: str, alarm_type: str, site_id: str = "", zone: str = ""
+    ) -> DutyTarget | None:
+        """The chat of the most specific entry for an order of this tenant, type, and registry site and zone."""
+        wheres = [alarm_type, *([f"{SITE}{site_id}"] if site_id else []), *([f"{ZONE}{zone}"] if zone else []), ""]
+        for who in (tenant, ANY_TENANT):
+            for where in wheres:
+                if (platform, who, where) in self.routes:
+                    return self.routes[(platform, who, where)]
         return None
 
 
@@ -68,6 +71,8 @@ def parse_duty_routes(raw: str) -> DutyRoutes:
         alarm_type = parts[2] if len(parts) == 3 else ""
         if not _PLATFORM.match(platform) or not tenant or (len(parts) == 3 and not alarm_type):
             raise ValueError(f"entry {number} ({entry!r}) names no platform, tenant or alarm type")
+        if alarm_type.startswith((SITE, ZONE)) and not alarm_type.partition(":")[2].strip():
+            raise ValueError(f"entry {number} ({entry!r}) names no site or zone after {alarm_type!r}")
         key = (platform, tenant, alarm_type)
         if key in routes:
             raise ValueError(f"entry {number} repeats {where.strip()!r}")

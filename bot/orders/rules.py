@@ -111,6 +111,12 @@ def _place_key(text: str) -> str:
     return "".join(ch for ch in intents.normalize(text).lower() if ch.isalnum())
 
 
+def _same_site(location: dict[str, Any], order: Order) -> bool:
+    """Both on the same registry site (``bot.sites``): the same place, whatever words or coordinates."""
+    site = location.get("site")
+    return isinstance(site, dict) and bool(site.get("id")) and order.site is not None and order.site.id == site["id"]
+
+
 def find_same(
     orders: WorkOrders,
     settings: Settings,
@@ -120,8 +126,8 @@ def find_same(
     photo_hash: str | None,
 ) -> Order | None:
     """An open order of the tenant that this report seems to repeat: same alarm type, and the same place
-    (text, or coordinates within ``DUPLICATE_RADIUS_METERS``) or a near-identical photo. None when the
-    database cannot be asked (a report must never be blocked by this check)."""
+    (the same registry site, text, or coordinates within ``DUPLICATE_RADIUS_METERS``) or a near-identical photo.
+    None when the database cannot be asked (a report must never be blocked by this check)."""
     try:
         candidates = orders.open_like(home, alarm_type)
     except ServiceError:
@@ -129,6 +135,8 @@ def find_same(
     lat, lng, label = location.get("latitude"), location.get("longitude"), location.get("label") or ""
     mine = int(photo_hash, 16) if photo_hash else None
     for order in candidates:
+        if _same_site(location, order):
+            return order
         if _near(lat, lng, order, settings.duplicate_radius_meters):
             return order
         if label and same_place_text(label, order.location_text):

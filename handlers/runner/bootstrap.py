@@ -11,6 +11,7 @@ from bot.adapters.redis.outbox import Outbox
 from bot.adapters.redis.sessions import RedisSessions
 from bot.adapters.redis.store import SessionStore, build_store
 from bot.adapters.sql.orders import build_orders
+from bot.adapters.sql.sites import build_sites
 from bot.adapters.storage import build_storage
 from bot.adapters.stt import build_stt
 from bot.adapters.vlm import build_vlm
@@ -62,15 +63,17 @@ def build_runtime(
     # Metrics and the per-turn log context belong to every process that runs turns: web and worker processes.
     observer = observer or PrometheusObserver()
     storage = storage or build_storage(settings)
+    orders = orders or build_orders(settings)
     services = Services(
         settings=settings,
         sessions=RedisSessions(store),
         storage=storage,
-        orders=orders or build_orders(settings),
+        orders=orders,
         vlm=build_vlm(settings, on_call=observer.vlm_call, store=storage) if vlm is UNSET else vlm,
         nlu=build_nlu(settings, on_call=observer.nlu_call) if nlu is UNSET else nlu,
         stt=build_stt(settings, on_call=observer.stt_call) if stt is UNSET else stt,
         observer=observer,
+        sites=build_sites(orders),
     )
     engine = ContextualEngine(Conversation(services))
     runtime = Runtime(settings, store, services, engine)

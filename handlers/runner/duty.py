@@ -73,7 +73,14 @@ class DutySink:
 
     def _post(self, module: PlatformModule, order: Order, event: dict[str, Any]) -> None:
         settings = self.runtime.settings
-        target = settings.duty.target(order.reporter.platform, order.reporter.tenant, order.alarm_type)
+        site = order.site
+        target = settings.duty.target(
+            order.reporter.platform,
+            order.reporter.tenant,
+            order.alarm_type,
+            site.id if site else "",
+            site.zone if site else "",
+        )
         if target is None:
             return
         overdue = int((event.get("details") or {}).get("count") or 0)

@@ -383,4 +383,9 @@ def test_openapi_document_is_served_and_valid(client: FlaskClient) -> None:
         "/deliveries",
         "/deliveries/{event_id}/retry",
         "/audit",
+        "/sites",
+        "/sites.csv",
+        "/sites/tenants",
+        "/sites/tag.png",
+        "/sites/tags.pdf",
     }

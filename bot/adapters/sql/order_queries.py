@@ -131,6 +131,8 @@ class OrderQueries:
         since: datetime | None = None,
         until: datetime | None = None,
         tenant: str | None = None,
+        site: str | None = None,
+        zone: str | None = None,
     ) -> Iterator[Order]:
         """Raises ValueError for an unknown status (before the first row, so an API can answer 400)."""
         if status and status not in ORDER_STATUSES:
@@ -144,6 +146,10 @@ class OrderQueries:
             clauses.append(c.created_at >= since)
         if until is not None:
             clauses.append(c.created_at < until)
+        if site:
+            clauses.append(c.site_id == site)
+        if zone:
+            clauses.append(c.zone == zone)
         query = select(work_orders).where(*clauses).order_by(c.created_at, c.id)
         return self._stream(query)
 

@@ -28,6 +28,7 @@ from bot.adapters.sql.tables import (
     ensure_schema,
     person_columns,
     row_to_order,
+    site_columns,
     tenant_clauses,
     work_orders,
 )
@@ -123,6 +124,8 @@ class SqlWorkOrders(OrderQueries):
                     photo_hash=new.photo_hash,
                     note=new.note,
                     voice_keys=new.voice_keys,
+                    site=new.site,
+                    coord_datum=new.coord_datum,
                 )
                 try:
                     with self._engine.begin() as conn:
@@ -306,6 +309,7 @@ class SqlWorkOrders(OrderQueries):
             "photo_hash": order.photo_hash,
             "note": order.note or None,
             "voice_keys": list(order.voice_keys) or None,
+            **site_columns(order),
         }
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Row
 from sqlalchemy.types import TypeDecorator
 
-from bot.ports import Order, Reporter, Tenant
+from bot.ports import Order, Reporter, SitePlace, Tenant
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -179,12 +179,38 @@ def row_to_order(row: Row[Any]) -> Order:
         photo_hash=m["photo_hash"],
         note=m["note"] or "",
         voice_keys=tuple(m["voice_keys"] or ()),
+        site=_site_place(m),
+        coord_datum=m["coord_datum"],
     )
+
+
+def _site_place(m: Any) -> SitePlace | None:
+    if not m["site_id"]:
+        return None
+    return SitePlace(m["site_id"], m["site_name"] or m["site_id"], m["zone"] or "", m["place_source"] or "matched")
 
 
 def _person(m: Any, prefix: str) -> Reporter | None:
     user = m[f"{prefix}_user"]
     return None if user is None else Reporter(m[f"{prefix}_platform"] or "", m[f"{prefix}_tenant"] or "", user)
+
+
+def site_columns(order: Order) -> dict[str, Any]:
+    """The columns of where an order is in the site registry (all NULL when it is on no site)."""
+    site = order.site
+    return {
+        "site_id": site.id if site else None,
+        "site_name": site.name if site else None,
+        "zone": (site.zone or None) if site else None,
+        "place_source": site.source if site else _unmatched_source(order),
+        "coord_datum": order.coord_datum,
+    }
+
+
+def _unmatched_source(order: Order) -> str | None:
+    if order.latitude is not None:
+        return "shared"
+    return "typed" if order.location_text else None
 
 
 def tenant_clauses(scope: Tenant | None) -> list[Any]:

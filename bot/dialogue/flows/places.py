@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dialogue.context import TurnContext
+from bot.dialogue.flows.sites import SitePlaces
 from bot.messages import Location
 
 MAX_LABEL_CHARS = 500  # of a typed place kept on the order
@@ -16,13 +17,17 @@ class PlaceQuestion:
 
     def __init__(self, ctx: TurnContext) -> None:
         self.ctx = ctx
+        self.sites = SitePlaces(ctx)
 
     def hold_proposed_place(self) -> None:
         self.ctx.pending["proposed_place"] = self.ctx.intent.arg[:MAX_LABEL_CHARS]
 
     def ask_place_check(self) -> None:
         ctx, p = self.ctx, self.ctx.pending
-        current = location_text(p.get("location"))
+        if p.get("site_choices"):
+            self.sites.ask_site_choice()
+            return
+        current = self.sites.shown(p.get("location"))
         if current:
             ctx.say("place_check_change", place=p["proposed_place"], current=current)
             ctx.offer("place_yes", ctx.t("choice_change_place"), "primary")
@@ -37,10 +42,17 @@ class PlaceQuestion:
         return bool(self.ctx.pending.get("proposed_place"))
 
     def take_proposed_place(self) -> None:
-        self.ctx.pending["location"] = {"label": self.ctx.pending.pop("proposed_place")}
+        """Yes (or "use my words" when sites came close): the words are the place; on a site if one clearly matches."""
+        location = {"label": self.ctx.pending.pop("proposed_place")}
+        shared = self.ctx.pending.pop("shared_location", None)
+        if self.ctx.pending.pop("site_choices", None) is None:
+            self.sites.land_typed(location)
+        self.ctx.pending["location"] = shared or location  # "somewhere else": the coordinates, on no site
 
     def drop_proposed_place(self) -> None:
         ctx = self.ctx
+        ctx.pending.pop("site_choices", None)
+        ctx.pending.pop("shared_location", None)
         if ctx.pending.pop("proposed_place", None) is not None:
             ctx.say("place_kept" if ctx.pending.get("location") else "place_not_taken")
 
@@ -48,6 +60,8 @@ class PlaceQuestion:
         """[Change place] after "不对" at the summary: the place goes, and "where?" is asked again."""
         self.ctx.pending.pop("location", None)
         self.ctx.pending.pop("proposed_place", None)
+        self.ctx.pending.pop("site_choices", None)
+        self.ctx.pending.pop("shared_location", None)
 
     def ask_what_to_change(self) -> None:
         ctx = self.ctx

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -9,7 +10,8 @@ import time
 from bot.audio import audio_type
 from bot.dialogue import alarm_types, choices
 from bot.dialogue.context import MAX_ORDER_BUTTONS, TurnContext
-from bot.dialogue.flows.places import MAX_LABEL_CHARS, PlaceQuestion, location_text
+from bot.dialogue.flows.places import MAX_LABEL_CHARS, PlaceQuestion
+from bot.dialogue.flows.sites import site_place
 from bot.dialogue.machine import IDLE
 from bot.dialogue.next_step import next_step
 from bot.dialogue.photos import StoredPhoto, TurnPhotos
@@ -17,6 +19,7 @@ from bot.images import ImageRejected, perceptual_hash
 from bot.orders import rules
 from bot.orders.events import person
 from bot.ports import NewOrder, Order, OrderError, Photo, ServiceError, VlmError
+from bot.sites.geo import datum_of
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +79,20 @@ class ReportFlow:
                 pending.pop(name, None)
         self.photos.set_report(photos, ctx.incoming.sent_at)
         self._remember_hash(photos[0][0])
+        self.places.sites.take_scanned(self.tag_photos)
         if ctx.more_photos_coming:  # the burst's last photo analyses them all, in one request, and asks next
             self.burst_waiting = True
             if not self.burst_added:
                 ctx.say("photo_burst_waiting")
             return
         self._analyze([Photo(data, kind, self.photos.url(key)) for data, kind, key in photos])
+
+    @functools.cached_property
+    def tag_photos(self) -> list[bytes]:
+        """The photos a QR tag is looked for in: this message's, or those held in idle (a burst's earlier photos
+        were looked at on their own turns)."""
+        held = self.photos.held_key() is not None
+        return [data for data, _, _ in self.photos.held()] if held else [d for d, _ in self.photos.accepted()]
 
     def in_burst(self) -> bool:
         """Does this photo follow the report's last one within ``PHOTO_BURST_SECONDS`` (one report)?"""
@@ -215,11 +226,15 @@ class ReportFlow:
     def take_location(self) -> None:
         ctx = self.ctx
         loc = ctx.incoming.location
-        ctx.pending.pop("proposed_place", None)
+        for waiting in ("proposed_place", "site_choices", "shared_location"):  # a new place answers those questions
+            ctx.pending.pop(waiting, None)
         if loc is not None:
             ctx.pending["location"] = {"label": loc.label, "latitude": loc.latitude, "longitude": loc.longitude}
+            if loc.latitude is not None:
+                ctx.pending["location"]["datum"] = datum_of(ctx.incoming.platform)
         else:
             ctx.pending["location"] = {"label": ctx.intent.arg[:MAX_LABEL_CHARS]}
+            self.places.sites.land_typed(ctx.pending["location"])
 
     def chosen_type(self) -> str | None:
         """The alarm type the user's answer names (a list number, the name, an alias, or a part of one name)."""
@@ -274,7 +289,7 @@ class ReportFlow:
             ("summary_type", p.get("alarm_type")),
             ("summary_severity", ctx.t(f"severity_{p['severity']}") if p.get("severity") else ""),
             ("summary_description", p.get("description")),
-            ("summary_location", location_text(p.get("location"))),
+            ("summary_location", self.places.sites.shown(p.get("location"))),
             ("summary_note", p.get("note")),
             ("summary_alarm", p.get("alarm_id")),
         ]
@@ -355,6 +370,8 @@ class ReportFlow:
             photo_hash=p.get("photo_hash"),
             note=p.get("note") or "",
             voice_keys=tuple(p.get("voice_keys") or ()),
+            site=site_place(location),
+            coord_datum=location.get("datum"),
         )
         try:
             self.created, created_now = ctx.services.orders.create(new)

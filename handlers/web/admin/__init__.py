@@ -16,9 +16,12 @@ from flask import Flask
 
 from bot.ops import Ops
 from bot.session_admin import split_key
+from bot.sites.admin import SiteOps
 from handlers.metrics import known_platforms
 from handlers.runner.runtime import Runtime
-from handlers.web.admin import api, cli, page
+from handlers.web.admin import api, cli, page, sites_cli
+from handlers.web.admin import sites_api as _sites_api  # noqa: F401  (its routes join api.bp)
+from handlers.web.admin import sites_page as _sites_page  # noqa: F401  (its routes join page.bp)
 from handlers.web.admin.context import AdminContext
 
 
@@ -58,8 +61,12 @@ def build_ops(runtime: Runtime) -> Ops:
 def register(app: Flask, runtime: Runtime, ops: Ops) -> str:
     """Register the ops CLI, and the API and page when ``ADMIN_TOKEN`` is set; say which, for the start-up line."""
     tokens = runtime.settings.admin_tokens
-    app.extensions["wobot_admin"] = AdminContext(ops, tokens, runtime.settings.admin_token)
+    registry = runtime.services.sites
+    app.extensions["wobot_admin"] = AdminContext(
+        ops, tokens, runtime.settings.admin_token, sites=SiteOps(registry, ops.audit) if registry else None
+    )
     cli.register(app)
+    sites_cli.register(app)
     if not tokens:
         return "admin API and page: off (ADMIN_TOKEN is not set)"
     app.register_blueprint(api.bp)

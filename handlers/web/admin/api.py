@@ -211,9 +211,14 @@ def audit() -> Any:
 
 @bp.record_once
 def _query_params(state: Any) -> None:
-    """Read each endpoint's query parameters from the OpenAPI document: one owner for that list."""
+    read_query_params(state.app)
+
+
+def read_query_params(app: Any) -> None:
+    """Read each endpoint's query parameters from the OpenAPI document: one owner for that list. (Routes added to
+    the blueprint by another module after this one call it again from a ``record_once`` of their own.)"""
     paths = document.document()["paths"]
-    for rule in state.app.url_map.iter_rules():
+    for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("admin_api."):
             continue
         template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/admin/api"))

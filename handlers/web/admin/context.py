@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from flask import current_app
 from itsdangerous import URLSafeTimedSerializer
 
-from bot.ops import Ops
+from bot.ops import Invalid, Ops
+from bot.sites.admin import SiteOps
 from handlers.web.admin.thumbs import Thumbnails
 
 
@@ -19,6 +20,7 @@ class AdminContext:
     tokens: dict[str, str]  # audit name → secret; empty: API and page off
     admin_token: str = field(repr=False)  # the raw setting: the page's cookie key is derived from it
     thumbs: Thumbnails = field(default_factory=Thumbnails)
+    sites: SiteOps | None = None  # None: the orders are not kept in SQL, so there is no registry
 
     def __post_init__(self) -> None:
         # Derived once: changing ADMIN_TOKEN (a restart) signs everybody out.
@@ -34,3 +36,10 @@ def admin() -> AdminContext:
 
 def ops() -> Ops:
     return admin().ops
+
+
+def sites() -> SiteOps:
+    found = admin().sites
+    if found is None:
+        raise Invalid("no site registry: the work orders are not kept in a SQL database")
+    return found

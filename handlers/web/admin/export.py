@@ -65,6 +65,9 @@ def header(zone: ZoneInfo) -> list[str]:
         "photos",
         "platform",
         "tenant",
+        "site_id",
+        "site_name",
+        "zone",
     ]
 
 
@@ -105,11 +108,15 @@ def row(order: Order, zone: ZoneInfo) -> list[str | int | float | None]:
         len(order.photo_keys),
         order.reporter.platform,
         _cell(order.reporter.tenant),
+        order.site.id if order.site else "",
+        _cell(order.site.name) if order.site else "",
+        _cell(order.site.zone) if order.site else "",
     ]
 
 
 def response(args: Mapping[str, str]) -> Response:
-    """The export for a request's ``status``, ``from``, ``to`` and ``tenant`` (API and page alike)."""
+    """The export for a request's ``status``, ``from``, ``to``, ``tenant``, ``site`` and ``zone`` (API and page
+    alike)."""
     zone = ops().settings.zone
     try:
         rows = ops().orders.export(
@@ -117,6 +124,8 @@ def response(args: Mapping[str, str]) -> Response:
             since=bound(args.get("from"), zone, end=False),
             until=bound(args.get("to"), zone, end=True),
             tenant=args.get("tenant") or None,
+            site=args.get("site") or None,
+            zone=args.get("zone") or None,
         )
     except ValueError as exc:  # an unknown status, said before the first byte
         raise Invalid(str(exc)) from None

@@ -14,6 +14,7 @@ from bot.paging import MAX_PAGE
 from bot.ports import ORDER_STATUSES
 from bot.session_admin import AUDIT_MAX
 from handlers.web.admin.openapi_schemas import SCHEMAS, nullable, ref
+from handlers.web.admin.openapi_sites import SITE_PATHS
 
 
 def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -303,6 +304,14 @@ _ORDER_PATHS: dict[str, Any] = {
                     "schema": {"type": "string", "pattern": _MOMENT},
                 },
                 {"name": "tenant", "in": "query", "required": False, "schema": {"type": "string"}},
+                {
+                    "name": "site",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "a site id",
+                },
+                {"name": "zone", "in": "query", "required": False, "schema": {"type": "string"}},
             ],
             "responses": {
                 "200": {"description": "the CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
@@ -372,7 +381,7 @@ def document() -> dict[str, Any]:
             },
             "servers": [{"url": "/admin/api"}],
             "security": [{"bearer": []}],
-            "paths": {**_SESSION_PATHS, **_OTHER_PATHS, **_ORDER_PATHS},
+            "paths": {**_SESSION_PATHS, **_OTHER_PATHS, **_ORDER_PATHS, **SITE_PATHS},
             "components": {
                 "securitySchemes": {
                     "bearer": {
