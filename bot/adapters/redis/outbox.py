@@ -1,11 +1,14 @@
 """Order events and their durable hand-off to whoever must hear of them (the duty chat, other systems).
 
-A turn that creates, claims, closes or cancels an order ``emit``s an event: it is written to Redis
-(one round trip) and nothing is sent inside the turn. Each *sink* (``duty``: the duty chat and
-the people concerned; ``webhook``: another system) has, per order, a FIFO list of events and one
-entry in a schedule (a sorted set: order id → when its first event is due). A ``Courier`` in every
-process takes due orders under a short lease (so one process at a time works on an order's events,
-keeping them in order), delivers the first event and moves on, or retries it later with backoff.
+A change to an order writes its event into the database in the change's own transaction
+(``bot.adapters.sql.outbox``); the relay in every process's courier ``enqueue``s it here (one round trip)
+and only then marks it sent, so Redis down at the moment of the change loses nothing.
+
+Each *sink* (``duty``: the duty chat and the people concerned; ``webhook``: another system) has, per order,
+a FIFO list of events and one entry in a schedule (a sorted set: order id → when its first event is due).
+A ``Courier`` in every process takes due orders under a short lease (so one process at a time works on an
+order's events, keeping them in order), delivers the first event and moves on, or retries it later with
+backoff.
 
 Keys (``P`` is the prefix, ``S`` the sink): ``P:outbox:{outbox}:S:q:<order>`` (list of events),
 ``P:outbox:{outbox}:S:due`` (sorted set), ``P:outbox:{outbox}:S:lease:<order>`` (string, PX), and
@@ -16,10 +19,8 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import time
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import redis
@@ -33,7 +34,7 @@ from bot.orders.events import (
     Events,
     EventType,
     Sink,
-    order_record,
+    make_event,
 )
 from bot.ports import Order
 
@@ -64,24 +65,26 @@ class Outbox(Events):
         # Cluster runs only within one slot. Order events are a few per order, far from a hot key.
         return self._key("outbox", "{outbox}", sink, *parts)
 
-    # -- writing (inside a turn: one round trip) --------------------------------------------------------------
+    # -- writing: one round trip ------------------------------------------------------------------------------
     def emit(self, kind: EventType, order: Order, **details: Any) -> None:
-        event = {
-            "id": f"evt_{secrets.token_hex(12)}",
-            "type": kind,
-            "occurred_at": datetime.now(UTC).isoformat(),
-            "order": order_record(order),
-            **({"details": details} if details else {}),
-        }
-        wanted = [name for name, sink in self.sinks.items() if sink.wants(event)]
-        if not wanted:
-            return
-        entry = json.dumps({"event": event, "attempts": 0, "first_at": self.clock()}, ensure_ascii=False)
+        """Queue a new event at once (tools and benchmarks; the app's events come through ``enqueue``)."""
+        self.enqueue([make_event(kind, order, **details)])
+
+    def enqueue(self, events: Sequence[dict[str, Any]]) -> None:
+        """Queue events already made (``bot.adapters.sql.outbox.Relay`` hands on the database's), in order,
+        in one MULTI: all of them or, if Redis fails, none (the relay then tries them again)."""
         pipe = self.redis.pipeline(transaction=True)
-        for name in wanted:
-            pipe.rpush(self._k(name, "q", order.id), entry)
-            pipe.zadd(self._k(name, "due"), {order.id: self.clock()}, nx=True)  # a retry's later time stays
-        pipe.execute()
+        queued = False
+        for event in events:
+            order_id = event["order"]["id"]
+            entry = json.dumps({"event": event, "attempts": 0, "first_at": self.clock()}, ensure_ascii=False)
+            for name, sink in self.sinks.items():
+                if sink.wants(event):
+                    pipe.rpush(self._k(name, "q", order_id), entry)
+                    pipe.zadd(self._k(name, "due"), {order_id: self.clock()}, nx=True)  # a retry's later time stays
+                    queued = True
+        if queued:
+            pipe.execute()
 
     # -- delivering (a courier thread in every process) -----------------------------------------------------
     def run_once(self) -> int:
