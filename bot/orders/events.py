@@ -22,6 +22,7 @@ EventType = Literal[
     "order.cancelled",
     "order.escalated",
     "order.duplicate_reported",
+    "order.reminded",  # the resolution SLA's 80 % reminder to the assignee (details: sla, used/limit hours)
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 

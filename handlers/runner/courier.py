@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
-from bot.orders import rules
+from bot.orders import rules, sla
 from bot.ports import ServiceError
 
 if TYPE_CHECKING:
@@ -38,14 +38,16 @@ def sweep_every(runtime: Runtime) -> float:
 
 
 def sweep_once(runtime: Runtime, outbox: Outbox) -> int:
-    """Escalate what is overdue, if no other process swept within ``sweep_every``; how many were escalated."""
+    """Escalate what is overdue (unclaimed past the claim SLA, or unresolved past the resolution SLA), if no
+    other process swept within ``sweep_every``; how many reminders and escalations were sent."""
     store = runtime.store
     if not store.redis.set(store.key("escalation-sweep"), b"1", nx=True, px=int(sweep_every(runtime) * 1000)):
         return 0
-    services = runtime.services
-    return rules.sweep(
-        services.orders, outbox, runtime.settings, datetime.now(UTC), on_escalation=services.observer.escalation
-    )
+    services, now = runtime.services, datetime.now(UTC)
+    escalated = rules.sweep(services.orders, outbox, runtime.settings, now, on_escalation=services.observer.escalation)
+    if isinstance(services.orders, sla.ResolveClocks):  # the resolution SLA: reminders and escalations
+        escalated += sla.sweep_resolution(services.orders, runtime.settings, now)
+    return escalated
 
 
 class Courier:

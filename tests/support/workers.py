@@ -61,3 +61,25 @@ def relay_events(database_url: str, engine_options: Any, redis_url: str, key: st
         results.put(moved)
     except BaseException:
         results.put(traceback.format_exc())
+
+
+def sweep_resolution(
+    database_url: str, engine_options: Any, settings: dict[str, Any], now: str, barrier: Any, results: Any
+) -> None:
+    """Sweep the resolution SLA at ``now`` (ISO) at the same instant as the other processes; report how many
+    reminders and escalations this process sent."""
+    from datetime import datetime
+
+    from bot.adapters.sql.orders import SqlWorkOrders
+    from bot.config import Settings
+    from bot.orders.sla import sweep_resolution as sweep
+
+    try:
+        orders = SqlWorkOrders(database_url, engine_options)
+        orders.ping()
+        barrier.wait(60)
+        sent = sweep(orders, Settings(**settings), datetime.fromisoformat(now))
+        orders.dispose()
+        results.put(sent)
+    except BaseException:
+        results.put(traceback.format_exc())

@@ -28,6 +28,7 @@ from bot import paging
 from bot.adapters.sql.database import guarded, make_engine
 from bot.adapters.sql.order_queries import OrderQueries
 from bot.adapters.sql.outbox import EVENTS_OPTION, Relay, stage_event
+from bot.adapters.sql.sla_queries import SlaQueries
 from bot.adapters.sql.tables import (
     ensure_schema,
     person_columns,
@@ -67,7 +68,7 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class SqlWorkOrders(OrderQueries):
+class SqlWorkOrders(OrderQueries, SlaQueries):
     """The ``WorkOrders`` port over any SQLAlchemy URL (SQLite file, PostgreSQL via psycopg 3).
 
     ``engine_options`` go to ``create_engine`` (``connect_args`` are merged with ours);

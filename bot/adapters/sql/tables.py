@@ -118,6 +118,7 @@ work_orders = Table(
     Column("rating", Integer, nullable=True),
     Column("resolve_escalations", Integer, nullable=True),
     Column("resolve_escalated_at", UtcDateTime, nullable=True),
+    Column("resolve_reminded_at", UtcDateTime, nullable=True),  # the resolution SLA's 80 % reminder went out
     CheckConstraint("status IN ('open', 'closed', 'cancelled')", name="ck_work_orders_status"),
     Index("ix_work_orders_status_created", "status", "created_at"),
     Index("ix_work_orders_reporter", "reporter_platform", "reporter_tenant", "reporter_user"),
