@@ -84,5 +84,7 @@ def build_runtime(
         runtime.outbox = services.events = outbox
         # the events the repository writes with each change (bot.adapters.sql.outbox) reach the outbox through it
         relay = services.orders.relay if isinstance(services.orders, SqlWorkOrders) else None
+        if relay is not None:
+            outbox.on_done = relay.done  # what a Redis that lost its data is given back leaves these out
         runtime.courier = lambda rt: Courier(rt, outbox, relay)
     return runtime

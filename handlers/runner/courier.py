@@ -67,7 +67,7 @@ class Courier:
         (and the other way round). How much was done (0: wait before the next round)."""
         relay = self.relay
         steps: list[tuple[str, Callable[[], int]]] = [
-            ("relay", (lambda: relay.run_once(self.outbox.enqueue)) if relay is not None else (lambda: 0)),
+            ("relay", (lambda: relay.run_once(self.outbox)) if relay is not None else (lambda: 0)),
             ("delivery", self.outbox.run_once),
             ("sweep", lambda: sweep_once(self.runtime, self.outbox)),
         ]

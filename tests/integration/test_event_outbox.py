@@ -39,18 +39,22 @@ class Heard:
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
+        self.refuse = 0  # the next attempts answered "try again later"
 
     def wants(self, event: dict[str, Any]) -> bool:
         return True
 
     def deliver(self, event: dict[str, Any]) -> Delivery:
+        if self.refuse:
+            self.refuse -= 1
+            return Delivery(ok=False, retry=True, detail="HTTP 503")
         self.events.append(event)
         return DELIVERED
 
 
 def courier_round(orders: SqlWorkOrders, outbox: Outbox) -> None:
     """What a courier round does with events: relay the database's to Redis, then deliver what is due."""
-    while orders.relay.run_once(outbox.enqueue):
+    while orders.relay.run_once(outbox):
         pass
     while outbox.run_once():
         pass
@@ -65,6 +69,7 @@ def test_redis_down_at_the_change_and_restarted_empty_loses_no_event(orders: Sql
     client = redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=2)
     heard = Heard()
     outbox = Outbox(client, lambda *p: ":".join(("t", *p)), [heard])
+    outbox.on_done = orders.relay.done  # as bootstrap wires it
     try:
         a, _ = orders.create(new_order("a", reporter=GUARD))
         courier_round(orders, outbox)
@@ -77,7 +82,7 @@ def test_redis_down_at_the_change_and_restarted_empty_loses_no_event(orders: Sql
         c, _ = orders.create(new_order("c", reporter=GUARD))
         assert closed.status == "closed"
         with pytest.raises(redis.ConnectionError):
-            orders.relay.run_once(outbox.enqueue)
+            orders.relay.run_once(outbox)
         assert orders.relay.unsent() == 4  # the failed round gave its batch back
 
         second.start(port, *_PLAIN)  # back, empty
@@ -96,7 +101,38 @@ def test_redis_down_at_the_change_and_restarted_empty_loses_no_event(orders: Sql
     claimed, closed_event = (next(e for e in heard.events if e["type"] == t) for t in ("order.claimed", "order.closed"))
     assert claimed["order"]["assignee"]["user"] == "tech" and claimed["details"]["by"]["user"] == "tech"
     assert closed_event["order"]["status"] == "closed"  # each event carries the order as its change left it
-    assert len({e["id"] for e in heard.events}) == 5
+    assert len({e["id"] for e in heard.events}) == len(heard.events) == 5  # a's created, had before, not again
+
+
+def test_redis_losing_an_event_it_was_handed_but_had_not_delivered_loses_nothing(
+    orders: SqlWorkOrders, tmp_path: Path
+) -> None:
+    port = free_port()
+    first, second = Servers(tmp_path / "before"), Servers(tmp_path / "after")
+    for servers in (first, second):
+        servers.folder.mkdir()
+    first.start(port, *_PLAIN)
+    client = redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=2)
+    heard = Heard()
+    outbox = Outbox(client, lambda *p: ":".join(("t", *p)), [heard], retry_base_seconds=3600)
+    outbox.on_done = orders.relay.done
+    try:
+        a, _ = orders.create(new_order("a", reporter=GUARD))
+        courier_round(orders, outbox)
+        heard.refuse = 1  # the receiver is down for the next try: the claim waits in Redis for an hour
+        orders.claim(a.id, TECH)
+        courier_round(orders, outbox)
+        assert [e["type"] for e in heard.events] == ["order.created"] and orders.relay.unsent() == 0
+        assert outbox.pending_count() == {"heard": 1}
+
+        first.kill(port)
+        second.start(port, *_PLAIN)  # a restart without persistence: the waiting claim is gone from Redis
+        courier_round(orders, outbox)
+    finally:
+        client.close()
+        first.stop()
+        second.stop()
+    assert [e["type"] for e in heard.events] == ["order.created", "order.claimed"]  # each once
 
 
 def test_only_a_change_that_commits_writes_an_event(orders: SqlWorkOrders) -> None:

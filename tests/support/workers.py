@@ -55,7 +55,7 @@ def relay_events(database_url: str, engine_options: Any, redis_url: str, key: st
         barrier.wait(60)
         moved = 0
         while orders.relay.unsent():
-            moved += orders.relay.run_once(lambda events: client.rpush(key, *(e["id"] for e in events)))
+            moved += orders.relay.hand_on(lambda events: client.rpush(key, *(e["id"] for e in events)))
         orders.dispose()
         client.close()
         results.put(moved)

@@ -11,17 +11,23 @@ conditional ``UPDATE`` (``FOR UPDATE SKIP LOCKED`` picks the rows on PostgreSQL;
 time), and a row is a candidate only while no earlier unsent event of its order waits, so an order's events
 are handed on in the order they happened, whichever relay takes them. A relay that dies holding a claim
 loses it after ``CLAIM_SECONDS`` (its batch may then be handed on twice: at least once, never never).
+
+A sent row stays until ``KEEP_SENT_DAYS``, and each sink's delivery of it is noted in ``order_outbox_done``. When
+the Redis outbox says it lost its data (restarted empty, or failed over before replication: its ``intact`` mark
+is gone), one relay refills it with every event of the last ``MAX_AGE_SECONDS`` that some sink has not had yet,
+before any relay hands on anything new: the database is where an event lives until it is delivered.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, Column, Connection, Engine, Index, Integer, String, Table, delete, exists, func, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import update as sql_update
 
 from bot.adapters.sql.database import guarded
@@ -51,6 +57,27 @@ order_outbox = Table(
     Index("ix_order_outbox_unsent", "sent_at", "id"),
     Index("ix_order_outbox_order", "order_id", "id"),
 )
+
+
+order_outbox_done = Table(
+    "order_outbox_done",
+    metadata,
+    Column("event_id", String(40), primary_key=True),
+    Column("sink", String(32), primary_key=True),  # this sink has it (delivered, or given up and listed as failed)
+    Column("at", UtcDateTime, nullable=False),
+)
+
+
+class Destination(Protocol):
+    """Where the relay hands events on: the Redis outbox (``bot.adapters.redis.outbox.Outbox``)."""
+
+    def enqueue(self, events: Sequence[dict[str, Any]], done: Mapping[str, set[str]] | None = None) -> None: ...
+
+    def intact(self) -> bool: ...
+
+    def begin_refill(self) -> bool: ...
+
+    def end_refill(self) -> None: ...
 
 
 def stage_event(conn: Connection, kind: EventType, order: Order, **details: Any) -> dict[str, Any] | None:
@@ -86,9 +113,21 @@ class Relay:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._pruned_at: datetime | None = None
 
-    def run_once(self, push: Callable[[Sequence[dict[str, Any]]], None]) -> int:
+    def run_once(self, to: Destination) -> int:
         """Claim a batch, push it, mark it sent; how many events were handed on (0: none waiting, or lost a
-        race for them). ``push`` raising (Redis down) gives the batch back for the next round, and re-raises."""
+        race for them). ``to`` raising (Redis down) gives the batch back for the next round, and re-raises.
+        A destination that lost its data is refilled first (by one process; the others wait for it)."""
+        if not to.intact():
+            if not to.begin_refill():
+                return 0  # another process refills it: nothing new goes on before the old
+            refilled = self.refill(to.enqueue)
+            to.end_refill()
+            if refilled:
+                log.warning("order events: Redis had lost the outbox; %d recent events checked, refilled", refilled)
+        return self.hand_on(to.enqueue)
+
+    def hand_on(self, push: Callable[[Sequence[dict[str, Any]]], None]) -> int:
+        """The claim, push and mark of ``run_once``, without the refill check."""
         self._ready()
         now, token = self._clock(), secrets.token_hex(8)
         with guarded("relaying order events"):
@@ -119,6 +158,31 @@ class Relay:
                 .values(sent_at=self._clock(), claimed_until=None)
             )
         return len(rows)
+
+    def done(self, sink: str, event_id: str) -> None:
+        """Note that ``sink`` has the event (the Redis outbox's ``on_done``)."""
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(order_outbox_done.insert().values(event_id=event_id, sink=sink, at=self._clock()))
+        except sa_exc.IntegrityError:
+            pass  # noted before (a refill handed it on again)
+
+    def refill(self, push: Callable[[Sequence[dict[str, Any]], Mapping[str, set[str]]], None]) -> int:
+        """Hand the sent events of the last ``MAX_AGE_SECONDS`` on again, each only to the sinks that have not
+        had it, oldest first; how many events were looked at."""
+        self._ready()
+        c, d = order_outbox.c, order_outbox_done.c
+        since = self._clock() - timedelta(seconds=MAX_AGE_SECONDS)
+        recent = [c.sent_at.is_not(None), c.created_at >= since]
+        with guarded("refilling order events"), self._engine.connect() as conn:
+            events = [row.event for row in conn.execute(select(c.event).where(*recent).order_by(c.id))]
+            done: dict[str, set[str]] = {}
+            had = select(d.event_id, d.sink).join(order_outbox, c.event_id == d.event_id).where(*recent)
+            for event_id, sink in conn.execute(had):
+                done.setdefault(event_id, set()).add(sink)
+        for start in range(0, len(events), 500):
+            push(events[start : start + 500], done)
+        return len(events)
 
     def unsent(self) -> int:
         """Events not yet handed on (a gauge; what an outage of Redis has piled up)."""
@@ -168,5 +232,6 @@ class Relay:
                 .values(sent_at=now)
             ).rowcount
             conn.execute(delete(order_outbox).where(c.sent_at < now - timedelta(days=KEEP_SENT_DAYS)))
+            conn.execute(delete(order_outbox_done).where(order_outbox_done.c.at < now - timedelta(days=KEEP_SENT_DAYS)))
         if stale:
             log.error("order events: %d events older than %d s were never handed on; given up", stale, MAX_AGE_SECONDS)
