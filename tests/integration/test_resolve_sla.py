@@ -139,3 +139,23 @@ def test_two_processes_sweeping_at_once_send_each_reminder_and_escalation_once(
     assert sum(sent) == 30
     assert all(sla_events(orders, oid) == [("order.escalated", 1)] for oid in late)
     assert all(sla_events(orders, oid) == [("order.reminded", None)] for oid in near)
+
+
+def test_a_database_made_before_stages_and_the_outbox_gets_them_and_works(orders: SqlWorkOrders) -> None:
+    """Today's schema (the order table without the life columns; no timeline, no outbox): the first use adds
+    what is missing, an old claim reads as claimed, and its SLA and events work."""
+    from sqlalchemy import MetaData, Table, inspect
+
+    added = {"stage", "started_at", "hold_reason", "on_hold_since", "held_seconds", "resolved_at"}
+    added |= {"auto_confirmed", "reopen_count", "rating", "resolve_escalations", "resolve_escalated_at"}
+    added |= {"resolve_reminded_at", "site_id", "site_name", "zone", "place_source", "coord_datum"}
+    old = MetaData()
+    Table("work_orders", old, *(c._copy() for c in work_orders.columns if c.name not in added))
+    old.create_all(orders.engine)
+    assert set(inspect(orders.engine).get_table_names()) == {"work_orders"}
+
+    t0 = datetime(2026, 12, 7, 9, tzinfo=UTC)
+    oid = claimed(orders, "old", t0)  # the first call makes the rest: columns, timeline, outbox
+    assert {"order_timeline", "order_outbox", "order_outbox_done"} <= set(inspect(orders.engine).get_table_names())
+    assert sweep_resolution(orders, Settings(resolve_sla_hours="high:4"), t0 + 5 * HOUR) == 1
+    assert [e["type"] for e in staged(orders, oid)] == ["order.created", "order.claimed", "order.escalated"]
