@@ -16,6 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.orders.business_time import BusinessHours, check_time_settings, resolve_sla_seconds
 from bot.orders.duty_routes import DutyRoutes, parse_duty_routes
 
 DEFAULT_ALARM_TYPES = {
@@ -124,6 +125,10 @@ class Settings:
     duty_routes: str = ""  # empty: no duty messages (see bot.orders.duty_routes)
     claim_sla_minutes: float = 30.0  # unclaimed this long: posted again as overdue (high severity: half)
     max_escalations: int = 3
+    resolve_sla_hours: str = "high:4,medium:24,low:72"  # claimed → resolved, business hours, paused on hold
+    business_hours: str = ""  # empty: every hour counts
+    holidays: str = ""  # a country code of the holidays library (CN): its holidays count nothing
+    escalation_routes: str = ""  # supervisor chats, DUTY_ROUTES syntax; empty: the duty chat
     duplicate_radius_meters: float = 50.0
     site_snap_meters: float = 80.0  # a shared location this close to registry sites offers them (bot.sites)
     order_webhook_url: str = ""
@@ -207,6 +212,10 @@ class Settings:
             parse_duty_routes(self.duty_routes)
         except ValueError as exc:
             raise SettingsError(f"DUTY_ROUTES {exc}") from None
+        try:
+            check_time_settings(self.resolve_sla_hours, self.business_hours, self.holidays, self.escalation_routes)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
         if not self.claim_sla_minutes > 0 or not 0 <= self.max_escalations <= 10:
             raise SettingsError("CLAIM_SLA_MINUTES must be above 0 and MAX_ESCALATIONS between 0 and 10")
         if not 0 <= self.duplicate_radius_meters <= 10_000:
@@ -254,6 +263,18 @@ class Settings:
     @functools.cached_property
     def duty(self) -> DutyRoutes:
         return parse_duty_routes(self.duty_routes)
+
+    @functools.cached_property
+    def business_time(self) -> BusinessHours:
+        return BusinessHours.from_settings(self.business_hours, self.timezone, self.holidays)
+
+    @functools.cached_property
+    def escalation(self) -> DutyRoutes:
+        return parse_duty_routes(self.escalation_routes)
+
+    def resolve_sla_seconds(self, severity: str) -> float | None:
+        """Business seconds from the claim to ``resolved`` (``medium``'s for an unknown severity); None: off."""
+        return resolve_sla_seconds(self.resolve_sla_hours, severity)
 
     def claim_sla_seconds(self, severity: str) -> float:
         """How long an order may wait unclaimed before it is posted again; half for high severity."""

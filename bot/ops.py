@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.dialogue.engine import Engine
 from bot.dialogue.machine import STATES
 from bot.messages import is_storable, person_key
-from bot.orders.events import Events, NoEvents, person
+from bot.orders.events import Events, NoEvents
 from bot.paging import Page
 from bot.ports import ObjectStore, Order, OrderError, OrderNotFound, Reporter, ServiceError, WorkOrders
 from bot.replies import say
@@ -393,7 +393,6 @@ class Ops:
             raise NotFound(f"no order {order_id!r}") from None
         except OrderError:
             raise Conflict(f"order {before.id} is {before.status}, only open orders can be cancelled") from None
-        self.events.emit("order.cancelled", cancelled, by=person(cancelled.cancelled_by))
         self.audit(
             who,
             "order.cancel",

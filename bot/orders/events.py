@@ -6,6 +6,7 @@ The Redis outbox that keeps them until each sink has them is ``bot.adapters.redi
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -21,6 +22,7 @@ EventType = Literal[
     "order.cancelled",
     "order.escalated",
     "order.duplicate_reported",
+    "order.reminded",  # the resolution SLA's 80 % reminder to the assignee (details: sla, used/limit hours)
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 
@@ -67,6 +69,17 @@ def order_record(order: Order) -> dict[str, Any]:
         "cancel_reason": order.cancel_reason,
         "closed_by": person(order.closed_by),
         "cancelled_by": person(order.cancelled_by),
+    }
+
+
+def make_event(kind: EventType, order: Order, **details: Any) -> dict[str, Any]:
+    """The event as every sink receives it: a fresh id, its type, when, the order as it is now, and details."""
+    return {
+        "id": f"evt_{secrets.token_hex(12)}",
+        "type": kind,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "order": order_record(order),
+        **({"details": details} if details else {}),
     }
 
 

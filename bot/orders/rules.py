@@ -16,7 +16,7 @@ from typing import Any
 from bot.config import Settings
 from bot.dialogue import intents
 from bot.images import hamming
-from bot.orders.events import Events, person
+from bot.orders.events import Events
 from bot.ports import Order, OrderError, OrderNotFound, Reporter, ServiceError, Tenant, WorkOrders
 from bot.replies import say
 
@@ -43,9 +43,7 @@ def claim(orders: WorkOrders, events: Events, order_id: str, by: Reporter) -> Cl
         return Claim(None, problem="unknown")
     except OrderError:
         return Claim(orders.get(order_id, by.home), problem="not_open")
-    if won:
-        events.emit("order.claimed", order, by=person(by))
-    return Claim(order, won)
+    return Claim(order, won)  # ``order.claimed`` is written with the claim, in its transaction
 
 
 def claim_reply(language: str, outcome: Claim, order_id: str) -> str:
@@ -80,7 +78,6 @@ def sweep(
         won = orders.mark_escalated(order.id, order.escalations)
         if won is None:
             continue
-        events.emit("order.escalated", won, count=won.escalations)
         escalated += 1
         if on_escalation is not None:
             on_escalation(won)

@@ -10,7 +10,7 @@ from bot.adapters.nlu import build_nlu
 from bot.adapters.redis.outbox import Outbox
 from bot.adapters.redis.sessions import RedisSessions
 from bot.adapters.redis.store import SessionStore, build_store
-from bot.adapters.sql.orders import build_orders
+from bot.adapters.sql.orders import SqlWorkOrders, build_orders
 from bot.adapters.sql.sites import build_sites
 from bot.adapters.storage import build_storage
 from bot.adapters.stt import build_stt
@@ -78,12 +78,16 @@ def build_runtime(
     engine = ContextualEngine(Conversation(services))
     runtime = Runtime(settings, store, services, engine)
     runtime.run_job = lambda platform, job: run_job_logged(runtime, platform, job)
-    if settings.duty_routes or settings.order_webhook_url:
+    if settings.duty_routes or settings.escalation_routes or settings.order_webhook_url:
         outbox = Outbox(store.redis, store.key, (), retry_base_seconds=settings.order_webhook_retry_base_seconds)
-        if settings.duty_routes:
+        if settings.duty_routes or settings.escalation_routes:
             outbox.add_sink(DutySink(runtime))
         if settings.order_webhook_url:
             outbox.add_sink(OrderWebhook(settings.order_webhook_url, settings.order_webhook_secret, services.storage))
         runtime.outbox = services.events = outbox
-        runtime.courier = lambda rt: Courier(rt, outbox)
+        # the events the repository writes with each change (bot.adapters.sql.outbox) reach the outbox through it
+        relay = services.orders.relay if isinstance(services.orders, SqlWorkOrders) else None
+        if relay is not None:
+            outbox.on_done = relay.done  # what a Redis that lost its data is given back leaves these out
+        runtime.courier = lambda rt: Courier(rt, outbox, relay)
     return runtime

@@ -25,6 +25,7 @@ from bot.orders.events import DELIVERED, Delivery
 from bot.ports import Order, Reporter, ServiceError
 from bot.replies import reason_text, say
 from handlers.platforms.outbound import SendFailed
+from handlers.runner.sla_notices import deliver_sla, is_sla_event
 
 if TYPE_CHECKING:
     from handlers.platforms.base import PlatformModule
@@ -55,6 +56,14 @@ class DutySink:
             return DELIVERED
         module = runtime.platforms[order.reporter.platform]
         problem: SendFailed | None = None
+        if is_sla_event(event):  # the resolution SLA's reminder and escalations (handlers/runner/sla_notices.py)
+            try:
+                deliver_sla(runtime, module, order, event)
+            except SendFailed as exc:
+                return Delivery(
+                    ok=False, retry=exc.attempt.retry, detail=exc.attempt.detail, after=exc.attempt.retry_after
+                )
+            return DELIVERED
         try:
             if event["type"] in ("order.created", "order.escalated"):
                 self._post(module, order, event)

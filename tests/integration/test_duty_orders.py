@@ -22,6 +22,7 @@ from bot.orders.rules import sweep
 from bot.ports import Order, OrderError, Reporter
 from handlers.web.admin import export
 from tests.integration import test_orders as repo_tests
+from tests.support.outbox import kinds, staged
 from tests.support.workers import claim_order
 
 pytestmark = pytest.mark.integration
@@ -60,6 +61,8 @@ def test_claims_from_several_processes_at_once_have_one_winner(orders: SqlWorkOr
     assert all(isinstance(won, bool) for won in outcomes.values()), outcomes
     winners = [user for user, won in outcomes.items() if won]
     assert len(winners) == 1
+    assert kinds(orders) == [("order.created", order.id), ("order.claimed", order.id)]  # the winner's only
+    assert staged(orders)[1]["details"]["by"]["user"] == winners[0]
     claimed = orders.get(order.id)
     assert claimed is not None and claimed.assignee is not None and claimed.assignee.user == winners[0]
 
@@ -80,6 +83,9 @@ def test_a_duplicate_report_adds_photos_and_the_reporter_once(orders: SqlWorkOrd
     again = orders.add_report(order.id, other, ["photo-c"])
     assert [r.user for r in again.reporters] == ["guard", "guard2"]
     assert again.photo_keys[1:] == ("photo-b", "photo-c")
+    reported = [e for e in staged(orders) if e["type"] == "order.duplicate_reported"]
+    assert [e["details"]["photos"] for e in reported] == [2, 1]
+    assert reported[0]["order"]["photo_keys"] == [order.report_photo_key, "photo-b", "photo-c"]
 
 
 def test_escalation_counts_once_per_period_and_stops_at_the_limit(orders: SqlWorkOrders) -> None:
@@ -94,7 +100,9 @@ def test_escalation_counts_once_per_period_and_stops_at_the_limit(orders: SqlWor
     assert sweep(orders, events, settings, now + timedelta(minutes=20)) == 0  # within the period
     assert sweep(orders, events, settings, now + timedelta(minutes=31)) == 1
     assert sweep(orders, events, settings, now + timedelta(minutes=90)) == 0  # at the limit
-    assert events.events == [("order.escalated", order.id)] * 2
+    assert events.events == []  # written with each escalation, in its transaction, not emitted after
+    assert kinds(orders) == [("order.created", order.id), ("order.escalated", order.id), ("order.escalated", order.id)]
+    assert [e.get("details") for e in staged(orders)][1:] == [{"count": 1}, {"count": 2}]
     assert orders.get(order.id).escalations == 2  # type: ignore[union-attr]
 
 

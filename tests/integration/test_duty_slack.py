@@ -154,3 +154,52 @@ def test_an_unclaimed_order_is_posted_again_as_overdue_at_most_max_times(
         client.tap(slack, CLAIM, cards[2], user="UA")  # claiming from a reminder redraws every card
         live.delivered()
         assert all(buttons(slack.message(c["ts"])) == [] for c in cards)
+
+
+def test_an_order_not_resolved_in_time_reminds_the_assignee_then_reaches_the_supervisors(
+    settings: Settings, slack: FakeSlack, real_store: Any, orders: Any, storage: Any
+) -> None:
+    """The resolution SLA as people see it: the assignee's reminder at 80 %, then the order's card, titled as an
+    escalation, in the ESCALATION_ROUTES channel. The claim is moved back in time in the database."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from bot.adapters.sql.tables import work_orders
+
+    supervisors = "C0SUP"
+    quick = _settings(
+        settings,
+        slack,
+        claim_sla_minutes=0.01,  # the courier sweeps every 0.2 s
+        resolve_sla_hours="high:4,medium:4,low:4",
+        escalation_routes=f"slack:{TEAM}={supervisors}",
+    )
+    with live_app(quick, store=real_store, orders=orders, storage=storage) as live:
+        client = SlackClient(live)
+        order_id = order_id_in([report(client, slack, "Gate 4, pump room")])
+        live.delivered()
+        client.tap(slack, CLAIM, duty_cards(slack)[0], user="UA")
+
+        def claimed_ago(hours: float) -> None:
+            with orders.engine.begin() as conn:
+                conn.execute(
+                    update(work_orders)
+                    .where(work_orders.c.id == order_id)
+                    .values(claimed_at=datetime.now(UTC) - timedelta(hours=hours), stage="in_progress")
+                )
+
+        due = f"Work order {order_id} (water leak) is nearly due: 3.5 of 4.0 hours used"
+        claimed_ago(3.5)
+        wait_until(lambda: any(due in t for t in slack.texts("UA")), 10, "the assignee's reminder")
+        assert not duty_cards(slack, supervisors)
+
+        claimed_ago(4.2)
+        wait_until(lambda: duty_cards(slack, supervisors), 10, "the escalation in the supervisors' channel")
+        live.delivered()
+        [card] = duty_cards(slack, supervisors)
+        title = say("en", "sla_escalation_title", count=1, order_id=order_id, alarm_type="water leak")
+        assert card["blocks"][0]["text"]["text"] == title
+        assert "Assignee: UA (claimed " in card["text"] and "4.2 of 4.0 hours used" in card["text"]
+        assert buttons(card) == []
+        assert sum(due in t for t in slack.texts("UA")) == 1  # reminded once

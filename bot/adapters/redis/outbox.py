@@ -1,11 +1,14 @@
 """Order events and their durable hand-off to whoever must hear of them (the duty chat, other systems).
 
-A turn that creates, claims, closes or cancels an order ``emit``s an event: it is written to Redis
-(one round trip) and nothing is sent inside the turn. Each *sink* (``duty``: the duty chat and
-the people concerned; ``webhook``: another system) has, per order, a FIFO list of events and one
-entry in a schedule (a sorted set: order id → when its first event is due). A ``Courier`` in every
-process takes due orders under a short lease (so one process at a time works on an order's events,
-keeping them in order), delivers the first event and moves on, or retries it later with backoff.
+A change to an order writes its event into the database in the change's own transaction
+(``bot.adapters.sql.outbox``); the relay in every process's courier ``enqueue``s it here (one round trip)
+and only then marks it sent, so Redis down at the moment of the change loses nothing.
+
+Each *sink* (``duty``: the duty chat and the people concerned; ``webhook``: another system) has, per order,
+a FIFO list of events and one entry in a schedule (a sorted set: order id → when its first event is due).
+A ``Courier`` in every process takes due orders under a short lease (so one process at a time works on an
+order's events, keeping them in order), delivers the first event and moves on, or retries it later with
+backoff.
 
 Keys (``P`` is the prefix, ``S`` the sink): ``P:outbox:{outbox}:S:q:<order>`` (list of events),
 ``P:outbox:{outbox}:S:due`` (sorted set), ``P:outbox:{outbox}:S:lease:<order>`` (string, PX), and
@@ -16,10 +19,8 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import time
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import redis
@@ -33,7 +34,7 @@ from bot.orders.events import (
     Events,
     EventType,
     Sink,
-    order_record,
+    make_event,
 )
 from bot.ports import Order
 
@@ -55,6 +56,9 @@ class Outbox(Events):
         self.sinks = {sink.name: sink for sink in sinks}
         self.retry_base = retry_base_seconds
         self.clock = clock
+        # told (sink, event id) when an event leaves a sink's queue, delivered or given up: the database's
+        # outbox keeps it, so a Redis that lost its data gets back only what was still waiting
+        self.on_done: Callable[[str, str], None] | None = None
 
     def add_sink(self, sink: Sink) -> None:
         self.sinks[sink.name] = sink
@@ -64,24 +68,28 @@ class Outbox(Events):
         # Cluster runs only within one slot. Order events are a few per order, far from a hot key.
         return self._key("outbox", "{outbox}", sink, *parts)
 
-    # -- writing (inside a turn: one round trip) --------------------------------------------------------------
+    # -- writing: one round trip ------------------------------------------------------------------------------
     def emit(self, kind: EventType, order: Order, **details: Any) -> None:
-        event = {
-            "id": f"evt_{secrets.token_hex(12)}",
-            "type": kind,
-            "occurred_at": datetime.now(UTC).isoformat(),
-            "order": order_record(order),
-            **({"details": details} if details else {}),
-        }
-        wanted = [name for name, sink in self.sinks.items() if sink.wants(event)]
-        if not wanted:
-            return
-        entry = json.dumps({"event": event, "attempts": 0, "first_at": self.clock()}, ensure_ascii=False)
+        """Queue a new event at once (tools and benchmarks; the app's events come through ``enqueue``)."""
+        self.enqueue([make_event(kind, order, **details)])
+
+    def enqueue(self, events: Sequence[dict[str, Any]], done: Mapping[str, set[str]] | None = None) -> None:
+        """Queue events already made (``bot.adapters.sql.outbox.Relay`` hands on the database's), in order,
+        in one MULTI: all of them or, if Redis fails, none (the relay then tries them again). ``done``: event
+        id → the sinks that already have it (a Redis that lost its data is given back the rest)."""
         pipe = self.redis.pipeline(transaction=True)
-        for name in wanted:
-            pipe.rpush(self._k(name, "q", order.id), entry)
-            pipe.zadd(self._k(name, "due"), {order.id: self.clock()}, nx=True)  # a retry's later time stays
-        pipe.execute()
+        queued = False
+        for event in events:
+            order_id = event["order"]["id"]
+            entry = json.dumps({"event": event, "attempts": 0, "first_at": self.clock()}, ensure_ascii=False)
+            skip = (done or {}).get(event["id"], set())
+            for name, sink in self.sinks.items():
+                if name not in skip and sink.wants(event):
+                    pipe.rpush(self._k(name, "q", order_id), entry)
+                    pipe.zadd(self._k(name, "due"), {order_id: self.clock()}, nx=True)  # a retry's later time stays
+                    queued = True
+        if queued:
+            pipe.execute()
 
     # -- delivering (a courier thread in every process) -----------------------------------------------------
     def run_once(self) -> int:
@@ -141,6 +149,11 @@ class Outbox(Events):
             pipe.hset(self._k(name, "failed"), entry["event"]["id"], json.dumps(entry, ensure_ascii=False))
         pipe.lpop(queue)
         self._settle(pipe, name, order_id)
+        if self.on_done is not None:
+            try:
+                self.on_done(name, entry["event"]["id"])
+            except Exception as exc:  # only a Redis that loses its data later would hand it on again
+                log.warning("%s: could not record %s as done (%s)", name, entry["event"]["id"], type(exc).__name__)
         return 1
 
     def _settle(self, pipe: Any, name: str, order_id: str) -> None:
@@ -153,6 +166,20 @@ class Outbox(Events):
         waiting = pipe.execute()[-1]
         if waiting:
             self.redis.zadd(due, {order_id: self.clock()}, nx=True)
+
+    # -- a Redis that lost its data -------------------------------------------------------------------------
+    def intact(self) -> bool:
+        """Has this Redis kept the outbox's data since it was last marked (False: new, restarted empty, or
+        failed over before replication)?"""
+        return bool(self.redis.exists(self._key("outbox", "{outbox}", "intact")))
+
+    def begin_refill(self) -> bool:
+        """One process at a time refills a Redis that lost its data (True: this one)."""
+        return bool(self.redis.set(self._key("outbox", "{outbox}", "refilling"), b"1", nx=True, px=LEASE_MS))
+
+    def end_refill(self) -> None:
+        self.redis.set(self._key("outbox", "{outbox}", "intact"), b"1")
+        self.redis.delete(self._key("outbox", "{outbox}", "refilling"))
 
     # -- the admin's view ---------------------------------------------------------------------------------
     def failed(self, sink: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 
 from bot.adapters.sql.database import guarded
+from bot.adapters.sql.outbox import stage_event
 from bot.adapters.sql.tables import person_columns, row_to_order, tenant_clauses, work_orders
+from bot.orders.events import person
 from bot.orders.ids import normalize_order_id
 from bot.ports import ORDER_STATUSES, Order, OrderError, OrderNotFound, Reporter, Tenant
 
@@ -46,6 +48,8 @@ class OrderQueries:
                 .values(claimed_at=datetime.now(UTC), **person_columns("assignee", by))
             )
             row = conn.execute(select(work_orders).where(*where)).first()
+            if row is not None and won.rowcount == 1:
+                stage_event(conn, "order.claimed", row_to_order(row), by=person(by))
         if row is None:
             raise OrderNotFound(f"order {order_id!r} not found")
         order = row_to_order(row)
@@ -73,8 +77,10 @@ class OrderQueries:
                 update(work_orders).where(c.id == oid).values(more_reporters=reporters, more_photo_keys=photos)
             )
             row = conn.execute(select(work_orders).where(c.id == oid)).first()
-        assert row is not None
-        return row_to_order(row)
+            assert row is not None
+            joined = row_to_order(row)
+            stage_event(conn, "order.duplicate_reported", joined, by=person(by), photos=len(photo_keys))
+        return joined
 
     def open_like(self, home: Tenant, alarm_type: str, limit: int = 50) -> list[Order]:
         self._ready()
@@ -123,7 +129,11 @@ class OrderQueries:
             if won.rowcount != 1:
                 return None
             row = conn.execute(select(work_orders).where(c.id == order_id)).first()
-        return None if row is None else row_to_order(row)
+            if row is None:
+                return None
+            order = row_to_order(row)
+            stage_event(conn, "order.escalated", order, count=order.escalations)
+        return order
 
     def export(
         self,

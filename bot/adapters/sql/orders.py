@@ -6,7 +6,10 @@ from the database, not from locks in this process:
 * ``create`` is idempotent per ``report_key`` (a unique column), so a platform
   delivering the same confirmation three times, from three workers, makes one order;
 * ``close`` / ``cancel`` are one ``UPDATE ... WHERE status = 'open'``, so two
-  concurrent closes cannot both win.
+  concurrent closes cannot both win;
+* each change writes its event (``order.created``, ``order.closed``…) into ``order_outbox`` in the same
+  transaction (``bot.adapters.sql.outbox.stage_event``): an order is never changed without its event,
+  and the event lives in the database until the relay has handed it on.
 
 Connection failures become :class:`bot.ports.ServiceError` with a short message
 (never the URL, which may hold a password).
@@ -24,6 +27,8 @@ from sqlalchemy import exc as sa_exc
 from bot import paging
 from bot.adapters.sql.database import guarded, make_engine
 from bot.adapters.sql.order_queries import OrderQueries
+from bot.adapters.sql.outbox import EVENTS_OPTION, Relay, stage_event
+from bot.adapters.sql.sla_queries import SlaQueries
 from bot.adapters.sql.tables import (
     ensure_schema,
     person_columns,
@@ -32,6 +37,7 @@ from bot.adapters.sql.tables import (
     tenant_clauses,
     work_orders,
 )
+from bot.orders.events import EventType, person
 from bot.orders.ids import new_order_id, normalize_order_id
 from bot.ports import ORDER_STATUSES, NewOrder, Order, OrderError, OrderNotFound, Reporter, ServiceError, Tenant
 
@@ -63,19 +69,24 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class SqlWorkOrders(OrderQueries):
+class SqlWorkOrders(OrderQueries, SlaQueries):
     """The ``WorkOrders`` port over any SQLAlchemy URL (SQLite file, PostgreSQL via psycopg 3).
 
     ``engine_options`` go to ``create_engine`` (``connect_args`` are merged with ours);
-    tests use it to pin a PostgreSQL ``search_path``.
+    tests use it to pin a PostgreSQL ``search_path``. ``stage_events=False``: no events are written (a
+    deployment with nobody to send them to, where no relay would ever take them).
     """
 
-    def __init__(self, database_url: str, engine_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, database_url: str, engine_options: dict[str, Any] | None = None, *, stage_events: bool = True
+    ) -> None:
         # No I/O here: the app must boot while the database is down (a restart during an outage);
         # the tables are made on the first call that reaches the database.
-        self._engine = make_engine(database_url, engine_options)
+        self._base_engine = make_engine(database_url, engine_options)
+        self._engine = self._base_engine.execution_options(**{EVENTS_OPTION: stage_events})
         self._schema_ready = False
         self._schema_lock = threading.Lock()
+        self.relay = Relay(self._engine, self._ready)
 
     def _ready(self) -> None:
         """Create missing tables and columns once per process; ServiceError while the database is down."""
@@ -92,7 +103,7 @@ class SqlWorkOrders(OrderQueries):
 
     def dispose(self) -> None:
         """Close pooled connections (shutdown and tests)."""
-        self._engine.dispose()
+        self._base_engine.dispose()
 
     # -- writes -----------------------------------------------------------------
 
@@ -133,6 +144,7 @@ class SqlWorkOrders(OrderQueries):
                         if existing is not None:
                             return existing, False
                         conn.execute(work_orders.insert().values(**self._row_values(order, new.report_key)))
+                        stage_event(conn, "order.created", order)
                     return order, True
                 except sa_exc.IntegrityError:
                     # Either another writer inserted this report_key first (return theirs),
@@ -150,6 +162,7 @@ class SqlWorkOrders(OrderQueries):
         return self._finish(
             order_id,
             "closing order",
+            by,
             by.home,
             status="closed",
             close_photo_key=close_photo_key,
@@ -162,14 +175,16 @@ class SqlWorkOrders(OrderQueries):
         return self._finish(
             order_id,
             "cancelling order",
+            by,
             scope,
             status="cancelled",
             cancel_reason=reason,
             **person_columns("cancelled_by", by),
         )
 
-    def _finish(self, order_id: str, action: str, scope: Tenant | None, **changes: Any) -> Order:
-        """Move an open order to a final status; the WHERE makes the first writer the only winner."""
+    def _finish(self, order_id: str, action: str, by: Reporter, scope: Tenant | None, **changes: Any) -> Order:
+        """Move an open order to a final status; the WHERE makes the first writer the only winner (and the
+        only one whose event is written)."""
         oid = normalize_order_id(order_id)
         if oid is None:
             raise OrderNotFound(f"order {order_id!r} not found")
@@ -182,6 +197,9 @@ class SqlWorkOrders(OrderQueries):
                 .values(closed_at=datetime.now(UTC), **changes)
             )
             row = conn.execute(select(work_orders).where(*where)).first()
+            if row is not None and result.rowcount == 1:
+                kind: EventType = "order.closed" if changes["status"] == "closed" else "order.cancelled"
+                stage_event(conn, kind, row_to_order(row), by=person(by))
         if row is None:
             raise OrderNotFound(f"order {order_id!r} not found")
         order = row_to_order(row)
@@ -314,5 +332,6 @@ class SqlWorkOrders(OrderQueries):
 
 
 def build_orders(settings: Settings) -> SqlWorkOrders:
-    """The repository the app uses, from ``DATABASE_URL``."""
-    return SqlWorkOrders(settings.database_url)
+    """The repository the app uses, from ``DATABASE_URL``; it writes events when someone is there to hear them."""
+    wanted = bool(settings.duty_routes or settings.escalation_routes or settings.order_webhook_url)
+    return SqlWorkOrders(settings.database_url, stage_events=wanted)

@@ -118,6 +118,7 @@ work_orders = Table(
     Column("rating", Integer, nullable=True),
     Column("resolve_escalations", Integer, nullable=True),
     Column("resolve_escalated_at", UtcDateTime, nullable=True),
+    Column("resolve_reminded_at", UtcDateTime, nullable=True),  # the resolution SLA's 80 % reminder went out
     CheckConstraint("status IN ('open', 'closed', 'cancelled')", name="ck_work_orders_status"),
     Index("ix_work_orders_status_created", "status", "created_at"),
     Index("ix_work_orders_reporter", "reporter_platform", "reporter_tenant", "reporter_user"),
@@ -224,25 +225,20 @@ def person_columns(prefix: str, who: Reporter) -> dict[str, str]:
     return {f"{prefix}_platform": who.platform, f"{prefix}_tenant": who.tenant, f"{prefix}_user": who.user}
 
 
-_CREATE_ATTEMPTS = 8
-
-
 def ensure_schema(engine: Engine) -> None:
     """Create what is missing: the table, its indexes, and nullable columns added since it was made.
 
     No migrations yet: existing columns are never altered. Several processes may run this at once
     on a fresh database; losing a race to create the same table or column is not an error.
     """
-    for attempt in range(_CREATE_ATTEMPTS):
+    for attempt in range(len(metadata.tables) + 1):  # each lost race means another process made one more table
         try:
             metadata.create_all(engine)
             break
         except (sa_exc.ProgrammingError, sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
             # SQLite reports "table … already exists" as an OperationalError; any other one is a real failure.
-            # Each table (and index) is a race of its own, so a process may lose one per table: try again.
-            if isinstance(exc, sa_exc.OperationalError) and "already exists" not in str(exc.orig):
-                raise
-            if attempt == _CREATE_ATTEMPTS - 1:
+            lost_race = not isinstance(exc, sa_exc.OperationalError) or "already exists" in str(exc.orig)
+            if not lost_race or attempt == len(metadata.tables):
                 raise
     present = {column["name"] for column in inspect(engine).get_columns(work_orders.name)}
     for column in work_orders.columns:

@@ -8,7 +8,6 @@ from bot.dialogue.context import Abandoned, Refused, TurnContext
 from bot.dialogue.order_refs import find_order
 from bot.dialogue.photos import StoredPhoto, TurnPhotos
 from bot.images import ImageRejected, same_picture, sniff_image_type
-from bot.orders.events import person
 from bot.ports import Order, OrderError, Photo, ServiceError, VlmError
 
 log = logging.getLogger(__name__)
@@ -122,7 +121,6 @@ class CloseFlow:
             raise Abandoned(order.id) from None
         except ServiceError:
             raise ctx.refuse("orders", "orders_down") from None
-        services.events.emit("order.closed", self.closed, by=person(ctx.reporter()))
 
     def _check_not_the_report_photo(self, order: Order, after: bytes) -> None:
         """Refuse a "fix" photo that is one of the report photos again (re-sent, re-encoded or turned)."""

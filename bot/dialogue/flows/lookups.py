@@ -8,7 +8,6 @@ from bot.dialogue.machine import CLOSE_PHOTO, IDLE
 from bot.dialogue.next_step import next_step
 from bot.dialogue.order_refs import find_order
 from bot.orders import rules
-from bot.orders.events import person
 from bot.ports import Order, OrderError, ServiceError
 from bot.replies import WITHDRAWN_REASON, reason_text
 from bot.replies_voice import VOICE_PROBLEMS
@@ -153,7 +152,6 @@ class Lookups:
             if order.reporter == me and order.status == "open":
                 try:
                     order = orders.cancel(order.id, WITHDRAWN_REASON, me, me.home)
-                    ctx.services.events.emit("order.cancelled", order, by=person(me))
                     ctx.say("withdrawn", order_id=order.id)
                     return
                 except OrderError:  # closed or cancelled by someone else since we read it

@@ -17,7 +17,6 @@ from bot.dialogue.next_step import next_step
 from bot.dialogue.photos import StoredPhoto, TurnPhotos
 from bot.images import ImageRejected, perceptual_hash
 from bot.orders import rules
-from bot.orders.events import person
 from bot.ports import NewOrder, Order, OrderError, Photo, ServiceError, VlmError
 from bot.sites.geo import datum_of
 
@@ -336,7 +335,6 @@ class ReportFlow:
             raise ctx.refused() from None
         except ServiceError:
             raise ctx.refuse("orders", "orders_down") from None
-        ctx.services.events.emit("order.duplicate_reported", self.joined, by=person(ctx.reporter()), photos=len(photos))
 
     def announce_joined(self) -> None:
         assert self.joined is not None
@@ -374,12 +372,11 @@ class ReportFlow:
             coord_datum=location.get("datum"),
         )
         try:
-            self.created, created_now = ctx.services.orders.create(new)
+            self.created, _ = ctx.services.orders.create(new)
         except ServiceError:
             log.warning("work-order create failed", extra={"session": ctx.session.key})
             raise ctx.refuse("orders", "orders_down") from None
-        if created_now:
-            ctx.services.events.emit("order.created", self.created)
+        # ``order.created`` was written with the order, in its transaction (bot.adapters.sql.outbox)
 
     def announce_order(self) -> None:
         assert self.created is not None
