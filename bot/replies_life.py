@@ -29,8 +29,8 @@ LIFE_SENTENCES: dict[str, dict[str, str]] = {
     "did_note": {"zh": "已给工单 {order_id} 添加备注。", "en": "Note added to {order_id}."},
     "did_rate": {"zh": "谢谢评价！", "en": "Thanks for the rating!"},
     "done_send_photo": {
-        "zh": "请发一张修好后的现场照片来完成工单 {order_id}。",
-        "en": "Send a photo of the fixed site to finish {order_id}.",
+        "zh": "请在和我的私聊里回复“完成 {short}”，再发一张修好后的现场照片来完成工单 {order_id}。",
+        "en": "In your chat with me, write “done {short}”, then send a photo of the fixed site to finish {order_id}.",
     },
     "resolved_wait": {
         "zh": "工单 {order_id} 已完成，等待报修人确认（{hours} 小时内未答复将自动结单）。",

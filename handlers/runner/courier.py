@@ -2,8 +2,9 @@
 
 Each round it delivers what the outbox holds due (``Outbox.run_once``: leases keep one process per
 order at a time) and, at most once per ``sweep_every`` across *all* processes (a Redis ``SET NX PX``
-decides which one), runs the escalation sweep. The sweep itself is safe to run twice (each
-escalation is a conditional update), the Redis key only saves the other processes the query.
+decides which one), runs the escalation sweep and the auto-confirm sweep (resolved orders the reporter did
+not answer within ``AUTO_CONFIRM_HOURS``). Both are safe to run twice (each escalation and each auto-confirm
+is a conditional update), the Redis key only saves the other processes the query.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
-from bot.orders import rules
+from bot.orders import moves, rules
 from bot.ports import ServiceError
 
 if TYPE_CHECKING:
@@ -37,10 +38,10 @@ def sweep_once(runtime: Runtime, outbox: Outbox) -> int:
     store = runtime.store
     if not store.redis.set(store.key("escalation-sweep"), b"1", nx=True, px=int(sweep_every(runtime) * 1000)):
         return 0
-    services = runtime.services
-    return rules.sweep(
-        services.orders, outbox, runtime.settings, datetime.now(UTC), on_escalation=services.observer.escalation
-    )
+    services, now = runtime.services, datetime.now(UTC)
+    escalated = rules.sweep(services.orders, outbox, runtime.settings, now, on_escalation=services.observer.escalation)
+    moves.auto_confirm(services.orders, outbox, runtime.settings, now)
+    return escalated
 
 
 class Courier:
