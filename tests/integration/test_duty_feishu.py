@@ -58,7 +58,14 @@ def test_the_duty_card_shows_the_photo_and_a_claim_redraws_it(live: Live, feishu
     order = orders.get(order_id)
     assert order.assignee is not None and order.assignee.user == TECH and order.assignee.tenant == TENANT
     redrawn = feishu.message(card["message_id"])
-    assert feishu_buttons(redrawn) == {} and f"Claimed by {TECH}" in redrawn["content"]
+    assignee_buttons = [say("en", f"choice_{n}") for n in ("start", "hold_parts", "hold_access", "done", "hand_over")]
+    assert list(feishu_buttons(redrawn)) == [*assignee_buttons, say("en", "choice_unclaim")]
+    assert f"Claimed by {TECH}" in redrawn["content"]
+    # the assignee's Start on the card moves the order (bot.orders.life); the card shows it
+    assert tap(client, feishu, say("en", "choice_start"), card=redrawn, open_id=TECH).status == 200
+    live.delivered()
+    assert orders.get(order_id).life == "in_progress"
+    assert f"In progress: {TECH}" in feishu.message(card["message_id"])["content"]
     assert say("en", "claim_won", order_id=order_id) in feishu.texts(receive_id=TECH)
     told = say("en", "tell_reporter_claimed", order_id=order_id, alarm_type="water leak", who=TECH)
     assert told in feishu.texts(receive_id=OPEN_ID)
