@@ -27,6 +27,7 @@ from bot.orders.events import DELIVERED, Delivery
 from bot.ports import Order, Reporter, ServiceError
 from bot.replies import reason_text, say
 from handlers.platforms.outbound import SendFailed
+from handlers.runner.duty_notes import remember_thread
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -90,6 +91,7 @@ class DutySink:
             ref = module.post_card(self.runtime, order.reporter.tenant, address, card)
             ref.update(address=address, overdue=overdue)
             redis.hset(key, field, json.dumps(ref, ensure_ascii=False))
+            remember_thread(self.runtime, module.PLATFORM, address, {**ref, "order_id": order.id}, CARDS_TTL_SECONDS)
             redis.expire(key, CARDS_TTL_SECONDS)
 
     def _redraw(self, module: PlatformModule, order: Order) -> None:
