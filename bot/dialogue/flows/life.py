@@ -42,6 +42,13 @@ def mentioned(words: str) -> str | None:
     return (match.group(1) or match.group(2)) if match else None
 
 
+def _as_typed(text: str, ref: str, folded: str) -> str:
+    """A note's or a reason's words as the person typed them (the command's arg is folded: "，" became ",")."""
+    at = text.upper().find(ref.upper())
+    typed = text[at + len(ref) :].strip() if at >= 0 else ""
+    return typed or folded
+
+
 class LifeCommands:
     def __init__(self, ctx: TurnContext, photos: TurnPhotos) -> None:
         self.ctx = ctx
@@ -68,6 +75,7 @@ class LifeCommands:
             me = ctx.reporter()
             params["to"] = Reporter(me.platform, me.tenant, user)
         elif action == "note":
+            rest = _as_typed(ctx.incoming.text, ref, rest)
             if not rest:
                 ctx.say("life_which", example=_EXAMPLES[name].format(short=ref))
                 return
@@ -76,7 +84,7 @@ class LifeCommands:
             if not rest:
                 self._ask_reopen(ref)
                 return
-            params["reason"] = rest
+            params["reason"] = _as_typed(ctx.incoming.text, ref, rest)
         elif action == "rate":
             rating = _RATING.match(rest)
             if not rating:

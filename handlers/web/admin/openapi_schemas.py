@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.dialogue.machine import STATES
 from bot.ops import TTL_MAX, TTL_MIN
+from bot.orders.life import LIFE_STATUSES
 from bot.ports import ORDER_STATUSES
 
 
@@ -234,6 +235,28 @@ SCHEMAS: dict[str, Any] = {
             "claimed_at": nullable(TIME),
             "escalations": {"type": "integer", "minimum": 0, "description": "times posted again as overdue"},
             "more_reporters": {"type": "array", "items": ref("Person"), "description": "who reported it again"},
+            "life": {"type": "string", "enum": list(LIFE_STATUSES), "description": "where it is (docs/orders.md)"},
+            "hold_reason": nullable(STR),
+            "held_seconds": {"type": "number", "minimum": 0},
+            "resolved_at": nullable(TIME),
+            "auto_confirmed": {"type": "boolean"},
+            "reopen_count": {"type": "integer", "minimum": 0},
+            "rating": nullable({"type": "integer", "minimum": 1, "maximum": 5}),
+        },
+    },
+    "TimelineEntry": {
+        "description": "One move of the order (or a note): who, when, from which life status to which, why.",
+        "type": "object",
+        "required": ["at", "kind", "from", "to", "actor", "reason", "detail", "photo"],
+        "properties": {
+            "at": TIME,
+            "kind": {"type": "string", "description": "created, claimed, started, on_hold, resumed, handed_over, …"},
+            "from": nullable({"type": "string", "enum": list(LIFE_STATUSES)}),
+            "to": nullable({"type": "string", "enum": list(LIFE_STATUSES)}),
+            "actor": nullable(ref("Person")),
+            "reason": nullable(STR),
+            "detail": {"type": "object", "description": "text, photo_key, to / from (a hand-over), rating…"},
+            "photo": nullable(ref("Photo")),
         },
     },
     "Delivery": {
@@ -258,8 +281,11 @@ SCHEMAS: dict[str, Any] = {
             ref("Order"),
             {
                 "type": "object",
-                "required": ["history"],
-                "properties": {"history": {"type": "array", "items": ref("HistoryEntry")}},
+                "required": ["history", "timeline"],
+                "properties": {
+                    "history": {"type": "array", "items": ref("HistoryEntry")},
+                    "timeline": {"type": "array", "items": ref("TimelineEntry"), "description": "oldest first"},
+                },
             },
         ]
     },
