@@ -49,3 +49,43 @@ def test_the_timeline_in_the_api_and_on_the_page(
     html = client.get(f"/admin/orders/{order_id}").get_data(as_text=True)
     assert 'id="timeline"' in html and "note_added" in html and "阀门已关，等水管工" in html
     assert "in_progress → on_hold" in html and 'id="assignee">bob' in html
+
+
+def test_ops_move_an_order_through_the_api_audited(
+    settings: Settings, fake_store: SessionStore, storage: LocalFolderStore, orders: SqlWorkOrders
+) -> None:
+    app: Flask = admin_app(settings, fake_store, storage, orders)
+    order_id = report_order(Chat(runtime(app).engine, user="alice", platform="generic"))
+    client: FlaskClient = app.test_client()
+
+    def move(**body: object) -> tuple[int, dict]:
+        answer = client.post(f"/admin/api/orders/{order_id}/move", headers=AUTH, json=body)
+        return answer.status_code, answer.json
+
+    assert move(action="start") == (409, {"error": f"order {order_id} is open: it cannot be start now"})
+    assert move(action="fly")[0] == 400 and move()[0] == 400
+    assert move(action="hand_over", to="bob")[0] == 400  # a person is {platform, tenant, user}
+    assert move(action="note")[0] == 400 and move(action="note", text=" ")[0] == 400
+    bob = {"platform": "generic", "tenant": "", "user": "bob"}
+    assert move(action="hand_over", to=bob)[0] == 409  # an unclaimed order is claimed, not handed over
+    assert move(action="claim")[1]["life"] == "claimed"
+    status, moved = move(action="hand_over", to=bob)
+    assert status == 200 and moved["assignee"]["user"] == "bob" and moved["life"] == "claimed"
+    assert move(action="hold", reason="等配件")[1]["hold_reason"] == "parts"
+    assert (
+        client.post("/admin/api/orders/WO-20200101-ABCDE/move", headers=AUTH, json={"action": "start"}).status_code
+        == 404
+    )
+    audit = client.get("/admin/api/audit", headers=AUTH).json["items"]
+    moves = [a for a in audit if a["action"] == "order.move"]
+    assert {(a["before"]["life"], a["after"]["life"], a["after"]["action"]) for a in moves} == {
+        ("open", "claimed", "claim"),
+        ("claimed", "claimed", "hand_over"),
+        ("claimed", "on_hold", "hold"),
+    }
+    timeline = client.get(f"/admin/api/orders/{order_id}", headers=AUTH).json["timeline"]
+    assert [(t["kind"], t["actor"]["platform"]) for t in timeline[1:]] == [
+        ("claimed", "ops"),
+        ("handed_over", "ops"),
+        ("on_hold", "ops"),
+    ]

@@ -7,6 +7,7 @@ from typing import Any
 from bot.dialogue.machine import STATES
 from bot.ops import TTL_MAX, TTL_MIN
 from bot.orders.life import LIFE_STATUSES
+from bot.orders.ops_moves import PLAIN_ACTIONS
 from bot.ports import ORDER_STATUSES
 
 
@@ -298,11 +299,68 @@ SCHEMAS: dict[str, Any] = {
             "at": TIME,
             "action": {
                 "type": "string",
-                "enum": ["session.reset", "session.delete", "session.ttl", "order.cancel", "delivery.retry"],
+                "enum": [
+                    "session.reset",
+                    "session.delete",
+                    "session.ttl",
+                    "order.cancel",
+                    "order.move",
+                    "delivery.retry",
+                ],
             },
             "target": {"type": "string", "description": "session key or order id"},
             "before": {"nullable": True, "description": "state before the change"},
             "after": {"nullable": True, "description": "state after the change (null after a delete)"},
         },
+    },
+}
+
+
+# The order's life, moved by ops (bot.orders.ops_moves); its answers as the other order routes'.
+_VISIBLE_TEXT = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": r"[^\x00-\x20\x7f]"}
+_SOMEONE = {
+    "type": "object",
+    "required": ["platform", "user"],
+    "properties": {"platform": _VISIBLE_TEXT, "tenant": STR, "user": _VISIBLE_TEXT},
+    "description": "the person the order is handed to",
+}
+
+
+def _move(actions: tuple[str, ...], required: list[str] | None = None, **properties: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["action", *(required or [])],
+        "properties": {"action": {"type": "string", "enum": list(actions)}, **properties},
+    }
+
+
+LIFE_PATHS: dict[str, Any] = {
+    "/orders/{order_id}/move": {
+        "post": {
+            "operationId": "moveOrder",
+            "summary": "Move an order through its life as ops (any move its status allows; audited; docs/orders.md)",
+            "parameters": [
+                {"name": "order_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                _move(PLAIN_ACTIONS, reason=_VISIBLE_TEXT),
+                                _move(("hand_over",), ["to"], to=_SOMEONE),
+                                _move(("note",), ["text"], text=_VISIBLE_TEXT),
+                                _move(("cancel",), ["reason"], reason=_VISIBLE_TEXT),
+                            ]
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {"description": "moved", "content": {"application/json": {"schema": ref("Order")}}},
+                **{str(c): {"$ref": f"#/components/responses/E{c}"} for c in (400, 401, 404, 409, 503)},
+            },
+        }
     },
 }
