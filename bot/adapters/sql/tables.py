@@ -213,13 +213,16 @@ def ensure_schema(engine: Engine) -> None:
     No migrations yet: existing columns are never altered. Several processes may run this at once
     on a fresh database; losing a race to create the same table or column is not an error.
     """
-    try:
-        metadata.create_all(engine)
-    except (sa_exc.ProgrammingError, sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
-        # SQLite reports "table … already exists" as an OperationalError; any other one is a real failure.
-        if isinstance(exc, sa_exc.OperationalError) and "already exists" not in str(exc.orig):
-            raise
-        metadata.create_all(engine)
+    for attempt in range(len(metadata.tables) + 1):  # each lost race is one table another process made first
+        try:
+            metadata.create_all(engine)
+            break
+        except (sa_exc.ProgrammingError, sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
+            # SQLite reports "table … already exists" as an OperationalError; any other one is a real failure.
+            if isinstance(exc, sa_exc.OperationalError) and "already exists" not in str(exc.orig):
+                raise
+            if attempt == len(metadata.tables):
+                raise
     present = {column["name"] for column in inspect(engine).get_columns(work_orders.name)}
     for column in work_orders.columns:
         if column.name in present or not column.nullable:
