@@ -131,6 +131,8 @@ class Settings:
     escalation_routes: str = ""  # supervisor chats, DUTY_ROUTES syntax; empty: the duty chat
     duplicate_radius_meters: float = 50.0
     site_snap_meters: float = 80.0  # a shared location this close to registry sites offers them (bot.sites)
+    close_policy: str = "assignee"  # or "anyone": who may finish (resolve) a claimed order (bot.orders.life)
+    auto_confirm_hours: float = 72.0  # a resolved order the reporter does not answer is closed after this long
     order_webhook_url: str = ""
     order_webhook_secret: str = field(default="", repr=False)
     order_webhook_retry_base_seconds: float = 5.0
@@ -218,6 +220,8 @@ class Settings:
             raise SettingsError(str(exc)) from None
         if not self.claim_sla_minutes > 0 or not 0 <= self.max_escalations <= 10:
             raise SettingsError("CLAIM_SLA_MINUTES must be above 0 and MAX_ESCALATIONS between 0 and 10")
+        if self.close_policy not in ("anyone", "assignee") or not 0 < self.auto_confirm_hours <= 24 * 365:
+            raise SettingsError("CLOSE_POLICY must be anyone or assignee, AUTO_CONFIRM_HOURS above 0 and at most 8760")
         if not 0 <= self.duplicate_radius_meters <= 10_000:
             raise SettingsError("DUPLICATE_RADIUS_METERS must be between 0 and 10000")
         if not 0 <= self.site_snap_meters <= 5000:

@@ -6,7 +6,7 @@ each with a ``build_…(settings)`` that the runner's bootstrap calls.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -56,6 +56,14 @@ class OrderError(ServiceError):
 
 class OrderNotFound(OrderError):
     """No order has that id (in the asker's tenant: other tenants' orders do not exist for them)."""
+
+
+class OrderMoved(OrderError):
+    """A move the order refuses as it is now: ``problem`` is "state" (not from there) or "who" (not theirs)."""
+
+    def __init__(self, order: Order, problem: str) -> None:
+        super().__init__(f"{order.id}: {problem} ({order.life})")
+        self.order, self.problem = order, problem
 
 
 @dataclass(frozen=True)
@@ -240,6 +248,19 @@ class Order:
     voice_keys: tuple[str, ...] = ()
     site: SitePlace | None = None
     coord_datum: str | None = None
+    stage: str | None = None  # bot.orders.life: claimed, in_progress, on_hold, resolved; None: open or (old) claimed
+    started_at: datetime | None = None
+    hold_reason: str | None = None
+    on_hold_since: datetime | None = None
+    held_seconds: float = 0.0
+    resolved_at: datetime | None = None
+    auto_confirmed: bool = False
+    reopen_count: int = 0
+    rating: int | None = None
+
+    @property
+    def life(self) -> str:  # open, claimed, in_progress, on_hold, resolved, closed or cancelled
+        return self.stage or ("claimed" if self.assignee else "open") if self.status == "open" else self.status
 
     @property
     def photo_keys(self) -> tuple[str, ...]:
@@ -307,6 +328,17 @@ class WorkOrders(Protocol):
         """Count one more escalation if the order still shows ``seen`` and is open and unclaimed; None when
         another process escalated it first (or it was claimed or finished meanwhile)."""
         ...
+
+    def move(
+        self, order_id: str, action: str, by: Reporter | None, guard: Callable[[Order], str], params: Mapping[str, Any]
+    ) -> Order:
+        """A step of bot.orders.life.RULES if ``guard`` passes (""): one update and its timeline row. OrderMoved."""
+
+    def timeline(self, order_id: str) -> list[dict[str, Any]]:
+        """The order's timeline rows, oldest first (``order_timeline``'s columns; ``at`` aware UTC)."""
+
+    def resolved_before(self, moment: datetime, limit: int = 100) -> list[Order]:
+        """Open orders resolved before ``moment`` that the reporter has not answered (auto-confirm's)."""
 
     def export(
         self,

@@ -55,10 +55,29 @@ def _command(words: str, arg: str) -> re.Pattern[str]:
     return re.compile(rf"^(?:{words})\s*[:：#]?\s*{arg}$", re.I)
 
 
+# The order's life (bot.orders.life), typed: "挂起 WO-… 等配件", "转交 7KQ2M @bob". The intent's arg is the
+# order reference, then (after a space) the rest: a reason, a note, whom to hand it to, a rating.
+_REST = ORDER_REF + r"(?:\s+(.+))?"
+LIFE_INTENTS: tuple[tuple[str, str], ...] = (
+    ("start", r"开始处理|开始|开工|start"),
+    ("hold", r"挂起|暂停|hold|pause"),
+    ("resume", r"恢复处理|恢复|继续|resume"),
+    ("hand_over", r"转交给|转交|转给|hand over to|hand over|handover|transfer to|transfer"),
+    ("take_over", r"接手|take over"),
+    ("unclaim", r"退回|放弃|unclaim|release"),
+    ("add_order_note", r"备注|note"),
+    ("confirm_fixed", r"确认修好|已修好|修好了|已经修好|fixed|confirm fixed|it is fixed"),
+    ("reopen", r"没修好|未修好|还没修好|没有修好|not fixed|still broken|reopen"),
+    ("rate", r"评分|打分|rate|rating"),
+)
+_LIFE_NAMES = frozenset(name for name, _ in LIFE_INTENTS)
+
+
 # Commands followed by an argument, matched on the cleaned text (case aside).
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("withdraw", _command(r"取消工单|撤销工单|撤回工单|撤回|撤销|取消|withdraw|cancel order|cancel", ORDER_REF)),
-    ("close", _command(r"结单|关单|完工|close order|close", ORDER_REF)),
+    ("close", _command(r"结单|关单|完工|完成|close order|close|done|finish", ORDER_REF)),
+    *((name, _command(words, _REST)) for name, words in LIFE_INTENTS),
     ("claim", _command(r"认领|接单|claim", ORDER_REF)),
     ("order_query", _command(r"查询工单|查工单|查单|工单|查询|查|order|look up|lookup|status", ORDER_REF)),
     ("link_alarm", _command(r"告警|报警|alarm", f"({ANY_ID})")),
@@ -68,7 +87,10 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 # The words a command above starts with: a message starting otherwise (most chatter) skips the patterns.
 _COMMAND_START = re.compile(
     r"^(?:取消|撤|结|关单|完工|认领|接单|查|工单|告警|报警|类|改|位置|地点|地址|withdraw|cancel|close|claim|order"
-    r"|look|status|alarm|type|kind|change|place|location)",
+    r"|look|status|alarm|type|kind|change|place|location"
+    r"|开始|开工|挂起|暂停|恢复|继续|完成|转|接手|退回|放弃|备注|确认修好|已|修好|没|未修好|还没|评分|打分"
+    r"|start|hold|pause|resume|done|finish|hand|transfer|take|unclaim|release|note|fixed|confirm|it is|not|still"
+    r"|reopen|rate)",
     re.I,
 )
 _UPPER = frozenset({"withdraw", "close", "claim", "order_query", "link_alarm"})
@@ -104,6 +126,9 @@ def parse(text: str) -> Intent:
         match = pattern.match(cleaned)
         if match:
             arg = match.group(1).strip()
+            if name in _LIFE_NAMES:
+                rest = (match.group(2) or "").strip()
+                return Intent(name, f"{arg.upper()} {rest}".strip())
             return Intent(name, arg.upper() if name in _UPPER else arg)
     alarm = _ALARM_ANYWHERE.search(cleaned)
     if alarm:

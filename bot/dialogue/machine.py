@@ -35,6 +35,9 @@ REPORTING = [LOCATION, CONFIRM]
 # The two tables below are laid out by hand so each row reads as one rule.
 # fmt: off
 TRANSITIONS: list[dict[str, Any]] = [
+    # -- the reporter said "not fixed" and was asked what is still wrong: a photo is the answer (reopens it) --
+    {"trigger": "photo", "source": IDLE, "dest": None,
+     "conditions": ["photo_usable", "reopening"], "before": "take_reopen_photo"},
     # -- report: photo → (type) → where → confirm; each step asks the next question -------------------------
     # a photo in idle from someone with open orders: hold it and ask "a new report, or the fix for WO-…?"
     {"trigger": "photo", "source": IDLE, "dest": None, "prepare": "look_up_open_orders",
@@ -109,6 +112,10 @@ ROUTES: dict[str, dict[str, str]] = {
     "*": {
         "cancel": "cancel", "help": "say_help", "status": "say_status", "my_orders": "say_my_orders",
         "order_query": "say_order", "withdraw": "withdraw_order", "claim": "claim_order",
+        # the order's life, typed (bot.dialogue.flows.life)
+        "start": "move_order", "hold": "move_order", "resume": "move_order", "hand_over": "move_order",
+        "take_over": "move_order", "unclaim": "move_order", "add_order_note": "move_order",
+        "confirm_fixed": "move_order", "reopen": "move_order", "rate": "move_order",
         "other": "say_unsupported", "unclear": "say_not_understood", "unsure": "say_rough_is_fine",
         "voice_unheard": "say_voice_unheard",
         "video": "say_video",

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from bot.dialogue.context import Abandoned, Refused, TurnContext
 from bot.dialogue.flows.close import CloseFlow
+from bot.dialogue.flows.life import LifeCommands
 from bot.dialogue.flows.lookups import Lookups
 from bot.dialogue.flows.places import PlaceQuestion
 from bot.dialogue.flows.report import ReportFlow
@@ -30,6 +31,13 @@ def _report(method: Callable[[ReportFlow], R]) -> Callable[[Turn], R]:
 def _close(method: Callable[[CloseFlow], R]) -> Callable[[Turn], R]:
     def callback(turn: Turn) -> R:
         return method(turn.close_flow)
+
+    return _named(callback, method)
+
+
+def _life(method: Callable[[LifeCommands], R]) -> Callable[[Turn], R]:
+    def callback(turn: Turn) -> R:
+        return method(turn.life)
 
     return _named(callback, method)
 
@@ -81,6 +89,7 @@ class Turn:
         self.report_flow = ReportFlow(ctx, self.photos, self.places)
         self.close_flow = CloseFlow(ctx, self.photos)
         self.lookups = Lookups(ctx, self.report_flow)
+        self.life = LifeCommands(ctx, self.photos)
 
     # The machine's model attribute; it lives on the context so that a flow's callback run after a move
     # (``ReportFlow.ask_next``) reads the state the move went to.
@@ -191,6 +200,11 @@ class Turn:
     check_fix = _close(CloseFlow.check_fix)
     announce_close = _close(CloseFlow.announce_close)
 
+    # -- the order's life, typed (bot.dialogue.flows.life) --------------------------------------------------
+    move_order = _life(LifeCommands.move_order)
+    reopening = _life(LifeCommands.reopening)
+    take_reopen_photo = _life(LifeCommands.take_reopen_photo)
+
     # -- the reply-only responders ROUTES names (bot.dialogue.flows.lookups) ------------------------------
     say_help = _lookup(Lookups.say_help)
     say_status = _lookup(Lookups.say_status)
@@ -220,6 +234,7 @@ RESPONDERS: dict[str, Callable[[Turn], None]] = {
     "say_order": Turn.say_order,
     "withdraw_order": Turn.withdraw_order,
     "claim_order": Turn.claim_order,
+    "move_order": Turn.move_order,
     "say_unsupported": Turn.say_unsupported,
     "say_video": Turn.say_video,
     "say_idle_hint": Turn.say_idle_hint,

@@ -62,6 +62,8 @@ def understand(text: str, session: Session, types: tuple[str, ...], nlu: Nlu | N
     if intent.name != "text":
         return intent
     said = intent.arg
+    if pending.get("reopen_id"):  # "not fixed" asked what is still wrong: these words are the answer
+        return Intent("reopen", f"{pending['reopen_id']} {said}")
     if state in REPORTING and (typed := alarm_types.typed_type(said, types)):
         return Intent("choose_type", typed)
     if nlu is not None and (read := _model_reading(nlu, said, state, types)) is not None:

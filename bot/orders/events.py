@@ -23,6 +23,16 @@ EventType = Literal[
     "order.escalated",
     "order.duplicate_reported",
     "order.reminded",  # the resolution SLA's 80 % reminder to the assignee (details: sla, used/limit hours)
+    # the order's life after the claim (bot.orders.life)
+    "order.started",
+    "order.on_hold",
+    "order.resumed",
+    "order.handed_over",
+    "order.unclaimed",
+    "order.resolved",
+    "order.reopened",
+    "order.confirmed",
+    "order.note_added",
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 
@@ -45,6 +55,7 @@ def order_record(order: Order) -> dict[str, Any]:
     return {
         "id": order.id,
         "status": order.status,
+        "life": order.life,
         "alarm_type": order.alarm_type,
         "severity": order.severity,
         "description": order.description,
@@ -64,6 +75,13 @@ def order_record(order: Order) -> dict[str, Any]:
         "claimed_at": _iso(order.claimed_at),
         "closed_at": _iso(order.closed_at),
         "escalations": order.escalations,
+        "started_at": _iso(order.started_at),
+        "hold_reason": order.hold_reason,
+        "held_seconds": order.held_seconds,
+        "resolved_at": _iso(order.resolved_at),
+        "auto_confirmed": order.auto_confirmed,
+        "reopen_count": order.reopen_count,
+        "rating": order.rating,
         "vlm_resolved": order.vlm_resolved,
         "vlm_reason": order.vlm_reason,
         "cancel_reason": order.cancel_reason,

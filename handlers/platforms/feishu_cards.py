@@ -51,23 +51,23 @@ def card(reply: Reply, to: str = "") -> dict[str, Any]:
 
 
 def duty(card: DutyCard, image_keys: list[str]) -> dict[str, Any]:
-    """A duty card: a header, its fields, its photos (uploaded image keys), its status, and Claim while open."""
+    """A duty card: a header, its fields, its photos (uploaded image keys), its status, and its buttons."""
     elements: list[dict[str, Any]] = [_text("\n".join(card.lines))]
     elements += [
         {"tag": "img", "img_key": key, "alt": {"tag": "plain_text", "content": card.order_id}} for key in image_keys
     ]
     elements.append(_text(card.status, grey=True))
-    if card.claim is not None:
-        label = card.claim.label
+    for n, button in enumerate(card.buttons):
+        label = button.label
         elements.append(
             {
                 "tag": "button",
                 "text": {"tag": "plain_text", "content": label},
-                "type": "primary",
-                "behaviors": [{"type": "callback", "value": {"choice": card.claim.id, "label": label}}],
+                "type": "primary" if n == 0 else "default",
+                "behaviors": [{"type": "callback", "value": {"choice": button.id, "label": label}}],
             }
         )
-    colour = "orange" if card.claim is not None else "green"
+    colour = "orange" if card.claim is not None else "blue" if card.buttons else "green"
     return {**_card(elements), "header": {"title": {"tag": "plain_text", "content": card.title}, "template": colour}}
 
 

@@ -57,7 +57,7 @@ ACK = Ack()
 log = logging.getLogger(__name__)
 
 _ACCEPTED_SUBTYPES = (None, "", "file_share", "thread_broadcast")
-_USER_MENTION = re.compile(r"<@[UW][A-Z0-9]+(\|[^>]*)?>")
+_PERSON_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
 def enabled(settings: Settings) -> bool:
@@ -118,7 +118,7 @@ def parse(settings: Settings, request: WebhookRequest, verifier: Any = None) -> 
         "addressed": not group or event.get("type") == "app_mention" or _mentions_bot(event, data),
         "thread": thread,
     }
-    text = _plain_text(event.get("text"))
+    text = _plain_text(event.get("text"), bots=_own_user_ids(data))
     listed = event.get("files")
     files = [f for f in listed if isinstance(f, dict)] if isinstance(listed, list) else []
     photos = [_file_ref(f, ts) for f in files if _may_be_photo(string(f, "mimetype"))]
@@ -222,11 +222,16 @@ def _own_user_ids(data: dict[str, Any]) -> set[str]:
     }
 
 
-def _plain_text(raw: Any) -> str:
-    """Slack's mrkdwn to what the user typed: mentions of the bot removed, &amp; &lt; &gt; unescaped."""
+def _plain_text(raw: Any, bots: set[str] | None = None) -> str:
+    """Slack's mrkdwn to what the user typed: mentions of the bot removed (of anyone when the bot is not known),
+    other people's kept as ``<@U…>`` (``转交 WO-… @someone`` names them), &amp; &lt; &gt; unescaped."""
     if not isinstance(raw, str):
         return ""
-    return html.unescape(_USER_MENTION.sub("", raw)).strip()
+
+    def mention(match: re.Match[str]) -> str:
+        return "" if not bots or match.group(1) in bots else f"<@{match.group(1)}>"
+
+    return html.unescape(_PERSON_MENTION.sub(mention, raw)).strip()
 
 
 # --- outbound -----------------------------------------------------------------------------------------------

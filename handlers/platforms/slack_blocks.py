@@ -70,7 +70,7 @@ def blocks(reply: Reply, language: str, *, mention: str = "", owner: str = "") -
 
 
 def duty(card: DutyCard, photo_urls: list[str]) -> list[dict[str, Any]]:
-    """A duty card: title and fields, up to four photos, its status, and Claim while it is unclaimed."""
+    """A duty card: title and fields, up to four photos, its status, and the buttons of the order's life status."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(card.title, 150)},
         *_sections("\n".join(card.lines)),
@@ -80,9 +80,13 @@ def duty(card: DutyCard, photo_urls: list[str]) -> list[dict[str, Any]]:
         ),
         {"type": "context", "elements": [_plain(card.status, _SECTION_CHARS)]},
     ]
-    if card.claim is not None:
-        claim = {**_button(card.claim, 0), "action_id": f"{ACTION_PREFIX}duty-claim"}
-        blocks.append({"type": "actions", "block_id": "wobot-duty", "elements": [claim]})
+    if card.buttons:
+        names = [c.id.partition("=")[0].removeprefix("duty.").replace("_", "-") for c in card.buttons]
+        elements = [
+            {**_button(c, n), "action_id": f"{ACTION_PREFIX}duty-{name}"}
+            for n, (c, name) in enumerate(zip(card.buttons, names, strict=True))
+        ]
+        blocks.append({"type": "actions", "block_id": "wobot-duty", "elements": elements})
     return blocks
 
 

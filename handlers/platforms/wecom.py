@@ -272,6 +272,8 @@ def update_card(runtime: PlatformContext, ref: dict[str, Any], card: DutyCard) -
         return
     api = WeComApi(runtime.settings, runtime)
     sent(api.send_to(ref["address"], "text", {"content": f"{card.title}\n{card.status}"}))
+    if card.buttons and str(ref["address"]).startswith("users:"):  # the assignee's buttons (others are refused)
+        sent(api.send_to(ref["address"], "template_card", wecom_cards.duty(card)))
 
 
 def fetch_image(runtime: PlatformContext, job: Job) -> FetchImage:

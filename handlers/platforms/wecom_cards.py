@@ -28,14 +28,14 @@ _STYLES = {"primary": 1, "": 2, "danger": 3}
 
 
 def duty(card: DutyCard) -> dict[str, Any]:
-    """A duty card's Claim as a ``button_interaction`` card (its full text was sent just before)."""
-    assert card.claim is not None
+    """A duty card's buttons as a ``button_interaction`` card (its full text was sent just before; at most 6)."""
+    assert card.buttons
     return {
         "card_type": "button_interaction",
         "main_title": {"title": card.title[:TITLE_CHARS]},
         "sub_title_text": card.status[:TEXT_CHARS],
         "task_id": f"wobot-duty-{secrets.token_hex(8)}",
-        "button_list": [{"text": card.claim.label, "style": _STYLES["primary"], "key": card.claim.id}],
+        "button_list": [{"text": c.label, "style": _STYLES[c.style], "key": c.id} for c in card.buttons[:6]],
     }
 
 

@@ -4,9 +4,10 @@ overdue orders.
 Each round it first hands the events the database holds on to the Redis outbox (``Relay.run_once``: each
 event once across all processes, an order's in order), then delivers what the outbox holds due
 (``Outbox.run_once``: leases keep one process per order at a time) and, at most once per ``sweep_every``
-across *all* processes (a Redis ``SET NX PX`` decides which one), runs the escalation sweep. The sweep
-itself is safe to run twice (each escalation is a conditional update), the Redis key only saves the other
-processes the query.
+across *all* processes (a Redis ``SET NX PX`` decides which one), runs the sweeps: claim escalations, the
+resolution SLA's reminders and escalations, and auto-confirm (resolved orders the reporter did not answer
+within ``AUTO_CONFIRM_HOURS``). Each is safe to run twice (each step is a conditional update), the Redis key
+only saves the other processes the query.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
-from bot.orders import rules, sla
+from bot.orders import moves, rules, sla
 from bot.ports import ServiceError
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ def sweep_once(runtime: Runtime, outbox: Outbox) -> int:
     escalated = rules.sweep(services.orders, outbox, runtime.settings, now, on_escalation=services.observer.escalation)
     if isinstance(services.orders, sla.ResolveClocks):  # the resolution SLA: reminders and escalations
         escalated += sla.sweep_resolution(services.orders, runtime.settings, now)
+    moves.auto_confirm(services.orders, outbox, runtime.settings, now)
     return escalated
 
 

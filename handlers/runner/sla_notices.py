@@ -54,7 +54,7 @@ def deliver_sla(runtime: Runtime, module: PlatformModule, order: Order, event: d
             lang, "sla_escalation_title", count=details.get("count", 1), order_id=order.id, alarm_type=order.alarm_type
         ),
         lines=(say(lang, "sla_escalation_line", who=name, at=at, **hours), *card.lines),
-        claim=None,
+        buttons=(),  # the supervisors watch; the assignee moves the order from their own card
     )
     redis, key = runtime.store.redis, runtime.store.key("sla-cards", order.id)
     for address in target.addresses():

@@ -12,6 +12,7 @@ from bot.messages import TurnResult
 from handlers.platforms.base import PlatformModule
 from handlers.platforms.job import Job
 from handlers.runner.duty import claim_tap
+from handlers.runner.duty_notes import note_in_thread
 
 if TYPE_CHECKING:
     from bot.dialogue.engine import FetchImage, FetchVoice
@@ -33,7 +34,9 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: Job) -> None:
         _quietly(module.tell_tapper, runtime, job)
         return
 
-    if claim_tap(runtime, module, job):  # Claim on a duty card: about the order, not the tapper's conversation
+    if claim_tap(runtime, module, job):  # a duty card's button: about the order, not the tapper's conversation
+        return
+    if note_in_thread(runtime, module, job):  # a reply in a duty card's thread: a note on its order
         return
     incoming = job.incoming(addressed=module.addressed(runtime, job) if job.mentions else None)
     fetch_image = _announced(runtime, module, job) if job.images else None

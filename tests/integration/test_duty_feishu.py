@@ -17,7 +17,7 @@ from tests.fakes.platform_servers import FakeFeishu, feishu_buttons
 from tests.integration import test_feishu_buttons as buttons_tests
 from tests.integration.test_feishu import OPEN_ID, TENANT, FeishuClient, feishu_settings
 from tests.support.engine import photo
-from tests.support.live import Live, live_app, order_id_in
+from tests.support.live import Live, live_app, order_id_in, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,34 @@ def test_the_duty_card_shows_the_photo_and_a_claim_redraws_it(live: Live, feishu
     order = orders.get(order_id)
     assert order.assignee is not None and order.assignee.user == TECH and order.assignee.tenant == TENANT
     redrawn = feishu.message(card["message_id"])
-    assert feishu_buttons(redrawn) == {} and f"Claimed by {TECH}" in redrawn["content"]
+    assignee_buttons = [say("en", f"choice_{n}") for n in ("start", "hold_parts", "hold_access", "done", "hand_over")]
+    assert list(feishu_buttons(redrawn)) == [*assignee_buttons, say("en", "choice_unclaim")]
+    assert f"Claimed by {TECH}" in redrawn["content"]
+    # the assignee's Start on the card moves the order (bot.orders.life); the card shows it
+    assert tap(client, feishu, say("en", "choice_start"), card=redrawn, open_id=TECH).status == 200
+    live.delivered()
+    assert orders.get(order_id).life == "in_progress"
+    shown = lambda: f"In progress: {TECH}" in feishu.message(card["message_id"])["content"]  # noqa: E731
+    wait_until(shown, 10, "the card redrawn")  # the outbox empties as the courier takes the event
     assert say("en", "claim_won", order_id=order_id) in feishu.texts(receive_id=TECH)
     told = say("en", "tell_reporter_claimed", order_id=order_id, alarm_type="water leak", who=TECH)
     assert told in feishu.texts(receive_id=OPEN_ID)
+
+
+def test_a_reply_to_the_duty_card_is_a_note_on_its_order(live: Live, feishu: FakeFeishu, orders: Any) -> None:
+    client = FeishuClient(live)
+    client.image(feishu, photo(1))
+    tap(client, feishu, "water leak")
+    client.text("Gate 4, pump room")
+    tap(client, feishu, say("en", "choice_confirm"))
+    order_id = order_id_in(feishu.texts())
+    live.delivered()
+    [card] = [d for d in feishu.delivered if d.get("receive_id") == DUTY_CHAT]
+    # a reply to the card in the duty chat, as im.message.receive_v1 sends it: root_id and parent_id name the card
+    reply = client.event("text", {"text": "the valve is shut"}, open_id=TECH)
+    message = reply["event"]["message"]
+    message.update(chat_id=DUTY_CHAT, chat_type="group", root_id=card["message_id"], parent_id=card["message_id"])
+    assert client.post(reply).status == 200
+    [note] = [row for row in orders.timeline(order_id) if row["kind"] == "note_added"]
+    assert note["actor_user"] == TECH and note["detail"] == {"text": "the valve is shut"}
+    assert say("en", "did_note", order_id=order_id) in feishu.texts(receive_id=TECH)

@@ -120,25 +120,26 @@ def test_every_event_is_delivered_signed_and_in_order_after_two_refusals(
         first = report(live, "guard1", "Gate 4", seed=1)
         say_(live, "tech7", text=f"claim {first}")
         say_(live, "tech7", text=f"close {first}")
-        say_(live, "tech7", image_base64=b64(photo(9)))
+        say_(live, "tech7", image_base64=b64(photo(9)))  # the assignee's fix: resolved, the reporter is asked
+        say_(live, "guard1", text=f"fixed {first}")
         second = report(live, "guard2", "Building 9 roof", seed=2)
         say_(live, "guard2", text=f"cancel {second}")
         live.delivered()
-        wait_until(lambda: len(receiver.accepted) == 5, 10, "five events accepted")
+        wait_until(lambda: len(receiver.accepted) == 6, 10, "six events accepted")
 
     assert receiver.bad_signatures == 0
-    assert len(receiver.attempts) == 7  # two refused, then each of the five once
+    assert len(receiver.attempts) == 8  # two refused, then each of the six once
     kinds = {
         order_id: [e["type"] for e in receiver.accepted if e["order"]["id"] == order_id] for order_id in (first, second)
     }
     assert kinds == {
-        first: ["order.created", "order.claimed", "order.closed"],
+        first: ["order.created", "order.claimed", "order.resolved", "order.confirmed"],
         second: ["order.created", "order.cancelled"],
     }
     claimed = next(e for e in receiver.accepted if e["type"] == "order.claimed")
     assert claimed["order"]["assignee"] == {"platform": "generic", "tenant": "acme", "user": "tech7"}
     assert claimed["order"]["location"]["text"] == "Gate 4" and claimed["order"]["photos"][0]["key"]
-    assert len({e["id"] for e in receiver.accepted}) == 5
+    assert len({e["id"] for e in receiver.accepted}) == 6
 
 
 def test_a_refused_event_is_listed_as_failed_and_can_be_retried(

@@ -77,18 +77,39 @@ def test_another_tenant_gets_exactly_the_unknown_id_answer(live: Live) -> None:
     assert admin_order(live, oid)["status"] == "open"
 
 
-def test_a_colleague_closes_and_the_order_records_who(live: Live) -> None:
+def test_a_colleague_may_not_finish_an_order_that_is_not_theirs(live: Live) -> None:
+    """CLOSE_POLICY=assignee (the default): only the assignee (or the reporter) finishes an order."""
     alice, bob = User(live, "acme", "alice"), User(live, "acme", "bob")
     oid = alice.report(seed=1)
+    who = "、".join(say("zh", f"role_{r}") for r in ("assignee", "ops"))
+    assert bob.text(f"结单 {oid}") == [say("zh", "refuse_who", order_id=oid, roles=who)]
+    assert admin_order(live, oid)["life"] == "open"
 
-    asked = bob.text(f"结单 {oid}")
-    assert asked == [say("zh", "ask_close_photo", order_id=oid, alarm_type="漏水", location="3号楼2层东侧走廊")]
-    assert bob.send(image_base64=base64.b64encode(photo(3)).decode()) == [say("zh", "close_unverified", order_id=oid)]
 
-    order = admin_order(live, oid)
-    assert order["status"] == "closed"
-    assert order["closed_by"] == {"platform": "generic", "tenant": "acme", "user": "bob"}
-    assert order["cancelled_by"] is None
+def test_with_close_policy_anyone_a_colleague_resolves_and_the_order_records_who(
+    settings: Settings, redis_client: Any
+) -> None:
+    real = settings.with_(
+        redis_url=REDIS_URL, generic_webhook_token=WEBHOOK_TOKEN, admin_token=TOKEN, close_policy="anyone"
+    )
+    with live_app(real, vlm=None) as live:
+        alice, bob = User(live, "acme", "alice"), User(live, "acme", "bob")
+        oid = alice.report(seed=1)
+        asked = bob.text(f"结单 {oid}")
+        assert asked == [say("zh", "ask_close_photo", order_id=oid, alarm_type="漏水", location="3号楼2层东侧走廊")]
+        resolved = bob.send(image_base64=base64.b64encode(photo(3)).decode())
+        assert resolved == [say("zh", "resolved_wait", order_id=oid, hours="72")]
+        assert admin_order(live, oid)["life"] == "resolved"
+        assert alice.text(f"已修好 {oid}")[0] == say("zh", "did_confirm", order_id=oid)
+        order = admin_order(live, oid)
+        assert order["status"] == "closed" and order["closed_by"] == {
+            "platform": "generic",
+            "tenant": "acme",
+            "user": "alice",
+        }
+        assert [t["actor"]["user"] for t in order["timeline"] if t["kind"] == "resolved"] == ["bob"]
+        assert order["cancelled_by"] is None
+    wipe_prefix(redis_client, settings.redis_prefix)
 
 
 def test_only_the_reporter_may_withdraw_an_order(live: Live) -> None:

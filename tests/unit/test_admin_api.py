@@ -378,6 +378,7 @@ def test_openapi_document_is_served_and_valid(client: FlaskClient) -> None:
         "/stats",
         "/orders",
         "/orders/{order_id}",
+        "/orders/{order_id}/move",
         "/orders/{order_id}/cancel",
         "/orders.csv",
         "/deliveries",

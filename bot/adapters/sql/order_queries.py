@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 
 from bot.adapters.sql.database import guarded
+from bot.adapters.sql.order_life import add_timeline
 from bot.adapters.sql.outbox import stage_event
 from bot.adapters.sql.tables import person_columns, row_to_order, tenant_clauses, work_orders
 from bot.orders.events import person
@@ -41,12 +42,16 @@ class OrderQueries:
         oid = self._known_id(order_id)
         c = work_orders.c
         where = [c.id == oid, *tenant_clauses(by.home)]
+        now = datetime.now(UTC)
         with guarded("claiming order"), self._engine.begin() as conn:
             won = conn.execute(
                 update(work_orders)
                 .where(*where, c.status == "open", c.assignee_user.is_(None))
-                .values(claimed_at=datetime.now(UTC), **person_columns("assignee", by))
+                .values(claimed_at=now, stage="claimed", **person_columns("assignee", by))
             )
+            if won.rowcount == 1:
+                claimed = {"kind": "claimed", "from_status": "open", "to_status": "claimed"}
+                add_timeline(conn, oid, now, {**claimed, **person_columns("actor", by)})
             row = conn.execute(select(work_orders).where(*where)).first()
             if row is not None and won.rowcount == 1:
                 stage_event(conn, "order.claimed", row_to_order(row), by=person(by))

@@ -26,6 +26,7 @@ from sqlalchemy import exc as sa_exc
 
 from bot import paging
 from bot.adapters.sql.database import guarded, make_engine
+from bot.adapters.sql.order_life import OrderLife, add_timeline
 from bot.adapters.sql.order_queries import OrderQueries
 from bot.adapters.sql.outbox import EVENTS_OPTION, Relay, stage_event
 from bot.adapters.sql.sla_queries import SlaQueries
@@ -69,7 +70,7 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class SqlWorkOrders(OrderQueries, SlaQueries):
+class SqlWorkOrders(OrderQueries, SlaQueries, OrderLife):
     """The ``WorkOrders`` port over any SQLAlchemy URL (SQLite file, PostgreSQL via psycopg 3).
 
     ``engine_options`` go to ``create_engine`` (``connect_args`` are merged with ours);
@@ -145,6 +146,8 @@ class SqlWorkOrders(OrderQueries, SlaQueries):
                             return existing, False
                         conn.execute(work_orders.insert().values(**self._row_values(order, new.report_key)))
                         stage_event(conn, "order.created", order)
+                        created = {"kind": "created", "to_status": "open", **person_columns("actor", new.reporter)}
+                        add_timeline(conn, order.id, now, created)
                     return order, True
                 except sa_exc.IntegrityError:
                     # Either another writer inserted this report_key first (return theirs),
@@ -165,6 +168,7 @@ class SqlWorkOrders(OrderQueries, SlaQueries):
             by,
             by.home,
             status="closed",
+            timeline={"kind": "closed", "to_status": "closed", "reason": reason or None, **person_columns("actor", by)},
             close_photo_key=close_photo_key,
             vlm_resolved=resolved,
             vlm_reason=reason,
@@ -178,24 +182,30 @@ class SqlWorkOrders(OrderQueries, SlaQueries):
             by,
             scope,
             status="cancelled",
+            timeline={"kind": "cancelled", "to_status": "cancelled", "reason": reason, **person_columns("actor", by)},
             cancel_reason=reason,
             **person_columns("cancelled_by", by),
         )
 
-    def _finish(self, order_id: str, action: str, by: Reporter, scope: Tenant | None, **changes: Any) -> Order:
-        """Move an open order to a final status; the WHERE makes the first writer the only winner (and the
-        only one whose event is written)."""
+    def _finish(
+        self, order_id: str, action: str, by: Reporter, scope: Tenant | None, timeline: dict[str, Any], **changes: Any
+    ) -> Order:
+        """Move an open order to a final status; the WHERE makes the first writer the only winner (and the only
+        one whose event is written). Its timeline row and event go in the same transaction (``from_status``: the
+        life it left)."""
         oid = normalize_order_id(order_id)
         if oid is None:
             raise OrderNotFound(f"order {order_id!r} not found")
         self._ready()
         where = [work_orders.c.id == oid, *tenant_clauses(scope)]
+        now = datetime.now(UTC)
         with guarded(action), self._engine.begin() as conn:
+            before = conn.execute(select(work_orders).where(*where)).first()
             result = conn.execute(
-                update(work_orders)
-                .where(*where, work_orders.c.status == "open")
-                .values(closed_at=datetime.now(UTC), **changes)
+                update(work_orders).where(*where, work_orders.c.status == "open").values(closed_at=now, **changes)
             )
+            if result.rowcount == 1 and before is not None:
+                add_timeline(conn, before.id, now, {"from_status": row_to_order(before).life, **timeline})
             row = conn.execute(select(work_orders).where(*where)).first()
             if row is not None and result.rowcount == 1:
                 kind: EventType = "order.closed" if changes["status"] == "closed" else "order.cancelled"

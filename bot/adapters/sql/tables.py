@@ -182,6 +182,15 @@ def row_to_order(row: Row[Any]) -> Order:
         voice_keys=tuple(m["voice_keys"] or ()),
         site=_site_place(m),
         coord_datum=m["coord_datum"],
+        stage=m["stage"],
+        started_at=m["started_at"],
+        hold_reason=m["hold_reason"],
+        on_hold_since=m["on_hold_since"],
+        held_seconds=float(m["held_seconds"] or 0.0),
+        resolved_at=m["resolved_at"],
+        auto_confirmed=bool(m["auto_confirmed"]),
+        reopen_count=int(m["reopen_count"] or 0),
+        rating=m["rating"],
     )
 
 

@@ -1,4 +1,5 @@
-"""The close flow: "结单 WO-…" (or "结单" with one open order) → a photo of the fixed site → closed."""
+"""The close flow: "结单 WO-…" / "完成 WO-…" (or "结单" with one open order) → a photo of the fixed site → resolved
+(the assignee's fix: the reporter is asked "is it fixed?") or closed (the reporter's own word)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from bot.dialogue.context import Abandoned, Refused, TurnContext
 from bot.dialogue.order_refs import find_order
 from bot.dialogue.photos import StoredPhoto, TurnPhotos
 from bot.images import ImageRejected, same_picture, sniff_image_type
-from bot.ports import Order, OrderError, Photo, ServiceError, VlmError
+from bot.orders import life, moves
+from bot.ports import Order, Photo, ServiceError, VlmError
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +26,7 @@ class CloseFlow:
         self.ctx = ctx
         self.photos = photos
         self.to_close: Order | None = None
-        self.closed: Order | None = None
+        self.closed: Order | None = None  # closed, or resolved (the reporter is asked to confirm)
         self.report_photos: tuple[tuple[bytes, str], ...] = ()  # the order's report photos: (bytes, storage key)
 
     def find_order_to_close(self) -> None:
@@ -54,7 +56,22 @@ class CloseFlow:
         if order.status != "open":
             ctx.say("order_not_open", order_id=order.id, status=ctx.t(f"status_{order.status}"))
             raise ctx.refused()
+        problem = self._may_finish(order)
+        if problem:
+            refusal = moves.Outcome(self._action(order), order, problem)
+            ctx.replies.append(moves.reply(ctx.lang, refusal, order.id, ctx.settings))
+            raise ctx.refused()
         self.to_close = order
+
+    def _action(self, order: Order) -> str:
+        """The reporter's own fix photo closes their order; anyone else's (the assignee's) resolves it."""
+        return "close" if self.ctx.reporter() == order.reporter else "resolve"
+
+    def _may_finish(self, order: Order) -> str:
+        """ "" when this user may finish the order now (``life.check``: the assignee, the reporter, ops; anyone with
+        ``CLOSE_POLICY=anyone``); else "state" or "who"."""
+        ctx, me = self.ctx, self.ctx.reporter()
+        return life.check(self._action(order), order, life.roles_of(order, me), ctx.settings.close_policy)
 
     def ask_for_close_photo(self) -> None:
         ctx = self.ctx
@@ -98,8 +115,8 @@ class CloseFlow:
             order = services.orders.get(order_id, ctx.reporter().home)
         except ServiceError:
             raise ctx.refuse("orders", "orders_down") from None
-        if order is None or order.status != "open":
-            status = ctx.t(f"status_{order.status}") if order else ctx.t("unknown")
+        if order is None or order.status != "open" or self._may_finish(order):
+            status = ctx.t(f"life_{order.life}") if order else ctx.t("unknown")
             ctx.say("close_race", order_id=order_id, status=status)
             raise Abandoned(order_id)
         if held is not None:
@@ -115,12 +132,24 @@ class CloseFlow:
         ctx.user_entry["image_key"] = key
         resolved, reason = self._verdict(order, Photo(after, after_type, self.photos.url(key)))
         try:
-            self.closed = services.orders.close(order.id, key, resolved, reason, ctx.reporter())
-        except OrderError:
-            ctx.say("close_race", order_id=order.id, status=ctx.t("status_closed"))
-            raise Abandoned(order.id) from None
+            outcome = moves.act(
+                services.orders,
+                services.events,
+                ctx.settings,
+                self._action(order),
+                order.id,
+                ctx.reporter(),
+                photo_key=key,
+                resolved=resolved,
+                why=reason,
+            )
         except ServiceError:
             raise ctx.refuse("orders", "orders_down") from None
+        if not outcome.done or outcome.order is None:
+            now = outcome.order.life if outcome.order else "closed"
+            ctx.say("close_race", order_id=order.id, status=ctx.t(f"life_{now}"))
+            raise Abandoned(order.id)
+        self.closed = outcome.order
 
     def _check_not_the_report_photo(self, order: Order, after: bytes) -> None:
         """Refuse a "fix" photo that is one of the report photos again (re-sent, re-encoded or turned)."""
@@ -164,7 +193,10 @@ class CloseFlow:
         assert self.closed is not None
         ctx.order_id = self.closed.id
         ctx.session.clear_pending()
-        if self.closed.vlm_resolved is None:
+        if self.closed.life == "resolved":
+            hours = f"{ctx.settings.auto_confirm_hours:g}"
+            ctx.say("resolved_wait", order_id=self.closed.id, hours=hours)
+        elif self.closed.vlm_resolved is None:
             ctx.say("close_unverified", order_id=self.closed.id)
         else:
             ctx.say("close_resolved", order_id=self.closed.id, reason=self.closed.vlm_reason or "")

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from bot.ops import Ambiguous, Conflict, Invalid, NotFound, UnknownUser
+from bot.orders.ops_moves import ops_move
 from bot.ports import ServiceError
 from handlers.platforms import safe_json
 from handlers.web.admin import export, views
@@ -171,6 +172,11 @@ def order(order_id: str) -> Any:
 @bp.post("/orders/<order_id>/cancel")
 def cancel(order_id: str) -> Any:
     return jsonify(views.order_row(ops(), ops().cancel_order(order_id, body().get("reason"), who=who())))
+
+
+@bp.post("/orders/<order_id>/move")
+def move(order_id: str) -> Any:
+    return jsonify(views.order_row(ops(), ops_move(ops(), order_id, body(), who=who())))
 
 
 def _runtime() -> Runtime:

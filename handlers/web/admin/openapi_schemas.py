@@ -6,6 +6,8 @@ from typing import Any
 
 from bot.dialogue.machine import STATES
 from bot.ops import TTL_MAX, TTL_MIN
+from bot.orders.life import LIFE_STATUSES
+from bot.orders.ops_moves import PLAIN_ACTIONS
 from bot.ports import ORDER_STATUSES
 
 
@@ -234,6 +236,28 @@ SCHEMAS: dict[str, Any] = {
             "claimed_at": nullable(TIME),
             "escalations": {"type": "integer", "minimum": 0, "description": "times posted again as overdue"},
             "more_reporters": {"type": "array", "items": ref("Person"), "description": "who reported it again"},
+            "life": {"type": "string", "enum": list(LIFE_STATUSES), "description": "where it is (docs/orders.md)"},
+            "hold_reason": nullable(STR),
+            "held_seconds": {"type": "number", "minimum": 0},
+            "resolved_at": nullable(TIME),
+            "auto_confirmed": {"type": "boolean"},
+            "reopen_count": {"type": "integer", "minimum": 0},
+            "rating": nullable({"type": "integer", "minimum": 1, "maximum": 5}),
+        },
+    },
+    "TimelineEntry": {
+        "description": "One move of the order (or a note): who, when, from which life status to which, why.",
+        "type": "object",
+        "required": ["at", "kind", "from", "to", "actor", "reason", "detail", "photo"],
+        "properties": {
+            "at": TIME,
+            "kind": {"type": "string", "description": "created, claimed, started, on_hold, resumed, handed_over, …"},
+            "from": nullable({"type": "string", "enum": list(LIFE_STATUSES)}),
+            "to": nullable({"type": "string", "enum": list(LIFE_STATUSES)}),
+            "actor": nullable(ref("Person")),
+            "reason": nullable(STR),
+            "detail": {"type": "object", "description": "text, photo_key, to / from (a hand-over), rating…"},
+            "photo": nullable(ref("Photo")),
         },
     },
     "Delivery": {
@@ -258,8 +282,11 @@ SCHEMAS: dict[str, Any] = {
             ref("Order"),
             {
                 "type": "object",
-                "required": ["history"],
-                "properties": {"history": {"type": "array", "items": ref("HistoryEntry")}},
+                "required": ["history", "timeline"],
+                "properties": {
+                    "history": {"type": "array", "items": ref("HistoryEntry")},
+                    "timeline": {"type": "array", "items": ref("TimelineEntry"), "description": "oldest first"},
+                },
             },
         ]
     },
@@ -272,11 +299,68 @@ SCHEMAS: dict[str, Any] = {
             "at": TIME,
             "action": {
                 "type": "string",
-                "enum": ["session.reset", "session.delete", "session.ttl", "order.cancel", "delivery.retry"],
+                "enum": [
+                    "session.reset",
+                    "session.delete",
+                    "session.ttl",
+                    "order.cancel",
+                    "order.move",
+                    "delivery.retry",
+                ],
             },
             "target": {"type": "string", "description": "session key or order id"},
             "before": {"nullable": True, "description": "state before the change"},
             "after": {"nullable": True, "description": "state after the change (null after a delete)"},
         },
+    },
+}
+
+
+# The order's life, moved by ops (bot.orders.ops_moves); its answers as the other order routes'.
+_VISIBLE_TEXT = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": r"[^\x00-\x20\x7f]"}
+_SOMEONE = {
+    "type": "object",
+    "required": ["platform", "user"],
+    "properties": {"platform": _VISIBLE_TEXT, "tenant": STR, "user": _VISIBLE_TEXT},
+    "description": "the person the order is handed to",
+}
+
+
+def _move(actions: tuple[str, ...], required: list[str] | None = None, **properties: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["action", *(required or [])],
+        "properties": {"action": {"type": "string", "enum": list(actions)}, **properties},
+    }
+
+
+LIFE_PATHS: dict[str, Any] = {
+    "/orders/{order_id}/move": {
+        "post": {
+            "operationId": "moveOrder",
+            "summary": "Move an order through its life as ops (any move its status allows; audited; docs/orders.md)",
+            "parameters": [
+                {"name": "order_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                _move(PLAIN_ACTIONS, reason=_VISIBLE_TEXT),
+                                _move(("hand_over",), ["to"], to=_SOMEONE),
+                                _move(("note",), ["text"], text=_VISIBLE_TEXT),
+                                _move(("cancel",), ["reason"], reason=_VISIBLE_TEXT),
+                            ]
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {"description": "moved", "content": {"application/json": {"schema": ref("Order")}}},
+                **{str(c): {"$ref": f"#/components/responses/E{c}"} for c in (400, 401, 404, 409, 503)},
+            },
+        }
     },
 }

@@ -142,6 +142,7 @@ def order_row(ops: Ops, order: Order) -> Shaped:
     return {
         "id": order.id,
         "status": order.status,
+        "life": order.life,
         "alarm_type": order.alarm_type,
         "description": order.description,
         "note": order.note,
@@ -171,17 +172,42 @@ def order_row(ops: Ops, order: Order) -> Shaped:
         "claimed_at": iso(order.claimed_at),
         "escalations": order.escalations,
         "more_reporters": [_person(who) for who in order.more_reporters],
+        "hold_reason": order.hold_reason,
+        "held_seconds": order.held_seconds,
+        "resolved_at": iso(order.resolved_at),
+        "auto_confirmed": order.auto_confirmed,
+        "reopen_count": order.reopen_count,
+        "rating": order.rating,
     }
 
 
 def order_detail(ops: Ops, order: Order) -> Shaped:
-    """The row and the conversation that led to the order."""
+    """The row, its timeline (every move: who, when, from, to, why; notes) and the conversation that led to it."""
+    timeline = [timeline_row(ops, row) for row in ops.orders.timeline(order.id)]
     history = [
         {**h, "at": iso(h.get("at")) if isinstance(h.get("at"), (int, float)) else h.get("at")}
         | ({"image_url": ops.image_url(h["image_key"])} if h.get("image_key") else {})
         for h in order.history
     ]
-    return {**order_row(ops, order), "history": history}
+    return {**order_row(ops, order), "timeline": timeline, "history": history}
+
+
+def timeline_row(ops: Ops, row: dict[str, Any]) -> Shaped:
+    """One row of ``order_timeline`` (NULL actor: the bot itself); a photo's key comes with its link."""
+    detail = dict(row.get("detail") or {})
+    actor = row.get("actor_user")
+    return {
+        "at": iso(row["at"]),
+        "kind": row["kind"],
+        "from": row.get("from_status"),
+        "to": row.get("to_status"),
+        "actor": None
+        if actor is None
+        else {"platform": row.get("actor_platform"), "tenant": row.get("actor_tenant"), "user": actor},
+        "reason": row.get("reason"),
+        "detail": detail,
+        "photo": _photo(ops, detail.get("photo_key")),
+    }
 
 
 def audit_row(entry: AuditEntry) -> Shaped:

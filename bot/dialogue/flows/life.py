@@ -1,0 +1,135 @@
+"""The order's life, typed: ``开始 WO-…``, ``挂起 WO-… 等配件``, ``恢复 …``, ``转交 … @someone``, ``接手 …``,
+``退回 …``, ``备注 … text``, and the reporter's answer at resolved: ``已修好 …`` / ``没修好 … what is wrong``
+(or a photo), ``评分 … 4``.
+
+Each is one move of ``bot.orders.moves`` (``完成 …``, the assignee's fix photo, is the close flow's). The order is
+named as everywhere (``bot.dialogue.order_refs``). The reporter's "not fixed" without words asks for a sentence or
+a photo; the next text or photo reopens the order (``pending["reopen_id"]``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.dialogue.context import TurnContext
+from bot.dialogue.order_refs import find_order
+from bot.dialogue.photos import TurnPhotos
+from bot.orders import moves
+from bot.ports import Reporter, ServiceError
+
+# the typed intent → the move it makes
+_ACTIONS = {
+    "start": "start",
+    "hold": "hold",
+    "resume": "resume",
+    "hand_over": "hand_over",
+    "take_over": "take_over",
+    "unclaim": "unclaim",
+    "add_order_note": "note",
+    "confirm_fixed": "confirm",
+    "reopen": "reopen",
+    "rate": "rate",
+}
+_EXAMPLES = {"hold": "挂起 {short} 等配件", "hand_over": "转交 {short} @同事", "add_order_note": "备注 {short} …"}
+_MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$|^@?([\w.\-]+)$")  # Slack's <@U…>, or @user / a user id
+_RATING = re.compile(r"^([1-5])(?:\s*(?:分|星|stars?|/\s*5))?$", re.I)
+
+
+def mentioned(words: str) -> str | None:
+    """The user id a hand-over names: Slack's ``<@U…>``, or a WeCom / Feishu user id with or without ``@``."""
+    match = _MENTION.match(words.strip())
+    return (match.group(1) or match.group(2)) if match else None
+
+
+def _as_typed(text: str, ref: str, folded: str) -> str:
+    """A note's or a reason's words as the person typed them (the command's arg is folded: "，" became ",")."""
+    at = text.upper().find(ref.upper())
+    typed = text[at + len(ref) :].strip() if at >= 0 else ""
+    return typed or folded
+
+
+class LifeCommands:
+    def __init__(self, ctx: TurnContext, photos: TurnPhotos) -> None:
+        self.ctx = ctx
+        self.photos = photos
+
+    def move_order(self) -> None:
+        """One typed move of the order's life; the mover is told what came of it, or why not."""
+        ctx = self.ctx
+        name = ctx.intent.name
+        ref, _, rest = ctx.intent.arg.partition(" ")
+        action, rest = _ACTIONS[name], rest.strip()
+        if not ref:
+            example = _EXAMPLES.get(name, f"{ctx.intent.name} WO-…").format(short="7KQ2M")
+            ctx.say("life_which", example=example)
+            return
+        params: dict[str, Any] = {}
+        if action == "hold":
+            params["reason"] = moves.hold_reason(rest)
+        elif action == "hand_over":
+            user = mentioned(rest)
+            if not user:
+                ctx.say("hand_over_whom", order_id=ref)
+                return
+            me = ctx.reporter()
+            params["to"] = Reporter(me.platform, me.tenant, user)
+        elif action == "note":
+            rest = _as_typed(ctx.incoming.text, ref, rest)
+            if not rest:
+                ctx.say("life_which", example=_EXAMPLES[name].format(short=ref))
+                return
+            params["text"] = rest
+        elif action == "reopen":
+            if not rest:
+                self._ask_reopen(ref)
+                return
+            params["reason"] = _as_typed(ctx.incoming.text, ref, rest)
+        elif action == "rate":
+            rating = _RATING.match(rest)
+            if not rating:
+                ctx.say("rating_bad")
+                return
+            params["rating"] = int(rating.group(1))
+        self._move(action, ref, **params)
+
+    def _move(self, action: str, ref: str, **params: Any) -> None:
+        ctx = self.ctx
+        try:
+            found = find_order(ctx, ref)
+            order_id = found.id if found else ref
+            outcome = moves.act(
+                ctx.services.orders, ctx.services.events, ctx.settings, action, order_id, ctx.reporter(), **params
+            )
+        except ServiceError:
+            ctx.fail("orders", "orders_down")
+            return
+        ctx.replies.append(moves.reply(ctx.lang, outcome, order_id, ctx.settings))
+        if outcome.done and action == "confirm" and outcome.order is not None:
+            ctx.say("tell_confirmed_rate", short=outcome.order.id[-5:])
+
+    def _ask_reopen(self, ref: str) -> None:
+        """ "Not fixed" without words: asked what is still wrong; the next text or photo reopens it."""
+        ctx = self.ctx
+        try:
+            found = find_order(ctx, ref)
+        except ServiceError:
+            ctx.fail("orders", "orders_down")
+            return
+        if found is None:
+            ctx.say("refuse_unknown", order_id=ref)
+            return
+        ctx.pending["reopen_id"] = found.id
+        ctx.say("reopen_ask", short=found.id[-5:])
+
+    # -- "not fixed" answered with a photo ------------------------------------------------------------------
+    def reopening(self) -> bool:
+        return bool(self.ctx.pending.get("reopen_id"))
+
+    def take_reopen_photo(self) -> None:
+        ctx = self.ctx
+        order_id = str(ctx.pending.pop("reopen_id"))
+        data, content_type = self.photos.first_accepted()
+        key = self.photos.store(data, content_type)
+        ctx.user_entry["image_key"] = key
+        self._move("reopen", order_id, photo_key=key, reason=ctx.incoming.text or None)
