@@ -1,19 +1,16 @@
 """The domain's ports: small interfaces the engine talks to, and their value types.
 
 Their adapters live in ``bot/adapters/`` (``vlm.py``, ``storage.py``, ``sql/orders.py``, ``redis/sessions.py``),
-each with a ``build_…(settings)`` that the runner's bootstrap calls.
+each with a ``build_…(settings)`` that the runner's bootstrap calls. A turn's storage ports are in
+``bot.turn_storage``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-
-if TYPE_CHECKING:
-    from bot.session import Session
+from typing import Any, Literal, Protocol
 
 Severity = Literal["low", "medium", "high"]
 OrderStatus = Literal["open", "closed", "cancelled"]
@@ -365,55 +362,4 @@ class WorkOrders(Protocol):
 
     def ping(self) -> None:
         """Raise if the database is unreachable."""
-        ...
-
-
-class TurnStore(Protocol):
-    """One turn's storage, from ``Sessions.begin`` to the end of its ``with`` block: the user's turns run one at a
-    time, in the order their messages arrived, and this one holds that turn until the block ends.
-
-    Leaving the block without ``commit`` changes nothing (a turn that failed, group chatter not meant for the bot).
-    """
-
-    session: Session | None  # as stored; None when the user has none
-    repeat: dict[str, Any] | None  # the stored result of this message when it was handled already ({}: and answered)
-
-    def expired_flow(self) -> tuple[str, int] | None:
-        """(state, seconds it waited for a reply) of the user's session if it expired mid-flow, told once
-        (only asked when there is none)."""
-        ...
-
-    def photos_behind(self) -> bool:
-        """Has another photo of this user arrived whose turn comes after this one (a burst still arriving)?"""
-        ...
-
-    def seconds_left(self) -> int | None:
-        """Seconds the stored session has left, None when there is none."""
-        ...
-
-    def commit(self, session: Session, result: dict[str, Any] | None = None, *, ttl_seconds: int | None = None) -> None:
-        """Save ``session`` (for ``ttl_seconds``, else the session TTL) and remember ``result`` (the turn's answer,
-        JSON) for a repeat of this message; unless the turn answers before it ends (``Sessions.begin(…,
-        answering=True)``), the turn ends here too."""
-        ...
-
-    def answer_once(self) -> bool:
-        """This message was handled before a crash and its answer maybe never sent (``repeat`` is not ``{}``):
-        mark it sent; True if this call did, so of two re-runs only one sends it."""
-        ...
-
-    def answered(self, remembered: bool = True) -> None:
-        """The replies were sent: the remembered result shrinks to a marker (when ``remembered``), the turn ends."""
-        ...
-
-
-class Sessions(Protocol):
-    """Where sessions live, and who owns a turn's storage life (lock, load, save, release, a repeat's answer)."""
-
-    def begin(
-        self, key: str, message_id: str | None = None, *, answering: bool = False, photo: bool = False
-    ) -> AbstractContextManager[TurnStore]:
-        """The turn of message ``message_id`` in session ``key``, once the user's earlier turns are done.
-        ``answering``: its replies are sent before it ends (``TurnStore.answered`` ends it). ``photo``: the
-        message is a photo (a photo turn before it can see it coming: ``TurnStore.photos_behind``)."""
         ...

@@ -25,9 +25,10 @@ from bot.dialogue.services import Services as Services
 from bot.dialogue.services import forget_photo
 from bot.dialogue.turn import Turn
 from bot.messages import Incoming, Reply, TurnResult
-from bot.ports import ServiceError, StoreUnavailable, TurnStore
+from bot.ports import ServiceError, StoreUnavailable
 from bot.replies import say, span
 from bot.session import Session
+from bot.turn_storage import TurnStore
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from bot.config import Settings
 from bot.observe import NullObserver, Observer
 from bot.orders.events import Events, NoEvents
-from bot.ports import Nlu, ObjectStore, Sessions, Stt, Vlm, WorkOrders
+from bot.ports import Nlu, ObjectStore, Stt, Vlm, WorkOrders
 from bot.session import Session
 from bot.sites.model import SiteRegistry
+from bot.turn_storage import Sessions
 
 # Downloads a platform message's photos: (the photos downloaded, the problem of one that was not, or None),
 # a problem being "too_large", "not_image", "download_failed"…

@@ -15,8 +15,8 @@ from typing import Any
 
 from bot.adapters.redis.store import SessionStore
 from bot.adapters.redis.user_lock import Ticket, photos_behind
-from bot.ports import Sessions, TurnStore
 from bot.session import Session
+from bot.turn_storage import Sessions, TurnStore
 
 
 class RedisTurn(TurnStore):
