@@ -14,7 +14,6 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from bot import paging
@@ -27,7 +26,7 @@ from bot.paging import Page
 from bot.ports import ObjectStore, Order, OrderError, OrderNotFound, Reporter, ServiceError, WorkOrders
 from bot.replies import say
 from bot.session import Session
-from bot.session_admin import AUDIT_MAX, AuditEntry, Entry, SessionRecords, after, split_key
+from bot.session_admin import AUDIT_MAX, AuditEntry, Entry, SessionRecords, after, iso, pending_summary, split_key
 
 log = logging.getLogger(__name__)
 
@@ -86,27 +85,6 @@ class SessionView:
 
 # ``cancelled_by`` of an order cancelled from the admin API, page or CLI: platform "ops", the admin's name.
 OPS_PLATFORM = "ops"
-
-
-def iso(ts: float | datetime | None) -> str | None:
-    if ts is None:
-        return None
-    moment = ts if isinstance(ts, datetime) else datetime.fromtimestamp(ts, UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def pending_summary(pending: dict[str, Any]) -> dict[str, Any]:
-    """The pending fields worth a column in a list (no descriptions, no coordinates)."""
-    out: dict[str, Any] = {}
-    for name in ("alarm_type", "order_id", "alarm_id"):
-        if pending.get(name):
-            out[name] = pending[name]
-    location = pending.get("location")
-    if isinstance(location, dict) and location.get("label"):
-        out["location"] = str(location["label"])[:80]
-    if pending.get("image_key"):
-        out["photo"] = True
-    return out
 
 
 def page_size(value: Any, default: int = 50) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.paging import Page
@@ -96,3 +97,24 @@ class SessionRecords(Protocol):
         ...
 
     def audit_trail(self, max_entries: int) -> AuditLog: ...
+
+
+def iso(ts: float | datetime | None) -> str | None:
+    if ts is None:
+        return None
+    moment = ts if isinstance(ts, datetime) else datetime.fromtimestamp(ts, UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def pending_summary(pending: dict[str, Any]) -> dict[str, Any]:
+    """The pending fields worth a column in a list (no descriptions, no coordinates)."""
+    out: dict[str, Any] = {}
+    for name in ("alarm_type", "order_id", "alarm_id"):
+        if pending.get(name):
+            out[name] = pending[name]
+    location = pending.get("location")
+    if isinstance(location, dict) and location.get("label"):
+        out["location"] = str(location["label"])[:80]
+    if pending.get("image_key"):
+        out["photo"] = True
+    return out

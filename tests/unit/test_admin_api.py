@@ -13,8 +13,8 @@ from bot.adapters.redis.store import SessionStore
 from bot.adapters.sql.orders import SqlWorkOrders
 from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings, SettingsError
-from bot.setting_lists import parse_admin_tokens
 from bot.replies import say
+from bot.setting_lists import parse_admin_tokens
 from handlers.web.admin.auth import token_name
 from tests.support.admin import AUTH, TOKEN, admin_app, report_order, runtime, stuck_closing
 from tests.support.engine import Chat, photo, store_for

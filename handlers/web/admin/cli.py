@@ -20,8 +20,9 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from bot.ops import TTL_MAX, TTL_MIN, Ambiguous, Conflict, Invalid, NotFound, Ops, SessionView, UnknownUser, iso
+from bot.ops import TTL_MAX, TTL_MIN, Ambiguous, Conflict, Invalid, NotFound, Ops, SessionView, UnknownUser
 from bot.ports import ORDER_STATUSES, ServiceError
+from bot.session_admin import iso
 from handlers.logs import verbose_option
 from handlers.web.admin import context, times, views
 from handlers.web.admin.terminal import table

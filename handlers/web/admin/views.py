@@ -12,11 +12,11 @@ from typing import Any, TypeVar
 
 from bot.dialogue.next_step import Need, next_steps
 from bot.messages import person_key
-from bot.ops import Ops, SessionView, iso, pending_summary
+from bot.ops import Ops, SessionView
 from bot.orders.duty_card import map_link
 from bot.paging import Page
 from bot.ports import Order, Reporter
-from bot.session_admin import AuditEntry, split_key
+from bot.session_admin import AuditEntry, iso, pending_summary, split_key
 
 T = TypeVar("T")
 Shaped = dict[str, Any]
