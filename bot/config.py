@@ -124,6 +124,11 @@ class Settings:
     duty_routes: str = ""  # empty: no duty messages (see bot.orders.duty_routes)
     claim_sla_minutes: float = 30.0  # unclaimed this long: posted again as overdue (high severity: half)
     max_escalations: int = 3
+    resolve_sla_hours: str = "high:4,medium:24,low:72"  # per severity: created → resolved, holds excluded
+    # the digest of figures posted to chats (bot.reports.digest): where, when (local time), how often
+    digest_routes: str = ""  # DUTY_ROUTES syntax; empty: no digest
+    digest_at: str = "08:30"
+    digest_every: str = "day"  # or week (posted on Mondays)
     duplicate_radius_meters: float = 50.0
     order_webhook_url: str = ""
     order_webhook_secret: str = field(default="", repr=False)
@@ -208,6 +213,7 @@ class Settings:
             raise SettingsError(f"DUTY_ROUTES {exc}") from None
         if not self.claim_sla_minutes > 0 or not 0 <= self.max_escalations <= 10:
             raise SettingsError("CLAIM_SLA_MINUTES must be above 0 and MAX_ESCALATIONS between 0 and 10")
+        _check_reports(self)
         if not 0 <= self.duplicate_radius_meters <= 10_000:
             raise SettingsError("DUPLICATE_RADIUS_METERS must be between 0 and 10000")
         if not 0 < self.order_webhook_retry_base_seconds <= 3600:
@@ -255,6 +261,24 @@ class Settings:
     def claim_sla_seconds(self, severity: str) -> float:
         """How long an order may wait unclaimed before it is posted again; half for high severity."""
         return self.claim_sla_minutes * 60 / (2 if severity == "high" else 1)
+
+    def resolve_sla_seconds(self, severity: str) -> float:
+        """How long an order may take from its report to its fix (held time excluded); unknown severity: medium's."""
+        hours = self._resolve_sla
+        return 3600 * hours.get(severity, hours.get("medium", max(hours.values())))
+
+    @functools.cached_property
+    def _resolve_sla(self) -> dict[str, float]:
+        return parse_sla_hours(self.resolve_sla_hours)
+
+    @functools.cached_property
+    def digest(self) -> DutyRoutes:
+        return parse_duty_routes(self.digest_routes)
+
+    @property
+    def digest_time(self) -> tuple[int, int]:
+        hour, minute = self.digest_at.split(":")
+        return int(hour), int(minute)
 
     @property
     def admin_tokens(self) -> dict[str, str]:
@@ -354,6 +378,36 @@ def _check_voice(s: Settings) -> None:
         raise SettingsError(f"MAX_VOICE_SECONDS must be above 0 and at most {_MAX_VOICE_SECONDS}")
     if not 1 <= s.max_voice_bytes <= _STT_MAX_BYTES:
         raise SettingsError(f"MAX_VOICE_BYTES must be between 1 and {_STT_MAX_BYTES} (what the speech API takes)")
+
+
+def parse_sla_hours(raw: str) -> dict[str, float]:
+    """``high:4,medium:24,low:72`` → hours per severity; ``ValueError`` naming the bad entry."""
+    hours: dict[str, float] = {}
+    for entry in (e.strip() for e in raw.split(",")):
+        name, sep, value = entry.partition(":")
+        try:
+            number = float(value)
+        except ValueError:
+            number = 0.0
+        if not sep or not name.strip() or not number > 0:
+            raise ValueError(f"entry {entry!r} is not severity:hours (hours above 0)")
+        hours[name.strip()] = number
+    return hours
+
+
+def _check_reports(s: Settings) -> None:
+    try:
+        parse_sla_hours(s.resolve_sla_hours)
+    except ValueError as exc:
+        raise SettingsError(f"RESOLVE_SLA_HOURS {exc}") from None
+    try:
+        parse_duty_routes(s.digest_routes)
+    except ValueError as exc:
+        raise SettingsError(f"DIGEST_ROUTES {exc}") from None
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", s.digest_at):
+        raise SettingsError(f"DIGEST_AT must be a local time HH:MM such as 08:30, not {s.digest_at!r}")
+    if s.digest_every not in ("day", "week"):
+        raise SettingsError(f"DIGEST_EVERY must be day or week, not {s.digest_every!r}")
 
 
 def _check_redis(s: Settings) -> None:
