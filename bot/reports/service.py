@@ -15,6 +15,7 @@ from bot.reports.figures import MAX_DAYS, Filters, OrderFacts, Period, Sla
 FILTERS = tuple(f.name for f in fields(Filters))
 PARAMETERS = ("from", "to", *FILTERS)
 _MAX_FILTER_CHARS = 200
+_FIRST_YEAR, _LAST_YEAR = 1970, 9998  # beyond: no moment in every time zone
 
 
 class BadParameter(ValueError):
@@ -44,6 +45,8 @@ def parse(args: Mapping[str, str], settings: Settings, today: date) -> tuple[Per
             day = date.fromisoformat(raw) if len(raw) == 10 else datetime.fromisoformat(raw).date()
         except ValueError:
             raise BadParameter(f"{name} must be a date such as 2026-12-01, not {raw[:40]!r}") from None
+        if not _FIRST_YEAR <= day.year <= _LAST_YEAR:
+            raise BadParameter(f"{name} must be a date between {_FIRST_YEAR} and {_LAST_YEAR}, not {raw[:40]!r}")
         if name == "from":
             first = day
         else:
