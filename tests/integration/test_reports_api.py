@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from bot.adapters.redis.store import SessionStore
 from bot.adapters.sql.orders import SqlWorkOrders
 from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
-from tests.support.admin import AUTH, admin_app
+from tests.support.admin import AUTH, TOKEN, admin_app
 from tests.support.order_history import NOW, History, a_week
 
 pytestmark = pytest.mark.integration
@@ -113,3 +114,28 @@ def test_the_token_is_needed_and_the_route_is_documented(client: FlaskClient) ->
     names = {p["name"] for p in doc["paths"]["/reports"]["get"]["parameters"]}
     assert names == {"from", "to", "tenant", "platform", "site", "zone", "type", "severity", "assignee", "format"}
     assert doc["components"]["schemas"]["Report"]["required"][0] == "period"
+
+
+def _signed_in(client: FlaskClient) -> FlaskClient:
+    form = client.get("/admin/login").get_data(as_text=True)
+    login_csrf = re.search(r'name="login_csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    client.post("/admin/login", data={"token": TOKEN, "login_csrf": login_csrf})
+    return client
+
+
+def test_the_page_shows_the_same_figures_and_runs_no_script_of_pygal(client: FlaskClient) -> None:
+    assert client.get(f"/admin/reports?{WEEK}").status_code == 302  # signed out: to the sign-in form
+    _signed_in(client)
+    resp = client.get(f"/admin/reports?{WEEK}")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    nonce = re.search(r"script-src 'nonce-([^']+)'", resp.headers["Content-Security-Policy"]).group(1)  # type: ignore[union-attr]
+    assert html.count("<svg") == 6 and html.count(f'<style nonce="{nonce}"') >= 7
+    assert html.count("<script") == 1  # the page's own (confirmation dialogs), none from pygal; no CDN
+    assert "kozea.github.io" not in html and "//cdn" not in html
+    assert ">2 h 40 min<" in html and "WO-20261203-CCCCC" in html
+    download = client.get(f"/admin/reports.csv?{WEEK}")
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    assert download.get_data() == client.get(f"{API}?{WEEK}&format=csv", headers=AUTH).get_data()
+    bad = client.get("/admin/reports?from=2026-12-09&to=2026-12-01")
+    assert bad.status_code == 400 and "is after to" in bad.get_data(as_text=True)

@@ -18,7 +18,7 @@ from bot.ops import Ops
 from bot.session_admin import split_key
 from handlers.metrics import known_platforms
 from handlers.runner.runtime import Runtime
-from handlers.web.admin import api, cli, page
+from handlers.web.admin import api, cli, page, reports_page  # reports_page: its routes join page.bp
 from handlers.web.admin.context import AdminContext
 
 
@@ -63,5 +63,6 @@ def register(app: Flask, runtime: Runtime, ops: Ops) -> str:
     if not tokens:
         return "admin API and page: off (ADMIN_TOKEN is not set)"
     app.register_blueprint(api.bp)
+    assert reports_page.bp is page.bp
     app.register_blueprint(page.bp)
     return f"admin API at /admin/api and page at /admin (tokens: {', '.join(sorted(tokens))})"
