@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot.replies_orders import ORDER_SENTENCES
 from bot.replies_questions import QUESTION_SENTENCES
+from bot.replies_reports import REPORT_SENTENCES
 from bot.replies_voice import VOICE_SENTENCES
 
 _SENTENCES: dict[str, dict[str, str]] = {
@@ -280,6 +281,7 @@ _SENTENCES: dict[str, dict[str, str]] = {
 _SENTENCES.update(ORDER_SENTENCES)
 _SENTENCES.update(QUESTION_SENTENCES)
 _SENTENCES.update(VOICE_SENTENCES)
+_SENTENCES.update(REPORT_SENTENCES)
 
 # Reasons stored in English on an order (they reach the events and the admin page as they are), said in the
 # user's language when the order is shown in a chat. Others (what ops typed) are shown as written.

@@ -22,6 +22,7 @@ from handlers.logs import ContextualEngine
 from handlers.metrics import PrometheusObserver
 from handlers.platforms.job import Job
 from handlers.runner.courier import Courier
+from handlers.runner.digest import DigestClock
 from handlers.runner.duty import DutySink
 from handlers.runner.order_webhook import OrderWebhook
 from handlers.runner.runtime import Runtime
@@ -83,4 +84,6 @@ def build_runtime(
             outbox.add_sink(OrderWebhook(settings.order_webhook_url, settings.order_webhook_secret, services.storage))
         runtime.outbox = services.events = outbox
         runtime.courier = lambda rt: Courier(rt, outbox)
+    if settings.digest_routes:
+        runtime.digest = DigestClock
     return runtime

@@ -138,9 +138,10 @@ def local(day: int, hour: int, minute: int = 0, month: int = 12) -> datetime:
 NOW = local(8, 9)  # Tuesday 2026-12-08 09:00: the report asked for covers 12-01 … 12-07
 
 
-def a_week(history: History) -> None:
-    """Seven orders over the week of 2026-12-01 (figures worked out by hand in tests/integration/test_reports.py)."""
-    h = history
+def a_week(history: History, platform: str = "slack", tenant: str = "T1") -> None:
+    """Seven orders over the week of 2026-12-01 (figures worked out by hand in tests/integration/test_reports.py),
+    reported on ``platform`` in ``tenant`` — all but one on Slack, by default, the other on WeCom."""
+    h = _Reported(history, platform, tenant)
     # fixed within every target: claimed in 10 min, 2 h on hold, fixed 2 h after the claim; confirmed
     h.order(
         "WO-20261201-AAAAA",
@@ -182,8 +183,8 @@ def a_week(history: History) -> None:
         alarm_type="电气故障",
         site="B栋",
         zone="西区",
-        platform="wecom",
-        tenant="T2",
+        platform="wecom" if platform == "slack" else platform,
+        tenant="T2" if platform == "slack" else tenant,
     )
     # after the period: in the backlog only, on hold
     h.order(
@@ -210,3 +211,15 @@ def a_week(history: History) -> None:
         alarm_type="通道堵塞",
         vlm_resolved=True,
     )
+
+
+class _Reported:
+    """``History`` with a platform and tenant for the orders that name none."""
+
+    def __init__(self, history: History, platform: str, tenant: str) -> None:
+        self.history, self.platform, self.tenant = history, platform, tenant
+
+    def order(self, order_id: str, created: datetime, moves: Sequence[Move] = (), **values: Any) -> None:
+        values.setdefault("platform", self.platform)
+        values.setdefault("tenant", self.tenant)
+        self.history.order(order_id, created, moves, **values)

@@ -383,4 +383,5 @@ def test_openapi_document_is_served_and_valid(client: FlaskClient) -> None:
         "/deliveries",
         "/deliveries/{event_id}/retry",
         "/audit",
+        "/reports",
     }

@@ -206,7 +206,7 @@ def retry_delivery(event_id: str) -> Any:
 @bp.get("/reports")
 def report() -> Any:
     """The figures of docs/reports.md for a period and filters; ``format=csv`` for the same as a spreadsheet."""
-    fmt = request.args.get("format") or "json"
+    fmt = request.args.get("format", "json")
     if fmt not in ("json", "csv"):
         raise Invalid(f"format must be json or csv, not {fmt[:20]!r}")
     _, _, figures = reports.requested(request.args)

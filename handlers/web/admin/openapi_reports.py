@@ -27,7 +27,7 @@ _FILTER_TEXT = {
     "site": "a site's id or name",
     "zone": "a zone",
     "type": "an alarm type",
-    "severity": "high, medium or low",
+    "severity": "high, medium or low (empty: any)",
     "assignee": "the assignee's user id",
 }
 _SUMMARY_SHARES = (
@@ -119,7 +119,7 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 
 def _filter_schema(name: str) -> dict[str, Any]:
     if name == "severity":
-        return {"type": "string", "enum": ["high", "medium", "low"]}
+        return {"type": "string", "enum": ["", "high", "medium", "low"]}  # empty: any (the page's select)
     return {"type": "string", "maxLength": 200, "pattern": "^[^\\x00-\\x1f]*$"}
 
 

@@ -12,7 +12,8 @@ from flask import Response, g, request
 from markupsafe import Markup
 
 from bot.reports.service import FILTERS
-from handlers.web.admin import charts, reports
+from handlers import charts
+from handlers.web.admin import reports
 from handlers.web.admin.page import bp, page
 
 

@@ -1,5 +1,5 @@
-"""The report's charts as SVG drawn on the server by pygal (no script, no CDN: the page works offline), and one of
-them as PNG for the digest (cairosvg).
+"""The reports' charts as SVG drawn on the server by pygal (no script, no CDN: the admin page works offline), and
+one of them as PNG for the digest posted to chats (cairosvg).
 
 Each chart is drawn small (480 × 300) with large text, and scales with its box: whole on a 390 px phone, two side by
 side on a desktop. pygal's inline script is dropped and its ``<style>`` given the page's CSP nonce.
@@ -80,14 +80,16 @@ def _counts(*series: list[int]) -> dict[str, Any]:
     return {"y_labels": list(range(0, top + step, step)), "range": (0, max(top, 1))}
 
 
-def volume(report: dict[str, Any], title: str = "Orders per day") -> Any:
+def volume(
+    report: dict[str, Any], title: str = "Orders per day", names: tuple[str, str] = ("created", "resolved")
+) -> Any:
     labels = _days(report)
     created = [day["created"] for day in report["per_day"]]
     resolved = [day["resolved"] for day in report["per_day"]]
     chart = pygal.Bar(**_config(title=title, **_day_axis(labels), **_counts(created, resolved)))
     chart.x_labels = labels
-    chart.add("created", created)
-    chart.add("resolved", resolved)
+    chart.add(names[0], created)
+    chart.add(names[1], resolved)
     return chart
 
 
