@@ -98,6 +98,10 @@ class Settings:
     business_hours: str = ""  # empty: every hour counts
     holidays: str = ""  # a country code of the holidays library (CN): its holidays count nothing
     escalation_routes: str = ""  # supervisor chats, DUTY_ROUTES syntax; empty: the duty chat
+    # the digest of figures posted to chats (bot.reports.digest): where, when (local time), how often
+    digest_routes: str = ""  # DUTY_ROUTES syntax; empty: no digest
+    digest_at: str = "08:30"
+    digest_every: str = "day"  # or week (posted on Mondays)
     duplicate_radius_meters: float = 50.0
     site_snap_meters: float = 80.0  # a shared location this close to registry sites offers them (bot.sites)
     close_policy: str = "assignee"  # or "anyone": who may finish (resolve) a claimed order (bot.orders.life)
@@ -191,6 +195,7 @@ class Settings:
             raise SettingsError("CLAIM_SLA_MINUTES must be above 0 and MAX_ESCALATIONS between 0 and 10")
         if self.close_policy not in ("anyone", "assignee") or not 0 < self.auto_confirm_hours <= 24 * 365:
             raise SettingsError("CLOSE_POLICY must be anyone or assignee, AUTO_CONFIRM_HOURS above 0 and at most 8760")
+        _check_reports(self)
         if not 0 <= self.duplicate_radius_meters <= 10_000:
             raise SettingsError("DUPLICATE_RADIUS_METERS must be between 0 and 10000")
         if not 0 <= self.site_snap_meters <= 5000:
@@ -252,6 +257,15 @@ class Settings:
     def claim_sla_seconds(self, severity: str) -> float:
         """How long an order may wait unclaimed before it is posted again; half for high severity."""
         return self.claim_sla_minutes * 60 / (2 if severity == "high" else 1)
+
+    @functools.cached_property
+    def digest(self) -> DutyRoutes:
+        return parse_duty_routes(self.digest_routes)
+
+    @property
+    def digest_time(self) -> tuple[int, int]:
+        hour, minute = self.digest_at.split(":")
+        return int(hour), int(minute)
 
     @property
     def admin_tokens(self) -> dict[str, str]:
@@ -340,6 +354,17 @@ def _check_voice(s: Settings) -> None:
         raise SettingsError(f"MAX_VOICE_SECONDS must be above 0 and at most {_MAX_VOICE_SECONDS}")
     if not 1 <= s.max_voice_bytes <= _STT_MAX_BYTES:
         raise SettingsError(f"MAX_VOICE_BYTES must be between 1 and {_STT_MAX_BYTES} (what the speech API takes)")
+
+
+def _check_reports(s: Settings) -> None:
+    try:
+        parse_duty_routes(s.digest_routes)
+    except ValueError as exc:
+        raise SettingsError(f"DIGEST_ROUTES {exc}") from None
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", s.digest_at):
+        raise SettingsError(f"DIGEST_AT must be a local time HH:MM such as 08:30, not {s.digest_at!r}")
+    if s.digest_every not in ("day", "week"):
+        raise SettingsError(f"DIGEST_EVERY must be day or week, not {s.digest_every!r}")
 
 
 def _check_redis(s: Settings) -> None:

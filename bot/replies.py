@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot.replies_life import LIFE_SENTENCES
 from bot.replies_orders import ORDER_SENTENCES
 from bot.replies_questions import QUESTION_SENTENCES
+from bot.replies_reports import REPORT_SENTENCES
 from bot.replies_sites import SITE_SENTENCES
 from bot.replies_sla import SLA_SENTENCES
 from bot.replies_voice import VOICE_SENTENCES
@@ -286,6 +287,7 @@ _SENTENCES.update(VOICE_SENTENCES)
 _SENTENCES.update(SITE_SENTENCES)
 _SENTENCES.update(SLA_SENTENCES)
 _SENTENCES.update(LIFE_SENTENCES)
+_SENTENCES.update(REPORT_SENTENCES)
 
 # Reasons stored in English on an order (they reach the events and the admin page as they are), said in the
 # user's language when the order is shown in a chat. Others (what ops typed) are shown as written.

@@ -3,12 +3,13 @@ with the bot token, which is only ever sent to Slack's hosts (or the configured 
 
 from __future__ import annotations
 
+import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from bot.config import Settings
 from handlers.platforms import http_client as http
-from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, fail, retry
+from handlers.platforms.outbound import DONE, Attempt, RetryPolicy, SendFailed, fail, retry, sent
 
 _RETRYABLE_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -42,6 +43,38 @@ class SlackApi:
         except http.HttpError as exc:
             return retry(str(exc)), {}
         return _classify(resp), resp.json()
+
+    def call_form(self, method: str, fields: dict[str, str]) -> tuple[Attempt, dict[str, Any]]:
+        """A method that takes form fields, not JSON (``files.getUploadURLExternal``); outcome and answer."""
+        body = urlencode(fields).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        try:
+            resp = http.request("POST", f"{self.base}/{method}", data=body, headers=headers, secret_headers=self._auth)
+        except http.HttpError as exc:
+            return retry(str(exc)), {}
+        return _classify(resp), resp.json()
+
+    def upload_file(self, filename: str, data: bytes, title: str, channel: str, comment: str) -> str:
+        """Slack's upload flow: ``files.getUploadURLExternal``, the bytes POSTed to the URL it names (no token: it
+        holds its own grant), then ``files.completeUploadExternal`` shares the file in ``channel`` with ``comment``
+        as its message. The file's id; raises SendFailed."""
+        attempt, answer = self.call_form("files.getUploadURLExternal", {"filename": filename, "length": str(len(data))})
+        sent(attempt)
+        url, file_id = str(answer.get("upload_url") or ""), str(answer.get("file_id") or "")
+        if not url or not file_id or not self.trusted(url):
+            raise SendFailed(fail("files.getUploadURLExternal named no Slack upload URL"))
+        try:
+            resp = http.request("POST", url, data=data, headers={"Content-Type": "application/octet-stream"})
+        except http.HttpError as exc:
+            raise SendFailed(retry(f"upload: {exc}")) from exc
+        if resp.status != 200:
+            raise SendFailed(
+                retry(f"upload: HTTP {resp.status}") if resp.status >= 500 else fail(f"HTTP {resp.status}")
+            )
+        files = json.dumps([{"id": file_id, "title": title}], ensure_ascii=False)
+        fields = {"files": files, "channel_id": channel, "initial_comment": comment}
+        sent(self.call_form("files.completeUploadExternal", fields)[0])
+        return file_id
 
     def file_url(self, file_id: str) -> str:
         """``files.info`` for a file shared without URLs (Slack Connect ``check_file_info``)."""

@@ -23,6 +23,7 @@ from handlers.logs import ContextualEngine
 from handlers.metrics import PrometheusObserver
 from handlers.platforms.job import Job
 from handlers.runner.courier import Courier
+from handlers.runner.digest import DigestClock
 from handlers.runner.duty import DutySink
 from handlers.runner.order_webhook import OrderWebhook
 from handlers.runner.runtime import Runtime
@@ -90,4 +91,6 @@ def build_runtime(
         if relay is not None:
             outbox.on_done = relay.done  # what a Redis that lost its data is given back leaves these out
         runtime.courier = lambda rt: Courier(rt, outbox, relay)
+    if settings.digest_routes:
+        runtime.digest = DigestClock
     return runtime

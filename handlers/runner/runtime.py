@@ -48,6 +48,8 @@ class Runtime:
     consumes: bool = False  # runs turns whatever WORKER_MODE says (the ``turns work`` command)
     outbox: Outbox | None = None  # order events, when DUTY_ROUTES or ORDER_WEBHOOK_URL give them somewhere to go
     _courier: Stoppable | None = None
+    digest: Callable[[Runtime], Stoppable] | None = None  # starts this process's digest clock (DIGEST_ROUTES)
+    _digest: Stoppable | None = None
 
     @functools.cached_property
     def _outages(self) -> dict[str, Outage]:
@@ -141,11 +143,12 @@ class Runtime:
                 self._workers = TurnWorkers(self.turn_queue, self.settings.worker_threads, self.run_job)
 
     def start_courier(self) -> None:
-        """Start this process's courier (order events and the escalation sweep), once, if there is an outbox."""
-        if self.outbox is None or self._courier is not None or self.courier is None:
-            return
+        """Start this process's courier (order events and the escalation sweep), once, if there is an outbox; and
+        its digest clock, once, if DIGEST_ROUTES names chats."""
         with self._pool_guard:
-            if self._courier is None:
+            if self.digest is not None and self._digest is None:
+                self._digest = self.digest(self)
+            if self.outbox is not None and self.courier is not None and self._courier is None:
                 self._courier = self.courier(self)
 
     def drain(self, timeout: float = 60.0) -> None:
@@ -161,7 +164,9 @@ class Runtime:
         with self._pool_guard:
             workers, self._workers = self._workers, None
             courier, self._courier = self._courier, None
+            clock, self._digest = self._digest, None
         if workers is not None:
             workers.stop(timeout)
-        if courier is not None:
-            courier.stop()
+        for stoppable in (courier, clock):
+            if stoppable is not None:
+                stoppable.stop()

@@ -103,7 +103,8 @@ def start_background(app: Flask) -> None:
         # turns the dead one left. On SIGTERM (a deploy) gunicorn's worker exits through atexit: finish them.
         runtime.start_workers()
         atexit.register(runtime.stop)
-    if runtime.outbox is not None and settings.worker_mode == "thread":  # else the ``turns work`` processes run it
+    # else the ``turns work`` processes run them
+    if (runtime.outbox is not None or runtime.digest is not None) and settings.worker_mode == "thread":
         runtime.start_courier()
         atexit.register(runtime.stop)
 

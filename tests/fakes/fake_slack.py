@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import urllib.parse
+
 from tests.fakes.api_server import Answer, FakeServer, Recorded, bearer, html_login_page, json_answer
 
 
@@ -18,6 +21,10 @@ class FakeSlack(FakeServer):
         self.posted: list[dict] = []
         self.reactions: list[dict] = []
         self.ephemeral: list[dict] = []  # chat.postEphemeral: seen by one user only
+        # the upload flow: files.getUploadURLExternal names a URL, the bytes go there, files.completeUploadExternal
+        # shares them (with its initial_comment as the message)
+        self.pending_uploads: dict[str, dict] = {}  # file_id → {filename, length, data}
+        self.shared_files: list[dict] = []  # {file_id, title, channel_id, initial_comment, data}
 
     @property
     def base_url(self) -> str:
@@ -56,7 +63,59 @@ class FakeSlack(FakeServer):
             return "files_info"
         if method == "GET" and path.startswith("/files-pri/"):
             return "download"
+        if method == "POST" and path == "/api/files.getUploadURLExternal":
+            return "upload_url"
+        if method == "POST" and path.startswith("/upload/"):
+            return "upload"
+        if method == "POST" and path == "/api/files.completeUploadExternal":
+            return "complete_upload"
         return ""
+
+    # The upload flow as docs.slack.dev describes files.getUploadURLExternal (form fields filename, length) and
+    # files.completeUploadExternal (form field files: a JSON list of {id, title}; channel_id; initial_comment), the
+    # two sent form-encoded as slack_sdk's files_upload_v2 sends them; the bytes POSTed raw, without a token.
+    # (``on_*`` run under the server's lock.)
+    def on_upload_url(self, rec: Recorded) -> Answer:
+        if bearer(rec) != self.bot_token:
+            return json_answer({"ok": False, "error": "invalid_auth"})
+        form = dict(urllib.parse.parse_qsl(rec.body.decode()))
+        if not form.get("filename") or not form.get("length", "").isdigit():
+            return json_answer({"ok": False, "error": "invalid_arguments"})
+        file_id = f"F{self.next_id():08d}"
+        self.pending_uploads[file_id] = {"filename": form["filename"], "length": int(form["length"]), "data": None}
+        return json_answer({"ok": True, "upload_url": f"{self.root_url}/upload/{file_id}", "file_id": file_id})
+
+    def on_upload(self, rec: Recorded) -> Answer:
+        file_id = rec.path.split("/")[2]
+        pending = self.pending_uploads.get(file_id)
+        if pending is None or len(rec.body) != pending["length"]:
+            return Answer(400, b"bad upload", (("Content-Type", "text/plain"),))
+        pending["data"] = rec.body
+        return Answer(200, f"OK - {len(rec.body)}".encode(), (("Content-Type", "text/plain"),))
+
+    def on_complete_upload(self, rec: Recorded) -> Answer:
+        if bearer(rec) != self.bot_token:
+            return json_answer({"ok": False, "error": "invalid_auth"})
+        form = dict(urllib.parse.parse_qsl(rec.body.decode()))
+        try:
+            files = json.loads(form.get("files", ""))
+        except ValueError:
+            return json_answer({"ok": False, "error": "invalid_arguments"})
+        done = []
+        for entry in files:
+            pending = self.pending_uploads.get(entry.get("id", ""))
+            if pending is None or pending["data"] is None:
+                return json_answer({"ok": False, "error": "file_not_found"})
+            shared = {
+                "file_id": entry["id"],
+                "title": entry.get("title"),
+                "channel_id": form.get("channel_id"),
+                "initial_comment": form.get("initial_comment"),
+                "data": pending["data"],
+            }
+            self.shared_files.append(shared)
+            done.append({"id": entry["id"], "title": entry.get("title")})
+        return json_answer({"ok": True, "files": done})
 
     def on_post(self, rec: Recorded) -> Answer:
         if bearer(rec) != self.bot_token:

@@ -390,4 +390,5 @@ def test_openapi_document_is_served_and_valid(client: FlaskClient) -> None:
         "/sites/tenants",
         "/sites/tag.png",
         "/sites/tags.pdf",
+        "/reports",
     }

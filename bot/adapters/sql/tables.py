@@ -122,6 +122,12 @@ work_orders = Table(
     CheckConstraint("status IN ('open', 'closed', 'cancelled')", name="ck_work_orders_status"),
     Index("ix_work_orders_status_created", "status", "created_at"),
     Index("ix_work_orders_reporter", "reporter_platform", "reporter_tenant", "reporter_user"),
+    # reports read the orders claimed, resolved or closed in a period (created: ix_work_orders_status_created
+    # does not serve a range over all statuses)
+    Index("ix_work_orders_created", "created_at"),
+    Index("ix_work_orders_claimed", "claimed_at"),
+    Index("ix_work_orders_resolved", "resolved_at"),
+    Index("ix_work_orders_closed", "closed_at"),
 )
 
 # Every move of an order, one row each: who, when, from, to, why. Reports count from it.

@@ -19,7 +19,7 @@ from bot.session_admin import split_key
 from bot.sites.admin import SiteOps
 from handlers.metrics import known_platforms
 from handlers.runner.runtime import Runtime
-from handlers.web.admin import api, cli, page, sites_cli
+from handlers.web.admin import api, cli, page, reports_page, sites_cli  # reports_page: its routes join page.bp
 from handlers.web.admin import sites_api as _sites_api  # noqa: F401  (its routes join api.bp)
 from handlers.web.admin import sites_page as _sites_page  # noqa: F401  (its routes join page.bp)
 from handlers.web.admin.context import AdminContext
@@ -70,5 +70,6 @@ def register(app: Flask, runtime: Runtime, ops: Ops) -> str:
     if not tokens:
         return "admin API and page: off (ADMIN_TOKEN is not set)"
     app.register_blueprint(api.bp)
+    assert reports_page.bp is page.bp
     app.register_blueprint(page.bp)
     return f"admin API at /admin/api and page at /admin (tokens: {', '.join(sorted(tokens))})"

@@ -18,7 +18,7 @@ from bot.ops import Ambiguous, Conflict, Invalid, NotFound, UnknownUser
 from bot.orders.ops_moves import ops_move
 from bot.ports import ServiceError
 from handlers.platforms import safe_json
-from handlers.web.admin import export, views
+from handlers.web.admin import export, reports, views
 from handlers.web.admin import openapi as document
 from handlers.web.admin.auth import bearer, token_name
 from handlers.web.admin.context import admin, ops
@@ -207,6 +207,16 @@ def retry_delivery(event_id: str) -> Any:
         raise NotFound(f"no failed delivery {event_id!r}")
     ops().audit(who(), "delivery.retry", event_id, before={"status": "failed"}, after={"status": "queued"})
     return jsonify(entry)
+
+
+@bp.get("/reports")
+def report() -> Any:
+    """The figures of docs/reports.md for a period and filters; ``format=csv`` for the same as a spreadsheet."""
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise Invalid(f"format must be json or csv, not {fmt[:20]!r}")
+    _, _, figures = reports.requested(request.args)
+    return reports.csv_response(figures) if fmt == "csv" else jsonify(figures)
 
 
 @bp.get("/audit")

@@ -13,6 +13,7 @@ from bot.ops import TTL_MAX, TTL_MIN
 from bot.paging import MAX_PAGE
 from bot.ports import ORDER_STATUSES
 from bot.session_admin import AUDIT_MAX
+from handlers.web.admin.openapi_reports import REPORT_SCHEMAS, report_paths
 from handlers.web.admin.openapi_schemas import LIFE_PATHS, SCHEMAS, nullable, ref
 from handlers.web.admin.openapi_sites import SITE_PATHS
 
@@ -381,7 +382,14 @@ def document() -> dict[str, Any]:
             },
             "servers": [{"url": "/admin/api"}],
             "security": [{"bearer": []}],
-            "paths": {**_SESSION_PATHS, **_OTHER_PATHS, **_ORDER_PATHS, **SITE_PATHS, **LIFE_PATHS},
+            "paths": {
+                **_SESSION_PATHS,
+                **_OTHER_PATHS,
+                **_ORDER_PATHS,
+                **SITE_PATHS,
+                **LIFE_PATHS,
+                **report_paths(_errors(400, 401, 503)),
+            },
             "components": {
                 "securitySchemes": {
                     "bearer": {
@@ -390,7 +398,7 @@ def document() -> dict[str, Any]:
                         "description": "ADMIN_TOKEN (or the secret of one name:secret pair)",
                     }
                 },
-                "schemas": SCHEMAS,
+                "schemas": {**SCHEMAS, **REPORT_SCHEMAS},
                 "responses": responses,
             },
         }
