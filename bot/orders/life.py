@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.orders.business_time import BusinessHours
 from bot.orders.events import EventType, person
 from bot.ports import Order, Reporter
 
@@ -105,15 +106,20 @@ def _person(prefix: str, who: Reporter | None) -> dict[str, Any]:
     return {f"{prefix}_platform": who.platform, f"{prefix}_tenant": who.tenant, f"{prefix}_user": who.user}
 
 
-def held_until(order: Order, now: datetime) -> float:
-    """Seconds on hold so far, counting the hold that is running."""
-    running = (now - order.on_hold_since).total_seconds() if order.on_hold_since else 0.0
-    return order.held_seconds + max(0.0, running)
+def held_until(order: Order, now: datetime, hours: BusinessHours | None = None) -> float:
+    """Seconds on hold so far, counting the hold that is running: business seconds with ``hours`` (what the
+    resolution SLA's clock and the reports take out), else wall-clock ones."""
+    if order.on_hold_since is None:
+        return order.held_seconds
+    running = (hours or BusinessHours()).seconds_between(order.on_hold_since, now)
+    return order.held_seconds + running
 
 
 def columns(action: str, order: Order, by: Reporter | None, now: datetime, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The order's columns ``action`` writes (``params``: reason, to, photo_key, resolved, why, rating)."""
-    leave_hold = {"on_hold_since": None, "held_seconds": held_until(order, now)} if order.life == "on_hold" else {}
+    """The order's columns ``action`` writes (``params``: reason, to, photo_key, resolved, why, rating, and
+    ``business_hours``, the clock a hold's end counts in)."""
+    held = held_until(order, now, params.get("business_hours"))
+    leave_hold = {"on_hold_since": None, "held_seconds": held} if order.life == "on_hold" else {}
     if action == "claim":
         return {"stage": "claimed", "claimed_at": now, **_person("assignee", by)}
     if action == "start":
@@ -160,7 +166,7 @@ def timeline_row(action: str, order: Order, by: Reporter | None, params: Mapping
     detail: dict[str, Any] = {}
     if action in ("hand_over", "take_over"):
         to = params["to"] if action == "hand_over" else by
-        detail = {"from": _who(order.assignee), "to": _who(to)}
+        detail = {"from": person(order.assignee), "to": person(to)}
     for name in ("text", "photo_key", "rating", "voice_key"):
         if params.get(name):
             detail[name] = params[name]
@@ -174,10 +180,6 @@ def timeline_row(action: str, order: Order, by: Reporter | None, params: Mapping
         "reason": (params.get("reason") or params.get("why") or None) and str(params.get("reason") or params["why"]),
         "detail": detail or None,
     }
-
-
-def _who(who: Reporter | None) -> dict[str, str] | None:
-    return None if who is None else {"platform": who.platform, "tenant": who.tenant, "user": who.user}
 
 
 def event_details(action: str, by: Reporter | None, params: Mapping[str, Any]) -> dict[str, Any]:

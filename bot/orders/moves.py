@@ -15,7 +15,6 @@ from typing import Any
 
 from bot.config import Settings
 from bot.orders import life
-from bot.orders.events import Events
 from bot.ports import Order, OrderMoved, OrderNotFound, Reporter, WorkOrders
 from bot.replies import say
 
@@ -35,7 +34,6 @@ class Outcome:
 
 def act(
     orders: WorkOrders,
-    events: Events,
     settings: Settings,
     action: str,
     order_id: str,
@@ -54,6 +52,8 @@ def act(
     for name in ("reason", "text"):
         if isinstance(params.get(name), str):
             params[name] = params[name].strip()[: life.MAX_TEXT] or None
+
+    params["business_hours"] = settings.business_time  # a hold's end adds the business time it stopped the clock
 
     def guard(order: Order) -> str:
         return life.check(action, order, life.roles_of(order, by, ops=ops), settings.close_policy)
@@ -113,7 +113,6 @@ def hold_reason(words: str) -> str:
 
 def auto_confirm(
     orders: WorkOrders,
-    events: Events,
     settings: Settings,
     now: datetime,
     on_confirm: Callable[[Order], None] | None = None,
@@ -123,7 +122,7 @@ def auto_confirm(
     cutoff = now - timedelta(hours=settings.auto_confirm_hours)
     closed = 0
     for order in orders.resolved_before(cutoff):
-        outcome = act(orders, events, settings, "auto_confirm", order.id, None)
+        outcome = act(orders, settings, "auto_confirm", order.id, None)
         if outcome.done and outcome.order is not None:
             closed += 1
             if on_confirm is not None:

@@ -57,7 +57,7 @@ def ops_move(ops: Ops, order_id: str, data: dict[str, Any], *, who: str) -> Orde
         raise Invalid(f"{action} needs a {'reason' if action == 'cancel' else 'text'}")
     before = ops.order(order_id)
     by = Reporter(OPS_PLATFORM, "", who)
-    outcome = moves.act(ops.orders, ops.events, ops.settings, action, before.id, by, ops=True, **params)
+    outcome = moves.act(ops.orders, ops.settings, action, before.id, by, ops=True, **params)
     if outcome.order is None:
         raise NotFound(f"no order {order_id!r}")
     if not outcome.done:

@@ -8,9 +8,9 @@
   with ``details.sla = "resolve"``), once per period, at most ``MAX_ESCALATIONS`` times.
 
 An order on hold gets neither: its clock is stopped. The time used is the business time since ``claimed_at``
-less the time held (``held_seconds``, and the hold running now from ``on_hold_since``). Whoever ends a hold
-should add :func:`held_seconds` of it to ``held_seconds``, so a hold over a night or a weekend pauses only
-the business hours it covered.
+less the time held (``held_seconds``, and the hold running now from ``on_hold_since``). A hold's end
+(``bot.orders.life.held_until``) adds the business time it covered to ``held_seconds``, so a hold over a
+night or a weekend pauses only the business hours it covered.
 
 Each reminder and escalation is one conditional update in the database, with its event and timeline row in
 the same transaction: of two processes sweeping at once exactly one sends it. No platform, no I/O here.
@@ -62,11 +62,6 @@ class ResolveClocks(Protocol):
     def mark_resolve_escalated(self, order_id: str, seen: int, details: dict[str, object]) -> Order | None:
         """Count escalation ``seen + 1``, with its event and timeline row, if the count is still ``seen``."""
         ...
-
-
-def held_seconds(hours: BusinessHours, since: datetime, until: datetime) -> float:
-    """The business time a hold from ``since`` to ``until`` stopped the clock for (what a resume adds)."""
-    return hours.seconds_between(since, until)
 
 
 def used_seconds(clock: SlaClock, hours: BusinessHours, now: datetime) -> float:

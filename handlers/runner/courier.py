@@ -48,7 +48,7 @@ def sweep_once(runtime: Runtime, outbox: Outbox) -> int:
     escalated = rules.sweep(services.orders, outbox, runtime.settings, now, on_escalation=services.observer.escalation)
     if isinstance(services.orders, sla.ResolveClocks):  # the resolution SLA: reminders and escalations
         escalated += sla.sweep_resolution(services.orders, runtime.settings, now)
-    moves.auto_confirm(services.orders, outbox, runtime.settings, now)
+    moves.auto_confirm(services.orders, runtime.settings, now)
     return escalated
 
 

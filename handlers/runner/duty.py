@@ -209,7 +209,7 @@ def claim_tap(runtime: Runtime, module: PlatformModule, job: Job) -> bool:
             text = _hint(runtime, by, order_id, *_TAP_HINTS[button])
         else:
             action, params = _TAP_MOVES[button]
-            outcome = moves.act(services.orders, services.events, settings, action, order_id, by, **params)
+            outcome = moves.act(services.orders, settings, action, order_id, by, **params)
             text = moves.reply(lang, outcome, order_id, settings)
     except ServiceError as exc:
         log.warning("%s of %s failed: %s", button, order_id, exc)

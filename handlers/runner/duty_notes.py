@@ -56,7 +56,7 @@ def note_in_thread(runtime: Runtime, module: PlatformModule, job: Job) -> bool:
                 params["photo_key"] = services.storage.put(photos[0], sniff_image_type(photos[0]) or "image/jpeg")
         if not params["text"] and not params.get("photo_key"):
             return True  # nothing to keep (an empty reply, a photo that did not download)
-        outcome = moves.act(services.orders, services.events, settings, "note", order_id, by, **params)
+        outcome = moves.act(services.orders, settings, "note", order_id, by, **params)
         text = moves.reply(settings.language, outcome, order_id, settings)
     except ServiceError as exc:
         log.warning("a note on %s failed: %s", order_id, exc)

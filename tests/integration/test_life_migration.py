@@ -30,7 +30,6 @@ from bot.adapters.sql.orders import SqlWorkOrders
 from bot.adapters.sql.tables import UtcDateTime
 from bot.config import Settings
 from bot.orders import moves
-from bot.orders.events import NoEvents
 from bot.ports import Reporter
 from tests.integration.test_orders import _base_url, _postgres_repo, schema  # noqa: F401 (a fixture)
 
@@ -139,7 +138,7 @@ def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
 def test_todays_database_opens_and_runs_the_new_flows(old_database: tuple[str, dict[str, Any]]) -> None:
     url, options = old_database
     orders = SqlWorkOrders(url, engine_options=options or None)
-    settings, events = Settings(), NoEvents()
+    settings = Settings()
     try:
         claimed, closed = orders.get(CLAIMED), orders.get(CLOSED)
         assert claimed is not None and claimed.life == "claimed" and claimed.assignee == TECH and claimed.stage is None
@@ -147,7 +146,7 @@ def test_todays_database_opens_and_runs_the_new_flows(old_database: tuple[str, d
         assert orders.timeline(CLAIMED) == []  # no history is made up for old rows
 
         def act(action: str, order_id: str, by: Reporter, **params: Any) -> moves.Outcome:
-            return moves.act(orders, events, settings, action, order_id, by, **params)
+            return moves.act(orders, settings, action, order_id, by, **params)
 
         assert act("start", CLAIMED, REPORTER).problem == "who"
         assert act("start", CLAIMED, TECH).order.life == "in_progress"  # type: ignore[union-attr]

@@ -78,7 +78,9 @@ def test_reminder_then_escalations_and_on_hold_pauses_the_clock(orders: SqlWorkO
     assert escalated[0]["details"] == {"sla": "resolve", "used_hours": 4.1, "limit_hours": 4.0, "count": 1}
     assert escalated[0]["order"]["assignee"]["user"] == "tech"
     with orders.engine.connect() as conn:
-        rows = conn.execute(select(order_timeline).where(order_timeline.c.order_id == oid)).all()
+        rows = conn.execute(
+            select(order_timeline).where(order_timeline.c.order_id == oid, order_timeline.c.kind == "escalated")
+        ).all()
     assert [(r.kind, r.from_status, r.to_status, r.reason, r.actor_user) for r in rows] == [
         ("escalated", "in_progress", "in_progress", "resolve_sla", None)
     ] * 2

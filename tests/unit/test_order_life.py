@@ -13,19 +13,12 @@ from bot.config import Settings
 from bot.orders import life, moves
 from bot.orders.events import EVENT_TYPES
 from bot.ports import NewOrder, Order, Reporter
+from tests.support import outbox
 
 REPORTER = Reporter("test", "t1", "rep")
 TECH = Reporter("test", "t1", "tech")
 OTHER = Reporter("test", "t1", "other")
 STRANGER = Reporter("test", "t2", "stranger")
-
-
-class Recorded:
-    def __init__(self) -> None:
-        self.emitted: list[tuple[str, str, dict[str, Any]]] = []
-
-    def emit(self, kind: str, order: Order, **details: Any) -> None:
-        self.emitted.append((kind, order.id, details))
 
 
 def _order(**changes: Any) -> Order:
@@ -128,12 +121,11 @@ def _new(orders: SqlWorkOrders, key: str = "r1") -> Order:
 
 
 def test_a_whole_life_on_sqlite_writes_one_timeline_row_per_move(orders: SqlWorkOrders, settings: Settings) -> None:
-    events = Recorded()
     order = _new(orders)
     orders.claim(order.id, TECH)
 
     def act(action: str, by: Reporter, **params: Any) -> moves.Outcome:
-        return moves.act(orders, events, settings, action, order.id, by, **params)
+        return moves.act(orders, settings, action, order.id, by, **params)
 
     assert act("start", OTHER).problem == "who"  # only the assignee
     assert act("start", TECH).order.life == "in_progress"  # type: ignore[union-attr]
@@ -166,7 +158,7 @@ def test_a_whole_life_on_sqlite_writes_one_timeline_row_per_move(orders: SqlWork
     reopen_row = orders.timeline(order.id)[6]
     assert reopen_row["reason"] == "still leaking" and reopen_row["detail"] == {"photo_key": "again"}
     assert reopen_row["actor_user"] == "rep"
-    assert [e[0] for e in events.emitted] == [
+    assert [kind for kind, _ in outbox.kinds(orders, order.id)][2:] == [  # after order.created, order.claimed
         "order.started",
         "order.on_hold",
         "order.resumed",
@@ -178,21 +170,20 @@ def test_a_whole_life_on_sqlite_writes_one_timeline_row_per_move(orders: SqlWork
 
 
 def test_hand_over_take_over_and_unclaim(orders: SqlWorkOrders, settings: Settings) -> None:
-    events = Recorded()
     order = _new(orders)
     orders.claim(order.id, TECH)
-    handed = moves.act(orders, events, settings, "hand_over", order.id, TECH, to=OTHER)
+    handed = moves.act(orders, settings, "hand_over", order.id, TECH, to=OTHER)
     assert handed.order is not None and handed.order.assignee == OTHER and handed.order.life == "claimed"
-    assert moves.act(orders, events, settings, "start", order.id, TECH).problem == "who"  # no longer theirs
-    taken = moves.act(orders, events, settings, "hand_over", order.id, TECH, to=TECH)  # to oneself: take over
+    assert moves.act(orders, settings, "start", order.id, TECH).problem == "who"  # no longer theirs
+    taken = moves.act(orders, settings, "hand_over", order.id, TECH, to=TECH)  # to oneself: take over
     assert taken.action == "take_over" and taken.order is not None and taken.order.assignee == TECH
-    back = moves.act(orders, events, settings, "unclaim", order.id, OTHER)
+    back = moves.act(orders, settings, "unclaim", order.id, OTHER)
     assert back.order is not None and back.order.life == "open" and back.order.assignee is None
     rows = orders.timeline(order.id)
     assert rows[2]["detail"] == {"from": _p(TECH), "to": _p(OTHER)} and rows[-1]["kind"] == "unclaimed"
-    assert ("order.handed_over", order.id) in [(e[0], e[1]) for e in events.emitted]
-    assert moves.act(orders, events, settings, "start", order.id, STRANGER).problem in ("state", "who")
-    assert moves.act(orders, events, settings, "start", "WO-20261206-ZZZZZ", TECH).problem == "unknown"
+    assert ("order.handed_over", order.id) in outbox.kinds(orders, order.id)
+    assert moves.act(orders, settings, "start", order.id, STRANGER).problem in ("state", "who")
+    assert moves.act(orders, settings, "start", "WO-20261206-ZZZZZ", TECH).problem == "unknown"
 
 
 def _p(who: Reporter) -> dict[str, str]:
@@ -200,19 +191,18 @@ def _p(who: Reporter) -> dict[str, str]:
 
 
 def test_auto_confirm_closes_unanswered_resolved_orders_once(orders: SqlWorkOrders, settings: Settings) -> None:
-    events = Recorded()
     order = _new(orders)
     orders.claim(order.id, TECH)
-    moves.act(orders, events, settings, "resolve", order.id, TECH, photo_key="fix")
+    moves.act(orders, settings, "resolve", order.id, TECH, photo_key="fix")
     now = datetime.now(UTC)
-    assert moves.auto_confirm(orders, events, settings, now + timedelta(hours=71)) == 0  # not yet
+    assert moves.auto_confirm(orders, settings, now + timedelta(hours=71)) == 0  # not yet
     later = now + timedelta(hours=settings.auto_confirm_hours, minutes=1)
-    assert moves.auto_confirm(orders, events, settings, later) == 1
-    assert moves.auto_confirm(orders, events, settings, later) == 0  # a second sweep finds nothing
+    assert moves.auto_confirm(orders, settings, later) == 1
+    assert moves.auto_confirm(orders, settings, later) == 0  # a second sweep finds nothing
     closed = orders.get(order.id)
     assert closed is not None and closed.status == "closed" and closed.auto_confirmed and closed.closed_by is None
     assert orders.timeline(order.id)[-1]["kind"] == "auto_confirmed"
-    assert events.emitted[-1][0] == "order.confirmed"
+    assert outbox.kinds(orders, order.id)[-1] == ("order.confirmed", order.id)
 
 
 def test_hold_reasons_are_read_from_the_words() -> None:

@@ -134,7 +134,6 @@ class CloseFlow:
         try:
             outcome = moves.act(
                 services.orders,
-                services.events,
                 ctx.settings,
                 self._action(order),
                 order.id,

@@ -98,9 +98,7 @@ class LifeCommands:
         try:
             found = find_order(ctx, ref)
             order_id = found.id if found else ref
-            outcome = moves.act(
-                ctx.services.orders, ctx.services.events, ctx.settings, action, order_id, ctx.reporter(), **params
-            )
+            outcome = moves.act(ctx.services.orders, ctx.settings, action, order_id, ctx.reporter(), **params)
         except ServiceError:
             ctx.fail("orders", "orders_down")
             return
