@@ -216,6 +216,17 @@ SCHEMAS: dict[str, Any] = {
             "location": STR,
             "latitude": nullable({"type": "number"}),
             "longitude": nullable({"type": "number"}),
+            "site": nullable(
+                {
+                    "type": "object",
+                    "description": "the registry site the place landed on (docs/sites.md)",
+                    "required": ["id", "name", "zone"],
+                    "properties": {"id": STR, "name": STR, "zone": STR},
+                }
+            ),
+            "place_source": nullable(
+                {"type": "string", "description": "how the place was found: typed, matched, qr, snapped, shared"}
+            ),
             "reporter": {
                 "type": "object",
                 "required": ["platform", "tenant", "user", "session_key"],

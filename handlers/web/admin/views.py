@@ -150,6 +150,8 @@ def order_row(ops: Ops, order: Order) -> Shaped:
         "location": order.location_text,
         "latitude": order.latitude,
         "longitude": order.longitude,
+        "site": None if order.site is None else {"id": order.site.id, "name": order.site.name, "zone": order.site.zone},
+        "place_source": order.site.source if order.site else None,
         "reporter": {
             "platform": r.platform,
             "tenant": r.tenant,
