@@ -204,19 +204,26 @@ def person_columns(prefix: str, who: Reporter) -> dict[str, str]:
     return {f"{prefix}_platform": who.platform, f"{prefix}_tenant": who.tenant, f"{prefix}_user": who.user}
 
 
+_CREATE_ATTEMPTS = 5
+
+
 def ensure_schema(engine: Engine) -> None:
     """Create what is missing: the table, its indexes, and nullable columns added since it was made.
 
     No migrations yet: existing columns are never altered. Several processes may run this at once
     on a fresh database; losing a race to create the same table or column is not an error.
     """
-    try:
-        metadata.create_all(engine)
-    except (sa_exc.ProgrammingError, sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
-        # SQLite reports "table … already exists" as an OperationalError; any other one is a real failure.
-        if isinstance(exc, sa_exc.OperationalError) and "already exists" not in str(exc.orig):
-            raise
-        metadata.create_all(engine)
+    for attempt in range(_CREATE_ATTEMPTS):
+        try:
+            metadata.create_all(engine)
+            break
+        except (sa_exc.ProgrammingError, sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
+            # SQLite reports "table … already exists" as an OperationalError; any other one is a real failure.
+            # Each table and index is its own statement, so a process can lose the race more than once.
+            if isinstance(exc, sa_exc.OperationalError) and "already exists" not in str(exc.orig):
+                raise
+            if attempt == _CREATE_ATTEMPTS - 1:
+                raise
     present = {column["name"] for column in inspect(engine).get_columns(work_orders.name)}
     for column in work_orders.columns:
         if column.name in present or not column.nullable:
