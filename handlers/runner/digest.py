@@ -23,7 +23,6 @@ from bot.replies import say
 from bot.reports import digest
 from bot.reports.figures import Period
 from bot.reports.service import Reports
-from handlers import charts
 from handlers.platforms import digest_post
 from handlers.platforms.outbound import SendFailed
 
@@ -80,6 +79,8 @@ def _post_one(
         if digest.quiet(report):
             return "skipped"
         if "png" not in made:
+            from handlers import charts  # pygal and cairo: loaded by the process that draws, when it draws
+
             week = Period.last_days(period.last, period.zone)
             shown = report if week == period else reports.report(week, route.filters)
             title = say(lang, "digest_chart")

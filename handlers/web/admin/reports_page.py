@@ -12,7 +12,6 @@ from flask import Response, g, request
 from markupsafe import Markup
 
 from bot.reports.service import FILTERS
-from handlers import charts
 from handlers.web.admin import reports
 from handlers.web.admin.page import bp, page
 
@@ -39,6 +38,8 @@ def _percent(share: dict[str, Any]) -> str:
 
 @bp.get("/reports")
 def report_page() -> Any:
+    from handlers import charts  # pygal: loaded when a report is first drawn, not by every process at start
+
     period, filters, figures = reports.requested(request.args)
     drawn = charts.page_charts(figures, g.csp_nonce)
     return page(
