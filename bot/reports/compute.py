@@ -60,7 +60,7 @@ def build(
     backlog = [o for o in orders if o.in_backlog]
     vlm_fixed = [o for o in fixed if o.vlm_resolved]
     claim_times = [t for o in claimed if (t := o.time_to_claim()) is not None]
-    fix_times = [t for o in fixed if (t := o.time_to_fix()) is not None]
+    fix_times = [t for o in fixed if (t := sla.fix_seconds(o)) is not None]
     return {
         "period": {
             "from": period.first.isoformat(),
@@ -87,7 +87,7 @@ def build(
             "vlm_fixed_then_reopened": share(sum(o.reopen_count > 0 for o in vlm_fixed), len(vlm_fixed)),
             "backlog": len(backlog),
         },
-        "per_day": _per_day(period, created, claimed, fixed, closed),
+        "per_day": _per_day(period, sla, created, claimed, fixed, closed),
         "breaching_now": _breaching(backlog, sla, now),
         "backlog": {
             "by_age": _ages(backlog, now),
@@ -96,12 +96,13 @@ def build(
         "by_type": _ranked(Counter(o.alarm_type for o in created)),
         "by_site": _ranked(Counter(o.site or NONE for o in created)),
         "by_zone": _ranked(Counter(o.zone or NONE for o in created)),
-        "by_assignee": _people(claimed, fixed),
+        "by_assignee": _people(sla, claimed, fixed),
     }
 
 
 def _per_day(
     period: Period,
+    sla: Sla,
     created: list[OrderFacts],
     claimed: list[OrderFacts],
     fixed: list[OrderFacts],
@@ -118,7 +119,7 @@ def _per_day(
             claims[period.day_of(o.claimed_at)].append(t)
     fixes: dict[Any, list[float]] = defaultdict(list)
     for o in fixed:
-        if o.fixed_at and (t := o.time_to_fix()) is not None:
+        if o.fixed_at and (t := sla.fix_seconds(o)) is not None:
             fixes[period.day_of(o.fixed_at)].append(t)
     return [
         {
@@ -169,7 +170,7 @@ def _ages(backlog: list[OrderFacts], now: datetime) -> dict[str, int]:
     return counts
 
 
-def _people(claimed: list[OrderFacts], fixed: list[OrderFacts]) -> list[dict[str, Any]]:
+def _people(sla: Sla, claimed: list[OrderFacts], fixed: list[OrderFacts]) -> list[dict[str, Any]]:
     people: dict[str, dict[str, Any]] = defaultdict(lambda: {"claimed": 0, "resolved": 0, "reopened": 0, "fix": []})
     for o in claimed:
         if o.assignee:
@@ -179,7 +180,7 @@ def _people(claimed: list[OrderFacts], fixed: list[OrderFacts]) -> list[dict[str
             p = people[o.assignee]
             p["resolved"] += 1
             p["reopened"] += o.reopen_count > 0
-            if (t := o.time_to_fix()) is not None:
+            if (t := sla.fix_seconds(o)) is not None:
                 p["fix"].append(t)
     rows: list[dict[str, Any]] = [
         {

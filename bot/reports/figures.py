@@ -1,6 +1,8 @@
 """The vocabulary of reports: the period and filters asked for, the facts read per order, and the measures.
 
-Durations go through :func:`elapsed` only, so switching them to business hours is one change.
+Durations go through :func:`elapsed` (wall clock: time to claim, ages, the claim SLA) or through
+``Sla.hours`` (business hours when ``BUSINESS_HOURS`` is set: time to fix and the resolution SLA, as the
+resolution SLA's sweep counts them).
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ import bisect
 import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from bot.orders.business_time import BusinessHours
 
 MAX_DAYS = 366  # a longer range is refused (400)
 DEFAULT_DAYS = 7
@@ -135,20 +139,8 @@ class OrderFacts:
             return self.resolved_at
         return self.closed_at if self.status == "closed" else None
 
-    def held(self, now: datetime) -> float:
-        """Seconds on hold so far, the hold under way included."""
-        current = elapsed(self.on_hold_since, now) if self.on_hold_since is not None else 0.0
-        return self.held_seconds + current
-
     def time_to_claim(self) -> float | None:
         return None if self.claimed_at is None else elapsed(self.created_at, self.claimed_at)
-
-    def time_to_fix(self) -> float | None:
-        """Claimed (else created) → fixed, the time on hold taken out."""
-        fixed = self.fixed_at
-        if fixed is None:
-            return None
-        return max(elapsed(self.claimed_at or self.created_at, fixed) - self.held_seconds, 0.0)
 
     @property
     def in_backlog(self) -> bool:
@@ -169,6 +161,19 @@ class Sla:
 
     claim: Callable[[str], float]
     resolve: Callable[[str], float | None]  # None: RESOLVE_SLA_HOURS is off
+    hours: BusinessHours = field(default_factory=BusinessHours)  # when the fixing clock runs (BUSINESS_HOURS)
+
+    def held(self, o: OrderFacts, now: datetime) -> float:
+        """Seconds on hold so far (business seconds, as a hold's end stores them), the hold under way included."""
+        current = self.hours.seconds_between(o.on_hold_since, now) if o.on_hold_since is not None else 0.0
+        return o.held_seconds + current
+
+    def fix_seconds(self, o: OrderFacts) -> float | None:
+        """Time to fix: claimed (else created) → fixed, in business hours, the time on hold taken out."""
+        fixed = o.fixed_at
+        if fixed is None:
+            return None
+        return max(self.hours.seconds_between(o.claimed_at or o.created_at, fixed) - o.held_seconds, 0.0)
 
     def claim_breached(self, o: OrderFacts, now: datetime) -> bool:
         return elapsed(o.created_at, o.claimed_at or now) > self.claim(o.severity)
@@ -179,5 +184,7 @@ class Sla:
         if target is None or o.claimed_at is None:  # no target, or nobody has it yet: the claim SLA's business
             return float("-inf")
         fixed = o.fixed_at
-        spent = elapsed(o.claimed_at, fixed or now) - (o.held_seconds if fixed else o.held(now))
+        spent = self.hours.seconds_between(o.claimed_at, fixed or now) - (
+            o.held_seconds if fixed else self.held(o, now)
+        )
         return spent - target

@@ -75,7 +75,9 @@ class Reports:
         self.settings = settings
         self.source = source
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.sla = Sla(claim=settings.claim_sla_seconds, resolve=settings.resolve_sla_seconds)
+        self.sla = Sla(
+            claim=settings.claim_sla_seconds, resolve=settings.resolve_sla_seconds, hours=settings.business_time
+        )
 
     def today(self) -> date:
         return self.clock().astimezone(self.settings.zone).date()
