@@ -23,11 +23,15 @@ _SENTENCES: dict[str, dict[str, str]] = {
     },
     "help_idle": {
         "zh": "我可以：\n· 报修：直接发送现场照片\n· 结单：修好后发现场照片并点选工单（或发“结单 WO-…”再发照片）\n· 关联告警：发“告警 ALM-…”，下一次报修会关联它\n"
-        "· 查询：“我的工单”、“查工单 WO-…”、“状态”\n· 撤回自己报的工单：“取消工单 WO-…”\n· 随时发“取消”回到开始",
+        "· 查询：“我的工单”、“查工单 WO-…”、“状态”\n· 撤回自己报的工单：“取消工单 WO-…”\n"
+        "· 处理认领的工单：“开始 …”、“挂起 … 等配件”、“恢复 …”、“完成 …”再发照片、“转交 … @同事”、“退回 …”、“备注 … 内容”\n"
+        "· 修好后确认：“已修好 …”，或“没修好 … 哪里还有问题”\n· 随时发“取消”回到开始",
         "en": "I can:\n· report: just send a photo of the problem\n· close: send a photo of the fixed site and pick "
         'the order (or "close WO-…", then the photo)\n· link an alarm: send "alarm ALM-…" and the next report '
-        'is linked to it\n· look up: "my orders", "order WO-…", "status"\n· withdraw an order you reported: "cancel WO-…"\n· send "cancel" at any time '
-        "to start over",
+        'is linked to it\n· look up: "my orders", "order WO-…", "status"\n· withdraw an order you reported: "cancel WO-…"\n'
+        '· work an order you claimed: "start …", "hold … waiting for parts", "resume …", "done …" then the photo, '
+        '"hand over … @someone", "unclaim …", "note … text"\n· after a fix: "fixed …", or "not fixed … what is wrong"\n'
+        '· send "cancel" at any time to start over',
     },
     "unsupported_kind": {
         "zh": "我能理解文字、照片和位置。报修请发送现场照片，发“帮助”查看指令。",
