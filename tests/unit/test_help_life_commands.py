@@ -49,4 +49,4 @@ def test_every_move_the_help_lists_works_as_typed(
         expected = say(lang, heard, order_id=order_id, reason=say(lang, "hold_parts"))
         assert answer[0] == expected, (typed, answer)
     moved = orders.get(order_id)
-    assert moved is not None and moved.life == "open" and moved.assignee is None  # unclaimed at the end: back in the pool
+    assert moved is not None and moved.life == "open" and moved.assignee is None  # unclaimed: back in the pool
