@@ -37,16 +37,7 @@ def tenant_of(platform: Any, tenant: Any) -> Tenant:
 
 
 def site_json(site: Site) -> dict[str, Any]:
-    return {
-        "id": site.id,
-        "name": site.name,
-        "aliases": list(site.aliases),
-        "latitude": site.latitude,
-        "longitude": site.longitude,
-        "datum": site.datum if site.located else None,
-        "zone": site.zone or None,
-        "parent": site.parent or None,
-    }
+    return site.record()
 
 
 class SiteOps:

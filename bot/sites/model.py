@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.ports import Tenant
 
@@ -38,6 +38,19 @@ class Site:
     @property
     def located(self) -> bool:
         return self.latitude is not None and self.longitude is not None
+
+    def record(self) -> dict[str, Any]:
+        """The site as stored and as the admin API shows it (empty zone or parent: None)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "aliases": list(self.aliases),
+            "latitude": self.latitude,
+            "longitude": self.longitude,
+            "datum": self.datum if self.located else None,
+            "zone": self.zone or None,
+            "parent": self.parent or None,
+        }
 
 
 @dataclass(frozen=True)

@@ -89,19 +89,7 @@ def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
 
 
 def _values(home: Tenant, site: Site, now: datetime) -> dict[str, Any]:
-    return {
-        "platform": home.platform,
-        "tenant": home.tenant,
-        "id": site.id,
-        "name": site.name,
-        "aliases": list(site.aliases),
-        "latitude": site.latitude,
-        "longitude": site.longitude,
-        "datum": site.datum if site.located else None,
-        "zone": site.zone or None,
-        "parent": site.parent or None,
-        "updated_at": now,
-    }
+    return {"platform": home.platform, "tenant": home.tenant, **site.record(), "updated_at": now}
 
 
 def build_sites(orders: object) -> SqlSites | None:
