@@ -116,7 +116,8 @@ def backlog(report: dict[str, Any]) -> Any:
 
 
 def ranked(rows: list[dict[str, Any]], title: str) -> Any:
-    shown = rows[:8]  # the chart's room
+    # the chart's room; pygal draws a horizontal bar chart's first bar at the bottom, and the first is the largest
+    shown = rows[:8][::-1]
     counts = [row["orders"] for row in shown]
     # pygal sizes the label column by Latin letters; a Chinese one is about twice as wide
     wide = max((sum(ord(ch) >= _WIDE for ch in row["name"]) for row in shown), default=0)
