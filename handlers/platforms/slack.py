@@ -94,7 +94,8 @@ def parse(settings: Settings, request: WebhookRequest, verifier: Any = None) -> 
     user = event.get("user")
     if not isinstance(user, str) or not user:
         return Ignored("message without a user")
-    if user in _own_user_ids(data):
+    own = _own_user_ids(data)  # read once: the self check, the mention check and the text all need it
+    if user in own:
         return Ignored("this app's own message")
     if event.get("subtype") not in _ACCEPTED_SUBTYPES or event.get("hidden"):
         return Ignored(f"message subtype {event.get('subtype')}")
@@ -115,10 +116,10 @@ def parse(settings: Settings, request: WebhookRequest, verifier: Any = None) -> 
         "chat": channel,
         "reply_to": thread if group else string(event, "thread_ts"),
         "group": group,
-        "addressed": not group or event.get("type") == "app_mention" or _mentions_bot(event, data),
+        "addressed": not group or event.get("type") == "app_mention" or _mentions_bot(event, own),
         "thread": thread,
     }
-    text = _plain_text(event.get("text"), bots=_own_user_ids(data))
+    text = _plain_text(event.get("text"), bots=own)
     listed = event.get("files")
     files = [f for f in listed if isinstance(f, dict)] if isinstance(listed, list) else []
     photos = [_file_ref(f, ts) for f in files if _may_be_photo(string(f, "mimetype"))]
@@ -157,10 +158,10 @@ def _file_ref(file: dict[str, Any], message_ts: str) -> dict[str, Any]:
     }
 
 
-def _mentions_bot(event: dict[str, Any], data: dict[str, Any]) -> bool:
+def _mentions_bot(event: dict[str, Any], own: set[str]) -> bool:
     """Does a channel message's text mention this app's bot user (``<@U…>``)?"""
     raw = event.get("text")
-    return isinstance(raw, str) and any(f"<@{bot}" in raw for bot in _own_user_ids(data))
+    return isinstance(raw, str) and any(f"<@{bot}" in raw for bot in own)
 
 
 def _interaction(body: bytes) -> Outcome:
