@@ -15,8 +15,10 @@ from bot.adapters.sql.orders import SqlWorkOrders
 from bot.adapters.storage import LocalFolderStore
 from bot.config import DEFAULT_ALARM_TYPES, Settings
 from bot.dialogue.engine import Conversation
+from bot.dialogue.voice import MAX_PROMPT_CHARS, prompt
 from bot.ports import SttError, Transcript, VoiceRejected
 from bot.replies import say
+from bot.sites.model import Site
 from tests.support.engine import Chat, photo
 
 OGG = b"OggS" + b"\x00" * 60  # a voice note's first bytes (the stand-in does not decode it)
@@ -158,3 +160,13 @@ def test_an_ops_reset_deletes_the_reports_voice_notes(chat: Chat, stt: SpokenStt
     assert len(list(Path(settings.storage_dir).rglob("*.ogg"))) == 1
     chat.engine.reset(chat.key)
     assert list(Path(settings.storage_dir).rglob("*.ogg")) == []
+
+
+def test_the_prompt_adds_places_after_the_types_while_it_stays_short() -> None:
+    types = ("漏水", "火警")
+    many = [Site(f"S{n}", f"{n}号楼设备间", zone="东区") for n in range(100)]
+    text = prompt(types, many)
+    assert text.startswith("漏水、火警、0号楼设备间、东区、1号楼设备间、2号楼设备间")  # the zone once
+    kept = [word for word in text.split("、") if word.endswith("设备间")]
+    assert len(text) <= MAX_PROMPT_CHARS < len(f"{text}、{len(kept)}号楼设备间")  # the next one would not fit
+    assert prompt(types) == "漏水、火警"  # a tenant without sites: the types alone
