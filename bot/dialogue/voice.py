@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.audio import audio_type
 from bot.dialogue.intents import Intent
 from bot.dialogue.machine import REPORTING
 from bot.dialogue.services import Services
@@ -102,3 +103,16 @@ def prompt(types: Sequence[str], sites: Sequence[Site] = ()) -> str:
             text = longer
             seen.add(word)
     return text
+
+
+def keep_audio(incoming: Incoming, services: Services, skey: str = "") -> str | None:
+    """Store a voice note's audio under its content type (a report's, a note's); its key, or None when there is no
+    audio or storage is down (the words still count: only the recording is lost)."""
+    audio = incoming.voice
+    if not audio:
+        return None
+    try:
+        return services.storage.put(audio, audio_type(audio) or "application/octet-stream")
+    except ServiceError as exc:
+        log.warning("voice note not stored: %s", exc, extra={"session": skey})
+        return None

@@ -19,7 +19,9 @@ from bot.dialogue.voice import MAX_PROMPT_CHARS, prompt
 from bot.ports import SttError, Transcript, VoiceRejected
 from bot.replies import say
 from bot.sites.model import Site
+from tests.support.admin import report_order
 from tests.support.engine import Chat, photo
+from tests.support.outbox import staged
 
 OGG = b"OggS" + b"\x00" * 60  # a voice note's first bytes (the stand-in does not decode it)
 
@@ -170,3 +172,53 @@ def test_the_prompt_adds_places_after_the_types_while_it_stays_short() -> None:
     kept = [word for word in text.split("、") if word.endswith("设备间")]
     assert len(text) <= MAX_PROMPT_CHARS < len(f"{text}、{len(kept)}号楼设备间")  # the next one would not fit
     assert prompt(types) == "漏水、火警"  # a tenant without sites: the types alone
+
+
+def test_a_spoken_note_on_an_order_keeps_the_words_as_said_and_the_recording(
+    make_engine: Callable[..., Conversation], stt: SpokenStt, orders: SqlWorkOrders, storage: LocalFolderStore
+) -> None:
+    chat = Chat(make_engine(stt=stt))
+    order_id = report_order(chat)
+    said = f"备注 {order_id} 阀门已关，等水务公司。"
+    stt.say(said)
+    r = voice(chat)
+    assert texts(r) == [say("zh", "voice_heard", words=said), say("zh", "did_note", order_id=order_id)]
+    (row,) = [row for row in orders.timeline(order_id) if row["kind"] == "note_added"]
+    assert row["detail"]["text"] == "阀门已关，等水务公司。"  # as transcribed: "，" and "。" are not folded away
+    assert storage.get(row["detail"]["voice_key"]) == OGG
+    event = staged(orders, order_id)[-1]
+    assert event["type"] == "order.note_added" and event["details"]["voice_key"] == row["detail"]["voice_key"]
+    assert event["details"]["text"] == "阀门已关，等水务公司。"
+
+
+def test_a_spoken_note_on_an_unknown_order_keeps_no_recording(
+    make_engine: Callable[..., Conversation], stt: SpokenStt, settings: Settings
+) -> None:
+    chat = Chat(make_engine(stt=stt))
+    stt.say("备注 WO-20240101-ZZZZZ 阀门已关")
+    assert texts(voice(chat))[1] == say("zh", "refuse_unknown", order_id="WO-20240101-ZZZZZ")
+    assert list(Path(settings.storage_dir).rglob("*.ogg")) == []
+
+
+def test_a_spoken_close_command_asks_for_the_fix_photo(
+    make_engine: Callable[..., Conversation], stt: SpokenStt, orders: SqlWorkOrders
+) -> None:
+    chat = Chat(make_engine(stt=stt))
+    order_id = report_order(chat)
+    order = orders.get(order_id)
+    assert order is not None
+    stt.say(f"结单 {order_id}。")
+    r = voice(chat)
+    asked = say("zh", "ask_close_photo", order_id=order_id, alarm_type=order.alarm_type, location=order.location_text)
+    assert texts(r) == [say("zh", "voice_heard", words=f"结单 {order_id}。"), asked]
+    assert r.state == "waiting_close_photo"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("spoken", ["2", "漏水。"])
+def test_a_spoken_choice_picks_the_type(make_engine: Callable[..., Conversation], stt: SpokenStt, spoken: str) -> None:
+    chat = Chat(make_engine(stt=stt))
+    chat.image(photo(1))  # no VLM: the bot asks for the type
+    stt.say(spoken)
+    r = voice(chat)
+    assert texts(r)[:2] == [say("zh", "voice_heard", words=spoken), say("zh", "type_set", alarm_type="漏水")]
+    assert r.state == "waiting_location"  # type: ignore[attr-defined]
