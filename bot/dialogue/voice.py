@@ -37,10 +37,11 @@ class Heard:
 
 def hear(incoming: Incoming, session: Session, services: Services) -> Heard:
     settings = services.settings
-    problem = incoming.voice_problem
+    transcript = (incoming.transcript or "").strip()
+    problem = None if transcript else incoming.voice_problem  # the platform's words need no download
     if problem is None and (incoming.voice_seconds or 0) > settings.max_voice_seconds:
         problem = "too_long"
-    words = (incoming.transcript or "").strip() if problem is None else ""
+    words = transcript if problem is None else ""
     if problem is None and not words:
         words, problem = _transcribe(incoming, session, services)
     if problem is not None:
@@ -105,10 +106,9 @@ def prompt(types: Sequence[str], sites: Sequence[Site] = ()) -> str:
     return text
 
 
-def keep_audio(incoming: Incoming, services: Services, skey: str = "") -> str | None:
+def keep_audio(audio: bytes | None, services: Services, skey: str = "") -> str | None:
     """Store a voice note's audio under its content type (a report's, a note's); its key, or None when there is no
     audio or storage is down (the words still count: only the recording is lost)."""
-    audio = incoming.voice
     if not audio:
         return None
     try:

@@ -124,17 +124,21 @@ def test_wecom_voice_is_downloaded_by_media_id_and_acknowledged(
     assert download.query["media_id"] == "MVOICE1"
 
 
-def test_wecom_recognition_is_the_transcript_and_nothing_is_downloaded(
-    settings: Settings, wecom_api: FakeWeCom, turn: Any
+def test_wecom_recognition_is_the_transcript_without_a_call_and_its_audio_is_still_fetched(
+    settings: Settings, wecom_api: FakeWeCom, turn: Any, stt_server: FakeOpenAI
 ) -> None:
+    amr = note("amr", 2.0)
+    wecom_api.add_media("MVOICE1", amr, "audio/amr")
     fields = AMR_FIELDS + "<Recognition><![CDATA[三号楼漏水]]></Recognition>"
     seen = turn(wecom_test.wecom_settings(settings, wecom_api), wecom, wecom_voice(fields))
 
     (given,) = seen.given
     assert given.kind == "voice" and given.transcript == "三号楼漏水"
-    assert seen.fetched == []
-    assert not [r for r in wecom_api.requests if r.endpoint == "media"]
+    assert seen.fetched == [(amr, None)]  # after the ack, in the worker: a report or a note keeps the recording
+    assert not stt_server.requests  # the words needed no transcription
     assert say("en", "voice_being_transcribed") not in wecom_api.sent_texts(wecom_test.USER)
+    (answer,) = wecom_api.sent_texts(wecom_test.USER)
+    assert answer.startswith(say("en", "voice_heard", words="三号楼漏水"))
 
 
 def test_wecom_voice_over_the_size_cap_is_too_large(settings: Settings, wecom_api: FakeWeCom, turn: Any) -> None:

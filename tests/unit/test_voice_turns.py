@@ -127,6 +127,16 @@ def test_the_platforms_own_transcript_is_used_without_a_call(chat: Chat, stt: Sp
     assert r.state == "waiting_confirm"  # type: ignore[attr-defined]
 
 
+def test_the_platforms_transcript_keeps_its_recording_and_needs_no_download_to_count(
+    chat: Chat, stt: SpokenStt, settings: Settings
+) -> None:
+    assert voice(chat, transcript="地下车库入口").state == "waiting_confirm"  # type: ignore[attr-defined]
+    assert stt.calls == [] and len(list(Path(settings.storage_dir).rglob("*.ogg"))) == 1  # the report keeps it
+    chat.text("改位置")
+    r = voice(chat, audio=None, transcript="B2 停车场", voice_problem="download_failed")
+    assert stt.calls == [] and texts(r)[0] == say("zh", "voice_heard", words="B2 停车场")
+
+
 @pytest.mark.parametrize("problem", ["too_large", "download_failed"])
 def test_a_note_the_edge_could_not_fetch_is_told(chat: Chat, stt: SpokenStt, problem: str) -> None:
     r = voice(chat, audio=None, voice_problem=problem)

@@ -83,7 +83,7 @@ class LifeCommands:
                 return
             params["text"] = rest
             if ctx.incoming.kind == "voice":  # a spoken note keeps its recording, on the timeline and the event
-                params["voice_key"] = keep_audio(ctx.incoming, ctx.services, ctx.session.key)
+                params["voice_key"] = keep_audio(ctx.incoming.voice, ctx.services, ctx.session.key)
         elif action == "reopen":
             if not rest:
                 self._ask_reopen(ref)

@@ -270,7 +270,7 @@ class ReportFlow:
     def keep_voice(self) -> None:
         """Store a voice note of the report (its audio goes on the order, playable on the admin page)."""
         ctx = self.ctx
-        key = keep_audio(ctx.incoming, ctx.services, ctx.session.key)
+        key = keep_audio(ctx.incoming.voice, ctx.services, ctx.session.key)
         if key is None:
             return
         ctx.pending.setdefault("voice_keys", []).append(key)
