@@ -49,7 +49,7 @@ def hear(incoming: Incoming, session: Session, services: Services) -> Heard:
     types = settings.alarm_type_list
     intent = understand(words, session, types, services.nlu)
     if intent.name == "propose_place" and session.state in REPORTING and reads_like_no_place(intent.arg, types):
-        intent = Intent("note", intent.arg)
+        intent = Intent("note", words)  # as heard: the folded arg would lose its "，" and "。"
     return Heard(intent, words)
 
 

@@ -204,6 +204,33 @@ def test_feishu_audio_is_a_file_resource_with_its_length(settings: Settings, fei
     assert {"message_id": "om_voice1", "emoji_type": "OK"} in feishu_api.reactions
 
 
+def test_feishu_ogg_is_heard_through_the_engine_sent_as_voice_ogg(
+    settings: Settings, feishu_api: FakeFeishu, turn: Any, stt_server: FakeOpenAI
+) -> None:
+    ogg = note("ogg", 2.0)
+    feishu_api.add_resource("om_voice9", "file_v3_voice1", ogg, "audio/ogg", kind="file")
+    stt_server.transcribe_as("my orders", times=1)
+    turn(feishu_settings(settings, feishu_api), feishu, feishu_audio("om_voice9", 2000))
+
+    (heard,) = [r for r in stt_server.requests if "transcriptions" in r.path]
+    assert heard.file_name == "voice.ogg" and heard.file_bytes == ogg  # Opus in Ogg is taken as it came
+    (answer,) = feishu_api.texts()
+    assert answer.startswith(say("en", "voice_heard", words="my orders")) and say("en", "my_orders_none") in answer
+
+
+def test_wecom_amr_is_heard_through_the_engine_sent_as_voice_wav(
+    settings: Settings, wecom_api: FakeWeCom, turn: Any, stt_server: FakeOpenAI
+) -> None:
+    wecom_api.add_media("MVOICE1", note("amr", 2.0), "audio/amr")
+    stt_server.transcribe_as("my orders", times=1)
+    turn(wecom_test.wecom_settings(settings, wecom_api), wecom, wecom_voice(AMR_FIELDS))
+
+    (heard,) = [r for r in stt_server.requests if "transcriptions" in r.path]
+    assert heard.file_name == "voice.wav" and heard.file_bytes[:4] == b"RIFF"  # AMR is not accepted: converted
+    answer = wecom_api.sent_texts(wecom_test.USER)[-1]
+    assert answer.startswith(say("en", "voice_heard", words="my orders")) and say("en", "my_orders_none") in answer
+
+
 def test_feishu_audio_declared_too_long_is_not_downloaded(
     settings: Settings, feishu_api: FakeFeishu, turn: Any
 ) -> None:
