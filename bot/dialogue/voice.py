@@ -43,7 +43,8 @@ def hear(incoming: Incoming, session: Session, services: Services) -> Heard:
         problem = "too_long"
     words = transcript if problem is None else ""
     if problem is None and not words:
-        words, problem = _transcribe(incoming, session, services)
+        home = Tenant(incoming.platform, incoming.tenant)
+        words, problem = transcribe(incoming.voice, home, services, session.key)
     if problem is not None:
         return Heard(Intent("voice_unheard", problem), failed=problem == "stt_failed")
     types = settings.alarm_type_list
@@ -51,10 +52,6 @@ def hear(incoming: Incoming, session: Session, services: Services) -> Heard:
     if intent.name == "propose_place" and session.state in REPORTING and reads_like_no_place(intent.arg, types):
         intent = Intent("note", words)  # as heard: the folded arg would lose its "，" and "。"
     return Heard(intent, words)
-
-
-def _transcribe(incoming: Incoming, session: Session, services: Services) -> tuple[str, str | None]:
-    return transcribe(incoming.voice, Tenant(incoming.platform, incoming.tenant), services, session.key)
 
 
 def transcribe(audio: bytes | None, home: Tenant, services: Services, skey: str = "") -> tuple[str, str | None]:
