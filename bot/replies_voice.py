@@ -39,4 +39,13 @@ VOICE_SENTENCES: dict[str, dict[str, str]] = {
     "voice_heard": {"zh": "🎤 “{words}”", "en": "🎤 “{words}”"},
     "note_added": {"zh": "已记下，作为工单备注。", "en": "Noted: it goes on the order as your note."},
     "summary_note": {"zh": "备注：{value}", "en": "Note: {value}"},
+    # a voice reply in a duty card's thread that could not be transcribed: kept as a note all the same
+    "voice_note_untranscribed": {
+        "zh": "（语音备注，未能转成文字，请在管理页收听）",
+        "en": "(a voice note that could not be transcribed: listen to it on the admin page)",
+    },
+    "voice_note_kept": {
+        "zh": "录音已保存在工单上，但没能转成文字；文字要紧的话请再打字补充。",
+        "en": "The recording is kept on the order, but I could not transcribe it; if the words matter, type them too.",
+    },
 }

@@ -65,8 +65,24 @@ def prepare(data: bytes, max_seconds: float) -> PreparedAudio:
     return PreparedAudio(data, ACCEPTED[container], seconds, container)
 
 
-def _decode(data: bytes, container: str, max_seconds: float, convert: bool) -> tuple[float, bytes | None]:
-    """Decode every frame: (its length in seconds, the 16 kHz mono WAV when ``convert``)."""
+def to_wav(data: bytes, max_seconds: float = 600.0) -> bytes:
+    """A stored voice note as mono WAV at its own rate, for a browser that cannot play its container (AMR).
+    Raises VoiceRejected for bytes no decoder reads or a note over ``max_seconds``."""
+    container = sniff_audio(data)
+    if container is None or container == "silk":
+        raise VoiceRejected("unsupported")
+    try:
+        return _decode(data, container, max_seconds, True, rate=None)[1] or b""
+    except VoiceRejected:
+        raise
+    except Exception as exc:  # FFmpeg's word on bytes it cannot read
+        raise VoiceRejected("unsupported") from exc
+
+
+def _decode(
+    data: bytes, container: str, max_seconds: float, convert: bool, rate: int | None = WAV_RATE
+) -> tuple[float, bytes | None]:
+    """Decode every frame: (its length in seconds, the mono WAV when ``convert``: at ``rate``, None: the note's)."""
     import av  # here, not at the top: FFmpeg's libraries load only in a process that hears voice notes
 
     with av.open(io.BytesIO(data), "r", format=_FFMPEG_FORMAT.get(container)) as source:
@@ -80,9 +96,10 @@ def _decode(data: bytes, container: str, max_seconds: float, convert: bool) -> t
             seconds = _length(_frames(source, stream), max_seconds, declared)
             return seconds, None
         out = io.BytesIO()
+        rate = rate or stream.codec_context.sample_rate or WAV_RATE
         with av.open(out, "w", format="wav") as sink:
-            target = sink.add_stream("pcm_s16le", rate=WAV_RATE, layout="mono")
-            resampler = av.AudioResampler(format="s16", layout="mono", rate=WAV_RATE)
+            target = sink.add_stream("pcm_s16le", rate=rate, layout="mono")
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
             samples = 0
             for frame in _frames(source, stream):
                 samples += frame.samples

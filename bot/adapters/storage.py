@@ -51,6 +51,11 @@ _PREFIX = re.compile(_SEGMENTS)
 _S3_KEY = re.compile(_SEGMENTS + _KEY_SHAPE)
 
 
+def content_type_of(key: str) -> str:
+    """The content type an object was stored under, read from its key's extension (``new_key`` wrote it)."""
+    return _CONTENT_TYPES.get(key.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+
+
 def new_key(content_type: str, now: datetime | None = None) -> str:
     """A fresh unguessable key; the date part keeps folders small and listings sorted."""
     day = (now or datetime.now(UTC)).strftime("%Y/%m/%d")

@@ -65,6 +65,7 @@ class TurnContext:
         self.discarded: list[str] = []  # report photos no order will hold: deleted once the turn is saved
         self.state_before = session.state
         self.more_photos_coming = more_photos_coming  # more photos of a burst are queued behind this one
+        self.words = incoming.text  # the turn's text as typed, or a voice note's words as heard
         self.intent = self._intent()  # last: reading a voice note may already say something, or fail
 
     def _intent(self) -> intents.Intent:
@@ -87,6 +88,7 @@ class TurnContext:
                 self.errors.append("stt")
             if heard.words:  # quoted first, so a wrong transcription is seen before anything it led to
                 self.say("voice_heard", words=_quoted(heard.words))
+            self.words = heard.words
             self.user_entry["text"] = heard.words or f"[voice: {heard.intent.arg}]"
             return heard.intent
         if incoming.kind != "text":

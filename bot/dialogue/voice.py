@@ -8,17 +8,24 @@ note (``note``) rather than a question about the place: a worker who speaks desc
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.audio import audio_type
 from bot.dialogue.intents import Intent
 from bot.dialogue.machine import REPORTING
 from bot.dialogue.services import Services
 from bot.dialogue.understanding import reads_like_no_place, understand
 from bot.messages import Incoming
-from bot.ports import SttError, VoiceRejected
+from bot.ports import ServiceError, SttError, Tenant, VoiceRejected
 from bot.session import Session
+from bot.sites.model import Site
 
 log = logging.getLogger(__name__)
+
+# Whisper reads the last 224 tokens of a prompt and drops what comes before, and a Chinese character is one or two
+# tokens: a longer prompt would push the alarm types out. Places are added while the prompt stays this short.
+MAX_PROMPT_CHARS = 150
 
 
 @dataclass(frozen=True)
@@ -30,39 +37,79 @@ class Heard:
 
 def hear(incoming: Incoming, session: Session, services: Services) -> Heard:
     settings = services.settings
-    problem = incoming.voice_problem
+    transcript = (incoming.transcript or "").strip()
+    problem = None if transcript else incoming.voice_problem  # the platform's words need no download
     if problem is None and (incoming.voice_seconds or 0) > settings.max_voice_seconds:
         problem = "too_long"
-    words = (incoming.transcript or "").strip() if problem is None else ""
+    words = transcript if problem is None else ""
     if problem is None and not words:
-        words, problem = _transcribe(incoming, session, services)
+        home = Tenant(incoming.platform, incoming.tenant)
+        words, problem = transcribe(incoming.voice, home, services, session.key)
     if problem is not None:
         return Heard(Intent("voice_unheard", problem), failed=problem == "stt_failed")
     types = settings.alarm_type_list
     intent = understand(words, session, types, services.nlu)
     if intent.name == "propose_place" and session.state in REPORTING and reads_like_no_place(intent.arg, types):
-        intent = Intent("note", intent.arg)
+        intent = Intent("note", words)  # as heard: the folded arg would lose its "，" and "。"
     return Heard(intent, words)
 
 
-def _transcribe(incoming: Incoming, session: Session, services: Services) -> tuple[str, str | None]:
-    stt, audio = services.stt, incoming.voice
+def transcribe(audio: bytes | None, home: Tenant, services: Services, skey: str = "") -> tuple[str, str | None]:
+    """A voice note's words, or ("", the reason it was not heard): "no_stt", "download_failed", "stt_failed",
+    "empty", or what the adapter refused ("too_long", "unsupported"). ``home``'s sites help the recogniser."""
+    stt = services.stt
     if stt is None:
         return "", "no_stt"
     if not audio:
         return "", "download_failed"
     settings = services.settings
+    expected = prompt(settings.alarm_type_list, _sites(services, home, skey))
     try:
-        heard = stt.transcribe(audio, language=settings.language, prompt=prompt(settings.alarm_type_list))
+        heard = stt.transcribe(audio, language=settings.language, prompt=expected)
     except VoiceRejected as exc:
         return "", exc.reason
     except SttError as exc:
-        log.warning("voice note not transcribed: %s", exc, extra={"session": session.key})
+        log.warning("voice note not transcribed: %s", exc, extra={"session": skey})
         return "", "stt_failed"
     words = heard.text.strip()
     return (words, None) if words else ("", "empty")
 
 
-def prompt(types: tuple[str, ...]) -> str:
-    """Words the recogniser should expect: the alarm types (place names join them once sites exist)."""
-    return "、".join(types)
+def _sites(services: Services, home: Tenant, skey: str) -> list[Site]:
+    """The tenant's sites (the registry caches them, an empty list too: a tenant without sites costs no query
+    per note); none without a registry or while the database is down."""
+    if services.sites is None:
+        return []
+    try:
+        return services.sites.all(home)
+    except ServiceError as exc:
+        log.warning("site registry unavailable for the speech prompt: %s", exc, extra={"session": skey})
+        return []
+
+
+def prompt(types: Sequence[str], sites: Sequence[Site] = ()) -> str:
+    """Words the recogniser should expect: the alarm types, then the sites' names and zones (each once) while the
+    prompt stays within ``MAX_PROMPT_CHARS``."""
+    text, seen = "、".join(types), set(types)
+    for site in sites:
+        for word in (site.name, site.zone):
+            if not word or word in seen:
+                continue
+            longer = f"{text}、{word}" if text else word
+            if len(longer) > MAX_PROMPT_CHARS:
+                return text
+            text = longer
+            seen.add(word)
+    return text
+
+
+def keep_audio(audio: bytes | None, services: Services, skey: str = "") -> str | None:
+    """Store a voice note's audio under its content type (a report's, a note's); its key, or None when there is no
+    audio or storage is down (the words still count: only the recording is lost)."""
+    if not audio:
+        return None
+    try:
+        return services.storage.put(audio, audio_type(audio) or "application/octet-stream")
+    except ServiceError as exc:
+        log.warning("voice note not stored: %s", exc, extra={"session": skey})
+        return None

@@ -183,10 +183,10 @@ def timeline_row(action: str, order: Order, by: Reporter | None, params: Mapping
 
 
 def event_details(action: str, by: Reporter | None, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``details`` of the event a move sends: who, which action, and the reason, text, photo, rating or
-    new assignee where they apply."""
+    """The ``details`` of the event a move sends: who, which action, and the reason, text, photo, rating, voice
+    note or new assignee where they apply."""
     details: dict[str, Any] = {"by": person(by), "action": action}
-    for name in ("reason", "text", "photo_key", "rating"):
+    for name in ("reason", "text", "photo_key", "rating", "voice_key"):
         if params.get(name):
             details[name] = params[name]
     if params.get("to") is not None:

@@ -173,6 +173,8 @@ def _life_news(settings: Settings, order: Order, event: dict[str, Any], actor: R
         return [(order.assignee, say(lang, "tell_assignee_reopened", reason=reason, **values))]
     if kind == "order.note_added" and order.assignee is not None:
         text = str(details.get("text") or "📷")
+        if details.get("voice_key"):  # a voice note: its words (the recording is on the admin page)
+            text = f"🎤 {text}"
         by = actor.user if actor else "-"
         return [(order.assignee, say(lang, "tell_assignee_note", text=text, **{**values, "who": by}))]
     if kind == "order.confirmed" and details.get("action") == "confirm":

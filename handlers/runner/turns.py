@@ -27,7 +27,8 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: Job) -> None:
 
     A photo the VLM will look at is acknowledged first (a reaction, or a short text), so the user
     knows it arrived even when the analysis takes a while; so is a voice note that will be transcribed. A
-    voice note the platform transcribed itself (WeCom's ``Recognition``) is not downloaded. A tap's card is
+    voice note the platform transcribed itself (WeCom's ``Recognition``) is downloaded all the same, here after
+    the ack, unannounced: its words need no call, but a report or a note keeps its recording. A tap's card is
     closed afterwards: its buttons give way to the choice taken, or to "no longer open".
     """
     if job.foreign_tap:  # a tap on a card meant for someone else: only they are told
@@ -40,7 +41,7 @@ def run_turn(runtime: Runtime, module: PlatformModule, job: Job) -> None:
         return
     incoming = job.incoming(addressed=module.addressed(runtime, job) if job.mentions else None)
     fetch_image = _announced(runtime, module, job) if job.images else None
-    fetch_voice = _heard(runtime, module, job) if job.voice is not None and not job.transcript else None
+    fetch_voice = _heard(runtime, module, job) if job.voice is not None else None
 
     def deliver(result: TurnResult) -> None:
         """Sent while the turn holds the user's lock, so a burst's answers arrive in the order it was sent."""
@@ -66,13 +67,13 @@ def _announced(runtime: Runtime, module: PlatformModule, job: Job) -> FetchImage
 
 def _heard(runtime: Runtime, module: PlatformModule, job: Job) -> FetchVoice:
     """The job's voice note download, which first tells the user it arrived when it will be transcribed (a
-    speech service is set, and the platform's length is within ``MAX_VOICE_SECONDS``)."""
+    speech service is set, the platform sent no transcript, and its length is within ``MAX_VOICE_SECONDS``)."""
     fetch = module.fetch_voice(runtime, job)
     settings = runtime.settings
 
     def heard() -> tuple[bytes | None, str | None]:
         too_long = job.voice_seconds is not None and job.voice_seconds > settings.max_voice_seconds
-        if runtime.services.stt is not None and not too_long:
+        if runtime.services.stt is not None and not too_long and not job.transcript:
             _quietly(module.voice_arrived, runtime, job)
         return fetch()
 

@@ -124,17 +124,21 @@ def test_wecom_voice_is_downloaded_by_media_id_and_acknowledged(
     assert download.query["media_id"] == "MVOICE1"
 
 
-def test_wecom_recognition_is_the_transcript_and_nothing_is_downloaded(
-    settings: Settings, wecom_api: FakeWeCom, turn: Any
+def test_wecom_recognition_is_the_transcript_without_a_call_and_its_audio_is_still_fetched(
+    settings: Settings, wecom_api: FakeWeCom, turn: Any, stt_server: FakeOpenAI
 ) -> None:
+    amr = note("amr", 2.0)
+    wecom_api.add_media("MVOICE1", amr, "audio/amr")
     fields = AMR_FIELDS + "<Recognition><![CDATA[三号楼漏水]]></Recognition>"
     seen = turn(wecom_test.wecom_settings(settings, wecom_api), wecom, wecom_voice(fields))
 
     (given,) = seen.given
     assert given.kind == "voice" and given.transcript == "三号楼漏水"
-    assert seen.fetched == []
-    assert not [r for r in wecom_api.requests if r.endpoint == "media"]
+    assert seen.fetched == [(amr, None)]  # after the ack, in the worker: a report or a note keeps the recording
+    assert not stt_server.requests  # the words needed no transcription
     assert say("en", "voice_being_transcribed") not in wecom_api.sent_texts(wecom_test.USER)
+    (answer,) = wecom_api.sent_texts(wecom_test.USER)
+    assert answer.startswith(say("en", "voice_heard", words="三号楼漏水"))
 
 
 def test_wecom_voice_over_the_size_cap_is_too_large(settings: Settings, wecom_api: FakeWeCom, turn: Any) -> None:
@@ -198,6 +202,33 @@ def test_feishu_audio_is_a_file_resource_with_its_length(settings: Settings, fei
     (download,) = [r for r in feishu_api.requests if r.endpoint == "resource"]
     assert download.path.endswith("/om_voice1/resources/file_v3_voice1") and download.query["type"] == "file"
     assert {"message_id": "om_voice1", "emoji_type": "OK"} in feishu_api.reactions
+
+
+def test_feishu_ogg_is_heard_through_the_engine_sent_as_voice_ogg(
+    settings: Settings, feishu_api: FakeFeishu, turn: Any, stt_server: FakeOpenAI
+) -> None:
+    ogg = note("ogg", 2.0)
+    feishu_api.add_resource("om_voice9", "file_v3_voice1", ogg, "audio/ogg", kind="file")
+    stt_server.transcribe_as("my orders", times=1)
+    turn(feishu_settings(settings, feishu_api), feishu, feishu_audio("om_voice9", 2000))
+
+    (heard,) = [r for r in stt_server.requests if "transcriptions" in r.path]
+    assert heard.file_name == "voice.ogg" and heard.file_bytes == ogg  # Opus in Ogg is taken as it came
+    (answer,) = feishu_api.texts()
+    assert answer.startswith(say("en", "voice_heard", words="my orders")) and say("en", "my_orders_none") in answer
+
+
+def test_wecom_amr_is_heard_through_the_engine_sent_as_voice_wav(
+    settings: Settings, wecom_api: FakeWeCom, turn: Any, stt_server: FakeOpenAI
+) -> None:
+    wecom_api.add_media("MVOICE1", note("amr", 2.0), "audio/amr")
+    stt_server.transcribe_as("my orders", times=1)
+    turn(wecom_test.wecom_settings(settings, wecom_api), wecom, wecom_voice(AMR_FIELDS))
+
+    (heard,) = [r for r in stt_server.requests if "transcriptions" in r.path]
+    assert heard.file_name == "voice.wav" and heard.file_bytes[:4] == b"RIFF"  # AMR is not accepted: converted
+    answer = wecom_api.sent_texts(wecom_test.USER)[-1]
+    assert answer.startswith(say("en", "voice_heard", words="my orders")) and say("en", "my_orders_none") in answer
 
 
 def test_feishu_audio_declared_too_long_is_not_downloaded(

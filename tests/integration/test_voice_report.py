@@ -11,14 +11,17 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
+from bot.config import DEFAULT_ALARM_TYPES, Settings
+from bot.ports import Tenant
 from bot.replies import say
+from bot.sites.csv_io import read_sites
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.platform_servers import FakeSlack
 from tests.support.audio import note
 from tests.support.engine import photo
 from tests.support.live import Live, live_app
-from tests.support.slack import BOT_TOKEN, SlackClient, slack_settings
+from tests.support.sites import CAMPUS_CSV
+from tests.support.slack import BOT_TOKEN, TEAM, SlackClient, slack_settings
 
 pytestmark = pytest.mark.integration
 
@@ -78,3 +81,19 @@ def test_a_spoken_report_is_heard_quoted_and_kept_with_the_order(
     assert order.location_text == "3号楼东门" and len(order.voice_keys) == 2
     assert storage.get(order.voice_keys[0])[4:8] == b"ftyp"  # the m4a as it came, playable from the admin page
     assert [r["name"] for r in slack.reactions if r["name"] == "ear"] == ["ear", "ear"]  # "listening…", each clip
+
+
+def test_the_speech_prompt_names_the_teams_sites_after_the_alarm_types(
+    live: Live, slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    registry = live.runtime.services.sites
+    assert registry is not None
+    registry.apply(Tenant("slack", TEAM), read_sites(CAMPUS_CSV.encode()), replace=True)  # the campus of tests/support
+    fake_openai.transcribe_as("3号楼东门", times=1)
+    clip(slack, SlackClient(live), "FVOICE3")
+
+    (heard,) = [r for r in fake_openai.requests if "transcriptions" in r.path]
+    words = heard.form["prompt"].split("、")
+    assert words[:7] == list(DEFAULT_ALARM_TYPES["zh"]) and "3号楼东门" in words[7:]  # the sites after the types
+    assert "east" in words and "5号楼水泵房" in words  # zones too, each once
+    assert len(words) == len(set(words))

@@ -15,6 +15,7 @@ from bot.adapters.sql.orders import SqlWorkOrders
 from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
 from tests.support.admin import AUTH, TOKEN, admin_app, report_order, runtime, stuck_closing
+from tests.support.audio import note, probe
 from tests.support.engine import photo
 from tests.unit.test_admin_api import app, chat, client  # noqa: F401 - fixtures
 
@@ -157,3 +158,16 @@ def test_page_shows_times_in_the_users_time_zone_and_names_it(
     audited_at = client.get("/admin/api/audit", headers=AUTH).json["items"][0]["at"]
     assert "<th>When (America/Sao_Paulo)</th>" in audit
     assert f">{local(datetime.fromisoformat(audited_at))}<" in audit
+
+
+def test_stored_voice_notes_are_served_as_audio_and_amr_as_wav_when_played(
+    client: FlaskClient, storage: LocalFolderStore
+) -> None:
+    m4a, amr = storage.put(note("m4a"), "audio/mp4"), storage.put(note("amr"), "audio/amr")
+    broken = storage.put(b"#!AMR\n" + b"\xff" * 40, "audio/amr")  # an AMR header, then frames without sound
+    assert client.get(f"/admin/images/{m4a}", headers=AUTH).mimetype == "audio/mp4"
+    assert client.get(f"/admin/images/{m4a}?play=1", headers=AUTH).mimetype == "audio/mp4"  # browsers play it
+    assert client.get(f"/admin/images/{amr}", headers=AUTH).mimetype == "audio/amr"  # the original, to download
+    played = client.get(f"/admin/images/{amr}?play=1", headers=AUTH)
+    assert played.mimetype == "audio/wav" and probe(played.data)[:3] == ("wav", "pcm_s16le", 8000)
+    assert client.get(f"/admin/images/{broken}?play=1", headers=AUTH).mimetype == "audio/amr"  # as stored

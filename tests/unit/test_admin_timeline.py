@@ -10,8 +10,11 @@ from bot.adapters.redis.store import SessionStore
 from bot.adapters.sql.orders import SqlWorkOrders
 from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
+from bot.orders import moves
+from bot.ports import Reporter
 from bot.replies import say
 from tests.support.admin import AUTH, admin_app, report_order, runtime
+from tests.support.audio import note
 from tests.support.engine import Chat
 from tests.unit.test_admin_page import _login
 
@@ -89,3 +92,21 @@ def test_ops_move_an_order_through_the_api_audited(
         ("handed_over", "ops"),
         ("on_hold", "ops"),
     ]
+
+
+def test_a_voice_note_on_the_timeline_plays_on_the_page(
+    settings: Settings, fake_store: SessionStore, storage: LocalFolderStore, orders: SqlWorkOrders
+) -> None:
+    app: Flask = admin_app(settings, fake_store, storage, orders)
+    alice = Chat(runtime(app).engine, user="alice", platform="generic")
+    order_id = report_order(alice)
+    key = storage.put(note("amr"), "audio/amr")  # a WeCom voice note, as a duty thread's note stores it
+    by = Reporter("generic", alice.tenant, "alice")
+    assert moves.act(orders, settings, "note", order_id, by, text="阀门已关", voice_key=key).done
+
+    client: FlaskClient = app.test_client()
+    shown = client.get(f"/admin/api/orders/{order_id}", headers=AUTH).json
+    assert shown["timeline"][-1]["voice"]["key"] == key and shown["timeline"][-1]["detail"]["voice_key"] == key
+    _login(client)
+    html = client.get(f"/admin/orders/{order_id}").get_data(as_text=True)
+    assert f'<source src="/admin/images/{key}?play=1" type="audio/wav">' in html

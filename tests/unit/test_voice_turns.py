@@ -15,9 +15,13 @@ from bot.adapters.sql.orders import SqlWorkOrders
 from bot.adapters.storage import LocalFolderStore
 from bot.config import DEFAULT_ALARM_TYPES, Settings
 from bot.dialogue.engine import Conversation
+from bot.dialogue.voice import MAX_PROMPT_CHARS, prompt
 from bot.ports import SttError, Transcript, VoiceRejected
 from bot.replies import say
+from bot.sites.model import Site
+from tests.support.admin import report_order
 from tests.support.engine import Chat, photo
+from tests.support.outbox import staged
 
 OGG = b"OggS" + b"\x00" * 60  # a voice note's first bytes (the stand-in does not decode it)
 
@@ -123,6 +127,16 @@ def test_the_platforms_own_transcript_is_used_without_a_call(chat: Chat, stt: Sp
     assert r.state == "waiting_confirm"  # type: ignore[attr-defined]
 
 
+def test_the_platforms_transcript_keeps_its_recording_and_needs_no_download_to_count(
+    chat: Chat, stt: SpokenStt, settings: Settings
+) -> None:
+    assert voice(chat, transcript="地下车库入口").state == "waiting_confirm"  # type: ignore[attr-defined]
+    assert stt.calls == [] and len(list(Path(settings.storage_dir).rglob("*.ogg"))) == 1  # the report keeps it
+    chat.text("改位置")
+    r = voice(chat, audio=None, transcript="B2 停车场", voice_problem="download_failed")
+    assert stt.calls == [] and texts(r)[0] == say("zh", "voice_heard", words="B2 停车场")
+
+
 @pytest.mark.parametrize("problem", ["too_large", "download_failed"])
 def test_a_note_the_edge_could_not_fetch_is_told(chat: Chat, stt: SpokenStt, problem: str) -> None:
     r = voice(chat, audio=None, voice_problem=problem)
@@ -158,3 +172,63 @@ def test_an_ops_reset_deletes_the_reports_voice_notes(chat: Chat, stt: SpokenStt
     assert len(list(Path(settings.storage_dir).rglob("*.ogg"))) == 1
     chat.engine.reset(chat.key)
     assert list(Path(settings.storage_dir).rglob("*.ogg")) == []
+
+
+def test_the_prompt_adds_places_after_the_types_while_it_stays_short() -> None:
+    types = ("漏水", "火警")
+    many = [Site(f"S{n}", f"{n}号楼设备间", zone="东区") for n in range(100)]
+    text = prompt(types, many)
+    assert text.startswith("漏水、火警、0号楼设备间、东区、1号楼设备间、2号楼设备间")  # the zone once
+    kept = [word for word in text.split("、") if word.endswith("设备间")]
+    assert len(text) <= MAX_PROMPT_CHARS < len(f"{text}、{len(kept)}号楼设备间")  # the next one would not fit
+    assert prompt(types) == "漏水、火警"  # a tenant without sites: the types alone
+
+
+def test_a_spoken_note_on_an_order_keeps_the_words_as_said_and_the_recording(
+    make_engine: Callable[..., Conversation], stt: SpokenStt, orders: SqlWorkOrders, storage: LocalFolderStore
+) -> None:
+    chat = Chat(make_engine(stt=stt))
+    order_id = report_order(chat)
+    said = f"备注 {order_id} 阀门已关，等水务公司。"
+    stt.say(said)
+    r = voice(chat)
+    assert texts(r) == [say("zh", "voice_heard", words=said), say("zh", "did_note", order_id=order_id)]
+    (row,) = [row for row in orders.timeline(order_id) if row["kind"] == "note_added"]
+    assert row["detail"]["text"] == "阀门已关，等水务公司。"  # as transcribed: "，" and "。" are not folded away
+    assert storage.get(row["detail"]["voice_key"]) == OGG
+    event = staged(orders, order_id)[-1]
+    assert event["type"] == "order.note_added" and event["details"]["voice_key"] == row["detail"]["voice_key"]
+    assert event["details"]["text"] == "阀门已关，等水务公司。"
+
+
+def test_a_spoken_note_on_an_unknown_order_keeps_no_recording(
+    make_engine: Callable[..., Conversation], stt: SpokenStt, settings: Settings
+) -> None:
+    chat = Chat(make_engine(stt=stt))
+    stt.say("备注 WO-20240101-ZZZZZ 阀门已关")
+    assert texts(voice(chat))[1] == say("zh", "refuse_unknown", order_id="WO-20240101-ZZZZZ")
+    assert list(Path(settings.storage_dir).rglob("*.ogg")) == []
+
+
+def test_a_spoken_close_command_asks_for_the_fix_photo(
+    make_engine: Callable[..., Conversation], stt: SpokenStt, orders: SqlWorkOrders
+) -> None:
+    chat = Chat(make_engine(stt=stt))
+    order_id = report_order(chat)
+    order = orders.get(order_id)
+    assert order is not None
+    stt.say(f"结单 {order_id}。")
+    r = voice(chat)
+    asked = say("zh", "ask_close_photo", order_id=order_id, alarm_type=order.alarm_type, location=order.location_text)
+    assert texts(r) == [say("zh", "voice_heard", words=f"结单 {order_id}。"), asked]
+    assert r.state == "waiting_close_photo"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("spoken", ["2", "漏水。"])
+def test_a_spoken_choice_picks_the_type(make_engine: Callable[..., Conversation], stt: SpokenStt, spoken: str) -> None:
+    chat = Chat(make_engine(stt=stt))
+    chat.image(photo(1))  # no VLM: the bot asks for the type
+    stt.say(spoken)
+    r = voice(chat)
+    assert texts(r)[:2] == [say("zh", "voice_heard", words=spoken), say("zh", "type_set", alarm_type="漏水")]
+    assert r.state == "waiting_location"  # type: ignore[attr-defined]

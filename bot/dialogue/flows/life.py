@@ -15,6 +15,7 @@ from typing import Any
 from bot.dialogue.context import TurnContext
 from bot.dialogue.order_refs import find_order
 from bot.dialogue.photos import TurnPhotos
+from bot.dialogue.voice import keep_audio
 from bot.orders import moves
 from bot.ports import Reporter, ServiceError
 
@@ -43,7 +44,8 @@ def mentioned(words: str) -> str | None:
 
 
 def _as_typed(text: str, ref: str, folded: str) -> str:
-    """A note's or a reason's words as the person typed them (the command's arg is folded: "，" became ",")."""
+    """A note's or a reason's words as the person typed or said them (the command's arg is folded: "，" became
+    ",")."""
     at = text.upper().find(ref.upper())
     typed = text[at + len(ref) :].strip() if at >= 0 else ""
     return typed or folded
@@ -75,16 +77,18 @@ class LifeCommands:
             me = ctx.reporter()
             params["to"] = Reporter(me.platform, me.tenant, user)
         elif action == "note":
-            rest = _as_typed(ctx.incoming.text, ref, rest)
+            rest = _as_typed(ctx.words, ref, rest)
             if not rest:
                 ctx.say("life_which", example=_EXAMPLES[name].format(short=ref))
                 return
             params["text"] = rest
+            if ctx.incoming.kind == "voice":  # a spoken note keeps its recording, on the timeline and the event
+                params["voice_key"] = keep_audio(ctx.incoming.voice, ctx.services, ctx.session.key)
         elif action == "reopen":
             if not rest:
                 self._ask_reopen(ref)
                 return
-            params["reason"] = _as_typed(ctx.incoming.text, ref, rest)
+            params["reason"] = _as_typed(ctx.words, ref, rest)
         elif action == "rate":
             rating = _RATING.match(rest)
             if not rating:
@@ -95,12 +99,19 @@ class LifeCommands:
 
     def _move(self, action: str, ref: str, **params: Any) -> None:
         ctx = self.ctx
+        voice_key = params.get("voice_key")
         try:
             found = find_order(ctx, ref)
             order_id = found.id if found else ref
             outcome = moves.act(ctx.services.orders, ctx.settings, action, order_id, ctx.reporter(), **params)
         except ServiceError:
             ctx.fail("orders", "orders_down")
+            outcome = None
+        if voice_key and (outcome is None or not outcome.done):  # no order holds the recording
+            ctx.discarded.append(voice_key)
+        elif voice_key:
+            ctx.user_entry["voice_key"] = voice_key
+        if outcome is None:
             return
         ctx.replies.append(moves.reply(ctx.lang, outcome, order_id, ctx.settings))
         if outcome.done and action == "confirm" and outcome.order is not None:

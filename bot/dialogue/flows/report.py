@@ -7,7 +7,6 @@ import hashlib
 import logging
 import time
 
-from bot.audio import audio_type
 from bot.dialogue import alarm_types, choices
 from bot.dialogue.context import MAX_ORDER_BUTTONS, TurnContext
 from bot.dialogue.flows.places import MAX_LABEL_CHARS, PlaceQuestion
@@ -15,6 +14,7 @@ from bot.dialogue.flows.sites import site_place
 from bot.dialogue.machine import IDLE
 from bot.dialogue.next_step import next_step
 from bot.dialogue.photos import StoredPhoto, TurnPhotos
+from bot.dialogue.voice import keep_audio
 from bot.images import ImageRejected, perceptual_hash
 from bot.orders import rules
 from bot.ports import NewOrder, Order, OrderError, Photo, ServiceError, VlmError
@@ -269,13 +269,9 @@ class ReportFlow:
 
     def keep_voice(self) -> None:
         """Store a voice note of the report (its audio goes on the order, playable on the admin page)."""
-        ctx, audio = self.ctx, self.ctx.incoming.voice
-        if not audio:
-            return
-        try:
-            key = ctx.services.storage.put(audio, audio_type(audio) or "application/octet-stream")
-        except ServiceError as exc:  # the words still count; only the recording is lost
-            log.warning("voice note not stored: %s", exc, extra={"session": ctx.session.key})
+        ctx = self.ctx
+        key = keep_audio(ctx.incoming.voice, ctx.services, ctx.session.key)
+        if key is None:
             return
         ctx.pending.setdefault("voice_keys", []).append(key)
         ctx.user_entry["voice_key"] = key

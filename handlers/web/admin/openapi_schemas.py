@@ -267,8 +267,9 @@ SCHEMAS: dict[str, Any] = {
             "to": nullable({"type": "string", "enum": list(LIFE_STATUSES)}),
             "actor": nullable(ref("Person")),
             "reason": nullable(STR),
-            "detail": {"type": "object", "description": "text, photo_key, to / from (a hand-over), rating…"},
+            "detail": {"type": "object", "description": "text, photo_key, voice_key, to / from (a hand-over), rating…"},
             "photo": nullable(ref("Photo")),
+            "voice": nullable(ref("Photo")),
         },
     },
     "Delivery": {

@@ -195,7 +195,8 @@ def order_detail(ops: Ops, order: Order) -> Shaped:
 
 
 def timeline_row(ops: Ops, row: dict[str, Any]) -> Shaped:
-    """One row of ``order_timeline`` (NULL actor: the bot itself); a photo's key comes with its link."""
+    """One row of ``order_timeline`` (NULL actor: the bot itself); a photo's or a voice note's key comes with its
+    link."""
     detail = dict(row.get("detail") or {})
     actor = row.get("actor_user")
     return {
@@ -209,6 +210,7 @@ def timeline_row(ops: Ops, row: dict[str, Any]) -> Shaped:
         "reason": row.get("reason"),
         "detail": detail,
         "photo": _photo(ops, detail.get("photo_key")),
+        "voice": _photo(ops, detail.get("voice_key")),
     }
 
 
