@@ -6,12 +6,14 @@ from collections.abc import Callable
 
 import pytest
 
+from bot.adapters.redis.store import SessionStore
 from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import DEFAULT_ALARM_TYPES, Settings
 from bot.dialogue.engine import Conversation
 from bot.orders.duty_card import duty_card
 from bot.replies import say
-from tests.support.admin import report_order
+from tests.support.admin import AUTH, admin_app, report_order, runtime
 from tests.support.conversation import ScriptedVlm
 from tests.support.engine import Chat, photo
 
@@ -188,3 +190,16 @@ def test_a_stale_tap_while_closing_asks_for_the_fix_photo_again(chat: Chat) -> N
     chat.text(f"结单 {order_id}")
     r = chat.tap(say("zh", "choice_new"), card)
     assert r.stale and texts(r) == [say("zh", "choice_closed"), say("zh", "expect_close_photo", order_id=order_id)]
+
+
+def test_after_ops_shortened_a_session_its_expiry_names_the_time_it_had(
+    settings: Settings, fake_store: SessionStore, storage: LocalFolderStore, orders: SqlWorkOrders
+) -> None:
+    app = admin_app(settings, fake_store, storage, orders)
+    user = Chat(runtime(app).engine, user="zhangsan", platform="generic")
+    user.image(photo(1))
+    put = app.test_client().put(f"/admin/api/sessions/{user.key}/ttl", headers=AUTH, json={"seconds": 60})
+    assert put.json == {"key": user.key, "seconds_left": 60}
+    fake_store.redis.delete(fake_store.session_redis_key(user.key))  # what the TTL does a minute later
+    said = texts(user.text("配电房"))[0]
+    assert said == "之前的报修因 1 分钟未操作已过期，需要的话请重新开始。" and "10 分钟" not in said
