@@ -45,6 +45,50 @@ def test_type_x_while_waiting_for_the_place_sets_the_type_never_the_place(chat: 
     assert r.waiting_for == "location" and texts(r)[0] == say("zh", "type_set", alarm_type="漏水")
 
 
+# -- small talk, the photo, urgency and ways out while the place is asked: never the place ----------------------
+@pytest.mark.parametrize(
+    ("typed", "answer"),
+    [
+        ("稍等", "ack_wait"),
+        ("hold on", "ack_wait"),
+        ("谢谢", "ack_thanks"),
+        ("收到", "ack_got_it"),
+        ("你好", "ack_greeting"),
+        ("我不在现场", "rough_is_fine"),
+        ("重新拍", "send_new_photo"),
+        ("发错了", "send_new_photo"),
+        ("很急", "note_added"),
+    ],
+)
+def test_small_talk_at_the_place_question_is_answered_and_the_place_asked_again(
+    chat: Chat, orders: SqlWorkOrders, typed: str, answer: str
+) -> None:
+    chat.image(photo(1))
+    chat.tap("漏水")
+    r = chat.text(typed)
+    assert texts(r) == [say("zh", answer), say("zh", "ask_location")] and r.waiting_for == "location"
+    assert list(chat.buttons()) == [say("zh", "choice_cancel")]
+    chat.text("3号楼东门")
+    order = orders.get(chat.text("好滴").order_id)  # a yes with its soft end confirms
+    assert order is not None and order.location_text == "3号楼东门"
+    assert order.note == ("很急" if typed == "很急" else "")  # urgency goes on the order as the reporter's note
+
+
+@pytest.mark.parametrize("typed", ["取消报修", "不用报了", "cancel it", "stop it"])
+@pytest.mark.parametrize("where", ["type", "place", "summary", "close"])
+def test_every_way_of_saying_cancel_cancels_wherever_cancel_is_open(chat: Chat, typed: str, where: str) -> None:
+    if where == "close":
+        chat.text(f"结单 {report_order(chat)}")
+    else:
+        chat.image(photo(1))
+        if where != "type":
+            chat.tap("漏水")
+        if where == "summary":
+            chat.text("3号楼东门")
+    r = chat.text(typed)
+    assert texts(r) == [say("zh", "cancelled")] and r.state == "idle"
+
+
 # -- the summary never takes a text as the place without asking ---------------------------------------------
 def test_a_typo_d_confirm_at_the_summary_confirms_and_a_stray_text_is_asked_about(
     chat: Chat, orders: SqlWorkOrders
