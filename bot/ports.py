@@ -295,6 +295,12 @@ class WorkOrders(Protocol):
 
     def open_for(self, reporter: Reporter, limit: int = 10) -> list[Order]: ...
 
+    def movable_by(self, who: Reporter, limit: int = 50) -> list[Order]:
+        """The orders a move typed without its order ("开始", "评分 5") may mean, ``who``'s own first (reported or
+        held), then newest first: their tenant's open orders they reported or someone holds, and those they reported
+        that closed in the last week without a rating. Which of them a move may take is ``bot.orders.life``'s."""
+        ...
+
     def claim(self, order_id: str, by: Reporter) -> tuple[Order, bool]:
         """Make ``by`` the assignee of an open, unclaimed order of their tenant; bool = this call won.
 

@@ -56,6 +56,15 @@ QUESTION_SENTENCES: dict[str, dict[str, str]] = {
     },
     # -- not sure: ask ---------------------------------------------------------------------------
     "not_understood": {"zh": "没看懂这条消息。", "en": "I did not understand that."},
+    # small talk: a word back, then the open question again
+    "ack_wait": {"zh": "好的，不急，准备好了再回复我。", "en": "Sure, take your time."},
+    "ack_thanks": {"zh": "不客气。", "en": "You're welcome."},
+    "ack_got_it": {"zh": "好的。", "en": "OK."},
+    "ack_greeting": {"zh": "你好！", "en": "Hi!"},
+    "send_new_photo": {
+        "zh": "直接发新照片就行，它会替换刚才那张；不想报了就发“取消”。",
+        "en": "Just send the new photo: it replaces the one before. To drop the report, send “cancel”.",
+    },
     "place_check_new": {
         "zh": "“{place}”是问题所在的位置吗？",
         "en": "Is “{place}” where the problem is?",

@@ -12,7 +12,7 @@ from typing import Any
 import click
 from flask import Flask
 
-from bot.messages import Incoming, Location
+from bot.messages import Incoming, Location, TurnResult
 from bot.ports import StoreUnavailable
 from handlers.logs import verbose_option
 from handlers.runner.runtime import Runtime
@@ -43,6 +43,15 @@ def parse_line(line: str, user: str, tenant: str) -> Incoming | str:
             return "latitude must be within ±90 and longitude within ±180"
         return Incoming(kind="location", location=Location(label.strip(), lat, lng), **common)
     return Incoming(kind="text", text=line, **common)
+
+
+def status_line(result: TurnResult) -> str:
+    """What the bot waits for after a turn: the open question first (the type, the place…), then the stored state
+    ("waiting_location" while the type is asked too), and the order a turn made or closed."""
+    parts = [f"waiting for {result.waiting_for}", f"state {result.state}"] if result.waiting_for else [result.state]
+    if result.order_id:
+        parts.append(f"order {result.order_id}")
+    return f"[{', '.join(parts)}]"
 
 
 def who_you_are(user: str, tenant: str) -> str:
@@ -89,5 +98,4 @@ def register(app: Flask, runtime: Runtime) -> None:
                 click.echo(f"bot> {reply.text}")
             if result.choices:  # a terminal cannot be tapped: the labels show what can be typed instead
                 click.echo("     " + "  ".join(f"[{choice.label}]" for choice in result.choices))
-            suffix = f", order {result.order_id}" if result.order_id else ""
-            click.echo(click.style(f"    [{result.state}{suffix}]", dim=True))
+            click.echo(click.style(f"    {status_line(result)}", dim=True))

@@ -9,9 +9,9 @@ by someone the card was not for finds another token (or none) and changes nothin
 ``what`` is the choice's meaning, the same as a typed message: ``confirm``, ``cancel``, ``retry``,
 ``new`` (a new report from the photo held in idle), ``place_yes`` / ``place_no`` (the answer to "is «…» the
 place?"), ``change_place`` / ``change_type`` (what "不对" at the summary wants changed), ``type=3`` (the third
-alarm type) and ``close=WO-…``, ``order=WO-…``, ``withdraw=WO-…`` (that command on that order), ``site=B3-E`` (that
-registry site, among close ones). ``intent_of``
-turns it into the intent the typed words give.
+alarm type), ``close=WO-…``, ``order=WO-…``, ``withdraw=WO-…``, ``start=WO-…`` and each move of the order's life
+(that command on that order), and ``site=B3-E`` (that registry site, among close ones). ``intent_of`` turns it into
+the intent the typed words give.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, Literal
 
-from bot.dialogue.intents import Intent
+from bot.dialogue.intents import LIFE_INTENTS, Intent
 from bot.messages import Choice
 
 # what → the intent a typed message would give; "type=" and "close=" carry an argument
@@ -40,6 +40,7 @@ _WITH_ARG = {
     "order": "order_query",
     "withdraw": "withdraw",
     "site": "pick_site",
+    **{name: name for name, _ in LIFE_INTENTS},  # "start=WO-…": that move on that order ("which order?" of "开始")
 }
 
 

@@ -56,6 +56,7 @@ class TurnContext:
         self.picked: str | None = None  # the label of the button this turn's tap took
         self.card: str | None = None  # the text of the message that button was on
         self.stale = False  # this turn's tap was on a choice no longer open
+        self.from_offer = False  # the intent is a choice of the open question (tapped, or its number typed)
         self.follow_up: str | None = None  # a trigger to fire after this one (a held photo's next use)
         self.user_entry: dict[str, Any] = {"text": incoming.text, "kind": incoming.kind}
         if incoming.location:
@@ -81,6 +82,7 @@ class TurnContext:
                 return intents.Intent("stale_choice")
             self.picked = self.user_entry["text"] = picked[1]
             self.card = offer["text"] if offer else None
+            self.from_offer = True
             return intent
         if incoming.kind == "voice":
             heard = hear(incoming, self.session, self.services)
@@ -97,6 +99,7 @@ class TurnContext:
         if intent.name == "number" and self.session.state == IDLE:
             listed = choices.numbered(offer, int(intent.arg))
             chosen = choices.intent_of(listed[0]) if listed else None
+            self.from_offer = chosen is not None
             return chosen or intent
         return intent
 

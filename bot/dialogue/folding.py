@@ -33,7 +33,11 @@ _TRADITIONAL = _traditional()
 # Polite words around a command that do not change it ("请确认", "确认一下吧", "confirm please"). Each is
 # stripped only while something is left, and every step is tried as a key, so "好的" alone stays a yes.
 _CJK_FRONT = ("麻烦你", "麻烦", "请帮我", "帮我", "请", "那就", "好的", "嗯")
-_CJK_BACK = ("一下吧", "一下", "吧", "啊", "呀", "哦", "噢", "呢", "啦", "谢谢", "多谢", "谢了", "了")
+# The softening ends of a spoken yes ("好滴", "好哒", "可以的", "OK的") are padding too.
+_CJK_BACK = (
+    *("一下吧", "一下", "吧", "啊", "呀", "哦", "噢", "呢", "啦", "谢谢", "多谢", "谢了", "了"),
+    *("的", "滴", "哒", "嘞", "咯", "呐", "喔"),
+)
 # English padding is whole words, so "okay" never loses its "ok" and "know" its "now".
 _CJK_BACK_LAST = frozenset(pad[-1] for pad in _CJK_BACK)
 _CJK_FRONT_FIRST = frozenset(pad[0] for pad in _CJK_FRONT)

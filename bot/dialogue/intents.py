@@ -16,7 +16,34 @@ from bot.orders.ids import ANY_ID, ID_ALPHABET, ORDER_REF
 # Whole-message keywords (compared folded): the message *is* the command. Yes-like and no-like answers are
 # here too; where "好" or "不对" means something (a summary, a question with buttons) is the state's to say.
 _KEYWORDS: dict[str, tuple[str, ...]] = {
-    "cancel": ("取消", "算了", "不报了", "不用了", "退出", "cancel", "/cancel", "stop", "abort", "quit", "never mind"),
+    "cancel": (
+        *(
+            "取消",
+            "算了",
+            "不报了",
+            "不用了",
+            "退出",
+            "取消报修",
+            "不用报了",
+            "不报修了",
+            "不用报修了",
+            "别报了",
+            "放弃",
+        ),
+        *(
+            "放弃报修",
+            "cancel",
+            "/cancel",
+            "stop",
+            "abort",
+            "quit",
+            "never mind",
+            "cancel it",
+            "stop it",
+            "cancel that",
+        ),
+        *("cancel this", "cancel report", "cancel the report", "forget it"),
+    ),
     "help": ("帮助", "帮忙", "怎么用", "菜单", "说明", "help", "/help", "menu", "commands"),
     "status": ("状态", "进度", "status", "/status"),
     "my_orders": ("我的工单", "我的单", "我报的单", "工单列表", "my orders", "/orders", "orders", "my tickets"),
@@ -25,24 +52,97 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
         *("确认", "确定", "是", "是的", "对", "对的", "好", "好的", "行", "可以", "没问题", "提交", "没错", "正确"),
         *("嗯", "嗯嗯", "同意", "确认提交", "确认无误", "就这样", "ok", "okay", "k", "yes", "y", "yep", "yeah"),
         *("yup", "ya", "sure", "correct", "right", "confirm", "confirmed", "submit", "go", "go ahead", "lgtm"),
-        *("looks good",),
+        *(
+            "looks good",
+            "没毛病",
+            "妥",
+            "妥了",
+            "好嘞",
+            "sure thing",
+            "yeah sure",
+            "of course",
+            "sounds good",
+            "alright",
+        ),
+        *("all right", "perfect"),
     ),
     "deny": (
         *("不", "不对", "不是", "不是的", "错了", "错", "不行", "不正确", "有误", "不要", "否", "no", "n", "nope"),
-        *("nah", "wrong", "incorrect", "not right", "not correct", "不对劲"),
+        *("nah", "wrong", "incorrect", "not right", "not correct", "不对劲", "错误"),
     ),
     "change_place": ("改位置", "位置不对", "地点不对", "换位置", "change place", "wrong place"),
     "change_type": ("改类型", "类型不对", "换类型", "change type", "wrong type"),
     # "I don't know" answers the question without an answer: the bot says a rough answer will do and asks again
-    "unsure": ("不知道", "不清楚", "不确定", "不懂", "看不出", "说不清", "idk", "dont know", "not sure", "no idea"),
+    # (and "I am not on site": the same, a rough answer will do)
+    "unsure": (
+        *(
+            "不知道",
+            "不清楚",
+            "不确定",
+            "不懂",
+            "看不出",
+            "说不清",
+            "我不在现场",
+            "不在现场",
+            "人不在现场",
+            "我没在现场",
+        ),
+        *("idk", "dont know", "not sure", "no idea", "not on site", "im not on site", "i am not on site"),
+        *("not there", "im not there"),
+    ),
     "retry": ("重试", "再试", "再试一次", "重新识别", "retry", "try again", "again"),
     "new_report": ("新报修", "新的报修", "新问题", "报修", "new report", "new", "new problem"),
     # an order command without the order: the bot asks which, with the user's orders as buttons
-    "close": ("结单", "关单", "完工", "close", "close order"),
+    "close": ("结单", "关单", "完工", "完成", "close", "close order", "done", "finish"),
     "withdraw": ("取消工单", "撤销工单", "撤回工单", "撤回", "撤销", "withdraw", "cancel order"),
     "order_query": ("查工单", "查询工单", "查单", "查工单状态", "look up", "lookup", "find order"),
     "claim": ("认领", "接单", "claim"),
+    # Small talk (``SMALL_TALK``): acknowledged, and the open question asked again — never an answer to it.
+    "wait": (
+        *("稍等", "等一下", "等等", "等一等", "等会", "等会儿", "等一会", "等一会儿", "马上", "马上来", "一会儿"),
+        *("待会", "待会儿", "稍后", "hold on", "wait", "wait a moment", "wait a sec", "wait a minute", "one moment"),
+        *("one sec", "one second", "just a sec", "just a moment", "a moment", "hang on", "give me a minute"),
+        *("give me a sec", "brb", "hold up", "later"),
+    ),
+    "thanks": (
+        *("谢谢", "多谢", "感谢", "谢了", "谢谢你", "辛苦了", "辛苦", "麻烦了", "thanks", "thank you", "thx", "ty"),
+        *("cheers", "thanks a lot", "many thanks"),
+    ),
+    "got_it": (
+        *("收到", "知道了", "明白", "明白了", "了解", "懂了", "got it", "noted", "understood", "roger", "copy"),
+        *("copy that", "received"),
+    ),
+    "greeting": (
+        *("你好", "您好", "嗨", "哈喽", "哈啰", "喂", "在吗", "在不在", "早", "早上好", "上午好", "中午好", "下午好"),
+        *("晚上好", "早安", "hi", "hello", "hey", "hiya", "yo", "hi there", "hello there", "good morning", "morning"),
+        *("good afternoon", "good evening"),
+    ),
+    # The photo was the wrong one: the next photo replaces it (a cancel starts over).
+    "photo_again": (
+        *(
+            "重新拍",
+            "重拍",
+            "再拍",
+            "再拍一张",
+            "重新拍一张",
+            "换一张",
+            "换张",
+            "换一张照片",
+            "换照片",
+            "发错了",
+            "发错",
+        ),
+        *("拍错了", "传错了", "发错照片了", "照片发错了", "照片不对", "重发", "重新发", "重新发一张", "wrong photo"),
+        *("wrong picture", "wrong pic", "retake", "new photo", "another photo", "send another", "resend"),
+        *("take another", "sent the wrong photo"),
+    ),
+    # How urgent it is: the reporter's words go on the order as their note.
+    "urgent": (
+        *("很急", "急", "紧急", "着急", "加急", "特急", "急急急", "非常急", "特别急", "非常紧急", "十万火急", "快点"),
+        *("快", "尽快", "快点来", "赶紧", "urgent", "very urgent", "asap", "emergency", "hurry", "hurry up", "quick"),
+    ),
 }
+SMALL_TALK = frozenset({"wait", "thanks", "got_it", "greeting"})  # Intent("small_talk", one of these)
 # A message that is one of these symbols alone (they fold to nothing).
 _SYMBOLS = {"👍": "confirm", "👌": "confirm", "✅": "confirm", "✔": "confirm", "👎": "deny", "❌": "deny", "?": "help"}
 _BY_KEY: dict[str, str] = {}
@@ -71,6 +171,27 @@ LIFE_INTENTS: tuple[tuple[str, str], ...] = (
     ("rate", r"评分|打分|rate|rating"),
 )
 _LIFE_NAMES = frozenset(name for name, _ in LIFE_INTENTS)
+
+
+def without_order(intent: Intent) -> bool:
+    """Is this an order's life command typed without its order ("开始", "修好了", "备注 等配件")?"""
+    return intent.name in _LIFE_NAMES and not intent.arg.partition(" ")[0]
+
+
+_LIFE_WORDS = dict(LIFE_INTENTS)
+# The same typed without the order ("开始", "挂起 等配件", "转交 @bob", "评分 5"): the bot asks which order, with the
+# orders that person may move so as buttons. Words after the command need a space or a colon (none after Chinese),
+# and only where they mean something without an order: a reason, a note, a mention, a rating.
+_AFTER = r"(?:\s*[:：]\s*|\s+|(?<=[^\x00-\x7f]))"
+_RATING_ALONE = re.compile(rf"^(?:{_LIFE_WORDS['rate']})\s*[:：]?\s*([1-5](?:\s*(?:分|星|stars?|/\s*5))?)$", re.I)
+_WITHOUT_ORDER: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("hand_over", re.compile(rf"^(?:{_LIFE_WORDS['hand_over']})\s*(@\S+|<@[^>]+>)$", re.I)),
+    *(
+        (name, re.compile(rf"^(?:{_LIFE_WORDS[name]}){_AFTER}(.+)$", re.I))
+        for name in ("hold", "add_order_note", "reopen")
+    ),
+    *((name, re.compile(rf"^(?:{words})()$", re.I)) for name, words in LIFE_INTENTS),
+)
 
 
 # Commands followed by an argument, matched on the cleaned text (case aside).
@@ -103,7 +224,11 @@ _BARE_ID = re.compile(rf"^#?\s*(WO-\d{{8}}-[{ID_ALPHABET}]{{5}})$", re.I)
 
 @dataclass(frozen=True)
 class Intent:
-    name: str  # a keyword above, a pattern name, "number", "unclear" (nothing to read), or "text"
+    """``name``: a keyword above, a pattern name, "small_talk" (``arg``: which), "number", "unclear" (nothing to
+    read), or "text". An order's life command's ``arg`` is the order reference, a space and the rest; without an
+    order the reference is "" (``" 等配件"``)."""
+
+    name: str
     arg: str = ""
 
 
@@ -118,18 +243,16 @@ def parse(text: str) -> Intent:
     for form in found:
         name = _BY_KEY.get(form)
         if name is not None:
-            return Intent(name)
+            if name in SMALL_TALK:
+                return Intent("small_talk", name)
+            return Intent(name, cleaned if name == "urgent" else "")
     if not found[0]:  # nothing but punctuation or symbols
         symbol = _SYMBOLS.get(cleaned.replace("\ufe0f", "").strip())
         return Intent(symbol) if symbol else Intent("help") if "?" in cleaned else Intent("unclear")
-    for name, pattern in _PATTERNS if _COMMAND_START.match(cleaned) else ():
-        match = pattern.match(cleaned)
-        if match:
-            arg = match.group(1).strip()
-            if name in _LIFE_NAMES:
-                rest = (match.group(2) or "").strip()
-                return Intent(name, f"{arg.upper()} {rest}".strip())
-            return Intent(name, arg.upper() if name in _UPPER else arg)
+    if _COMMAND_START.match(cleaned):
+        command = _command_in(cleaned)
+        if command is not None:
+            return command
     alarm = _ALARM_ANYWHERE.search(cleaned)
     if alarm:
         return Intent("link_alarm", alarm.group(1).upper())
@@ -140,3 +263,24 @@ def parse(text: str) -> Intent:
     if number:
         return Intent("number", number.group(1))
     return Intent("text", cleaned)
+
+
+def _command_in(cleaned: str) -> Intent | None:
+    """A command with its argument, or an order's life command without its order; None when it is neither."""
+    rating = _RATING_ALONE.match(cleaned)  # "评分 5" rates (the order is asked), never names list number 5
+    if rating:
+        return Intent("rate", f" {rating.group(1)}")
+    for name, pattern in _PATTERNS:
+        match = pattern.match(cleaned)
+        if match:
+            arg = match.group(1).strip()
+            if name in _LIFE_NAMES:
+                rest = (match.group(2) or "").strip()
+                return Intent(name, f"{arg.upper()} {rest}".strip())
+            return Intent(name, arg.upper() if name in _UPPER else arg)
+    for name, pattern in _WITHOUT_ORDER:
+        match = pattern.match(cleaned)
+        if match:
+            rest = match.group(1).strip()
+            return Intent(name, f" {rest}" if rest else "")
+    return None

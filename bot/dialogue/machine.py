@@ -123,7 +123,7 @@ ROUTES: dict[str, dict[str, str]] = {
     },
     IDLE: {
         "image": "photo", "close": "close", "new_report": "new_report", "link_alarm": "link_alarm",
-        "*": "say_idle_hint",
+        "small_talk": "acknowledge", "*": "say_idle_hint",
     },
     LOCATION: {
         "image": "photo", "location": "location", "propose_place": "propose_place", "accept_place": "accept_place",
@@ -131,7 +131,7 @@ ROUTES: dict[str, dict[str, str]] = {
         "reject_place": "reject_place", "choose_type": "choose_type", "number": "choose_type", "note": "add_note",
         "change_type": "say_type_list", "deny": "say_which_type", "retry": "retry", "link_alarm": "link_alarm",
         "confirm": "say_need_location", "change_place": "say_need_location", "close": "say_finish_first",
-        "*": "say_help",
+        "small_talk": "acknowledge", "photo_again": "say_send_new_photo", "urgent": "add_note", "*": "say_help",
     },
     CONFIRM: {
         "image": "photo", "location": "location", "propose_place": "propose_place", "accept_place": "accept_place",
@@ -139,10 +139,12 @@ ROUTES: dict[str, dict[str, str]] = {
         "reject_place": "reject_place", "choose_type": "choose_type", "number": "choose_type", "note": "add_note",
         "change_type": "say_type_list", "change_place": "change_place", "deny": "ask_what_to_change",
         "retry": "retry", "link_alarm": "link_alarm", "confirm": "confirm", "same_problem": "same_problem",
-        "close": "say_finish_first", "*": "say_help",
+        "close": "say_finish_first", "small_talk": "acknowledge", "photo_again": "say_send_new_photo",
+        "urgent": "add_note", "*": "say_help",
     },
     CLOSE_PHOTO: {
-        "image": "close_photo", "close": "say_finish_first", "*": "say_expect_close_photo",
+        "image": "close_photo", "close": "say_finish_first", "small_talk": "acknowledge",
+        "*": "say_expect_close_photo",
     },
 }
 # fmt: on

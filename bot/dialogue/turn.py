@@ -89,7 +89,7 @@ class Turn:
         self.report_flow = ReportFlow(ctx, self.photos, self.places)
         self.close_flow = CloseFlow(ctx, self.photos)
         self.lookups = Lookups(ctx, self.report_flow)
-        self.life = LifeCommands(ctx, self.photos)
+        self.life = LifeCommands(ctx, self.photos, self.lookups.ask_again)
 
     # The machine's model attribute; it lives on the context so that a flow's callback run after a move
     # (``ReportFlow.ask_next``) reads the state the move went to.
@@ -224,6 +224,8 @@ class Turn:
     say_voice_unheard = _lookup(Lookups.say_voice_unheard)
     say_which_type = _lookup(Lookups.say_which_type)
     say_type_list = _lookup(Lookups.say_type_list)
+    acknowledge = _lookup(Lookups.acknowledge)
+    say_send_new_photo = _lookup(Lookups.say_send_new_photo)
 
 
 # The reply-only names ``bot.dialogue.machine.ROUTES`` may give for an input (the others are the machine's triggers).
@@ -248,4 +250,6 @@ RESPONDERS: dict[str, Callable[[Turn], None]] = {
     "say_which_type": Turn.say_which_type,
     "say_type_list": Turn.say_type_list,
     "ask_what_to_change": Turn.ask_what_to_change,
+    "acknowledge": Turn.acknowledge,
+    "say_send_new_photo": Turn.say_send_new_photo,
 }

@@ -5,12 +5,13 @@ name while a type is open; then, when a language model is configured (``Services
 among the intents this state accepts; then the rules' own line:
 
 * waiting for the place, a text is the place — unless it reads like something else (a question, an
-  objection, talk of the type, order or photo, a long sentence, a type inside other words): then the bot
-  asks "is «…» the place?";
+  objection, talk of the type, order or photo, small talk, a way out or urgency in more words, a long sentence,
+  a type inside other words): then the bot asks "is «…» the place?";
 * at the summary, a text that is no command asks "change the place to «…»?" (never replaces it silently);
 * elsewhere it is what the state does with text it does not know (a hint, the open question again).
 
-A yes or a no while "is «…» the place?" is open answers that question.
+A yes or a no while "is «…» the place?" is open answers that question. While the photo of a fix is awaited, an
+order's life command without its order ("修好了") is text there: the photo is asked for again.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import logging
 import re
 
 from bot.dialogue import alarm_types
-from bot.dialogue.intents import Intent, parse
-from bot.dialogue.machine import CONFIRM, LOCATION, REPORTING, ROUTES, STATES, route
+from bot.dialogue.intents import Intent, normalize, parse, without_order
+from bot.dialogue.machine import CLOSE_PHOTO, CONFIRM, LOCATION, REPORTING, ROUTES, STATES, route
 from bot.ports import ORDER_INTENTS, Nlu, NluError, Reading
 from bot.session import Session
 
@@ -44,10 +45,14 @@ MEANINGS: dict[str, str] = {
 }
 _AS_ROUTED = {"place": "location"}
 
-# Text that reads like a question, an objection or talk about the report rather than a place.
+# Text that reads like a question, an objection or talk about the report rather than a place; or like small talk,
+# a way out, the photo or how urgent it is, in more words than the keywords ("谢谢你们", "稍等我看看", "我要取消").
 _NOT_A_PLACE = re.compile(
     r"[?？]|[吗呢嘛]$|^(?:怎么|为什么|什么|如何|能不能|可以吗|不是|不对|错了|没有)|类型|工单|照片"
-    r"|^(?:how|what|why|when|who|can|could|is|are|do|does|no|not)\b|\b(?:type|order|photo)\b",
+    r"|谢|稍等|等一下|等等|你好|您好|收到|不在现场|取消|不报|重拍|重新拍|换一张|换张|发错|拍错|传错"
+    r"|很急|着急|紧急|加急|尽快|快点|赶紧"
+    r"|^(?:how|what|why|when|who|can|could|is|are|do|does|no|not|hi|hey|hello|ok|okay|yes|yeah|sure)\b"
+    r"|\b(?:type|order|photo|picture|thanks?|thank you|wait|hold on|cancel|stop|urgent|asap|hurry|retake)\b",
     re.I,
 )
 MAX_PLACE_CHARS = 60  # longer than any place people type: a description, pasted text
@@ -59,6 +64,8 @@ def understand(text: str, session: Session, types: tuple[str, ...], nlu: Nlu | N
     state, pending = session.state, session.pending
     if pending.get("proposed_place") and intent.name in ("confirm", "deny"):
         return Intent("accept_place" if intent.name == "confirm" else "reject_place")
+    if state == CLOSE_PHOTO and without_order(intent):  # "修好了" while the fix photo is awaited: the photo, please
+        return Intent("text", normalize(text))
     if intent.name != "text":
         return intent
     said = intent.arg

@@ -191,7 +191,7 @@ def test_ttl_expiry_on_real_redis_says_the_report_timed_out(build: Callable[...,
 def test_history_cap_on_real_redis_and_history_reaches_the_vlm(build: Callable[..., Stack]) -> None:
     stack = build(history_max_turns=10)
     for n in range(1, 15):
-        stack.web.text(f"note {n:02d}")
+        stack.web.text(f"message {n:02d}")  # no command: one answer each (the hint)
     stack.vlm.respond_with(answer(LEAK), times=1)
     stack.web.image(photo(14))  # the 15th turn
 
@@ -202,12 +202,12 @@ def test_history_cap_on_real_redis_and_history_reaches_the_vlm(build: Callable[.
     assert len(history) == 20
     user_texts = [h["text"] for h in history if h["role"] == "user" and h["kind"] == "text"]
     # 14 text turns × 2 messages + the photo turn's 3 = 31 messages: the oldest 11 are gone
-    assert user_texts == [f"note {n:02d}" for n in range(7, 15)]
+    assert user_texts == [f"message {n:02d}" for n in range(7, 15)]
     assert history[-3]["role"] == "user" and history[-3]["kind"] == "image" and history[-3]["image_key"]
     assert [h["role"] for h in history[-2:]] == ["bot", "bot"]
     (request,) = stack.vlm.requests
-    assert "user: note 14" in request.text and "user: note 12" in request.text
-    assert "note 01" not in request.text
+    assert "user: message 14" in request.text and "user: message 12" in request.text
+    assert "message 01" not in request.text
 
 
 # -- infrastructure ----------------------------------------------------------------------------------------------

@@ -28,6 +28,23 @@ def test_open_for_lists_only_that_users_open_orders_newest_first(orders: SqlWork
     assert orders.open_for(Reporter("slack", "T2", "alice")) == []
 
 
+def test_movable_by_lists_the_users_own_orders_first_then_colleagues_held_ones(orders: SqlWorkOrders) -> None:
+    """What "开始" or "评分 5" without an order may mean: ALICE's reported or held orders first (newest first), then
+    the tenant's orders someone holds; her closed ones without a rating; nobody's unclaimed order of a colleague."""
+    mine, _ = orders.create(new_order("a1"))
+    held_by_carol, _ = orders.create(new_order("c1", reporter=CAROL))
+    orders.claim(held_by_carol.id, CAROL)
+    held_by_me, _ = orders.create(new_order("c2", reporter=CAROL))
+    orders.claim(held_by_me.id, ALICE)
+    orders.create(new_order("c3", reporter=CAROL))  # open, unclaimed, not hers: not offered
+    closed, _ = orders.create(new_order("a2"))
+    orders.close(closed.id, "img/after.jpg", True, "fixed", ALICE)
+    orders.create(new_order("b1", reporter=BOB))  # another tenant
+
+    assert [o.id for o in orders.movable_by(ALICE)] == [closed.id, held_by_me.id, mine.id, held_by_carol.id]
+    assert orders.movable_by(Reporter("slack", "T2", "alice")) == []
+
+
 def test_list_pages_cover_everything_once_newest_first(orders: SqlWorkOrders) -> None:
     made = [orders.create(new_order(f"rk-{i}"))[0] for i in range(7)]
     expected = sorted(made, key=lambda o: (o.created_at, o.id), reverse=True)

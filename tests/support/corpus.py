@@ -14,17 +14,29 @@ Situations (the session as the engine leaves it; alarm types are the zh defaults
 
 Where the line is drawn (the rules, model off):
   * A yes-like or no-like answer, a command, a type name (exact, alias, the start of one name), an order id
-    (full, last five, list number) is understood whatever the padding, width, script, spacing or case.
+    (full, last five, list number) is understood whatever the padding, width, script, spacing or case. Yes-like
+    includes a spoken yes's soft end ("好滴", "好哒", "可以的", "OK的") and "没毛病", "yeah sure", "sure thing";
+    a cancel, "取消报修", "不用报了", "cancel it", "stop it" (in every state: cancel is open everywhere).
+  * Small talk is answered, never taken as an answer: waiting ("稍等", "hold on"), thanks, "收到", a greeting get
+    a word back and the open question again; "我不在现场" is "I don't know" (a rough answer will do); the photo
+    ("重新拍", "换一张", "发错了") gets "send the new one, it replaces this one; or cancel"; urgency ("很急",
+    "urgent") while reporting goes on the order as the reporter's note.
   * Waiting for the place, other text is the place — the answer to the question asked, echoed in the summary —
     unless it reads like something else: a question, an objection ("不是这个类型"), talk of the type, order
-    or photo, more than 60 characters, a type inside other words ("3号楼漏水了"). Then the bot asks
-    "is «…» the place?" [Yes] [No]. (Text is compared as folded: "？" is "?", "，" is ",".)
+    or photo, small talk, a way out or urgency in more words ("谢谢你们", "稍等我看看门牌", "紧急出口"), more than
+    60 characters, a type inside other words ("3号楼漏水了"). Then the bot asks "is «…» the place?" [Yes] [No].
+    (Text is compared as folded: "？" is "?", "，" is ",".)
   * At the summary, other text never replaces the place: "change the place to «…»?" [Change] [Keep …].
   * "是/好/确认" while "is «…» the place?" is open answers that question (yes), "不/no" keeps the old place.
-  * A command without its order ("查工单", "取消工单") asks which, with the user's open orders as buttons.
+  * A command without its order ("查工单", "取消工单") asks which, with the user's open orders as buttons; a move
+    of the order's life without its order ("开始", "备注 等配件", "评分 5") asks which, with the orders that person
+    may make that move on (one order: one button). While the photo of a fix is awaited, "修好了" or "开始" alone is
+    text there (the photo is asked for again).
   * Text with nothing to read ("…", "!!") is "not understood" and the open question is asked again.
   * In idle and while waiting for the photo of a fix, other text gets the hint (what the bot can do there).
-  The model is asked only where the rules fall back; its reading must be an intent the state accepts.
+  The model is asked only where the rules fall back; its reading must be an intent the state accepts. When it is
+  unsure (or down) at the place question, the rules' line holds: a text that reads like a place is the place,
+  echoed in the summary; one that reads like something else is asked about.
 """
 
 from __future__ import annotations
@@ -76,6 +88,13 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
     ("summary", "submit", "confirm", None),
     ("summary", "y", "confirm", None),
     ("summary", "👍", "confirm", None),
+    ("summary", "好滴", "confirm", None),
+    ("summary", "好哒", "confirm", None),
+    ("summary", "可以的", "confirm", None),
+    ("summary", "OK的", "confirm", None),
+    ("summary", "没毛病", "confirm", None),
+    ("summary", "yeah sure", "confirm", None),
+    ("summary", "Sure thing", "confirm", None),
     ("summary", "就这样提交吧", "propose_place:就这样提交吧", "confirm"),
     ("summary", "looks right to me", "propose_place:looks right to me", "confirm"),
     # -- the summary: no-like, changes, ways out ---------------------------------------------------------
@@ -101,6 +120,10 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
     ("summary", "不报了", "cancel", None),
     ("summary", "cancel", "cancel", None),
     ("summary", "never mind", "cancel", None),
+    ("summary", "取消报修", "cancel", None),
+    ("summary", "不用报了", "cancel", None),
+    ("summary", "cancel it", "cancel", None),
+    ("summary", "stop it", "cancel", None),
     ("summary", "同一个", "same_problem", None),
     # -- the summary: corrections ------------------------------------------------------------------------
     ("summary", "类型 漏水", "choose_type:漏水", None),
@@ -125,6 +148,15 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
     ("summary", "？", "help", None),
     ("summary", "状态", "status", None),
     ("summary", "…", "unclear", None),
+    # -- the summary: small talk, the photo, urgency (a word back and the summary again; urgency is a note) -------
+    ("summary", "稍等", "small_talk:wait", None),
+    ("summary", "wait", "small_talk:wait", None),
+    ("summary", "收到", "small_talk:got_it", None),
+    ("summary", "谢谢", "small_talk:thanks", None),
+    ("summary", "重新拍", "photo_again", None),
+    ("summary", "发错了", "photo_again", None),
+    ("summary", "很急", "urgent:很急", None),
+    ("summary", "谢谢你们", "propose_place:谢谢你们", None),
     ("summary", "!!", "unclear", None),
     # -- "change the place to «二楼东侧»?" ----------------------------------------------------------------
     ("place_check", "是", "accept_place", None),
@@ -173,6 +205,9 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
     ("type", "取消", "cancel", None),
     ("type", "帮助", "help", None),
     ("type", "确认", "confirm", None),
+    ("type", "稍等", "small_talk:wait", None),
+    ("type", "换一张", "photo_again", None),
+    ("type", "取消报修", "cancel", None),
     # -- the place is asked --------------------------------------------------------------------------------
     ("place", "3号楼东门", "location:3号楼东门", "location:3号楼东门"),
     ("place", "3號樓東門", "location:3号楼东门", "location:3号楼东门"),
@@ -211,9 +246,42 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
     ("place", "...", "unclear", None),
     ("place", "告警 ALM-12", "link_alarm:ALM-12", None),
     ("place", "帮助", "help", None),
+    # -- the place is asked: small talk, the photo, urgency, ways out — never the place ---------------------------
+    ("place", "稍等", "small_talk:wait", None),
+    ("place", "等一下", "small_talk:wait", None),
+    ("place", "hold on", "small_talk:wait", None),
+    ("place", "wait", "small_talk:wait", None),
+    ("place", "谢谢", "small_talk:thanks", None),
+    ("place", "收到", "small_talk:got_it", None),
+    ("place", "你好", "small_talk:greeting", None),
+    ("place", "hi", "small_talk:greeting", None),
+    ("place", "我不在现场", "unsure", None),
+    ("place", "发错了", "photo_again", None),
+    ("place", "重新拍", "photo_again", None),
+    ("place", "换一张", "photo_again", None),
+    ("place", "wrong photo", "photo_again", None),
+    ("place", "很急", "urgent:很急", None),
+    ("place", "urgent", "urgent:urgent", None),
+    ("place", "错误", "deny", None),
+    ("place", "好滴", "confirm", None),
+    ("place", "好哒", "confirm", None),
+    ("place", "可以的", "confirm", None),
+    ("place", "OK的", "confirm", None),
+    ("place", "没毛病", "confirm", None),
+    ("place", "yeah sure", "confirm", None),
+    ("place", "Sure thing", "confirm", None),
+    ("place", "取消报修", "cancel", None),
+    ("place", "不用报了", "cancel", None),
+    ("place", "cancel it", "cancel", None),
+    ("place", "stop it", "cancel", None),
+    ("place", "稍等我看看门牌", "propose_place:稍等我看看门牌", None),
+    ("place", "谢谢你们", "propose_place:谢谢你们", None),
+    ("place", "紧急出口", "propose_place:紧急出口", "location:紧急出口"),
+    ("place", "开始", "start", None),
     # -- idle ----------------------------------------------------------------------------------------------
-    ("idle", "你好", "text:你好", None),
-    ("idle", "hello", "text:hello", None),
+    ("idle", "你好", "small_talk:greeting", None),
+    ("idle", "hello", "small_talk:greeting", None),
+    ("idle", "谢谢", "small_talk:thanks", None),
     ("idle", "我的工单", "my_orders", None),
     ("idle", "我的单", "my_orders", None),
     ("idle", "my orders", "my_orders", None),
@@ -248,12 +316,34 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
     ("idle", "漏水", "text:漏水", None),
     ("idle", "3号楼东门", "text:3号楼东门", None),
     ("idle", "我想报修", "text:我想报修", "help"),
+    # -- idle: the order's life without its order: "which order?" with the orders that person may move so --------
+    ("idle", "开始", "start", None),
+    ("idle", "start", "start", None),
+    ("idle", "开始 7KQ2M", "start:7KQ2M", None),
+    ("idle", "挂起 等配件", "hold: 等配件", None),
+    ("idle", "hold waiting for parts", "hold: waiting for parts", None),
+    ("idle", "恢复", "resume", None),
+    ("idle", "完成", "close", None),
+    ("idle", "done", "close", None),
+    ("idle", "转交 @lisi", "hand_over: @lisi", None),
+    ("idle", "hand over @bob", "hand_over: @bob", None),
+    ("idle", "接手", "take_over", None),
+    ("idle", "退回", "unclaim", None),
+    ("idle", "备注 等配件", "add_order_note: 等配件", None),
+    ("idle", "已修好", "confirm_fixed", None),
+    ("idle", "fixed", "confirm_fixed", None),
+    ("idle", "没修好", "reopen", None),
+    ("idle", "not fixed still leaking", "reopen: still leaking", None),
+    ("idle", "评分 5", "rate: 5", None),
+    ("idle", "rate 4", "rate: 4", None),
     # -- waiting for the photo of a fix --------------------------------------------------------------------
     ("close", "确认", "confirm", None),
     ("close", "取消", "cancel", None),
     ("close", "帮助", "help", None),
     ("close", "状态", "status", None),
     ("close", "修好了", "text:修好了", None),
+    ("close", "稍等", "small_talk:wait", None),
+    ("close", "开始", "text:开始", None),
     ("close", "结单 WO-20261206-ABCDE", "close:WO-20261206-ABCDE", None),
 ]
 # fmt: on
@@ -288,5 +378,5 @@ MODEL_READS: dict[str, tuple[str, str]] = {
     "我报的单有哪些": ("my_orders", ""),
     "close today": ("unsure", ""),
     "我想报修": ("help", ""),
-    "修好了": ("close", ""),  # not an intent "close" accepts here: refused, the rules' line holds
+    "紧急出口": ("place", "紧急出口"),
 }

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
+from bot.dialogue.engine import Conversation
 from bot.messages import Incoming
-from handlers.cli import parse_line
+from handlers.cli import parse_line, status_line
+from tests.support.engine import Chat, photo
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,3 +28,12 @@ def test_the_photo_hint_names_a_photo_that_exists() -> None:
 
 def test_a_missing_photo_is_named() -> None:
     assert parse_line("/photo samples/leak.jpg", "zhangsan", "local") == "no such file: samples/leak.jpg"
+
+
+def test_the_status_line_says_the_open_question_not_only_the_state(make_engine: Callable[..., Conversation]) -> None:
+    chat = Chat(make_engine(), platform="console", tenant="local", user="zhangsan")
+    assert status_line(chat.image(photo(1))) == "[waiting for alarm_type, state waiting_location]"  # the type is asked
+    assert status_line(chat.text("2")) == "[waiting for location, state waiting_location]"
+    assert status_line(chat.text("3号楼东门")) == "[waiting for confirm, state waiting_confirm]"
+    done = chat.text("确认")
+    assert status_line(done) == f"[idle, order {done.order_id}]"

@@ -239,3 +239,20 @@ def test_a_turn_sends_its_answer_before_it_gives_the_lock_up(
     with pytest.raises(RuntimeError):
         engine.handle(again, deliver=crash)
     assert not fake_store.redis.exists(queue)  # a sender that crashed does not keep the user locked
+
+
+@pytest.mark.parametrize("which", ["fake_store", "real_store"])
+def test_an_ops_ttl_is_the_time_the_flow_mark_says(which: str, request: pytest.FixtureRequest) -> None:
+    """``set_ttl`` retimes the session and its mid-flow mark in one script; a session in idle has no mark to keep."""
+    store: SessionStore = request.getfixturevalue(which)
+    store.save(Session(key=SKEY, state="waiting_location"))
+    assert store.set_ttl(SKEY, 60)
+    flow = store.user_key("flow", SKEY)
+    assert store.redis.get(flow) == b"waiting_location 60"
+    assert 60 < store.redis.ttl(flow) <= 60 + 86400 and store.ttl(SKEY) <= 60  # type: ignore[operator]
+    assert key_slot(flow.encode()) == key_slot(store.session_redis_key(SKEY).encode())  # one slot on a Cluster
+    store.redis.delete(store.session_redis_key(SKEY))  # what the TTL does
+    assert store.expired_flow(SKEY) == ("waiting_location", 60)
+    assert not store.set_ttl(SKEY, 60)  # no session: nothing is made
+    store.save(Session(key=SKEY))
+    assert store.set_ttl(SKEY, 90) and store.redis.get(flow) is None

@@ -6,12 +6,14 @@ from collections.abc import Callable
 
 import pytest
 
+from bot.adapters.redis.store import SessionStore
 from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.config import DEFAULT_ALARM_TYPES, Settings
 from bot.dialogue.engine import Conversation
 from bot.orders.duty_card import duty_card
 from bot.replies import say
-from tests.support.admin import report_order
+from tests.support.admin import AUTH, admin_app, report_order, runtime
 from tests.support.conversation import ScriptedVlm
 from tests.support.engine import Chat, photo
 
@@ -41,6 +43,50 @@ def test_type_x_while_waiting_for_the_place_sets_the_type_never_the_place(chat: 
     chat.tap("火情/烟雾")
     r = chat.text("类型 漏水")
     assert r.waiting_for == "location" and texts(r)[0] == say("zh", "type_set", alarm_type="漏水")
+
+
+# -- small talk, the photo, urgency and ways out while the place is asked: never the place ----------------------
+@pytest.mark.parametrize(
+    ("typed", "answer"),
+    [
+        ("稍等", "ack_wait"),
+        ("hold on", "ack_wait"),
+        ("谢谢", "ack_thanks"),
+        ("收到", "ack_got_it"),
+        ("你好", "ack_greeting"),
+        ("我不在现场", "rough_is_fine"),
+        ("重新拍", "send_new_photo"),
+        ("发错了", "send_new_photo"),
+        ("很急", "note_added"),
+    ],
+)
+def test_small_talk_at_the_place_question_is_answered_and_the_place_asked_again(
+    chat: Chat, orders: SqlWorkOrders, typed: str, answer: str
+) -> None:
+    chat.image(photo(1))
+    chat.tap("漏水")
+    r = chat.text(typed)
+    assert texts(r) == [say("zh", answer), say("zh", "ask_location")] and r.waiting_for == "location"
+    assert list(chat.buttons()) == [say("zh", "choice_cancel")]
+    chat.text("3号楼东门")
+    order = orders.get(chat.text("好滴").order_id)  # a yes with its soft end confirms
+    assert order is not None and order.location_text == "3号楼东门"
+    assert order.note == ("很急" if typed == "很急" else "")  # urgency goes on the order as the reporter's note
+
+
+@pytest.mark.parametrize("typed", ["取消报修", "不用报了", "cancel it", "stop it"])
+@pytest.mark.parametrize("where", ["type", "place", "summary", "close"])
+def test_every_way_of_saying_cancel_cancels_wherever_cancel_is_open(chat: Chat, typed: str, where: str) -> None:
+    if where == "close":
+        chat.text(f"结单 {report_order(chat)}")
+    else:
+        chat.image(photo(1))
+        if where != "type":
+            chat.tap("漏水")
+        if where == "summary":
+            chat.text("3号楼东门")
+    r = chat.text(typed)
+    assert texts(r) == [say("zh", "cancelled")] and r.state == "idle"
 
 
 # -- the summary never takes a text as the place without asking ---------------------------------------------
@@ -188,3 +234,16 @@ def test_a_stale_tap_while_closing_asks_for_the_fix_photo_again(chat: Chat) -> N
     chat.text(f"结单 {order_id}")
     r = chat.tap(say("zh", "choice_new"), card)
     assert r.stale and texts(r) == [say("zh", "choice_closed"), say("zh", "expect_close_photo", order_id=order_id)]
+
+
+def test_after_ops_shortened_a_session_its_expiry_names_the_time_it_had(
+    settings: Settings, fake_store: SessionStore, storage: LocalFolderStore, orders: SqlWorkOrders
+) -> None:
+    app = admin_app(settings, fake_store, storage, orders)
+    user = Chat(runtime(app).engine, user="zhangsan", platform="generic")
+    user.image(photo(1))
+    put = app.test_client().put(f"/admin/api/sessions/{user.key}/ttl", headers=AUTH, json={"seconds": 60})
+    assert put.json == {"key": user.key, "seconds_left": 60}
+    fake_store.redis.delete(fake_store.session_redis_key(user.key))  # what the TTL does a minute later
+    said = texts(user.text("配电房"))[0]
+    assert said == "之前的报修因 1 分钟未操作已过期，需要的话请重新开始。" and "10 分钟" not in said

@@ -146,7 +146,8 @@ ACCEPT = load(
 DONE = load(
     "done", ("stream", "queue", "place_alive"), ("group", "entry", "place_token", "wake_prefix"), uses=("lock",)
 )
-ALL = (BEGIN, FINISH, RECORD, SAVE, RELEASE, RESERVE, GIVE_BACK, ANSWER, ACCEPT, DONE)
+RETIME = load("retime", ("session", "flow"), ("ttl", "flow_memory"))
+ALL = (BEGIN, FINISH, RECORD, SAVE, RELEASE, RESERVE, GIVE_BACK, ANSWER, ACCEPT, DONE, RETIME)
 
 
 class Scripts:

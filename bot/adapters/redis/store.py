@@ -38,7 +38,7 @@ from bot.adapters.redis.client import build_redis
 from bot.adapters.redis.direct import Line
 from bot.adapters.redis.errors import guarded
 from bot.adapters.redis.records import from_record, to_record
-from bot.adapters.redis.scripts import ANSWER, FINISH, SAVE, Scripts, joined
+from bot.adapters.redis.scripts import ANSWER, FINISH, RETIME, SAVE, Scripts, joined
 from bot.adapters.redis.session_index import SessionIndex
 from bot.adapters.redis.slots import short_name
 from bot.adapters.redis.user_lock import Heartbeats, LockTimeout, Ticket, hold
@@ -271,7 +271,15 @@ class SessionStore:
 
     @guarded
     def set_ttl(self, skey: str, seconds: int) -> bool:
-        return bool(self.redis.expire(self.session_redis_key(skey), seconds))
+        """Give the session ``seconds``; the flow mark says them too (``RETIME``: one script on the user's slot).
+        False if there is no session."""
+        retime = RETIME.bind(
+            session=self.session_redis_key(skey),
+            flow=self.user_key("flow", skey),
+            ttl=seconds,
+            flow_memory=FLOW_MEMORY_SECONDS,
+        )
+        return bool(self.scripts.call(retime))
 
     @guarded
     def ping(self) -> None:

@@ -8,11 +8,12 @@ tapping "Claim" at once, or two processes sweeping at once, exactly one wins.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, and_, case, func, or_, select, update
 
+from bot import paging
 from bot.adapters.sql.database import guarded
 from bot.adapters.sql.order_life import add_timeline
 from bot.adapters.sql.outbox import stage_event
@@ -22,6 +23,7 @@ from bot.orders.ids import normalize_order_id
 from bot.ports import ORDER_STATUSES, Order, OrderError, OrderNotFound, Reporter, Tenant
 
 _EXPORT_BATCH = 500  # rows fetched from the server at a time while an export streams
+RATE_WITHIN = timedelta(days=7)  # a closed order is offered for "评分 5" (no order named) this long
 
 
 class OrderQueries:
@@ -37,6 +39,27 @@ class OrderQueries:
             raise OrderNotFound(f"order {order_id!r} not found")
         self._ready()
         return oid
+
+    def movable_by(self, who: Reporter, limit: int = 50) -> list[Order]:
+        c = work_orders.c
+        self._ready()
+        reported = c.reporter_user == who.user  # with the tenant's clauses: reported by ``who``
+        held = and_(c.assignee_platform == who.platform, c.assignee_tenant == who.tenant, c.assignee_user == who.user)
+        recently = datetime.now(UTC) - RATE_WITHIN
+        query = (
+            select(work_orders)
+            .where(
+                *tenant_clauses(who.home),
+                or_(
+                    and_(c.status == "open", or_(reported, c.assignee_user.is_not(None))),
+                    and_(c.status == "closed", reported, c.rating.is_(None), c.closed_at >= recently),
+                ),
+            )
+            .order_by(case((or_(reported, held), 0), else_=1), c.created_at.desc(), c.id.desc())
+            .limit(paging.clamp(limit))
+        )
+        with guarded("listing orders"), self._engine.connect() as conn:
+            return [row_to_order(row) for row in conn.execute(query)]
 
     def claim(self, order_id: str, by: Reporter) -> tuple[Order, bool]:
         oid = self._known_id(order_id)

@@ -37,7 +37,7 @@ class CloseFlow:
             if order_id:
                 order = find_order(ctx, order_id)
             else:
-                mine = orders.open_for(ctx.reporter())
+                mine = self._finishable(orders.movable_by(ctx.reporter()))
                 if not mine:
                     ctx.say("close_which_none")
                     raise ctx.refused()
@@ -62,6 +62,11 @@ class CloseFlow:
             ctx.replies.append(moves.reply(ctx.lang, refusal, order.id, ctx.settings))
             raise ctx.refused()
         self.to_close = order
+
+    def _finishable(self, orders: list[Order]) -> list[Order]:
+        """Of the orders a move without its order may mean, those this user reported or holds and may finish now."""
+        me = self.ctx.reporter()
+        return [o for o in orders if o.status == "open" and me in (o.reporter, o.assignee) and not self._may_finish(o)]
 
     def _action(self, order: Order) -> str:
         """The reporter's own fix photo closes their order; anyone else's (the assignee's) resolves it."""

@@ -5,19 +5,24 @@
 Each is one move of ``bot.orders.moves`` (``完成 …``, the assignee's fix photo, is the close flow's). The order is
 named as everywhere (``bot.dialogue.order_refs``). The reporter's "not fixed" without words asks for a sentence or
 a photo; the next text or photo reopens the order (``pending["reopen_id"]``).
+
+Typed without the order ("开始", "备注 等配件", "评分 5"), the bot asks which, with the orders that person may make
+that move on as buttons (one order: one button, a one-tap confirm; none: how to name one). No order is ever moved
+without being named or tapped. The words after the command wait in ``pending["move_words"]`` for the tap.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from bot.dialogue.context import TurnContext
 from bot.dialogue.order_refs import find_order
 from bot.dialogue.photos import TurnPhotos
 from bot.dialogue.voice import keep_audio
-from bot.orders import moves
-from bot.ports import Reporter, ServiceError
+from bot.orders import life, moves
+from bot.ports import Order, Reporter, ServiceError
 
 # the typed intent → the move it makes
 _ACTIONS = {
@@ -32,7 +37,10 @@ _ACTIONS = {
     "reopen": "reopen",
     "rate": "rate",
 }
-_EXAMPLES = {"hold": "挂起 {short} 等配件", "hand_over": "转交 {short} @同事", "add_order_note": "备注 {short} …"}
+# Moves of the person who holds the order: offered only on the orders they hold (a duty colleague may unclaim any).
+_HOLDER_MOVES = frozenset({"start", "hold", "resume", "hand_over", "unclaim"})
+MAX_LISTED = 10  # orders listed for "which one?" (the first ``MAX_ORDER_BUTTONS`` are buttons)
+_SEPARATOR = re.compile(r"[\s:：]+")
 _MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$|^@?([\w.\-]+)$")  # Slack's <@U…>, or @user / a user id
 _RATING = re.compile(r"^([1-5])(?:\s*(?:分|星|stars?|/\s*5))?$", re.I)
 
@@ -52,9 +60,10 @@ def _as_typed(text: str, ref: str, folded: str) -> str:
 
 
 class LifeCommands:
-    def __init__(self, ctx: TurnContext, photos: TurnPhotos) -> None:
+    def __init__(self, ctx: TurnContext, photos: TurnPhotos, ask_again: Callable[[], None]) -> None:
         self.ctx = ctx
         self.photos = photos
+        self.ask_again = ask_again  # the open question again (``Lookups.ask_again``)
 
     def move_order(self) -> None:
         """One typed move of the order's life; the mover is told what came of it, or why not."""
@@ -62,10 +71,12 @@ class LifeCommands:
         name = ctx.intent.name
         ref, _, rest = ctx.intent.arg.partition(" ")
         action, rest = _ACTIONS[name], rest.strip()
+        waiting = ctx.pending.pop("move_words", None)  # the words of "which order?", for its answer only
         if not ref:
-            example = _EXAMPLES.get(name, f"{ctx.intent.name} WO-…").format(short="7KQ2M")
-            ctx.say("life_which", example=example)
+            self._ask_which(name, action, rest)
             return
+        if not rest and ctx.from_offer and isinstance(waiting, dict) and waiting.get("move") == name:
+            rest = str(waiting.get("words") or "")
         params: dict[str, Any] = {}
         if action == "hold":
             params["reason"] = moves.hold_reason(rest)
@@ -79,7 +90,7 @@ class LifeCommands:
         elif action == "note":
             rest = _as_typed(ctx.words, ref, rest)
             if not rest:
-                ctx.say("life_which", example=_EXAMPLES[name].format(short=ref))
+                ctx.say("life_which", example=ctx.t(f"example_{name}", short=ref))
                 return
             params["text"] = rest
             if ctx.incoming.kind == "voice":  # a spoken note keeps its recording, on the timeline and the event
@@ -96,6 +107,43 @@ class LifeCommands:
                 return
             params["rating"] = int(rating.group(1))
         self._move(action, ref, **params)
+
+    def _ask_which(self, name: str, action: str, rest: str) -> None:
+        """A move typed without its order: "which one?" with the orders this person may make it on, as buttons;
+        none, how to name one, and the open question again."""
+        ctx, me = self.ctx, self.ctx.reporter()
+        try:
+            found = [order for order in ctx.services.orders.movable_by(me) if self._may(action, order, me)]
+        except ServiceError:
+            ctx.fail("orders", "orders_down")
+            return
+        verb = ctx.t(f"verb_{name}")
+        if not found:
+            ctx.say("life_none", verb=verb, example=ctx.t(f"example_{name}", short="7KQ2M"))
+            self.ask_again()
+            return
+        shown = found[:MAX_LISTED]
+        ctx.say("life_which_order", verb=verb, orders=ctx.order_lines(shown, numbered=True))
+        ctx.offer_orders(shown, name)
+        if rest:
+            ctx.pending["move_words"] = {"move": name, "words": self._typed_rest(rest)}
+
+    def _may(self, action: str, order: Order, me: Reporter) -> bool:
+        """May ``me`` make ``action`` on ``order`` now, and is it one they would mean?"""
+        if life.check(action, order, life.roles_of(order, me), self.ctx.settings.close_policy):
+            return False
+        if action in _HOLDER_MOVES:
+            return order.assignee == me
+        if action == "take_over":
+            return order.assignee != me
+        if action == "note":
+            return me == order.assignee or me in order.reporters
+        return action != "rate" or order.rating is None
+
+    def _typed_rest(self, folded: str) -> str:
+        """The words after a command without its order as typed ("备注 等配件，明天到": the "，" kept)."""
+        parts = _SEPARATOR.split(self.ctx.words.strip(), maxsplit=1)
+        return parts[1].strip() if len(parts) == 2 and parts[1].strip() else folded
 
     def _move(self, action: str, ref: str, **params: Any) -> None:
         ctx = self.ctx

@@ -79,6 +79,23 @@ class Lookups:
         self.ctx.say(name, limit=f"{self.ctx.settings.max_voice_seconds:g}")
         self.ask_again()
 
+    def acknowledge(self) -> None:
+        """Small talk (waiting, thanks, "got it", a greeting): a word back and the open question again, never taken
+        as its answer. A greeting with nothing open is the hint of what the bot does."""
+        ctx = self.ctx
+        open_question = next_step(ctx.session.state, ctx.pending) is not None
+        if not open_question and ctx.intent.arg == "greeting":
+            self.say_idle_hint()
+            return
+        ctx.say(f"ack_{ctx.intent.arg}")
+        if open_question:
+            self.ask_again()
+
+    def say_send_new_photo(self) -> None:
+        """ "重新拍", "发错了": the next photo replaces this one (or "cancel"), and the open question again."""
+        self.ctx.say("send_new_photo")
+        self.ask_again()
+
     def say_which_type(self) -> None:
         """ "不对" while the bot asks where: it is the type it showed that is wrong."""
         self.report.ask_type("type_which")
@@ -194,7 +211,7 @@ class Lookups:
         if ctx.pending.get("image_key"):  # a photo is held: ask again what it is for
             ctx.repeat_offer()
             return
-        first_words = ctx.intent.name in ("text", "number", "confirm", "retry") and ctx.session.turns == 0
+        first_words = ctx.intent.name in ("text", "number", "confirm", "retry", "small_talk") and ctx.session.turns == 0
         ctx.say("welcome" if ctx.incoming.kind == "text" and first_words else "idle_text")
 
     def say_choice_closed(self) -> None:
