@@ -157,7 +157,10 @@ def _command(words: str, arg: str) -> re.Pattern[str]:
 
 # The order's life (bot.orders.life), typed: "挂起 WO-… 等配件", "转交 7KQ2M @bob". The intent's arg is the
 # order reference, then (after a space) the rest: a reason, a note, whom to hand it to, a rating.
-_REST = ORDER_REF + r"(?:\s+(.+))?"
+# Spoken and pasted text puts a comma after the reference ("备注 7KQ2M，阀门已关" folds to "7KQ2M,阀门已关"), or
+# nothing at all before Chinese words ("备注7KQ2M阀门已关", as speech-to-text writes it): both end the reference,
+# except after a list number ("备注 2号楼漏水" is a note without its order, never one on list number 2).
+_REST = ORDER_REF + r"(?:(?:\s*[,;:、]\s*|\s+|(?<=[A-Za-z0-9]{5})(?=[^\x00-\x7f]))(.+))?"
 LIFE_INTENTS: tuple[tuple[str, str], ...] = (
     ("start", r"开始处理|开始|开工|start"),
     ("hold", r"挂起|暂停|hold|pause"),
@@ -219,6 +222,32 @@ _UPPER = frozenset({"withdraw", "close", "claim", "order_query", "link_alarm"})
 # "收到告警 ALM-123，请处理" also links the alarm: the id may stand anywhere in the message.
 _ALARM_ANYWHERE = re.compile(rf"(?:告警|报警|alarm)\s*[:：#]?\s*({ANY_ID})", re.I)
 _NUMBER = re.compile(r"^(\d{1,2})$")
+# A choice said rather than typed ("二", "第二个", "the second one", "number 2"): speech-to-text writes numbers out.
+_CJK_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_EN_NUMBERS = {
+    word: n
+    for n, words in enumerate(
+        (
+            ("one", "first"),
+            ("two", "second"),
+            ("three", "third"),
+            ("four", "fourth"),
+            ("five", "fifth"),
+            ("six", "sixth"),
+            ("seven", "seventh"),
+            ("eight", "eighth"),
+            ("nine", "ninth"),
+            ("ten", "tenth"),
+        ),
+        start=1,
+    )
+    for word in words
+}
+_SAID_NUMBER = re.compile(
+    r"^(?:第\s*([一二三四五六七八九十]|\d{1,2})\s*(?:个|项|条|种)?|([一二两三四五六七八九十])\s*(?:个|项|条|种)?"
+    r"|(?:the\s+)?(\w+)(?:\s+one)?|(?:number|no\.?|option|#)\s*(\d{1,2}))$",
+    re.I,
+)
 _BARE_ID = re.compile(rf"^#?\s*(WO-\d{{8}}-[{ID_ALPHABET}]{{5}})$", re.I)
 
 
@@ -262,7 +291,21 @@ def parse(text: str) -> Intent:
     number = _NUMBER.match(cleaned)
     if number:
         return Intent("number", number.group(1))
-    return Intent("text", cleaned)
+    said = _said_number(cleaned)
+    return Intent("number", said) if said else Intent("text", cleaned)
+
+
+def _said_number(cleaned: str) -> str | None:
+    """ "二" → "2", "第三个" → "3", "the second one" → "2", "number 4" → "4"; None for any other text."""
+    match = _SAID_NUMBER.match(cleaned) if len(cleaned) <= 16 else None
+    if match is None:
+        return None
+    cjk, cjk_alone, word, digits = match.groups()
+    if word is not None:
+        n = _EN_NUMBERS.get(word.lower())
+        return str(n) if n else None
+    said = cjk or cjk_alone or digits or ""
+    return said if said.isdigit() else str(_CJK_DIGITS[said])
 
 
 def _command_in(cleaned: str) -> Intent | None:

@@ -194,6 +194,9 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
     ("type", "other", "choose_type:其他", None),
     ("type", "2", "number:2", None),
     ("type", "２", "number:2", None),
+    ("type", "二", "number:2", None),  # a choice as speech-to-text writes it
+    ("type", "第三个", "number:3", None),
+    ("type", "the second one", "number:2", None),
     ("type", "类型 2", "choose_type:2", None),
     ("type", "type 3", "choose_type:3", None),
     ("type", "类型 漏水", "choose_type:漏水", None),
@@ -330,6 +333,9 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
     ("idle", "接手", "take_over", None),
     ("idle", "退回", "unclaim", None),
     ("idle", "备注 等配件", "add_order_note: 等配件", None),
+    ("idle", "备注 7KQ2M，阀门已关", "add_order_note:7KQ2M 阀门已关", None),  # a comma after the order, as spoken
+    ("idle", "挂起7KQ2M等配件", "hold:7KQ2M 等配件", None),  # no spaces, as speech-to-text writes it
+    ("idle", "备注 2号楼漏水", "add_order_note: 2号楼漏水", None),  # "2号楼" is a place, never list number 2
     ("idle", "已修好", "confirm_fixed", None),
     ("idle", "fixed", "confirm_fixed", None),
     ("idle", "没修好", "reopen", None),

@@ -201,6 +201,17 @@ def test_a_spoken_note_on_an_order_keeps_the_words_as_said_and_the_recording(
     assert event["details"]["text"] == "阀门已关，等水务公司。"
 
 
+def test_a_spoken_note_with_a_comma_after_the_order_and_no_spaces_is_a_note_on_that_order(
+    make_engine: Callable[..., Conversation], stt: SpokenStt, orders: SqlWorkOrders
+) -> None:
+    chat = Chat(make_engine(stt=stt))
+    order_id = report_order(chat)
+    stt.say(f"备注{order_id[-5:]}，阀门已关。")  # how speech-to-text writes "备注 7KQ2M 阀门已关"
+    assert texts(voice(chat))[1] == say("zh", "did_note", order_id=order_id)
+    (row,) = [row for row in orders.timeline(order_id) if row["kind"] == "note_added"]
+    assert row["detail"]["text"] == "阀门已关。"
+
+
 def test_a_spoken_note_on_an_unknown_order_keeps_no_recording(
     make_engine: Callable[..., Conversation], stt: SpokenStt, settings: Settings
 ) -> None:
@@ -224,7 +235,7 @@ def test_a_spoken_close_command_asks_for_the_fix_photo(
     assert r.state == "waiting_close_photo"  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("spoken", ["2", "漏水。"])
+@pytest.mark.parametrize("spoken", ["2", "二", "第二个。", "the second one", "漏水。"])
 def test_a_spoken_choice_picks_the_type(make_engine: Callable[..., Conversation], stt: SpokenStt, spoken: str) -> None:
     chat = Chat(make_engine(stt=stt))
     chat.image(photo(1))  # no VLM: the bot asks for the type

@@ -51,11 +51,14 @@ def mentioned(words: str) -> str | None:
     return (match.group(1) or match.group(2)) if match else None
 
 
+_PARTING = " \t,，;；:：、"
+
+
 def _as_typed(text: str, ref: str, folded: str) -> str:
     """A note's or a reason's words as the person typed or said them (the command's arg is folded: "，" became
-    ",")."""
+    ","), without the comma or colon that may part them from the order ("备注 7KQ2M，阀门已关")."""
     at = text.upper().find(ref.upper())
-    typed = text[at + len(ref) :].strip() if at >= 0 else ""
+    typed = text[at + len(ref) :].lstrip(_PARTING).strip() if at >= 0 else ""
     return typed or folded
 
 
