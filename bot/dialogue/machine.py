@@ -88,6 +88,9 @@ TRANSITIONS: list[dict[str, Any]] = [
      "after": "ask_next"},
     # a voice note's words that are no place, command or choice: the reporter's note on the order
     {"trigger": "add_note", "source": REPORTING, "dest": None, "before": "take_note", "after": "ask_next"},
+    # asked where, a spoken "3号楼东门，水管一直在漏水": "is «3号楼东门» the place?", the rest the note
+    {"trigger": "place_and_note", "source": REPORTING, "dest": None,
+     "before": ["take_note", "hold_proposed_place"], "after": "ask_next"},
     # "不对" at the summary, then [Change place]: back to "where?"
     {"trigger": "change_place", "source": CONFIRM, "dest": LOCATION, "before": "drop_location", "after": "ask_next"},
     {"trigger": "link_alarm", "source": [IDLE, *REPORTING], "dest": None, "after": "remember_alarm"},
@@ -127,7 +130,7 @@ ROUTES: dict[str, dict[str, str]] = {
     },
     LOCATION: {
         "image": "photo", "location": "location", "propose_place": "propose_place", "accept_place": "accept_place",
-        "pick_site": "pick_site",
+        "pick_site": "pick_site", "place_and_note": "place_and_note",
         "reject_place": "reject_place", "choose_type": "choose_type", "number": "choose_type", "note": "add_note",
         "change_type": "say_type_list", "deny": "say_which_type", "retry": "retry", "link_alarm": "link_alarm",
         "confirm": "say_need_location", "change_place": "say_need_location", "close": "say_finish_first",

@@ -89,6 +89,28 @@ def test_words_that_are_no_place_become_the_reporters_note(chat: Chat, stt: Spok
     assert order is not None and order.note.startswith("水管一直在往下滴水") and order.location_text == "B2 停车场"
 
 
+def test_a_spoken_place_then_a_description_asks_about_the_place_and_keeps_the_rest_as_the_note(
+    chat: Chat, stt: SpokenStt, orders: SqlWorkOrders
+) -> None:
+    stt.say("在3号楼东门，水管一直在往下滴水。", "确认")
+    r = voice(chat)
+    assert texts(r)[1:] == [say("zh", "note_added"), say("zh", "place_check_new", place="3号楼东门")]
+    assert r.waiting_for == "place_check"  # type: ignore[attr-defined]
+    summary = chat.tap(say("zh", "choice_place_yes"))
+    assert "位置：3号楼东门" in texts(summary)[-1] and "备注：水管一直在往下滴水。" in texts(summary)[-1]
+    order = orders.get(voice(chat).order_id)  # type: ignore[attr-defined]
+    assert order is not None and order.location_text == "3号楼东门" and order.note == "水管一直在往下滴水。"
+
+
+@pytest.mark.parametrize("spoken", ["水管一直在往下滴水，地上积了一大摊", "3号楼漏水了，很严重"])
+def test_a_first_clause_that_is_no_place_is_all_note_and_where_is_asked_again(
+    chat: Chat, stt: SpokenStt, spoken: str
+) -> None:
+    stt.say(spoken)  # no word of a place in the first clause, or a type inside it: never offered as the place
+    r = voice(chat)
+    assert texts(r) == [say("zh", "voice_heard", words=spoken), say("zh", "note_added"), say("zh", "ask_location")]
+
+
 def test_a_spoken_cancel_cancels_and_its_recordings_go(chat: Chat, stt: SpokenStt, settings: Settings) -> None:
     stt.say("B2", "取消")
     voice(chat)

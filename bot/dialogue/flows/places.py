@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.dialogue.context import TurnContext
 from bot.dialogue.flows.sites import SitePlaces
+from bot.dialogue.voice import spoken_place
 from bot.messages import Location
 
 MAX_LABEL_CHARS = 500  # of a typed place kept on the order
@@ -20,7 +21,9 @@ class PlaceQuestion:
         self.sites = SitePlaces(ctx)
 
     def hold_proposed_place(self) -> None:
-        self.ctx.pending["proposed_place"] = self.ctx.intent.arg[:MAX_LABEL_CHARS]
+        intent = self.ctx.intent
+        place = spoken_place(intent.arg) if intent.name == "place_and_note" else intent.arg
+        self.ctx.pending["proposed_place"] = place[:MAX_LABEL_CHARS]
 
     def ask_place_check(self) -> None:
         ctx, p = self.ctx, self.ctx.pending

@@ -14,7 +14,7 @@ from bot.dialogue.flows.sites import site_place
 from bot.dialogue.machine import IDLE
 from bot.dialogue.next_step import next_step
 from bot.dialogue.photos import StoredPhoto, TurnPhotos
-from bot.dialogue.voice import keep_audio
+from bot.dialogue.voice import first_clause, keep_audio
 from bot.images import ImageRejected, perceptual_hash
 from bot.orders import rules
 from bot.ports import NewOrder, Order, OrderError, Photo, ServiceError, VlmError
@@ -262,9 +262,10 @@ class ReportFlow:
 
     # -- the reporter's own words, and their voice --------------------------------------------------------
     def take_note(self) -> None:
-        ctx = self.ctx
+        ctx, intent = self.ctx, self.ctx.intent
+        words = first_clause(intent.arg)[1] if intent.name == "place_and_note" else intent.arg
         earlier = ctx.pending.get("note") or ""
-        ctx.pending["note"] = (f"{earlier}；{ctx.intent.arg}" if earlier else ctx.intent.arg)[:MAX_NOTE_CHARS]
+        ctx.pending["note"] = (f"{earlier}；{words}" if earlier else words)[:MAX_NOTE_CHARS]
         ctx.say("note_added")
 
     def keep_voice(self) -> None:
