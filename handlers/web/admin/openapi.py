@@ -13,14 +13,10 @@ from bot.ops import TTL_MAX, TTL_MIN
 from bot.paging import MAX_PAGE
 from bot.ports import ORDER_STATUSES
 from bot.session_admin import AUDIT_MAX
+from handlers.web.admin.openapi_deliveries import DELIVERY_PATHS
 from handlers.web.admin.openapi_reports import REPORT_SCHEMAS, report_paths
-from handlers.web.admin.openapi_schemas import LIFE_PATHS, SCHEMAS, nullable, ref
+from handlers.web.admin.openapi_schemas import LIFE_PATHS, SCHEMAS, errors, json_response, nullable, ref
 from handlers.web.admin.openapi_sites import SITE_PATHS
-
-
-def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
 
 _ERROR_TEXT = {
     400: "a parameter or the body is not acceptable",
@@ -31,19 +27,15 @@ _ERROR_TEXT = {
 }
 
 
-def _errors(*codes: int) -> dict[str, Any]:
-    return {str(c): {"$ref": f"#/components/responses/E{c}"} for c in codes}
-
-
 def _session_errors(*codes: int) -> dict[str, Any]:
     """The answers of a route taking a session key or a bare user id: its 404 and 409 may name candidate keys."""
     return {
-        **_errors(*codes),
-        "404": _json_response(
+        **errors(*codes),
+        "404": json_response(
             "no such session (or it has expired); for a bare user id, the keys of user ids containing it",
             ref("SessionChoice"),
         ),
-        "409": _json_response("the bare user id has several live sessions: pick one of the keys", ref("SessionChoice")),
+        "409": json_response("the bare user id has several live sessions: pick one of the keys", ref("SessionChoice")),
     }
 
 
@@ -131,8 +123,8 @@ _SESSION_PATHS: dict[str, Any] = {
                 _LIMIT,
             ],
             "responses": {
-                "200": _json_response("a page of sessions", _page(ref("SessionSummary"))),
-                **_errors(400, 401, 503),
+                "200": json_response("a page of sessions", _page(ref("SessionSummary"))),
+                **errors(400, 401, 503),
             },
         }
     },
@@ -141,13 +133,13 @@ _SESSION_PATHS: dict[str, Any] = {
             "operationId": "getSession",
             "summary": "Everything about one session",
             "parameters": [_KEY],
-            "responses": {"200": _json_response("the session", ref("SessionDetail")), **_session_errors(401, 503)},
+            "responses": {"200": json_response("the session", ref("SessionDetail")), **_session_errors(401, 503)},
         },
         "delete": {
             "operationId": "deleteSession",
             "summary": "Forget the session entirely (audited)",
             "parameters": [_KEY],
-            "responses": {"200": _json_response("deleted", ref("DeleteResult")), **_session_errors(401, 503)},
+            "responses": {"200": json_response("deleted", ref("DeleteResult")), **_session_errors(401, 503)},
         },
     },
     "/sessions/{key}/reset": {
@@ -172,7 +164,7 @@ _SESSION_PATHS: dict[str, Any] = {
                     }
                 },
             },
-            "responses": {"200": _json_response("reset", ref("ResetResult")), **_session_errors(400, 401, 503)},
+            "responses": {"200": json_response("reset", ref("ResetResult")), **_session_errors(400, 401, 503)},
         }
     },
     "/sessions/{key}/ttl": {
@@ -192,7 +184,7 @@ _SESSION_PATHS: dict[str, Any] = {
                     }
                 },
             },
-            "responses": {"200": _json_response("changed", ref("TtlResult")), **_session_errors(400, 401, 503)},
+            "responses": {"200": json_response("changed", ref("TtlResult")), **_session_errors(400, 401, 503)},
         }
     },
 }
@@ -202,7 +194,7 @@ _OTHER_PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getStats",
             "summary": "Active sessions by state and platform, orders, turns in the last hour, Redis",
-            "responses": {"200": _json_response("the numbers", ref("Stats")), **_errors(401, 503)},
+            "responses": {"200": json_response("the numbers", ref("Stats")), **errors(401, 503)},
         }
     },
     "/orders": {
@@ -221,7 +213,7 @@ _OTHER_PATHS: dict[str, Any] = {
                 _CURSOR,
                 _LIMIT,
             ],
-            "responses": {"200": _json_response("a page of orders", _page(ref("Order"))), **_errors(400, 401, 503)},
+            "responses": {"200": json_response("a page of orders", _page(ref("Order"))), **errors(400, 401, 503)},
         }
     },
     "/orders/{order_id}": {
@@ -229,7 +221,7 @@ _OTHER_PATHS: dict[str, Any] = {
             "operationId": "getOrder",
             "summary": "One order with photo links and the conversation that led to it",
             "parameters": [_ORDER_ID],
-            "responses": {"200": _json_response("the order", ref("OrderDetail")), **_errors(401, 404, 503)},
+            "responses": {"200": json_response("the order", ref("OrderDetail")), **errors(401, 404, 503)},
         }
     },
     "/orders/{order_id}/cancel": {
@@ -256,7 +248,7 @@ _OTHER_PATHS: dict[str, Any] = {
                     }
                 },
             },
-            "responses": {"200": _json_response("cancelled", ref("Order")), **_errors(400, 401, 404, 409, 503)},
+            "responses": {"200": json_response("cancelled", ref("Order")), **errors(400, 401, 404, 409, 503)},
         }
     },
     "/audit": {
@@ -274,8 +266,8 @@ _OTHER_PATHS: dict[str, Any] = {
                 _LIMIT,
             ],
             "responses": {
-                "200": _json_response("a page of entries", _page(ref("AuditEntry"))),
-                **_errors(400, 401, 503),
+                "200": json_response("a page of entries", _page(ref("AuditEntry"))),
+                **errors(400, 401, 503),
             },
         }
     },
@@ -316,51 +308,8 @@ _ORDER_PATHS: dict[str, Any] = {
             ],
             "responses": {
                 "200": {"description": "the CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
-                **_errors(400, 401, 503),
+                **errors(400, 401, 503),
             },
-        }
-    },
-    "/deliveries": {
-        "get": {
-            "operationId": "listDeliveries",
-            "summary": "Order events that could not be delivered (duty chat or ORDER_WEBHOOK_URL), newest first",
-            "parameters": [
-                {
-                    "name": "status",
-                    "in": "query",
-                    "required": False,
-                    "description": "only failed deliveries are kept",
-                    "schema": {"type": "string", "enum": ["failed"]},
-                }
-            ],
-            "responses": {
-                "200": _json_response(
-                    "the failed deliveries",
-                    {
-                        "type": "object",
-                        "required": ["items", "waiting"],
-                        "properties": {
-                            "items": {"type": "array", "items": ref("Delivery")},
-                            "waiting": {
-                                "type": "object",
-                                "additionalProperties": {"type": "integer"},
-                                "description": "orders with events still on their way, per sink",
-                            },
-                        },
-                    },
-                ),
-                **_errors(400, 401, 503),
-            },
-        }
-    },
-    "/deliveries/{event_id}/retry": {
-        "post": {
-            "operationId": "retryDelivery",
-            "summary": "Deliver a failed event again, before its order's later events (audited)",
-            "parameters": [
-                {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
-            ],
-            "responses": {"200": _json_response("queued again", ref("Delivery")), **_errors(401, 404, 503)},
         }
     },
 }
@@ -370,7 +319,7 @@ def document() -> dict[str, Any]:
     """A fresh copy of the document (callers may change it)."""
     import copy
 
-    responses = {f"E{code}": _json_response(text, ref("Error")) for code, text in _ERROR_TEXT.items()}
+    responses = {f"E{code}": json_response(text, ref("Error")) for code, text in _ERROR_TEXT.items()}
     return copy.deepcopy(
         {
             "openapi": "3.0.3",
@@ -386,9 +335,10 @@ def document() -> dict[str, Any]:
                 **_SESSION_PATHS,
                 **_OTHER_PATHS,
                 **_ORDER_PATHS,
+                **DELIVERY_PATHS,
                 **SITE_PATHS,
                 **LIFE_PATHS,
-                **report_paths(_errors(400, 401, 503)),
+                **report_paths(errors(400, 401, 503)),
             },
             "components": {
                 "securitySchemes": {

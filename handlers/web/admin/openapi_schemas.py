@@ -15,6 +15,15 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def errors(*codes: int) -> dict[str, Any]:
+    """The shared error answers (``components.responses``) a path may give."""
+    return {str(c): {"$ref": f"#/components/responses/E{c}"} for c in codes}
+
+
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "nullable": True}
 
