@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from bot.config import Settings
+from bot.moments import is_moment
 from bot.reports import compute
 from bot.reports.figures import MAX_DAYS, Filters, OrderFacts, Period, Sla
 
@@ -38,9 +39,11 @@ def parse(args: Mapping[str, str], settings: Settings, today: date) -> tuple[Per
     period = Period.last_days(today, zone)
     first, last = period.first, period.last
     for name in ("from", "to"):
-        raw = (args.get(name) or "").strip()
+        raw = args.get(name) or ""
         if not raw:
             continue
+        if not is_moment(raw):
+            raise BadParameter(f"{name} must be a date such as 2026-12-01, not {raw[:40]!r}")
         try:
             day = date.fromisoformat(raw) if len(raw) == 10 else datetime.fromisoformat(raw).date()
         except ValueError:
@@ -59,10 +62,10 @@ def parse(args: Mapping[str, str], settings: Settings, today: date) -> tuple[Per
         raise BadParameter(f"from…to spans {(last - first).days + 1} days; at most {MAX_DAYS}")
     values: dict[str, str] = {}
     for name in FILTERS:
-        raw = (args.get(name) or "").strip()
+        raw = args.get(name) or ""  # checked as sent, as the OpenAPI document checks it; then trimmed
         if len(raw) > _MAX_FILTER_CHARS or any(ord(ch) < 32 for ch in raw):
             raise BadParameter(f"{name} must be at most {_MAX_FILTER_CHARS} printable characters")
-        values[name] = raw
+        values[name] = raw.strip()
     if values["severity"] and values["severity"] not in ("high", "medium", "low"):
         raise BadParameter(f"severity must be high, medium or low, not {values['severity'][:40]!r}")
     return Period(first, last, zone), Filters(**values)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, stream_with_context
 
+from bot.moments import is_moment
 from bot.ops import Invalid
 from bot.ports import Order, Reporter
 from handlers.web.admin import times
@@ -30,6 +31,8 @@ def bound(raw: str | None, zone: ZoneInfo, *, end: bool) -> datetime | None:
     without a zone is in ``zone``. ``Invalid`` (400) for anything else."""
     if not raw:
         return None
+    if not is_moment(raw):
+        raise Invalid(f"{'to' if end else 'from'} must be an ISO 8601 date or time, not {raw[:40]!r}")
     try:
         if len(raw) == 10:
             day = date.fromisoformat(raw)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dialogue.machine import STATES
+from bot.moments import OPTIONAL_MOMENT
 from bot.ops import TTL_MAX, TTL_MIN
 from bot.paging import MAX_PAGE
 from bot.ports import ORDER_STATUSES
@@ -274,7 +275,6 @@ _OTHER_PATHS: dict[str, Any] = {
 }
 
 
-_MOMENT = r"^(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})?)?)?$"
 _ORDER_PATHS: dict[str, Any] = {
     "/orders.csv": {
         "get": {
@@ -287,14 +287,14 @@ _ORDER_PATHS: dict[str, Any] = {
                     "in": "query",
                     "required": False,
                     "description": "created at or after (ISO 8601 date or time; a time without zone is in TIMEZONE)",
-                    "schema": {"type": "string", "pattern": _MOMENT},
+                    "schema": {"type": "string", "pattern": OPTIONAL_MOMENT},
                 },
                 {
                     "name": "to",
                     "in": "query",
                     "required": False,
                     "description": "created before (a date alone: up to the end of that day)",
-                    "schema": {"type": "string", "pattern": _MOMENT},
+                    "schema": {"type": "string", "pattern": OPTIONAL_MOMENT},
                 },
                 {"name": "tenant", "in": "query", "required": False, "schema": {"type": "string"}},
                 {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.moments import OPTIONAL_MOMENT
 from bot.reports.figures import AGE_BUCKETS, BACKLOG_STAGES
 from bot.reports.service import FILTERS
 
@@ -21,6 +22,7 @@ def _object(properties: dict[str, Any], required: list[str] | None = None) -> di
 
 
 _DATE = {"type": "string", "format": "date"}
+_DAY_PARAMETER = {"type": "string", "pattern": OPTIONAL_MOMENT, "description": "a date (a time's date counts)"}
 _FILTER_TEXT = {
     "tenant": "the reporter's tenant (WeCom corp, Feishu tenant, Slack team)",
     "platform": "the reporter's platform",
@@ -131,8 +133,10 @@ def report_paths(errors: dict[str, Any]) -> dict[str, Any]:
                 "summary": "Time to claim and fix, SLA breaches, reopens, backlog, volume by day, type, site and "
                 "person (definitions: docs/reports.md); an unknown site or person is an empty report",
                 "parameters": [
-                    _query("from", "first local day (TIMEZONE), included; default 6 days before to", _DATE),
-                    _query("to", "last local day, included; default today; at most 366 days after from", _DATE),
+                    _query("from", "first local day (TIMEZONE), included; default 6 days before to", _DAY_PARAMETER),
+                    _query(
+                        "to", "last local day, included; default today; at most 366 days after from", _DAY_PARAMETER
+                    ),
                     *(_query(name, _FILTER_TEXT[name], _filter_schema(name)) for name in FILTERS),
                     _query(
                         "format",
