@@ -55,6 +55,18 @@ def clean(text: str) -> str:
     return folded.rstrip(_TRAILING).strip()
 
 
+# A yes or a filler before the answer itself, parted from it by a comma or a space ("好的，3号楼东门", "嗯 B2车库",
+# "ok, gate 3"): not part of the place. Only with the parting mark, so "好运来酒店" keeps its "好".
+_LEAD_IN = re.compile(
+    r"^(?:好的|好|嗯+|哦|噢|那个|呃|对|是的|ok|okay|yes|yeah|well|um+|uh+)\s*[,，、\s]\s*(?=\S)", re.I
+)
+
+
+def without_lead_in(cleaned: str) -> str:
+    """'好的,3号楼东门' → '3号楼东门': a place as answered, without the yes or filler said before it."""
+    return _LEAD_IN.sub("", cleaned, count=1)
+
+
 def keys(text: str) -> list[str]:
     """The forms a message is compared to keywords in, closest first: 'Confirm please!' → ['confirmplease',
     'confirm']; '好的确认' → ['好的确认', '确认']; '确 认' → ['确认']."""

@@ -20,6 +20,7 @@ import logging
 import re
 
 from bot.dialogue import alarm_types
+from bot.dialogue.folding import without_lead_in
 from bot.dialogue.intents import Intent, normalize, parse, without_order
 from bot.dialogue.machine import CLOSE_PHOTO, CONFIRM, LOCATION, REPORTING, ROUTES, STATES, route
 from bot.ports import ORDER_INTENTS, Nlu, NluError, Reading
@@ -76,6 +77,7 @@ def understand(text: str, session: Session, types: tuple[str, ...], nlu: Nlu | N
     if nlu is not None and (read := _model_reading(nlu, said, state, types)) is not None:
         return read
     if state == LOCATION:
+        said = without_lead_in(said)
         return Intent("propose_place" if reads_like_no_place(said, types) else "location", said)
     if state == CONFIRM:
         return Intent("propose_place", said)

@@ -223,6 +223,10 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
     ("place", "building 5, 3rd floor", "location:building 5, 3rd floor", "location:building 5, 3rd floor"),
     ("place", "位置：3号楼", "location:3号楼", None),
     ("place", "地点是B2停车场", "location:B2停车场", None),
+    ("place", "好的，3号楼东门", "location:3号楼东门", None),  # a yes said before the answer is not the place
+    ("place", "嗯 B2车库", "location:B2车库", None),
+    ("place", "ok, gate 3", "location:gate 3", None),
+    ("place", "好运来酒店门口", "location:好运来酒店门口", None),  # no parting mark: the "好" is the name's
     ("place", "在哪？", "propose_place:在哪?", "help"),
     ("place", "怎么填位置", "propose_place:怎么填位置", "help"),
     ("place", "where do I type it?", "propose_place:where do I type it?", "help"),
