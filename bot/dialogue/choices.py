@@ -43,6 +43,8 @@ _WITH_ARG = {
     **{name: name for name, _ in LIFE_INTENTS},  # "start=WO-…": that move on that order ("which order?" of "开始")
 }
 
+_ORDER_COMMANDS = frozenset(_WITH_ARG) - {"type", "site"}
+
 
 def intent_of(what: str) -> Intent | None:
     """The intent a choice stands for, or None for a ``what`` this version does not know."""
@@ -93,6 +95,13 @@ def taken(offer: dict[str, Any] | None, action: str) -> tuple[str, str] | None:
         if item_what == what:
             return what, label
     return None
+
+
+def lists_orders(offer: dict[str, Any] | None) -> bool:
+    """Is the open question a list of orders ("which order?", "new report or the fix of …?")? There a typed "2"
+    is the second order in any state, never the second alarm type."""
+    listed = [what for what, _label, _style in (offer or {}).get("choices") or [] if what != "cancel"]
+    return bool(listed) and all(what.partition("=")[0] in _ORDER_COMMANDS for what in listed)
 
 
 def numbered(offer: dict[str, Any] | None, number: int) -> tuple[str, str] | None:

@@ -92,16 +92,21 @@ class TurnContext:
                 self.say("voice_heard", words=_quoted(heard.words))
             self.words = heard.words
             self.user_entry["text"] = heard.words or f"[voice: {heard.intent.arg}]"
-            return heard.intent
+            return self._listed(heard.intent)
         if incoming.kind != "text":
             return intents.Intent(incoming.kind)
-        intent = understand(incoming.text, self.session, self.settings.alarm_type_list, self.services.nlu)
-        if intent.name == "number" and self.session.state == IDLE:
-            listed = choices.numbered(offer, int(intent.arg))
-            chosen = choices.intent_of(listed[0]) if listed else None
-            self.from_offer = chosen is not None
-            return chosen or intent
-        return intent
+        return self._listed(understand(incoming.text, self.session, self.settings.alarm_type_list, self.services.nlu))
+
+    def _listed(self, intent: intents.Intent) -> intents.Intent:
+        """A number picks from the list the bot just showed: in idle, and wherever that list is of orders ("which
+        order?" asked mid-report: "2" is the second order there, not the second alarm type)."""
+        offer = self.session.offer
+        if intent.name != "number" or not (self.session.state == IDLE or choices.lists_orders(offer)):
+            return intent
+        listed = choices.numbered(offer, int(intent.arg))
+        chosen = choices.intent_of(listed[0]) if listed else None
+        self.from_offer = chosen is not None
+        return chosen or intent
 
     # -- replies -------------------------------------------------------------------------------------
     def say(self, name: str, **values: object) -> None:

@@ -140,3 +140,17 @@ def test_done_without_an_order_offers_the_orders_the_technician_holds(
     }
     r = tech.tap(button(first))
     assert r.state == "waiting_close_photo" and first in texts(r)[0]
+
+
+def test_mid_report_a_number_answers_which_order_and_the_report_goes_on(
+    reporter: Chat, tech: Chat, orders: SqlWorkOrders
+) -> None:
+    first, second = claimed(reporter, orders, 1), claimed(reporter, orders, 2)
+    tech.image(photo(9))  # no VLM: the technician's own report asks for its type
+    assert tech.text("开始").waiting_for == "alarm_type"  # "which order?" asked; the report is still open
+    assert list(tech.buttons()) == [button(second), button(first)]
+    r = tech.text("2")  # the second order listed, not the second alarm type
+    assert texts(r)[0] == say("zh", "did_start", order_id=first)
+    assert orders.get(first).life == "in_progress" and orders.get(second).life == "claimed"  # type: ignore[union-attr]
+    assert r.state == "waiting_location" and r.waiting_for == "alarm_type" and len(texts(r)) == 2  # asked again
+    assert tech.text("2").waiting_for == "location"  # with the type buttons back, "2" is the second type

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.dialogue.context import TurnContext
+from bot.dialogue.machine import REPORTING
 from bot.dialogue.order_refs import find_order
 from bot.dialogue.photos import TurnPhotos
 from bot.dialogue.voice import keep_audio
@@ -167,6 +168,8 @@ class LifeCommands:
         ctx.replies.append(moves.reply(ctx.lang, outcome, order_id, ctx.settings))
         if outcome.done and action == "confirm" and outcome.order is not None:
             ctx.say("tell_confirmed_rate", short=outcome.order.id[-5:])
+        if ctx.session.state in REPORTING:  # a move made mid-report: the report's question again, so it goes on
+            self.ask_again()
 
     def _ask_reopen(self, ref: str) -> None:
         """ "Not fixed" without words: asked what is still wrong; the next text or photo reopens it."""
