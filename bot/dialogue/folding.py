@@ -42,7 +42,8 @@ _CJK_BACK = (
 _CJK_BACK_LAST = frozenset(pad[-1] for pad in _CJK_BACK)
 _CJK_FRONT_FIRST = frozenset(pad[0] for pad in _CJK_FRONT)
 _NOT_A_WORD = re.compile(r"[\W_]+")
-_EN_FRONT = re.compile(r"^(?:please|pls|plz|ok|okay|yes|sure|well|um+|uh+)\b[\s,.!]*(?=\S)")
+_EN_FILLERS = r"please|pls|plz|ok|okay|yes|yeah|sure|well|um+|uh+"
+_EN_FRONT = re.compile(rf"^(?:{_EN_FILLERS})\b[\s,.!]*(?=\S)")
 _EN_BACK = re.compile(r"(?<=\S)[\s,.!]*\b(?:please|pls|plz|thanks|thank you|thx|now|then|mate)$")
 
 
@@ -58,7 +59,7 @@ def clean(text: str) -> str:
 # A yes or a filler before the answer itself, parted from it by a comma or a space ("好的，3号楼东门", "嗯 B2车库",
 # "ok, gate 3"): not part of the place. Only with the parting mark, so "好运来酒店" keeps its "好".
 _LEAD_IN = re.compile(
-    r"^(?:好的|好|嗯+|哦|噢|那个|呃|对|是的|ok|okay|yes|yeah|well|um+|uh+)\s*[,，、\s]\s*(?=\S)", re.I
+    rf"^(?:{'|'.join(_CJK_FRONT)}|好|嗯+|哦|噢|那个|呃|对|是的|{_EN_FILLERS})\s*[,，、\s]\s*(?=\S)", re.I
 )
 
 

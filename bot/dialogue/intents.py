@@ -139,7 +139,7 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
     # How urgent it is: the reporter's words go on the order as their note.
     "urgent": (
         *("很急", "急", "紧急", "着急", "加急", "特急", "急急急", "非常急", "特别急", "非常紧急", "十万火急", "快点"),
-        *("快", "尽快", "快点来", "赶紧", "urgent", "very urgent", "asap", "emergency", "hurry", "hurry up", "quick"),
+        *("尽快", "快点来", "赶紧", "urgent", "very urgent", "asap", "emergency", "hurry", "hurry up", "quick"),
     ),
 }
 SMALL_TALK = frozenset({"wait", "thanks", "got_it", "greeting"})  # Intent("small_talk", one of these)
@@ -160,10 +160,11 @@ def _command(words: str, arg: str) -> re.Pattern[str]:
 # Spoken and pasted text puts a comma after the reference ("备注 7KQ2M，阀门已关" folds to "7KQ2M,阀门已关"), or
 # nothing at all before Chinese words ("备注7KQ2M阀门已关", as speech-to-text writes it): both end the reference,
 # except after a list number ("备注 2号楼漏水" is a note without its order, never one on list number 2).
-_REST = ORDER_REF + r"(?:(?:\s*[,;:、]\s*|\s+|(?<=[A-Za-z0-9]{5})(?=[^\x00-\x7f]))(.+))?"
+PARTING = r"\s*[,;:、]\s*|\s+"  # between a command (or its order) and its words, in folded text ("，" is ",")
+_REST = ORDER_REF + rf"(?:(?:{PARTING}|(?<=[A-Za-z0-9]{{5}})(?=[^\x00-\x7f]))(.+))?"
 LIFE_INTENTS: tuple[tuple[str, str], ...] = (
     ("start", r"开始处理|开始|开工|start"),
-    ("hold", r"挂起|暂停|hold|pause"),
+    ("hold", r"挂起|暂停|hold(?!\s*(?:on|up)\b)|pause"),  # "hold on, let me check" is no hold
     ("resume", r"恢复处理|恢复|继续|resume"),
     ("hand_over", r"转交给|转交|转给|hand over to|hand over|handover|transfer to|transfer"),
     ("take_over", r"接手|take over"),
@@ -185,7 +186,7 @@ _LIFE_WORDS = dict(LIFE_INTENTS)
 # The same typed without the order ("开始", "挂起 等配件", "转交 @bob", "评分 5"): the bot asks which order, with the
 # orders that person may move so as buttons. Words after the command need a space or a colon (none after Chinese),
 # and only where they mean something without an order: a reason, a note, a mention, a rating.
-_AFTER = r"(?:\s*[:：]\s*|\s+|(?<=[^\x00-\x7f]))"
+_AFTER = rf"(?:{PARTING}|(?<=[^\x00-\x7f]))"
 _RATING_ALONE = re.compile(rf"^(?:{_LIFE_WORDS['rate']})\s*[:：]?\s*([1-5](?:\s*(?:分|星|stars?|/\s*5))?)$", re.I)
 _WITHOUT_ORDER: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("hand_over", re.compile(rf"^(?:{_LIFE_WORDS['hand_over']})\s*(@\S+|<@[^>]+>)$", re.I)),
@@ -217,6 +218,7 @@ _COMMAND_START = re.compile(
     r"|reopen|rate)",
     re.I,
 )
+_ASKING = ("吗", "呢", "嘛", "?")
 _UPPER = frozenset({"withdraw", "close", "claim", "order_query", "link_alarm"})
 
 # "收到告警 ALM-123，请处理" also links the alarm: the id may stand anywhere in the message.
@@ -321,6 +323,8 @@ def _command_in(cleaned: str) -> Intent | None:
                 rest = (match.group(2) or "").strip()
                 return Intent(name, f"{arg.upper()} {rest}".strip())
             return Intent(name, arg.upper() if name in _UPPER else arg)
+    if cleaned.endswith(_ASKING):  # "没修好吗", "开始了吗?": a question about an order, not a move
+        return None
     for name, pattern in _WITHOUT_ORDER:
         match = pattern.match(cleaned)
         if match:

@@ -10,8 +10,9 @@ among the intents this state accepts; then the rules' own line:
 * at the summary, a text that is no command asks "change the place to «…»?" (never replaces it silently);
 * elsewhere it is what the state does with text it does not know (a hint, the open question again).
 
-A yes or a no while "is «…» the place?" is open answers that question. While the photo of a fix is awaited, an
-order's life command without its order ("修好了") is text there: the photo is asked for again.
+A yes or a no while "is «…» the place?" is open answers that question. In a flow, an order's life command with
+words but no order ("暂停使用的电梯旁边") is text that answers the flow's question; while the photo of a fix is
+awaited, any such command ("修好了") is text there, and the photo is asked for again.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import re
 from bot.dialogue import alarm_types
 from bot.dialogue.folding import without_lead_in
 from bot.dialogue.intents import Intent, normalize, parse, without_order
-from bot.dialogue.machine import CLOSE_PHOTO, CONFIRM, LOCATION, REPORTING, ROUTES, STATES, route
+from bot.dialogue.machine import CLOSE_PHOTO, CONFIRM, IDLE, LOCATION, REPORTING, ROUTES, STATES, route
 from bot.ports import ORDER_INTENTS, Nlu, NluError, Reading
 from bot.session import Session
 
@@ -65,8 +66,11 @@ def understand(text: str, session: Session, types: tuple[str, ...], nlu: Nlu | N
     state, pending = session.state, session.pending
     if pending.get("proposed_place") and intent.name in ("confirm", "deny"):
         return Intent("accept_place" if intent.name == "confirm" else "reject_place")
-    if state == CLOSE_PHOTO and without_order(intent):  # "修好了" while the fix photo is awaited: the photo, please
-        return Intent("text", normalize(text))
+    demoted = without_order(intent) and (state == CLOSE_PHOTO or (state != IDLE and intent.arg.strip()))
+    if demoted:
+        # In a flow, a move's word with more words after it and no order answers the flow's question ("暂停使用的电梯
+        # 旁边" is a place, not a hold); while the fix photo is awaited, "修好了" asks for the photo again.
+        intent = Intent("text", normalize(text))
     if intent.name != "text":
         return intent
     said = intent.arg
@@ -74,10 +78,10 @@ def understand(text: str, session: Session, types: tuple[str, ...], nlu: Nlu | N
         return Intent("reopen", f"{pending['reopen_id']} {said}")
     if state in REPORTING and (typed := alarm_types.typed_type(said, types)):
         return Intent("choose_type", typed)
-    if nlu is not None and (read := _model_reading(nlu, said, state, types)) is not None:
+    if nlu is not None and not demoted and (read := _model_reading(nlu, said, state, types)) is not None:
         return read
+    said = without_lead_in(said) if state in REPORTING else said  # "好的，3号楼东门": the place is "3号楼东门"
     if state == LOCATION:
-        said = without_lead_in(said)
         return Intent("propose_place" if reads_like_no_place(said, types) else "location", said)
     if state == CONFIRM:
         return Intent("propose_place", said)

@@ -227,6 +227,10 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
     ("place", "嗯 B2车库", "location:B2车库", None),
     ("place", "ok, gate 3", "location:gate 3", None),
     ("place", "好运来酒店门口", "location:好运来酒店门口", None),  # no parting mark: the "好" is the name's
+    ("place", "暂停使用的电梯旁边", "location:暂停使用的电梯旁边", None),  # 暂停 (hold) + words mid-report: a place
+    ("place", "hold on, let me check", "propose_place:hold on, let me check", None),  # never a hold
+    ("summary", "please, B2车库", "propose_place:B2车库", None),
+    ("summary", "快了", "propose_place:快了", None),  # "almost there": not urgent
     ("place", "在哪？", "propose_place:在哪?", "help"),
     ("place", "怎么填位置", "propose_place:怎么填位置", "help"),
     ("place", "where do I type it?", "propose_place:where do I type it?", "help"),
@@ -338,6 +342,9 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
     ("idle", "退回", "unclaim", None),
     ("idle", "备注 等配件", "add_order_note: 等配件", None),
     ("idle", "备注 7KQ2M，阀门已关", "add_order_note:7KQ2M 阀门已关", None),  # a comma after the order, as spoken
+    ("idle", "备注，阀门已关", "add_order_note: 阀门已关", None),  # a comma after the command, no order
+    ("idle", "not fixed, still leaking", "reopen: still leaking", None),
+    ("idle", "没修好吗", "text:没修好吗", None),  # a question, not a move
     ("idle", "挂起7KQ2M等配件", "hold:7KQ2M 等配件", None),  # no spaces, as speech-to-text writes it
     ("idle", "备注 2号楼漏水", "add_order_note: 2号楼漏水", None),  # "2号楼" is a place, never list number 2
     ("idle", "已修好", "confirm_fixed", None),

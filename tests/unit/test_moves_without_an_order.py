@@ -154,3 +154,36 @@ def test_mid_report_a_number_answers_which_order_and_the_report_goes_on(
     assert orders.get(first).life == "in_progress" and orders.get(second).life == "claimed"  # type: ignore[union-attr]
     assert r.state == "waiting_location" and r.waiting_for == "alarm_type" and len(texts(r)) == 2  # asked again
     assert tech.text("2").waiting_for == "location"  # with the type buttons back, "2" is the second type
+
+
+@pytest.mark.parametrize(
+    ("typed", "move", "words"),
+    [("note check the valve", "add_order_note", "check the valve"), ("hold parts", "hold", "parts")],
+)
+def test_an_english_word_after_the_command_is_the_words_not_an_order(
+    reporter: Chat, tech: Chat, orders: SqlWorkOrders, typed: str, move: str, words: str
+) -> None:
+    order_id = claimed(reporter, orders, 1)
+    r = tech.text(typed)  # "CHECK", "PARTS" look like a short id of five letters; no order ends so
+    assert texts(r)[0].startswith(say("zh", "life_which_order", verb=say("zh", f"verb_{move}"), orders=""))
+    tech.tap(button(order_id))
+    order = orders.get(order_id)
+    assert order is not None
+    if move == "hold":
+        assert order.life == "on_hold" and order.hold_reason == words  # "parts": the reason, not an order named so
+    else:
+        notes = [row["detail"]["text"] for row in orders.timeline(order_id) if row["kind"] == "note_added"]
+        assert notes == [words]
+
+
+def test_not_fixed_answered_in_words_is_one_reopen_and_later_texts_are_not_reopens(
+    reporter: Chat, tech: Chat, orders: SqlWorkOrders, settings: Settings
+) -> None:
+    order_id = claimed(reporter, orders, 1)
+    moves.act(orders, settings, "resolve", order_id, TECH)
+    short = order_id[-5:]
+    assert texts(reporter.text(f"没修好 {short}")) == [say("zh", "reopen_ask", short=short)]
+    reporter.text("还在漏水")
+    assert orders.get(order_id).reopen_count == 1  # type: ignore[union-attr]
+    after = texts(reporter.text("3号楼的灯也坏了"))  # the question was answered: this is chatter in idle
+    assert after == [say("zh", "idle_text")] and orders.get(order_id).reopen_count == 1  # type: ignore[union-attr]

@@ -41,7 +41,9 @@ _ACTIONS = {
 # Moves of the person who holds the order: offered only on the orders they hold (a duty colleague may unclaim any).
 _HOLDER_MOVES = frozenset({"start", "hold", "resume", "hand_over", "unclaim"})
 MAX_LISTED = 10  # orders listed for "which one?" (the first ``MAX_ORDER_BUTTONS`` are buttons)
-_SEPARATOR = re.compile(r"[\s:：]+")
+# What parts a command or its order from the words after it, as typed (not folded: "，" and "：" too).
+_PARTING = " \t,，;；:：、"
+_SEPARATOR = re.compile(f"[{re.escape(_PARTING)}]+")
 _MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$|^@?([\w.\-]+)$")  # Slack's <@U…>, or @user / a user id
 _RATING = re.compile(r"^([1-5])(?:\s*(?:分|星|stars?|/\s*5))?$", re.I)
 
@@ -50,9 +52,6 @@ def mentioned(words: str) -> str | None:
     """The user id a hand-over names: Slack's ``<@U…>``, or a WeCom / Feishu user id with or without ``@``."""
     match = _MENTION.match(words.strip())
     return (match.group(1) or match.group(2)) if match else None
-
-
-_PARTING = " \t,，;；:：、"
 
 
 def _as_typed(text: str, ref: str, folded: str) -> str:
@@ -76,8 +75,16 @@ class LifeCommands:
         ref, _, rest = ctx.intent.arg.partition(" ")
         action, rest = _ACTIONS[name], rest.strip()
         waiting = ctx.pending.pop("move_words", None)  # the words of "which order?", for its answer only
-        if not ref:
-            self._ask_which(name, action, rest)
+        if action == "reopen":
+            ctx.pending.pop("reopen_id", None)  # "what is still wrong?" is answered by this move
+        try:
+            found = find_order(ctx, ref) if ref else None
+        except ServiceError:
+            ctx.fail("orders", "orders_down")
+            return
+        if not ref or (found is None and ref.isalpha() and not ctx.from_offer):
+            # No order named, or a word read as one ("note check the valve", "hold parts"): all of it is the words
+            self._ask_which(name, action, f"{ref.lower()} {rest}".strip())
             return
         if not rest and ctx.from_offer and isinstance(waiting, dict) and waiting.get("move") == name:
             rest = str(waiting.get("words") or "")
@@ -101,7 +108,7 @@ class LifeCommands:
                 params["voice_key"] = keep_audio(ctx.incoming.voice, ctx.services, ctx.session.key)
         elif action == "reopen":
             if not rest:
-                self._ask_reopen(ref)
+                self._ask_reopen(found, ref)
                 return
             params["reason"] = _as_typed(ctx.words, ref, rest)
         elif action == "rate":
@@ -110,7 +117,7 @@ class LifeCommands:
                 ctx.say("rating_bad")
                 return
             params["rating"] = int(rating.group(1))
-        self._move(action, ref, **params)
+        self._move(action, found.id if found else ref, **params)
 
     def _ask_which(self, name: str, action: str, rest: str) -> None:
         """A move typed without its order: "which one?" with the orders this person may make it on, as buttons;
@@ -149,20 +156,19 @@ class LifeCommands:
         parts = _SEPARATOR.split(self.ctx.words.strip(), maxsplit=1)
         return parts[1].strip() if len(parts) == 2 and parts[1].strip() else folded
 
-    def _move(self, action: str, ref: str, **params: Any) -> None:
+    def _move(self, action: str, order_id: str, **params: Any) -> None:
+        """Make the move on ``order_id`` (an order found, or the reference as typed: then it is refused as unknown)."""
         ctx = self.ctx
-        voice_key = params.get("voice_key")
         try:
-            found = find_order(ctx, ref)
-            order_id = found.id if found else ref
             outcome = moves.act(ctx.services.orders, ctx.settings, action, order_id, ctx.reporter(), **params)
         except ServiceError:
             ctx.fail("orders", "orders_down")
             outcome = None
-        if voice_key and (outcome is None or not outcome.done):  # no order holds the recording
-            ctx.discarded.append(voice_key)
-        elif voice_key:
-            ctx.user_entry["voice_key"] = voice_key
+        kept = [params[name] for name in ("voice_key", "photo_key") if params.get(name)]
+        if outcome is None or not outcome.done:  # no order holds the recording or the photo
+            ctx.discarded.extend(kept)
+        elif params.get("voice_key"):
+            ctx.user_entry["voice_key"] = params["voice_key"]
         if outcome is None:
             return
         ctx.replies.append(moves.reply(ctx.lang, outcome, order_id, ctx.settings))
@@ -171,14 +177,9 @@ class LifeCommands:
         if ctx.session.state in REPORTING:  # a move made mid-report: the report's question again, so it goes on
             self.ask_again()
 
-    def _ask_reopen(self, ref: str) -> None:
+    def _ask_reopen(self, found: Order | None, ref: str) -> None:
         """ "Not fixed" without words: asked what is still wrong; the next text or photo reopens it."""
         ctx = self.ctx
-        try:
-            found = find_order(ctx, ref)
-        except ServiceError:
-            ctx.fail("orders", "orders_down")
-            return
         if found is None:
             ctx.say("refuse_unknown", order_id=ref)
             return
