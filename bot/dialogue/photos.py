@@ -28,6 +28,7 @@ class TurnPhotos:
 
     def __init__(self, ctx: TurnContext) -> None:
         self.ctx = ctx
+        self._read_once: dict[str, bytes] = {}  # a stored photo never changes under its key: read once a turn
 
     # -- this message's photos -----------------------------------------------------------------------
     @functools.cached_property
@@ -123,8 +124,11 @@ class TurnPhotos:
         return [(self._read(key), kind, key) for key, kind in self.of_report()]
 
     def _read(self, key: str) -> bytes:
+        if key in self._read_once:
+            return self._read_once[key]
         try:
-            return self.ctx.services.storage.get(key)
+            data = self._read_once[key] = self.ctx.services.storage.get(key)
+            return data
         except (KeyError, ServiceError):
             log.warning("report photo unreadable", extra={"session": self.ctx.session.key})
             raise self.ctx.refuse("storage", "storage_down") from None

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.config import Settings
 from bot.observe import NullObserver, Observer
 from bot.orders.events import Events, NoEvents
-from bot.ports import Nlu, ObjectStore, Stt, Vlm, WorkOrders
+from bot.ports import Nlu, ObjectStore, ServiceError, Stt, Tenant, Vlm, WorkOrders
 from bot.session import Session
-from bot.sites.model import SiteRegistry
+from bot.sites.model import Site, SiteRegistry
 from bot.turn_storage import Sessions
+
+log = logging.getLogger(__name__)
 
 # Downloads a platform message's photos: (the photos downloaded, the problem of one that was not, or None),
 # a problem being "too_large", "not_image", "download_failed"…
@@ -34,6 +37,18 @@ class Services:
     nlu: Nlu | None = None  # reads free text the keyword rules cannot place; None: the bot asks instead
     stt: Stt | None = None  # hears voice notes; None: the bot asks the user to type
     sites: SiteRegistry | None = None  # the tenants' site registries (bot.sites); None: places stay as typed
+
+
+def tenant_sites(services: Services, home: Tenant, skey: str) -> list[Site]:
+    """The tenant's sites (the registry caches them, an empty list too: a tenant without sites costs no query);
+    none without a registry or while the database is down (places stay as typed)."""
+    if services.sites is None:
+        return []
+    try:
+        return services.sites.all(home)
+    except ServiceError as exc:
+        log.warning("site registry unavailable: %s", exc, extra={"session": skey})
+        return []
 
 
 def forget_photo(session: Session, key: str) -> None:

@@ -131,7 +131,8 @@ class Turn:
 
     def photo_tagged(self) -> bool:
         """A QR tag of this tenant's sites is in the report's photos (``bot.sites.qr``)."""
-        return self.places.sites.scanned(self.report_flow.tag_photos) is not None
+        sites = self.places.sites  # no registry, no photo read for a tag (the registry's answer is cached)
+        return bool(sites.registry()) and sites.scanned(self.report_flow.tag_photos) is not None
 
     def has_report_photo(self) -> bool:
         return SESSION_CONDITIONS["has_report_photo"](self.ctx.pending)

@@ -18,7 +18,7 @@ from bot.audio import audio_type
 from bot.dialogue.folding import clean
 from bot.dialogue.intents import Intent, parse
 from bot.dialogue.machine import LOCATION, REPORTING
-from bot.dialogue.services import Services
+from bot.dialogue.services import Services, tenant_sites
 from bot.dialogue.understanding import reads_like_no_place, understand
 from bot.messages import Incoming
 from bot.ports import ServiceError, SttError, Tenant, VoiceRejected
@@ -104,7 +104,7 @@ def transcribe(audio: bytes | None, home: Tenant, services: Services, skey: str 
     if not audio:
         return "", "download_failed"
     settings = services.settings
-    expected = prompt(settings.alarm_type_list, _sites(services, home, skey))
+    expected = prompt(settings.alarm_type_list, tenant_sites(services, home, skey))
     try:
         heard = stt.transcribe(audio, language=settings.language, prompt=expected)
     except VoiceRejected as exc:
@@ -114,18 +114,6 @@ def transcribe(audio: bytes | None, home: Tenant, services: Services, skey: str 
         return "", "stt_failed"
     words = heard.text.strip()
     return (words, None) if words else ("", "empty")
-
-
-def _sites(services: Services, home: Tenant, skey: str) -> list[Site]:
-    """The tenant's sites (the registry caches them, an empty list too: a tenant without sites costs no query
-    per note); none without a registry or while the database is down."""
-    if services.sites is None:
-        return []
-    try:
-        return services.sites.all(home)
-    except ServiceError as exc:
-        log.warning("site registry unavailable for the speech prompt: %s", exc, extra={"session": skey})
-        return []
 
 
 def prompt(types: Sequence[str], sites: Sequence[Site] = ()) -> str:

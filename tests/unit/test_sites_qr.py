@@ -5,12 +5,14 @@ In the conversation, a tagged photo fills the place and skips "where?" (photo + 
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Callable
 
 import pytest
 from PIL import Image
 
 from bot.adapters.sql.orders import SqlWorkOrders
+from bot.adapters.storage import LocalFolderStore
 from bot.dialogue.engine import Conversation
 from bot.ports import Order
 from bot.replies import say
@@ -112,3 +114,32 @@ def test_without_a_vlm_the_type_is_still_asked_then_the_summary(
     ]
     r = chat.text("2")
     assert r.state == "waiting_confirm" and "大堂（扫码）" in texts(r)[-1]
+
+
+class CountingStorage:
+    """The test's storage, counting the reads of each key."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner, self.reads = inner, Counter[str]()
+
+    def get(self, key: str) -> bytes:
+        self.reads[key] += 1
+        return self.inner.get(key)  # type: ignore[attr-defined,no-any-return]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("with_sites", [True, False], ids=["a registry", "no registry"])
+def test_a_held_photo_is_read_from_storage_once_when_it_becomes_a_report(
+    make_engine: Callable[..., Conversation],
+    orders: SqlWorkOrders,
+    storage: LocalFolderStore,
+    open_order: Order,
+    with_sites: bool,
+) -> None:
+    counting = CountingStorage(storage)
+    chat = Chat(make_engine(vlm=ScriptedVlm(), storage=counting, sites=campus(orders) if with_sites else None))
+    assert chat.image(tag_photo("t1", "B5-P")).state == "idle"  # held: "a new report, or the fix for WO-…?"
+    chat.tap(say("zh", "choice_new"))  # its tag looked for (with a registry), then analysed: one read
+    assert list(counting.reads.values()) == [1]

@@ -9,18 +9,16 @@ sites never gets a ``site``: its places stay as typed.
 from __future__ import annotations
 
 import functools
-import logging
 from typing import Any
 
 from bot.dialogue.context import TurnContext
+from bot.dialogue.services import tenant_sites
 from bot.messages import Location
-from bot.ports import ServiceError, SitePlace
+from bot.ports import SitePlace
 from bot.sites.geo import datum_of, nearest
 from bot.sites.matching import Match, match
 from bot.sites.model import Site
 from bot.sites.qr import scan
-
-log = logging.getLogger(__name__)
 
 BUTTON_SITE_CHARS = 12
 
@@ -46,14 +44,7 @@ class SitePlaces:
 
     def registry(self) -> list[Site]:
         """This tenant's sites; none when there is no registry or the database is down (places stay as typed)."""
-        sites = self.ctx.services.sites
-        if sites is None:
-            return []
-        try:
-            return sites.all(self.ctx.reporter().home)
-        except ServiceError as exc:
-            log.warning("site registry unavailable: %s", exc, extra={"session": self.ctx.session.key})
-            return []
+        return tenant_sites(self.ctx.services, self.ctx.reporter().home, self.ctx.session.key)
 
     @functools.cached_property
     def typed(self) -> Match:
@@ -143,8 +134,10 @@ class SitePlaces:
 
     # -- used by the place questions and the report ----------------------------------------------------------
     def land_typed(self, location: dict[str, Any]) -> None:
-        """A typed place taken as the place: on its site when it clearly matches one."""
-        found = match(location.get("label") or "", self.registry()).site
+        """A typed place taken as the place: on its site when it clearly matches one (this message's words were
+        matched once already, for ``place_unsure``)."""
+        label = location.get("label") or ""
+        found = (self.typed if label == self.ctx.intent.arg else match(label, self.registry())).site
         if found is not None:
             location["site"] = site_entry(found, "matched")
 
