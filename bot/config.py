@@ -16,7 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.orders.business_time import BusinessHours, check_time_settings, resolve_sla_seconds
+from bot.orders.business_time import BusinessHours, check_time_settings, parse_sla_hours
 from bot.orders.duty_routes import DutyRoutes, parse_duty_routes
 from bot.setting_lists import parse_admin_tokens, parse_sentinels
 
@@ -250,9 +250,14 @@ class Settings:
     def escalation(self) -> DutyRoutes:
         return parse_duty_routes(self.escalation_routes)
 
+    @functools.cached_property
+    def _resolve_sla_hours(self) -> dict[str, float] | None:
+        return parse_sla_hours(self.resolve_sla_hours)  # read once: asked per order by the sweep and the reports
+
     def resolve_sla_seconds(self, severity: str) -> float | None:
         """Business seconds from the claim to ``resolved`` (``medium``'s for an unknown severity); None: off."""
-        return resolve_sla_seconds(self.resolve_sla_hours, severity)
+        hours = self._resolve_sla_hours
+        return None if hours is None else hours.get(severity, hours["medium"]) * 3600
 
     def claim_sla_seconds(self, severity: str) -> float:
         """How long an order may wait unclaimed before it is posted again; half for high severity."""

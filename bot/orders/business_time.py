@@ -109,12 +109,6 @@ def parse_sla_hours(raw: str) -> dict[str, float] | None:
     return hours
 
 
-def resolve_sla_seconds(raw: str, severity: str) -> float | None:
-    """The SLA of ``severity`` in business seconds (``medium``'s for an unknown one); None when it is off."""
-    hours = parse_sla_hours(raw)
-    return None if hours is None else hours.get(severity, hours["medium"]) * 3600
-
-
 def check_time_settings(sla_hours: str, business_hours: str, holiday_code: str, escalation_routes: str) -> None:
     """``ValueError`` naming the variable and what is wrong in it (``bot.config`` makes it a SettingsError)."""
     for name, check in (

@@ -30,10 +30,6 @@ _BUTTONS: dict[str, tuple[str, ...]] = {
 TAPS = frozenset(name for names in _BUTTONS.values() for name in names)
 
 
-def claim_choice_id(order_id: str) -> str:
-    return f"{CLAIM_PREFIX}{order_id}"
-
-
 def claim_of(choice_id: str) -> str | None:
     """The order id a Claim button's id carries, or None for any other choice."""
     return choice_id.removeprefix(CLAIM_PREFIX) if choice_id.startswith(CLAIM_PREFIX) else None

@@ -7,7 +7,6 @@ decides what happened. No platform, no HTTP.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,11 +18,11 @@ from bot.images import hamming
 from bot.orders.events import Events
 from bot.ports import Order, OrderError, OrderNotFound, Reporter, ServiceError, Tenant, WorkOrders
 from bot.replies import say
+from bot.sites.geo import distance_m
 
 log = logging.getLogger(__name__)
 
 SAME_PHOTO_BITS = 6  # dHash bits two photos of one spot may differ by (bot.images.same_picture's bound)
-_EARTH_RADIUS_M = 6_371_000.0
 
 
 @dataclass(frozen=True)
@@ -82,14 +81,6 @@ def sweep(
         if on_escalation is not None:
             on_escalation(won)
     return escalated
-
-
-def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * _EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
 def _near(lat: float | None, lng: float | None, order: Order, radius: float) -> bool:
