@@ -13,6 +13,7 @@ files_upload_v2 sends them), open.feishu.cn (im/v1/images, im/v1/messages) and d
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -27,7 +28,7 @@ from handlers.platforms import digest_post
 from handlers.runner.bootstrap import build_runtime
 from handlers.runner.digest import post_due
 from handlers.runner.runtime import Runtime
-from tests.fakes.platform_servers import FakeFeishu, FakeSlack, FakeWeCom, server_error
+from tests.fakes.platform_servers import FakeFeishu, FakeSlack, FakeWeCom, json_answer, server_error
 from tests.integration.test_feishu import APP_ID, APP_SECRET, TENANT, feishu_settings
 from tests.integration.test_wecom import CORP, wecom_settings
 from tests.support.order_history import History, a_week, local
@@ -111,6 +112,19 @@ def test_a_platform_outage_is_tried_again(on_slack: Runtime, slack: FakeSlack) -
     on_slack.store.redis.delete(key)  # … that minute has passed
     assert post_due(on_slack, MORNING) == {"slack:T1/chat:C0DIGEST": "sent"}
     assert len(slack.shared_files) == 1
+
+
+def test_an_unreachable_upload_url_is_not_logged(
+    on_slack: Runtime, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on: the upload's connection is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    grant = f"http://127.0.0.1:{port}/upload/v1/ChSecretGrant0123"  # the URL's path is a credential
+    slack.script("upload_url", json_answer({"ok": True, "upload_url": grant, "file_id": "F0GRANT"}))
+    assert post_due(on_slack, MORNING) == {"slack:T1/chat:C0DIGEST": "retry"}
+    assert "upload: HttpError (" in caplog.text  # what failed, by its type
+    assert "ChSecretGrant0123" not in caplog.text and "/upload/v1" not in caplog.text
 
 
 def test_weekly_on_monday(on_slack: Runtime, slack: FakeSlack) -> None:
