@@ -30,6 +30,7 @@ from sqlalchemy import Engine, create_engine, func, insert, select, text
 from bot.adapters.sql.reports import SqlReportFacts
 from bot.adapters.sql.tables import ensure_schema, order_timeline, work_orders
 from bot.config import Settings
+from bot.reports.figures import Filters
 from bot.reports.service import Reports
 
 TYPES = ("漏水", "火情/烟雾", "电气故障", "非法入侵", "设备故障", "通道堵塞", "其他")
@@ -132,7 +133,7 @@ def measure(name: str, engine: Engine, now: datetime, rounds: int) -> None:
     for label, run in (
         ("baseline: COUNT(*) work_orders", count),
         ("report, last 7 days", lambda: reports.report(*week)),
-        ("report, last 7 days, one site", lambda: reports.report(week[0], week[1].__class__(site="7号楼"))),
+        ("report, last 7 days, one site", lambda: reports.report(week[0], Filters(site="7号楼"))),
         ("report, the whole year", lambda: reports.report(*year)),
     ):
         median, worst = timed(run, rounds)

@@ -14,7 +14,7 @@ from bot.ops import Invalid, NotFound
 from bot.ports import Tenant
 from bot.sites.csv_io import BadSiteFile, read_sites, write_sites
 from bot.sites.model import Applied, Site, SiteRegistry
-from bot.sites.tags import sheet_pdf, tag_png
+from bot.sites.tags import SHEET_MAX_SITES, sheet_parts, sheet_pdf, tag_png
 
 MAX_CSV_BYTES = 2 * 1024 * 1024
 _PLATFORM = re.compile(r"[A-Za-z0-9_.-]{1,32}")
@@ -90,12 +90,25 @@ class SiteOps:
         """The site's QR tag as a PNG (NotFound for an id the tenant has no site of)."""
         return tag_png(home.tenant, self.site(home, site_id))
 
-    def sheet(self, home: Tenant, zone: str | None = None) -> bytes:
-        """A4 sheets of the tenant's (or one zone's) tags as one PDF; NotFound when there are none."""
+    def sheet(self, home: Tenant, zone: str | None = None, part: int | None = None) -> bytes:
+        """A4 sheets of the tenant's (or one zone's) tags as one PDF; NotFound when there are none.
+
+        One PDF holds at most ``SHEET_MAX_SITES`` tags: more sites are printed by ``part`` (1, 2, …: the sites of
+        the list's order, ``SHEET_MAX_SITES`` each); without a part, more sites than that are Invalid, naming the
+        parts there are."""
         found = self.list(home, zone)
         if not found:
             raise NotFound(f"no sites in {home.platform}:{home.tenant}" + (f" zone {zone!r}" if zone else ""))
-        return sheet_pdf(home.tenant, found)
+        parts = sheet_parts(len(found))
+        if part is None and parts > 1:
+            raise Invalid(
+                f"{len(found)} sites: a sheet holds at most {SHEET_MAX_SITES} tags; "
+                f"ask for one zone (zone=) or one part at a time (part=1 … part={parts})"
+            )
+        if part is not None and not 1 <= part <= parts:
+            raise Invalid(f"part must be 1 … {parts} ({len(found)} sites, {SHEET_MAX_SITES} a part)")
+        start = ((part or 1) - 1) * SHEET_MAX_SITES
+        return sheet_pdf(home.tenant, found[start : start + SHEET_MAX_SITES])
 
     @staticmethod
     def applied_json(applied: Applied) -> dict[str, int]:

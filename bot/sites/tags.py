@@ -27,6 +27,14 @@ TAG_WIDTH = 600  # px; printed at 150 dpi a tag is about 10 cm wide
 _QR_SIDE = 480
 A4_150DPI = (1240, 1754)
 _SHEET_COLUMNS, _SHEET_ROWS, _SHEET_MARGIN = 3, 4, 40
+SHEET_MAX_SITES = 20 * _SHEET_COLUMNS * _SHEET_ROWS  # 240 tags, 20 pages, drawn in memory: more are printed by part
+
+
+def sheet_parts(count: int) -> int:
+    """How many PDFs of at most ``SHEET_MAX_SITES`` tags ``count`` sites print as (at least one)."""
+    return max(1, -(-count // SHEET_MAX_SITES))
+
+
 _FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
@@ -116,9 +124,12 @@ def tag_png(tenant: str, site: Site) -> bytes:
 
 
 def sheet_pdf(tenant: str, sites: Sequence[Site]) -> bytes:
-    """A4 pages (150 dpi) of tags, three across and four down, in the order given. Raises ValueError for none."""
+    """A4 pages (150 dpi) of tags, three across and four down, in the order given. Raises ValueError for none or
+    more than ``SHEET_MAX_SITES``."""
     if not sites:
         raise ValueError("no sites to print")
+    if len(sites) > SHEET_MAX_SITES:
+        raise ValueError(f"at most {SHEET_MAX_SITES} tags a sheet")
     page_w, page_h = A4_150DPI
     cell_w = (page_w - 2 * _SHEET_MARGIN) // _SHEET_COLUMNS
     cell_h = (page_h - 2 * _SHEET_MARGIN) // _SHEET_ROWS

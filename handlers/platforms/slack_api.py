@@ -65,11 +65,11 @@ class SlackApi:
             raise SendFailed(fail("files.getUploadURLExternal named no Slack upload URL"))
         try:
             resp = http.request("POST", url, data=data, headers={"Content-Type": "application/octet-stream"})
-        except http.HttpError as exc:
-            raise SendFailed(retry(f"upload: {exc}")) from exc
+        except http.HttpError as exc:  # its text names the URL, whose path is the upload's grant: not logged
+            raise SendFailed(retry(f"upload: {_kind(exc)}")) from exc
         if resp.status != 200:
             raise SendFailed(
-                retry(f"upload: HTTP {resp.status}") if resp.status >= 500 else fail(f"HTTP {resp.status}")
+                retry(f"upload: HTTP {resp.status}") if resp.status >= 500 else fail(f"upload: HTTP {resp.status}")
             )
         files = json.dumps([{"id": file_id, "title": title}], ensure_ascii=False)
         fields = {"files": files, "channel_id": channel, "initial_comment": comment}
@@ -104,6 +104,12 @@ class SlackApi:
         if not url or not self.trusted(url):
             raise http.DownloadError("download_failed", "no Slack file URL to fetch")
         return http.download_image(url, max_bytes=max_bytes, secret_headers=self._auth)
+
+
+def _kind(exc: BaseException) -> str:
+    """An error by its type and its cause's (``HttpError (TimeoutError)``), never its text."""
+    cause = exc.__cause__
+    return f"{type(exc).__name__} ({type(cause).__name__})" if cause is not None else type(exc).__name__
 
 
 def _classify(resp: http.Response) -> Attempt:

@@ -81,11 +81,7 @@ def duty(card: DutyCard, photo_urls: list[str]) -> list[dict[str, Any]]:
         {"type": "context", "elements": [_plain(card.status, _SECTION_CHARS)]},
     ]
     if card.buttons:
-        names = [c.id.partition("=")[0].removeprefix("duty.").replace("_", "-") for c in card.buttons]
-        elements = [
-            {**_button(c, n), "action_id": f"{ACTION_PREFIX}duty-{name}"}
-            for n, (c, name) in enumerate(zip(card.buttons, names, strict=True))
-        ]
+        elements = [_button(c, n) for n, c in enumerate(card.buttons)]  # a tap is read by its value; ids unique
         blocks.append({"type": "actions", "block_id": "wobot-duty", "elements": elements})
     return blocks
 

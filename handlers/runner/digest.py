@@ -70,23 +70,20 @@ _MS = timedelta(milliseconds=1)
 def _post_one(
     runtime: Runtime, reports: Reports, route: digest.DigestRoute, period: Period, address: str, made: dict[str, Any]
 ) -> str:
+    """Post one address its digest; what became of it. Any error stays with this address: the others are still
+    posted and its key never stays ``sending``."""
     settings, lang = runtime.settings, runtime.settings.language
     try:
-        if not made:
+        if "report" not in made:
             made["report"] = reports.report(period, route.filters)
-            made["before"] = reports.report(period.before(), route.filters)
         report = made["report"]
         if digest.quiet(report):
             return "skipped"
+        if "text" not in made:
+            before = reports.report(period.before(), route.filters)
+            made["text"] = digest.text(lang, settings.digest_every, route, report, before)
         if "png" not in made:
-            from handlers import charts  # pygal and cairo: loaded by the process that draws, when it draws
-
-            week = Period.last_days(period.last, period.zone)
-            shown = report if week == period else reports.report(week, route.filters)
-            title = say(lang, "digest_chart")
-            labels = (say(lang, "digest_created"), say(lang, "digest_resolved"))
-            made["png"] = charts.png(charts.volume(shown, title, labels))
-            made["text"] = digest.text(lang, settings.digest_every, route, report, made["before"])
+            made["png"] = _chart(reports, route, period, report, lang)
         key = f"{route.name}|{period.first}"
         digest_post.post(runtime, route.platform, address, say(lang, "digest_chart"), made["text"], made["png"], key)
     except SendFailed as exc:
@@ -95,8 +92,27 @@ def _post_one(
     except ServiceError as exc:  # the database down: try again shortly
         log.warning("digest to %s %s: %s", route.name, address, exc)
         return "retry"
+    except Exception as exc:  # a bug or a library's surprise: not posted again (it may have been in part)
+        log.error("digest to %s %s failed: %s", route.name, address, type(exc).__name__)
+        log.debug("digest to %s %s", route.name, address, exc_info=True)
+        return "failed"
     log.info("digest of %s posted to %s %s", period.first, route.name, address)
     return "sent"
+
+
+def _chart(reports: Reports, route: digest.DigestRoute, period: Period, report: dict[str, Any], lang: str) -> bytes:
+    """The last 7 days as a PNG; empty when it cannot be drawn (cairo missing or failing): the text goes alone."""
+    week = Period.last_days(period.last, period.zone)
+    shown = report if week == period else reports.report(week, route.filters)  # ServiceError: the caller's
+    try:
+        from handlers import charts  # pygal and cairo: loaded by the process that draws, when it draws
+
+        title = say(lang, "digest_chart")
+        labels = (say(lang, "digest_created"), say(lang, "digest_resolved"))
+        return charts.png(charts.volume(shown, title, labels))
+    except Exception as exc:  # cairosvg raises OSError, ValueError and its own: the text still goes
+        log.warning("digest chart for %s not drawn (%s): the text goes alone", route.name, type(exc).__name__)
+        return b""
 
 
 class DigestClock:

@@ -70,13 +70,13 @@ def note_in_thread(runtime: Runtime, module: PlatformModule, job: Job) -> bool:
         else:
             outcome = moves.act(services.orders, settings, "note", order_id, by, **params)
             if not outcome.done:
-                _forget(runtime, params.get("voice_key"))
+                _forget(runtime, params.get("voice_key"), params.get("photo_key"))
                 after = ""
             replied = moves.reply(lang, outcome, order_id, settings)
             text = "\n\n".join(part for part in (quote, replied, after) if part)
     except ServiceError as exc:
         log.warning("a note on %s failed: %s", order_id, exc)
-        _forget(runtime, params.get("voice_key"))
+        _forget(runtime, params.get("voice_key"), params.get("photo_key"))
         text = say(lang, "orders_down")
     try:
         module.notify(runtime, job.tenant, job.user, text)
@@ -110,11 +110,12 @@ def _spoken(runtime: Runtime, module: PlatformModule, job: Job, by: Reporter) ->
     return untranscribed, "", say(lang, "voice_note_kept")
 
 
-def _forget(runtime: Runtime, key: str | None) -> None:
-    """A note's recording no order holds (the note was refused, or failed): deleted, best effort."""
-    if not key:
-        return
-    try:
-        runtime.services.storage.delete(key)
-    except (KeyError, ServiceError) as exc:
-        log.warning("could not delete a voice note no order holds: %s", exc)
+def _forget(runtime: Runtime, *keys: str | None) -> None:
+    """A note's recording and photo no order holds (the note was refused, or failed): deleted, best effort."""
+    for key in keys:
+        if not key:
+            continue
+        try:
+            runtime.services.storage.delete(key)
+        except (KeyError, ServiceError) as exc:
+            log.warning("could not delete a note's file no order holds: %s", type(exc).__name__)

@@ -1,7 +1,9 @@
 """The digest posted into chats (DIGEST_ROUTES), through the fake platform servers: on Slack the PNG goes up by the
 files upload flow and is shared with the text as its message; on Feishu it is uploaded to ``im/v1/images`` and the
-card shows it by its ``image_key``; on WeCom the text comes first, then the image by the ``media_id`` of its upload.
-Once per period with two processes at once, none before DIGEST_AT, none on a day when nothing happened.
+card shows it by its ``image_key``; on WeCom the chart is uploaded first, then the text is sent, then the image by the
+``media_id`` of its upload (a failed upload has posted nothing to post twice). Once per period with two processes at
+once, none before DIGEST_AT, none on a day when nothing happened; a chart that cannot be drawn leaves the text alone,
+and an unexpected error at one chat leaves the others posted.
 
 Requests follow docs.slack.dev (files.getUploadURLExternal / completeUploadExternal, form-encoded as slack_sdk's
 files_upload_v2 sends them), open.feishu.cn (im/v1/images, im/v1/messages) and developer.work.weixin.qq.com
@@ -11,6 +13,7 @@ files_upload_v2 sends them), open.feishu.cn (im/v1/images, im/v1/messages) and d
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -21,10 +24,11 @@ from bot.adapters.redis.store import SessionStore
 from bot.adapters.sql.orders import SqlWorkOrders
 from bot.adapters.storage import LocalFolderStore
 from bot.config import Settings
+from handlers.platforms import digest_post
 from handlers.runner.bootstrap import build_runtime
 from handlers.runner.digest import post_due
 from handlers.runner.runtime import Runtime
-from tests.fakes.platform_servers import FakeFeishu, FakeSlack, FakeWeCom, server_error
+from tests.fakes.platform_servers import FakeFeishu, FakeSlack, FakeWeCom, json_answer, server_error
 from tests.integration.test_feishu import APP_ID, APP_SECRET, TENANT, feishu_settings
 from tests.integration.test_wecom import CORP, wecom_settings
 from tests.support.order_history import History, a_week, local
@@ -110,6 +114,19 @@ def test_a_platform_outage_is_tried_again(on_slack: Runtime, slack: FakeSlack) -
     assert len(slack.shared_files) == 1
 
 
+def test_an_unreachable_upload_url_is_not_logged(
+    on_slack: Runtime, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on: the upload's connection is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    grant = f"http://127.0.0.1:{port}/upload/v1/ChSecretGrant0123"  # the URL's path is a credential
+    slack.script("upload_url", json_answer({"ok": True, "upload_url": grant, "file_id": "F0GRANT"}))
+    assert post_due(on_slack, MORNING) == {"slack:T1/chat:C0DIGEST": "retry"}
+    assert "upload: HttpError (" in caplog.text  # what failed, by its type
+    assert "ChSecretGrant0123" not in caplog.text and "/upload/v1" not in caplog.text
+
+
 def test_weekly_on_monday(on_slack: Runtime, slack: FakeSlack) -> None:
     weekly = on_slack.settings.with_(digest_every="week", digest_at="07:00")
     runtime = runtime_for(weekly, on_slack.store, on_slack.services.orders, on_slack.services.storage)
@@ -153,3 +170,64 @@ def test_wecom_text_then_the_chart(
         assert "新建 1（1）" in sent[0]["text"]["content"]
         media = sent[1]["image"]["media_id"]
         assert wecom.media[media][0].startswith(PNG)
+        asked = [r.endpoint for r in wecom.requests if r.endpoint in ("upload", "appchat")]
+        assert asked == ["upload", "appchat", "appchat"]  # the chart uploaded before any text is sent
+
+
+def test_wecom_upload_failing_posts_no_text_to_repeat(
+    settings: Settings, real_store: SessionStore, orders: SqlWorkOrders, storage: LocalFolderStore
+) -> None:
+    a_week(History(orders.engine), platform="wecom", tenant=CORP)
+    with FakeWeCom(corp_id=CORP, secret="wecom-app-secret") as wecom:
+        routed = wecom_settings(settings, wecom, digest_routes=f"wecom:{CORP}=chat:wrkDIGEST")
+        runtime = runtime_for(routed, real_store, orders, storage)
+        wecom.script("upload", server_error())
+        assert post_due(runtime, MORNING) == {f"wecom:{CORP}/chat:wrkDIGEST": "retry"}
+        assert [m for m in wecom.delivered if m.get("chatid") == "wrkDIGEST"] == []  # nothing posted yet
+        runtime.store.redis.delete(runtime.store.key("digest", f"wecom:{CORP}", "chat:wrkDIGEST", "2026-12-05"))
+        assert post_due(runtime, MORNING) == {f"wecom:{CORP}/chat:wrkDIGEST": "sent"}
+        sent: list[Any] = [m for m in wecom.delivered if m.get("chatid") == "wrkDIGEST"]
+        assert [m["msgtype"] for m in sent] == ["text", "image"]  # the text once, after the retry
+
+
+def test_a_chart_that_cannot_be_drawn_leaves_the_text_alone(
+    on_slack: Runtime, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from handlers import charts
+
+    def broken(chart: Any, scale: float = 2.0) -> bytes:
+        raise OSError("no library called 'cairo-2' was found: /usr/lib/secret/path")
+
+    monkeypatch.setattr(charts, "png", broken)
+    assert post_due(on_slack, MORNING) == {"slack:T1/chat:C0DIGEST": "sent"}
+    assert slack.shared_files == []
+    [posted] = [p for p in slack.posted if p.get("channel") == "C0DIGEST"]
+    assert posted["text"].startswith("📊 Daily work-order digest 2026-12-05")
+    assert "Created 1 (1) · resolved 1 (0) · closed 1 (0)" in posted["text"]
+    assert "OSError" in caplog.text and "/usr/lib/secret/path" not in caplog.text
+
+
+def test_an_unexpected_error_at_one_chat_leaves_the_others_posted(
+    settings: Settings,
+    slack: FakeSlack,
+    real_store: SessionStore,
+    orders: SqlWorkOrders,
+    storage: LocalFolderStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a_week(History(orders.engine))
+    routed = slack_settings(settings, slack, digest_routes="slack:*=C0FIRST,slack:T1=C0SECOND")
+    runtime = runtime_for(routed, real_store, orders, storage)
+    real = digest_post.POSTS["slack"]
+
+    def flaky(rt: Any, address: str, *rest: Any) -> None:
+        if address == "chat:C0FIRST":
+            raise KeyError("a bug")
+        real(rt, address, *rest)
+
+    monkeypatch.setitem(digest_post.POSTS, "slack", flaky)
+    outcomes = post_due(runtime, MORNING)
+    assert outcomes == {"slack:*/chat:C0FIRST": "failed", "slack:T1/chat:C0SECOND": "sent"}
+    key = runtime.store.key("digest", "slack:*", "chat:C0FIRST", "2026-12-05")
+    assert runtime.store.redis.get(key) == b"failed"  # not left 'sending'
+    assert [f["channel_id"] for f in slack.shared_files] == ["C0SECOND"]

@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.ports import Tenant
 from bot.sites.csv_io import read_sites
 from bot.sites.model import Site
-from bot.sites.tags import A4_150DPI, sheet_pdf, tag_png
+from bot.sites.tags import A4_150DPI, SHEET_MAX_SITES, sheet_pdf, tag_png
 from tests.support.admin import AUTH, admin_app
 from tests.support.qr import decoded, pdf_pages
 from tests.support.sites import CAMPUS_CSV
@@ -86,3 +86,48 @@ def test_the_page_links_each_tag_and_the_sheet(app: Flask) -> None:
     tag = client.get(links[1].replace("&amp;", "&"))
     assert tag.status_code == 200 and decoded(tag.data) == [f"WOBOT:t1:{SITES[0].id}"]
     assert client.get(links[0].replace("&amp;", "&")).mimetype == "application/pdf"
+
+
+MANY = [Site(f"R-{n:03d}", f"{n}号房") for n in range(SHEET_MAX_SITES + 10)]  # more than one sheet holds
+
+
+def test_more_sites_than_a_sheet_holds_are_printed_by_part(app: Flask, tmp_path: Path) -> None:
+    app.extensions["wobot_admin"].sites.registry.apply(Tenant("test", "t3"), MANY, replace=True)
+    client: FlaskClient = app.test_client()
+    whole = client.get(f"{API}/sites/tags.pdf?platform=test&tenant=t3", headers=AUTH)
+    assert whole.status_code == 400
+    assert f"at most {SHEET_MAX_SITES}" in whole.json["error"] and "part=1 … part=2" in whole.json["error"]
+    assert "zone=" in whole.json["error"]
+    second = client.get(f"{API}/sites/tags.pdf?platform=test&tenant=t3&part=2", headers=AUTH)
+    assert second.status_code == 200 and second.headers["Content-Disposition"] == 'inline; filename="tags-2.pdf"'
+    [page] = pdf_pages(second.data)
+    assert decoded(page) == [f"WOBOT:t3:R-{n:03d}" for n in range(SHEET_MAX_SITES, len(MANY))]
+    for bad in ("3", "0", "x", "１"):
+        answer = client.get(f"{API}/sites/tags.pdf?platform=test&tenant=t3&part={bad}", headers=AUTH)
+        assert answer.status_code == 400 and "part" in answer.json["error"]
+    done = app.test_cli_runner().invoke(args=["sites", "sheet", "test", "t3", "-o", str(tmp_path / "s.pdf")])
+    assert done.exit_code == 2 and "part=1 … part=2" in done.output  # a usage error
+    out = str(tmp_path / "p.pdf")
+    done = app.test_cli_runner().invoke(args=["sites", "sheet", "test", "t3", "--part", "2", "-o", out])
+    assert done.exit_code == 0 and len(decoded(pdf_pages((tmp_path / "p.pdf").read_bytes())[0])) == 10
+    with pytest.raises(ValueError, match=f"at most {SHEET_MAX_SITES}"):
+        sheet_pdf("t3", MANY)
+
+
+def test_the_page_links_each_part_and_serves_files_as_the_api_does(app: Flask) -> None:
+    app.extensions["wobot_admin"].sites.registry.apply(Tenant("test", "t3"), MANY, replace=True)
+    client = app.test_client()
+    form = client.get("/admin/login").get_data(as_text=True)
+    login_csrf = re.search(r'name="login_csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    client.post("/admin/login", data={"token": AUTH["Authorization"][7:], "login_csrf": login_csrf})
+    html = client.get("/admin/sites?platform=test&tenant=t3").get_data(as_text=True)
+    parts = re.findall(r'class="sheet-part" href="([^"]+)"', html)
+    assert [p.replace("&amp;", "&") for p in parts] == [
+        f"/admin/sites/tags.pdf?platform=test&tenant=t3&part={n}" for n in (1, 2)
+    ]
+    assert 'id="sheet"' not in html  # no link to a sheet that would be refused
+    second = client.get(parts[1].replace("&amp;", "&"))
+    assert second.status_code == 200 and second.headers["Content-Disposition"] == 'inline; filename="tags-2.pdf"'
+    assert client.get("/admin/sites/tags.pdf?platform=test&tenant=t3").status_code == 400
+    tag = client.get("/admin/sites/tag.png?platform=test&tenant=t3&site=R-001")
+    assert tag.headers["Content-Disposition"] == 'inline; filename="tag-R-001.png"'

@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Response, stream_with_context
@@ -74,13 +75,15 @@ def header(zone: ZoneInfo) -> list[str]:
     ]
 
 
-def _cell(text: str | None) -> str:
-    text = text or ""
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
+def cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not run: text starting like a formula gets a leading ``'``; None is empty."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return f"'{value}"
+    return "" if value is None else value
 
 
 def _who(person: Reporter | None) -> str:
-    return _cell(person.user) if person else ""
+    return cell(person.user) if person else ""
 
 
 def _when(moment: datetime | None, zone: ZoneInfo) -> str:
@@ -91,10 +94,10 @@ def row(order: Order, zone: ZoneInfo) -> list[str | int | float | None]:
     return [
         order.id,
         order.status,
-        _cell(order.alarm_type),
+        cell(order.alarm_type),
         order.severity,
-        _cell(order.description),
-        _cell(order.location_text),
+        cell(order.description),
+        cell(order.location_text),
         order.latitude,
         order.longitude,
         _who(order.reporter),
@@ -105,15 +108,15 @@ def row(order: Order, zone: ZoneInfo) -> list[str | int | float | None]:
         _when(order.closed_at, zone),
         order.escalations,
         _who(order.closed_by),
-        _cell(order.cancel_reason),
+        cell(order.cancel_reason),
         "" if order.vlm_resolved is None else str(order.vlm_resolved).lower(),
-        _cell(order.vlm_reason),
+        cell(order.vlm_reason),
         len(order.photo_keys),
         order.reporter.platform,
-        _cell(order.reporter.tenant),
+        cell(order.reporter.tenant),
         order.site.id if order.site else "",
-        _cell(order.site.name) if order.site else "",
-        _cell(order.site.zone) if order.site else "",
+        cell(order.site.name) if order.site else "",
+        cell(order.site.zone) if order.site else "",
     ]
 
 

@@ -7,14 +7,11 @@ from typing import Any
 from bot.moments import OPTIONAL_MOMENT
 from bot.reports.figures import AGE_BUCKETS, BACKLOG_STAGES
 from bot.reports.service import FILTERS
+from handlers.web.admin.openapi_schemas import ref
 
 STR = {"type": "string"}
 INT = {"type": "integer"}
 SECONDS = {"type": "integer", "nullable": True, "description": "whole seconds; null of nothing"}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
@@ -55,9 +52,9 @@ REPORT_SCHEMAS: dict[str, Any] = {
             "summary": _object(
                 {
                     **{name: INT for name in ("created", "claimed", "resolved", "closed", "vlm_refusals", "backlog")},
-                    "time_to_claim": _ref("Spread"),
-                    "time_to_fix": _ref("Spread"),
-                    **{name: _ref("Share") for name in _SUMMARY_SHARES},
+                    "time_to_claim": ref("Spread"),
+                    "time_to_fix": ref("Spread"),
+                    **{name: ref("Share") for name in _SUMMARY_SHARES},
                 }
             ),
             "per_day": {
@@ -68,8 +65,8 @@ REPORT_SCHEMAS: dict[str, Any] = {
                         "created": INT,
                         "resolved": INT,
                         "closed": INT,
-                        "time_to_claim": _ref("Spread"),
-                        "time_to_fix": _ref("Spread"),
+                        "time_to_claim": ref("Spread"),
+                        "time_to_fix": ref("Spread"),
                     }
                 ),
             },
@@ -151,7 +148,7 @@ def report_paths(errors: dict[str, Any]) -> dict[str, Any]:
                     "200": {
                         "description": "the report",
                         "content": {
-                            "application/json": {"schema": _ref("Report")},
+                            "application/json": {"schema": ref("Report")},
                             "text/csv": {"schema": STR},
                         },
                     },

@@ -381,8 +381,8 @@ LIFE_PATHS: dict[str, Any] = {
                 },
             },
             "responses": {
-                "200": {"description": "moved", "content": {"application/json": {"schema": ref("Order")}}},
-                **{str(c): {"$ref": f"#/components/responses/E{c}"} for c in (400, 401, 404, 409, 503)},
+                "200": json_response("moved", ref("Order")),
+                **errors(400, 401, 404, 409, 503),
             },
         }
     },

@@ -30,6 +30,14 @@ _ZONE = {
     "schema": {"type": "string"},
     "description": "only this zone",
 }
+_PART = {
+    "name": "part",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 1},
+    "description": "one PDF holds at most 240 tags (20 pages): part N is sites 240 × (N−1) + 1 … 240 × N of the"
+    " list's order; required (and named by the 400) when there are more than 240 sites",
+}
 _NULL_NUMBER = {"type": "number", "nullable": True}
 _NULL_TEXT = {"type": "string", "nullable": True}
 SITE = {
@@ -160,8 +168,8 @@ SITE_PATHS: dict[str, Any] = {
     "/sites/tags.pdf": {
         "get": {
             "operationId": "siteTagSheet",
-            "summary": "A4 sheets of the tenant's (or one zone's) tags, 12 a page, as one PDF",
-            "parameters": [_PLATFORM, _TENANT, _ZONE],
+            "summary": "A4 sheets of the tenant's (or one zone's) tags, 12 a page, at most 240 a PDF (by part)",
+            "parameters": [_PLATFORM, _TENANT, _ZONE, _PART],
             "responses": {
                 "200": {"description": "the sheets", "content": {"application/pdf": {"schema": {"type": "string"}}}},
                 **_ERRORS,

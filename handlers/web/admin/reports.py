@@ -19,9 +19,7 @@ from bot.ops import Invalid
 from bot.reports.figures import Filters, Period
 from bot.reports.service import BadParameter, Reports
 from handlers.web.admin.context import ops
-
-BOM = "\ufeff"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from handlers.web.admin.export import BOM, cell
 
 
 def reports() -> Reports:
@@ -45,23 +43,17 @@ def requested(args: Mapping[str, str]) -> tuple[Period, Filters, dict[str, Any]]
     return period, filters, reports().report(period, filters)
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return f"'{value}"
-    return "" if value is None else value
-
-
 def rows(report: dict[str, Any]) -> Iterator[list[Any]]:
     """The report as ``table, key, measure, value`` rows: every table of the JSON, one number a row."""
     yield ["table", "key", "measure", "value"]
     for name, value in report["period"].items():
         yield ["period", "", name, value]
     for name, value in report["filters"].items():
-        yield ["filters", "", name, _cell(value)]
+        yield ["filters", "", name, cell(value)]
     for name, value in report["summary"].items():
         if isinstance(value, dict):
             for part, number in value.items():
-                yield ["summary", "", f"{name}.{part}", _cell(number)]
+                yield ["summary", "", f"{name}.{part}", cell(number)]
         else:
             yield ["summary", "", name, value]
     for day in report["per_day"]:
@@ -70,22 +62,22 @@ def rows(report: dict[str, Any]) -> Iterator[list[Any]]:
                 continue
             parts = value.items() if isinstance(value, dict) else [("", value)]
             for part, number in parts:
-                yield ["per_day", day["day"], f"{name}.{part}" if part else name, _cell(number)]
+                yield ["per_day", day["day"], f"{name}.{part}" if part else name, cell(number)]
     for table in ("by_age", "by_stage"):
         for key, count in report["backlog"][table].items():
             yield [f"backlog_{table}", key, "orders", count]
     for table in ("by_type", "by_site", "by_zone"):
         for row in report[table]:
-            yield [table, _cell(row["name"]), "orders", row["orders"]]
+            yield [table, cell(row["name"]), "orders", row["orders"]]
     for person in report["by_assignee"]:
         for name, value in person.items():
             if name != "assignee":
-                yield ["by_assignee", _cell(person["assignee"]), name, _cell(value)]
+                yield ["by_assignee", cell(person["assignee"]), name, cell(value)]
     yield ["breaching_now", "", "count", report["breaching_now"]["count"]]
     for order in report["breaching_now"]["orders"]:
         for name, value in order.items():
             if name != "id":
-                yield ["breaching_now", order["id"], name, _cell(value)]
+                yield ["breaching_now", order["id"], name, cell(value)]
 
 
 def csv_response(report: dict[str, Any]) -> Response:

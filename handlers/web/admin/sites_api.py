@@ -14,6 +14,7 @@ from flask import Response, jsonify, request
 from bot.ops import Invalid
 from bot.ports import Tenant
 from bot.sites.admin import MAX_CSV_BYTES, SiteOps, TooLarge, site_json, tenant_of
+from handlers.web.admin import sites_files
 from handlers.web.admin.api import bp, read_query_params, who
 from handlers.web.admin.context import sites
 
@@ -68,20 +69,12 @@ def site_import() -> Any:
 
 @bp.get("/sites/tag.png")
 def site_tag() -> Response:
-    site_id = request.args.get("site", "")
-    png = sites().tag(_home(), site_id)
-    return Response(png, content_type="image/png", headers={"Content-Disposition": _inline(f"tag-{site_id}.png")})
+    return sites_files.tag(_home(), request.args.get("site", ""))
 
 
 @bp.get("/sites/tags.pdf")
 def site_sheet() -> Response:
-    pdf = sites().sheet(_home(), request.args.get("zone") or None)
-    return Response(pdf, content_type="application/pdf", headers={"Content-Disposition": _inline("tags.pdf")})
-
-
-def _inline(name: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-    return f'inline; filename="{safe}"'
+    return sites_files.sheet(_home(), request.args)
 
 
 @bp.record_once

@@ -99,11 +99,12 @@ def sites_tag(platform: str, tenant: str, site_id: str, output: IO[bytes]) -> No
 @click.argument("platform")
 @click.argument("tenant")
 @click.option("--zone", default=None, help="only this zone's sites")
+@click.option("--part", type=click.IntRange(min=1), default=None, help="sites 240(N-1)+1 … 240N (over 240)")
 @click.option("-o", "--output", type=click.File("wb"), required=True, help="the PDF file to write")
-def sites_sheet(platform: str, tenant: str, zone: str | None, output: IO[bytes]) -> None:
-    """A4 sheets of QR tags (12 a page) as one PDF."""
+def sites_sheet(platform: str, tenant: str, zone: str | None, part: int | None, output: IO[bytes]) -> None:
+    """A4 sheets of QR tags (12 a page, at most 240 a PDF: more by --part) as one PDF."""
     with cli._errors():
-        output.write(_sites().sheet(tenant_of(platform, tenant), zone))
+        output.write(_sites().sheet(tenant_of(platform, tenant), zone, part))
 
 
 def register(app: Flask) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 from flask import Response, redirect, request, url_for
 
 from bot.sites.admin import tenant_of
+from bot.sites.tags import sheet_parts
+from handlers.web.admin import sites_files
 from handlers.web.admin.context import sites
 from handlers.web.admin.page import bp, page, who
 
@@ -20,7 +22,9 @@ def sites_index() -> Any:
     shown = registry.list(home, a.get("zone") or None) if home else []
     counts = sorted(registry.tenants().items(), key=str)
     done = f"Imported: {a['imported']}" if a.get("imported") else None
-    return page("sites.html", home=home, shown=shown, tenants=counts, site_zone=a.get("zone") or "", message=done)
+    parts = range(1, sheet_parts(len(shown)) + 1)  # a sheet of more than SHEET_MAX_SITES tags is printed by parts
+    zone = a.get("zone") or ""
+    return page("sites.html", home=home, shown=shown, tenants=counts, site_zone=zone, parts=parts, message=done)
 
 
 @bp.get("/sites.csv")
@@ -36,13 +40,12 @@ def sites_csv() -> Response:
 @bp.get("/sites/tag.png")
 def sites_tag() -> Response:
     home = tenant_of(request.args.get("platform"), request.args.get("tenant"))
-    return Response(sites().tag(home, request.args.get("site", "")), content_type="image/png")
+    return sites_files.tag(home, request.args.get("site", ""))
 
 
 @bp.get("/sites/tags.pdf")
 def sites_sheet() -> Response:
-    home = tenant_of(request.args.get("platform"), request.args.get("tenant"))
-    return Response(sites().sheet(home, request.args.get("zone") or None), content_type="application/pdf")
+    return sites_files.sheet(tenant_of(request.args.get("platform"), request.args.get("tenant")), request.args)
 
 
 @bp.post("/sites/import")
