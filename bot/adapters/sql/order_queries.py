@@ -21,6 +21,7 @@ from bot.adapters.sql.tables import person_columns, row_to_order, tenant_clauses
 from bot.orders.events import person
 from bot.orders.ids import normalize_order_id
 from bot.orders.life import WORKING
+from bot.orders.sla import NEW_CLOCK
 from bot.ports import ORDER_STATUSES, Order, OrderError, OrderNotFound, Reporter, Tenant
 
 _EXPORT_BATCH = 500  # rows fetched from the server at a time while an export streams
@@ -79,7 +80,7 @@ class OrderQueries:
             won = conn.execute(
                 update(work_orders)
                 .where(*where, *waiting())
-                .values(claimed_at=now, stage="claimed", **person_columns("assignee", by))
+                .values(claimed_at=now, stage="claimed", **NEW_CLOCK, **person_columns("assignee", by))
             )
             if won.rowcount == 1:
                 claimed = {"kind": "claimed", "from_status": "open", "to_status": "claimed"}
