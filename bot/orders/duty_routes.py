@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.ports import Order
+
 ANY_TENANT = "*"
 SITE, ZONE = "site:", "zone:"  # the third part of an entry that names a registry site or zone, not a type
 _PLATFORM = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -53,6 +55,19 @@ class DutyRoutes:
                 if (platform, who, where) in self.routes:
                     return self.routes[(platform, who, where)]
         return None
+
+
+def order_target(order: Order, *routes: DutyRoutes) -> DutyTarget | None:
+    """Where ``order``'s card goes: the first of ``routes`` (escalation, then duty) with an entry for its
+    platform and tenant, alarm type, registry site or zone (``DutyRoutes.target``)."""
+    home, site = order.reporter, order.site
+    for each in routes:
+        found = each.target(
+            home.platform, home.tenant, order.alarm_type, site.id if site else "", site.zone if site else ""
+        )
+        if found is not None:
+            return found
+    return None
 
 
 def parse_duty_routes(raw: str) -> DutyRoutes:

@@ -24,6 +24,7 @@ from typing import Any
 
 from bot.orders.business_time import BusinessHours
 from bot.orders.events import EventType, person
+from bot.orders.sla import NEW_CLOCK
 from bot.ports import Order, Reporter
 
 LIFE_STATUSES = ("open", "claimed", "in_progress", "on_hold", "resolved", "closed", "cancelled")
@@ -121,7 +122,7 @@ def columns(action: str, order: Order, by: Reporter | None, now: datetime, param
     held = held_until(order, now, params.get("business_hours"))
     leave_hold = {"on_hold_since": None, "held_seconds": held} if order.life == "on_hold" else {}
     if action == "claim":
-        return {"stage": "claimed", "claimed_at": now, **_person("assignee", by)}
+        return {"stage": "claimed", "claimed_at": now, **NEW_CLOCK, **_person("assignee", by)}
     if action == "start":
         return {"stage": "in_progress", "started_at": order.started_at or now}
     if action == "hold":
@@ -139,9 +140,11 @@ def columns(action: str, order: Order, by: Reporter | None, now: datetime, param
         }
     if action in ("hand_over", "take_over"):
         to = params["to"] if action == "hand_over" else by
-        return {"stage": "claimed", "claimed_at": now, "hold_reason": None, **leave_hold, **_person("assignee", to)}
+        new = {"stage": "claimed", "claimed_at": now, **NEW_CLOCK, "hold_reason": None}
+        return {**new, **leave_hold, **_person("assignee", to)}
     if action == "unclaim":
-        return {"stage": None, "claimed_at": None, "hold_reason": None, **leave_hold, **_person("assignee", None)}
+        gone = {"stage": None, "claimed_at": None, **NEW_CLOCK, "hold_reason": None}
+        return {**gone, **leave_hold, **_person("assignee", None)}
     if action in ("confirm", "auto_confirm", "close"):
         done = {"status": "closed", "closed_at": now, "auto_confirmed": action == "auto_confirm"}
         if action == "close":

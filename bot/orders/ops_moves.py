@@ -38,9 +38,23 @@ def _person(raw: Any) -> Reporter:
     return Reporter(platform, raw.get("tenant") or "", user)
 
 
+def _of_order(to: Reporter, order: Order) -> Reporter:
+    """The hand-over's ``to`` in the order's tenant (no tenant given: the order's). Only a person of the order's
+    own platform and tenant is its assignee (``bot.orders.life.roles_of``): one from elsewhere could never start,
+    resolve or hand it on, and the order would be stuck with them, so that is a 400."""
+    home = order.reporter.home
+    if not to.tenant:
+        to = Reporter(to.platform, home.tenant, to.user)
+    if to.home != home:
+        raise Invalid(
+            f"to must be a person of the order's own platform and tenant ({home.platform!r}, {home.tenant!r})"
+        )
+    return to
+
+
 def ops_move(ops: Ops, order_id: str, data: dict[str, Any], *, who: str) -> Order:
-    """Raises Invalid (400) for a bad body, NotFound (404), Conflict (409) when the order is not where the move
-    starts from."""
+    """Raises Invalid (400) for a bad body or a hand-over to someone outside the order's platform and tenant,
+    NotFound (404), Conflict (409) when the order is not where the move starts from."""
     action = data.get("action")
     if action not in OPS_ACTIONS:
         raise Invalid(f"action must be one of {', '.join(OPS_ACTIONS)}")
@@ -56,6 +70,8 @@ def ops_move(ops: Ops, order_id: str, data: dict[str, Any], *, who: str) -> Orde
     if action in ("cancel", "note") and not (params.get("reason") or params.get("text")):
         raise Invalid(f"{action} needs a {'reason' if action == 'cancel' else 'text'}")
     before = ops.order(order_id)
+    if action == "hand_over":
+        params["to"] = _of_order(params["to"], before)
     by = Reporter(OPS_PLATFORM, "", who)
     outcome = moves.act(ops.orders, ops.settings, action, before.id, by, ops=True, **params)
     if outcome.order is None:

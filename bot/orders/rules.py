@@ -53,7 +53,7 @@ def claim_reply(language: str, outcome: Claim, order_id: str) -> str:
     if outcome.won:
         return say(language, "claim_won", order_id=order.id)
     if outcome.problem == "not_open":
-        return say(language, "claim_not_open", order_id=order.id, status=say(language, f"status_{order.status}"))
+        return say(language, "claim_not_open", order_id=order.id, status=say(language, f"life_{order.life}"))
     who = order.assignee.user if order.assignee else "?"
     return say(language, "claim_taken", order_id=order.id, who=who)
 

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 REMIND_AT = 0.8  # of the SLA: the assignee's reminder
 WORKING_STAGES = ("claimed", "in_progress")  # and NULL with an assignee (claimed before stages existed)
+# What every write of ``claimed_at`` clears (a claim, a hand-over or take-over, an unclaim and a claim again):
+# the clock starts afresh, so the new assignee gets the 80 % reminder and the first escalation waits for 100 %.
+NEW_CLOCK: dict[str, None] = {"resolve_reminded_at": None, "resolve_escalations": None, "resolve_escalated_at": None}
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The digest: the period's figures beside the period before, posted into chats (``DIGEST_ROUTES``) once per period.
 
 Which period is due (``due``), where it goes and for which orders (``routes``: a ``DUTY_ROUTES``-style entry names
-a platform, a tenant or ``*``, and optionally an alarm type — the digest counts those orders), whether there is
-anything to say (``quiet``), and the message (``text``). Posting is the edge's (``handlers/runner/digest.py``).
+a platform, a tenant or ``*``, and optionally an alarm type, ``site:<id>`` or ``zone:<name>`` — the digest counts
+those orders), whether there is anything to say (``quiet``), and the message (``text``). Posting is the edge's
+(``handlers/runner/digest.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from bot.config import Settings
-from bot.orders.duty_routes import ANY_TENANT, DutyTarget
+from bot.orders.duty_routes import ANY_TENANT, SITE, ZONE, DutyTarget
 from bot.replies import say
 from bot.reports.figures import Filters, Period
 
@@ -28,8 +29,14 @@ class DigestRoute:
 
     @property
     def filters(self) -> Filters:
+        """The route's orders: its platform and tenant, and its alarm type, or the registry site or zone an entry
+        names as ``site:<id>`` / ``zone:<name>`` (as ``DUTY_ROUTES`` reads them)."""
         tenant = "" if self.tenant == ANY_TENANT else self.tenant
-        return Filters(platform=self.platform, tenant=tenant, type=self.alarm_type)
+        where = self.alarm_type
+        site = where.removeprefix(SITE) if where.startswith(SITE) else ""
+        zone = where.removeprefix(ZONE) if where.startswith(ZONE) else ""
+        kind = "" if where.startswith((SITE, ZONE)) else where
+        return Filters(platform=self.platform, tenant=tenant, site=site.strip(), zone=zone.strip(), type=kind)
 
     @property
     def name(self) -> str:

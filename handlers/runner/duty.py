@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from bot.orders import life, moves, rules
 from bot.orders.duty_card import duty_card, duty_tap_of
+from bot.orders.duty_routes import order_target
 from bot.orders.events import DELIVERED, Delivery
 from bot.ports import Order, Reporter, ServiceError
 from bot.replies import reason_text, say
 from handlers.platforms.outbound import SendFailed
+from handlers.runner.card_posts import post_once
 from handlers.runner.duty_notes import remember_thread
 from handlers.runner.sla_notices import deliver_sla, is_sla_event
 
@@ -86,29 +88,28 @@ class DutySink:
         return self.runtime.store.key("duty-cards", order_id)
 
     def _post(self, module: PlatformModule, order: Order, event: dict[str, Any]) -> None:
-        settings = self.runtime.settings
-        site = order.site
-        target = settings.duty.target(
-            order.reporter.platform,
-            order.reporter.tenant,
-            order.alarm_type,
-            site.id if site else "",
-            site.zone if site else "",
-        )
+        runtime, settings = self.runtime, self.runtime.settings
+        target = order_target(order, settings.duty)
         if target is None:
             return
         overdue = int((event.get("details") or {}).get("count") or 0)
-        card = duty_card(order, settings, overdue)
-        redis, key = self.runtime.store.redis, self._cards_key(order.id)
-        for address in target.addresses():
-            field = f"{event['id']}/{address}"
-            if redis.hexists(key, field):
-                continue  # posted by an earlier try of this event
-            ref = module.post_card(self.runtime, order.reporter.tenant, address, card)
-            ref.update(address=address, overdue=overdue)
-            redis.hset(key, field, json.dumps(ref, ensure_ascii=False))
-            remember_thread(self.runtime, module.PLATFORM, address, {**ref, "order_id": order.id}, CARDS_TTL_SECONDS)
-            redis.expire(key, CARDS_TTL_SECONDS)
+
+        def remember(address: str, ref: dict[str, Any]) -> None:
+            remember_thread(runtime, module.PLATFORM, address, {**ref, "order_id": order.id}, CARDS_TTL_SECONDS)
+
+        card, key = duty_card(order, settings, overdue), self._cards_key(order.id)
+        post_once(
+            runtime,
+            module,
+            order.reporter.tenant,
+            target,
+            card,
+            key=key,
+            event_id=event["id"],
+            ttl_seconds=CARDS_TTL_SECONDS,
+            mark={"overdue": overdue},
+            then=remember,
+        )
 
     def _redraw(self, module: PlatformModule, order: Order) -> None:
         for raw in self.runtime.store.redis.hvals(self._cards_key(order.id)):

@@ -2,19 +2,21 @@
 
 * ``order.reminded``: the assignee hears, in a direct message, that the order is nearly due;
 * ``order.escalated`` with ``details.sla = "resolve"``: the order's card, titled as an escalation and saying
-  who has it and how much of the SLA is used, is posted to the ``ESCALATION_ROUTES`` chat (the duty chat
-  when no route names one). A retry never posts it twice (``{p}:sla-cards:<order>`` remembers the postings).
+  who has it and how much of the SLA is used, is posted to the ``ESCALATION_ROUTES`` chat for its type, site or
+  zone (the duty chat when no route names one; ``bot.orders.duty_routes.order_target``, as the duty card). A retry
+  never posts it twice (``{p}:sla-cards:<order>`` remembers the postings, ``handlers/runner/card_posts.py``).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bot.orders.duty_card import duty_card
+from bot.orders.duty_routes import order_target
 from bot.ports import Order
 from bot.replies import say
+from handlers.runner.card_posts import post_once
 
 if TYPE_CHECKING:
     from handlers.platforms.base import PlatformModule
@@ -39,10 +41,7 @@ def deliver_sla(runtime: Runtime, module: PlatformModule, order: Order, event: d
             module.notify(runtime, who.tenant, who.user, text)
         return
     settings = runtime.settings
-    home = order.reporter
-    target = settings.escalation.target(home.platform, home.tenant, order.alarm_type) or settings.duty.target(
-        home.platform, home.tenant, order.alarm_type
-    )
+    target = order_target(order, settings.escalation, settings.duty)  # by type, site and zone, as the duty card
     if target is None:
         return
     at = (order.claimed_at or order.created_at).astimezone(settings.zone).strftime("%m-%d %H:%M")
@@ -56,11 +55,14 @@ def deliver_sla(runtime: Runtime, module: PlatformModule, order: Order, event: d
         lines=(say(lang, "sla_escalation_line", who=name, at=at, **hours), *card.lines),
         buttons=(),  # the supervisors watch; the assignee moves the order from their own card
     )
-    redis, key = runtime.store.redis, runtime.store.key("sla-cards", order.id)
-    for address in target.addresses():
-        field = f"{event['id']}/{address}"
-        if redis.hexists(key, field):
-            continue  # posted by an earlier try of this event
-        ref = module.post_card(runtime, home.tenant, address, card)
-        redis.hset(key, field, json.dumps(ref, ensure_ascii=False))
-        redis.expire(key, POSTED_TTL_SECONDS)
+    key = runtime.store.key("sla-cards", order.id)
+    post_once(
+        runtime,
+        module,
+        order.reporter.tenant,
+        target,
+        card,
+        key=key,
+        event_id=event["id"],
+        ttl_seconds=POSTED_TTL_SECONDS,
+    )

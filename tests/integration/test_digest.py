@@ -139,6 +139,20 @@ def test_weekly_on_monday(on_slack: Runtime, slack: FakeSlack) -> None:
     assert "Created 4 (1) · resolved 3 (0) · closed 3 (0)" in text
 
 
+def test_a_site_or_zone_route_counts_that_site_or_zone(on_slack: Runtime, slack: FakeSlack) -> None:
+    routes = "slack:T1:zone:东区=C0EAST,slack:T1:site:B栋=C0B"  # B栋's one order is WeCom's
+    weekly = on_slack.settings.with_(digest_every="week", digest_at="07:00", digest_routes=routes)
+    runtime = runtime_for(weekly, on_slack.store, on_slack.services.orders, on_slack.services.storage)
+    assert post_due(runtime, local(7, 7)) == {
+        "slack:T1:site:B栋/chat:C0B": "skipped",
+        "slack:T1:zone:东区/chat:C0EAST": "sent",
+    }
+    [shared] = slack.shared_files
+    text = shared["initial_comment"]
+    # 11-30 … 12-06 on Slack in 东区: A, B and F made (G has no site; 11-23 … 11-29: E); A and B fixed and closed
+    assert shared["channel_id"] == "C0EAST" and "Created 3 (1) · resolved 2 (0) · closed 2 (0)" in text
+
+
 def test_feishu_card_shows_the_uploaded_chart(
     settings: Settings, real_store: SessionStore, orders: SqlWorkOrders, storage: LocalFolderStore
 ) -> None:

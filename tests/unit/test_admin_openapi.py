@@ -64,6 +64,10 @@ def _run(strategy: Any, examples: int) -> None:
         opaque = any(query.get(name) is not None for name in ("cursor", "from", "to"))
         # Nor for a site CSV: its rows are checked (ids, coordinates, parents) beyond what a string schema says.
         opaque = opaque or (case.operation.path == "/sites.csv" and case.method.upper() == "PUT")
+        # Nor for a hand-over: its ``to`` must be of the order's own platform and tenant (400 otherwise), which
+        # depends on the order, not on the document.
+        body = case.body if isinstance(case.body, dict) else {}
+        opaque = opaque or (body.get("action") == "hand_over" and isinstance(body.get("to"), dict))
         excluded = [positive_data_acceptance] if opaque else []
         case.call_and_validate(excluded_checks=excluded)
 

@@ -110,3 +110,32 @@ def test_a_voice_note_on_the_timeline_plays_on_the_page(
     _login(client)
     html = client.get(f"/admin/orders/{order_id}").get_data(as_text=True)
     assert f'<source src="/admin/images/{key}?play=1" type="audio/wav">' in html
+
+
+def test_ops_hand_an_order_only_to_someone_of_its_own_platform_and_tenant(
+    settings: Settings, fake_store: SessionStore, storage: LocalFolderStore, orders: SqlWorkOrders
+) -> None:
+    app: Flask = admin_app(settings, fake_store, storage, orders)
+    alice = Chat(runtime(app).engine, user="alice", platform="generic")
+    order_id = report_order(alice)
+    client: FlaskClient = app.test_client()
+
+    def move(**body: object) -> tuple[int, dict]:
+        answer = client.post(f"/admin/api/orders/{order_id}/move", headers=AUTH, json=body)
+        return answer.status_code, answer.json
+
+    assert move(action="claim")[0] == 200
+    for to in (
+        {"platform": "slack", "tenant": alice.tenant, "user": "bob"},  # another platform
+        {"platform": "generic", "tenant": f"{alice.tenant}-other", "user": "bob"},  # another tenant
+    ):
+        status, answer = move(action="hand_over", to=to)
+        assert status == 400 and "the order's own platform and tenant" in answer["error"], answer
+    kept = orders.get(order_id)
+    assert kept is not None and kept.assignee is not None and kept.assignee.user != "bob"
+    status, moved = move(action="hand_over", to={"platform": "generic", "tenant": alice.tenant, "user": "bob"})
+    assert status == 200 and moved["assignee"] == {"platform": "generic", "tenant": alice.tenant, "user": "bob"}
+    bob = Reporter("generic", alice.tenant, "bob")
+    assert moves.act(orders, settings, "start", order_id, bob).done  # bob is its assignee: the order moves on
+    status, moved = move(action="hand_over", to={"platform": "generic", "user": "carol"})  # no tenant: the order's
+    assert status == 200 and moved["assignee"] == {"platform": "generic", "tenant": alice.tenant, "user": "carol"}

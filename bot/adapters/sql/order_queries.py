@@ -20,10 +20,20 @@ from bot.adapters.sql.outbox import stage_event
 from bot.adapters.sql.tables import person_columns, row_to_order, tenant_clauses, work_orders
 from bot.orders.events import person
 from bot.orders.ids import normalize_order_id
+from bot.orders.life import WORKING
+from bot.orders.sla import NEW_CLOCK
 from bot.ports import ORDER_STATUSES, Order, OrderError, OrderNotFound, Reporter, Tenant
 
 _EXPORT_BATCH = 500  # rows fetched from the server at a time while an export streams
 RATE_WITHIN = timedelta(days=7)  # a closed order is offered for "评分 5" (no order named) this long
+
+
+def waiting() -> list[Any]:
+    """The WHERE of an order whose life is ``open`` (nobody's yet): open, no assignee, and no stage (NULL: never
+    claimed, or unclaimed again). A resolved order may have no assignee (resolved from open by ops, or by the duty
+    chat with ``CLOSE_POLICY=anyone``): its stage keeps it out of the claim and the unclaimed sweep."""
+    c = work_orders.c
+    return [c.status == "open", c.assignee_user.is_(None), or_(c.stage.is_(None), c.stage == "open")]
 
 
 class OrderQueries:
@@ -69,8 +79,8 @@ class OrderQueries:
         with guarded("claiming order"), self._engine.begin() as conn:
             won = conn.execute(
                 update(work_orders)
-                .where(*where, c.status == "open", c.assignee_user.is_(None))
-                .values(claimed_at=now, stage="claimed", **person_columns("assignee", by))
+                .where(*where, *waiting())
+                .values(claimed_at=now, stage="claimed", **NEW_CLOCK, **person_columns("assignee", by))
             )
             if won.rowcount == 1:
                 claimed = {"kind": "claimed", "from_status": "open", "to_status": "claimed"}
@@ -81,8 +91,8 @@ class OrderQueries:
         if row is None:
             raise OrderNotFound(f"order {order_id!r} not found")
         order = row_to_order(row)
-        if won.rowcount != 1 and order.status != "open":
-            raise OrderError(f"not open: {order.status}")
+        if won.rowcount != 1 and order.life not in WORKING:  # resolved, closed or cancelled: nothing to claim
+            raise OrderError(f"not open: {order.life}")
         return order, won.rowcount == 1
 
     def add_report(self, order_id: str, by: Reporter, photo_keys: Sequence[str]) -> Order:
@@ -129,8 +139,7 @@ class OrderQueries:
         query = (
             select(work_orders)
             .where(
-                c.status == "open",
-                c.assignee_user.is_(None),
+                *waiting(),
                 func.coalesce(c.escalations, 0) < max_escalations,
                 last_posted <= older_than,
             )
@@ -148,8 +157,7 @@ class OrderQueries:
                 update(work_orders)
                 .where(
                     c.id == order_id,
-                    c.status == "open",
-                    c.assignee_user.is_(None),
+                    *waiting(),
                     func.coalesce(c.escalations, 0) == seen,
                 )
                 .values(escalations=seen + 1, escalated_at=datetime.now(UTC))

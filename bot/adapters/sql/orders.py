@@ -162,6 +162,8 @@ class SqlWorkOrders(OrderQueries, SlaQueries, OrderLife):
         raise ServiceError("could not allocate a work-order id")
 
     def close(self, order_id: str, close_photo_key: str, resolved: bool | None, reason: str, by: Reporter) -> Order:
+        """Close an open order outright (any stage). Only tests call it now: people close through
+        ``bot.orders.moves.act`` ("close", "resolve", "confirm"), which asks the life table."""
         return self._finish(
             order_id,
             "closing order",
@@ -176,6 +178,8 @@ class SqlWorkOrders(OrderQueries, SlaQueries, OrderLife):
         )
 
     def cancel(self, order_id: str, reason: str, by: Reporter, scope: Tenant | None = None) -> Order:
+        """Ops' cancel (the life table's "cancel": from any open stage, resolved too). A reporter withdraws
+        through ``bot.orders.moves.act`` ("withdraw"), which refuses a resolved order."""
         return self._finish(
             order_id,
             "cancelling order",

@@ -7,8 +7,8 @@ from bot.dialogue.flows.report import ReportFlow
 from bot.dialogue.machine import CLOSE_PHOTO, IDLE
 from bot.dialogue.next_step import next_step
 from bot.dialogue.order_refs import find_order
-from bot.orders import rules
-from bot.ports import Order, OrderError, ServiceError
+from bot.orders import moves, rules
+from bot.ports import Order, ServiceError
 from bot.replies import WITHDRAWN_REASON, reason_text
 from bot.replies_voice import VOICE_PROBLEMS
 
@@ -164,22 +164,23 @@ class Lookups:
         order = self._named_order("withdraw", "withdraw_which")
         if order is None:
             return
-        orders, me = ctx.services.orders, ctx.reporter()
-        try:
-            if order.reporter == me and order.status == "open":
-                try:
-                    order = orders.cancel(order.id, WITHDRAWN_REASON, me, me.home)
-                    ctx.say("withdrawn", order_id=order.id)
-                    return
-                except OrderError:  # closed or cancelled by someone else since we read it
-                    order = orders.get(order.id, me.home) or order
-        except ServiceError:
-            ctx.fail("orders", "orders_down")
-            return
+        me = ctx.reporter()
+        if order.reporter == me and order.status == "open":
+            try:  # the life table's "withdraw": not once resolved (the reporter confirms or reopens it then)
+                withdraw = moves.act(
+                    ctx.services.orders, ctx.settings, "withdraw", order.id, me, reason=WITHDRAWN_REASON
+                )
+            except ServiceError:
+                ctx.fail("orders", "orders_down")
+                return
+            if withdraw.done:
+                ctx.say("withdrawn", order_id=order.id)
+                return
+            order = withdraw.order or order  # moved by someone else since we read it, or resolved
         if order.reporter != me:
             ctx.say("withdraw_not_reporter", order_id=order.id)
         else:
-            ctx.say("withdraw_not_open", order_id=order.id, status=ctx.t(f"status_{order.status}"))
+            ctx.say("withdraw_not_open", order_id=order.id, status=ctx.t(f"life_{order.life}"))
 
     def claim_order(self) -> None:
         """``认领 WO-…``: take an order from the duty chat by typing (WeCom group chats have no buttons)."""

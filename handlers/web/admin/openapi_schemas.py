@@ -345,7 +345,8 @@ _SOMEONE = {
     "type": "object",
     "required": ["platform", "user"],
     "properties": {"platform": _VISIBLE_TEXT, "tenant": STR, "user": _VISIBLE_TEXT},
-    "description": "the person the order is handed to",
+    "description": "the person the order is handed to, of the order's own platform and tenant (else 400; "
+    "no tenant: the order's)",
 }
 
 
